@@ -103,13 +103,13 @@ const file_grains_v1_grains_proto_rawDesc = "" +
 	"\x0fUNAUTHENTICATED\x10\x03\x12\x17\n" +
 	"\x13FAILED_PRECONDITION\x10\x04\x12\x0f\n" +
 	"\vUNAVAILABLE\x10\x05\x12\x12\n" +
-	"\x0eALREADY_EXISTS\x10\x062\x80\x03\n" +
+	"\x0eALREADY_EXISTS\x10\x062\x88\x03\n" +
 	"\x04Card\x12I\n" +
 	"\tAuthorize\x12 .civicard.grains.v1.AuthorizeTap\x1a\x18.civicard.v1.TapResponse\"\x00\x12F\n" +
 	"\aGetCard\x12\x1b.civicard.v1.GetCardRequest\x1a\x1c.civicard.v1.GetCardResponse\"\x00\x12a\n" +
-	"\x10ListTransactions\x12$.civicard.v1.ListTransactionsRequest\x1a%.civicard.v1.ListTransactionsResponse\"\x00\x12@\n" +
-	"\x05TopUp\x12\x19.civicard.v1.TopUpRequest\x1a\x1a.civicard.v1.TopUpResponse\"\x00\x12@\n" +
-	"\x05Block\x12\x19.civicard.v1.BlockRequest\x1a\x1a.civicard.v1.BlockResponse\"\x002N\n" +
+	"\x10ListTransactions\x12$.civicard.v1.ListTransactionsRequest\x1a%.civicard.v1.ListTransactionsResponse\"\x00\x12D\n" +
+	"\x05TopUp\x12\x1d.civicard.grains.v1.TopUpCard\x1a\x1a.civicard.v1.TopUpResponse\"\x00\x12D\n" +
+	"\x05Block\x12\x1d.civicard.grains.v1.BlockCard\x1a\x1a.civicard.v1.BlockResponse\"\x002N\n" +
 	"\bTerminal\x12B\n" +
 	"\x03Tap\x12\x1f.civicard.grains.v1.TerminalTap\x1a\x18.civicard.v1.TapResponse\"\x002_\n" +
 	"\vInstitution\x12P\n" +
@@ -133,8 +133,8 @@ var file_grains_v1_grains_proto_goTypes = []any{
 	(*AuthorizeTap)(nil),                // 1: civicard.grains.v1.AuthorizeTap
 	(*v1.GetCardRequest)(nil),           // 2: civicard.v1.GetCardRequest
 	(*v1.ListTransactionsRequest)(nil),  // 3: civicard.v1.ListTransactionsRequest
-	(*v1.TopUpRequest)(nil),             // 4: civicard.v1.TopUpRequest
-	(*v1.BlockRequest)(nil),             // 5: civicard.v1.BlockRequest
+	(*TopUpCard)(nil),                   // 4: civicard.grains.v1.TopUpCard
+	(*BlockCard)(nil),                   // 5: civicard.grains.v1.BlockCard
 	(*TerminalTap)(nil),                 // 6: civicard.grains.v1.TerminalTap
 	(*GetInstitution)(nil),              // 7: civicard.grains.v1.GetInstitution
 	(*v1.TapResponse)(nil),              // 8: civicard.v1.TapResponse
@@ -148,8 +148,8 @@ var file_grains_v1_grains_proto_depIdxs = []int32{
 	1,  // 0: civicard.grains.v1.Card.Authorize:input_type -> civicard.grains.v1.AuthorizeTap
 	2,  // 1: civicard.grains.v1.Card.GetCard:input_type -> civicard.v1.GetCardRequest
 	3,  // 2: civicard.grains.v1.Card.ListTransactions:input_type -> civicard.v1.ListTransactionsRequest
-	4,  // 3: civicard.grains.v1.Card.TopUp:input_type -> civicard.v1.TopUpRequest
-	5,  // 4: civicard.grains.v1.Card.Block:input_type -> civicard.v1.BlockRequest
+	4,  // 3: civicard.grains.v1.Card.TopUp:input_type -> civicard.grains.v1.TopUpCard
+	5,  // 4: civicard.grains.v1.Card.Block:input_type -> civicard.grains.v1.BlockCard
 	6,  // 5: civicard.grains.v1.Terminal.Tap:input_type -> civicard.grains.v1.TerminalTap
 	7,  // 6: civicard.grains.v1.Institution.Get:input_type -> civicard.grains.v1.GetInstitution
 	8,  // 7: civicard.grains.v1.Card.Authorize:output_type -> civicard.v1.TapResponse

@@ -153,8 +153,8 @@ type Card interface {
 	Authorize(req *AuthorizeTap, ctx cluster.GrainContext) (*v1.TapResponse, error)
 	GetCard(req *v1.GetCardRequest, ctx cluster.GrainContext) (*v1.GetCardResponse, error)
 	ListTransactions(req *v1.ListTransactionsRequest, ctx cluster.GrainContext) (*v1.ListTransactionsResponse, error)
-	TopUp(req *v1.TopUpRequest, ctx cluster.GrainContext) (*v1.TopUpResponse, error)
-	Block(req *v1.BlockRequest, ctx cluster.GrainContext) (*v1.BlockResponse, error)
+	TopUp(req *TopUpCard, ctx cluster.GrainContext) (*v1.TopUpResponse, error)
+	Block(req *BlockCard, ctx cluster.GrainContext) (*v1.BlockResponse, error)
 }
 
 // CardGrainClient holds the base data for the CardGrain
@@ -245,7 +245,7 @@ func (g *CardGrainClient) ListTransactions(r *v1.ListTransactionsRequest, opts .
 }
 
 // TopUp requests the execution on to the cluster with CallOptions
-func (g *CardGrainClient) TopUp(r *v1.TopUpRequest, opts ...cluster.GrainCallOption) (*v1.TopUpResponse, error) {
+func (g *CardGrainClient) TopUp(r *TopUpCard, opts ...cluster.GrainCallOption) (*v1.TopUpResponse, error) {
 	if g.cluster.Config.RequestLog {
 		g.cluster.Logger().Info("Requesting", slog.String("identity", g.Identity), slog.String("kind", "Card"), slog.String("method", "TopUp"), slog.Any("request", r))
 	}
@@ -272,7 +272,7 @@ func (g *CardGrainClient) TopUp(r *v1.TopUpRequest, opts ...cluster.GrainCallOpt
 }
 
 // Block requests the execution on to the cluster with CallOptions
-func (g *CardGrainClient) Block(r *v1.BlockRequest, opts ...cluster.GrainCallOption) (*v1.BlockResponse, error) {
+func (g *CardGrainClient) Block(r *BlockCard, opts ...cluster.GrainCallOption) (*v1.BlockResponse, error) {
 	if g.cluster.Config.RequestLog {
 		g.cluster.Logger().Info("Requesting", slog.String("identity", g.Identity), slog.String("kind", "Card"), slog.String("method", "Block"), slog.Any("request", r))
 	}
@@ -387,10 +387,10 @@ func (a *CardActor) Receive(ctx actor.Context) {
 			}
 			ctx.Respond(r0)
 		case 3:
-			req := &v1.TopUpRequest{}
+			req := &TopUpCard{}
 			err := proto.Unmarshal(msg.MessageData, req)
 			if err != nil {
-				ctx.Logger().Error("[Grain] TopUp(v1.TopUpRequest) proto.Unmarshal failed.", slog.Any("error", err))
+				ctx.Logger().Error("[Grain] TopUp(TopUpCard) proto.Unmarshal failed.", slog.Any("error", err))
 				resp := cluster.NewGrainErrorResponse(cluster.ErrorReason_INVALID_ARGUMENT, err.Error()).
 					WithMetadata(map[string]string{
 						"argument": req.String(),
@@ -407,10 +407,10 @@ func (a *CardActor) Receive(ctx actor.Context) {
 			}
 			ctx.Respond(r0)
 		case 4:
-			req := &v1.BlockRequest{}
+			req := &BlockCard{}
 			err := proto.Unmarshal(msg.MessageData, req)
 			if err != nil {
-				ctx.Logger().Error("[Grain] Block(v1.BlockRequest) proto.Unmarshal failed.", slog.Any("error", err))
+				ctx.Logger().Error("[Grain] Block(BlockCard) proto.Unmarshal failed.", slog.Any("error", err))
 				resp := cluster.NewGrainErrorResponse(cluster.ErrorReason_INVALID_ARGUMENT, err.Error()).
 					WithMetadata(map[string]string{
 						"argument": req.String(),

@@ -260,6 +260,112 @@ func (x *InstitutionInfo) GetInstitution() *v1.Institution {
 	return nil
 }
 
+// TopUpCard is a top-up request stamped with the gateway's clock.
+type TopUpCard struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Request       *v1.TopUpRequest       `protobuf:"bytes,1,opt,name=request,proto3" json:"request,omitempty"`
+	TimeUnixMs    int64                  `protobuf:"varint,2,opt,name=time_unix_ms,json=timeUnixMs,proto3" json:"time_unix_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TopUpCard) Reset() {
+	*x = TopUpCard{}
+	mi := &file_grains_v1_messages_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TopUpCard) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TopUpCard) ProtoMessage() {}
+
+func (x *TopUpCard) ProtoReflect() protoreflect.Message {
+	mi := &file_grains_v1_messages_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TopUpCard.ProtoReflect.Descriptor instead.
+func (*TopUpCard) Descriptor() ([]byte, []int) {
+	return file_grains_v1_messages_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *TopUpCard) GetRequest() *v1.TopUpRequest {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+func (x *TopUpCard) GetTimeUnixMs() int64 {
+	if x != nil {
+		return x.TimeUnixMs
+	}
+	return 0
+}
+
+// BlockCard is a block request stamped with the gateway's clock.
+type BlockCard struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Request       *v1.BlockRequest       `protobuf:"bytes,1,opt,name=request,proto3" json:"request,omitempty"`
+	TimeUnixMs    int64                  `protobuf:"varint,2,opt,name=time_unix_ms,json=timeUnixMs,proto3" json:"time_unix_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BlockCard) Reset() {
+	*x = BlockCard{}
+	mi := &file_grains_v1_messages_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BlockCard) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BlockCard) ProtoMessage() {}
+
+func (x *BlockCard) ProtoReflect() protoreflect.Message {
+	mi := &file_grains_v1_messages_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BlockCard.ProtoReflect.Descriptor instead.
+func (*BlockCard) Descriptor() ([]byte, []int) {
+	return file_grains_v1_messages_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *BlockCard) GetRequest() *v1.BlockRequest {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+func (x *BlockCard) GetTimeUnixMs() int64 {
+	if x != nil {
+		return x.TimeUnixMs
+	}
+	return 0
+}
+
 var File_grains_v1_messages_proto protoreflect.FileDescriptor
 
 const file_grains_v1_messages_proto_rawDesc = "" +
@@ -283,7 +389,15 @@ const file_grains_v1_messages_proto_rawDesc = "" +
 	"timeUnixMs\"\x10\n" +
 	"\x0eGetInstitution\"M\n" +
 	"\x0fInstitutionInfo\x12:\n" +
-	"\vinstitution\x18\x01 \x01(\v2\x18.civicard.v1.InstitutionR\vinstitutionB&Z$civicard/messages/grains/v1;grainsv1b\x06proto3"
+	"\vinstitution\x18\x01 \x01(\v2\x18.civicard.v1.InstitutionR\vinstitution\"b\n" +
+	"\tTopUpCard\x123\n" +
+	"\arequest\x18\x01 \x01(\v2\x19.civicard.v1.TopUpRequestR\arequest\x12 \n" +
+	"\ftime_unix_ms\x18\x02 \x01(\x03R\n" +
+	"timeUnixMs\"b\n" +
+	"\tBlockCard\x123\n" +
+	"\arequest\x18\x01 \x01(\v2\x19.civicard.v1.BlockRequestR\arequest\x12 \n" +
+	"\ftime_unix_ms\x18\x02 \x01(\x03R\n" +
+	"timeUnixMsB&Z$civicard/messages/grains/v1;grainsv1b\x06proto3"
 
 var (
 	file_grains_v1_messages_proto_rawDescOnce sync.Once
@@ -297,25 +411,31 @@ func file_grains_v1_messages_proto_rawDescGZIP() []byte {
 	return file_grains_v1_messages_proto_rawDescData
 }
 
-var file_grains_v1_messages_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_grains_v1_messages_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_grains_v1_messages_proto_goTypes = []any{
 	(*TerminalTap)(nil),     // 0: civicard.grains.v1.TerminalTap
 	(*AuthorizeTap)(nil),    // 1: civicard.grains.v1.AuthorizeTap
 	(*GetInstitution)(nil),  // 2: civicard.grains.v1.GetInstitution
 	(*InstitutionInfo)(nil), // 3: civicard.grains.v1.InstitutionInfo
-	(*v1.TapRequest)(nil),   // 4: civicard.v1.TapRequest
-	(*v1.Service)(nil),      // 5: civicard.v1.Service
-	(*v1.Institution)(nil),  // 6: civicard.v1.Institution
+	(*TopUpCard)(nil),       // 4: civicard.grains.v1.TopUpCard
+	(*BlockCard)(nil),       // 5: civicard.grains.v1.BlockCard
+	(*v1.TapRequest)(nil),   // 6: civicard.v1.TapRequest
+	(*v1.Service)(nil),      // 7: civicard.v1.Service
+	(*v1.Institution)(nil),  // 8: civicard.v1.Institution
+	(*v1.TopUpRequest)(nil), // 9: civicard.v1.TopUpRequest
+	(*v1.BlockRequest)(nil), // 10: civicard.v1.BlockRequest
 }
 var file_grains_v1_messages_proto_depIdxs = []int32{
-	4, // 0: civicard.grains.v1.TerminalTap.tap:type_name -> civicard.v1.TapRequest
-	5, // 1: civicard.grains.v1.AuthorizeTap.service:type_name -> civicard.v1.Service
-	6, // 2: civicard.grains.v1.InstitutionInfo.institution:type_name -> civicard.v1.Institution
-	3, // [3:3] is the sub-list for method output_type
-	3, // [3:3] is the sub-list for method input_type
-	3, // [3:3] is the sub-list for extension type_name
-	3, // [3:3] is the sub-list for extension extendee
-	0, // [0:3] is the sub-list for field type_name
+	6,  // 0: civicard.grains.v1.TerminalTap.tap:type_name -> civicard.v1.TapRequest
+	7,  // 1: civicard.grains.v1.AuthorizeTap.service:type_name -> civicard.v1.Service
+	8,  // 2: civicard.grains.v1.InstitutionInfo.institution:type_name -> civicard.v1.Institution
+	9,  // 3: civicard.grains.v1.TopUpCard.request:type_name -> civicard.v1.TopUpRequest
+	10, // 4: civicard.grains.v1.BlockCard.request:type_name -> civicard.v1.BlockRequest
+	5,  // [5:5] is the sub-list for method output_type
+	5,  // [5:5] is the sub-list for method input_type
+	5,  // [5:5] is the sub-list for extension type_name
+	5,  // [5:5] is the sub-list for extension extendee
+	0,  // [0:5] is the sub-list for field type_name
 }
 
 func init() { file_grains_v1_messages_proto_init() }
@@ -329,7 +449,7 @@ func file_grains_v1_messages_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_grains_v1_messages_proto_rawDesc), len(file_grains_v1_messages_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   4,
+			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1,0 +1,73 @@
+// Command civicard runs every role of civicard and talks to a running one:
+//
+//	civicard up                          the embedded single-node default
+//	civicard card show|transactions|topup|block ...   the operator API
+//	civicard tap --terminal T --card C   one tap as a terminal
+//	civicard admin verify                check the ledger of a stopped node
+//
+// Run `civicard help` for the flags of each.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(Main(ctx, os.Args[0], os.Args[1:], os.Stdout, os.Stderr))
+}
+
+const usage = `civicard — the city's public-services card
+
+Usage:
+  civicard up [--data DIR] [--http ADDR] [--seed N] [--cards N]
+  civicard card show ID
+  civicard card transactions ID [--limit N]
+  civicard card topup ID AMOUNT [--request-id R]
+  civicard card block ID [--reason TEXT] [--request-id R]
+  civicard tap --terminal T --card C [--service CODE] [--quantity N] [--seq N]
+  civicard admin verify [--data DIR]     check a stopped node's ledger
+
+Client commands take --addr (default http://127.0.0.1:8080) and read the
+operator token and terminal credentials from --data (default ./data), or take
+--token / --credential.
+`
+
+// Main runs one command and returns the process exit status.
+func Main(ctx context.Context, self string, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	var err error
+	switch args[0] {
+	case "up":
+		err = runUp(ctx, self, args[1:], stdout, stderr)
+	case "card":
+		err = runCard(ctx, args[1:], stdout)
+	case "tap":
+		err = runTap(ctx, args[1:], stdout)
+	case "admin":
+		err = runAdmin(ctx, args[1:], stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "civicard: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "civicard %s: %v\n", args[0], err)
+		if isUsage(err) {
+			return 2
+		}
+		return 1
+	}
+	return 0
+}

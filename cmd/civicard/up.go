@@ -1,0 +1,122 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"civicard/cluster"
+	"civicard/demo"
+	"civicard/gateway"
+	civicardv1 "civicard/messages/civicard/v1"
+	"civicard/money"
+)
+
+// drainTimeout is how long requests in flight may take to finish on Ctrl-C.
+const drainTimeout = 5 * time.Second
+
+func runUp(ctx context.Context, self string, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("up")
+	dataDir := fs.String("data", "./data", "data directory (ledger and secrets)")
+	httpAddr := fs.String("http", "127.0.0.1:8080", "address of the API (gRPC, Connect, JSON), /healthz and /metrics")
+	seed := fs.Uint64("seed", demo.DefaultConfig().Seed, "seed of the demo city loaded on first start")
+	cards := fs.Int("cards", demo.DefaultConfig().Cards, "cards in the demo city (0: no demo data)")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	if _, err := parse(fs, args, 0); err != nil {
+		return err
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return usagef("--log-level: %v", err)
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	registry := prometheus.NewRegistry()
+	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	cfg := cluster.DefaultEmbeddedConfig(*dataDir)
+	cfg.Demo.Seed, cfg.Demo.Cards = *seed, *cards
+	cfg.Logger, cfg.Registerer = logger, registry
+	// Listen before the slow start so a taken port fails at once.
+	ln, err := net.Listen("tcp", *httpAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", *httpAddr, err)
+	}
+	defer ln.Close()
+
+	node, err := cluster.StartEmbedded(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := node.Close(); err != nil {
+			logger.Error("close node", slog.Any("error", err))
+		}
+	}()
+
+	gwCfg := gateway.DefaultConfig()
+	gwCfg.Currency = cfg.Settlement.Ledger.Currency
+	gwCfg.OperatorToken = node.OperatorToken
+	gwCfg.Ready = node.Ready
+	gwCfg.Logger = logger
+	gwCfg.Registry = registry
+	gw, err := gateway.New(node.Cluster, gwCfg)
+	if err != nil {
+		return err
+	}
+	printWelcome(stdout, self, *dataDir, "http://"+ln.Addr().String(), node.Demo)
+	err = gw.Serve(ctx, ln, drainTimeout)
+	logger.Info("stopping")
+	return err
+}
+
+// printWelcome tells where to look and gives three commands to try.
+func printWelcome(w io.Writer, self, dataDir, baseURL string, city *demo.Dataset) {
+	fmt.Fprintf(w, "civicard is up (data in %s)\n", dataDir)
+	fmt.Fprintf(w, "  API      %s   (gRPC, Connect and JSON: civicard.v1.TerminalService, civicard.v1.CardService)\n", baseURL)
+	fmt.Fprintf(w, "  health   %s/healthz\n", baseURL)
+	fmt.Fprintf(w, "  metrics  %s/metrics\n", baseURL)
+	if city == nil || len(city.Cards) == 0 || len(city.Terminals) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "  demo     %d institutions, %d terminals, %d cards\n", len(city.Institutions), len(city.Terminals), len(city.Cards))
+	card := city.Cards[0]
+	for _, c := range city.Cards {
+		if c.Kind == civicardv1.CardKind_CARD_KIND_PERSONAL && c.BalanceMinor > 0 {
+			card = c
+			break
+		}
+	}
+	terminal := city.Terminals[0].Terminal
+	cmd := self
+	if !strings.ContainsRune(cmd, filepath.Separator) {
+		cmd = "civicard"
+	}
+	flags := ""
+	if baseURL != "http://127.0.0.1:8080" {
+		flags += " --addr " + baseURL
+	}
+	if filepath.Clean(dataDir) != "data" {
+		flags += " --data " + dataDir
+	}
+	fmt.Fprintf(w, "\nTry (card %s of %s holds %s):\n", card.CardID, holder(card), money.Format(card.BalanceMinor, "PLN"))
+	fmt.Fprintf(w, "  %s card show %s%s\n", cmd, card.CardID, flags)
+	fmt.Fprintf(w, "  %s card topup %s 20.00%s\n", cmd, card.CardID, flags)
+	fmt.Fprintf(w, "  %s tap --terminal %s --card %s%s\n", cmd, terminal.GetTerminalId(), card.CardID, flags)
+	fmt.Fprintf(w, "\nCtrl-C stops it; the next start on the same data directory resumes.\n")
+}
+
+func holder(card demo.CardSeed) string {
+	if card.HolderName == "" {
+		return "a bearer"
+	}
+	return card.HolderName
+}

@@ -1,0 +1,136 @@
+package gateway
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"unicode"
+
+	"connectrpc.com/connect"
+
+	"civicard/actors"
+	"civicard/cardno"
+	civicardv1 "civicard/messages/civicard/v1"
+	"civicard/messages/civicard/v1/civicardv1connect"
+	grainsv1 "civicard/messages/grains/v1"
+)
+
+// Limits on the shape of operator requests.
+const (
+	requestIDBytesMax   = 64
+	blockReasonBytesMax = 200
+	pageSizeDefault     = 50
+)
+
+type cardService struct{ gw *Gateway }
+
+var _ civicardv1connect.CardServiceHandler = cardService{}
+
+// grain authenticates the operator, checks the card number and returns the
+// card's grain with a call deadline.
+func (s cardService) grain(ctx context.Context, header interface{ Get(string) string }, cardID string) (*grainsv1.CardGrainClient, context.Context, context.CancelFunc, error) {
+	token, ok := bearer(header.Get("Authorization"))
+	if !ok || subtle.ConstantTimeCompare([]byte(token), []byte(s.gw.cfg.OperatorToken)) != 1 {
+		return nil, nil, nil, connect.NewError(connect.CodeUnauthenticated, errors.New("missing or wrong operator credential"))
+	}
+	if err := cardno.Valid(cardID); err != nil {
+		return nil, nil, nil, invalid("card_id: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.gw.cfg.RequestTimeout)
+	return grainsv1.GetCardGrainClient(s.gw.cluster, cardID), ctx, cancel, nil
+}
+
+func (s cardService) GetCard(ctx context.Context, req *connect.Request[civicardv1.GetCardRequest]) (*connect.Response[civicardv1.GetCardResponse], error) {
+	grain, ctx, cancel, err := s.grain(ctx, req.Header(), req.Msg.GetCardId())
+	if err != nil {
+		return nil, err
+	}
+	defer cancel()
+	res, err := grain.GetCard(req.Msg, actors.CallOptions(ctx, s.gw.cfg.RequestTimeout)...)
+	if err != nil {
+		return nil, fromGrain(err)
+	}
+	return connect.NewResponse(res), nil
+}
+
+func (s cardService) ListTransactions(ctx context.Context, req *connect.Request[civicardv1.ListTransactionsRequest]) (*connect.Response[civicardv1.ListTransactionsResponse], error) {
+	grain, ctx, cancel, err := s.grain(ctx, req.Header(), req.Msg.GetCardId())
+	if err != nil {
+		return nil, err
+	}
+	defer cancel()
+	if req.Msg.GetPageSize() > s.gw.cfg.PageSizeMax {
+		return nil, invalid("page_size %d above the maximum %d", req.Msg.GetPageSize(), s.gw.cfg.PageSizeMax)
+	}
+	if req.Msg.GetPageSize() == 0 {
+		req.Msg.PageSize = pageSizeDefault
+	}
+	res, err := grain.ListTransactions(req.Msg, actors.CallOptions(ctx, s.gw.cfg.RequestTimeout)...)
+	if err != nil {
+		return nil, fromGrain(err)
+	}
+	return connect.NewResponse(res), nil
+}
+
+func (s cardService) TopUp(ctx context.Context, req *connect.Request[civicardv1.TopUpRequest]) (*connect.Response[civicardv1.TopUpResponse], error) {
+	grain, ctx, cancel, err := s.grain(ctx, req.Header(), req.Msg.GetCardId())
+	if err != nil {
+		return nil, err
+	}
+	defer cancel()
+	if err := validateRequestID(req.Msg.GetRequestId()); err != nil {
+		return nil, err
+	}
+	amount := req.Msg.GetAmount()
+	switch {
+	case amount == nil:
+		return nil, invalid("amount is required")
+	case amount.GetCurrency() != s.gw.cfg.Currency:
+		return nil, invalid("amount.currency %q: this system keeps %s", amount.GetCurrency(), s.gw.cfg.Currency)
+	case amount.GetMinorUnits() <= 0:
+		return nil, invalid("amount must be positive, got %d minor units", amount.GetMinorUnits())
+	}
+	res, err := grain.TopUp(&grainsv1.TopUpCard{Request: req.Msg, TimeUnixMs: s.gw.cfg.Now().UnixMilli()},
+		actors.CallOptions(ctx, s.gw.cfg.RequestTimeout)...)
+	if err != nil {
+		return nil, fromGrain(err)
+	}
+	return connect.NewResponse(res), nil
+}
+
+func (s cardService) Block(ctx context.Context, req *connect.Request[civicardv1.BlockRequest]) (*connect.Response[civicardv1.BlockResponse], error) {
+	grain, ctx, cancel, err := s.grain(ctx, req.Header(), req.Msg.GetCardId())
+	if err != nil {
+		return nil, err
+	}
+	defer cancel()
+	if err := validateRequestID(req.Msg.GetRequestId()); err != nil {
+		return nil, err
+	}
+	if len(req.Msg.GetReason()) > blockReasonBytesMax {
+		return nil, invalid("reason longer than %d bytes", blockReasonBytesMax)
+	}
+	res, err := grain.Block(&grainsv1.BlockCard{Request: req.Msg, TimeUnixMs: s.gw.cfg.Now().UnixMilli()},
+		actors.CallOptions(ctx, s.gw.cfg.RequestTimeout)...)
+	if err != nil {
+		return nil, fromGrain(err)
+	}
+	return connect.NewResponse(res), nil
+}
+
+// validateRequestID accepts printable ASCII ids up to requestIDBytesMax: they
+// become part of ledger keys and log lines.
+func validateRequestID(id string) error {
+	if id == "" {
+		return invalid("request_id is required: choose one per operation and reuse it on retry")
+	}
+	if len(id) > requestIDBytesMax {
+		return invalid("request_id longer than %d bytes", requestIDBytesMax)
+	}
+	for _, r := range id {
+		if r > unicode.MaxASCII || !unicode.IsPrint(r) || r == ' ' {
+			return invalid("request_id may hold printable ASCII without spaces only")
+		}
+	}
+	return nil
+}

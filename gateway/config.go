@@ -1,0 +1,66 @@
+package gateway
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Config holds the gateway's settings.
+type Config struct {
+	// Currency every amount must be given in.
+	Currency string
+	// OperatorToken authenticates CardService calls.
+	OperatorToken string
+	// BodyMaxBytes is the largest request body accepted.
+	BodyMaxBytes int
+	// TapTimeout is a tap's server-side budget; a terminal that hears nothing
+	// by then decides offline.
+	TapTimeout time.Duration
+	// RequestTimeout bounds every other call.
+	RequestTimeout time.Duration
+	// PageSizeMax bounds one page of transactions.
+	PageSizeMax uint32
+	// Now is the gateway's clock, injected for tests.
+	Now func() time.Time
+	// Ready reports whether the node takes taps (nil error) for /healthz.
+	Ready    func() error
+	Logger   *slog.Logger
+	Registry *prometheus.Registry
+}
+
+// DefaultConfig returns production settings; OperatorToken, Ready and
+// Registry must still be set.
+func DefaultConfig() Config {
+	return Config{
+		Currency:       "PLN",
+		BodyMaxBytes:   64 << 10,
+		TapTimeout:     2 * time.Second,
+		RequestTimeout: 5 * time.Second,
+		PageSizeMax:    500,
+		Now:            time.Now,
+		Logger:         slog.Default(),
+	}
+}
+
+// Validate rejects settings that cannot work.
+func (c Config) Validate() error {
+	switch {
+	case c.Currency == "":
+		return errors.New("gateway: Currency is empty")
+	case len(c.OperatorToken) < 16:
+		return errors.New("gateway: OperatorToken shorter than 16 characters")
+	case c.BodyMaxBytes < 1<<10 || c.BodyMaxBytes > 16<<20:
+		return fmt.Errorf("gateway: BodyMaxBytes %d outside [1 KiB, 16 MiB]", c.BodyMaxBytes)
+	case c.TapTimeout <= 0 || c.RequestTimeout <= 0:
+		return errors.New("gateway: timeouts must be positive")
+	case c.PageSizeMax < 1:
+		return errors.New("gateway: PageSizeMax must be positive")
+	case c.Now == nil || c.Ready == nil || c.Logger == nil || c.Registry == nil:
+		return errors.New("gateway: Now, Ready, Logger and Registry are required")
+	}
+	return nil
+}

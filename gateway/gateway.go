@@ -1,0 +1,100 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"connectrpc.com/connect"
+	protocluster "github.com/asynkron/protoactor-go/cluster"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"civicard/messages/civicard/v1/civicardv1connect"
+)
+
+// Gateway serves the API on top of a cluster member.
+type Gateway struct {
+	cluster *protocluster.Cluster
+	cfg     Config
+	metrics *metrics
+}
+
+// New returns a gateway that reaches the grains through c.
+func New(c *protocluster.Cluster, cfg Config) (*Gateway, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	m, err := newMetrics(cfg.Registry)
+	if err != nil {
+		return nil, err
+	}
+	return &Gateway{cluster: c, cfg: cfg, metrics: m}, nil
+}
+
+// Handler returns the HTTP handler of the whole API.
+func (g *Gateway) Handler() http.Handler {
+	opts := []connect.HandlerOption{
+		connect.WithReadMaxBytes(g.cfg.BodyMaxBytes),
+		connect.WithInterceptors(g.metrics.interceptor()),
+	}
+	mux := http.NewServeMux()
+	path, handler := civicardv1connect.NewTerminalServiceHandler(terminalService{gw: g}, opts...)
+	mux.Handle(path, g.metrics.countHTTP("terminal", g.limitBody(handler)))
+	path, handler = civicardv1connect.NewCardServiceHandler(cardService{gw: g}, opts...)
+	mux.Handle(path, g.metrics.countHTTP("card", g.limitBody(handler)))
+	mux.Handle("GET /healthz", g.metrics.countHTTP("healthz", http.HandlerFunc(g.healthz)))
+	mux.Handle("GET /metrics", promhttp.HandlerFor(g.cfg.Registry, promhttp.HandlerOpts{Registry: g.cfg.Registry}))
+	return mux
+}
+
+// limitBody caps what a client can make the server read, whatever the
+// protocol's own framing says.
+func (g *Gateway) limitBody(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, int64(g.cfg.BodyMaxBytes)+1<<10)
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (g *Gateway) healthz(w http.ResponseWriter, _ *http.Request) {
+	if err := g.cfg.Ready(); err != nil {
+		http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	_, _ = w.Write([]byte("ok\n"))
+}
+
+// Serve serves the API on ln over HTTP/1.1 and unencrypted HTTP/2 (gRPC)
+// until ctx ends, then shuts down, letting requests in flight finish for up
+// to drainTimeout.
+func (g *Gateway) Serve(ctx context.Context, ln net.Listener, drainTimeout time.Duration) error {
+	protocols := new(http.Protocols)
+	protocols.SetHTTP1(true)
+	protocols.SetUnencryptedHTTP2(true)
+	srv := &http.Server{
+		Handler:           g.Handler(),
+		Protocols:         protocols,
+		ReadHeaderTimeout: 5 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    16 << 10,
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		return fmt.Errorf("gateway: serve: %w", err)
+	case <-ctx.Done():
+	}
+	drain, cancel := context.WithTimeout(context.WithoutCancel(ctx), drainTimeout)
+	defer cancel()
+	if err := srv.Shutdown(drain); err != nil {
+		return fmt.Errorf("gateway: shutdown: %w", err)
+	}
+	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("gateway: serve: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,174 @@
+// Package procnode runs `civicard up` as a real operating-system process for
+// end-to-end tests and benchmarks: it builds the binary once, starts it on a
+// free loopback port and its own data directory, waits until it takes taps,
+// and can stop it gracefully, kill -9 it and start it again on the same data.
+package procnode
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Build compiles ./cmd/civicard of the module at moduleRoot into dir and
+// returns the binary's path.
+func Build(ctx context.Context, moduleRoot, dir string) (string, error) {
+	bin := filepath.Join(dir, "civicard")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/civicard")
+	cmd.Dir = moduleRoot
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build civicard: %w\n%s", err, out)
+	}
+	return bin, nil
+}
+
+// ModuleRoot finds the directory of go.mod above the working directory.
+func ModuleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("go.mod not found")
+		}
+		dir = parent
+	}
+}
+
+// Node is one `civicard up` process.
+type Node struct {
+	Bin     string
+	DataDir string
+	// Args are added to `up --data DataDir --http 127.0.0.1:0`.
+	Args []string
+	// BaseURL is the gateway, e.g. "http://127.0.0.1:41234"; set by Start.
+	BaseURL string
+	// Log receives the process's stderr and stdout.
+	Log io.Writer
+
+	cmd    *exec.Cmd
+	exited chan struct{}
+	mu     sync.Mutex
+	output strings.Builder
+}
+
+var apiLine = regexp.MustCompile(`API\s+(http://\S+)`)
+
+// Start starts the process and returns when /healthz answers 200.
+func (n *Node) Start(ctx context.Context) error {
+	args := append([]string{"up", "--data", n.DataDir, "--http", "127.0.0.1:0"}, n.Args...)
+	n.cmd = exec.Command(n.Bin, args...)
+	stdout, err := n.cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	logw := n.Log
+	if logw == nil {
+		logw = io.Discard
+	}
+	n.cmd.Stderr = logw
+	if err := n.cmd.Start(); err != nil {
+		return fmt.Errorf("start civicard up: %w", err)
+	}
+	n.exited = make(chan struct{})
+	urls := make(chan string, 1)
+	go func() {
+		scanner := bufio.NewScanner(stdout)
+		for scanner.Scan() {
+			line := scanner.Text()
+			n.mu.Lock()
+			n.output.WriteString(line + "\n")
+			n.mu.Unlock()
+			fmt.Fprintln(logw, line)
+			if m := apiLine.FindStringSubmatch(line); m != nil {
+				select {
+				case urls <- m[1]:
+				default:
+				}
+			}
+		}
+	}()
+	go func() {
+		_ = n.cmd.Wait()
+		close(n.exited)
+	}()
+	select {
+	case n.BaseURL = <-urls:
+	case <-n.exited:
+		return fmt.Errorf("civicard up exited before it was up: %s", n.cmd.ProcessState)
+	case <-ctx.Done():
+		n.Kill()
+		return fmt.Errorf("civicard up did not come up: %w", ctx.Err())
+	}
+	return n.waitHealthy(ctx)
+}
+
+func (n *Node) waitHealthy(ctx context.Context) error {
+	client := &http.Client{Timeout: time.Second}
+	for {
+		res, err := client.Get(n.BaseURL + "/healthz")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("civicard up not healthy: %w", ctx.Err())
+		case <-n.exited:
+			return errors.New("civicard up exited")
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// Output returns what the process printed on stdout so far.
+func (n *Node) Output() string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.output.String()
+}
+
+// Pid is the process id.
+func (n *Node) Pid() int { return n.cmd.Process.Pid }
+
+// Kill ends the process with SIGKILL, as a power cut would, and waits.
+func (n *Node) Kill() {
+	_ = n.cmd.Process.Signal(syscall.SIGKILL)
+	<-n.exited
+}
+
+// Stop asks the process to stop (SIGINT, like Ctrl-C) and waits for it;
+// it returns the exit error, if any.
+func (n *Node) Stop(ctx context.Context) error {
+	if err := n.cmd.Process.Signal(os.Interrupt); err != nil {
+		return err
+	}
+	select {
+	case <-n.exited:
+	case <-ctx.Done():
+		n.Kill()
+		return fmt.Errorf("civicard up did not stop: %w", ctx.Err())
+	}
+	if !n.cmd.ProcessState.Success() {
+		return fmt.Errorf("civicard up: %s", n.cmd.ProcessState)
+	}
+	return nil
+}

@@ -1,0 +1,88 @@
+// Package ledger is the double-entry ledger of the city card: a pure,
+// deterministic state machine that a Raft FSM (package settlement) wraps.
+// Commands go in, results come out; there is no clock, no randomness, no
+// goroutine and no I/O other than writing and reading a snapshot, and no map
+// iteration order reaches any output. Every replica that applies the same
+// commands in the same order holds the same state, byte for byte: compare
+// Freeze().Digest() to prove it.
+//
+// # Using it
+//
+//	s, err := ledger.New(ledger.DefaultConfig())
+//	res := s.Apply(cmd)           // under the FSM's lock, once per committed command
+//	f := s.Freeze()               // under the lock: cheap
+//	f.WriteTo(sink)               // later, without the lock, while Apply goes on
+//	s, err = ledger.Restore(cfg, snapshot)
+//
+// A State is not safe for concurrent use: the caller serialises Apply, the
+// readers and Freeze. Apply's stored results and the Transactions it lists
+// are shared with the ledger; marshal them freely, never mutate them.
+//
+// # Accounts and invariants
+//
+// There are three kinds of account: the funding account, which pays every
+// top-up and so goes negative as money comes in; one e-purse per card; one
+// receivable per institution, what the city owes it for the services its
+// holders paid for. Money only moves by transfers between two accounts
+// (a top-up: funding to card; a charge: card to receivable), so at all
+// times
+//
+//	funding + Σ card balances + Σ receivables == 0
+//	0 <= card balance <= Config.BalanceMaxMinor
+//	receivable >= 0
+//
+// A command handler decides a transfer on business grounds (blocked card,
+// insufficient funds, balance maximum); the transfer is then checked again
+// where it is applied, against the invariants and int64 overflow, before any
+// balance changes. A failure there is a bug; it comes back as a rejection,
+// never a panic and never a half-applied transfer. Check verifies all of it
+// from scratch.
+//
+// # Idempotency
+//
+// Every command carries an id chosen by whoever sent it (a terminal's id and
+// sequence, a request id), reused on retry. Raft may commit a retried command
+// twice, and a client whose leader died cannot know whether its command was
+// applied; so the first result of every id is stored, and a command whose id
+// was seen returns that result with replayed set, whatever it now says. Every
+// outcome is stored, rejections and declines included, except two that
+// change nothing and must stay retryable: a stale version and a command with
+// no valid id or no kind.
+//
+// # Versions: the ledger guards the money, not the grain
+//
+// A card grain decides a charge against the card it holds in memory. The
+// actor cluster can activate the same grain twice for a moment, and two
+// activations could each see enough money for their own tap. So a charge
+// names the card version it was decided on, and the ledger applies it only at
+// that version (STATUS_STALE_VERSION otherwise, with the current card, and
+// nothing recorded): the grain reloads and decides again. Any change of the
+// card's ledger state moves the version: a top-up, a charge, a block.
+//
+// # Snapshot format
+//
+// A snapshot is a stream of ledger.v1.SnapshotRecord messages, each preceded
+// by its length as a uvarint (the framing of protodelim) and marshalled
+// deterministically: the header (format version 1, ledger sequence, funding
+// balance, the seeds in order, the receivables in institution id order, the
+// number of records that follow), then the institutions, the terminals and
+// the cards, each in id order, then every stored result in ledger order.
+// The results carry no sequence of their own: the n results of a snapshot
+// at sequence n are numbered 1..n, and Restore checks each transaction's
+// ledger_sequence against that. Card histories are not written; Restore
+// rebuilds them from the results. Restore refuses any record over 4 MiB, a
+// wrong count, anything out of order, and any state that fails Check.
+//
+// # Memory, and what is not pruned yet
+//
+// The stored results are the idempotency set, and nothing removes them yet:
+// they grow by one per command until clearing cycles bring pruning (results
+// older than a cleared cycle, whose ids no client can still retry). A result
+// is kept small: ids and text are bounded (command id 128 bytes, card id 32,
+// free text 256), the transaction is shared with the card's history rather
+// than copied, and a charge's result weighs about 0.6 KiB with its id
+// (BenchmarkApplyCharge reports the measured bytes per result). At a
+// million taps a day that is about 0.6 GiB a day per replica, so pruning is
+// due before long. Each card keeps at most Config.HistoryMax transactions
+// for listing; older ones leave the list but stay in the results.
+package ledger

@@ -1,0 +1,388 @@
+package ledger_test
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"civicard/ledger"
+	civicardv1 "civicard/messages/civicard/v1"
+	ledgerv1 "civicard/messages/ledger/v1"
+
+	"google.golang.org/protobuf/proto"
+)
+
+// generator makes random commands over a small universe, so that cards,
+// institutions and ids collide often: duplicates, stale versions, unknown
+// references, out-of-range amounts and plain garbage.
+type generator struct {
+	rng   *rand.Rand
+	cfg   ledger.Config
+	n     int
+	cards int // card ids C0..C<cards-1> have been opened (or tried)
+	past  []*ledgerv1.Command
+}
+
+const genInstitutions = 3
+
+// cardID picks a recent card mostly, as taps do, and now and then one that
+// was never opened.
+func (g *generator) cardID() string {
+	if g.cards == 0 || g.rng.IntN(20) == 0 {
+		return fmt.Sprintf("C%d", g.cards+g.rng.IntN(2))
+	}
+	if g.rng.IntN(4) == 0 {
+		return fmt.Sprintf("C%d", g.rng.IntN(g.cards))
+	}
+	return fmt.Sprintf("C%d", max(0, g.cards-1-g.rng.IntN(5)))
+}
+func (g *generator) instID() string { return fmt.Sprintf("I%d", g.rng.IntN(genInstitutions)) }
+
+// amount is mostly a plausible fare or top-up, sometimes an edge.
+func (g *generator) amount() int64 {
+	switch g.rng.IntN(20) {
+	case 0:
+		return -1
+	case 1:
+		return 0
+	case 2:
+		return g.cfg.AmountMaxMinor
+	case 3:
+		return g.cfg.AmountMaxMinor + 1
+	case 4:
+		return []int64{math.MaxInt64, math.MinInt64, -g.cfg.AmountMaxMinor}[g.rng.IntN(3)]
+	}
+	return g.rng.Int64N(3000) + 1
+}
+
+// version is mostly the card's current one, sometimes an old or a random one.
+func (g *generator) version(s *ledger.State, cardID string) uint64 {
+	var v uint64
+	if c, ok := s.Card(cardID); ok {
+		v = c.GetVersion()
+	}
+	switch g.rng.IntN(10) {
+	case 0:
+		return v - 1
+	case 1:
+		return g.rng.Uint64N(20)
+	}
+	return v
+}
+
+func (g *generator) next(s *ledger.State) *ledgerv1.Command {
+	g.n++
+	id := fmt.Sprintf("cmd/%d", g.n)
+	r := g.rng.IntN(100)
+	switch {
+	case r < 8 && len(g.past) > 0:
+		// A retry: the same command again.
+		return g.past[g.rng.IntN(len(g.past))]
+	case r < 12 && len(g.past) > 0:
+		// The same id with whatever command comes next.
+		id = g.past[g.rng.IntN(len(g.past))].GetId()
+	case r < 17:
+		return g.garbage(id)
+	}
+	var cmd *ledgerv1.Command
+	switch k := g.rng.IntN(100); {
+	case k < 45:
+		card := g.cardID()
+		cmd = cmdCharge(id, card, g.version(s, card), g.amount(), g.instID())
+	case k < 72:
+		cmd = cmdTopUp(id, g.cardID(), g.amount())
+	case k < 82:
+		card := g.cardID()
+		if g.rng.IntN(3) > 0 {
+			card = fmt.Sprintf("C%d", g.cards)
+			g.cards++
+		}
+		cmd = cmdOpen(id, card)
+	case k < 87:
+		cmd = cmdInstitution(id, g.instID())
+	case k < 93:
+		cmd = cmdTerminal(id, fmt.Sprintf("T%d", g.rng.IntN(4)), g.instID())
+	case k < 95:
+		cmd = cmdBlock(id, g.cardID(), "lost")
+	default:
+		cmd = cmdSeed(id, g.rng.Uint64N(4))
+	}
+	g.past = append(g.past, cmd)
+	return cmd
+}
+
+// garbage is a command a buggy or hostile caller could send.
+func (g *generator) garbage(id string) *ledgerv1.Command {
+	switch g.rng.IntN(12) {
+	case 0:
+		return nil
+	case 1:
+		return &ledgerv1.Command{Id: id}
+	case 2:
+		return cmdTopUp("", g.cardID(), 100)
+	case 3:
+		return cmdTopUp(strings.Repeat("x", 129), g.cardID(), 100)
+	case 4:
+		return cmdTopUp("bad\xff"+id, g.cardID(), 100)
+	case 5:
+		return &ledgerv1.Command{Id: id, Kind: (*ledgerv1.Command_Charge)(nil)}
+	case 6:
+		return &ledgerv1.Command{Id: id, Kind: &ledgerv1.Command_Charge{}}
+	case 7:
+		return &ledgerv1.Command{Id: id, Kind: &ledgerv1.Command_RegisterInstitution{RegisterInstitution: &ledgerv1.RegisterInstitution{
+			Institution: &civicardv1.Institution{InstitutionId: "I\xfe", Kind: civicardv1.ServiceKind_SERVICE_KIND_LIBRARY, Services: []*civicardv1.Service{nil}},
+		}}}
+	case 8:
+		return cmdBlock(id, g.cardID(), "\xc3\x28")
+	case 9:
+		return &ledgerv1.Command{Id: id, Kind: &ledgerv1.Command_OpenCard{OpenCard: &ledgerv1.OpenCard{CardId: "C\x80", Kind: civicardv1.CardKind_CARD_KIND_PERSONAL}}}
+	case 10:
+		c := cmdCharge(id, g.cardID(), 1, 100, g.instID())
+		c.GetCharge().ServiceCode = strings.Repeat("S", 65)
+		return c
+	}
+	return cmdTerminal(id, "T\xff", g.instID())
+}
+
+// TestProperties feeds thousands of random commands to a ledger and checks
+// after each one: conservation and every other invariant (Check), no
+// negative balance, balances that follow the reported outcomes, idempotency,
+// that a charge at a version other than the card's never moves money, that
+// a second ledger fed the same commands answers the same, and that a ledger
+// restored from a snapshot answers the same from then on.
+func TestProperties(t *testing.T) {
+	for _, tc := range []struct {
+		seed uint64
+		cfg  ledger.Config
+	}{
+		{1, ledger.DefaultConfig()},
+		{2, ledger.DefaultConfig()},
+		{3, ledger.Config{HistoryMax: 5}},
+		{4, ledger.Config{BalanceMaxMinor: 5000, AmountMaxMinor: 2000, HistoryMax: 1}},
+	} {
+		t.Run(fmt.Sprint(tc.seed), func(t *testing.T) {
+			runProperties(t, tc.seed, tc.cfg, 3000)
+		})
+	}
+}
+
+func runProperties(t *testing.T, seed uint64, cfg ledger.Config, steps int) {
+	g := &generator{rng: rand.New(rand.NewPCG(seed, seed^0x5eed)), cfg: cfg}
+	g.cfg = newState(t, cfg).Config()
+	s := newState(t, cfg)
+	twin := newState(t, cfg)
+	var restored *ledger.State
+	first := map[string]*ledgerv1.Result{}
+	var stored []*ledgerv1.Command
+	model := map[string]int64{} // card balances as the results report them
+	outcomes := map[string]int{}
+
+	for step := range steps {
+		if step%500 == 0 {
+			restored = roundTrip(t, s)
+		}
+		cmd := g.next(s)
+		before := s.Totals()
+		seqBefore := s.Sequence()
+		var cardBefore *ledgerv1.CardState
+		if ch := chargeOf(cmd); ch != nil {
+			cardBefore, _ = s.Card(ch.GetCardId())
+		}
+		_, replay := first[cmd.GetId()]
+		var digestBefore [32]byte
+		sampleDigest := replay && step%5 == 0
+		if sampleDigest {
+			digestBefore = digest(s)
+		}
+
+		res := s.Apply(cmd)
+		outcomes[outcome(cmd, res)]++
+		// Built only on failure: formatting every command would dominate.
+		where := func() string { return fmt.Sprintf("step %d, command %v", step, cmd) }
+		if res == nil {
+			t.Fatalf("%s: nil result", where())
+		}
+		if err := s.Check(); err != nil {
+			t.Fatalf("%s: %v", where(), err)
+		}
+		for i := range g.cards + 2 {
+			if c, ok := s.Card(fmt.Sprintf("C%d", i)); ok && (c.GetBalanceMinor() < 0 || c.GetBalanceMinor() > g.cfg.BalanceMaxMinor) {
+				t.Fatalf("%s: card balance %d", where(), c.GetBalanceMinor())
+			}
+		}
+		if twinRes := twin.Apply(cmd); !proto.Equal(res, twinRes) {
+			t.Fatalf("%s: twin answered %v, not %v", where(), twinRes, res)
+		}
+		if restored != nil {
+			if r := restored.Apply(cmd); !proto.Equal(res, r) {
+				t.Fatalf("%s: restored ledger answered %v, not %v", where(), r, res)
+			}
+		}
+
+		switch {
+		case replay:
+			if !res.GetReplayed() {
+				t.Fatalf("%s: id seen before but not replayed: %v", where(), res)
+			}
+			want := proto.Clone(first[cmd.GetId()]).(*ledgerv1.Result)
+			want.Replayed = true
+			if !proto.Equal(res, want) {
+				t.Fatalf("%s: replay %v differs from the first result %v", where(), res, want)
+			}
+			if s.Totals() != before || s.Sequence() != seqBefore {
+				t.Fatalf("%s: a replay changed the ledger", where())
+			}
+			if sampleDigest && digest(s) != digestBefore {
+				t.Fatalf("%s: a replay changed the digest", where())
+			}
+		case s.Sequence() == seqBefore:
+			// Not stored: only stale versions and commands without a valid
+			// id or a kind, and they change nothing.
+			if res.GetStatus() != ledgerv1.Status_STATUS_STALE_VERSION && res.GetRejectReason() != ledgerv1.RejectReason_REJECT_REASON_INVALID {
+				t.Fatalf("%s: not stored: %v", where(), res)
+			}
+			if s.Totals() != before {
+				t.Fatalf("%s: an unstored command changed the totals", where())
+			}
+		default:
+			if s.Sequence() != seqBefore+1 {
+				t.Fatalf("%s: sequence %d after %d", where(), s.Sequence(), seqBefore)
+			}
+			if tx := res.GetTransaction(); tx != nil && (tx.GetLedgerSequence() != s.Sequence() || tx.GetTransactionId() != cmd.GetId()) {
+				t.Fatalf("%s: transaction %v at sequence %d", where(), tx, s.Sequence())
+			}
+			first[cmd.GetId()] = res
+			stored = append(stored, cmd)
+			if res.GetStatus() == ledgerv1.Status_STATUS_OK {
+				switch {
+				case topUpOf(cmd) != nil:
+					model[topUpOf(cmd).GetCardId()] += topUpOf(cmd).GetAmountMinor()
+				case chargeOf(cmd) != nil:
+					model[chargeOf(cmd).GetCardId()] -= chargeOf(cmd).GetAmountMinor()
+				}
+			}
+		}
+
+		// A charge decided on any version but the card's never moves money.
+		if ch := chargeOf(cmd); ch != nil && !replay && cardBefore != nil && ch.GetExpectedVersion() != cardBefore.GetVersion() {
+			after := s.Totals()
+			moved := after.FundingMinor != before.FundingMinor || after.CardsMinor != before.CardsMinor || after.ReceivablesMinor != before.ReceivablesMinor
+			if res.GetStatus() == ledgerv1.Status_STATUS_OK || res.GetStatus() == ledgerv1.Status_STATUS_DECLINED || moved {
+				t.Fatalf("%s: a charge at version %d (card at %d) was applied: %v", where(), ch.GetExpectedVersion(), cardBefore.GetVersion(), res)
+			}
+		}
+		for id, want := range model {
+			if c, _ := s.Card(id); c.GetBalanceMinor() != want {
+				t.Fatalf("%s: card %s balance %d, the results add up to %d", where(), id, c.GetBalanceMinor(), want)
+			}
+		}
+	}
+
+	// Every stored command, applied again, returns its first result and
+	// changes nothing.
+	d := digest(s)
+	for _, cmd := range stored {
+		res := s.Apply(cmd)
+		want := proto.Clone(first[cmd.GetId()]).(*ledgerv1.Result)
+		want.Replayed = true
+		if !proto.Equal(res, want) {
+			t.Fatalf("re-applying %s: %v, want %v", cmd.GetId(), res, want)
+		}
+	}
+	if digest(s) != d {
+		t.Fatal("re-applying every stored command changed the digest")
+	}
+	if digest(twin) != d || !bytes.Equal(snapshotBytes(t, twin), snapshotBytes(t, s)) {
+		t.Fatal("two ledgers fed the same commands differ")
+	}
+	if digest(restored) != d {
+		t.Fatal("the restored ledger fed the same commands differs")
+	}
+	t.Logf("%d commands, %d stored, totals %+v\noutcomes %v", steps, len(stored), s.Totals(), outcomes)
+
+	// The generator must reach every path, or the properties prove little.
+	for _, want := range []string{
+		"charge OK", "charge DECLINED", "charge STALE_VERSION", "charge REJECTED NOT_FOUND", "charge REJECTED INVALID",
+		"top_up OK", "top_up REJECTED BALANCE_MAX", "top_up REJECTED CARD_BLOCKED", "top_up REJECTED INVALID",
+		"open_card OK", "open_card REJECTED ALREADY_EXISTS", "block_card OK",
+		"register_institution OK", "register_institution REJECTED ALREADY_EXISTS", "register_terminal OK",
+		"replayed", "none REJECTED INVALID",
+	} {
+		if outcomes[want] == 0 {
+			t.Errorf("no %q among %v", want, outcomes)
+		}
+	}
+}
+
+// outcome names a result for the coverage count: the command kind, the
+// status and the reason.
+func outcome(cmd *ledgerv1.Command, res *ledgerv1.Result) string {
+	if res.GetReplayed() {
+		return "replayed"
+	}
+	kind := "none"
+	if k := cmd.GetKind(); k != nil {
+		kind = strings.ToLower(strings.TrimPrefix(fmt.Sprintf("%T", k), "*ledgerv1.Command_"))
+		kind = map[string]string{"registerinstitution": "register_institution", "registerterminal": "register_terminal",
+			"opencard": "open_card", "topup": "top_up", "blockcard": "block_card", "markseeded": "mark_seeded"}[kind] + map[bool]string{true: kind}[kind == "charge"]
+	}
+	out := kind + " " + strings.TrimPrefix(res.GetStatus().String(), "STATUS_")
+	if r := res.GetRejectReason(); r != ledgerv1.RejectReason_REJECT_REASON_UNSPECIFIED {
+		out += " " + strings.TrimPrefix(r.String(), "REJECT_REASON_")
+	}
+	return out
+}
+
+// chargeOf and topUpOf are the generated getters, safe for the typed nil
+// oneof wrappers that garbage contains.
+func chargeOf(cmd *ledgerv1.Command) *ledgerv1.Charge {
+	if k, ok := cmd.GetKind().(*ledgerv1.Command_Charge); ok && k != nil {
+		return k.Charge
+	}
+	return nil
+}
+
+func topUpOf(cmd *ledgerv1.Command) *ledgerv1.TopUp {
+	if k, ok := cmd.GetKind().(*ledgerv1.Command_TopUp); ok && k != nil {
+		return k.TopUp
+	}
+	return nil
+}
+
+// roundTrip writes a snapshot, restores it, and checks the digests match.
+func roundTrip(t *testing.T, s *ledger.State) *ledger.State {
+	t.Helper()
+	f := s.Freeze()
+	var buf bytes.Buffer
+	if _, err := f.WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	r, err := ledger.Restore(s.Config(), &buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if digest(r) != f.Digest() {
+		t.Fatal("restored ledger has another digest")
+	}
+	return r
+}
+
+// TestDeterminism runs the same random commands through two fresh ledgers,
+// separately, and compares the snapshot bytes.
+func TestDeterminism(t *testing.T) {
+	run := func() []byte {
+		s := newState(t, ledger.DefaultConfig())
+		g := &generator{rng: rand.New(rand.NewPCG(99, 99)), cfg: s.Config()}
+		for range 2000 {
+			s.Apply(g.next(s))
+		}
+		return snapshotBytes(t, s)
+	}
+	a, b := run(), run()
+	if !bytes.Equal(a, b) {
+		t.Fatal("the same commands gave different snapshots")
+	}
+}

@@ -1,0 +1,176 @@
+package ledger
+
+import (
+	"fmt"
+	"math"
+)
+
+// accountKind tells the three kinds of account apart.
+type accountKind uint8
+
+const (
+	fundingAccount accountKind = iota + 1
+	cardAccount
+	receivableAccount
+)
+
+// account names one account: the funding account, a card's e-purse or an
+// institution's receivable.
+type account struct {
+	kind accountKind
+	id   string
+}
+
+func (a account) String() string {
+	switch a.kind {
+	case fundingAccount:
+		return "funding"
+	case cardAccount:
+		return fmt.Sprintf("card %q", a.id)
+	case receivableAccount:
+		return fmt.Sprintf("receivable of institution %q", a.id)
+	}
+	return fmt.Sprintf("account kind %d %q", a.kind, a.id)
+}
+
+// transfer moves amountMinor from one account to another. The two sides are
+// named fields of a struct so they cannot be swapped by argument order.
+type transfer struct {
+	from        account
+	to          account
+	amountMinor int64
+}
+
+// apply asserts the invariants a transfer could break and then moves the
+// money, or changes nothing and says why. The command handlers have already
+// decided the transfer on business grounds (blocked card, insufficient funds,
+// balance maximum); this is the second, independent check at the point
+// where the balances change, so a bug in a handler is a rejected command and
+// not a broken ledger.
+func (s *State) apply(t transfer) error {
+	if t.amountMinor < 0 || t.amountMinor > s.cfg.AmountMaxMinor {
+		return fmt.Errorf("transfer of %d from %v to %v: amount outside [0, %d]", t.amountMinor, t.from, t.to, s.cfg.AmountMaxMinor)
+	}
+	if t.from == t.to {
+		return fmt.Errorf("transfer from %v to itself", t.from)
+	}
+	fromBalance, err := s.balance(t.from)
+	if err != nil {
+		return err
+	}
+	toBalance, err := s.balance(t.to)
+	if err != nil {
+		return err
+	}
+	fromAfter, ok := sub(fromBalance, t.amountMinor)
+	if !ok {
+		return fmt.Errorf("transfer of %d: %v would overflow", t.amountMinor, t.from)
+	}
+	toAfter, ok := add(toBalance, t.amountMinor)
+	if !ok {
+		return fmt.Errorf("transfer of %d: %v would overflow", t.amountMinor, t.to)
+	}
+	if err := s.checkBalance(t.from, fromAfter); err != nil {
+		return fmt.Errorf("transfer of %d: %w", t.amountMinor, err)
+	}
+	if err := s.checkBalance(t.to, toAfter); err != nil {
+		return fmt.Errorf("transfer of %d: %w", t.amountMinor, err)
+	}
+
+	// The running sums move with the accounts; compute them all before
+	// touching anything so a failed check leaves the state as it was.
+	// balance has vouched for both kinds, so they index the array.
+	var sums [receivableAccount + 1]int64
+	sums[fundingAccount], sums[cardAccount], sums[receivableAccount] = s.fundingMinor, s.cardsMinor, s.receivablesMinor
+	if sums[t.from.kind], ok = sub(sums[t.from.kind], t.amountMinor); !ok {
+		return fmt.Errorf("transfer of %d: the running total of %v would overflow", t.amountMinor, t.from)
+	}
+	if sums[t.to.kind], ok = add(sums[t.to.kind], t.amountMinor); !ok {
+		return fmt.Errorf("transfer of %d: the running total of %v would overflow", t.amountMinor, t.to)
+	}
+	funding, cards, receivables := sums[fundingAccount], sums[cardAccount], sums[receivableAccount]
+	if total, ok := sum3(funding, cards, receivables); !ok || total != 0 {
+		return fmt.Errorf("transfer of %d from %v to %v would break conservation: funding %d + cards %d + receivables %d != 0",
+			t.amountMinor, t.from, t.to, funding, cards, receivables)
+	}
+
+	s.setBalance(t.from, fromAfter)
+	s.setBalance(t.to, toAfter)
+	s.fundingMinor, s.cardsMinor, s.receivablesMinor = funding, cards, receivables
+	return nil
+}
+
+func (s *State) balance(a account) (int64, error) {
+	switch a.kind {
+	case fundingAccount:
+		return s.fundingMinor, nil
+	case cardAccount:
+		if c, ok := s.cards[a.id]; ok {
+			return c.balanceMinor, nil
+		}
+	case receivableAccount:
+		if inst, ok := s.institutions[a.id]; ok {
+			return inst.receivableMinor, nil
+		}
+	}
+	return 0, fmt.Errorf("no such account: %v", a)
+}
+
+// checkBalance holds an account's balance to its bounds. The funding account
+// has none of its own: conservation bounds it.
+func (s *State) checkBalance(a account, balanceMinor int64) error {
+	switch a.kind {
+	case cardAccount:
+		if balanceMinor < 0 {
+			return fmt.Errorf("%v would go negative (%d)", a, balanceMinor)
+		}
+		if balanceMinor > s.cfg.BalanceMaxMinor {
+			return fmt.Errorf("%v would exceed the balance maximum %d (%d)", a, s.cfg.BalanceMaxMinor, balanceMinor)
+		}
+	case receivableAccount:
+		if balanceMinor < 0 {
+			return fmt.Errorf("%v would go negative (%d)", a, balanceMinor)
+		}
+	}
+	return nil
+}
+
+// setBalance is called only by apply, after balance found the account.
+func (s *State) setBalance(a account, balanceMinor int64) {
+	switch a.kind {
+	case fundingAccount:
+		s.fundingMinor = balanceMinor
+	case cardAccount:
+		s.cards[a.id].balanceMinor = balanceMinor
+	case receivableAccount:
+		s.institutions[a.id].receivableMinor = balanceMinor
+	}
+}
+
+// add returns a+b and false on int64 overflow.
+func add(a, b int64) (int64, bool) {
+	c := a + b
+	if (b > 0 && c < a) || (b < 0 && c > a) {
+		return 0, false
+	}
+	return c, true
+}
+
+// sub returns a-b and false on int64 overflow.
+func sub(a, b int64) (int64, bool) {
+	if b == math.MinInt64 {
+		if a >= 0 {
+			return 0, false
+		}
+		return a - b, true
+	}
+	return add(a, -b)
+}
+
+func sum3(a, b, c int64) (int64, bool) {
+	ab, ok := add(a, b)
+	if !ok {
+		return 0, false
+	}
+	return add(ab, c)
+}

@@ -1,0 +1,69 @@
+package sim
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"civicard/cluster"
+	"civicard/demo"
+	"civicard/internal/procnode"
+)
+
+// TestLoadAgainstSmallCity runs a short closed-loop load against a real
+// `civicard up` and checks every tap got an answer a terminal can show.
+func TestLoadAgainstSmallCity(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts civicard up")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	root, err := procnode.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	bin, err := procnode.Build(ctx, root, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	node := &procnode.Node{Bin: bin, DataDir: filepath.Join(dir, "data"), Args: []string{"--cards", "2000", "--log-level", "warn"}}
+	if err := node.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := node.Stop(context.Background()); err != nil {
+			t.Error(err)
+		}
+	})
+	key, err := cluster.ReadSecret(node.DataDir, cluster.CredentialKeyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	city, err := demo.Generate(demo.Config{Seed: demo.DefaultConfig().Seed, Cards: 2000, CredentialKey: []byte(key)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := LoadConfig{BaseURL: node.BaseURL, Concurrency: 16, Taps: 800, FirstSequence: 1, Seed: 7, Now: time.Now}
+	for _, seed := range city.Terminals[:16] {
+		cfg.Terminals = append(cfg.Terminals, Terminal{ID: seed.Terminal.GetTerminalId(), Credential: seed.Credential})
+	}
+	for _, card := range city.Cards {
+		cfg.Cards = append(cfg.Cards, card.CardID)
+	}
+	report, err := Load(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := report.Summarize()
+	if s.Taps != cfg.Taps || s.Errors != 0 || s.Accepted+s.Declined != cfg.Taps {
+		t.Fatalf("summary %+v, want %d taps all answered", s, cfg.Taps)
+	}
+	// Cards without money are declined, funded ones accepted: both happen in
+	// a city where 40% of the cards start with a balance.
+	if s.Accepted == 0 || s.Declined == 0 {
+		t.Fatalf("summary %+v: want both accepted and declined taps", s)
+	}
+	t.Logf("%d taps: %d accepted, %d declined, %.0f taps/s, p50 %v, p99 %v", s.Taps, s.Accepted, s.Declined, s.TapsPerSecond, s.LatencyP50, s.LatencyP99)
+}
