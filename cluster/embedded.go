@@ -148,7 +148,7 @@ func StartEmbedded(ctx context.Context, cfg EmbeddedConfig) (*Node, error) {
 // alone in an in-memory membership. The library panics on start-up errors
 // (a port in use); they come back as errors here.
 func startMember(cfg EmbeddedConfig, kinds []*protocluster.Kind) (c *protocluster.Cluster, err error) {
-	logger := cfg.Logger.With(slog.String("component", "actor"))
+	logger := slog.New(quietHandler{Handler: cfg.Logger.Handler(), min: slog.LevelWarn}).With(slog.String("component", "actor"))
 	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
 		return logger
 	}))

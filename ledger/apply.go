@@ -116,11 +116,11 @@ func invariantBroken(c *card, err error) *ledgerv1.Result {
 	return rejectedCard(c, ledgerv1.RejectReason_REJECT_REASON_UNSPECIFIED, "ledger invariant: %v", err)
 }
 
-// record is a recorded card command's result with all its parts, allocated
+// resultBlock is a recorded card command's result with all its parts, allocated
 // together: one allocation instead of five on the hot path, and one object
 // for the garbage collector to trace per stored result. The parts are never
 // copied, only pointed to.
-type record struct {
+type resultBlock struct {
 	result  ledgerv1.Result
 	card    ledgerv1.CardState
 	tx      civicardv1.Transaction
@@ -130,8 +130,8 @@ type record struct {
 
 // transaction starts the record of a card command, after its change to the
 // card.
-func (s *State) transaction(rc recording, kind civicardv1.TransactionKind, c *card, amountMinor int64) *record {
-	r := &record{}
+func (s *State) transaction(rc recording, kind civicardv1.TransactionKind, c *card, amountMinor int64) *resultBlock {
+	r := &resultBlock{}
 	r.amount.Currency, r.amount.MinorUnits = s.cfg.Currency, amountMinor
 	r.balance.Currency, r.balance.MinorUnits = s.cfg.Currency, c.balanceMinor
 	r.tx.TransactionId = rc.id
@@ -144,7 +144,7 @@ func (s *State) transaction(rc recording, kind civicardv1.TransactionKind, c *ca
 }
 
 // recorded finishes a card command that wrote a transaction.
-func (s *State) recorded(status ledgerv1.Status, c *card, r *record) *ledgerv1.Result {
+func (s *State) recorded(status ledgerv1.Status, c *card, r *resultBlock) *ledgerv1.Result {
 	r.card.CardId = c.id
 	r.card.Kind = c.kind
 	r.card.Status = c.status
@@ -154,7 +154,7 @@ func (s *State) recorded(status ledgerv1.Status, c *card, r *record) *ledgerv1.R
 	r.result.Status = status
 	r.result.Card = &r.card
 	r.result.Transaction = &r.tx
-	c.record(&r.tx, s.cfg.HistoryMax)
+	c.appendHistory(&r.tx, s.cfg.HistoryMax)
 	return &r.result
 }
 

@@ -5,8 +5,8 @@ import (
 	"strconv"
 	"testing"
 
-	ledgerv1 "civicard/messages/ledger/v1"
 	"civicard/ledger"
+	ledgerv1 "civicard/messages/ledger/v1"
 )
 
 // BenchmarkApplyCharge measures Apply for successful charges spread over

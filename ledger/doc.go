@@ -14,6 +14,12 @@
 //	f.WriteTo(sink)               // later, without the lock, while Apply goes on
 //	s, err = ledger.Restore(cfg, snapshot)
 //
+// Apply the commands of a Raft entry's Batch in order, one Result each. Every
+// replica must run with the same Config, and Restore with the Config the
+// snapshot was taken under: the limits decide outcomes (Restore refuses a
+// snapshot whose balances or currency the Config contradicts, but cannot see
+// every difference).
+//
 // A State is not safe for concurrent use: the caller serialises Apply, the
 // readers and Freeze. Apply's stored results and the Transactions it lists
 // are shared with the ledger; marshal them freely, never mutate them.
@@ -56,8 +62,10 @@
 // activations could each see enough money for their own tap. So a charge
 // names the card version it was decided on, and the ledger applies it only at
 // that version (STATUS_STALE_VERSION otherwise, with the current card, and
-// nothing recorded): the grain reloads and decides again. Any change of the
-// card's ledger state moves the version: a top-up, a charge, a block.
+// nothing recorded): the grain reloads and decides again. Every change of the
+// card's ledger state moves the version: a top-up, a charge (a free one too),
+// the first block. A declined tap changes nothing and leaves the version
+// where it was.
 //
 // # Snapshot format
 //
@@ -76,13 +84,18 @@
 // # Memory, and what is not pruned yet
 //
 // The stored results are the idempotency set, and nothing removes them yet:
-// they grow by one per command until clearing cycles bring pruning (results
-// older than a cleared cycle, whose ids no client can still retry). A result
-// is kept small: ids and text are bounded (command id 128 bytes, card id 32,
-// free text 256), the transaction is shared with the card's history rather
-// than copied, and a charge's result weighs about 0.6 KiB with its id
-// (BenchmarkApplyCharge reports the measured bytes per result). At a
-// million taps a day that is about 0.6 GiB a day per replica, so pruning is
-// due before long. Each card keeps at most Config.HistoryMax transactions
-// for listing; older ones leave the list but stay in the results.
+// they grow by one per command until clearing cycles bring pruning (dropping
+// results older than a cleared cycle, whose ids no client can still retry;
+// the log is append-only today and a Frozen shares its prefix, so pruning
+// must copy rather than cut in place). A result is kept small: ids and text
+// are bounded (command id 128 bytes, card id 32, free text 256); a card
+// command's result, card state, transaction and money are one allocation;
+// the transaction is shared with the card's list, not copied. A stored
+// charge costs about 0.6 KiB with its id and index entries
+// (BenchmarkApplyCharge reports B/result), so a million taps a day is about
+// 0.6 GiB a day per replica: pruning is due before long. Each card lists at
+// most Config.HistoryMax transactions; older ones leave the list but stay
+// in the results. The snapshot header names every institution and seed, so
+// those are capped (10,000 and 1,024) to keep it far below the 4 MiB record
+// limit.
 package ledger

@@ -179,6 +179,7 @@ func runProperties(t *testing.T, seed uint64, cfg ledger.Config, steps int) {
 	var stored []*ledgerv1.Command
 	model := map[string]int64{} // card balances as the results report them
 	outcomes := map[string]int{}
+	replays := 0
 
 	for step := range steps {
 		if step%500 == 0 {
@@ -192,8 +193,12 @@ func runProperties(t *testing.T, seed uint64, cfg ledger.Config, steps int) {
 			cardBefore, _ = s.Card(ch.GetCardId())
 		}
 		_, replay := first[cmd.GetId()]
+		// A digest costs a whole snapshot: compare one every 20 replays.
 		var digestBefore [32]byte
-		sampleDigest := replay && step%5 == 0
+		if replay {
+			replays++
+		}
+		sampleDigest := replay && replays%20 == 0
 		if sampleDigest {
 			digestBefore = digest(s)
 		}
@@ -205,12 +210,16 @@ func runProperties(t *testing.T, seed uint64, cfg ledger.Config, steps int) {
 		if res == nil {
 			t.Fatalf("%s: nil result", where())
 		}
-		if err := s.Check(); err != nil {
-			t.Fatalf("%s: %v", where(), err)
+		// Conservation after every command from the O(1) totals; the full
+		// Check, which recomputes every account, every few commands (it
+		// dominates the run under -race otherwise).
+		if tt := s.Totals(); tt.FundingMinor+tt.CardsMinor+tt.ReceivablesMinor != 0 {
+			t.Fatalf("%s: money not conserved: %+v", where(), tt)
 		}
-		for i := range g.cards + 2 {
-			if c, ok := s.Card(fmt.Sprintf("C%d", i)); ok && (c.GetBalanceMinor() < 0 || c.GetBalanceMinor() > g.cfg.BalanceMaxMinor) {
-				t.Fatalf("%s: card balance %d", where(), c.GetBalanceMinor())
+		fullCheck := step%10 == 0 || step == steps-1
+		if fullCheck {
+			if err := s.Check(); err != nil {
+				t.Fatalf("%s: %v", where(), err)
 			}
 		}
 		if twinRes := twin.Apply(cmd); !proto.Equal(res, twinRes) {
@@ -274,9 +283,26 @@ func runProperties(t *testing.T, seed uint64, cfg ledger.Config, steps int) {
 				t.Fatalf("%s: a charge at version %d (card at %d) was applied: %v", where(), ch.GetExpectedVersion(), cardBefore.GetVersion(), res)
 			}
 		}
-		for id, want := range model {
-			if c, _ := s.Card(id); c.GetBalanceMinor() != want {
-				t.Fatalf("%s: card %s balance %d, the results add up to %d", where(), id, c.GetBalanceMinor(), want)
+		// Every balance is within bounds and as the reported outcomes add
+		// up to: for the card the command named, and every few commands
+		// for all of them.
+		touched := []string{cardOf(cmd)}
+		if fullCheck {
+			touched = touched[:0]
+			for i := range g.cards + 2 {
+				touched = append(touched, fmt.Sprintf("C%d", i))
+			}
+		}
+		for _, id := range touched {
+			c, ok := s.Card(id)
+			if !ok {
+				continue
+			}
+			if c.GetBalanceMinor() < 0 || c.GetBalanceMinor() > g.cfg.BalanceMaxMinor {
+				t.Fatalf("%s: card %s balance %d", where(), id, c.GetBalanceMinor())
+			}
+			if c.GetBalanceMinor() != model[id] {
+				t.Fatalf("%s: card %s balance %d, the results add up to %d", where(), id, c.GetBalanceMinor(), model[id])
 			}
 		}
 	}
@@ -334,6 +360,29 @@ func outcome(cmd *ledgerv1.Command, res *ledgerv1.Result) string {
 		out += " " + strings.TrimPrefix(r.String(), "REJECT_REASON_")
 	}
 	return out
+}
+
+// cardOf is the card a command names, if any.
+func cardOf(cmd *ledgerv1.Command) string {
+	switch k := cmd.GetKind().(type) {
+	case *ledgerv1.Command_Charge:
+		if k != nil {
+			return k.Charge.GetCardId()
+		}
+	case *ledgerv1.Command_TopUp:
+		if k != nil {
+			return k.TopUp.GetCardId()
+		}
+	case *ledgerv1.Command_BlockCard:
+		if k != nil {
+			return k.BlockCard.GetCardId()
+		}
+	case *ledgerv1.Command_OpenCard:
+		if k != nil {
+			return k.OpenCard.GetCardId()
+		}
+	}
+	return ""
 }
 
 // chargeOf and topUpOf are the generated getters, safe for the typed nil

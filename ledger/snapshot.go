@@ -439,7 +439,7 @@ func (s *State) restoreResult(sr *ledgerv1.StoredResult) error {
 		if err := s.checkRestoredTransaction(id, seq, tx); err != nil {
 			return fmt.Errorf("result %s: %w", clip(id), err)
 		}
-		s.cards[tx.GetCardId()].record(tx, s.cfg.HistoryMax)
+		s.cards[tx.GetCardId()].appendHistory(tx, s.cfg.HistoryMax)
 	}
 	s.results[id] = res
 	s.log = append(s.log, storedResult{id: id, result: res})

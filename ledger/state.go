@@ -198,10 +198,10 @@ func (c *card) state() *ledgerv1.CardState {
 	}
 }
 
-// record appends tx to the card's list, dropping the oldest beyond historyMax. The
+// appendHistory appends tx to the card's list, dropping the oldest beyond historyMax. The
 // front is resliced away and append reallocates now and then, so the cost
 // stays amortised O(1) and the memory below 2*historyMax pointers.
-func (c *card) record(tx *civicardv1.Transaction, historyMax int) {
+func (c *card) appendHistory(tx *civicardv1.Transaction, historyMax int) {
 	if len(c.history) >= historyMax {
 		c.history = c.history[len(c.history)-historyMax+1:]
 	}

@@ -48,7 +48,6 @@ func newChargeBench(b *testing.B, proposers int) *chargeBench {
 	// Well funded: a billion grosz each, far more than any run spends.
 	cfg.Ledger.BalanceMaxMinor = 1_000_000_000
 	cfg.Ledger.AmountMaxMinor = 1_000_000_000
-	cfg.SnapshotThreshold = 1 << 40 // EXPERIMENT
 	g := openGroup(b, cfg)
 
 	cb := &chargeBench{g: g, cards: make([]string, proposers), versions: make([]uint64, proposers)}

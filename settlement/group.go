@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"civicard/ledger"
 	ledgerv1 "civicard/messages/ledger/v1"
@@ -81,6 +82,7 @@ func OpenSingle(ctx context.Context, cfg Config) (*Group, error) {
 
 // open starts a group on the given network. It owns net from here on.
 func open(ctx context.Context, cfg Config, net *network) (*Group, error) {
+	start := time.Now()
 	logger := cfg.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -121,7 +123,7 @@ func open(ctx context.Context, cfg Config, net *network) (*Group, error) {
 		return nil, abort(err)
 	}
 	notify := make(chan bool, 1)
-	rc := raftConfig(cfg, hcl, notify)
+	rc := raftConfig(cfg, hcl.Named("raft"), notify)
 	if err := bootstrapIfNew(rc, g.storage, net); err != nil {
 		return nil, abort(err)
 	}
@@ -135,7 +137,14 @@ func open(ctx context.Context, cfg Config, net *network) (*Group, error) {
 	if err := g.waitReady(ctx); err != nil {
 		return nil, errors.Join(err, g.Close())
 	}
+	g.log.Info("settlement: group open", "applied_index", g.raft.AppliedIndex(),
+		"ledger_sequence", g.sequence(), "took", time.Since(start).Round(time.Millisecond))
 	return g, nil
+}
+
+func (g *Group) sequence() (seq uint64) {
+	g.fsm.read(func(s *ledger.State) { seq = s.Sequence() })
+	return seq
 }
 
 // waitReady waits until this node leads and has applied its whole log.
@@ -323,9 +332,24 @@ func (g *Group) handOver(ctx context.Context, c *chunk) error {
 	}
 }
 
+// Ready reports whether the group takes proposals: nil while it is open and
+// this node is its Raft leader, else ErrClosed or ErrNotLeader. It does no
+// I/O, so a health check may call it on every probe.
+func (g *Group) Ready() error {
+	if g.isClosed() {
+		return ErrClosed
+	}
+	if g.raft.State() != raft.Leader {
+		return ErrNotLeader
+	}
+	return nil
+}
+
 // Read runs fn with the ledger under a read lock: proposals wait while it
 // runs, so keep it short, and keep no pointer into the state after it
-// returns (values the ledger returns as copies, like Card's, are fine).
+// returns (values the ledger returns as copies, like Card's, are fine). fn
+// must not call back into the Group: a Propose from inside it would wait for
+// itself.
 //
 // It reads this node's ledger: everything that Propose answered before Read
 // was called is in it. It keeps working after Close, on the last state.

@@ -13,6 +13,7 @@ import (
 	ledgerv1 "civicard/messages/ledger/v1"
 
 	"github.com/hashicorp/raft"
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -330,6 +331,9 @@ func TestClose(t *testing.T) {
 	g := openGroup(t, cfg)
 	mustAllOK(t, g, setupCommands("C-1", "C-2"))
 	entriesBefore := gathered(t, reg, "civicard_settlement_batch_commands")
+	if err := g.Ready(); err != nil {
+		t.Fatalf("Ready on an open group: %v", err)
+	}
 
 	// Hold the ledger so the first top-up stays in flight and the second
 	// stays queued.
@@ -371,6 +375,9 @@ func TestClose(t *testing.T) {
 		t.Errorf("in-flight proposal at Close: %v", err)
 	}
 
+	if err := g.Ready(); !errors.Is(err, ErrClosed) {
+		t.Errorf("Ready after Close: %v, want ErrClosed", err)
+	}
 	if _, err := g.Propose(t.Context(), topUp("topup/3", "C-1", 100)); !errors.Is(err, ErrClosed) {
 		t.Errorf("Propose after Close: %v, want ErrClosed", err)
 	}
@@ -527,6 +534,27 @@ func TestProposeAllSplitsIntoEntries(t *testing.T) {
 	})
 }
 
+// An OpenSingle that gives up (its context ends before the election) leaves
+// nothing behind: the directory, the lock and the registry can be used again.
+func TestOpenGivesUpCleanly(t *testing.T) {
+	dir := t.TempDir()
+	cfg, reg := testConfig(t, dir)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Millisecond)
+	defer cancel()
+	if g, err := OpenSingle(ctx, cfg); !errors.Is(err, context.DeadlineExceeded) {
+		if g != nil {
+			g.Close()
+		}
+		t.Fatalf("OpenSingle with no time to elect: %v, want DeadlineExceeded", err)
+	}
+
+	g := openGroup(t, cfg) // same directory, same registry
+	mustAllOK(t, g, setupCommands("C-1"))
+	if v := gathered(t, reg, "civicard_settlement_is_leader"); v != 1 {
+		t.Errorf("is_leader = %v", v)
+	}
+}
+
 func TestConfigValidate(t *testing.T) {
 	valid := DefaultConfig()
 	valid.Dir, valid.NodeID = "/tmp/x", "n1"
@@ -544,6 +572,7 @@ func TestConfigValidate(t *testing.T) {
 		"apply timeout 0": func(c *Config) { c.ApplyTimeout = 0 },
 		"threshold 0":     func(c *Config) { c.SnapshotThreshold = 0 },
 		"interval 1ns":    func(c *Config) { c.SnapshotInterval = 1 },
+		"global registry": func(c *Config) { c.Registerer = prometheus.DefaultRegisterer },
 	} {
 		c := valid
 		mutate(&c)

@@ -95,7 +95,7 @@ func printWelcome(w io.Writer, self, dataDir, baseURL string, city *demo.Dataset
 			break
 		}
 	}
-	terminal := city.Terminals[0].Terminal
+	terminal := exampleTerminal(city)
 	cmd := self
 	if !strings.ContainsRune(cmd, filepath.Separator) {
 		cmd = "civicard"
@@ -119,4 +119,19 @@ func holder(card demo.CardSeed) string {
 		return "a bearer"
 	}
 	return card.HolderName
+}
+
+// exampleTerminal is a validator of a transport operator: the tap everybody
+// knows.
+func exampleTerminal(city *demo.Dataset) *civicardv1.Terminal {
+	transport := map[string]bool{}
+	for _, inst := range city.Institutions {
+		transport[inst.GetInstitutionId()] = inst.GetKind() == civicardv1.ServiceKind_SERVICE_KIND_PUBLIC_TRANSPORT
+	}
+	for _, seed := range city.Terminals {
+		if transport[seed.Terminal.GetInstitutionId()] {
+			return seed.Terminal
+		}
+	}
+	return city.Terminals[0].Terminal
 }
