@@ -113,11 +113,14 @@ func TestTapTopUpBlockRestart(t *testing.T) {
 // TestWelcomeCommandsWork runs the three commands `civicard up` prints.
 func TestWelcomeCommandsWork(t *testing.T) {
 	c := startCity(t)
+	// The commands follow the "Try" line, up to the next empty one.
 	var commands []string
-	for _, line := range strings.Split(c.node.Output(), "\n") {
-		if strings.HasPrefix(line, "  civicard ") {
-			commands = append(commands, strings.TrimSpace(line))
+	_, try, _ := strings.Cut(c.node.Output(), "\nTry")
+	for _, line := range strings.Split(try, "\n")[1:] {
+		if strings.TrimSpace(line) == "" {
+			break
 		}
+		commands = append(commands, strings.TrimSpace(line))
 	}
 	if len(commands) != 3 {
 		t.Fatalf("welcome shows %d commands, want 3:\n%s", len(commands), c.node.Output())

@@ -107,6 +107,7 @@ func TestCrashLosesNothingAcknowledged(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	c.node.Kill()
+	killedTime := time.Now()
 	killedAt := ackCount.Load()
 	time.Sleep(200 * time.Millisecond) // let in-flight calls fail against the dead node
 	stop.Store(true)
@@ -116,8 +117,9 @@ func TestCrashLosesNothingAcknowledged(t *testing.T) {
 	}
 	t.Logf("killed with %d acknowledged operations, %d sent", killedAt, len(tried))
 
-	c.start(t)
 	restartedAt := time.Now()
+	c.start(t)
+	t.Logf("restarted and taking taps %v after the restart began", time.Since(restartedAt).Round(time.Millisecond))
 
 	// Every acknowledged operation is in its card's ledger exactly once;
 	// every other one at most once. Each card's balance is its newest
@@ -167,7 +169,7 @@ func TestCrashLosesNothingAcknowledged(t *testing.T) {
 			t.Fatalf("resend %s = %v, want the first answer %v replayed", op.transactionID, res, op.answer)
 		}
 	}
-	t.Logf("taps resumed %v after restart; %d acknowledged operations verified", time.Since(restartedAt).Round(time.Millisecond), len(acked))
+	t.Logf("%d acknowledged operations verified, %v after the kill", len(acked), time.Since(killedTime).Round(time.Millisecond))
 
 	// The whole ledger balances: stop the node and verify it offline.
 	stopCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
