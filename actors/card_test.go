@@ -1,0 +1,256 @@
+package actors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"civicard/ledger"
+	civicardv1 "civicard/messages/civicard/v1"
+	grainsv1 "civicard/messages/grains/v1"
+	ledgerv1 "civicard/messages/ledger/v1"
+)
+
+// memLedger is the real ledger state machine behind a lock, without Raft:
+// the grains' decisions are tested against the same rules that guard the
+// money in production.
+type memLedger struct {
+	mu    sync.Mutex
+	state *ledger.State
+	// loseNextAnswer applies the next proposal but reports an error, as a
+	// leader that commits and dies before answering would.
+	loseNextAnswer bool
+}
+
+var _ Ledger = (*memLedger)(nil)
+
+func (l *memLedger) Propose(_ context.Context, cmd *ledgerv1.Command) (*ledgerv1.Result, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	res := l.state.Apply(cmd)
+	if l.loseNextAnswer {
+		l.loseNextAnswer = false
+		return nil, errors.New("connection lost after commit")
+	}
+	return res, nil
+}
+
+func (l *memLedger) Card(_ context.Context, id string) (*ledgerv1.CardState, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	card, ok := l.state.Card(id)
+	if !ok {
+		return nil, ErrNotFound
+	}
+	return card, nil
+}
+
+func (l *memLedger) Transactions(_ context.Context, id string, before uint64, limit int) ([]*civicardv1.Transaction, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.state.Transactions(id, before, limit), nil
+}
+
+func (l *memLedger) Institution(_ context.Context, id string) (*civicardv1.Institution, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	inst, ok := l.state.Institution(id)
+	if !ok {
+		return nil, ErrNotFound
+	}
+	return inst, nil
+}
+
+func (l *memLedger) Terminal(_ context.Context, id string) (*civicardv1.Terminal, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	terminal, ok := l.state.Terminal(id)
+	if !ok {
+		return nil, ErrNotFound
+	}
+	return terminal, nil
+}
+
+const (
+	testCard        = "320000000018"
+	testInstitution = "KAT-TRA-01"
+	fareMinor       = 340
+)
+
+// newTestLedger holds one institution and one card with 10.00 PLN.
+func newTestLedger(t *testing.T) *memLedger {
+	t.Helper()
+	state, err := ledger.New(ledger.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &memLedger{state: state}
+	for _, cmd := range []*ledgerv1.Command{
+		{Id: "inst", Kind: &ledgerv1.Command_RegisterInstitution{RegisterInstitution: &ledgerv1.RegisterInstitution{Institution: &civicardv1.Institution{
+			InstitutionId: testInstitution, Name: "PKM Katowice", Kind: civicardv1.ServiceKind_SERVICE_KIND_PUBLIC_TRANSPORT,
+			Services: []*civicardv1.Service{{Code: "RIDE-20MIN", Name: "20 minutes", UnitPriceMinor: fareMinor}},
+		}}}},
+		{Id: "card", Kind: &ledgerv1.Command_OpenCard{OpenCard: &ledgerv1.OpenCard{CardId: testCard, Kind: civicardv1.CardKind_CARD_KIND_BEARER}}},
+		{Id: "topup", Kind: &ledgerv1.Command_TopUp{TopUp: &ledgerv1.TopUp{CardId: testCard, AmountMinor: 1000}}},
+	} {
+		if res := state.Apply(cmd); res.GetStatus() != ledgerv1.Status_STATUS_OK {
+			t.Fatalf("setup %s: %v", cmd.GetId(), res)
+		}
+	}
+	return l
+}
+
+func newTestDeps(t *testing.T, l Ledger) *Deps {
+	t.Helper()
+	metrics, err := NewMetrics(prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Deps{Config: DefaultConfig(), Ledger: l, Context: context.Background(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: metrics}
+}
+
+func tapOf(sequence uint64) *grainsv1.AuthorizeTap {
+	return &grainsv1.AuthorizeTap{
+		TransactionId:    fmt.Sprintf("tap/T-1/%d", sequence),
+		CardId:           testCard,
+		InstitutionId:    testInstitution,
+		TerminalId:       "T-1",
+		TerminalSequence: sequence,
+		Service:          &civicardv1.Service{Code: "RIDE-20MIN", UnitPriceMinor: fareMinor},
+		TimeUnixMs:       1_700_000_000_000,
+	}
+}
+
+// Two activations of one card (the cluster can briefly create a second) each
+// decide on the version they loaded. The ledger refuses the stale one; that
+// grain reloads, decides again, and the card pays for both taps exactly once.
+func TestDuplicateActivationsChargeEachTapOnce(t *testing.T) {
+	l := newTestLedger(t)
+	deps := newTestDeps(t, l)
+	first, second := &cardGrain{deps: deps, id: testCard}, &cardGrain{deps: deps, id: testCard}
+	for _, g := range []*cardGrain{first, second} {
+		if err := g.load(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := first.Authorize(tapOf(1), nil); err != nil {
+		t.Fatal(err)
+	}
+	answer, err := second.Authorize(tapOf(2), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if answer.GetResult() != civicardv1.TapResult_TAP_RESULT_ACCEPTED || answer.GetBalance().GetMinorUnits() != 1000-2*fareMinor {
+		t.Fatalf("second tap = %v, want accepted with balance %d", answer, 1000-2*fareMinor)
+	}
+	if got := testutil.ToFloat64(deps.Metrics.versionRetries); got != 1 {
+		t.Fatalf("version retries = %v, want 1", got)
+	}
+	// The second activation retrying the first one's tap gets its answer.
+	replay, err := second.Authorize(tapOf(1), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !replay.GetReplayed() || replay.GetBalance().GetMinorUnits() != 1000-fareMinor {
+		t.Fatalf("replay = %v, want the first answer", replay)
+	}
+	card, _ := l.Card(context.Background(), testCard)
+	if card.GetBalanceMinor() != 1000-2*fareMinor {
+		t.Fatalf("balance %d, want %d", card.GetBalanceMinor(), 1000-2*fareMinor)
+	}
+}
+
+// When the ledger's answer is lost the grain says UNAVAILABLE and forgets
+// its cache; the terminal's retry (same id) finds the charge already made.
+func TestLostAnswerRetriedChargesOnce(t *testing.T) {
+	l := newTestLedger(t)
+	g := &cardGrain{deps: newTestDeps(t, l), id: testCard}
+	l.loseNextAnswer = true
+	if _, err := g.Authorize(tapOf(1), nil); !grainsv1.IsUnavailable(err) {
+		t.Fatalf("tap with lost answer: %v, want UNAVAILABLE", err)
+	}
+	answer, err := g.Authorize(tapOf(1), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !answer.GetReplayed() || answer.GetCharged().GetMinorUnits() != fareMinor {
+		t.Fatalf("retry = %v, want the first charge replayed", answer)
+	}
+	card, _ := l.Card(context.Background(), testCard)
+	if card.GetBalanceMinor() != 1000-fareMinor {
+		t.Fatalf("balance %d, want %d (charged once)", card.GetBalanceMinor(), 1000-fareMinor)
+	}
+}
+
+func TestAuthorizeDeclinesAndRefuses(t *testing.T) {
+	tests := []struct {
+		name     string
+		tap      func() *grainsv1.AuthorizeTap
+		prepare  func(*memLedger)
+		wantErr  func(error) bool
+		wantNote civicardv1.DeclineReason
+	}{
+		{
+			name: "insufficient funds",
+			tap: func() *grainsv1.AuthorizeTap {
+				tap := tapOf(1)
+				tap.Quantity = 3
+				tap.Service.UnitPriceMinor = 400
+				return tap
+			},
+			wantNote: civicardv1.DeclineReason_DECLINE_REASON_INSUFFICIENT_FUNDS,
+		},
+		{
+			name: "blocked card",
+			tap:  func() *grainsv1.AuthorizeTap { return tapOf(1) },
+			prepare: func(l *memLedger) {
+				l.state.Apply(&ledgerv1.Command{Id: "block", Kind: &ledgerv1.Command_BlockCard{BlockCard: &ledgerv1.BlockCard{CardId: testCard, Reason: "lost"}}})
+			},
+			wantNote: civicardv1.DeclineReason_DECLINE_REASON_CARD_BLOCKED,
+		},
+		{
+			name:    "quantity beyond the tariff's limit",
+			tap:     func() *grainsv1.AuthorizeTap { tap := tapOf(1); tap.Quantity = 1000; return tap },
+			wantErr: grainsv1.IsInvalidArgument,
+		},
+		{
+			name:    "unknown institution",
+			tap:     func() *grainsv1.AuthorizeTap { tap := tapOf(1); tap.InstitutionId = "NOWHERE"; return tap },
+			wantErr: grainsv1.IsNotFound,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l := newTestLedger(t)
+			if tt.prepare != nil {
+				tt.prepare(l)
+			}
+			g := &cardGrain{deps: newTestDeps(t, l), id: testCard}
+			answer, err := g.Authorize(tt.tap(), nil)
+			if tt.wantErr != nil {
+				if !tt.wantErr(err) {
+					t.Fatalf("err = %v, want a different reason", err)
+				}
+			} else if err != nil || answer.GetResult() != civicardv1.TapResult_TAP_RESULT_DECLINED || answer.GetDeclineReason() != tt.wantNote || answer.GetCharged().GetMinorUnits() != 0 {
+				t.Fatalf("answer = %v, %v; want declined %v with nothing charged", answer, err, tt.wantNote)
+			}
+			if card, _ := l.Card(context.Background(), testCard); card.GetBalanceMinor() != 1000 {
+				t.Fatalf("balance %d, want 1000 untouched", card.GetBalanceMinor())
+			}
+		})
+	}
+}
+
+func TestUnknownCardIsNotFound(t *testing.T) {
+	g := &cardGrain{deps: newTestDeps(t, newTestLedger(t)), id: "320000000026"}
+	if _, err := g.Authorize(tapOf(1), nil); !grainsv1.IsNotFound(err) {
+		t.Fatalf("err = %v, want NOT_FOUND", err)
+	}
+}
