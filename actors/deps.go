@@ -123,13 +123,13 @@ func Kinds(deps *Deps) []*protocluster.Kind {
 	}
 }
 
-// CallOptions bounds a grain call by ctx's deadline (or fallback when it has
-// none) and retries a lost activation with a real backoff: the library's
-// default retry sleeps nanoseconds.
-func CallOptions(ctx context.Context, fallback time.Duration) []protocluster.GrainCallOption {
-	timeout := fallback
+// CallOptions bounds a grain call by timeoutMax and by ctx's deadline, and
+// retries a lost activation with a real backoff: the library's default retry
+// sleeps nanoseconds.
+func CallOptions(ctx context.Context, timeoutMax time.Duration) []protocluster.GrainCallOption {
+	timeout := timeoutMax
 	if deadline, ok := ctx.Deadline(); ok {
-		timeout = max(time.Until(deadline), time.Millisecond)
+		timeout = max(min(time.Until(deadline), timeoutMax), time.Millisecond)
 	}
 	return []protocluster.GrainCallOption{
 		protocluster.WithTimeout(timeout),

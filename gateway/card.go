@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto/subtle"
 	"errors"
+	"net/http"
 	"unicode"
 
 	"connectrpc.com/connect"
+	protocluster "github.com/asynkron/protoactor-go/cluster"
 
 	"civicard/actors"
 	"civicard/cardno"
@@ -27,57 +29,53 @@ type cardService struct{ gw *Gateway }
 var _ civicardv1connect.CardServiceHandler = cardService{}
 
 // grain authenticates the operator, checks the card number and returns the
-// card's grain with a call deadline.
-func (s cardService) grain(ctx context.Context, header interface{ Get(string) string }, cardID string) (*grainsv1.CardGrainClient, context.Context, context.CancelFunc, error) {
+// card's grain with the options of a call bounded by ctx and RequestTimeout.
+func (s cardService) grain(ctx context.Context, header http.Header, cardID string) (*grainsv1.CardGrainClient, []protocluster.GrainCallOption, error) {
 	token, ok := bearer(header.Get("Authorization"))
 	if !ok || subtle.ConstantTimeCompare([]byte(token), []byte(s.gw.cfg.OperatorToken)) != 1 {
-		return nil, nil, nil, connect.NewError(connect.CodeUnauthenticated, errors.New("missing or wrong operator credential"))
+		return nil, nil, connect.NewError(connect.CodeUnauthenticated, errors.New("missing or wrong operator credential"))
 	}
 	if err := cardno.Valid(cardID); err != nil {
-		return nil, nil, nil, invalid("card_id: %v", err)
+		return nil, nil, invalid("card_id: %v", err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.gw.cfg.RequestTimeout)
-	return grainsv1.GetCardGrainClient(s.gw.cluster, cardID), ctx, cancel, nil
+	return grainsv1.GetCardGrainClient(s.gw.cluster, cardID), actors.CallOptions(ctx, s.gw.cfg.RequestTimeout), nil
 }
 
-func (s cardService) GetCard(ctx context.Context, req *connect.Request[civicardv1.GetCardRequest]) (*connect.Response[civicardv1.GetCardResponse], error) {
-	grain, ctx, cancel, err := s.grain(ctx, req.Header(), req.Msg.GetCardId())
-	if err != nil {
-		return nil, err
-	}
-	defer cancel()
-	res, err := grain.GetCard(req.Msg, actors.CallOptions(ctx, s.gw.cfg.RequestTimeout)...)
+// answer wraps a grain's reply for Connect and maps its error.
+func answer[T any](res *T, err error) (*connect.Response[T], error) {
 	if err != nil {
 		return nil, fromGrain(err)
 	}
 	return connect.NewResponse(res), nil
 }
 
-func (s cardService) ListTransactions(ctx context.Context, req *connect.Request[civicardv1.ListTransactionsRequest]) (*connect.Response[civicardv1.ListTransactionsResponse], error) {
-	grain, ctx, cancel, err := s.grain(ctx, req.Header(), req.Msg.GetCardId())
+func (s cardService) GetCard(ctx context.Context, req *connect.Request[civicardv1.GetCardRequest]) (*connect.Response[civicardv1.GetCardResponse], error) {
+	grain, opts, err := s.grain(ctx, req.Header(), req.Msg.GetCardId())
 	if err != nil {
 		return nil, err
 	}
-	defer cancel()
+	return answer(grain.GetCard(req.Msg, opts...))
+}
+
+func (s cardService) ListTransactions(ctx context.Context, req *connect.Request[civicardv1.ListTransactionsRequest]) (*connect.Response[civicardv1.ListTransactionsResponse], error) {
+	grain, opts, err := s.grain(ctx, req.Header(), req.Msg.GetCardId())
+	if err != nil {
+		return nil, err
+	}
 	if req.Msg.GetPageSize() > s.gw.cfg.PageSizeMax {
 		return nil, invalid("page_size %d above the maximum %d", req.Msg.GetPageSize(), s.gw.cfg.PageSizeMax)
 	}
 	if req.Msg.GetPageSize() == 0 {
 		req.Msg.PageSize = pageSizeDefault
 	}
-	res, err := grain.ListTransactions(req.Msg, actors.CallOptions(ctx, s.gw.cfg.RequestTimeout)...)
-	if err != nil {
-		return nil, fromGrain(err)
-	}
-	return connect.NewResponse(res), nil
+	return answer(grain.ListTransactions(req.Msg, opts...))
 }
 
 func (s cardService) TopUp(ctx context.Context, req *connect.Request[civicardv1.TopUpRequest]) (*connect.Response[civicardv1.TopUpResponse], error) {
-	grain, ctx, cancel, err := s.grain(ctx, req.Header(), req.Msg.GetCardId())
+	grain, opts, err := s.grain(ctx, req.Header(), req.Msg.GetCardId())
 	if err != nil {
 		return nil, err
 	}
-	defer cancel()
 	if err := validateRequestID(req.Msg.GetRequestId()); err != nil {
 		return nil, err
 	}
@@ -90,32 +88,21 @@ func (s cardService) TopUp(ctx context.Context, req *connect.Request[civicardv1.
 	case amount.GetMinorUnits() <= 0:
 		return nil, invalid("amount must be positive, got %d minor units", amount.GetMinorUnits())
 	}
-	res, err := grain.TopUp(&grainsv1.TopUpCard{Request: req.Msg, TimeUnixMs: s.gw.cfg.Now().UnixMilli()},
-		actors.CallOptions(ctx, s.gw.cfg.RequestTimeout)...)
-	if err != nil {
-		return nil, fromGrain(err)
-	}
-	return connect.NewResponse(res), nil
+	return answer(grain.TopUp(&grainsv1.TopUpCard{Request: req.Msg, TimeUnixMs: s.gw.cfg.Now().UnixMilli()}, opts...))
 }
 
 func (s cardService) Block(ctx context.Context, req *connect.Request[civicardv1.BlockRequest]) (*connect.Response[civicardv1.BlockResponse], error) {
-	grain, ctx, cancel, err := s.grain(ctx, req.Header(), req.Msg.GetCardId())
+	grain, opts, err := s.grain(ctx, req.Header(), req.Msg.GetCardId())
 	if err != nil {
 		return nil, err
 	}
-	defer cancel()
 	if err := validateRequestID(req.Msg.GetRequestId()); err != nil {
 		return nil, err
 	}
 	if len(req.Msg.GetReason()) > blockReasonBytesMax {
 		return nil, invalid("reason longer than %d bytes", blockReasonBytesMax)
 	}
-	res, err := grain.Block(&grainsv1.BlockCard{Request: req.Msg, TimeUnixMs: s.gw.cfg.Now().UnixMilli()},
-		actors.CallOptions(ctx, s.gw.cfg.RequestTimeout)...)
-	if err != nil {
-		return nil, fromGrain(err)
-	}
-	return connect.NewResponse(res), nil
+	return answer(grain.Block(&grainsv1.BlockCard{Request: req.Msg, TimeUnixMs: s.gw.cfg.Now().UnixMilli()}, opts...))
 }
 
 // validateRequestID accepts printable ASCII ids up to requestIDBytesMax: they

@@ -52,14 +52,12 @@ func (s terminalService) tap(ctx context.Context, req *connect.Request[civicardv
 	if err := validateTap(tap); err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.gw.cfg.TapTimeout)
-	defer cancel()
-	answer, err := grainsv1.GetTerminalGrainClient(s.gw.cluster, tap.GetTerminalId()).
+	res, err := grainsv1.GetTerminalGrainClient(s.gw.cluster, tap.GetTerminalId()).
 		Tap(&grainsv1.TerminalTap{Tap: tap, Credential: credential}, actors.CallOptions(ctx, s.gw.cfg.TapTimeout)...)
 	if err != nil {
 		return nil, fromGrain(err)
 	}
-	return answer, nil
+	return res, nil
 }
 
 func validateTap(tap *civicardv1.TapRequest) error {
