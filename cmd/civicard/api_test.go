@@ -18,6 +18,7 @@ import (
 
 	"civicard/cardno"
 	civicardv1 "civicard/messages/civicard/v1"
+	"civicard/messages/civicard/v1/civicardv1connect"
 	"civicard/terminals"
 )
 
@@ -134,6 +135,31 @@ func TestWelcomeCommandsWork(t *testing.T) {
 		}
 		if !strings.Contains(string(out), wants[i]) {
 			t.Errorf("%s printed %q, want it to mention %q", command, out, wants[i])
+		}
+	}
+
+	// The same API speaks gRPC and gRPC-Web too.
+	cardID := c.fundedCard(t, 0, 1)
+	for name, protocol := range map[string]connect.ClientOption{"gRPC": connect.WithGRPC(), "gRPC-Web": connect.WithGRPCWeb()} {
+		client := civicardv1connect.NewCardServiceClient(c.http, c.node.BaseURL, protocol, terminals.WithCredential(c.operator))
+		res, err := client.GetCard(context.Background(), connect.NewRequest(&civicardv1.GetCardRequest{CardId: cardID}))
+		if err != nil || res.Msg.GetCard().GetCardId() != cardID {
+			t.Errorf("GetCard over %s: %v, %v", name, res, err)
+		}
+	}
+
+	// What the commands did shows in the metrics.
+	metrics := c.scrape(t)
+	for _, want := range []string{
+		`civicard_taps_total{result="accepted"} 1`,
+		`civicard_tap_duration_seconds_count 1`,
+		`civicard_grain_activations_total{kind="card"}`,
+		`civicard_settlement_commit_latency_seconds_count`,
+		`civicard_settlement_batch_commands_count`,
+		`civicard_http_requests_total{code="200",route="terminal"} 1`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s", want)
 		}
 	}
 }
