@@ -15,6 +15,9 @@ import (
 	"civicard/messages/civicard/v1/civicardv1connect"
 )
 
+// compressMinBytes is the smallest answer worth compressing.
+const compressMinBytes = 4 << 10
+
 // Gateway serves the API on top of a cluster member.
 type Gateway struct {
 	cluster *protocluster.Cluster
@@ -38,6 +41,9 @@ func New(c *protocluster.Cluster, cfg Config) (*Gateway, error) {
 func (g *Gateway) Handler() http.Handler {
 	opts := []connect.HandlerOption{
 		connect.WithReadMaxBytes(g.cfg.BodyMaxBytes),
+		// A tap's answer is ~100 bytes: compressing it costs more CPU than
+		// the bytes it saves.
+		connect.WithCompressMinBytes(compressMinBytes),
 		connect.WithInterceptors(g.metrics.interceptor()),
 	}
 	mux := http.NewServeMux()

@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/pprof"
 	"path/filepath"
 	"strings"
 	"time"
@@ -30,6 +33,7 @@ func runUp(ctx context.Context, self string, args []string, stdout, stderr io.Wr
 	seed := fs.Uint64("seed", demo.DefaultConfig().Seed, "seed of the demo city loaded on first start")
 	cards := fs.Int("cards", demo.DefaultConfig().Cards, "cards in the demo city (0: no demo data)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	debugAddr := fs.String("debug", "", "serve Go's profiler (/debug/pprof/) on this address, e.g. 127.0.0.1:6060 (default: off)")
 	if _, err := parse(fs, args, 0); err != nil {
 		return err
 	}
@@ -71,6 +75,11 @@ func runUp(ctx context.Context, self string, args []string, stdout, stderr io.Wr
 	gw, err := gateway.New(node.Cluster, gwCfg)
 	if err != nil {
 		return err
+	}
+	if *debugAddr != "" {
+		if err := serveProfiler(ctx, *debugAddr, logger); err != nil {
+			return err
+		}
 	}
 	printWelcome(stdout, self, *dataDir, "http://"+ln.Addr().String(), node.Demo)
 	err = gw.Serve(ctx, ln, drainTimeout)
@@ -134,4 +143,29 @@ func exampleTerminal(city *demo.Dataset) *civicardv1.Terminal {
 		}
 	}
 	return city.Terminals[0].Terminal
+}
+
+// serveProfiler serves net/http/pprof on its own address, apart from the API,
+// until ctx ends.
+func serveProfiler(ctx context.Context, addr string, logger *slog.Logger) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		<-ctx.Done()
+		_ = srv.Close()
+	}()
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("profiler", slog.Any("error", err))
+		}
+	}()
+	logger.Info("profiler listening", slog.String("addr", ln.Addr().String()))
+	return nil
 }
