@@ -958,7 +958,8 @@ func (x *CardState) GetHolderName() string {
 }
 
 // A snapshot is a stream of length-delimited SnapshotRecords: one header, then
-// institutions, terminals, cards, transactions, each sorted by id.
+// institutions, terminals and cards, each sorted by id, then the stored
+// results in ledger order.
 type SnapshotRecord struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Types that are valid to be assigned to Kind:
