@@ -13,11 +13,11 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	protocluster "github.com/asynkron/protoactor-go/cluster"
 	"github.com/asynkron/protoactor-go/cluster/clusterproviders/test"
-	"github.com/asynkron/protoactor-go/cluster/identitylookup/disthash"
 	"github.com/asynkron/protoactor-go/remote"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"civicard/actors"
+	"civicard/cluster/placement"
 	"civicard/demo"
 	"civicard/settlement"
 )
@@ -153,7 +153,7 @@ func startMember(cfg EmbeddedConfig, kinds []*protocluster.Kind) (c *protocluste
 		return logger
 	}))
 	provider := test.NewTestProvider(test.NewInMemAgent())
-	clusterCfg := protocluster.Configure("civicard", provider, disthash.New(),
+	clusterCfg := protocluster.Configure("civicard", provider, placement.New(cfg.RequestTimeout),
 		remote.Configure("127.0.0.1", 0),
 		protocluster.WithKinds(kinds...),
 		protocluster.WithRequestTimeout(cfg.RequestTimeout))
