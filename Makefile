@@ -13,7 +13,7 @@ RACE_PKGS  = $(shell $(GO) list ./... | grep -v '^civicard/cmd/')
 
 export CGO_ENABLED ?= 1
 
-.PHONY: run build test generate check-generated lint unit bench clean deps
+.PHONY: run build test generate check-generated lint unit pcsc bench clean deps
 
 run: build
 	$(BIN) up
@@ -28,7 +28,7 @@ deps:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends gcc libc6-dev >/dev/null; }
 	$(GO) mod download
 
-test: deps check-generated lint unit
+test: deps check-generated lint unit pcsc
 
 unit:
 	$(GO) test -race -count=1 $(RACE_PKGS)
@@ -39,6 +39,13 @@ lint:
 	$(GO) tool staticcheck ./...
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 		if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+
+# The real PC/SC stack: scripts/pcscd.sh installs pcscd and vpcd when they are
+# missing, runs a private pcscd with 16 virtual readers for the tests with the
+# pcsc build tag (cgo, libpcsclite) and stops it when they end.
+pcsc:
+	$(GO) vet -tags pcsc ./terminals/...
+	scripts/pcscd.sh --readers 16 -- $(GO) test -tags pcsc -race -count=1 -v ./terminals/pcsc/
 
 # Messages for every file, Connect handlers for the public API only, grain
 # dispatch for the grain services only.
@@ -54,10 +61,14 @@ check-generated: generate
 		echo "generated code in messages/ is stale: run 'make generate' and commit"; \
 		git status --short messages; exit 1; fi
 
-# Taps through the real HTTP API into `civicard up` (a second process), side
-# by side with the Raft-only ceiling, at 64 and 256 concurrent terminals.
+# The same load at 64 and 256 concurrent terminals against the Raft-only
+# ceiling, `civicard up` (a second process, taps over HTTP) and the
+# PostgreSQL baseline, printed side by side; then the settlement package's
+# own benchmarks.
 bench: build
-	$(GO) test -run '^$$' -bench . -benchtime 20000x -count 1 ./settlement/ ./sim/
+	./scripts/postgres-install.sh
+	$(GO) test -run '^$$' -bench . -benchtime 20000x -count 1 ./sim/
+	$(GO) test -run '^$$' -bench . -benchtime 20000x -count 1 ./settlement/
 
 clean:
 	rm -rf bin

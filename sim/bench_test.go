@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,146 +21,325 @@ import (
 	"civicard/internal/procnode"
 	civicardv1 "civicard/messages/civicard/v1"
 	"civicard/messages/civicard/v1/civicardv1connect"
+	"civicard/sim/baseline"
 	"civicard/terminals"
 )
 
-// benchCity is `civicard up` in its own process, shared by the benchmarks
-// of one `go test` run: this process is the load generator.
-type benchCity struct {
-	node      *procnode.Node
-	terminals []Terminal
-	cards     []string
-	nextSeq   uint64
+// The benchmarks drive every system with the same load generator (Load),
+// the same cards and the same concurrency, in one run, and TestMain prints
+// them side by side:
+//
+//	raft-only ceiling   settlement.Group.Propose in this process
+//	civicard embedded   `civicard up` in its own process, taps over HTTP
+//	postgresql 15       one UPDATE + INSERT transaction per tap, synchronous commit
+
+// benchCards are the cards every benchmark taps, each holding the maximum
+// balance first so that taps are accepted, not declined.
+const (
+	benchCards     = 4000
+	benchFareMinor = 340
+)
+
+var concurrencies = []int{64, 256}
+
+// result is one row of the table.
+type result struct {
+	system     string
+	terminals  int
+	summary    Summary
+	serverCPU  time.Duration // of the system under test, per tap
+	loadgenCPU time.Duration // of this process, per tap
 }
 
 var (
-	benchOnce sync.Once
-	bench     *benchCity
-	benchErr  error
-	benchDir  string
+	resultsMu sync.Mutex
+	results   []result
+	cleanups  []func()
 )
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if bench != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		if err := bench.node.Stop(ctx); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-		}
-		cancel()
+	for _, cleanup := range slices.Backward(cleanups) {
+		cleanup()
 	}
-	if benchDir != "" {
-		os.RemoveAll(benchDir)
-	}
+	printTable()
 	os.Exit(code)
 }
 
-// benchCards are the cards the benchmark taps, each topped up to the
-// maximum first so that taps are accepted, not declined.
-const benchCards = 4000
-
-func startBenchCity(b *testing.B) *benchCity {
-	benchOnce.Do(func() { bench, benchErr = newBenchCity() })
-	if benchErr != nil {
-		b.Fatal(benchErr)
-	}
-	return bench
+func record(r result) {
+	resultsMu.Lock()
+	defer resultsMu.Unlock()
+	results = append(results, r)
 }
 
-func newBenchCity() (*benchCity, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	root, err := procnode.ModuleRoot()
+func printTable() {
+	if len(results) == 0 {
+		return
+	}
+	fmt.Printf("\n%-20s %9s %9s %8s %8s %16s %16s\n", "system", "terminals", "taps/s", "p50 ms", "p99 ms", "server µs CPU/tap", "loadgen µs CPU/tap")
+	byKey := map[string]result{}
+	for _, r := range results {
+		fmt.Printf("%-20s %9d %9.0f %8.2f %8.2f %16.0f %16.0f\n", r.system, r.terminals, r.summary.TapsPerSecond,
+			ms(r.summary.LatencyP50), ms(r.summary.LatencyP99), us(r.serverCPU), us(r.loadgenCPU))
+		byKey[fmt.Sprintf("%s/%d", r.system, r.terminals)] = r
+	}
+	for _, n := range concurrencies {
+		c, okC := byKey[fmt.Sprintf("%s/%d", systemEmbedded, n)]
+		p, okP := byKey[fmt.Sprintf("%s/%d", systemPostgres, n)]
+		if okC && okP && p.summary.TapsPerSecond > 0 {
+			fmt.Printf("civicard embedded / postgresql at %d terminals: %.2fx taps/s, p99 %.1f ms vs %.1f ms\n", n,
+				c.summary.TapsPerSecond/p.summary.TapsPerSecond, ms(c.summary.LatencyP99), ms(p.summary.LatencyP99))
+		}
+	}
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+func us(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1000 }
+
+const (
+	systemCeiling  = "raft-only ceiling"
+	systemEmbedded = "civicard embedded"
+	systemPostgres = "postgresql 15"
+)
+
+// runLoad runs b.N taps through tapper at the given concurrency, reports
+// them and adds a row to the table. serverCPU reads the CPU time of the
+// system under test (nil when it runs in this process).
+func runLoad(b *testing.B, system string, tapper Tapper, cards []string, terminalsConcurrent int, firstSequence uint64, serverCPU func() (time.Duration, error)) {
+	cfg := LoadConfig{Tapper: tapper, Cards: cards, Concurrency: terminalsConcurrent, Taps: b.N, FirstSequence: firstSequence, Seed: uint64(b.N), Now: time.Now}
+	var serverBefore time.Duration
+	if serverCPU != nil {
+		var err error
+		if serverBefore, err = serverCPU(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	clientBefore := selfCPU()
+	b.ResetTimer()
+	report, err := Load(context.Background(), cfg)
+	b.StopTimer()
 	if err != nil {
-		return nil, err
+		b.Fatal(err)
 	}
-	if benchDir, err = os.MkdirTemp("", "civicard-bench-"); err != nil {
-		return nil, err
+	clientUsed := selfCPU() - clientBefore
+	s := report.Summarize()
+	if s.Errors > 0 {
+		b.Fatalf("%d of %d taps failed, first: %v", s.Errors, s.Taps, firstError(report))
 	}
-	bin, err := procnode.Build(ctx, root, benchDir)
-	if err != nil {
-		return nil, err
+	r := result{system: system, terminals: terminalsConcurrent, summary: s, loadgenCPU: clientUsed / time.Duration(s.Taps)}
+	if serverCPU != nil {
+		serverAfter, err := serverCPU()
+		if err != nil {
+			b.Fatal(err)
+		}
+		r.serverCPU = (serverAfter - serverBefore) / time.Duration(s.Taps)
+	} else {
+		// In process: the system and the load generator share the CPU.
+		r.serverCPU, r.loadgenCPU = r.loadgenCPU, 0
 	}
-	node := &procnode.Node{Bin: bin, DataDir: filepath.Join(benchDir, "data"), Args: []string{"--log-level", "warn"}, Log: os.Stderr}
-	if err := node.Start(ctx); err != nil {
-		return nil, err
+	b.ReportMetric(s.TapsPerSecond, "taps/s")
+	b.ReportMetric(ms(s.LatencyP50), "p50-ms")
+	b.ReportMetric(ms(s.LatencyP99), "p99-ms")
+	b.ReportMetric(us(r.serverCPU), "server-cpu-us/tap")
+	b.ReportMetric(float64(s.Declined), "declined")
+	if b.N >= 1000 { // the calibration run with b.N == 1 is no row
+		record(r)
 	}
+}
+
+var (
+	cardsOnce sync.Once
+	cardIDs   []string
+)
+
+// benchCardIDs are the demo city's first benchCards card numbers (the same
+// for every credential key).
+func benchCardIDs(b *testing.B) []string {
+	cardsOnce.Do(func() {
+		cfg := demo.DefaultConfig()
+		cfg.CredentialKey = []byte("cards-do-not-depend-on-this-key")
+		data, err := demo.Generate(cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, card := range data.Cards[:benchCards] {
+			cardIDs = append(cardIDs, card.CardID)
+		}
+	})
+	return cardIDs
+}
+
+func BenchmarkCeiling(b *testing.B) {
+	var tapper *LedgerTapper
+	for _, n := range concurrencies {
+		b.Run(fmt.Sprintf("terminals=%d", n), func(b *testing.B) {
+			if tapper == nil {
+				dir, err := os.MkdirTemp("", "civicard-ceiling-")
+				if err != nil {
+					b.Fatal(err)
+				}
+				if tapper, err = NewLedgerTapper(context.Background(), dir, benchCardIDs(b), benchFareMinor); err != nil {
+					b.Fatal(err)
+				}
+				cleanups = append(cleanups, func() { tapper.Close(); os.RemoveAll(dir) })
+			}
+			runLoad(b, systemCeiling, tapper, benchCardIDs(b), n, nextSequence(b.N), nil)
+		})
+	}
+}
+
+// embedded is `civicard up` in its own process, shared by the runs.
+var embedded struct {
+	once      sync.Once
+	node      *procnode.Node
+	cards     []string
+	terminals []Terminal
+	err       error
+}
+
+func startEmbedded(b *testing.B) {
+	embedded.once.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+		defer cancel()
+		dir, err := os.MkdirTemp("", "civicard-bench-")
+		if err != nil {
+			embedded.err = err
+			return
+		}
+		cleanups = append(cleanups, func() { os.RemoveAll(dir) })
+		root, err := procnode.ModuleRoot()
+		if err != nil {
+			embedded.err = err
+			return
+		}
+		bin, err := procnode.Build(ctx, root, dir)
+		if err != nil {
+			embedded.err = err
+			return
+		}
+		node := &procnode.Node{Bin: bin, DataDir: filepath.Join(dir, "data"), Args: []string{"--log-level", "warn"}, Log: os.Stderr}
+		if embedded.err = node.Start(ctx); embedded.err != nil {
+			return
+		}
+		embedded.node = node
+		cleanups = append(cleanups, func() {
+			stopCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if err := node.Stop(stopCtx); err != nil {
+				fmt.Fprintln(os.Stderr, err)
+			}
+		})
+		embedded.err = fillCards(ctx, node)
+	})
+	if embedded.err != nil {
+		b.Fatal(embedded.err)
+	}
+}
+
+// fillCards tops the bench cards up to the maximum balance.
+func fillCards(ctx context.Context, node *procnode.Node) error {
 	key, err := cluster.ReadSecret(node.DataDir, cluster.CredentialKeyFile)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	operator, err := cluster.ReadSecret(node.DataDir, cluster.OperatorTokenFile)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	cfg := demo.DefaultConfig()
 	cfg.CredentialKey = []byte(key)
-	city, err := demo.Generate(cfg)
+	data, err := demo.Generate(cfg)
 	if err != nil {
-		return nil, err
-	}
-	c := &benchCity{node: node, nextSeq: 1}
-	for _, seed := range city.Terminals {
-		c.terminals = append(c.terminals, Terminal{ID: seed.Terminal.GetTerminalId(), Credential: seed.Credential})
+		return err
 	}
 	api := civicardv1connect.NewCardServiceClient(http.DefaultClient, node.BaseURL, terminals.WithCredential(operator))
-	for _, card := range city.Cards[:benchCards] {
+	for _, card := range data.Cards[:benchCards] {
+		embedded.cards = append(embedded.cards, card.CardID)
 		if _, err := api.TopUp(ctx, connect.NewRequest(&civicardv1.TopUpRequest{
 			CardId:    card.CardID,
 			Amount:    &civicardv1.Money{Currency: "PLN", MinorUnits: 20000 - card.BalanceMinor},
 			RequestId: "bench-fill-" + card.CardID,
 		})); err != nil && connect.CodeOf(err) != connect.CodeFailedPrecondition {
-			return nil, fmt.Errorf("fill card %s: %w", card.CardID, err)
+			return fmt.Errorf("fill card %s: %w", card.CardID, err)
 		}
-		c.cards = append(c.cards, card.CardID)
 	}
-	return c, nil
+	for _, t := range data.Terminals {
+		embedded.terminals = append(embedded.terminals, Terminal{ID: t.Terminal.GetTerminalId(), Credential: t.Credential})
+	}
+	return nil
 }
 
-// BenchmarkTapHTTP sends b.N taps through the gateway's HTTP API (Connect,
-// binary protobuf) into `civicard up`, from 64 and 256 concurrent terminals.
-func BenchmarkTapHTTP(b *testing.B) {
-	for _, terminalsConcurrent := range []int{64, 256} {
-		b.Run(fmt.Sprintf("terminals=%d", terminalsConcurrent), func(b *testing.B) {
-			city := startBenchCity(b)
-			cfg := LoadConfig{
-				BaseURL:       city.node.BaseURL,
-				Terminals:     city.terminals,
-				Cards:         city.cards,
-				Concurrency:   terminalsConcurrent,
-				Taps:          b.N,
-				FirstSequence: city.nextSeq,
-				Seed:          uint64(b.N),
-				Now:           time.Now,
-			}
-			city.nextSeq += uint64(b.N) + 1
-			serverBefore, err := processCPU(city.node.Pid())
-			if err != nil {
-				b.Fatal(err)
-			}
-			clientBefore := selfCPU()
-			b.ResetTimer()
-			report, err := Load(context.Background(), cfg)
-			b.StopTimer()
-			if err != nil {
-				b.Fatal(err)
-			}
-			serverAfter, err := processCPU(city.node.Pid())
-			if err != nil {
-				b.Fatal(err)
-			}
-			summary := report.Summarize()
-			if summary.Errors > 0 {
-				b.Fatalf("%d of %d taps failed, first: %v", summary.Errors, summary.Taps, firstError(report))
-			}
-			b.ReportMetric(summary.TapsPerSecond, "taps/s")
-			b.ReportMetric(float64(summary.LatencyP50.Microseconds())/1000, "p50-ms")
-			b.ReportMetric(float64(summary.LatencyP99.Microseconds())/1000, "p99-ms")
-			b.ReportMetric(float64((serverAfter-serverBefore).Microseconds())/float64(summary.Taps), "server-cpu-us/tap")
-			b.ReportMetric(float64((selfCPU()-clientBefore).Microseconds())/float64(summary.Taps), "loadgen-cpu-us/tap")
-			b.ReportMetric(float64(summary.Declined), "declined")
+func BenchmarkEmbedded(b *testing.B) {
+	for _, n := range concurrencies {
+		b.Run(fmt.Sprintf("terminals=%d", n), func(b *testing.B) {
+			startEmbedded(b)
+			tapper := NewGatewayTapper(embedded.node.BaseURL, embedded.terminals[:n])
+			defer tapper.Close()
+			pid := embedded.node.Pid()
+			runLoad(b, systemEmbedded, tapper, embedded.cards, n, nextSequence(b.N), func() (time.Duration, error) { return processCPU(pid) })
 		})
 	}
+}
+
+// postgres is the baseline server, shared by the runs.
+var postgres struct {
+	once   sync.Once
+	server *baseline.Server
+	tapper *baseline.Tapper
+	err    error
+}
+
+func BenchmarkPostgres(b *testing.B) {
+	if !baseline.Available() {
+		b.Skip("PostgreSQL 15 is not installed: run scripts/postgres-install.sh (make bench does)")
+	}
+	for _, n := range concurrencies {
+		b.Run(fmt.Sprintf("terminals=%d", n), func(b *testing.B) {
+			postgres.once.Do(func() {
+				ctx := context.Background()
+				dir, err := os.MkdirTemp("", "civicard-postgres-")
+				if err != nil {
+					postgres.err = err
+					return
+				}
+				cleanups = append(cleanups, func() { os.RemoveAll(dir) })
+				if postgres.server, postgres.err = baseline.Start(ctx, filepath.Join(dir, "pg"), slices.Max(concurrencies)); postgres.err != nil {
+					return
+				}
+				cleanups = append(cleanups, func() {
+					if err := postgres.server.Stop(context.Background()); err != nil {
+						fmt.Fprintln(os.Stderr, err)
+					}
+				})
+				var cards []baseline.Card
+				for _, id := range benchCardIDs(b) {
+					cards = append(cards, baseline.Card{ID: id, BalanceMinor: 20000})
+				}
+				postgres.tapper, postgres.err = baseline.NewTapper(ctx, postgres.server.DSN(), cards, slices.Max(concurrencies), benchFareMinor)
+				if postgres.err == nil {
+					cleanups = append(cleanups, postgres.tapper.Close)
+				}
+			})
+			if postgres.err != nil {
+				b.Fatal(postgres.err)
+			}
+			pid, err := postgres.server.PostmasterPid()
+			if err != nil {
+				b.Fatal(err)
+			}
+			runLoad(b, systemPostgres, postgres.tapper, benchCardIDs(b), n, nextSequence(b.N), func() (time.Duration, error) { return processTreeCPU(pid) })
+		})
+	}
+}
+
+var sequenceNext uint64 = 1
+
+// nextSequence reserves n terminal sequence numbers for one run: runs
+// against the same ledger must never reuse one.
+func nextSequence(n int) uint64 {
+	first := sequenceNext
+	sequenceNext += uint64(n) + 1
+	return first
 }
 
 func firstError(r *Report) error {
@@ -171,27 +351,72 @@ func firstError(r *Report) error {
 	return nil
 }
 
-// processCPU is the user+system CPU time pid has used, from /proc.
+// processCPU is the CPU time pid has used, summed over its threads from
+// /proc/PID/task/*/schedstat, which counts nanoseconds (/proc/PID/stat
+// counts 10 ms ticks per process: a server of many busy-for-a-moment
+// workers would round to nothing).
 func processCPU(pid int) (time.Duration, error) {
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
 	if err != nil {
 		return 0, err
 	}
-	// Fields after the command name, which is in parentheses and may hold spaces.
-	fields := strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+2:]))
-	if len(fields) < 13 {
-		return 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(fields))
-	}
-	var ticks int64
-	for _, f := range fields[11:13] { // utime, stime
-		n, err := strconv.ParseInt(f, 10, 64)
+	var total time.Duration
+	for _, task := range tasks {
+		raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/schedstat", pid, task.Name()))
 		if err != nil {
-			return 0, err
+			continue // the thread ended
 		}
-		ticks += n
+		fields := strings.Fields(string(raw))
+		if len(fields) < 1 {
+			continue
+		}
+		ns, err := strconv.ParseInt(fields[0], 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("/proc/%d/task/%s/schedstat: %w", pid, task.Name(), err)
+		}
+		total += time.Duration(ns)
 	}
-	const clockTicksPerSecond = 100 // USER_HZ on Linux
-	return time.Duration(ticks) * time.Second / clockTicksPerSecond, nil
+	return total, nil
+}
+
+// processTreeCPU is the CPU time of pid and its children (a PostgreSQL
+// server: the postmaster and its backends).
+func processTreeCPU(pid int) (time.Duration, error) {
+	total, err := processCPU(pid)
+	if err != nil {
+		return 0, err
+	}
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0, err
+	}
+	for _, e := range entries {
+		child, err := strconv.Atoi(e.Name())
+		if err != nil || child == pid || parentOf(child) != pid {
+			continue
+		}
+		if used, err := processCPU(child); err == nil { // else it ended
+			total += used
+		}
+	}
+	return total, nil
+}
+
+// parentOf returns the parent of pid, or 0.
+func parentOf(pid int) int {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	stat := string(raw)
+	// After the command name, which is in parentheses and may hold spaces:
+	// state, then the parent's pid.
+	fields := strings.Fields(stat[strings.LastIndexByte(stat, ')')+1:])
+	if len(fields) < 2 {
+		return 0
+	}
+	parent, _ := strconv.Atoi(fields[1])
+	return parent
 }
 
 func selfCPU() time.Duration {

@@ -20,13 +20,52 @@ type Terminal struct {
 	Credential string
 }
 
+// Tapper sends the taps of a load run: civicard's gateway (GatewayTapper),
+// or a baseline system answering the same question.
+type Tapper interface {
+	// Tap sends tap number sequence of the run's terminal number worker.
+	Tap(ctx context.Context, worker int, sequence uint64, cardID string, at time.Time) (*civicardv1.TapResponse, error)
+}
+
+// GatewayTapper taps through civicard's gateway, as real terminals do: one
+// terminal client per worker, over HTTP.
+type GatewayTapper struct {
+	httpClient *http.Client
+	terminals  []*terminals.Client
+	ids        []string
+}
+
+// NewGatewayTapper speaks as the given terminals to the gateway at baseURL;
+// worker i is terminal i.
+func NewGatewayTapper(baseURL string, terms []Terminal) *GatewayTapper {
+	httpClient := &http.Client{
+		Transport: &http.Transport{MaxIdleConnsPerHost: len(terms), MaxConnsPerHost: len(terms)},
+		Timeout:   10 * time.Second,
+	}
+	g := &GatewayTapper{httpClient: httpClient}
+	for _, t := range terms {
+		g.terminals = append(g.terminals, terminals.NewClient(httpClient, baseURL, t.ID, t.Credential))
+		g.ids = append(g.ids, t.ID)
+	}
+	return g
+}
+
+func (g *GatewayTapper) Tap(ctx context.Context, worker int, sequence uint64, cardID string, at time.Time) (*civicardv1.TapResponse, error) {
+	return g.terminals[worker].Tap(ctx, sequence, cardID, terminals.Purchase{}, at)
+}
+
+// TerminalID is the id of worker's terminal.
+func (g *GatewayTapper) TerminalID(worker int) string { return g.ids[worker] }
+
+// Close releases the connections.
+func (g *GatewayTapper) Close() { g.httpClient.CloseIdleConnections() }
+
 // LoadConfig describes one closed-loop load run.
 type LoadConfig struct {
-	BaseURL   string
-	Terminals []Terminal
-	Cards     []string
-	// Concurrency is how many terminals tap at once; terminal i of the run
-	// is Terminals[i % len(Terminals)], so Concurrency should not exceed it.
+	Tapper Tapper
+	Cards  []string
+	// Concurrency is how many terminals tap at once: workers 0 to
+	// Concurrency-1 of the Tapper.
 	Concurrency int
 	// Taps is the total number of taps of the run.
 	Taps int
@@ -41,12 +80,10 @@ type LoadConfig struct {
 // Validate rejects a run that cannot work.
 func (c LoadConfig) Validate() error {
 	switch {
-	case c.BaseURL == "":
-		return errors.New("sim: BaseURL is empty")
+	case c.Tapper == nil:
+		return errors.New("sim: Tapper is required")
 	case c.Concurrency < 1 || c.Concurrency > 4096:
 		return fmt.Errorf("sim: Concurrency %d outside [1, 4096]", c.Concurrency)
-	case len(c.Terminals) < c.Concurrency:
-		return fmt.Errorf("sim: %d terminals for %d concurrent ones", len(c.Terminals), c.Concurrency)
 	case len(c.Cards) == 0:
 		return errors.New("sim: no cards")
 	case c.Taps < 1 || c.Taps > 100_000_000:
@@ -59,9 +96,9 @@ func (c LoadConfig) Validate() error {
 
 // Tap is one tap of a run as the terminal saw it.
 type Tap struct {
-	TerminalID string
-	Sequence   uint64
-	CardID     string
+	Worker   int
+	Sequence uint64
+	CardID   string
 	// Answer is nil when Err is set: the outcome is unknown.
 	Answer  *civicardv1.TapResponse
 	Err     error
@@ -80,12 +117,6 @@ func Load(ctx context.Context, cfg LoadConfig) (*Report, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	httpClient := &http.Client{
-		Transport: &http.Transport{MaxIdleConnsPerHost: cfg.Concurrency, MaxConnsPerHost: cfg.Concurrency},
-		Timeout:   10 * time.Second,
-	}
-	defer httpClient.CloseIdleConnections()
-
 	taps := make([]Tap, cfg.Taps)
 	var next int
 	var mu sync.Mutex
@@ -101,8 +132,6 @@ func Load(ctx context.Context, cfg LoadConfig) (*Report, error) {
 	start := time.Now()
 	var wg sync.WaitGroup
 	for w := range cfg.Concurrency {
-		terminal := cfg.Terminals[w]
-		client := terminals.NewClient(httpClient, cfg.BaseURL, terminal.ID, terminal.Credential)
 		rng := rand.New(rand.NewPCG(cfg.Seed, uint64(w)))
 		wg.Go(func() {
 			seq := cfg.FirstSequence
@@ -113,8 +142,8 @@ func Load(ctx context.Context, cfg LoadConfig) (*Report, error) {
 				}
 				card := cfg.Cards[rng.IntN(len(cfg.Cards))]
 				began := time.Now()
-				answer, err := client.Tap(ctx, seq, card, terminals.Purchase{}, cfg.Now())
-				taps[i] = Tap{TerminalID: terminal.ID, Sequence: seq, CardID: card, Answer: answer, Err: err, Latency: time.Since(began)}
+				answer, err := cfg.Tapper.Tap(ctx, w, seq, card, cfg.Now())
+				taps[i] = Tap{Worker: w, Sequence: seq, CardID: card, Answer: answer, Err: err, Latency: time.Since(began)}
 				seq++
 			}
 		})

@@ -45,10 +45,13 @@ func TestLoadAgainstSmallCity(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := LoadConfig{BaseURL: node.BaseURL, Concurrency: 16, Taps: 800, FirstSequence: 1, Seed: 7, Now: time.Now}
+	var terms []Terminal
 	for _, seed := range city.Terminals[:16] {
-		cfg.Terminals = append(cfg.Terminals, Terminal{ID: seed.Terminal.GetTerminalId(), Credential: seed.Credential})
+		terms = append(terms, Terminal{ID: seed.Terminal.GetTerminalId(), Credential: seed.Credential})
 	}
+	tapper := NewGatewayTapper(node.BaseURL, terms)
+	defer tapper.Close()
+	cfg := LoadConfig{Tapper: tapper, Concurrency: len(terms), Taps: 800, FirstSequence: 1, Seed: 7, Now: time.Now}
 	for _, card := range city.Cards {
 		cfg.Cards = append(cfg.Cards, card.CardID)
 	}

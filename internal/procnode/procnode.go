@@ -10,11 +10,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -51,11 +53,14 @@ func ModuleRoot() (string, error) {
 	}
 }
 
-// Node is one `civicard up` process.
+// Node is one civicard process: `civicard up`, or any command that prints
+// the gateway's address the way `up` does (a cluster node).
 type Node struct {
 	Bin     string
 	DataDir string
-	// Args are added to `up --data DataDir --http 127.0.0.1:0`.
+	// Command replaces `up --data DataDir --http 127.0.0.1:0` when set.
+	Command []string
+	// Args are added to the command.
 	Args []string
 	// BaseURL is the gateway, e.g. "http://127.0.0.1:41234"; set by Start.
 	BaseURL string
@@ -72,7 +77,11 @@ var apiLine = regexp.MustCompile(`API\s+(http://\S+)`)
 
 // Start starts the process and returns when /healthz answers 200.
 func (n *Node) Start(ctx context.Context) error {
-	args := append([]string{"up", "--data", n.DataDir, "--http", "127.0.0.1:0"}, n.Args...)
+	args := n.Command
+	if len(args) == 0 {
+		args = []string{"up", "--data", n.DataDir, "--http", "127.0.0.1:0"}
+	}
+	args = append(slices.Clone(args), n.Args...)
 	n.cmd = exec.Command(n.Bin, args...)
 	stdout, err := n.cmd.StdoutPipe()
 	if err != nil {
@@ -145,6 +154,33 @@ func (n *Node) Output() string {
 	defer n.mu.Unlock()
 	return n.output.String()
 }
+
+// FreePorts returns n TCP ports on 127.0.0.1 that were free a moment ago,
+// for processes that must know each other's addresses before they start.
+func FreePorts(n int) ([]int, error) {
+	ports := make([]int, 0, n)
+	var listeners []net.Listener
+	defer func() {
+		for _, ln := range listeners {
+			ln.Close()
+		}
+	}()
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		listeners = append(listeners, ln)
+		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
+}
+
+// Signal sends sig to the process (SIGSTOP and SIGCONT to pause it).
+func (n *Node) Signal(sig os.Signal) error { return n.cmd.Process.Signal(sig) }
+
+// Exited is closed when the process has ended.
+func (n *Node) Exited() <-chan struct{} { return n.exited }
 
 // Pid is the process id.
 func (n *Node) Pid() int { return n.cmd.Process.Pid }
