@@ -45,7 +45,8 @@ lint:
 # pcsc build tag (cgo, libpcsclite) and stops it when they end.
 pcsc:
 	$(GO) vet -tags pcsc ./terminals/...
-	scripts/pcscd.sh --readers 16 -- $(GO) test -tags pcsc -race -count=1 -v ./terminals/pcsc/
+	scripts/pcscd.sh --readers 16 -- sh -c '$(GO) test -tags pcsc -race -count=1 -v ./terminals/pcsc/ && \
+		$(GO) test -tags pcsc -count=1 -v -run "^TestTerminal" ./cmd/civicard/'
 
 # Messages for every file, Connect handlers for the public API only, grain
 # dispatch for the grain services only.

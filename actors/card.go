@@ -96,6 +96,7 @@ func (g *cardGrain) Authorize(req *grainsv1.AuthorizeTap, _ protocluster.GrainCo
 				ServiceCode:      req.GetService().GetCode(),
 				Quantity:         max(req.GetQuantity(), 1),
 				TimeUnixMs:       req.GetTimeUnixMs(),
+				Offline:          req.GetOffline(),
 			}},
 		})
 		if err != nil {
@@ -147,7 +148,16 @@ func (g *cardGrain) publicCard() *civicardv1.Card {
 		Balance:    g.deps.money(g.card.GetBalanceMinor()),
 		Version:    g.card.GetVersion(),
 		HolderName: g.card.GetHolderName(),
+		Debt:       g.debt(),
 	}
+}
+
+// debt is the card's debt from offline taps, nil when it owes nothing.
+func (g *cardGrain) debt() *civicardv1.Money {
+	if g.card.GetDebtMinor() == 0 {
+		return nil
+	}
+	return g.deps.money(g.card.GetDebtMinor())
 }
 
 func (g *cardGrain) ListTransactions(req *civicardv1.ListTransactionsRequest, _ protocluster.GrainContext) (*civicardv1.ListTransactionsResponse, error) {

@@ -30,6 +30,13 @@ type Ledger interface {
 	Terminal(ctx context.Context, terminalID string) (*civicardv1.Terminal, error)
 }
 
+// DenylistReader is implemented by a Ledger that can list the blocked
+// cards (sorted), for terminals' offline denylists. Without it, the terminal
+// grain answers Denylist with FAILED_PRECONDITION.
+type DenylistReader interface {
+	BlockedCards(ctx context.Context) ([]string, error)
+}
+
 // Config holds the grains' settings.
 type Config struct {
 	// Currency of the ledger, for the amounts in answers.

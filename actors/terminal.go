@@ -3,15 +3,19 @@ package actors
 import (
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"time"
 
 	protocluster "github.com/asynkron/protoactor-go/cluster"
 	"google.golang.org/protobuf/proto"
 
 	civicardv1 "civicard/messages/civicard/v1"
 	grainsv1 "civicard/messages/grains/v1"
+	ledgerv1 "civicard/messages/ledger/v1"
 	"civicard/tariff"
+	"civicard/terminals/tapsig"
 )
 
 // terminalGrain speaks for one terminal: it checks the terminal's credential,
@@ -70,9 +74,8 @@ func (g *terminalGrain) Tap(in *grainsv1.TerminalTap, ctx protocluster.GrainCont
 	if err := g.load(ctx); err != nil {
 		return nil, err
 	}
-	presented := sha256.Sum256([]byte(in.GetCredential()))
-	if subtle.ConstantTimeCompare(presented[:], g.terminal.GetCredentialSha256()) != 1 {
-		return nil, grainsv1.ErrUnauthenticated("wrong credential for terminal %q", g.id)
+	if err := g.authenticate(in); err != nil {
+		return nil, err
 	}
 	if answer, ok := g.recent[tap.GetSequence()]; ok {
 		replay := proto.Clone(answer).(*civicardv1.TapResponse)
@@ -95,12 +98,115 @@ func (g *terminalGrain) Tap(in *grainsv1.TerminalTap, ctx protocluster.GrainCont
 		Service:          service,
 		Quantity:         tap.GetQuantity(),
 		TimeUnixMs:       tap.GetTimeUnixMs(),
+		Offline:          in.GetOffline(),
 	}, CallOptions(callCtx, g.deps.Config.ProposeTimeout)...)
 	if err != nil {
 		return nil, grainError(err)
 	}
 	g.remember(tap.GetSequence(), answer)
 	return answer, nil
+}
+
+// authenticate checks who sent the tap. A revoked terminal is refused; a
+// terminal with a registered public key must sign every tap (its bearer
+// credential is not needed then, nor enough); one without a key (the demo
+// city's) presents its bearer credential.
+func (g *terminalGrain) authenticate(in *grainsv1.TerminalTap) error {
+	if g.terminal.GetRevoked() {
+		return grainsv1.ErrUnauthenticated("terminal %q is revoked", g.id)
+	}
+	if key := g.terminal.GetPublicKey(); len(key) > 0 {
+		if err := tapsig.Verify(key, in.GetTap()); err != nil {
+			return grainsv1.ErrUnauthenticated("terminal %q: %v", g.id, err)
+		}
+		return nil
+	}
+	presented := sha256.Sum256([]byte(in.GetCredential()))
+	if subtle.ConstantTimeCompare(presented[:], g.terminal.GetCredentialSha256()) != 1 {
+		return grainsv1.ErrUnauthenticated("wrong credential for terminal %q", g.id)
+	}
+	return nil
+}
+
+// Change sets the terminal's public key or revokes it in the ledger, and
+// drops the cached record so the next tap sees the change.
+func (g *terminalGrain) Change(in *grainsv1.ChangeTerminal, _ protocluster.GrainContext) (*grainsv1.TerminalInfo, error) {
+	cmd := &ledgerv1.Command{}
+	switch c := in.GetChange().(type) {
+	case *grainsv1.ChangeTerminal_PublicKey:
+		cmd.Id = "terminal-key/" + in.GetRequestId()
+		cmd.Kind = &ledgerv1.Command_SetTerminalKey{SetTerminalKey: &ledgerv1.SetTerminalKey{TerminalId: g.id, PublicKey: c.PublicKey}}
+	case *grainsv1.ChangeTerminal_RevokeReason:
+		cmd.Id = "terminal-revoke/" + in.GetRequestId()
+		cmd.Kind = &ledgerv1.Command_RevokeTerminal{RevokeTerminal: &ledgerv1.RevokeTerminal{TerminalId: g.id, Reason: c.RevokeReason}}
+	default:
+		return nil, grainsv1.ErrInvalidArgument("no change for terminal %q", g.id)
+	}
+	callCtx, cancel := g.deps.timeout()
+	defer cancel()
+	res, err := g.deps.Ledger.Propose(callCtx, cmd)
+	// Whatever the outcome, the cache may be stale now.
+	g.terminal, g.institution = nil, nil
+	if err != nil {
+		return nil, grainsv1.ErrUnavailable("ledger: %v (outcome unknown, retry with the same request id)", err)
+	}
+	if err := rejection(res); err != nil {
+		return nil, err
+	}
+	terminal, err := g.deps.Ledger.Terminal(callCtx, g.id)
+	if err != nil {
+		return nil, grainsv1.ErrUnavailable("reload terminal %s: %v", g.id, err)
+	}
+	return &grainsv1.TerminalInfo{Terminal: terminal}, nil
+}
+
+// denylistSkewMax bounds how far a signed denylist request's time may be
+// from the node's clock.
+const denylistSkewMax = 5 * time.Minute
+
+// Denylist answers a terminal's request for the blocked cards: its version
+// (a digest of the list) and, unless the terminal holds it already, the list.
+func (g *terminalGrain) Denylist(in *grainsv1.TerminalDenylist, ctx protocluster.GrainContext) (*civicardv1.GetDenylistResponse, error) {
+	req := in.GetRequest()
+	if err := g.load(ctx); err != nil {
+		return nil, err
+	}
+	switch {
+	case g.terminal.GetRevoked():
+		return nil, grainsv1.ErrUnauthenticated("terminal %q is revoked", g.id)
+	case len(g.terminal.GetPublicKey()) > 0:
+		if err := tapsig.VerifyDenylist(g.terminal.GetPublicKey(), req); err != nil {
+			return nil, grainsv1.ErrUnauthenticated("terminal %q: %v", g.id, err)
+		}
+		if skew := time.Since(time.UnixMilli(req.GetTimeUnixMs())); skew > denylistSkewMax || skew < -denylistSkewMax {
+			return nil, grainsv1.ErrUnauthenticated("terminal %q: request time %d is %v off", g.id, req.GetTimeUnixMs(), skew)
+		}
+	default:
+		presented := sha256.Sum256([]byte(in.GetCredential()))
+		if subtle.ConstantTimeCompare(presented[:], g.terminal.GetCredentialSha256()) != 1 {
+			return nil, grainsv1.ErrUnauthenticated("wrong credential for terminal %q", g.id)
+		}
+	}
+	reader, ok := g.deps.Ledger.(DenylistReader)
+	if !ok {
+		return nil, grainsv1.ErrFailedPrecondition("this node's ledger cannot list blocked cards")
+	}
+	callCtx, cancel := g.deps.timeout()
+	defer cancel()
+	ids, err := reader.BlockedCards(callCtx)
+	if err != nil {
+		return nil, grainsv1.ErrUnavailable("blocked cards: %v", err)
+	}
+	digest := sha256.New()
+	for _, id := range ids {
+		digest.Write([]byte(id))
+		digest.Write([]byte{0})
+	}
+	version := hex.EncodeToString(digest.Sum(nil)[:16])
+	if version == req.GetKnownVersion() {
+		return &civicardv1.GetDenylistResponse{Version: version, Unchanged: true}, nil
+	}
+	return &civicardv1.GetDenylistResponse{Version: version, CardIds: ids}, nil
 }
 
 func (g *terminalGrain) remember(sequence uint64, answer *civicardv1.TapResponse) {

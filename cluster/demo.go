@@ -12,22 +12,41 @@ import (
 	"civicard/settlement"
 )
 
+// demoTarget is where the demo city is written: the embedded node's one
+// group, or a cluster's groups.
+type demoTarget interface {
+	ProposeAll(ctx context.Context, cmds []*ledgerv1.Command) ([]*ledgerv1.Result, error)
+	// Seeded may say false for a seed that was loaded (a lagging replica):
+	// loading again is then a harmless replay.
+	Seeded(seed uint64) bool
+}
+
+// groupTarget is the embedded node's one group as a demoTarget.
+type groupTarget struct{ group *settlement.Group }
+
+func (g groupTarget) ProposeAll(ctx context.Context, cmds []*ledgerv1.Command) ([]*ledgerv1.Result, error) {
+	return g.group.ProposeAll(ctx, cmds)
+}
+
+func (g groupTarget) Seeded(seed uint64) (seeded bool) {
+	g.group.Read(func(s *ledger.State) { seeded = s.Seeded(seed) })
+	return seeded
+}
+
 // loadDemo generates the demo city and writes it to the ledger unless an
 // earlier start already did. A start that dies half-way simply runs again:
 // the ledger answers every command it already applied with its first result.
-func loadDemo(ctx context.Context, group *settlement.Group, cfg demo.Config, logger *slog.Logger) (*demo.Dataset, error) {
+func loadDemo(ctx context.Context, target demoTarget, cfg demo.Config, logger *slog.Logger) (*demo.Dataset, error) {
 	dataset, err := demo.Generate(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: demo data: %w", err)
 	}
-	var seeded bool
-	group.Read(func(s *ledger.State) { seeded = s.Seeded(cfg.Seed) })
-	if seeded {
+	if target.Seeded(cfg.Seed) {
 		return dataset, nil
 	}
 	start := time.Now()
 	commands := dataset.Commands(cfg.Seed)
-	results, err := group.ProposeAll(ctx, commands)
+	results, err := target.ProposeAll(ctx, commands)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: load demo data: %w", err)
 	}

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
 
@@ -19,6 +21,7 @@ import (
 	"civicard/actors"
 	"civicard/cluster/placement"
 	"civicard/demo"
+	civicardv1 "civicard/messages/civicard/v1"
 	"civicard/settlement"
 )
 
@@ -70,8 +73,6 @@ func (c EmbeddedConfig) Validate() error {
 type Node struct {
 	// Cluster is how the gateway reaches the grains.
 	Cluster *protocluster.Cluster
-	// Group is the Raft group holding the ledger.
-	Group *settlement.Group
 	// Demo is the demo city, or nil when none was asked for.
 	Demo *demo.Dataset
 	// OperatorToken is the credential of the operator API.
@@ -79,10 +80,22 @@ type Node struct {
 	// CredentialKey derives the demo terminals' credentials.
 	CredentialKey string
 
-	logger    *slog.Logger
-	stop      context.CancelFunc
-	closeOnce sync.Once
-	closeErr  error
+	// failed receives an error when the node can no longer serve and must
+	// be started again; nil for the embedded node.
+	failed chan error
+	// name is the node's name in its cluster; empty for the embedded node.
+	name string
+	// describeLedger reports this node's ledger replicas.
+	describeLedger func(withDigests bool) []*civicardv1.GroupReplica
+	// handOver, if set, runs first when the node stops: it moves the work
+	// this node leads to others.
+	handOver func()
+	// ready reports whether the ledger can commit; closeLedger closes it.
+	ready       func() error
+	closeLedger func() error
+	stop        context.CancelFunc
+	closeOnce   sync.Once
+	closeErr    error
 }
 
 // StartEmbedded starts the one-process node on cfg.DataDir: it opens (or
@@ -113,12 +126,12 @@ func StartEmbedded(ctx context.Context, cfg EmbeddedConfig) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cluster: open ledger: %w", err)
 	}
-	node := &Node{Group: group, OperatorToken: operatorToken, CredentialKey: credentialKey, logger: cfg.Logger}
+	node := &Node{OperatorToken: operatorToken, CredentialKey: credentialKey, ready: group.Ready, closeLedger: group.Close, describeLedger: describeGroup(group)}
 
 	if cfg.Demo.Cards > 0 {
 		demoCfg := cfg.Demo
 		demoCfg.CredentialKey = []byte(credentialKey)
-		if node.Demo, err = loadDemo(ctx, group, demoCfg, cfg.Logger); err != nil {
+		if node.Demo, err = loadDemo(ctx, groupTarget{group}, demoCfg, cfg.Logger); err != nil {
 			return nil, errors.Join(err, group.Close())
 		}
 	}
@@ -137,26 +150,35 @@ func StartEmbedded(ctx context.Context, cfg EmbeddedConfig) (*Node, error) {
 		Logger:  cfg.Logger,
 		Metrics: metrics,
 	}
-	if node.Cluster, err = startMember(cfg, actors.Kinds(deps)); err != nil {
+	provider := test.NewTestProvider(test.NewInMemAgent())
+	if node.Cluster, err = startMember(cfg.Logger, provider, "127.0.0.1:0", cfg.RequestTimeout, actors.Kinds(deps)); err != nil {
 		stop()
 		return nil, errors.Join(err, group.Close())
 	}
 	return node, nil
 }
 
-// startMember starts an actor system and a cluster member hosting kinds,
-// alone in an in-memory membership. The library panics on start-up errors
-// (a port in use); they come back as errors here.
-func startMember(cfg EmbeddedConfig, kinds []*protocluster.Kind) (c *protocluster.Cluster, err error) {
-	logger := slog.New(quietHandler{Handler: cfg.Logger.Handler(), min: slog.LevelWarn}).With(slog.String("component", "actor"))
+// startMember starts an actor system listening on actorAddr and a cluster
+// member hosting kinds (none for a gateway), with its membership from
+// provider. The library panics on start-up errors (a port in use); they come
+// back as errors here.
+func startMember(logger *slog.Logger, provider protocluster.ClusterProvider, actorAddr string, requestTimeout time.Duration, kinds []*protocluster.Kind) (c *protocluster.Cluster, err error) {
+	host, portText, err := net.SplitHostPort(actorAddr)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: actor address: %w", err)
+	}
+	port, err := strconv.Atoi(portText)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: actor address: %w", err)
+	}
+	actorLogger := slog.New(quietHandler{Handler: logger.Handler(), min: slog.LevelWarn}).With(slog.String("component", "actor"))
 	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
-		return logger
+		return actorLogger
 	}))
-	provider := test.NewTestProvider(test.NewInMemAgent())
-	clusterCfg := protocluster.Configure("civicard", provider, placement.New(cfg.RequestTimeout),
-		remote.Configure("127.0.0.1", 0),
+	clusterCfg := protocluster.Configure("civicard", provider, placement.New(requestTimeout),
+		remote.Configure(host, port),
 		protocluster.WithKinds(kinds...),
-		protocluster.WithRequestTimeout(cfg.RequestTimeout))
+		protocluster.WithRequestTimeout(requestTimeout))
 	c = protocluster.New(system, clusterCfg)
 	defer func() {
 		if p := recover(); p != nil {
@@ -171,15 +193,23 @@ func startMember(cfg EmbeddedConfig, kinds []*protocluster.Kind) (c *protocluste
 // to call more than once.
 func (n *Node) Close() error {
 	n.closeOnce.Do(func() {
+		if n.handOver != nil {
+			n.handOver()
+		}
 		n.Cluster.Shutdown(true)
 		n.stop()
-		n.closeErr = n.Group.Close()
+		n.closeErr = n.closeLedger()
 	})
 	return n.closeErr
 }
 
+// Failed receives an error when the node can no longer serve (see
+// watchPauses) and its process should stop; it never does for the embedded
+// node.
+func (n *Node) Failed() <-chan error { return n.failed }
+
 // Ready reports whether the node takes taps: its ledger has a leader it can
 // commit through.
 func (n *Node) Ready() error {
-	return n.Group.Ready()
+	return n.ready()
 }

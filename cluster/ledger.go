@@ -51,6 +51,12 @@ func (l localLedger) Institution(_ context.Context, institutionID string) (inst 
 	return inst, err
 }
 
+// BlockedCards implements actors.DenylistReader.
+func (l localLedger) BlockedCards(context.Context) (ids []string, err error) {
+	l.group.Read(func(s *ledger.State) { ids = s.BlockedCards() })
+	return ids, nil
+}
+
 func (l localLedger) Terminal(_ context.Context, terminalID string) (terminal *civicardv1.Terminal, err error) {
 	l.group.Read(func(s *ledger.State) {
 		var ok bool

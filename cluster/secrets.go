@@ -33,7 +33,9 @@ func ReadSecret(dataDir, name string) (string, error) {
 }
 
 // ensureSecret returns the secret stored under name, creating it from the
-// system's random source on first use.
+// system's random source on first use. Nodes of a cluster starting together
+// on a shared secrets directory race to create it: the first link wins and
+// every node reads that one.
 func ensureSecret(dataDir, name string) (string, error) {
 	secret, err := ReadSecret(dataDir, name)
 	if err == nil || !errors.Is(err, fs.ErrNotExist) {
@@ -43,14 +45,18 @@ func ensureSecret(dataDir, name string) (string, error) {
 	if _, err := rand.Read(buf); err != nil {
 		return "", fmt.Errorf("create secret %s: %w", name, err)
 	}
-	secret = hex.EncodeToString(buf)
-	path := filepath.Join(dataDir, name)
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(secret+"\n"), 0o600); err != nil {
+	tmp, err := os.CreateTemp(dataDir, name+".*.tmp")
+	if err != nil {
 		return "", fmt.Errorf("create secret %s: %w", name, err)
 	}
-	if err := os.Rename(tmp, path); err != nil {
+	defer os.Remove(tmp.Name())
+	_, err = tmp.WriteString(hex.EncodeToString(buf) + "\n")
+	if err = errors.Join(err, tmp.Sync(), tmp.Close()); err != nil {
 		return "", fmt.Errorf("create secret %s: %w", name, err)
 	}
-	return secret, nil
+	// CreateTemp makes the file readable by its owner only.
+	if err := os.Link(tmp.Name(), filepath.Join(dataDir, name)); err != nil && !errors.Is(err, fs.ErrExist) {
+		return "", fmt.Errorf("create secret %s: %w", name, err)
+	}
+	return ReadSecret(dataDir, name)
 }

@@ -2,8 +2,6 @@ package gateway
 
 import (
 	"context"
-	"crypto/subtle"
-	"errors"
 	"net/http"
 	"unicode"
 
@@ -31,9 +29,8 @@ var _ civicardv1connect.CardServiceHandler = cardService{}
 // grain authenticates the operator, checks the card number and returns the
 // card's grain with the options of a call bounded by ctx and RequestTimeout.
 func (s cardService) grain(ctx context.Context, header http.Header, cardID string) (*grainsv1.CardGrainClient, []protocluster.GrainCallOption, error) {
-	token, ok := bearer(header.Get("Authorization"))
-	if !ok || subtle.ConstantTimeCompare([]byte(token), []byte(s.gw.cfg.OperatorToken)) != 1 {
-		return nil, nil, connect.NewError(connect.CodeUnauthenticated, errors.New("missing or wrong operator credential"))
+	if err := s.gw.operator(header); err != nil {
+		return nil, nil, err
 	}
 	if err := cardno.Valid(cardID); err != nil {
 		return nil, nil, invalid("card_id: %v", err)

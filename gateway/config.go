@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	civicardv1 "civicard/messages/civicard/v1"
 )
 
 // Config holds the gateway's settings.
@@ -27,7 +29,9 @@ type Config struct {
 	// Now is the gateway's clock, injected for tests.
 	Now func() time.Time
 	// Ready reports whether the node takes taps (nil error) for /healthz.
-	Ready    func() error
+	Ready func() error
+	// Describe answers AdminService.GetNode.
+	Describe func(withDigests bool) *civicardv1.GetNodeResponse
 	Logger   *slog.Logger
 	Registry *prometheus.Registry
 }
@@ -59,8 +63,8 @@ func (c Config) Validate() error {
 		return errors.New("gateway: timeouts must be positive")
 	case c.PageSizeMax < 1:
 		return errors.New("gateway: PageSizeMax must be positive")
-	case c.Now == nil || c.Ready == nil || c.Logger == nil || c.Registry == nil:
-		return errors.New("gateway: Now, Ready, Logger and Registry are required")
+	case c.Now == nil || c.Ready == nil || c.Describe == nil || c.Logger == nil || c.Registry == nil:
+		return errors.New("gateway: Now, Ready, Describe, Logger and Registry are required")
 	}
 	return nil
 }

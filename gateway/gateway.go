@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"time"
@@ -51,6 +52,10 @@ func (g *Gateway) Handler() http.Handler {
 	mux.Handle(path, g.metrics.countHTTP("terminal", g.limitBody(handler)))
 	path, handler = civicardv1connect.NewCardServiceHandler(cardService{gw: g}, opts...)
 	mux.Handle(path, g.metrics.countHTTP("card", g.limitBody(handler)))
+	path, handler = civicardv1connect.NewAdminServiceHandler(adminService{gw: g}, opts...)
+	mux.Handle(path, g.metrics.countHTTP("admin", g.limitBody(handler)))
+	path, handler = civicardv1connect.NewTerminalRegistryServiceHandler(registryService{gw: g}, opts...)
+	mux.Handle(path, g.metrics.countHTTP("registry", g.limitBody(handler)))
 	mux.Handle("GET /healthz", g.metrics.countHTTP("healthz", http.HandlerFunc(g.healthz)))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(g.cfg.Registry, promhttp.HandlerOpts{Registry: g.cfg.Registry}))
 	return mux
@@ -97,7 +102,15 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener, drainTimeout time.
 	drain, cancel := context.WithTimeout(context.WithoutCancel(ctx), drainTimeout)
 	defer cancel()
 	if err := srv.Shutdown(drain); err != nil {
-		return fmt.Errorf("gateway: shutdown: %w", err)
+		if !errors.Is(err, context.DeadlineExceeded) {
+			return fmt.Errorf("gateway: shutdown: %w", err)
+		}
+		// Connections still open after the drain are cut: a client's spare
+		// connection that never sent a request counts as active for 5 s.
+		g.cfg.Logger.Warn("gateway: closing connections still open after the drain", slog.Duration("drain", drainTimeout))
+		if err := srv.Close(); err != nil {
+			return fmt.Errorf("gateway: close: %w", err)
+		}
 	}
 	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("gateway: serve: %w", err)

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"strings"
 	"time"
@@ -44,9 +45,11 @@ func (s terminalService) Tap(ctx context.Context, req *connect.Request[civicardv
 }
 
 func (s terminalService) tap(ctx context.Context, req *connect.Request[civicardv1.TapRequest]) (*civicardv1.TapResponse, error) {
+	// A signed tap is checked against the terminal's registered key by its
+	// grain; an unsigned one needs the terminal's bearer credential.
 	credential, ok := bearer(req.Header().Get("Authorization"))
-	if !ok {
-		return nil, connect.NewError(connect.CodeUnauthenticated, errors.New("missing terminal credential (Authorization: Bearer ...)"))
+	if !ok && len(req.Msg.GetSignature()) == 0 {
+		return nil, connect.NewError(connect.CodeUnauthenticated, errors.New("missing terminal credential (Authorization: Bearer ...) or signature"))
 	}
 	tap := req.Msg
 	if err := validateTap(tap); err != nil {
@@ -58,6 +61,68 @@ func (s terminalService) tap(ctx context.Context, req *connect.Request[civicardv
 		return nil, fromGrain(err)
 	}
 	return res, nil
+}
+
+// GetDenylist passes a terminal's request for the blocked cards to its grain.
+func (s terminalService) GetDenylist(ctx context.Context, req *connect.Request[civicardv1.GetDenylistRequest]) (*connect.Response[civicardv1.GetDenylistResponse], error) {
+	credential, ok := bearer(req.Header().Get("Authorization"))
+	if !ok && len(req.Msg.GetSignature()) == 0 {
+		return nil, connect.NewError(connect.CodeUnauthenticated, errors.New("missing terminal credential (Authorization: Bearer ...) or signature"))
+	}
+	switch id := req.Msg.GetTerminalId(); {
+	case id == "":
+		return nil, invalid("terminal_id is required")
+	case len(id) > terminalIDBytesMax:
+		return nil, invalid("terminal_id longer than %d bytes", terminalIDBytesMax)
+	case len(req.Msg.GetKnownVersion()) > requestIDBytesMax:
+		return nil, invalid("known_version longer than %d bytes", requestIDBytesMax)
+	}
+	return answer(grainsv1.GetTerminalGrainClient(s.gw.cluster, req.Msg.GetTerminalId()).
+		Denylist(&grainsv1.TerminalDenylist{Request: req.Msg, Credential: credential}, actors.CallOptions(ctx, s.gw.cfg.RequestTimeout)...))
+}
+
+// offlineBatchMax bounds the taps of one UploadOfflineTaps call.
+const offlineBatchMax = 100
+
+// UploadOfflineTaps settles a batch of offline taps one by one, in order,
+// through the terminal's grain. Any error ends the batch: the terminal sends
+// it again, and the taps already settled answer as the first time.
+func (s terminalService) UploadOfflineTaps(ctx context.Context, req *connect.Request[civicardv1.UploadOfflineTapsRequest]) (*connect.Response[civicardv1.UploadOfflineTapsResponse], error) {
+	credential, _ := bearer(req.Header().Get("Authorization"))
+	taps := req.Msg.GetTaps()
+	switch {
+	case len(taps) == 0:
+		return nil, invalid("taps: none")
+	case len(taps) > offlineBatchMax:
+		return nil, invalid("taps: %d, at most %d per call", len(taps), offlineBatchMax)
+	}
+	for i, tap := range taps {
+		if err := validateTap(tap); err != nil {
+			return nil, err
+		}
+		if tap.GetTerminalId() != req.Msg.GetTerminalId() {
+			return nil, invalid("taps[%d]: terminal_id %q in a batch of %q", i, tap.GetTerminalId(), req.Msg.GetTerminalId())
+		}
+		if i > 0 && tap.GetSequence() <= taps[i-1].GetSequence() {
+			return nil, invalid("taps[%d]: sequence %d after %d; want increasing", i, tap.GetSequence(), taps[i-1].GetSequence())
+		}
+		if credential == "" && len(tap.GetSignature()) == 0 {
+			return nil, connect.NewError(connect.CodeUnauthenticated, errors.New("missing terminal credential (Authorization: Bearer ...) or signature"))
+		}
+	}
+	grain := grainsv1.GetTerminalGrainClient(s.gw.cluster, req.Msg.GetTerminalId())
+	out := &civicardv1.UploadOfflineTapsResponse{Results: make([]*civicardv1.TapResponse, 0, len(taps))}
+	for _, tap := range taps {
+		start := time.Now()
+		res, err := grain.Tap(&grainsv1.TerminalTap{Tap: tap, Credential: credential, Offline: true}, actors.CallOptions(ctx, s.gw.cfg.TapTimeout)...)
+		if err != nil {
+			s.gw.metrics.observeTap(start, "error")
+			return nil, fromGrain(err)
+		}
+		s.gw.metrics.observeTap(start, "offline")
+		out.Results = append(out.Results, res)
+	}
+	return connect.NewResponse(out), nil
 }
 
 func validateTap(tap *civicardv1.TapRequest) error {
@@ -78,6 +143,9 @@ func validateTap(tap *civicardv1.TapRequest) error {
 	}
 	if len(tap.GetServiceCode()) > serviceCodeBytesMax {
 		return invalid("service_code longer than %d bytes", serviceCodeBytesMax)
+	}
+	if n := len(tap.GetSignature()); n != 0 && n != ed25519.SignatureSize {
+		return invalid("signature is %d bytes, an ed25519 signature %d", n, ed25519.SignatureSize)
 	}
 	return nil
 }

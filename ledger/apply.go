@@ -71,6 +71,14 @@ func (s *State) Apply(cmd *ledgerv1.Command) *ledgerv1.Result {
 		if k != nil {
 			res = s.markSeeded(k.MarkSeeded)
 		}
+	case *ledgerv1.Command_SetTerminalKey:
+		if k != nil {
+			res = s.setTerminalKey(k.SetTerminalKey)
+		}
+	case *ledgerv1.Command_RevokeTerminal:
+		if k != nil {
+			res = s.revokeTerminal(k.RevokeTerminal)
+		}
 	}
 	if res == nil {
 		return rejected(ledgerv1.RejectReason_REJECT_REASON_INVALID, "command %s has no kind; nothing recorded", clip(id))
@@ -143,6 +151,11 @@ func (s *State) transaction(rc recording, kind civicardv1.TransactionKind, c *ca
 	return r
 }
 
+// money is an amount in the ledger's currency.
+func (s *State) money(minor int64) *civicardv1.Money {
+	return &civicardv1.Money{Currency: s.cfg.Currency, MinorUnits: minor}
+}
+
 // recorded finishes a card command that wrote a transaction.
 func (s *State) recorded(status ledgerv1.Status, c *card, r *resultBlock) *ledgerv1.Result {
 	r.card.CardId = c.id
@@ -151,6 +164,7 @@ func (s *State) recorded(status ledgerv1.Status, c *card, r *resultBlock) *ledge
 	r.card.BalanceMinor = c.balanceMinor
 	r.card.Version = c.version
 	r.card.HolderName = c.holderName
+	r.card.DebtMinor = c.debtMinor
 	r.result.Status = status
 	r.result.Card = &r.card
 	r.result.Transaction = &r.tx
@@ -190,6 +204,49 @@ func (s *State) registerTerminal(cmd *ledgerv1.RegisterTerminal) *ledgerv1.Resul
 		return rejected(ledgerv1.RejectReason_REJECT_REASON_ALREADY_EXISTS, "terminal %s already exists", clip(rec.GetTerminalId()))
 	}
 	s.terminals[rec.GetTerminalId()] = copyTerminal(rec)
+	return okResult()
+}
+
+// setTerminalKey sets or rotates a terminal's signing key. A revoked
+// terminal stays revoked: it gets no new key.
+func (s *State) setTerminalKey(cmd *ledgerv1.SetTerminalKey) *ledgerv1.Result {
+	id := cmd.GetTerminalId()
+	if err := checkText("terminal id", id, terminalIDBytesMax, true); err != nil {
+		return rejected(ledgerv1.RejectReason_REJECT_REASON_INVALID, "%v", err)
+	}
+	if n := len(cmd.GetPublicKey()); n != publicKeyBytes {
+		return rejected(ledgerv1.RejectReason_REJECT_REASON_INVALID, "terminal %s: public key is %d bytes, not %d", clip(id), n, publicKeyBytes)
+	}
+	t, ok := s.terminals[id]
+	if !ok {
+		return rejected(ledgerv1.RejectReason_REJECT_REASON_NOT_FOUND, "terminal %s not found", clip(id))
+	}
+	if t.GetRevoked() {
+		return rejected(ledgerv1.RejectReason_REJECT_REASON_INVALID, "terminal %s is revoked", clip(id))
+	}
+	next := copyTerminal(t)
+	next.PublicKey = bytesOrNil(cmd.GetPublicKey())
+	s.terminals[id] = next
+	return okResult()
+}
+
+// revokeTerminal refuses a terminal's taps from now on. Revoking a revoked
+// terminal is fine and changes nothing.
+func (s *State) revokeTerminal(cmd *ledgerv1.RevokeTerminal) *ledgerv1.Result {
+	id := cmd.GetTerminalId()
+	if err := checkText("terminal id", id, terminalIDBytesMax, true); err != nil {
+		return rejected(ledgerv1.RejectReason_REJECT_REASON_INVALID, "%v", err)
+	}
+	if err := checkText("revoke reason", cmd.GetReason(), textBytesMax, false); err != nil {
+		return rejected(ledgerv1.RejectReason_REJECT_REASON_INVALID, "%v", err)
+	}
+	t, ok := s.terminals[id]
+	if !ok {
+		return rejected(ledgerv1.RejectReason_REJECT_REASON_NOT_FOUND, "terminal %s not found", clip(id))
+	}
+	next := copyTerminal(t)
+	next.Revoked = true
+	s.terminals[id] = next
 	return okResult()
 }
 
@@ -236,9 +293,25 @@ func (s *State) topUp(rc recording, cmd *ledgerv1.TopUp) *ledgerv1.Result {
 	}); err != nil {
 		return invariantBroken(c, err)
 	}
+	// Debt from offline taps is repaid first, to the funding account that
+	// paid it to the institutions.
+	hadDebt := c.debtMinor > 0
+	if repay := min(c.debtMinor, c.balanceMinor); repay > 0 {
+		if err := s.apply(transfer{
+			from:        account{kind: cardAccount, id: id},
+			to:          account{kind: fundingAccount},
+			amountMinor: repay,
+		}); err != nil {
+			return invariantBroken(c, err)
+		}
+		c.debtMinor -= repay
+	}
 	c.version++
 	r := s.transaction(rc, civicardv1.TransactionKind_TRANSACTION_KIND_TOP_UP, c, amount)
 	r.tx.TimeUnixMs = cmd.GetTimeUnixMs()
+	if hadDebt {
+		r.tx.DebtAfter = s.money(c.debtMinor)
+	}
 	return s.recorded(ledgerv1.Status_STATUS_OK, c, r)
 }
 
@@ -260,6 +333,9 @@ func (s *State) charge(rc recording, cmd *ledgerv1.Charge) *ledgerv1.Result {
 	instID := cmd.GetInstitutionId()
 	if _, ok := s.institutions[instID]; !ok {
 		return rejectedCard(c, ledgerv1.RejectReason_REJECT_REASON_NOT_FOUND, "institution %s not found", clip(instID))
+	}
+	if cmd.GetOffline() {
+		return s.chargeOffline(rc, c, cmd)
 	}
 	// The grain decided on a version; if the card moved since, its decision
 	// may rest on a balance or status that no longer holds. Another
@@ -303,6 +379,56 @@ func (s *State) charge(rc recording, cmd *ledgerv1.Charge) *ledgerv1.Result {
 	r.tx.TimeUnixMs = cmd.GetTimeUnixMs()
 	r.tx.DeclineReason = decline
 	return s.recorded(status, c, r)
+}
+
+// chargeOffline settles a tap a terminal accepted offline: the service was
+// given, so it is neither declined nor checked against the card's version
+// (the amount does not depend on the card's state). The balance pays what it
+// can; the funding account pays the rest to the institution, and the card
+// owes it.
+func (s *State) chargeOffline(rc recording, c *card, cmd *ledgerv1.Charge) *ledgerv1.Result {
+	id, amount, instID := c.id, cmd.GetAmountMinor(), cmd.GetInstitutionId()
+	paid := min(c.balanceMinor, amount)
+	shortfall := amount - paid
+	if c.debtMinor > s.cfg.BalanceMaxMinor-shortfall {
+		return rejectedCard(c, ledgerv1.RejectReason_REJECT_REASON_BALANCE_MAX,
+			"offline charge of %d would take card %s's debt from %d over the maximum %d", amount, clip(id), c.debtMinor, s.cfg.BalanceMaxMinor)
+	}
+	// Both transfers are checked by apply; the first cannot fail once the
+	// second's accounts exist, and both exist (checked by charge).
+	if shortfall > 0 {
+		if err := s.apply(transfer{
+			from:        account{kind: fundingAccount},
+			to:          account{kind: receivableAccount, id: instID},
+			amountMinor: shortfall,
+		}); err != nil {
+			return invariantBroken(c, err)
+		}
+	}
+	if paid > 0 {
+		if err := s.apply(transfer{
+			from:        account{kind: cardAccount, id: id},
+			to:          account{kind: receivableAccount, id: instID},
+			amountMinor: paid,
+		}); err != nil {
+			return invariantBroken(c, err)
+		}
+	}
+	hadDebt := c.debtMinor > 0
+	c.debtMinor += shortfall
+	c.version++
+	r := s.transaction(rc, civicardv1.TransactionKind_TRANSACTION_KIND_CHARGE, c, -paid)
+	r.tx.InstitutionId = instID
+	r.tx.TerminalId = cmd.GetTerminalId()
+	r.tx.TerminalSequence = cmd.GetTerminalSequence()
+	r.tx.ServiceCode = cmd.GetServiceCode()
+	r.tx.Quantity = cmd.GetQuantity()
+	r.tx.TimeUnixMs = cmd.GetTimeUnixMs()
+	r.tx.Offline = true
+	if hadDebt || shortfall > 0 {
+		r.tx.DebtAfter = s.money(c.debtMinor)
+	}
+	return s.recorded(ledgerv1.Status_STATUS_OK, c, r)
 }
 
 func (s *State) blockCard(rc recording, cmd *ledgerv1.BlockCard) *ledgerv1.Result {

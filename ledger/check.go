@@ -34,6 +34,9 @@ func (s *State) Check() error {
 		if c.balanceMinor < 0 {
 			fail("%v: balance %d is negative", acct, c.balanceMinor)
 		}
+		if c.debtMinor < 0 || c.debtMinor > s.cfg.BalanceMaxMinor {
+			fail("%v: debt %d outside [0, %d]", acct, c.debtMinor, s.cfg.BalanceMaxMinor)
+		}
 		if c.balanceMinor > s.cfg.BalanceMaxMinor {
 			fail("%v: balance %d is above the maximum %d", acct, c.balanceMinor, s.cfg.BalanceMaxMinor)
 		}

@@ -129,7 +129,14 @@ func runScript(t *testing.T, path string) {
 			if !ok {
 				return "not found\n"
 			}
-			return fmt.Sprintf("terminal %s of %s at %q\n", term.GetTerminalId(), term.GetInstitutionId(), term.GetLocation())
+			out := fmt.Sprintf("terminal %s of %s at %q", term.GetTerminalId(), term.GetInstitutionId(), term.GetLocation())
+			if key := term.GetPublicKey(); len(key) > 0 {
+				out += fmt.Sprintf(" key=%x", key)
+			}
+			if term.GetRevoked() {
+				out += " revoked"
+			}
+			return out + "\n"
 
 		case "receivable":
 			var id string
@@ -211,6 +218,9 @@ func formatCard(c *ledgerv1.CardState) string {
 	if c.GetHolderName() != "" {
 		s += fmt.Sprintf(" holder=%q", c.GetHolderName())
 	}
+	if c.GetDebtMinor() != 0 {
+		s += fmt.Sprintf(" debt=%d", c.GetDebtMinor())
+	}
 	return s
 }
 
@@ -236,6 +246,12 @@ func formatTransaction(tx *civicardv1.Transaction) string {
 	}
 	if v := tx.GetQuantity(); v != 0 {
 		fmt.Fprintf(&b, " qty=%d", v)
+	}
+	if tx.GetOffline() {
+		b.WriteString(" offline")
+	}
+	if v := tx.GetDebtAfter(); v != nil {
+		fmt.Fprintf(&b, " debt-after=%d", v.GetMinorUnits())
 	}
 	if v := tx.GetTimeUnixMs(); v != 0 {
 		fmt.Fprintf(&b, " time=%d", v)

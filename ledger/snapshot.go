@@ -406,6 +406,7 @@ func (s *State) restoreCard(cs *ledgerv1.CardState) error {
 		status:       cs.GetStatus(),
 		holderName:   cs.GetHolderName(),
 		balanceMinor: cs.GetBalanceMinor(),
+		debtMinor:    cs.GetDebtMinor(),
 		version:      cs.GetVersion(),
 	}
 	return nil

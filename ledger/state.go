@@ -60,6 +60,11 @@ type card struct {
 	holderName string
 	// Invariant: 0 <= balanceMinor <= cfg.BalanceMaxMinor.
 	balanceMinor int64
+	// debtMinor is what offline taps cost beyond the balance; the funding
+	// account paid it to the institutions, top-ups repay it.
+	// Invariant: 0 <= debtMinor <= cfg.BalanceMaxMinor, and debtMinor > 0
+	// only with balanceMinor == 0 after a top-up (repayment comes first).
+	debtMinor int64
 	// version increases with every change of the card's ledger state; a
 	// charge names the version it was decided on.
 	// Invariant: 1 <= version <= State.sequence.
@@ -120,6 +125,19 @@ func (s *State) Institution(id string) (*civicardv1.Institution, bool) {
 		return nil, false
 	}
 	return proto.Clone(inst.rec).(*civicardv1.Institution), true
+}
+
+// BlockedCards returns the ids of the blocked cards, sorted. It walks every
+// card: call it rarely (terminals refresh their denylist by version).
+func (s *State) BlockedCards() []string {
+	var out []string
+	for id, c := range s.cards {
+		if c.status == civicardv1.CardStatus_CARD_STATUS_BLOCKED {
+			out = append(out, id)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // Terminal returns a copy of the terminal as registered.
@@ -195,6 +213,7 @@ func (c *card) state() *ledgerv1.CardState {
 		BalanceMinor: c.balanceMinor,
 		Version:      c.version,
 		HolderName:   c.holderName,
+		DebtMinor:    c.debtMinor,
 	}
 }
 

@@ -28,6 +28,8 @@ const (
 	institutionsMax = 10_000
 	seedsMax        = 1024
 	credentialBytes = 32
+	// publicKeyBytes is the size of a terminal's ed25519 public key.
+	publicKeyBytes = 32
 	// recordBytesMax bounds one snapshot record, so Restore of garbage
 	// cannot allocate more than this for a record.
 	recordBytesMax = 4 << 20
@@ -117,6 +119,9 @@ func checkTerminal(rec *civicardv1.Terminal) error {
 	if n := len(rec.GetCredentialSha256()); n != credentialBytes {
 		return fmt.Errorf("terminal %s: credential_sha256 is %d bytes, not %d", clip(rec.GetTerminalId()), n, credentialBytes)
 	}
+	if n := len(rec.GetPublicKey()); n != 0 && n != publicKeyBytes {
+		return fmt.Errorf("terminal %s: public_key is %d bytes, not %d", clip(rec.GetTerminalId()), n, publicKeyBytes)
+	}
 	return nil
 }
 
@@ -166,7 +171,18 @@ func copyTerminal(rec *civicardv1.Terminal) *civicardv1.Terminal {
 		InstitutionId:    rec.GetInstitutionId(),
 		Location:         rec.GetLocation(),
 		CredentialSha256: append([]byte(nil), rec.GetCredentialSha256()...),
+		PublicKey:        bytesOrNil(rec.GetPublicKey()),
+		Revoked:          rec.GetRevoked(),
 	}
+}
+
+// bytesOrNil copies b, keeping an empty field empty (nil), as a decoded
+// snapshot record has it.
+func bytesOrNil(b []byte) []byte {
+	if len(b) == 0 {
+		return nil
+	}
+	return append([]byte(nil), b...)
 }
 
 // clip quotes s for an error message, cut to a few dozen bytes: errors are

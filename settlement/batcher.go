@@ -2,6 +2,7 @@ package settlement
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -200,7 +201,7 @@ func (g *Group) submit(data []byte, n int, deliver func([]*ledgerv1.Result, erro
 // ledger's Results. The future's Error says whether Raft committed the
 // entry; Response carries what the FSM answered.
 func (g *Group) await(f raft.ApplyFuture, n int, start time.Time) ([]*ledgerv1.Result, error) {
-	if err := f.Error(); err != nil {
+	if err := g.futureError(f); err != nil {
 		return nil, g.raftError(err)
 	}
 	g.metrics.commitSeconds.Observe(time.Since(start).Seconds())
@@ -214,6 +215,27 @@ func (g *Group) await(f raft.ApplyFuture, n int, start time.Time) ([]*ledgerv1.R
 		return nil, resp
 	default:
 		return nil, fmt.Errorf("settlement: unexpected state machine response %T", resp)
+	}
+}
+
+// futureError waits for the future's Error. Raft never answers an entry
+// still queued for its leader loop when it shuts down, so once Close has
+// shut raft down, an entry not answered by then is given up on: its outcome
+// is unknown (and the goroutine waiting on raft's future stays blocked, one
+// per such entry, which only a shutdown leaves behind).
+func (g *Group) futureError(f raft.Future) error {
+	errc := make(chan error, 1)
+	go func() { errc <- f.Error() }()
+	select {
+	case err := <-errc:
+		return err
+	case <-g.raftDown:
+		select {
+		case err := <-errc:
+			return err
+		default:
+			return errors.New("raft shut down without answering the entry")
+		}
 	}
 }
 

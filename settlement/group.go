@@ -56,11 +56,16 @@ type Group struct {
 
 	stop        chan struct{} // closed by Close: the batcher stops
 	batcherDone chan struct{}
-	raftStopped chan struct{} // closed by Close after raft has shut down
+	raftDown    chan struct{} // closed by Close as soon as raft.Shutdown returns
+	raftStopped chan struct{} // closed by Close after raft has shut down and every entry is answered
 	watcherDone chan struct{}
 	// entries counts the goroutines awaiting in-flight futures. Only the
 	// batcher adds to it, and Close waits for batcherDone before Wait.
 	entries sync.WaitGroup
+	// barriers counts the goroutines that make a new leader readable. Only
+	// watchLeadership adds to it, and Close waits for watcherDone before
+	// Wait.
+	barriers sync.WaitGroup
 
 	mu     sync.RWMutex
 	closed bool // guarded by mu; once set, nothing enters the queue
@@ -77,11 +82,14 @@ func OpenSingle(ctx context.Context, cfg Config) (*Group, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return open(ctx, cfg, singleInmem(cfg.NodeID))
+	return open(ctx, cfg, singleInmem(cfg.NodeID), true)
 }
 
-// open starts a group on the given network. It owns net from here on.
-func open(ctx context.Context, cfg Config, net *network) (*Group, error) {
+// open starts a group on the given network. It owns net from here on. With
+// waitLeader it returns only once this node leads and has applied its whole
+// log (OpenSingle); without, as soon as Raft runs (a Host's replica, which
+// may never lead).
+func open(ctx context.Context, cfg Config, net *network, waitLeader bool) (*Group, error) {
 	start := time.Now()
 	logger := cfg.Logger
 	if logger == nil {
@@ -100,6 +108,7 @@ func open(ctx context.Context, cfg Config, net *network) (*Group, error) {
 		slots:       make(chan struct{}, cfg.InFlightMax),
 		stop:        make(chan struct{}),
 		batcherDone: make(chan struct{}),
+		raftDown:    make(chan struct{}),
 		raftStopped: make(chan struct{}),
 		watcherDone: make(chan struct{}),
 	}
@@ -134,8 +143,10 @@ func open(ctx context.Context, cfg Config, net *network) (*Group, error) {
 	go g.watchLeadership(notify)
 	go g.runBatcher()
 
-	if err := g.waitReady(ctx); err != nil {
-		return nil, errors.Join(err, g.Close())
+	if waitLeader {
+		if err := g.waitReady(ctx); err != nil {
+			return nil, errors.Join(err, g.Close())
+		}
 	}
 	g.log.Info("settlement: group open", "applied_index", g.raft.AppliedIndex(),
 		"ledger_sequence", g.sequence(), "took", time.Since(start).Round(time.Millisecond))
@@ -179,6 +190,45 @@ func (g *Group) barrier(ctx context.Context) error {
 	}
 }
 
+// readyForReads waits until a barrier proposed in this leadership term has
+// been applied: then the ledger holds every entry committed by an earlier
+// leader, which raft does not promise on election alone.
+func (g *Group) readyForReads(term uint64) {
+	defer g.barriers.Done()
+	if err := g.raft.Barrier(g.cfg.ApplyTimeout).Error(); err != nil {
+		// Lost leadership or shut down; a new term starts over.
+		return
+	}
+	g.leader.setReadable(term)
+}
+
+// leaderRead runs fn on the ledger after checking that this node still
+// leads (a round of heartbeats to a quorum, raft.VerifyLeader) and that its
+// ledger holds everything committed before its term: what it reads is at
+// least as new as every answer Propose gave anywhere before leaderRead was
+// called. ErrNotLeader: this node does not lead, or not yet readably.
+func (g *Group) leaderRead(ctx context.Context, fn func(*ledger.State)) error {
+	if g.isClosed() {
+		return ErrClosed
+	}
+	if !g.leader.isReadable() {
+		return ErrNotLeader
+	}
+	f := g.raft.VerifyLeader()
+	done := make(chan error, 1)
+	go func() { done <- f.Error() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrNotLeader, err)
+		}
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	g.fsm.read(fn)
+	return nil
+}
+
 // watchLeadership drains raft's leadership notifications (raft blocks on
 // them) until raft has stopped.
 func (g *Group) watchLeadership(notify <-chan bool) {
@@ -186,9 +236,11 @@ func (g *Group) watchLeadership(notify <-chan bool) {
 	for {
 		select {
 		case leader := <-notify:
-			g.leader.set(leader)
+			term := g.leader.set(leader)
 			if leader {
 				g.metrics.leader.Set(1)
+				g.barriers.Add(1)
+				go g.readyForReads(term)
 			} else {
 				g.metrics.leader.Set(0)
 			}
@@ -384,9 +436,11 @@ func (g *Group) close() error {
 	if err := g.raft.Shutdown().Error(); err != nil {
 		errs = append(errs, fmt.Errorf("settlement: shut down raft: %w", err))
 	}
+	close(g.raftDown)
 	g.entries.Wait()
 	close(g.raftStopped)
 	<-g.watcherDone
+	g.barriers.Wait()
 	g.metrics.leader.Set(0)
 	g.metrics.unregister()
 
@@ -425,25 +479,52 @@ func checkCommand(cmd *ledgerv1.Command) (int, error) {
 	return size, nil
 }
 
-// leadership is whether this node leads, with a way to wait for it.
+// leadership is whether this node leads, with a way to wait for it, and
+// whether the ledger it leads with is complete enough for linearizable reads.
 type leadership struct {
-	mu      sync.Mutex
-	leader  bool
-	changed chan struct{} // closed, and replaced, on every change
+	mu     sync.Mutex
+	leader bool
+	// term counts the changes of leader; readable is true once a barrier
+	// proposed in the current term (as leader) has been applied.
+	// Invariant: readable implies leader.
+	term     uint64
+	readable bool
+	changed  chan struct{} // closed, and replaced, on every change
 }
 
 func newLeadership() *leadership {
 	return &leadership{changed: make(chan struct{})}
 }
 
-func (l *leadership) set(leader bool) {
+// set records a change and returns the count of changes so far, which
+// names this leadership term.
+func (l *leadership) set(leader bool) uint64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.leader != leader {
 		l.leader = leader
+		l.term++
+		l.readable = false
 		close(l.changed)
 		l.changed = make(chan struct{})
 	}
+	return l.term
+}
+
+// setReadable marks the leadership of the given term readable, if it still
+// holds.
+func (l *leadership) setReadable(term uint64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.term == term && l.leader {
+		l.readable = true
+	}
+}
+
+func (l *leadership) isReadable() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.readable
 }
 
 func (l *leadership) wait(ctx context.Context) error {

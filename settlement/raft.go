@@ -63,6 +63,11 @@ func raftConfig(cfg Config, logger hclog.Logger, notify chan<- bool) *raft.Confi
 	// NotifyCh feeds the leader gauge and Open's wait for leadership. Raft
 	// blocks on it, so the group drains it until shutdown.
 	rc.NotifyCh = notify
+	// A replica removed from its group stays up as a silent follower until
+	// its Host leaves the group, instead of raft shutting itself down under
+	// the batcher's feet: a raft.Apply racing with raft's own shutdown can
+	// leave its future unanswered forever.
+	rc.ShutdownOnRemove = false
 	rc.Logger = logger
 	// Raft's go-metrics go to its global sink, which nothing here reads; skip
 	// the per-peer duplicates at least.
@@ -76,7 +81,8 @@ func raftConfig(cfg Config, logger hclog.Logger, notify chan<- bool) *raft.Confi
 // its place without touching the rest of the package.
 type network struct {
 	trans raft.Transport
-	// bootstrap is the configuration a brand-new group starts with.
+	// bootstrap is the configuration a brand-new group starts with; none
+	// (no servers) for a replica that waits for a leader to contact it.
 	bootstrap raft.Configuration
 	close     func() error
 }
@@ -105,7 +111,7 @@ func bootstrapIfNew(rc *raft.Config, st *storage, net *network) error {
 	if err != nil {
 		return fmt.Errorf("settlement: inspect raft state: %w", err)
 	}
-	if existing {
+	if existing || len(net.bootstrap.Servers) == 0 {
 		return nil
 	}
 	if err := raft.BootstrapCluster(rc, st.wal, st.wal, st.snaps, net.trans, net.bootstrap); err != nil {

@@ -46,6 +46,13 @@ func openStorage(dir string, logger hclog.Logger) (_ *storage, err error) {
 	if s.lock, err = lockDir(filepath.Join(dir, lockName)); err != nil {
 		return nil, err
 	}
+	repaired, err := repairUnindexedSeals(walDir, s.meta)
+	if err != nil {
+		return nil, fmt.Errorf("settlement: repair raft log %s: %w", walDir, err)
+	}
+	if repaired > 0 {
+		logger.Warn("rewrote log segments left without an index by a tail truncation", "segments", repaired)
+	}
 	if s.wal, err = wal.Open(walDir, wal.WithMetaStore(s.meta), wal.WithLogger(logger.Named("wal"))); err != nil {
 		return nil, fmt.Errorf("settlement: open raft log %s: %w", walDir, err)
 	}

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -31,6 +32,7 @@ import (
 //
 //	raft-only ceiling   settlement.Group.Propose in this process
 //	civicard embedded   `civicard up` in its own process, taps over HTTP
+//	civicard 3 nodes    three `civicard node` processes, taps over HTTP to all of them
 //	postgresql 15       one UPDATE + INSERT transaction per tap, synchronous commit
 
 // benchCards are the cards every benchmark taps, each holding the maximum
@@ -83,12 +85,14 @@ func printTable() {
 			ms(r.summary.LatencyP50), ms(r.summary.LatencyP99), us(r.serverCPU), us(r.loadgenCPU))
 		byKey[fmt.Sprintf("%s/%d", r.system, r.terminals)] = r
 	}
-	for _, n := range concurrencies {
-		c, okC := byKey[fmt.Sprintf("%s/%d", systemEmbedded, n)]
-		p, okP := byKey[fmt.Sprintf("%s/%d", systemPostgres, n)]
-		if okC && okP && p.summary.TapsPerSecond > 0 {
-			fmt.Printf("civicard embedded / postgresql at %d terminals: %.2fx taps/s, p99 %.1f ms vs %.1f ms\n", n,
-				c.summary.TapsPerSecond/p.summary.TapsPerSecond, ms(c.summary.LatencyP99), ms(p.summary.LatencyP99))
+	for _, system := range []string{systemEmbedded, systemCluster3} {
+		for _, n := range concurrencies {
+			c, okC := byKey[fmt.Sprintf("%s/%d", system, n)]
+			p, okP := byKey[fmt.Sprintf("%s/%d", systemPostgres, n)]
+			if okC && okP && p.summary.TapsPerSecond > 0 {
+				fmt.Printf("%s / postgresql at %d terminals: %.2fx taps/s, p99 %.1f ms vs %.1f ms\n", system, n,
+					c.summary.TapsPerSecond/p.summary.TapsPerSecond, ms(c.summary.LatencyP99), ms(p.summary.LatencyP99))
+			}
 		}
 	}
 }
@@ -99,6 +103,7 @@ func us(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1000 }
 const (
 	systemCeiling  = "raft-only ceiling"
 	systemEmbedded = "civicard embedded"
+	systemCluster3 = "civicard 3 nodes"
 	systemPostgres = "postgresql 15"
 )
 
@@ -188,40 +193,79 @@ func BenchmarkCeiling(b *testing.B) {
 	}
 }
 
-// embedded is `civicard up` in its own process, shared by the runs.
-var embedded struct {
+// benchSystem is civicard in its own processes (one embedded node, or the
+// nodes of a cluster), shared by the runs of one `go test`.
+type benchSystem struct {
 	once      sync.Once
-	node      *procnode.Node
+	nodes     []*procnode.Node
 	cards     []string
 	terminals []Terminal
 	err       error
 }
 
-func startEmbedded(b *testing.B) {
-	embedded.once.Do(func() {
+var (
+	embedded benchSystem
+	cluster3 benchSystem
+)
+
+// start starts the system once: nodes == 0 is `civicard up`, else a
+// cluster of that many `civicard node` processes.
+func (sys *benchSystem) start(b *testing.B, nodes int) {
+	sys.once.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 		defer cancel()
-		dir, err := os.MkdirTemp("", "civicard-bench-")
-		if err != nil {
-			embedded.err = err
-			return
+		sys.err = sys.launch(ctx, nodes)
+	})
+	if sys.err != nil {
+		b.Fatal(sys.err)
+	}
+}
+
+func (sys *benchSystem) launch(ctx context.Context, nodes int) error {
+	dir, err := os.MkdirTemp("", "civicard-bench-")
+	if err != nil {
+		return err
+	}
+	cleanups = append(cleanups, func() { os.RemoveAll(dir) })
+	root, err := procnode.ModuleRoot()
+	if err != nil {
+		return err
+	}
+	bin, err := procnode.Build(ctx, root, dir)
+	if err != nil {
+		return err
+	}
+	secrets := filepath.Join(dir, "data")
+	if nodes == 0 {
+		sys.nodes = []*procnode.Node{{Bin: bin, DataDir: secrets, Args: []string{"--log-level", "warn"}, Log: os.Stderr}}
+	} else {
+		var peers []string
+		for i := range nodes {
+			actor, err := procnode.FreePortPair()
+			if err != nil {
+				return err
+			}
+			raft, err := procnode.FreePorts(1)
+			if err != nil {
+				return err
+			}
+			peers = append(peers, fmt.Sprintf("n%d=127.0.0.1:%d=127.0.0.1:%d", i+1, actor, raft[0]))
 		}
-		cleanups = append(cleanups, func() { os.RemoveAll(dir) })
-		root, err := procnode.ModuleRoot()
-		if err != nil {
-			embedded.err = err
-			return
+		secrets = filepath.Join(dir, "secrets")
+		for i := range nodes {
+			data := filepath.Join(dir, fmt.Sprintf("n%d", i+1))
+			sys.nodes = append(sys.nodes, &procnode.Node{Bin: bin, DataDir: data, Log: os.Stderr,
+				Command: []string{"node", "--name", fmt.Sprintf("n%d", i+1), "--peers", strings.Join(peers, ","),
+					"--data", data, "--secrets", secrets, "--http", "127.0.0.1:0", "--log-level", "warn"}})
 		}
-		bin, err := procnode.Build(ctx, root, dir)
-		if err != nil {
-			embedded.err = err
-			return
-		}
-		node := &procnode.Node{Bin: bin, DataDir: filepath.Join(dir, "data"), Args: []string{"--log-level", "warn"}, Log: os.Stderr}
-		if embedded.err = node.Start(ctx); embedded.err != nil {
-			return
-		}
-		embedded.node = node
+	}
+	errs := make([]error, len(sys.nodes))
+	var wg sync.WaitGroup
+	for i, node := range sys.nodes {
+		wg.Go(func() { errs[i] = node.Start(ctx) })
+	}
+	wg.Wait()
+	for _, node := range sys.nodes {
 		cleanups = append(cleanups, func() {
 			stopCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
@@ -229,20 +273,20 @@ func startEmbedded(b *testing.B) {
 				fmt.Fprintln(os.Stderr, err)
 			}
 		})
-		embedded.err = fillCards(ctx, node)
-	})
-	if embedded.err != nil {
-		b.Fatal(embedded.err)
 	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	return sys.fillCards(ctx, secrets)
 }
 
 // fillCards tops the bench cards up to the maximum balance.
-func fillCards(ctx context.Context, node *procnode.Node) error {
-	key, err := cluster.ReadSecret(node.DataDir, cluster.CredentialKeyFile)
+func (sys *benchSystem) fillCards(ctx context.Context, secrets string) error {
+	key, err := cluster.ReadSecret(secrets, cluster.CredentialKeyFile)
 	if err != nil {
 		return err
 	}
-	operator, err := cluster.ReadSecret(node.DataDir, cluster.OperatorTokenFile)
+	operator, err := cluster.ReadSecret(secrets, cluster.OperatorTokenFile)
 	if err != nil {
 		return err
 	}
@@ -252,9 +296,9 @@ func fillCards(ctx context.Context, node *procnode.Node) error {
 	if err != nil {
 		return err
 	}
-	api := civicardv1connect.NewCardServiceClient(http.DefaultClient, node.BaseURL, terminals.WithCredential(operator))
+	api := civicardv1connect.NewCardServiceClient(http.DefaultClient, sys.nodes[0].BaseURL, terminals.WithCredential(operator))
 	for _, card := range data.Cards[:benchCards] {
-		embedded.cards = append(embedded.cards, card.CardID)
+		sys.cards = append(sys.cards, card.CardID)
 		if _, err := api.TopUp(ctx, connect.NewRequest(&civicardv1.TopUpRequest{
 			CardId:    card.CardID,
 			Amount:    &civicardv1.Money{Currency: "PLN", MinorUnits: 20000 - card.BalanceMinor},
@@ -264,19 +308,47 @@ func fillCards(ctx context.Context, node *procnode.Node) error {
 		}
 	}
 	for _, t := range data.Terminals {
-		embedded.terminals = append(embedded.terminals, Terminal{ID: t.Terminal.GetTerminalId(), Credential: t.Credential})
+		sys.terminals = append(sys.terminals, Terminal{ID: t.Terminal.GetTerminalId(), Credential: t.Credential})
 	}
 	return nil
+}
+
+// run taps through every node's gateway (terminal w through node w mod n)
+// and counts the CPU of every node process.
+func (sys *benchSystem) run(b *testing.B, system string, terminalsConcurrent int) {
+	var urls []string
+	for _, node := range sys.nodes {
+		urls = append(urls, node.BaseURL)
+	}
+	tapper := NewGatewayTapper(urls, sys.terminals[:terminalsConcurrent])
+	defer tapper.Close()
+	runLoad(b, system, tapper, sys.cards, terminalsConcurrent, nextSequence(b.N), func() (time.Duration, error) {
+		var total time.Duration
+		for _, node := range sys.nodes {
+			used, err := processCPU(node.Pid())
+			if err != nil {
+				return 0, err
+			}
+			total += used
+		}
+		return total, nil
+	})
 }
 
 func BenchmarkEmbedded(b *testing.B) {
 	for _, n := range concurrencies {
 		b.Run(fmt.Sprintf("terminals=%d", n), func(b *testing.B) {
-			startEmbedded(b)
-			tapper := NewGatewayTapper(embedded.node.BaseURL, embedded.terminals[:n])
-			defer tapper.Close()
-			pid := embedded.node.Pid()
-			runLoad(b, systemEmbedded, tapper, embedded.cards, n, nextSequence(b.N), func() (time.Duration, error) { return processCPU(pid) })
+			embedded.start(b, 0)
+			embedded.run(b, systemEmbedded, n)
+		})
+	}
+}
+
+func BenchmarkCluster3(b *testing.B) {
+	for _, n := range concurrencies {
+		b.Run(fmt.Sprintf("terminals=%d", n), func(b *testing.B) {
+			cluster3.start(b, 3)
+			cluster3.run(b, systemCluster3, n)
 		})
 	}
 }

@@ -35,16 +35,16 @@ type GatewayTapper struct {
 	ids        []string
 }
 
-// NewGatewayTapper speaks as the given terminals to the gateway at baseURL;
-// worker i is terminal i.
-func NewGatewayTapper(baseURL string, terms []Terminal) *GatewayTapper {
+// NewGatewayTapper speaks as the given terminals to the gateways at
+// baseURLs; worker i is terminal i, and talks to gateway i mod len(baseURLs).
+func NewGatewayTapper(baseURLs []string, terms []Terminal) *GatewayTapper {
 	httpClient := &http.Client{
 		Transport: &http.Transport{MaxIdleConnsPerHost: len(terms), MaxConnsPerHost: len(terms)},
 		Timeout:   10 * time.Second,
 	}
 	g := &GatewayTapper{httpClient: httpClient}
-	for _, t := range terms {
-		g.terminals = append(g.terminals, terminals.NewClient(httpClient, baseURL, t.ID, t.Credential))
+	for i, t := range terms {
+		g.terminals = append(g.terminals, terminals.NewClient(httpClient, baseURLs[i%len(baseURLs)], t.ID, t.Credential))
 		g.ids = append(g.ids, t.ID)
 	}
 	return g

@@ -49,7 +49,7 @@ func TestLoadAgainstSmallCity(t *testing.T) {
 	for _, seed := range city.Terminals[:16] {
 		terms = append(terms, Terminal{ID: seed.Terminal.GetTerminalId(), Credential: seed.Credential})
 	}
-	tapper := NewGatewayTapper(node.BaseURL, terms)
+	tapper := NewGatewayTapper([]string{node.BaseURL}, terms)
 	defer tapper.Close()
 	cfg := LoadConfig{Tapper: tapper, Concurrency: len(terms), Taps: 800, FirstSequence: 1, Seed: 7, Now: time.Now}
 	for _, card := range city.Cards {

@@ -16,6 +16,7 @@ import (
 
 // gateway answers taps with a scripted list of errors, then accepts.
 type gateway struct {
+	civicardv1connect.UnimplementedTerminalServiceHandler
 	mu       sync.Mutex
 	failures []error
 	seen     []*civicardv1.TapRequest

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/hex"
 	"encoding/json"
@@ -8,11 +9,17 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"strings"
+	"text/tabwriter"
 
+	"connectrpc.com/connect"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"civicard/ledger"
+	civicardv1 "civicard/messages/civicard/v1"
+	"civicard/messages/civicard/v1/civicardv1connect"
 	"civicard/settlement"
+	"civicard/terminals"
 )
 
 // verifyReport is what `civicard admin verify` prints.
@@ -27,8 +34,14 @@ type verifyReport struct {
 }
 
 func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "terminals" {
+		return runAdminTerminals(ctx, args[1:], stdout)
+	}
+	if len(args) > 0 && args[0] == "nodes" {
+		return runAdminNodes(ctx, args[1:], stdout)
+	}
 	if len(args) == 0 || args[0] != "verify" {
-		return usagef("admin: want verify")
+		return usagef("admin: want nodes, terminals or verify")
 	}
 	fs := newFlags("admin verify")
 	dataDir := fs.String("data", "./data", "data directory of a stopped node")
@@ -74,4 +87,60 @@ func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("ledger invariants broken: %w", checkErr)
 	}
 	return nil
+}
+
+// runAdminNodes lists what every node given hosts: members seen, grains and
+// its replicas of the ledger's groups with their leaders.
+func runAdminNodes(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := newFlags("admin nodes")
+	client := addClientFlags(fs)
+	token := fs.String("token", "", "operator token (default: read from --data)")
+	digests := fs.Bool("digests", false, "also hash every replica (equal digests: equal ledgers)")
+	if _, err := parse(fs, args, 0); err != nil {
+		return err
+	}
+	operatorToken, err := client.operatorToken(*token)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := withTimeout(ctx)
+	defer cancel()
+	w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "NODE\tADDRESS\tMEMBERS\tGRAINS\tGROUP\tSTATE\tLEADER\tVOTERS\tAPPLIED\tCARDS\tDIGEST")
+	for addr := range strings.SplitSeq(*client.addr, ",") {
+		api := civicardv1connect.NewAdminServiceClient(client.httpClient(), addr, terminals.WithCredential(operatorToken))
+		res, err := api.GetNode(ctx, connect.NewRequest(&civicardv1.GetNodeRequest{WithDigests: *digests}))
+		if err != nil {
+			fmt.Fprintf(w, "?\t%s\t-\t-\t-\t%v\n", addr, err)
+			continue
+		}
+		if done, err := client.printJSON(stdout, res.Msg); done {
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		node := res.Msg
+		grains := fmt.Sprintf("%d card, %d terminal, %d institution", node.GetGrains()["Card"], node.GetGrains()["Terminal"], node.GetGrains()["Institution"])
+		name := cmp.Or(node.GetName(), "embedded")
+		if len(node.GetGroups()) == 0 {
+			fmt.Fprintf(w, "%s\t%s\t%d\t%s\t-\t-\t-\t-\t-\t-\t-\n", name, addr, len(node.GetMembers()), grains)
+		}
+		for i, g := range node.GetGroups() {
+			digest := "-"
+			if len(g.GetDigest()) > 0 {
+				digest = hex.EncodeToString(g.GetDigest()[:6])
+			}
+			if i > 0 {
+				name, addr, grains = "", "", ""
+			}
+			members := ""
+			if i == 0 {
+				members = fmt.Sprint(len(node.GetMembers()))
+			}
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\n", name, addr, members, grains, g.GetGroup(), g.GetState(),
+				cmp.Or(g.GetLeader(), "-"), strings.Join(g.GetVoters(), ","), g.GetAppliedIndex(), g.GetTotals().GetCards(), digest)
+		}
+	}
+	return w.Flush()
 }

@@ -27,12 +27,19 @@ const usage = `civicard — the city's public-services card
 
 Usage:
   civicard up [--data DIR] [--http ADDR] [--seed N] [--cards N]
+  civicard node --name N --peers NAME=ACTOR=RAFT,... [--data DIR] [--secrets DIR] [--http ADDR] [--shards N]
+  civicard gateway --name N --actor ADDR --peers ... [--http ADDR]   a member that only serves the API
   civicard card show ID
   civicard card transactions ID [--limit N]
   civicard card topup ID AMOUNT [--request-id R]
   civicard card block ID [--reason TEXT] [--request-id R]
   civicard tap --terminal T --card C [--service CODE] [--quantity N] [--seq N]
-  civicard admin verify [--data DIR]     check a stopped node's ledger
+  civicard admin nodes --addr URL,URL...  what each node hosts and leads
+  civicard admin verify [--data DIR]     check a stopped embedded node's ledger
+  civicard admin terminals register --terminal T --public-key HEX
+  civicard admin terminals revoke --terminal T [--reason TEXT]
+  civicard terminal --config FILE        run a terminal on its PC/SC readers (build tag pcsc)
+  civicard terminal keygen --out FILE    a terminal's key pair: private to FILE, public printed
 
 Client commands take --addr (default http://127.0.0.1:8080) and read the
 operator token and terminal credentials from --data (default ./data), or take
@@ -49,12 +56,18 @@ func Main(ctx context.Context, self string, args []string, stdout, stderr io.Wri
 	switch args[0] {
 	case "up":
 		err = runUp(ctx, self, args[1:], stdout, stderr)
+	case "node":
+		err = runNode(ctx, self, args[1:], stdout, stderr, false)
+	case "gateway":
+		err = runNode(ctx, self, args[1:], stdout, stderr, true)
 	case "card":
 		err = runCard(ctx, args[1:], stdout)
 	case "tap":
 		err = runTap(ctx, args[1:], stdout)
 	case "admin":
 		err = runAdmin(ctx, args[1:], stdout, stderr)
+	case "terminal":
+		err = runTerminal(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -29,34 +30,58 @@ const drainTimeout = 5 * time.Second
 func runUp(ctx context.Context, self string, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("up")
 	dataDir := fs.String("data", "./data", "data directory (ledger and secrets)")
-	httpAddr := fs.String("http", "127.0.0.1:8080", "address of the API (gRPC, Connect, JSON), /healthz and /metrics")
 	seed := fs.Uint64("seed", demo.DefaultConfig().Seed, "seed of the demo city loaded on first start")
 	cards := fs.Int("cards", demo.DefaultConfig().Cards, "cards in the demo city (0: no demo data)")
-	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
-	debugAddr := fs.String("debug", "", "serve Go's profiler (/debug/pprof/) on this address, e.g. 127.0.0.1:6060 (default: off)")
+	serving := addServeFlags(fs)
 	if _, err := parse(fs, args, 0); err != nil {
 		return err
 	}
+	return serve(ctx, serving, stderr, func(logger *slog.Logger, registry *prometheus.Registry) (*cluster.Node, error) {
+		cfg := cluster.DefaultEmbeddedConfig(*dataDir)
+		cfg.Demo.Seed, cfg.Demo.Cards = *seed, *cards
+		cfg.Logger, cfg.Registerer = logger, registry
+		return cluster.StartEmbedded(ctx, cfg)
+	}, func(node *cluster.Node, baseURL string) {
+		fmt.Fprintf(stdout, "civicard is up (data in %s)\n", *dataDir)
+		printWelcome(stdout, self, *dataDir, baseURL, node.Demo)
+	})
+}
+
+// serveFlags are the flags of every command that runs a node.
+type serveFlags struct {
+	httpAddr  *string
+	logLevel  *string
+	debugAddr *string
+}
+
+func addServeFlags(fs *flag.FlagSet) serveFlags {
+	return serveFlags{
+		httpAddr:  fs.String("http", "127.0.0.1:8080", "address of the API (gRPC, Connect, JSON), /healthz and /metrics"),
+		logLevel:  fs.String("log-level", "info", "debug, info, warn or error"),
+		debugAddr: fs.String("debug", "", "serve Go's profiler (/debug/pprof/) on this address, e.g. 127.0.0.1:6060 (default: off)"),
+	}
+}
+
+// serve starts a node with start, serves the gateway in front of it until
+// ctx ends, then stops both. welcome is called once the API listens.
+func serve(ctx context.Context, flags serveFlags, stderr io.Writer,
+	start func(*slog.Logger, *prometheus.Registry) (*cluster.Node, error),
+	welcome func(node *cluster.Node, baseURL string)) error {
 	var level slog.Level
-	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+	if err := level.UnmarshalText([]byte(*flags.logLevel)); err != nil {
 		return usagef("--log-level: %v", err)
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	cfg := cluster.DefaultEmbeddedConfig(*dataDir)
-	cfg.Demo.Seed, cfg.Demo.Cards = *seed, *cards
-	cfg.Logger, cfg.Registerer = logger, registry
 	// Listen before the slow start so a taken port fails at once.
-	ln, err := net.Listen("tcp", *httpAddr)
+	ln, err := net.Listen("tcp", *flags.httpAddr)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", *httpAddr, err)
+		return fmt.Errorf("listen on %s: %w", *flags.httpAddr, err)
 	}
 	defer ln.Close()
-
-	node, err := cluster.StartEmbedded(ctx, cfg)
+	node, err := start(logger, registry)
 	if err != nil {
 		return err
 	}
@@ -67,29 +92,42 @@ func runUp(ctx context.Context, self string, args []string, stdout, stderr io.Wr
 	}()
 
 	gwCfg := gateway.DefaultConfig()
-	gwCfg.Currency = cfg.Settlement.Ledger.Currency
 	gwCfg.OperatorToken = node.OperatorToken
 	gwCfg.Ready = node.Ready
+	gwCfg.Describe = node.Describe
 	gwCfg.Logger = logger
 	gwCfg.Registry = registry
 	gw, err := gateway.New(node.Cluster, gwCfg)
 	if err != nil {
 		return err
 	}
-	if *debugAddr != "" {
-		if err := serveProfiler(ctx, *debugAddr, logger); err != nil {
+	if *flags.debugAddr != "" {
+		if err := serveProfiler(ctx, *flags.debugAddr, logger); err != nil {
 			return err
 		}
 	}
-	printWelcome(stdout, self, *dataDir, "http://"+ln.Addr().String(), node.Demo)
-	err = gw.Serve(ctx, ln, drainTimeout)
+	welcome(node, "http://"+ln.Addr().String())
+	serveCtx, stopServing := context.WithCancelCause(ctx)
+	defer stopServing(nil)
+	go func() {
+		select {
+		case err := <-node.Failed():
+			logger.Error("node failed", slog.Any("error", err))
+			stopServing(err)
+		case <-serveCtx.Done():
+		}
+	}()
+	err = gw.Serve(serveCtx, ln, drainTimeout)
 	logger.Info("stopping")
+	if cause := context.Cause(serveCtx); err == nil && cause != nil && !errors.Is(cause, context.Canceled) {
+		return cause
+	}
 	return err
 }
 
-// printWelcome tells where to look and gives three commands to try.
-func printWelcome(w io.Writer, self, dataDir, baseURL string, city *demo.Dataset) {
-	fmt.Fprintf(w, "civicard is up (data in %s)\n", dataDir)
+// printWelcome tells where to look and gives three commands to try; the
+// client commands read the secrets in secretsDir.
+func printWelcome(w io.Writer, self, secretsDir, baseURL string, city *demo.Dataset) {
 	fmt.Fprintf(w, "  API      %s   (gRPC, Connect and JSON: civicard.v1.TerminalService, civicard.v1.CardService)\n", baseURL)
 	fmt.Fprintf(w, "  health   %s/healthz\n", baseURL)
 	fmt.Fprintf(w, "  metrics  %s/metrics\n", baseURL)
@@ -113,8 +151,8 @@ func printWelcome(w io.Writer, self, dataDir, baseURL string, city *demo.Dataset
 	if baseURL != "http://127.0.0.1:8080" {
 		flags += " --addr " + baseURL
 	}
-	if filepath.Clean(dataDir) != "data" {
-		flags += " --data " + dataDir
+	if filepath.Clean(secretsDir) != "data" {
+		flags += " --data " + secretsDir
 	}
 	fmt.Fprintf(w, "\nTry (card %s of %s holds %s):\n", card.CardID, holder(card), money.Format(card.BalanceMinor, "PLN"))
 	fmt.Fprintf(w, "  %s card show %s%s\n", cmd, card.CardID, flags)

@@ -67,10 +67,11 @@ type Node struct {
 	// Log receives the process's stderr and stdout.
 	Log io.Writer
 
-	cmd    *exec.Cmd
-	exited chan struct{}
-	mu     sync.Mutex
-	output strings.Builder
+	cmd        *exec.Cmd
+	exited     chan struct{}
+	stderrTail *tailBuffer
+	mu         sync.Mutex
+	output     strings.Builder
 }
 
 var apiLine = regexp.MustCompile(`API\s+(http://\S+)`)
@@ -91,7 +92,8 @@ func (n *Node) Start(ctx context.Context) error {
 	if logw == nil {
 		logw = io.Discard
 	}
-	n.cmd.Stderr = logw
+	n.stderrTail = &tailBuffer{max: 4 << 10}
+	n.cmd.Stderr = io.MultiWriter(logw, n.stderrTail)
 	if err := n.cmd.Start(); err != nil {
 		return fmt.Errorf("start civicard up: %w", err)
 	}
@@ -120,7 +122,7 @@ func (n *Node) Start(ctx context.Context) error {
 	select {
 	case n.BaseURL = <-urls:
 	case <-n.exited:
-		return fmt.Errorf("civicard up exited before it was up: %s", n.cmd.ProcessState)
+		return fmt.Errorf("civicard exited before it was up: %s\n%s", n.cmd.ProcessState, n.stderrTail)
 	case <-ctx.Done():
 		n.Kill()
 		return fmt.Errorf("civicard up did not come up: %w", ctx.Err())
@@ -176,6 +178,25 @@ func FreePorts(n int) ([]int, error) {
 	return ports, nil
 }
 
+// FreePortPair returns a port p of 127.0.0.1 such that p and p+1 were both
+// free a moment ago (a cluster node's actor port and membership port).
+func FreePortPair() (int, error) {
+	for range 100 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return 0, err
+		}
+		port := ln.Addr().(*net.TCPAddr).Port
+		next, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port+1))
+		ln.Close()
+		if err == nil {
+			next.Close()
+			return port, nil
+		}
+	}
+	return 0, errors.New("no two adjacent free ports")
+}
+
 // Signal sends sig to the process (SIGSTOP and SIGCONT to pause it).
 func (n *Node) Signal(sig os.Signal) error { return n.cmd.Process.Signal(sig) }
 
@@ -207,4 +228,27 @@ func (n *Node) Stop(ctx context.Context) error {
 		return fmt.Errorf("civicard up: %s", n.cmd.ProcessState)
 	}
 	return nil
+}
+
+// tailBuffer keeps the last max bytes written to it.
+type tailBuffer struct {
+	mu  sync.Mutex
+	max int
+	buf []byte
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.buf = append(t.buf, p...)
+	if len(t.buf) > t.max {
+		t.buf = t.buf[len(t.buf)-t.max:]
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return string(t.buf)
 }

@@ -73,6 +73,240 @@ func (TapResult) EnumDescriptor() ([]byte, []int) {
 	return file_civicard_v1_api_proto_rawDescGZIP(), []int{0}
 }
 
+type GetDenylistRequest struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	TerminalId string                 `protobuf:"bytes,1,opt,name=terminal_id,json=terminalId,proto3" json:"terminal_id,omitempty"`
+	// The version the terminal holds; empty for none.
+	KnownVersion string `protobuf:"bytes,2,opt,name=known_version,json=knownVersion,proto3" json:"known_version,omitempty"`
+	// The terminal's clock; with signature, keeps a recorded request from
+	// being replayed much later.
+	TimeUnixMs int64 `protobuf:"varint,3,opt,name=time_unix_ms,json=timeUnixMs,proto3" json:"time_unix_ms,omitempty"`
+	// ed25519 signature over the fields above (terminals/tapsig), for a
+	// terminal with a registered key; others send their bearer credential.
+	Signature     []byte `protobuf:"bytes,4,opt,name=signature,proto3" json:"signature,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetDenylistRequest) Reset() {
+	*x = GetDenylistRequest{}
+	mi := &file_civicard_v1_api_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetDenylistRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetDenylistRequest) ProtoMessage() {}
+
+func (x *GetDenylistRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_civicard_v1_api_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetDenylistRequest.ProtoReflect.Descriptor instead.
+func (*GetDenylistRequest) Descriptor() ([]byte, []int) {
+	return file_civicard_v1_api_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *GetDenylistRequest) GetTerminalId() string {
+	if x != nil {
+		return x.TerminalId
+	}
+	return ""
+}
+
+func (x *GetDenylistRequest) GetKnownVersion() string {
+	if x != nil {
+		return x.KnownVersion
+	}
+	return ""
+}
+
+func (x *GetDenylistRequest) GetTimeUnixMs() int64 {
+	if x != nil {
+		return x.TimeUnixMs
+	}
+	return 0
+}
+
+func (x *GetDenylistRequest) GetSignature() []byte {
+	if x != nil {
+		return x.Signature
+	}
+	return nil
+}
+
+type GetDenylistResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A digest of the list: equal versions, equal lists.
+	Version string `protobuf:"bytes,1,opt,name=version,proto3" json:"version,omitempty"`
+	// True when known_version is current: card_ids is then empty.
+	Unchanged bool `protobuf:"varint,2,opt,name=unchanged,proto3" json:"unchanged,omitempty"`
+	// Sorted.
+	CardIds       []string `protobuf:"bytes,3,rep,name=card_ids,json=cardIds,proto3" json:"card_ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetDenylistResponse) Reset() {
+	*x = GetDenylistResponse{}
+	mi := &file_civicard_v1_api_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetDenylistResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetDenylistResponse) ProtoMessage() {}
+
+func (x *GetDenylistResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_civicard_v1_api_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetDenylistResponse.ProtoReflect.Descriptor instead.
+func (*GetDenylistResponse) Descriptor() ([]byte, []int) {
+	return file_civicard_v1_api_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *GetDenylistResponse) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+func (x *GetDenylistResponse) GetUnchanged() bool {
+	if x != nil {
+		return x.Unchanged
+	}
+	return false
+}
+
+func (x *GetDenylistResponse) GetCardIds() []string {
+	if x != nil {
+		return x.CardIds
+	}
+	return nil
+}
+
+type UploadOfflineTapsRequest struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	TerminalId string                 `protobuf:"bytes,1,opt,name=terminal_id,json=terminalId,proto3" json:"terminal_id,omitempty"`
+	// At most 100, all of terminal_id, sequences strictly increasing.
+	Taps          []*TapRequest `protobuf:"bytes,2,rep,name=taps,proto3" json:"taps,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UploadOfflineTapsRequest) Reset() {
+	*x = UploadOfflineTapsRequest{}
+	mi := &file_civicard_v1_api_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UploadOfflineTapsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UploadOfflineTapsRequest) ProtoMessage() {}
+
+func (x *UploadOfflineTapsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_civicard_v1_api_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UploadOfflineTapsRequest.ProtoReflect.Descriptor instead.
+func (*UploadOfflineTapsRequest) Descriptor() ([]byte, []int) {
+	return file_civicard_v1_api_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *UploadOfflineTapsRequest) GetTerminalId() string {
+	if x != nil {
+		return x.TerminalId
+	}
+	return ""
+}
+
+func (x *UploadOfflineTapsRequest) GetTaps() []*TapRequest {
+	if x != nil {
+		return x.Taps
+	}
+	return nil
+}
+
+type UploadOfflineTapsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// One per tap, in the same order.
+	Results       []*TapResponse `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UploadOfflineTapsResponse) Reset() {
+	*x = UploadOfflineTapsResponse{}
+	mi := &file_civicard_v1_api_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UploadOfflineTapsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UploadOfflineTapsResponse) ProtoMessage() {}
+
+func (x *UploadOfflineTapsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_civicard_v1_api_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UploadOfflineTapsResponse.ProtoReflect.Descriptor instead.
+func (*UploadOfflineTapsResponse) Descriptor() ([]byte, []int) {
+	return file_civicard_v1_api_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *UploadOfflineTapsResponse) GetResults() []*TapResponse {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
 type TapRequest struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
 	TerminalId string                 `protobuf:"bytes,1,opt,name=terminal_id,json=terminalId,proto3" json:"terminal_id,omitempty"`
@@ -84,14 +318,18 @@ type TapRequest struct {
 	// What is bought: a service code from the terminal's institution.
 	ServiceCode string `protobuf:"bytes,5,opt,name=service_code,json=serviceCode,proto3" json:"service_code,omitempty"`
 	// How many units; 0 means 1.
-	Quantity      uint32 `protobuf:"varint,6,opt,name=quantity,proto3" json:"quantity,omitempty"`
+	Quantity uint32 `protobuf:"varint,6,opt,name=quantity,proto3" json:"quantity,omitempty"`
+	// ed25519 signature of the terminal's key over the fields above, encoded
+	// as package terminals/tapsig says. Required once the terminal has a
+	// registered public key; a signed tap needs no bearer credential.
+	Signature     []byte `protobuf:"bytes,7,opt,name=signature,proto3" json:"signature,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *TapRequest) Reset() {
 	*x = TapRequest{}
-	mi := &file_civicard_v1_api_proto_msgTypes[0]
+	mi := &file_civicard_v1_api_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -103,7 +341,7 @@ func (x *TapRequest) String() string {
 func (*TapRequest) ProtoMessage() {}
 
 func (x *TapRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_civicard_v1_api_proto_msgTypes[0]
+	mi := &file_civicard_v1_api_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -116,7 +354,7 @@ func (x *TapRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TapRequest.ProtoReflect.Descriptor instead.
 func (*TapRequest) Descriptor() ([]byte, []int) {
-	return file_civicard_v1_api_proto_rawDescGZIP(), []int{0}
+	return file_civicard_v1_api_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *TapRequest) GetTerminalId() string {
@@ -161,6 +399,13 @@ func (x *TapRequest) GetQuantity() uint32 {
 	return 0
 }
 
+func (x *TapRequest) GetSignature() []byte {
+	if x != nil {
+		return x.Signature
+	}
+	return nil
+}
+
 type TapResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Result        TapResult              `protobuf:"varint,1,opt,name=result,proto3,enum=civicard.v1.TapResult" json:"result,omitempty"`
@@ -178,7 +423,7 @@ type TapResponse struct {
 
 func (x *TapResponse) Reset() {
 	*x = TapResponse{}
-	mi := &file_civicard_v1_api_proto_msgTypes[1]
+	mi := &file_civicard_v1_api_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -190,7 +435,7 @@ func (x *TapResponse) String() string {
 func (*TapResponse) ProtoMessage() {}
 
 func (x *TapResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_civicard_v1_api_proto_msgTypes[1]
+	mi := &file_civicard_v1_api_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -203,7 +448,7 @@ func (x *TapResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TapResponse.ProtoReflect.Descriptor instead.
 func (*TapResponse) Descriptor() ([]byte, []int) {
-	return file_civicard_v1_api_proto_rawDescGZIP(), []int{1}
+	return file_civicard_v1_api_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *TapResponse) GetResult() TapResult {
@@ -248,6 +493,215 @@ func (x *TapResponse) GetReplayed() bool {
 	return false
 }
 
+type RegisterTerminalKeyRequest struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	TerminalId string                 `protobuf:"bytes,1,opt,name=terminal_id,json=terminalId,proto3" json:"terminal_id,omitempty"`
+	// ed25519 public key, 32 bytes.
+	PublicKey     []byte `protobuf:"bytes,2,opt,name=public_key,json=publicKey,proto3" json:"public_key,omitempty"`
+	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RegisterTerminalKeyRequest) Reset() {
+	*x = RegisterTerminalKeyRequest{}
+	mi := &file_civicard_v1_api_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RegisterTerminalKeyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RegisterTerminalKeyRequest) ProtoMessage() {}
+
+func (x *RegisterTerminalKeyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_civicard_v1_api_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RegisterTerminalKeyRequest.ProtoReflect.Descriptor instead.
+func (*RegisterTerminalKeyRequest) Descriptor() ([]byte, []int) {
+	return file_civicard_v1_api_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *RegisterTerminalKeyRequest) GetTerminalId() string {
+	if x != nil {
+		return x.TerminalId
+	}
+	return ""
+}
+
+func (x *RegisterTerminalKeyRequest) GetPublicKey() []byte {
+	if x != nil {
+		return x.PublicKey
+	}
+	return nil
+}
+
+func (x *RegisterTerminalKeyRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+type RegisterTerminalKeyResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Terminal      *Terminal              `protobuf:"bytes,1,opt,name=terminal,proto3" json:"terminal,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RegisterTerminalKeyResponse) Reset() {
+	*x = RegisterTerminalKeyResponse{}
+	mi := &file_civicard_v1_api_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RegisterTerminalKeyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RegisterTerminalKeyResponse) ProtoMessage() {}
+
+func (x *RegisterTerminalKeyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_civicard_v1_api_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RegisterTerminalKeyResponse.ProtoReflect.Descriptor instead.
+func (*RegisterTerminalKeyResponse) Descriptor() ([]byte, []int) {
+	return file_civicard_v1_api_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *RegisterTerminalKeyResponse) GetTerminal() *Terminal {
+	if x != nil {
+		return x.Terminal
+	}
+	return nil
+}
+
+type RevokeTerminalRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	TerminalId    string                 `protobuf:"bytes,1,opt,name=terminal_id,json=terminalId,proto3" json:"terminal_id,omitempty"`
+	Reason        string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	RequestId     string                 `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeTerminalRequest) Reset() {
+	*x = RevokeTerminalRequest{}
+	mi := &file_civicard_v1_api_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeTerminalRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeTerminalRequest) ProtoMessage() {}
+
+func (x *RevokeTerminalRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_civicard_v1_api_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeTerminalRequest.ProtoReflect.Descriptor instead.
+func (*RevokeTerminalRequest) Descriptor() ([]byte, []int) {
+	return file_civicard_v1_api_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *RevokeTerminalRequest) GetTerminalId() string {
+	if x != nil {
+		return x.TerminalId
+	}
+	return ""
+}
+
+func (x *RevokeTerminalRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *RevokeTerminalRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+type RevokeTerminalResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Terminal      *Terminal              `protobuf:"bytes,1,opt,name=terminal,proto3" json:"terminal,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeTerminalResponse) Reset() {
+	*x = RevokeTerminalResponse{}
+	mi := &file_civicard_v1_api_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeTerminalResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeTerminalResponse) ProtoMessage() {}
+
+func (x *RevokeTerminalResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_civicard_v1_api_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeTerminalResponse.ProtoReflect.Descriptor instead.
+func (*RevokeTerminalResponse) Descriptor() ([]byte, []int) {
+	return file_civicard_v1_api_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *RevokeTerminalResponse) GetTerminal() *Terminal {
+	if x != nil {
+		return x.Terminal
+	}
+	return nil
+}
+
 type GetCardRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	CardId        string                 `protobuf:"bytes,1,opt,name=card_id,json=cardId,proto3" json:"card_id,omitempty"`
@@ -257,7 +711,7 @@ type GetCardRequest struct {
 
 func (x *GetCardRequest) Reset() {
 	*x = GetCardRequest{}
-	mi := &file_civicard_v1_api_proto_msgTypes[2]
+	mi := &file_civicard_v1_api_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -269,7 +723,7 @@ func (x *GetCardRequest) String() string {
 func (*GetCardRequest) ProtoMessage() {}
 
 func (x *GetCardRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_civicard_v1_api_proto_msgTypes[2]
+	mi := &file_civicard_v1_api_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -282,7 +736,7 @@ func (x *GetCardRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCardRequest.ProtoReflect.Descriptor instead.
 func (*GetCardRequest) Descriptor() ([]byte, []int) {
-	return file_civicard_v1_api_proto_rawDescGZIP(), []int{2}
+	return file_civicard_v1_api_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *GetCardRequest) GetCardId() string {
@@ -301,7 +755,7 @@ type GetCardResponse struct {
 
 func (x *GetCardResponse) Reset() {
 	*x = GetCardResponse{}
-	mi := &file_civicard_v1_api_proto_msgTypes[3]
+	mi := &file_civicard_v1_api_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -313,7 +767,7 @@ func (x *GetCardResponse) String() string {
 func (*GetCardResponse) ProtoMessage() {}
 
 func (x *GetCardResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_civicard_v1_api_proto_msgTypes[3]
+	mi := &file_civicard_v1_api_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -326,7 +780,7 @@ func (x *GetCardResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCardResponse.ProtoReflect.Descriptor instead.
 func (*GetCardResponse) Descriptor() ([]byte, []int) {
-	return file_civicard_v1_api_proto_rawDescGZIP(), []int{3}
+	return file_civicard_v1_api_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *GetCardResponse) GetCard() *Card {
@@ -349,7 +803,7 @@ type ListTransactionsRequest struct {
 
 func (x *ListTransactionsRequest) Reset() {
 	*x = ListTransactionsRequest{}
-	mi := &file_civicard_v1_api_proto_msgTypes[4]
+	mi := &file_civicard_v1_api_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -361,7 +815,7 @@ func (x *ListTransactionsRequest) String() string {
 func (*ListTransactionsRequest) ProtoMessage() {}
 
 func (x *ListTransactionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_civicard_v1_api_proto_msgTypes[4]
+	mi := &file_civicard_v1_api_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -374,7 +828,7 @@ func (x *ListTransactionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTransactionsRequest.ProtoReflect.Descriptor instead.
 func (*ListTransactionsRequest) Descriptor() ([]byte, []int) {
-	return file_civicard_v1_api_proto_rawDescGZIP(), []int{4}
+	return file_civicard_v1_api_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ListTransactionsRequest) GetCardId() string {
@@ -407,7 +861,7 @@ type ListTransactionsResponse struct {
 
 func (x *ListTransactionsResponse) Reset() {
 	*x = ListTransactionsResponse{}
-	mi := &file_civicard_v1_api_proto_msgTypes[5]
+	mi := &file_civicard_v1_api_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -419,7 +873,7 @@ func (x *ListTransactionsResponse) String() string {
 func (*ListTransactionsResponse) ProtoMessage() {}
 
 func (x *ListTransactionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_civicard_v1_api_proto_msgTypes[5]
+	mi := &file_civicard_v1_api_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -432,7 +886,7 @@ func (x *ListTransactionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTransactionsResponse.ProtoReflect.Descriptor instead.
 func (*ListTransactionsResponse) Descriptor() ([]byte, []int) {
-	return file_civicard_v1_api_proto_rawDescGZIP(), []int{5}
+	return file_civicard_v1_api_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ListTransactionsResponse) GetTransactions() []*Transaction {
@@ -454,7 +908,7 @@ type TopUpRequest struct {
 
 func (x *TopUpRequest) Reset() {
 	*x = TopUpRequest{}
-	mi := &file_civicard_v1_api_proto_msgTypes[6]
+	mi := &file_civicard_v1_api_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -466,7 +920,7 @@ func (x *TopUpRequest) String() string {
 func (*TopUpRequest) ProtoMessage() {}
 
 func (x *TopUpRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_civicard_v1_api_proto_msgTypes[6]
+	mi := &file_civicard_v1_api_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -479,7 +933,7 @@ func (x *TopUpRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TopUpRequest.ProtoReflect.Descriptor instead.
 func (*TopUpRequest) Descriptor() ([]byte, []int) {
-	return file_civicard_v1_api_proto_rawDescGZIP(), []int{6}
+	return file_civicard_v1_api_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *TopUpRequest) GetCardId() string {
@@ -513,7 +967,7 @@ type TopUpResponse struct {
 
 func (x *TopUpResponse) Reset() {
 	*x = TopUpResponse{}
-	mi := &file_civicard_v1_api_proto_msgTypes[7]
+	mi := &file_civicard_v1_api_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -525,7 +979,7 @@ func (x *TopUpResponse) String() string {
 func (*TopUpResponse) ProtoMessage() {}
 
 func (x *TopUpResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_civicard_v1_api_proto_msgTypes[7]
+	mi := &file_civicard_v1_api_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -538,7 +992,7 @@ func (x *TopUpResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TopUpResponse.ProtoReflect.Descriptor instead.
 func (*TopUpResponse) Descriptor() ([]byte, []int) {
-	return file_civicard_v1_api_proto_rawDescGZIP(), []int{7}
+	return file_civicard_v1_api_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *TopUpResponse) GetTransaction() *Transaction {
@@ -567,7 +1021,7 @@ type BlockRequest struct {
 
 func (x *BlockRequest) Reset() {
 	*x = BlockRequest{}
-	mi := &file_civicard_v1_api_proto_msgTypes[8]
+	mi := &file_civicard_v1_api_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -579,7 +1033,7 @@ func (x *BlockRequest) String() string {
 func (*BlockRequest) ProtoMessage() {}
 
 func (x *BlockRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_civicard_v1_api_proto_msgTypes[8]
+	mi := &file_civicard_v1_api_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -592,7 +1046,7 @@ func (x *BlockRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BlockRequest.ProtoReflect.Descriptor instead.
 func (*BlockRequest) Descriptor() ([]byte, []int) {
-	return file_civicard_v1_api_proto_rawDescGZIP(), []int{8}
+	return file_civicard_v1_api_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *BlockRequest) GetCardId() string {
@@ -625,7 +1079,7 @@ type BlockResponse struct {
 
 func (x *BlockResponse) Reset() {
 	*x = BlockResponse{}
-	mi := &file_civicard_v1_api_proto_msgTypes[9]
+	mi := &file_civicard_v1_api_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -637,7 +1091,7 @@ func (x *BlockResponse) String() string {
 func (*BlockResponse) ProtoMessage() {}
 
 func (x *BlockResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_civicard_v1_api_proto_msgTypes[9]
+	mi := &file_civicard_v1_api_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -650,7 +1104,7 @@ func (x *BlockResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BlockResponse.ProtoReflect.Descriptor instead.
 func (*BlockResponse) Descriptor() ([]byte, []int) {
-	return file_civicard_v1_api_proto_rawDescGZIP(), []int{9}
+	return file_civicard_v1_api_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *BlockResponse) GetCard() *Card {
@@ -664,7 +1118,24 @@ var File_civicard_v1_api_proto protoreflect.FileDescriptor
 
 const file_civicard_v1_api_proto_rawDesc = "" +
 	"\n" +
-	"\x15civicard/v1/api.proto\x12\vcivicard.v1\x1a\x17civicard/v1/types.proto\"\xc3\x01\n" +
+	"\x15civicard/v1/api.proto\x12\vcivicard.v1\x1a\x17civicard/v1/types.proto\"\x9a\x01\n" +
+	"\x12GetDenylistRequest\x12\x1f\n" +
+	"\vterminal_id\x18\x01 \x01(\tR\n" +
+	"terminalId\x12#\n" +
+	"\rknown_version\x18\x02 \x01(\tR\fknownVersion\x12 \n" +
+	"\ftime_unix_ms\x18\x03 \x01(\x03R\n" +
+	"timeUnixMs\x12\x1c\n" +
+	"\tsignature\x18\x04 \x01(\fR\tsignature\"h\n" +
+	"\x13GetDenylistResponse\x12\x18\n" +
+	"\aversion\x18\x01 \x01(\tR\aversion\x12\x1c\n" +
+	"\tunchanged\x18\x02 \x01(\bR\tunchanged\x12\x19\n" +
+	"\bcard_ids\x18\x03 \x03(\tR\acardIds\"h\n" +
+	"\x18UploadOfflineTapsRequest\x12\x1f\n" +
+	"\vterminal_id\x18\x01 \x01(\tR\n" +
+	"terminalId\x12+\n" +
+	"\x04taps\x18\x02 \x03(\v2\x17.civicard.v1.TapRequestR\x04taps\"O\n" +
+	"\x19UploadOfflineTapsResponse\x122\n" +
+	"\aresults\x18\x01 \x03(\v2\x18.civicard.v1.TapResponseR\aresults\"\xe1\x01\n" +
 	"\n" +
 	"TapRequest\x12\x1f\n" +
 	"\vterminal_id\x18\x01 \x01(\tR\n" +
@@ -674,14 +1145,32 @@ const file_civicard_v1_api_proto_rawDesc = "" +
 	"\ftime_unix_ms\x18\x04 \x01(\x03R\n" +
 	"timeUnixMs\x12!\n" +
 	"\fservice_code\x18\x05 \x01(\tR\vserviceCode\x12\x1a\n" +
-	"\bquantity\x18\x06 \x01(\rR\bquantity\"\x9f\x02\n" +
+	"\bquantity\x18\x06 \x01(\rR\bquantity\x12\x1c\n" +
+	"\tsignature\x18\a \x01(\fR\tsignature\"\x9f\x02\n" +
 	"\vTapResponse\x12.\n" +
 	"\x06result\x18\x01 \x01(\x0e2\x16.civicard.v1.TapResultR\x06result\x12A\n" +
 	"\x0edecline_reason\x18\x02 \x01(\x0e2\x1a.civicard.v1.DeclineReasonR\rdeclineReason\x12,\n" +
 	"\acharged\x18\x03 \x01(\v2\x12.civicard.v1.MoneyR\acharged\x12,\n" +
 	"\abalance\x18\x04 \x01(\v2\x12.civicard.v1.MoneyR\abalance\x12%\n" +
 	"\x0etransaction_id\x18\x05 \x01(\tR\rtransactionId\x12\x1a\n" +
-	"\breplayed\x18\x06 \x01(\bR\breplayed\")\n" +
+	"\breplayed\x18\x06 \x01(\bR\breplayed\"{\n" +
+	"\x1aRegisterTerminalKeyRequest\x12\x1f\n" +
+	"\vterminal_id\x18\x01 \x01(\tR\n" +
+	"terminalId\x12\x1d\n" +
+	"\n" +
+	"public_key\x18\x02 \x01(\fR\tpublicKey\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tR\trequestId\"P\n" +
+	"\x1bRegisterTerminalKeyResponse\x121\n" +
+	"\bterminal\x18\x01 \x01(\v2\x15.civicard.v1.TerminalR\bterminal\"o\n" +
+	"\x15RevokeTerminalRequest\x12\x1f\n" +
+	"\vterminal_id\x18\x01 \x01(\tR\n" +
+	"terminalId\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tR\trequestId\"K\n" +
+	"\x16RevokeTerminalResponse\x121\n" +
+	"\bterminal\x18\x01 \x01(\v2\x15.civicard.v1.TerminalR\bterminal\")\n" +
 	"\x0eGetCardRequest\x12\x17\n" +
 	"\acard_id\x18\x01 \x01(\tR\x06cardId\"8\n" +
 	"\x0fGetCardResponse\x12%\n" +
@@ -710,9 +1199,14 @@ const file_civicard_v1_api_proto_rawDesc = "" +
 	"\tTapResult\x12\x1a\n" +
 	"\x16TAP_RESULT_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13TAP_RESULT_ACCEPTED\x10\x01\x12\x17\n" +
-	"\x13TAP_RESULT_DECLINED\x10\x022M\n" +
+	"\x13TAP_RESULT_DECLINED\x10\x022\x87\x02\n" +
 	"\x0fTerminalService\x12:\n" +
-	"\x03Tap\x12\x17.civicard.v1.TapRequest\x1a\x18.civicard.v1.TapResponse\"\x002\xbc\x02\n" +
+	"\x03Tap\x12\x17.civicard.v1.TapRequest\x1a\x18.civicard.v1.TapResponse\"\x00\x12d\n" +
+	"\x11UploadOfflineTaps\x12%.civicard.v1.UploadOfflineTapsRequest\x1a&.civicard.v1.UploadOfflineTapsResponse\"\x00\x12R\n" +
+	"\vGetDenylist\x12\x1f.civicard.v1.GetDenylistRequest\x1a .civicard.v1.GetDenylistResponse\"\x002\xe2\x01\n" +
+	"\x17TerminalRegistryService\x12j\n" +
+	"\x13RegisterTerminalKey\x12'.civicard.v1.RegisterTerminalKeyRequest\x1a(.civicard.v1.RegisterTerminalKeyResponse\"\x00\x12[\n" +
+	"\x0eRevokeTerminal\x12\".civicard.v1.RevokeTerminalRequest\x1a#.civicard.v1.RevokeTerminalResponse\"\x002\xbc\x02\n" +
 	"\vCardService\x12F\n" +
 	"\aGetCard\x12\x1b.civicard.v1.GetCardRequest\x1a\x1c.civicard.v1.GetCardResponse\"\x00\x12a\n" +
 	"\x10ListTransactions\x12$.civicard.v1.ListTransactionsRequest\x1a%.civicard.v1.ListTransactionsResponse\"\x00\x12@\n" +
@@ -732,49 +1226,70 @@ func file_civicard_v1_api_proto_rawDescGZIP() []byte {
 }
 
 var file_civicard_v1_api_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_civicard_v1_api_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_civicard_v1_api_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_civicard_v1_api_proto_goTypes = []any{
-	(TapResult)(0),                   // 0: civicard.v1.TapResult
-	(*TapRequest)(nil),               // 1: civicard.v1.TapRequest
-	(*TapResponse)(nil),              // 2: civicard.v1.TapResponse
-	(*GetCardRequest)(nil),           // 3: civicard.v1.GetCardRequest
-	(*GetCardResponse)(nil),          // 4: civicard.v1.GetCardResponse
-	(*ListTransactionsRequest)(nil),  // 5: civicard.v1.ListTransactionsRequest
-	(*ListTransactionsResponse)(nil), // 6: civicard.v1.ListTransactionsResponse
-	(*TopUpRequest)(nil),             // 7: civicard.v1.TopUpRequest
-	(*TopUpResponse)(nil),            // 8: civicard.v1.TopUpResponse
-	(*BlockRequest)(nil),             // 9: civicard.v1.BlockRequest
-	(*BlockResponse)(nil),            // 10: civicard.v1.BlockResponse
-	(DeclineReason)(0),               // 11: civicard.v1.DeclineReason
-	(*Money)(nil),                    // 12: civicard.v1.Money
-	(*Card)(nil),                     // 13: civicard.v1.Card
-	(*Transaction)(nil),              // 14: civicard.v1.Transaction
+	(TapResult)(0),                      // 0: civicard.v1.TapResult
+	(*GetDenylistRequest)(nil),          // 1: civicard.v1.GetDenylistRequest
+	(*GetDenylistResponse)(nil),         // 2: civicard.v1.GetDenylistResponse
+	(*UploadOfflineTapsRequest)(nil),    // 3: civicard.v1.UploadOfflineTapsRequest
+	(*UploadOfflineTapsResponse)(nil),   // 4: civicard.v1.UploadOfflineTapsResponse
+	(*TapRequest)(nil),                  // 5: civicard.v1.TapRequest
+	(*TapResponse)(nil),                 // 6: civicard.v1.TapResponse
+	(*RegisterTerminalKeyRequest)(nil),  // 7: civicard.v1.RegisterTerminalKeyRequest
+	(*RegisterTerminalKeyResponse)(nil), // 8: civicard.v1.RegisterTerminalKeyResponse
+	(*RevokeTerminalRequest)(nil),       // 9: civicard.v1.RevokeTerminalRequest
+	(*RevokeTerminalResponse)(nil),      // 10: civicard.v1.RevokeTerminalResponse
+	(*GetCardRequest)(nil),              // 11: civicard.v1.GetCardRequest
+	(*GetCardResponse)(nil),             // 12: civicard.v1.GetCardResponse
+	(*ListTransactionsRequest)(nil),     // 13: civicard.v1.ListTransactionsRequest
+	(*ListTransactionsResponse)(nil),    // 14: civicard.v1.ListTransactionsResponse
+	(*TopUpRequest)(nil),                // 15: civicard.v1.TopUpRequest
+	(*TopUpResponse)(nil),               // 16: civicard.v1.TopUpResponse
+	(*BlockRequest)(nil),                // 17: civicard.v1.BlockRequest
+	(*BlockResponse)(nil),               // 18: civicard.v1.BlockResponse
+	(DeclineReason)(0),                  // 19: civicard.v1.DeclineReason
+	(*Money)(nil),                       // 20: civicard.v1.Money
+	(*Terminal)(nil),                    // 21: civicard.v1.Terminal
+	(*Card)(nil),                        // 22: civicard.v1.Card
+	(*Transaction)(nil),                 // 23: civicard.v1.Transaction
 }
 var file_civicard_v1_api_proto_depIdxs = []int32{
-	0,  // 0: civicard.v1.TapResponse.result:type_name -> civicard.v1.TapResult
-	11, // 1: civicard.v1.TapResponse.decline_reason:type_name -> civicard.v1.DeclineReason
-	12, // 2: civicard.v1.TapResponse.charged:type_name -> civicard.v1.Money
-	12, // 3: civicard.v1.TapResponse.balance:type_name -> civicard.v1.Money
-	13, // 4: civicard.v1.GetCardResponse.card:type_name -> civicard.v1.Card
-	14, // 5: civicard.v1.ListTransactionsResponse.transactions:type_name -> civicard.v1.Transaction
-	12, // 6: civicard.v1.TopUpRequest.amount:type_name -> civicard.v1.Money
-	14, // 7: civicard.v1.TopUpResponse.transaction:type_name -> civicard.v1.Transaction
-	13, // 8: civicard.v1.BlockResponse.card:type_name -> civicard.v1.Card
-	1,  // 9: civicard.v1.TerminalService.Tap:input_type -> civicard.v1.TapRequest
-	3,  // 10: civicard.v1.CardService.GetCard:input_type -> civicard.v1.GetCardRequest
-	5,  // 11: civicard.v1.CardService.ListTransactions:input_type -> civicard.v1.ListTransactionsRequest
-	7,  // 12: civicard.v1.CardService.TopUp:input_type -> civicard.v1.TopUpRequest
-	9,  // 13: civicard.v1.CardService.Block:input_type -> civicard.v1.BlockRequest
-	2,  // 14: civicard.v1.TerminalService.Tap:output_type -> civicard.v1.TapResponse
-	4,  // 15: civicard.v1.CardService.GetCard:output_type -> civicard.v1.GetCardResponse
-	6,  // 16: civicard.v1.CardService.ListTransactions:output_type -> civicard.v1.ListTransactionsResponse
-	8,  // 17: civicard.v1.CardService.TopUp:output_type -> civicard.v1.TopUpResponse
-	10, // 18: civicard.v1.CardService.Block:output_type -> civicard.v1.BlockResponse
-	14, // [14:19] is the sub-list for method output_type
-	9,  // [9:14] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+	5,  // 0: civicard.v1.UploadOfflineTapsRequest.taps:type_name -> civicard.v1.TapRequest
+	6,  // 1: civicard.v1.UploadOfflineTapsResponse.results:type_name -> civicard.v1.TapResponse
+	0,  // 2: civicard.v1.TapResponse.result:type_name -> civicard.v1.TapResult
+	19, // 3: civicard.v1.TapResponse.decline_reason:type_name -> civicard.v1.DeclineReason
+	20, // 4: civicard.v1.TapResponse.charged:type_name -> civicard.v1.Money
+	20, // 5: civicard.v1.TapResponse.balance:type_name -> civicard.v1.Money
+	21, // 6: civicard.v1.RegisterTerminalKeyResponse.terminal:type_name -> civicard.v1.Terminal
+	21, // 7: civicard.v1.RevokeTerminalResponse.terminal:type_name -> civicard.v1.Terminal
+	22, // 8: civicard.v1.GetCardResponse.card:type_name -> civicard.v1.Card
+	23, // 9: civicard.v1.ListTransactionsResponse.transactions:type_name -> civicard.v1.Transaction
+	20, // 10: civicard.v1.TopUpRequest.amount:type_name -> civicard.v1.Money
+	23, // 11: civicard.v1.TopUpResponse.transaction:type_name -> civicard.v1.Transaction
+	22, // 12: civicard.v1.BlockResponse.card:type_name -> civicard.v1.Card
+	5,  // 13: civicard.v1.TerminalService.Tap:input_type -> civicard.v1.TapRequest
+	3,  // 14: civicard.v1.TerminalService.UploadOfflineTaps:input_type -> civicard.v1.UploadOfflineTapsRequest
+	1,  // 15: civicard.v1.TerminalService.GetDenylist:input_type -> civicard.v1.GetDenylistRequest
+	7,  // 16: civicard.v1.TerminalRegistryService.RegisterTerminalKey:input_type -> civicard.v1.RegisterTerminalKeyRequest
+	9,  // 17: civicard.v1.TerminalRegistryService.RevokeTerminal:input_type -> civicard.v1.RevokeTerminalRequest
+	11, // 18: civicard.v1.CardService.GetCard:input_type -> civicard.v1.GetCardRequest
+	13, // 19: civicard.v1.CardService.ListTransactions:input_type -> civicard.v1.ListTransactionsRequest
+	15, // 20: civicard.v1.CardService.TopUp:input_type -> civicard.v1.TopUpRequest
+	17, // 21: civicard.v1.CardService.Block:input_type -> civicard.v1.BlockRequest
+	6,  // 22: civicard.v1.TerminalService.Tap:output_type -> civicard.v1.TapResponse
+	4,  // 23: civicard.v1.TerminalService.UploadOfflineTaps:output_type -> civicard.v1.UploadOfflineTapsResponse
+	2,  // 24: civicard.v1.TerminalService.GetDenylist:output_type -> civicard.v1.GetDenylistResponse
+	8,  // 25: civicard.v1.TerminalRegistryService.RegisterTerminalKey:output_type -> civicard.v1.RegisterTerminalKeyResponse
+	10, // 26: civicard.v1.TerminalRegistryService.RevokeTerminal:output_type -> civicard.v1.RevokeTerminalResponse
+	12, // 27: civicard.v1.CardService.GetCard:output_type -> civicard.v1.GetCardResponse
+	14, // 28: civicard.v1.CardService.ListTransactions:output_type -> civicard.v1.ListTransactionsResponse
+	16, // 29: civicard.v1.CardService.TopUp:output_type -> civicard.v1.TopUpResponse
+	18, // 30: civicard.v1.CardService.Block:output_type -> civicard.v1.BlockResponse
+	22, // [22:31] is the sub-list for method output_type
+	13, // [13:22] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_civicard_v1_api_proto_init() }
@@ -789,9 +1304,9 @@ func file_civicard_v1_api_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_civicard_v1_api_proto_rawDesc), len(file_civicard_v1_api_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   10,
+			NumMessages:   18,
 			NumExtensions: 0,
-			NumServices:   2,
+			NumServices:   3,
 		},
 		GoTypes:           file_civicard_v1_api_proto_goTypes,
 		DependencyIndexes: file_civicard_v1_api_proto_depIdxs,

@@ -499,8 +499,15 @@ type Terminal struct {
 	Location string `protobuf:"bytes,3,opt,name=location,proto3" json:"location,omitempty"`
 	// SHA-256 of the terminal's credential; the credential itself is never stored.
 	CredentialSha256 []byte `protobuf:"bytes,4,opt,name=credential_sha256,json=credentialSha256,proto3" json:"credential_sha256,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// The terminal's ed25519 public key (32 bytes), set by the registry
+	// (`civicard admin terminals register`). When set, every tap must carry
+	// the terminal's signature (TapRequest.signature); empty: the bearer
+	// credential alone authenticates (demo terminals).
+	PublicKey []byte `protobuf:"bytes,5,opt,name=public_key,json=publicKey,proto3" json:"public_key,omitempty"`
+	// A revoked terminal's taps are refused, for good.
+	Revoked       bool `protobuf:"varint,6,opt,name=revoked,proto3" json:"revoked,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Terminal) Reset() {
@@ -561,6 +568,20 @@ func (x *Terminal) GetCredentialSha256() []byte {
 	return nil
 }
 
+func (x *Terminal) GetPublicKey() []byte {
+	if x != nil {
+		return x.PublicKey
+	}
+	return nil
+}
+
+func (x *Terminal) GetRevoked() bool {
+	if x != nil {
+		return x.Revoked
+	}
+	return false
+}
+
 type Card struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	CardId  string                 `protobuf:"bytes,1,opt,name=card_id,json=cardId,proto3" json:"card_id,omitempty"`
@@ -570,7 +591,10 @@ type Card struct {
 	// Increases with every change of the card's ledger state.
 	Version uint64 `protobuf:"varint,5,opt,name=version,proto3" json:"version,omitempty"`
 	// Empty for bearer cards.
-	HolderName    string `protobuf:"bytes,6,opt,name=holder_name,json=holderName,proto3" json:"holder_name,omitempty"`
+	HolderName string `protobuf:"bytes,6,opt,name=holder_name,json=holderName,proto3" json:"holder_name,omitempty"`
+	// What the card owes for offline taps its balance could not cover; taken
+	// from its next top-ups. Unset when nothing is owed.
+	Debt          *Money `protobuf:"bytes,7,opt,name=debt,proto3" json:"debt,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -647,6 +671,13 @@ func (x *Card) GetHolderName() string {
 	return ""
 }
 
+func (x *Card) GetDebt() *Money {
+	if x != nil {
+		return x.Debt
+	}
+	return nil
+}
+
 // A record of the card's ledger: every top-up, charge, declined tap and block.
 type Transaction struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -668,7 +699,12 @@ type Transaction struct {
 	TimeUnixMs    int64         `protobuf:"varint,12,opt,name=time_unix_ms,json=timeUnixMs,proto3" json:"time_unix_ms,omitempty"`
 	DeclineReason DeclineReason `protobuf:"varint,13,opt,name=decline_reason,json=declineReason,proto3,enum=civicard.v1.DeclineReason" json:"decline_reason,omitempty"`
 	// Free text given with a block.
-	Note          string `protobuf:"bytes,14,opt,name=note,proto3" json:"note,omitempty"`
+	Note string `protobuf:"bytes,14,opt,name=note,proto3" json:"note,omitempty"`
+	// The card's debt after this transaction; set when it has or had debt
+	// (an offline charge it could not cover, a top-up that repaid debt).
+	DebtAfter *Money `protobuf:"bytes,15,opt,name=debt_after,json=debtAfter,proto3" json:"debt_after,omitempty"`
+	// True for a tap the terminal accepted offline and uploaded later.
+	Offline       bool `protobuf:"varint,16,opt,name=offline,proto3" json:"offline,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -801,6 +837,20 @@ func (x *Transaction) GetNote() string {
 	return ""
 }
 
+func (x *Transaction) GetDebtAfter() *Money {
+	if x != nil {
+		return x.DebtAfter
+	}
+	return nil
+}
+
+func (x *Transaction) GetOffline() bool {
+	if x != nil {
+		return x.Offline
+	}
+	return false
+}
+
 var File_civicard_v1_types_proto protoreflect.FileDescriptor
 
 const file_civicard_v1_types_proto_rawDesc = "" +
@@ -819,13 +869,16 @@ const file_civicard_v1_types_proto_rawDesc = "" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n" +
 	"\x04town\x18\x03 \x01(\tR\x04town\x12,\n" +
 	"\x04kind\x18\x04 \x01(\x0e2\x18.civicard.v1.ServiceKindR\x04kind\x120\n" +
-	"\bservices\x18\x05 \x03(\v2\x14.civicard.v1.ServiceR\bservices\"\x9b\x01\n" +
+	"\bservices\x18\x05 \x03(\v2\x14.civicard.v1.ServiceR\bservices\"\xd4\x01\n" +
 	"\bTerminal\x12\x1f\n" +
 	"\vterminal_id\x18\x01 \x01(\tR\n" +
 	"terminalId\x12%\n" +
 	"\x0einstitution_id\x18\x02 \x01(\tR\rinstitutionId\x12\x1a\n" +
 	"\blocation\x18\x03 \x01(\tR\blocation\x12+\n" +
-	"\x11credential_sha256\x18\x04 \x01(\fR\x10credentialSha256\"\xe4\x01\n" +
+	"\x11credential_sha256\x18\x04 \x01(\fR\x10credentialSha256\x12\x1d\n" +
+	"\n" +
+	"public_key\x18\x05 \x01(\fR\tpublicKey\x12\x18\n" +
+	"\arevoked\x18\x06 \x01(\bR\arevoked\"\x8c\x02\n" +
 	"\x04Card\x12\x17\n" +
 	"\acard_id\x18\x01 \x01(\tR\x06cardId\x12)\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x15.civicard.v1.CardKindR\x04kind\x12/\n" +
@@ -833,7 +886,8 @@ const file_civicard_v1_types_proto_rawDesc = "" +
 	"\abalance\x18\x04 \x01(\v2\x12.civicard.v1.MoneyR\abalance\x12\x18\n" +
 	"\aversion\x18\x05 \x01(\x04R\aversion\x12\x1f\n" +
 	"\vholder_name\x18\x06 \x01(\tR\n" +
-	"holderName\"\xba\x04\n" +
+	"holderName\x12&\n" +
+	"\x04debt\x18\a \x01(\v2\x12.civicard.v1.MoneyR\x04debt\"\x87\x05\n" +
 	"\vTransaction\x12%\n" +
 	"\x0etransaction_id\x18\x01 \x01(\tR\rtransactionId\x12'\n" +
 	"\x0fledger_sequence\x18\x02 \x01(\x04R\x0eledgerSequence\x120\n" +
@@ -851,7 +905,10 @@ const file_civicard_v1_types_proto_rawDesc = "" +
 	"\ftime_unix_ms\x18\f \x01(\x03R\n" +
 	"timeUnixMs\x12A\n" +
 	"\x0edecline_reason\x18\r \x01(\x0e2\x1a.civicard.v1.DeclineReasonR\rdeclineReason\x12\x12\n" +
-	"\x04note\x18\x0e \x01(\tR\x04note*\xd2\x01\n" +
+	"\x04note\x18\x0e \x01(\tR\x04note\x121\n" +
+	"\n" +
+	"debt_after\x18\x0f \x01(\v2\x12.civicard.v1.MoneyR\tdebtAfter\x12\x18\n" +
+	"\aoffline\x18\x10 \x01(\bR\aoffline*\xd2\x01\n" +
 	"\vServiceKind\x12\x1c\n" +
 	"\x18SERVICE_KIND_UNSPECIFIED\x10\x00\x12!\n" +
 	"\x1dSERVICE_KIND_PUBLIC_TRANSPORT\x10\x01\x12\x18\n" +
@@ -908,20 +965,22 @@ var file_civicard_v1_types_proto_goTypes = []any{
 	(*Transaction)(nil),  // 10: civicard.v1.Transaction
 }
 var file_civicard_v1_types_proto_depIdxs = []int32{
-	0, // 0: civicard.v1.Institution.kind:type_name -> civicard.v1.ServiceKind
-	6, // 1: civicard.v1.Institution.services:type_name -> civicard.v1.Service
-	1, // 2: civicard.v1.Card.kind:type_name -> civicard.v1.CardKind
-	2, // 3: civicard.v1.Card.status:type_name -> civicard.v1.CardStatus
-	5, // 4: civicard.v1.Card.balance:type_name -> civicard.v1.Money
-	4, // 5: civicard.v1.Transaction.kind:type_name -> civicard.v1.TransactionKind
-	5, // 6: civicard.v1.Transaction.amount:type_name -> civicard.v1.Money
-	5, // 7: civicard.v1.Transaction.balance_after:type_name -> civicard.v1.Money
-	3, // 8: civicard.v1.Transaction.decline_reason:type_name -> civicard.v1.DeclineReason
-	9, // [9:9] is the sub-list for method output_type
-	9, // [9:9] is the sub-list for method input_type
-	9, // [9:9] is the sub-list for extension type_name
-	9, // [9:9] is the sub-list for extension extendee
-	0, // [0:9] is the sub-list for field type_name
+	0,  // 0: civicard.v1.Institution.kind:type_name -> civicard.v1.ServiceKind
+	6,  // 1: civicard.v1.Institution.services:type_name -> civicard.v1.Service
+	1,  // 2: civicard.v1.Card.kind:type_name -> civicard.v1.CardKind
+	2,  // 3: civicard.v1.Card.status:type_name -> civicard.v1.CardStatus
+	5,  // 4: civicard.v1.Card.balance:type_name -> civicard.v1.Money
+	5,  // 5: civicard.v1.Card.debt:type_name -> civicard.v1.Money
+	4,  // 6: civicard.v1.Transaction.kind:type_name -> civicard.v1.TransactionKind
+	5,  // 7: civicard.v1.Transaction.amount:type_name -> civicard.v1.Money
+	5,  // 8: civicard.v1.Transaction.balance_after:type_name -> civicard.v1.Money
+	3,  // 9: civicard.v1.Transaction.decline_reason:type_name -> civicard.v1.DeclineReason
+	5,  // 10: civicard.v1.Transaction.debt_after:type_name -> civicard.v1.Money
+	11, // [11:11] is the sub-list for method output_type
+	11, // [11:11] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_civicard_v1_types_proto_init() }

@@ -109,9 +109,11 @@ const file_grains_v1_grains_proto_rawDesc = "" +
 	"\aGetCard\x12\x1b.civicard.v1.GetCardRequest\x1a\x1c.civicard.v1.GetCardResponse\"\x00\x12a\n" +
 	"\x10ListTransactions\x12$.civicard.v1.ListTransactionsRequest\x1a%.civicard.v1.ListTransactionsResponse\"\x00\x12D\n" +
 	"\x05TopUp\x12\x1d.civicard.grains.v1.TopUpCard\x1a\x1a.civicard.v1.TopUpResponse\"\x00\x12D\n" +
-	"\x05Block\x12\x1d.civicard.grains.v1.BlockCard\x1a\x1a.civicard.v1.BlockResponse\"\x002N\n" +
+	"\x05Block\x12\x1d.civicard.grains.v1.BlockCard\x1a\x1a.civicard.v1.BlockResponse\"\x002\xf6\x01\n" +
 	"\bTerminal\x12B\n" +
-	"\x03Tap\x12\x1f.civicard.grains.v1.TerminalTap\x1a\x18.civicard.v1.TapResponse\"\x002_\n" +
+	"\x03Tap\x12\x1f.civicard.grains.v1.TerminalTap\x1a\x18.civicard.v1.TapResponse\"\x00\x12P\n" +
+	"\x06Change\x12\".civicard.grains.v1.ChangeTerminal\x1a .civicard.grains.v1.TerminalInfo\"\x00\x12T\n" +
+	"\bDenylist\x12$.civicard.grains.v1.TerminalDenylist\x1a .civicard.v1.GetDenylistResponse\"\x002_\n" +
 	"\vInstitution\x12P\n" +
 	"\x03Get\x12\".civicard.grains.v1.GetInstitution\x1a#.civicard.grains.v1.InstitutionInfo\"\x00B&Z$civicard/messages/grains/v1;grainsv1b\x06proto3"
 
@@ -136,13 +138,17 @@ var file_grains_v1_grains_proto_goTypes = []any{
 	(*TopUpCard)(nil),                   // 4: civicard.grains.v1.TopUpCard
 	(*BlockCard)(nil),                   // 5: civicard.grains.v1.BlockCard
 	(*TerminalTap)(nil),                 // 6: civicard.grains.v1.TerminalTap
-	(*GetInstitution)(nil),              // 7: civicard.grains.v1.GetInstitution
-	(*v1.TapResponse)(nil),              // 8: civicard.v1.TapResponse
-	(*v1.GetCardResponse)(nil),          // 9: civicard.v1.GetCardResponse
-	(*v1.ListTransactionsResponse)(nil), // 10: civicard.v1.ListTransactionsResponse
-	(*v1.TopUpResponse)(nil),            // 11: civicard.v1.TopUpResponse
-	(*v1.BlockResponse)(nil),            // 12: civicard.v1.BlockResponse
-	(*InstitutionInfo)(nil),             // 13: civicard.grains.v1.InstitutionInfo
+	(*ChangeTerminal)(nil),              // 7: civicard.grains.v1.ChangeTerminal
+	(*TerminalDenylist)(nil),            // 8: civicard.grains.v1.TerminalDenylist
+	(*GetInstitution)(nil),              // 9: civicard.grains.v1.GetInstitution
+	(*v1.TapResponse)(nil),              // 10: civicard.v1.TapResponse
+	(*v1.GetCardResponse)(nil),          // 11: civicard.v1.GetCardResponse
+	(*v1.ListTransactionsResponse)(nil), // 12: civicard.v1.ListTransactionsResponse
+	(*v1.TopUpResponse)(nil),            // 13: civicard.v1.TopUpResponse
+	(*v1.BlockResponse)(nil),            // 14: civicard.v1.BlockResponse
+	(*TerminalInfo)(nil),                // 15: civicard.grains.v1.TerminalInfo
+	(*v1.GetDenylistResponse)(nil),      // 16: civicard.v1.GetDenylistResponse
+	(*InstitutionInfo)(nil),             // 17: civicard.grains.v1.InstitutionInfo
 }
 var file_grains_v1_grains_proto_depIdxs = []int32{
 	1,  // 0: civicard.grains.v1.Card.Authorize:input_type -> civicard.grains.v1.AuthorizeTap
@@ -151,16 +157,20 @@ var file_grains_v1_grains_proto_depIdxs = []int32{
 	4,  // 3: civicard.grains.v1.Card.TopUp:input_type -> civicard.grains.v1.TopUpCard
 	5,  // 4: civicard.grains.v1.Card.Block:input_type -> civicard.grains.v1.BlockCard
 	6,  // 5: civicard.grains.v1.Terminal.Tap:input_type -> civicard.grains.v1.TerminalTap
-	7,  // 6: civicard.grains.v1.Institution.Get:input_type -> civicard.grains.v1.GetInstitution
-	8,  // 7: civicard.grains.v1.Card.Authorize:output_type -> civicard.v1.TapResponse
-	9,  // 8: civicard.grains.v1.Card.GetCard:output_type -> civicard.v1.GetCardResponse
-	10, // 9: civicard.grains.v1.Card.ListTransactions:output_type -> civicard.v1.ListTransactionsResponse
-	11, // 10: civicard.grains.v1.Card.TopUp:output_type -> civicard.v1.TopUpResponse
-	12, // 11: civicard.grains.v1.Card.Block:output_type -> civicard.v1.BlockResponse
-	8,  // 12: civicard.grains.v1.Terminal.Tap:output_type -> civicard.v1.TapResponse
-	13, // 13: civicard.grains.v1.Institution.Get:output_type -> civicard.grains.v1.InstitutionInfo
-	7,  // [7:14] is the sub-list for method output_type
-	0,  // [0:7] is the sub-list for method input_type
+	7,  // 6: civicard.grains.v1.Terminal.Change:input_type -> civicard.grains.v1.ChangeTerminal
+	8,  // 7: civicard.grains.v1.Terminal.Denylist:input_type -> civicard.grains.v1.TerminalDenylist
+	9,  // 8: civicard.grains.v1.Institution.Get:input_type -> civicard.grains.v1.GetInstitution
+	10, // 9: civicard.grains.v1.Card.Authorize:output_type -> civicard.v1.TapResponse
+	11, // 10: civicard.grains.v1.Card.GetCard:output_type -> civicard.v1.GetCardResponse
+	12, // 11: civicard.grains.v1.Card.ListTransactions:output_type -> civicard.v1.ListTransactionsResponse
+	13, // 12: civicard.grains.v1.Card.TopUp:output_type -> civicard.v1.TopUpResponse
+	14, // 13: civicard.grains.v1.Card.Block:output_type -> civicard.v1.BlockResponse
+	10, // 14: civicard.grains.v1.Terminal.Tap:output_type -> civicard.v1.TapResponse
+	15, // 15: civicard.grains.v1.Terminal.Change:output_type -> civicard.grains.v1.TerminalInfo
+	16, // 16: civicard.grains.v1.Terminal.Denylist:output_type -> civicard.v1.GetDenylistResponse
+	17, // 17: civicard.grains.v1.Institution.Get:output_type -> civicard.grains.v1.InstitutionInfo
+	9,  // [9:18] is the sub-list for method output_type
+	0,  // [0:9] is the sub-list for method input_type
 	0,  // [0:0] is the sub-list for extension type_name
 	0,  // [0:0] is the sub-list for extension extendee
 	0,  // [0:0] is the sub-list for field type_name

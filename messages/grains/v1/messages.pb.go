@@ -27,9 +27,11 @@ const (
 // TerminalTap is a tap as the gateway passes it on: the request and the
 // credential the terminal presented.
 type TerminalTap struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Tap           *v1.TapRequest         `protobuf:"bytes,1,opt,name=tap,proto3" json:"tap,omitempty"`
-	Credential    string                 `protobuf:"bytes,2,opt,name=credential,proto3" json:"credential,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Tap        *v1.TapRequest         `protobuf:"bytes,1,opt,name=tap,proto3" json:"tap,omitempty"`
+	Credential string                 `protobuf:"bytes,2,opt,name=credential,proto3" json:"credential,omitempty"`
+	// Accepted by the terminal offline, uploaded now: settled, never declined.
+	Offline       bool `protobuf:"varint,3,opt,name=offline,proto3" json:"offline,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -78,6 +80,205 @@ func (x *TerminalTap) GetCredential() string {
 	return ""
 }
 
+func (x *TerminalTap) GetOffline() bool {
+	if x != nil {
+		return x.Offline
+	}
+	return false
+}
+
+// ChangeTerminal sets the terminal's public key, or revokes it, through its
+// grain, so that the grain's cached record follows.
+type ChangeTerminal struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Idempotency key chosen by the operator's client.
+	RequestId string `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// Types that are valid to be assigned to Change:
+	//
+	//	*ChangeTerminal_PublicKey
+	//	*ChangeTerminal_RevokeReason
+	Change        isChangeTerminal_Change `protobuf_oneof:"change"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChangeTerminal) Reset() {
+	*x = ChangeTerminal{}
+	mi := &file_grains_v1_messages_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChangeTerminal) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChangeTerminal) ProtoMessage() {}
+
+func (x *ChangeTerminal) ProtoReflect() protoreflect.Message {
+	mi := &file_grains_v1_messages_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChangeTerminal.ProtoReflect.Descriptor instead.
+func (*ChangeTerminal) Descriptor() ([]byte, []int) {
+	return file_grains_v1_messages_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ChangeTerminal) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *ChangeTerminal) GetChange() isChangeTerminal_Change {
+	if x != nil {
+		return x.Change
+	}
+	return nil
+}
+
+func (x *ChangeTerminal) GetPublicKey() []byte {
+	if x != nil {
+		if x, ok := x.Change.(*ChangeTerminal_PublicKey); ok {
+			return x.PublicKey
+		}
+	}
+	return nil
+}
+
+func (x *ChangeTerminal) GetRevokeReason() string {
+	if x != nil {
+		if x, ok := x.Change.(*ChangeTerminal_RevokeReason); ok {
+			return x.RevokeReason
+		}
+	}
+	return ""
+}
+
+type isChangeTerminal_Change interface {
+	isChangeTerminal_Change()
+}
+
+type ChangeTerminal_PublicKey struct {
+	PublicKey []byte `protobuf:"bytes,2,opt,name=public_key,json=publicKey,proto3,oneof"`
+}
+
+type ChangeTerminal_RevokeReason struct {
+	// Why, for the audit trail.
+	RevokeReason string `protobuf:"bytes,3,opt,name=revoke_reason,json=revokeReason,proto3,oneof"`
+}
+
+func (*ChangeTerminal_PublicKey) isChangeTerminal_Change() {}
+
+func (*ChangeTerminal_RevokeReason) isChangeTerminal_Change() {}
+
+// TerminalDenylist is a terminal's request for the denylist, with the
+// credential it presented.
+type TerminalDenylist struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Request       *v1.GetDenylistRequest `protobuf:"bytes,1,opt,name=request,proto3" json:"request,omitempty"`
+	Credential    string                 `protobuf:"bytes,2,opt,name=credential,proto3" json:"credential,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TerminalDenylist) Reset() {
+	*x = TerminalDenylist{}
+	mi := &file_grains_v1_messages_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TerminalDenylist) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TerminalDenylist) ProtoMessage() {}
+
+func (x *TerminalDenylist) ProtoReflect() protoreflect.Message {
+	mi := &file_grains_v1_messages_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TerminalDenylist.ProtoReflect.Descriptor instead.
+func (*TerminalDenylist) Descriptor() ([]byte, []int) {
+	return file_grains_v1_messages_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *TerminalDenylist) GetRequest() *v1.GetDenylistRequest {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+func (x *TerminalDenylist) GetCredential() string {
+	if x != nil {
+		return x.Credential
+	}
+	return ""
+}
+
+type TerminalInfo struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Terminal      *v1.Terminal           `protobuf:"bytes,1,opt,name=terminal,proto3" json:"terminal,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TerminalInfo) Reset() {
+	*x = TerminalInfo{}
+	mi := &file_grains_v1_messages_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TerminalInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TerminalInfo) ProtoMessage() {}
+
+func (x *TerminalInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_grains_v1_messages_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TerminalInfo.ProtoReflect.Descriptor instead.
+func (*TerminalInfo) Descriptor() ([]byte, []int) {
+	return file_grains_v1_messages_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *TerminalInfo) GetTerminal() *v1.Terminal {
+	if x != nil {
+		return x.Terminal
+	}
+	return nil
+}
+
 // AuthorizeTap asks a card grain to price and settle one tap.
 type AuthorizeTap struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -90,13 +291,15 @@ type AuthorizeTap struct {
 	Service          *v1.Service `protobuf:"bytes,6,opt,name=service,proto3" json:"service,omitempty"`
 	Quantity         uint32      `protobuf:"varint,7,opt,name=quantity,proto3" json:"quantity,omitempty"`
 	TimeUnixMs       int64       `protobuf:"varint,8,opt,name=time_unix_ms,json=timeUnixMs,proto3" json:"time_unix_ms,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// An offline tap (see TerminalTap.offline).
+	Offline       bool `protobuf:"varint,9,opt,name=offline,proto3" json:"offline,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *AuthorizeTap) Reset() {
 	*x = AuthorizeTap{}
-	mi := &file_grains_v1_messages_proto_msgTypes[1]
+	mi := &file_grains_v1_messages_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -108,7 +311,7 @@ func (x *AuthorizeTap) String() string {
 func (*AuthorizeTap) ProtoMessage() {}
 
 func (x *AuthorizeTap) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_v1_messages_proto_msgTypes[1]
+	mi := &file_grains_v1_messages_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -121,7 +324,7 @@ func (x *AuthorizeTap) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuthorizeTap.ProtoReflect.Descriptor instead.
 func (*AuthorizeTap) Descriptor() ([]byte, []int) {
-	return file_grains_v1_messages_proto_rawDescGZIP(), []int{1}
+	return file_grains_v1_messages_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *AuthorizeTap) GetTransactionId() string {
@@ -180,6 +383,13 @@ func (x *AuthorizeTap) GetTimeUnixMs() int64 {
 	return 0
 }
 
+func (x *AuthorizeTap) GetOffline() bool {
+	if x != nil {
+		return x.Offline
+	}
+	return false
+}
+
 type GetInstitution struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -188,7 +398,7 @@ type GetInstitution struct {
 
 func (x *GetInstitution) Reset() {
 	*x = GetInstitution{}
-	mi := &file_grains_v1_messages_proto_msgTypes[2]
+	mi := &file_grains_v1_messages_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -200,7 +410,7 @@ func (x *GetInstitution) String() string {
 func (*GetInstitution) ProtoMessage() {}
 
 func (x *GetInstitution) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_v1_messages_proto_msgTypes[2]
+	mi := &file_grains_v1_messages_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -213,7 +423,7 @@ func (x *GetInstitution) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetInstitution.ProtoReflect.Descriptor instead.
 func (*GetInstitution) Descriptor() ([]byte, []int) {
-	return file_grains_v1_messages_proto_rawDescGZIP(), []int{2}
+	return file_grains_v1_messages_proto_rawDescGZIP(), []int{5}
 }
 
 type InstitutionInfo struct {
@@ -225,7 +435,7 @@ type InstitutionInfo struct {
 
 func (x *InstitutionInfo) Reset() {
 	*x = InstitutionInfo{}
-	mi := &file_grains_v1_messages_proto_msgTypes[3]
+	mi := &file_grains_v1_messages_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -237,7 +447,7 @@ func (x *InstitutionInfo) String() string {
 func (*InstitutionInfo) ProtoMessage() {}
 
 func (x *InstitutionInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_v1_messages_proto_msgTypes[3]
+	mi := &file_grains_v1_messages_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -250,7 +460,7 @@ func (x *InstitutionInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InstitutionInfo.ProtoReflect.Descriptor instead.
 func (*InstitutionInfo) Descriptor() ([]byte, []int) {
-	return file_grains_v1_messages_proto_rawDescGZIP(), []int{3}
+	return file_grains_v1_messages_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *InstitutionInfo) GetInstitution() *v1.Institution {
@@ -271,7 +481,7 @@ type TopUpCard struct {
 
 func (x *TopUpCard) Reset() {
 	*x = TopUpCard{}
-	mi := &file_grains_v1_messages_proto_msgTypes[4]
+	mi := &file_grains_v1_messages_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -283,7 +493,7 @@ func (x *TopUpCard) String() string {
 func (*TopUpCard) ProtoMessage() {}
 
 func (x *TopUpCard) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_v1_messages_proto_msgTypes[4]
+	mi := &file_grains_v1_messages_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -296,7 +506,7 @@ func (x *TopUpCard) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TopUpCard.ProtoReflect.Descriptor instead.
 func (*TopUpCard) Descriptor() ([]byte, []int) {
-	return file_grains_v1_messages_proto_rawDescGZIP(), []int{4}
+	return file_grains_v1_messages_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *TopUpCard) GetRequest() *v1.TopUpRequest {
@@ -324,7 +534,7 @@ type BlockCard struct {
 
 func (x *BlockCard) Reset() {
 	*x = BlockCard{}
-	mi := &file_grains_v1_messages_proto_msgTypes[5]
+	mi := &file_grains_v1_messages_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -336,7 +546,7 @@ func (x *BlockCard) String() string {
 func (*BlockCard) ProtoMessage() {}
 
 func (x *BlockCard) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_v1_messages_proto_msgTypes[5]
+	mi := &file_grains_v1_messages_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -349,7 +559,7 @@ func (x *BlockCard) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BlockCard.ProtoReflect.Descriptor instead.
 func (*BlockCard) Descriptor() ([]byte, []int) {
-	return file_grains_v1_messages_proto_rawDescGZIP(), []int{5}
+	return file_grains_v1_messages_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *BlockCard) GetRequest() *v1.BlockRequest {
@@ -370,12 +580,27 @@ var File_grains_v1_messages_proto protoreflect.FileDescriptor
 
 const file_grains_v1_messages_proto_rawDesc = "" +
 	"\n" +
-	"\x18grains/v1/messages.proto\x12\x12civicard.grains.v1\x1a\x15civicard/v1/api.proto\x1a\x17civicard/v1/types.proto\"X\n" +
+	"\x18grains/v1/messages.proto\x12\x12civicard.grains.v1\x1a\x15civicard/v1/api.proto\x1a\x17civicard/v1/types.proto\"r\n" +
 	"\vTerminalTap\x12)\n" +
 	"\x03tap\x18\x01 \x01(\v2\x17.civicard.v1.TapRequestR\x03tap\x12\x1e\n" +
 	"\n" +
 	"credential\x18\x02 \x01(\tR\n" +
-	"credential\"\xb1\x02\n" +
+	"credential\x12\x18\n" +
+	"\aoffline\x18\x03 \x01(\bR\aoffline\"\x81\x01\n" +
+	"\x0eChangeTerminal\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x01 \x01(\tR\trequestId\x12\x1f\n" +
+	"\n" +
+	"public_key\x18\x02 \x01(\fH\x00R\tpublicKey\x12%\n" +
+	"\rrevoke_reason\x18\x03 \x01(\tH\x00R\frevokeReasonB\b\n" +
+	"\x06change\"m\n" +
+	"\x10TerminalDenylist\x129\n" +
+	"\arequest\x18\x01 \x01(\v2\x1f.civicard.v1.GetDenylistRequestR\arequest\x12\x1e\n" +
+	"\n" +
+	"credential\x18\x02 \x01(\tR\n" +
+	"credential\"A\n" +
+	"\fTerminalInfo\x121\n" +
+	"\bterminal\x18\x01 \x01(\v2\x15.civicard.v1.TerminalR\bterminal\"\xcb\x02\n" +
 	"\fAuthorizeTap\x12%\n" +
 	"\x0etransaction_id\x18\x01 \x01(\tR\rtransactionId\x12\x17\n" +
 	"\acard_id\x18\x02 \x01(\tR\x06cardId\x12%\n" +
@@ -386,7 +611,8 @@ const file_grains_v1_messages_proto_rawDesc = "" +
 	"\aservice\x18\x06 \x01(\v2\x14.civicard.v1.ServiceR\aservice\x12\x1a\n" +
 	"\bquantity\x18\a \x01(\rR\bquantity\x12 \n" +
 	"\ftime_unix_ms\x18\b \x01(\x03R\n" +
-	"timeUnixMs\"\x10\n" +
+	"timeUnixMs\x12\x18\n" +
+	"\aoffline\x18\t \x01(\bR\aoffline\"\x10\n" +
 	"\x0eGetInstitution\"M\n" +
 	"\x0fInstitutionInfo\x12:\n" +
 	"\vinstitution\x18\x01 \x01(\v2\x18.civicard.v1.InstitutionR\vinstitution\"b\n" +
@@ -411,31 +637,38 @@ func file_grains_v1_messages_proto_rawDescGZIP() []byte {
 	return file_grains_v1_messages_proto_rawDescData
 }
 
-var file_grains_v1_messages_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_grains_v1_messages_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_grains_v1_messages_proto_goTypes = []any{
-	(*TerminalTap)(nil),     // 0: civicard.grains.v1.TerminalTap
-	(*AuthorizeTap)(nil),    // 1: civicard.grains.v1.AuthorizeTap
-	(*GetInstitution)(nil),  // 2: civicard.grains.v1.GetInstitution
-	(*InstitutionInfo)(nil), // 3: civicard.grains.v1.InstitutionInfo
-	(*TopUpCard)(nil),       // 4: civicard.grains.v1.TopUpCard
-	(*BlockCard)(nil),       // 5: civicard.grains.v1.BlockCard
-	(*v1.TapRequest)(nil),   // 6: civicard.v1.TapRequest
-	(*v1.Service)(nil),      // 7: civicard.v1.Service
-	(*v1.Institution)(nil),  // 8: civicard.v1.Institution
-	(*v1.TopUpRequest)(nil), // 9: civicard.v1.TopUpRequest
-	(*v1.BlockRequest)(nil), // 10: civicard.v1.BlockRequest
+	(*TerminalTap)(nil),           // 0: civicard.grains.v1.TerminalTap
+	(*ChangeTerminal)(nil),        // 1: civicard.grains.v1.ChangeTerminal
+	(*TerminalDenylist)(nil),      // 2: civicard.grains.v1.TerminalDenylist
+	(*TerminalInfo)(nil),          // 3: civicard.grains.v1.TerminalInfo
+	(*AuthorizeTap)(nil),          // 4: civicard.grains.v1.AuthorizeTap
+	(*GetInstitution)(nil),        // 5: civicard.grains.v1.GetInstitution
+	(*InstitutionInfo)(nil),       // 6: civicard.grains.v1.InstitutionInfo
+	(*TopUpCard)(nil),             // 7: civicard.grains.v1.TopUpCard
+	(*BlockCard)(nil),             // 8: civicard.grains.v1.BlockCard
+	(*v1.TapRequest)(nil),         // 9: civicard.v1.TapRequest
+	(*v1.GetDenylistRequest)(nil), // 10: civicard.v1.GetDenylistRequest
+	(*v1.Terminal)(nil),           // 11: civicard.v1.Terminal
+	(*v1.Service)(nil),            // 12: civicard.v1.Service
+	(*v1.Institution)(nil),        // 13: civicard.v1.Institution
+	(*v1.TopUpRequest)(nil),       // 14: civicard.v1.TopUpRequest
+	(*v1.BlockRequest)(nil),       // 15: civicard.v1.BlockRequest
 }
 var file_grains_v1_messages_proto_depIdxs = []int32{
-	6,  // 0: civicard.grains.v1.TerminalTap.tap:type_name -> civicard.v1.TapRequest
-	7,  // 1: civicard.grains.v1.AuthorizeTap.service:type_name -> civicard.v1.Service
-	8,  // 2: civicard.grains.v1.InstitutionInfo.institution:type_name -> civicard.v1.Institution
-	9,  // 3: civicard.grains.v1.TopUpCard.request:type_name -> civicard.v1.TopUpRequest
-	10, // 4: civicard.grains.v1.BlockCard.request:type_name -> civicard.v1.BlockRequest
-	5,  // [5:5] is the sub-list for method output_type
-	5,  // [5:5] is the sub-list for method input_type
-	5,  // [5:5] is the sub-list for extension type_name
-	5,  // [5:5] is the sub-list for extension extendee
-	0,  // [0:5] is the sub-list for field type_name
+	9,  // 0: civicard.grains.v1.TerminalTap.tap:type_name -> civicard.v1.TapRequest
+	10, // 1: civicard.grains.v1.TerminalDenylist.request:type_name -> civicard.v1.GetDenylistRequest
+	11, // 2: civicard.grains.v1.TerminalInfo.terminal:type_name -> civicard.v1.Terminal
+	12, // 3: civicard.grains.v1.AuthorizeTap.service:type_name -> civicard.v1.Service
+	13, // 4: civicard.grains.v1.InstitutionInfo.institution:type_name -> civicard.v1.Institution
+	14, // 5: civicard.grains.v1.TopUpCard.request:type_name -> civicard.v1.TopUpRequest
+	15, // 6: civicard.grains.v1.BlockCard.request:type_name -> civicard.v1.BlockRequest
+	7,  // [7:7] is the sub-list for method output_type
+	7,  // [7:7] is the sub-list for method input_type
+	7,  // [7:7] is the sub-list for extension type_name
+	7,  // [7:7] is the sub-list for extension extendee
+	0,  // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_grains_v1_messages_proto_init() }
@@ -443,13 +676,17 @@ func file_grains_v1_messages_proto_init() {
 	if File_grains_v1_messages_proto != nil {
 		return
 	}
+	file_grains_v1_messages_proto_msgTypes[1].OneofWrappers = []any{
+		(*ChangeTerminal_PublicKey)(nil),
+		(*ChangeTerminal_RevokeReason)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_grains_v1_messages_proto_rawDesc), len(file_grains_v1_messages_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   6,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -203,6 +203,8 @@ type Command struct {
 	//	*Command_Charge
 	//	*Command_BlockCard
 	//	*Command_MarkSeeded
+	//	*Command_SetTerminalKey
+	//	*Command_RevokeTerminal
 	Kind          isCommand_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -315,6 +317,24 @@ func (x *Command) GetMarkSeeded() *MarkSeeded {
 	return nil
 }
 
+func (x *Command) GetSetTerminalKey() *SetTerminalKey {
+	if x != nil {
+		if x, ok := x.Kind.(*Command_SetTerminalKey); ok {
+			return x.SetTerminalKey
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetRevokeTerminal() *RevokeTerminal {
+	if x != nil {
+		if x, ok := x.Kind.(*Command_RevokeTerminal); ok {
+			return x.RevokeTerminal
+		}
+	}
+	return nil
+}
+
 type isCommand_Kind interface {
 	isCommand_Kind()
 }
@@ -347,6 +367,14 @@ type Command_MarkSeeded struct {
 	MarkSeeded *MarkSeeded `protobuf:"bytes,16,opt,name=mark_seeded,json=markSeeded,proto3,oneof"`
 }
 
+type Command_SetTerminalKey struct {
+	SetTerminalKey *SetTerminalKey `protobuf:"bytes,17,opt,name=set_terminal_key,json=setTerminalKey,proto3,oneof"`
+}
+
+type Command_RevokeTerminal struct {
+	RevokeTerminal *RevokeTerminal `protobuf:"bytes,18,opt,name=revoke_terminal,json=revokeTerminal,proto3,oneof"`
+}
+
 func (*Command_RegisterInstitution) isCommand_Kind() {}
 
 func (*Command_RegisterTerminal) isCommand_Kind() {}
@@ -360,6 +388,10 @@ func (*Command_Charge) isCommand_Kind() {}
 func (*Command_BlockCard) isCommand_Kind() {}
 
 func (*Command_MarkSeeded) isCommand_Kind() {}
+
+func (*Command_SetTerminalKey) isCommand_Kind() {}
+
+func (*Command_RevokeTerminal) isCommand_Kind() {}
 
 type RegisterInstitution struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -583,8 +615,14 @@ type Charge struct {
 	ServiceCode      string                 `protobuf:"bytes,7,opt,name=service_code,json=serviceCode,proto3" json:"service_code,omitempty"`
 	Quantity         uint32                 `protobuf:"varint,8,opt,name=quantity,proto3" json:"quantity,omitempty"`
 	TimeUnixMs       int64                  `protobuf:"varint,9,opt,name=time_unix_ms,json=timeUnixMs,proto3" json:"time_unix_ms,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// The terminal accepted the tap while it could not reach the gateway: the
+	// service was given, so the charge is settled whatever the card's status,
+	// and what its balance cannot cover is paid to the institution from the
+	// funding account and recorded as debt on the card (CardState.debt_minor),
+	// recovered from its next top-ups.
+	Offline       bool `protobuf:"varint,10,opt,name=offline,proto3" json:"offline,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Charge) Reset() {
@@ -680,6 +718,13 @@ func (x *Charge) GetTimeUnixMs() int64 {
 	return 0
 }
 
+func (x *Charge) GetOffline() bool {
+	if x != nil {
+		return x.Offline
+	}
+	return false
+}
+
 type BlockCard struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	CardId        string                 `protobuf:"bytes,1,opt,name=card_id,json=cardId,proto3" json:"card_id,omitempty"`
@@ -740,6 +785,114 @@ func (x *BlockCard) GetTimeUnixMs() int64 {
 	return 0
 }
 
+// SetTerminalKey sets or rotates the ed25519 public key (32 bytes) a
+// registered, unrevoked terminal signs its taps with.
+type SetTerminalKey struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	TerminalId    string                 `protobuf:"bytes,1,opt,name=terminal_id,json=terminalId,proto3" json:"terminal_id,omitempty"`
+	PublicKey     []byte                 `protobuf:"bytes,2,opt,name=public_key,json=publicKey,proto3" json:"public_key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetTerminalKey) Reset() {
+	*x = SetTerminalKey{}
+	mi := &file_ledger_v1_ledger_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetTerminalKey) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetTerminalKey) ProtoMessage() {}
+
+func (x *SetTerminalKey) ProtoReflect() protoreflect.Message {
+	mi := &file_ledger_v1_ledger_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetTerminalKey.ProtoReflect.Descriptor instead.
+func (*SetTerminalKey) Descriptor() ([]byte, []int) {
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *SetTerminalKey) GetTerminalId() string {
+	if x != nil {
+		return x.TerminalId
+	}
+	return ""
+}
+
+func (x *SetTerminalKey) GetPublicKey() []byte {
+	if x != nil {
+		return x.PublicKey
+	}
+	return nil
+}
+
+// RevokeTerminal refuses the terminal's taps from now on; it cannot be
+// undone (a replaced terminal is registered under a new id).
+type RevokeTerminal struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	TerminalId    string                 `protobuf:"bytes,1,opt,name=terminal_id,json=terminalId,proto3" json:"terminal_id,omitempty"`
+	Reason        string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeTerminal) Reset() {
+	*x = RevokeTerminal{}
+	mi := &file_ledger_v1_ledger_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeTerminal) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeTerminal) ProtoMessage() {}
+
+func (x *RevokeTerminal) ProtoReflect() protoreflect.Message {
+	mi := &file_ledger_v1_ledger_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeTerminal.ProtoReflect.Descriptor instead.
+func (*RevokeTerminal) Descriptor() ([]byte, []int) {
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *RevokeTerminal) GetTerminalId() string {
+	if x != nil {
+		return x.TerminalId
+	}
+	return ""
+}
+
+func (x *RevokeTerminal) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
 // MarkSeeded records that the demo data of the given seed was loaded in full.
 type MarkSeeded struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -750,7 +903,7 @@ type MarkSeeded struct {
 
 func (x *MarkSeeded) Reset() {
 	*x = MarkSeeded{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[8]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -762,7 +915,7 @@ func (x *MarkSeeded) String() string {
 func (*MarkSeeded) ProtoMessage() {}
 
 func (x *MarkSeeded) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[8]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -775,7 +928,7 @@ func (x *MarkSeeded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MarkSeeded.ProtoReflect.Descriptor instead.
 func (*MarkSeeded) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{8}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *MarkSeeded) GetSeed() uint64 {
@@ -803,7 +956,7 @@ type Result struct {
 
 func (x *Result) Reset() {
 	*x = Result{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[9]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -815,7 +968,7 @@ func (x *Result) String() string {
 func (*Result) ProtoMessage() {}
 
 func (x *Result) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[9]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -828,7 +981,7 @@ func (x *Result) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Result.ProtoReflect.Descriptor instead.
 func (*Result) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{9}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Result) GetStatus() Status {
@@ -874,20 +1027,22 @@ func (x *Result) GetRejectReason() RejectReason {
 }
 
 type CardState struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	CardId        string                 `protobuf:"bytes,1,opt,name=card_id,json=cardId,proto3" json:"card_id,omitempty"`
-	Kind          v1.CardKind            `protobuf:"varint,2,opt,name=kind,proto3,enum=civicard.v1.CardKind" json:"kind,omitempty"`
-	Status        v1.CardStatus          `protobuf:"varint,3,opt,name=status,proto3,enum=civicard.v1.CardStatus" json:"status,omitempty"`
-	BalanceMinor  int64                  `protobuf:"varint,4,opt,name=balance_minor,json=balanceMinor,proto3" json:"balance_minor,omitempty"`
-	Version       uint64                 `protobuf:"varint,5,opt,name=version,proto3" json:"version,omitempty"`
-	HolderName    string                 `protobuf:"bytes,6,opt,name=holder_name,json=holderName,proto3" json:"holder_name,omitempty"`
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	CardId       string                 `protobuf:"bytes,1,opt,name=card_id,json=cardId,proto3" json:"card_id,omitempty"`
+	Kind         v1.CardKind            `protobuf:"varint,2,opt,name=kind,proto3,enum=civicard.v1.CardKind" json:"kind,omitempty"`
+	Status       v1.CardStatus          `protobuf:"varint,3,opt,name=status,proto3,enum=civicard.v1.CardStatus" json:"status,omitempty"`
+	BalanceMinor int64                  `protobuf:"varint,4,opt,name=balance_minor,json=balanceMinor,proto3" json:"balance_minor,omitempty"`
+	Version      uint64                 `protobuf:"varint,5,opt,name=version,proto3" json:"version,omitempty"`
+	HolderName   string                 `protobuf:"bytes,6,opt,name=holder_name,json=holderName,proto3" json:"holder_name,omitempty"`
+	// What the card owes for offline taps it could not cover; 0 <= debt.
+	DebtMinor     int64 `protobuf:"varint,7,opt,name=debt_minor,json=debtMinor,proto3" json:"debt_minor,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CardState) Reset() {
 	*x = CardState{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[10]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -899,7 +1054,7 @@ func (x *CardState) String() string {
 func (*CardState) ProtoMessage() {}
 
 func (x *CardState) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[10]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -912,7 +1067,7 @@ func (x *CardState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CardState.ProtoReflect.Descriptor instead.
 func (*CardState) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{10}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *CardState) GetCardId() string {
@@ -957,6 +1112,13 @@ func (x *CardState) GetHolderName() string {
 	return ""
 }
 
+func (x *CardState) GetDebtMinor() int64 {
+	if x != nil {
+		return x.DebtMinor
+	}
+	return 0
+}
+
 // A snapshot is a stream of length-delimited SnapshotRecords: one header, then
 // institutions, terminals and cards, each sorted by id, then the stored
 // results in ledger order.
@@ -976,7 +1138,7 @@ type SnapshotRecord struct {
 
 func (x *SnapshotRecord) Reset() {
 	*x = SnapshotRecord{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[11]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -988,7 +1150,7 @@ func (x *SnapshotRecord) String() string {
 func (*SnapshotRecord) ProtoMessage() {}
 
 func (x *SnapshotRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[11]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1001,7 +1163,7 @@ func (x *SnapshotRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotRecord.ProtoReflect.Descriptor instead.
 func (*SnapshotRecord) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{11}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *SnapshotRecord) GetKind() isSnapshotRecord_Kind {
@@ -1105,7 +1267,7 @@ type SnapshotHeader struct {
 
 func (x *SnapshotHeader) Reset() {
 	*x = SnapshotHeader{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[12]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1117,7 +1279,7 @@ func (x *SnapshotHeader) String() string {
 func (*SnapshotHeader) ProtoMessage() {}
 
 func (x *SnapshotHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[12]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1130,7 +1292,7 @@ func (x *SnapshotHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotHeader.ProtoReflect.Descriptor instead.
 func (*SnapshotHeader) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{12}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *SnapshotHeader) GetFormatVersion() uint32 {
@@ -1185,7 +1347,7 @@ type Receivable struct {
 
 func (x *Receivable) Reset() {
 	*x = Receivable{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[13]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1197,7 +1359,7 @@ func (x *Receivable) String() string {
 func (*Receivable) ProtoMessage() {}
 
 func (x *Receivable) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[13]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1210,7 +1372,7 @@ func (x *Receivable) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Receivable.ProtoReflect.Descriptor instead.
 func (*Receivable) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{13}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Receivable) GetInstitutionId() string {
@@ -1237,7 +1399,7 @@ type StoredResult struct {
 
 func (x *StoredResult) Reset() {
 	*x = StoredResult{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[14]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1249,7 +1411,7 @@ func (x *StoredResult) String() string {
 func (*StoredResult) ProtoMessage() {}
 
 func (x *StoredResult) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[14]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1262,7 +1424,7 @@ func (x *StoredResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoredResult.ProtoReflect.Descriptor instead.
 func (*StoredResult) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{14}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *StoredResult) GetId() string {
@@ -1285,7 +1447,7 @@ const file_ledger_v1_ledger_proto_rawDesc = "" +
 	"\n" +
 	"\x16ledger/v1/ledger.proto\x12\x12civicard.ledger.v1\x1a\x17civicard/v1/types.proto\"@\n" +
 	"\x05Batch\x127\n" +
-	"\bcommands\x18\x01 \x03(\v2\x1b.civicard.ledger.v1.CommandR\bcommands\"\xfe\x03\n" +
+	"\bcommands\x18\x01 \x03(\v2\x1b.civicard.ledger.v1.CommandR\bcommands\"\x9d\x05\n" +
 	"\aCommand\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\\\n" +
 	"\x14register_institution\x18\n" +
@@ -1297,7 +1459,9 @@ const file_ledger_v1_ledger_proto_rawDesc = "" +
 	"\n" +
 	"block_card\x18\x0f \x01(\v2\x1d.civicard.ledger.v1.BlockCardH\x00R\tblockCard\x12A\n" +
 	"\vmark_seeded\x18\x10 \x01(\v2\x1e.civicard.ledger.v1.MarkSeededH\x00R\n" +
-	"markSeededB\x06\n" +
+	"markSeeded\x12N\n" +
+	"\x10set_terminal_key\x18\x11 \x01(\v2\".civicard.ledger.v1.SetTerminalKeyH\x00R\x0esetTerminalKey\x12M\n" +
+	"\x0frevoke_terminal\x18\x12 \x01(\v2\".civicard.ledger.v1.RevokeTerminalH\x00R\x0erevokeTerminalB\x06\n" +
 	"\x04kind\"Q\n" +
 	"\x13RegisterInstitution\x12:\n" +
 	"\vinstitution\x18\x01 \x01(\v2\x18.civicard.v1.InstitutionR\vinstitution\"E\n" +
@@ -1312,7 +1476,7 @@ const file_ledger_v1_ledger_proto_rawDesc = "" +
 	"\acard_id\x18\x01 \x01(\tR\x06cardId\x12!\n" +
 	"\famount_minor\x18\x02 \x01(\x03R\vamountMinor\x12 \n" +
 	"\ftime_unix_ms\x18\x03 \x01(\x03R\n" +
-	"timeUnixMs\"\xc5\x02\n" +
+	"timeUnixMs\"\xdf\x02\n" +
 	"\x06Charge\x12\x17\n" +
 	"\acard_id\x18\x01 \x01(\tR\x06cardId\x12)\n" +
 	"\x10expected_version\x18\x02 \x01(\x04R\x0fexpectedVersion\x12!\n" +
@@ -1324,12 +1488,23 @@ const file_ledger_v1_ledger_proto_rawDesc = "" +
 	"\fservice_code\x18\a \x01(\tR\vserviceCode\x12\x1a\n" +
 	"\bquantity\x18\b \x01(\rR\bquantity\x12 \n" +
 	"\ftime_unix_ms\x18\t \x01(\x03R\n" +
-	"timeUnixMs\"^\n" +
+	"timeUnixMs\x12\x18\n" +
+	"\aoffline\x18\n" +
+	" \x01(\bR\aoffline\"^\n" +
 	"\tBlockCard\x12\x17\n" +
 	"\acard_id\x18\x01 \x01(\tR\x06cardId\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\x12 \n" +
 	"\ftime_unix_ms\x18\x03 \x01(\x03R\n" +
-	"timeUnixMs\" \n" +
+	"timeUnixMs\"P\n" +
+	"\x0eSetTerminalKey\x12\x1f\n" +
+	"\vterminal_id\x18\x01 \x01(\tR\n" +
+	"terminalId\x12\x1d\n" +
+	"\n" +
+	"public_key\x18\x02 \x01(\fR\tpublicKey\"I\n" +
+	"\x0eRevokeTerminal\x12\x1f\n" +
+	"\vterminal_id\x18\x01 \x01(\tR\n" +
+	"terminalId\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\" \n" +
 	"\n" +
 	"MarkSeeded\x12\x12\n" +
 	"\x04seed\x18\x01 \x01(\x04R\x04seed\"\xa4\x02\n" +
@@ -1339,7 +1514,7 @@ const file_ledger_v1_ledger_proto_rawDesc = "" +
 	"\x04card\x18\x03 \x01(\v2\x1d.civicard.ledger.v1.CardStateR\x04card\x12:\n" +
 	"\vtransaction\x18\x04 \x01(\v2\x18.civicard.v1.TransactionR\vtransaction\x12\x14\n" +
 	"\x05error\x18\x05 \x01(\tR\x05error\x12E\n" +
-	"\rreject_reason\x18\x06 \x01(\x0e2 .civicard.ledger.v1.RejectReasonR\frejectReason\"\xe0\x01\n" +
+	"\rreject_reason\x18\x06 \x01(\x0e2 .civicard.ledger.v1.RejectReasonR\frejectReason\"\xff\x01\n" +
 	"\tCardState\x12\x17\n" +
 	"\acard_id\x18\x01 \x01(\tR\x06cardId\x12)\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x15.civicard.v1.CardKindR\x04kind\x12/\n" +
@@ -1347,7 +1522,9 @@ const file_ledger_v1_ledger_proto_rawDesc = "" +
 	"\rbalance_minor\x18\x04 \x01(\x03R\fbalanceMinor\x12\x18\n" +
 	"\aversion\x18\x05 \x01(\x04R\aversion\x12\x1f\n" +
 	"\vholder_name\x18\x06 \x01(\tR\n" +
-	"holderName\"\xba\x02\n" +
+	"holderName\x12\x1d\n" +
+	"\n" +
+	"debt_minor\x18\a \x01(\x03R\tdebtMinor\"\xba\x02\n" +
 	"\x0eSnapshotRecord\x12<\n" +
 	"\x06header\x18\x01 \x01(\v2\".civicard.ledger.v1.SnapshotHeaderH\x00R\x06header\x12<\n" +
 	"\vinstitution\x18\x02 \x01(\v2\x18.civicard.v1.InstitutionH\x00R\vinstitution\x123\n" +
@@ -1396,7 +1573,7 @@ func file_ledger_v1_ledger_proto_rawDescGZIP() []byte {
 }
 
 var file_ledger_v1_ledger_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_ledger_v1_ledger_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_ledger_v1_ledger_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_ledger_v1_ledger_proto_goTypes = []any{
 	(Status)(0),                 // 0: civicard.ledger.v1.Status
 	(RejectReason)(0),           // 1: civicard.ledger.v1.RejectReason
@@ -1408,18 +1585,20 @@ var file_ledger_v1_ledger_proto_goTypes = []any{
 	(*TopUp)(nil),               // 7: civicard.ledger.v1.TopUp
 	(*Charge)(nil),              // 8: civicard.ledger.v1.Charge
 	(*BlockCard)(nil),           // 9: civicard.ledger.v1.BlockCard
-	(*MarkSeeded)(nil),          // 10: civicard.ledger.v1.MarkSeeded
-	(*Result)(nil),              // 11: civicard.ledger.v1.Result
-	(*CardState)(nil),           // 12: civicard.ledger.v1.CardState
-	(*SnapshotRecord)(nil),      // 13: civicard.ledger.v1.SnapshotRecord
-	(*SnapshotHeader)(nil),      // 14: civicard.ledger.v1.SnapshotHeader
-	(*Receivable)(nil),          // 15: civicard.ledger.v1.Receivable
-	(*StoredResult)(nil),        // 16: civicard.ledger.v1.StoredResult
-	(*v1.Institution)(nil),      // 17: civicard.v1.Institution
-	(*v1.Terminal)(nil),         // 18: civicard.v1.Terminal
-	(v1.CardKind)(0),            // 19: civicard.v1.CardKind
-	(*v1.Transaction)(nil),      // 20: civicard.v1.Transaction
-	(v1.CardStatus)(0),          // 21: civicard.v1.CardStatus
+	(*SetTerminalKey)(nil),      // 10: civicard.ledger.v1.SetTerminalKey
+	(*RevokeTerminal)(nil),      // 11: civicard.ledger.v1.RevokeTerminal
+	(*MarkSeeded)(nil),          // 12: civicard.ledger.v1.MarkSeeded
+	(*Result)(nil),              // 13: civicard.ledger.v1.Result
+	(*CardState)(nil),           // 14: civicard.ledger.v1.CardState
+	(*SnapshotRecord)(nil),      // 15: civicard.ledger.v1.SnapshotRecord
+	(*SnapshotHeader)(nil),      // 16: civicard.ledger.v1.SnapshotHeader
+	(*Receivable)(nil),          // 17: civicard.ledger.v1.Receivable
+	(*StoredResult)(nil),        // 18: civicard.ledger.v1.StoredResult
+	(*v1.Institution)(nil),      // 19: civicard.v1.Institution
+	(*v1.Terminal)(nil),         // 20: civicard.v1.Terminal
+	(v1.CardKind)(0),            // 21: civicard.v1.CardKind
+	(*v1.Transaction)(nil),      // 22: civicard.v1.Transaction
+	(v1.CardStatus)(0),          // 23: civicard.v1.CardStatus
 }
 var file_ledger_v1_ledger_proto_depIdxs = []int32{
 	3,  // 0: civicard.ledger.v1.Batch.commands:type_name -> civicard.ledger.v1.Command
@@ -1429,28 +1608,30 @@ var file_ledger_v1_ledger_proto_depIdxs = []int32{
 	7,  // 4: civicard.ledger.v1.Command.top_up:type_name -> civicard.ledger.v1.TopUp
 	8,  // 5: civicard.ledger.v1.Command.charge:type_name -> civicard.ledger.v1.Charge
 	9,  // 6: civicard.ledger.v1.Command.block_card:type_name -> civicard.ledger.v1.BlockCard
-	10, // 7: civicard.ledger.v1.Command.mark_seeded:type_name -> civicard.ledger.v1.MarkSeeded
-	17, // 8: civicard.ledger.v1.RegisterInstitution.institution:type_name -> civicard.v1.Institution
-	18, // 9: civicard.ledger.v1.RegisterTerminal.terminal:type_name -> civicard.v1.Terminal
-	19, // 10: civicard.ledger.v1.OpenCard.kind:type_name -> civicard.v1.CardKind
-	0,  // 11: civicard.ledger.v1.Result.status:type_name -> civicard.ledger.v1.Status
-	12, // 12: civicard.ledger.v1.Result.card:type_name -> civicard.ledger.v1.CardState
-	20, // 13: civicard.ledger.v1.Result.transaction:type_name -> civicard.v1.Transaction
-	1,  // 14: civicard.ledger.v1.Result.reject_reason:type_name -> civicard.ledger.v1.RejectReason
-	19, // 15: civicard.ledger.v1.CardState.kind:type_name -> civicard.v1.CardKind
-	21, // 16: civicard.ledger.v1.CardState.status:type_name -> civicard.v1.CardStatus
-	14, // 17: civicard.ledger.v1.SnapshotRecord.header:type_name -> civicard.ledger.v1.SnapshotHeader
-	17, // 18: civicard.ledger.v1.SnapshotRecord.institution:type_name -> civicard.v1.Institution
-	18, // 19: civicard.ledger.v1.SnapshotRecord.terminal:type_name -> civicard.v1.Terminal
-	12, // 20: civicard.ledger.v1.SnapshotRecord.card:type_name -> civicard.ledger.v1.CardState
-	16, // 21: civicard.ledger.v1.SnapshotRecord.result:type_name -> civicard.ledger.v1.StoredResult
-	15, // 22: civicard.ledger.v1.SnapshotHeader.receivables:type_name -> civicard.ledger.v1.Receivable
-	11, // 23: civicard.ledger.v1.StoredResult.result:type_name -> civicard.ledger.v1.Result
-	24, // [24:24] is the sub-list for method output_type
-	24, // [24:24] is the sub-list for method input_type
-	24, // [24:24] is the sub-list for extension type_name
-	24, // [24:24] is the sub-list for extension extendee
-	0,  // [0:24] is the sub-list for field type_name
+	12, // 7: civicard.ledger.v1.Command.mark_seeded:type_name -> civicard.ledger.v1.MarkSeeded
+	10, // 8: civicard.ledger.v1.Command.set_terminal_key:type_name -> civicard.ledger.v1.SetTerminalKey
+	11, // 9: civicard.ledger.v1.Command.revoke_terminal:type_name -> civicard.ledger.v1.RevokeTerminal
+	19, // 10: civicard.ledger.v1.RegisterInstitution.institution:type_name -> civicard.v1.Institution
+	20, // 11: civicard.ledger.v1.RegisterTerminal.terminal:type_name -> civicard.v1.Terminal
+	21, // 12: civicard.ledger.v1.OpenCard.kind:type_name -> civicard.v1.CardKind
+	0,  // 13: civicard.ledger.v1.Result.status:type_name -> civicard.ledger.v1.Status
+	14, // 14: civicard.ledger.v1.Result.card:type_name -> civicard.ledger.v1.CardState
+	22, // 15: civicard.ledger.v1.Result.transaction:type_name -> civicard.v1.Transaction
+	1,  // 16: civicard.ledger.v1.Result.reject_reason:type_name -> civicard.ledger.v1.RejectReason
+	21, // 17: civicard.ledger.v1.CardState.kind:type_name -> civicard.v1.CardKind
+	23, // 18: civicard.ledger.v1.CardState.status:type_name -> civicard.v1.CardStatus
+	16, // 19: civicard.ledger.v1.SnapshotRecord.header:type_name -> civicard.ledger.v1.SnapshotHeader
+	19, // 20: civicard.ledger.v1.SnapshotRecord.institution:type_name -> civicard.v1.Institution
+	20, // 21: civicard.ledger.v1.SnapshotRecord.terminal:type_name -> civicard.v1.Terminal
+	14, // 22: civicard.ledger.v1.SnapshotRecord.card:type_name -> civicard.ledger.v1.CardState
+	18, // 23: civicard.ledger.v1.SnapshotRecord.result:type_name -> civicard.ledger.v1.StoredResult
+	17, // 24: civicard.ledger.v1.SnapshotHeader.receivables:type_name -> civicard.ledger.v1.Receivable
+	13, // 25: civicard.ledger.v1.StoredResult.result:type_name -> civicard.ledger.v1.Result
+	26, // [26:26] is the sub-list for method output_type
+	26, // [26:26] is the sub-list for method input_type
+	26, // [26:26] is the sub-list for extension type_name
+	26, // [26:26] is the sub-list for extension extendee
+	0,  // [0:26] is the sub-list for field type_name
 }
 
 func init() { file_ledger_v1_ledger_proto_init() }
@@ -1466,8 +1647,10 @@ func file_ledger_v1_ledger_proto_init() {
 		(*Command_Charge)(nil),
 		(*Command_BlockCard)(nil),
 		(*Command_MarkSeeded)(nil),
+		(*Command_SetTerminalKey)(nil),
+		(*Command_RevokeTerminal)(nil),
 	}
-	file_ledger_v1_ledger_proto_msgTypes[11].OneofWrappers = []any{
+	file_ledger_v1_ledger_proto_msgTypes[13].OneofWrappers = []any{
 		(*SnapshotRecord_Header)(nil),
 		(*SnapshotRecord_Institution)(nil),
 		(*SnapshotRecord_Terminal)(nil),
@@ -1480,7 +1663,7 @@ func file_ledger_v1_ledger_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ledger_v1_ledger_proto_rawDesc), len(file_ledger_v1_ledger_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   15,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -25,6 +25,8 @@ const _ = connect.IsAtLeastVersion1_13_0
 const (
 	// TerminalServiceName is the fully-qualified name of the TerminalService service.
 	TerminalServiceName = "civicard.v1.TerminalService"
+	// TerminalRegistryServiceName is the fully-qualified name of the TerminalRegistryService service.
+	TerminalRegistryServiceName = "civicard.v1.TerminalRegistryService"
 	// CardServiceName is the fully-qualified name of the CardService service.
 	CardServiceName = "civicard.v1.CardService"
 )
@@ -39,6 +41,18 @@ const (
 const (
 	// TerminalServiceTapProcedure is the fully-qualified name of the TerminalService's Tap RPC.
 	TerminalServiceTapProcedure = "/civicard.v1.TerminalService/Tap"
+	// TerminalServiceUploadOfflineTapsProcedure is the fully-qualified name of the TerminalService's
+	// UploadOfflineTaps RPC.
+	TerminalServiceUploadOfflineTapsProcedure = "/civicard.v1.TerminalService/UploadOfflineTaps"
+	// TerminalServiceGetDenylistProcedure is the fully-qualified name of the TerminalService's
+	// GetDenylist RPC.
+	TerminalServiceGetDenylistProcedure = "/civicard.v1.TerminalService/GetDenylist"
+	// TerminalRegistryServiceRegisterTerminalKeyProcedure is the fully-qualified name of the
+	// TerminalRegistryService's RegisterTerminalKey RPC.
+	TerminalRegistryServiceRegisterTerminalKeyProcedure = "/civicard.v1.TerminalRegistryService/RegisterTerminalKey"
+	// TerminalRegistryServiceRevokeTerminalProcedure is the fully-qualified name of the
+	// TerminalRegistryService's RevokeTerminal RPC.
+	TerminalRegistryServiceRevokeTerminalProcedure = "/civicard.v1.TerminalRegistryService/RevokeTerminal"
 	// CardServiceGetCardProcedure is the fully-qualified name of the CardService's GetCard RPC.
 	CardServiceGetCardProcedure = "/civicard.v1.CardService/GetCard"
 	// CardServiceListTransactionsProcedure is the fully-qualified name of the CardService's
@@ -56,6 +70,15 @@ type TerminalServiceClient interface {
 	// sequence) is the idempotency key: a retry returns the first answer and
 	// charges at most once.
 	Tap(context.Context, *connect.Request[v1.TapRequest]) (*connect.Response[v1.TapResponse], error)
+	// UploadOfflineTaps settles taps the terminal accepted while it could not
+	// reach the gateway, in sequence order. Each is settled exactly once by its
+	// (terminal_id, sequence), like a Tap: uploading a batch again answers
+	// the first results. An offline tap is never declined: what the card
+	// cannot cover becomes debt on the card, repaid by its next top-up.
+	UploadOfflineTaps(context.Context, *connect.Request[v1.UploadOfflineTapsRequest]) (*connect.Response[v1.UploadOfflineTapsResponse], error)
+	// GetDenylist returns the blocked cards, which the terminal refuses while
+	// offline, unless the terminal already holds the current version.
+	GetDenylist(context.Context, *connect.Request[v1.GetDenylistRequest]) (*connect.Response[v1.GetDenylistResponse], error)
 }
 
 // NewTerminalServiceClient constructs a client for the civicard.v1.TerminalService service. By
@@ -75,17 +98,41 @@ func NewTerminalServiceClient(httpClient connect.HTTPClient, baseURL string, opt
 			connect.WithSchema(terminalServiceMethods.ByName("Tap")),
 			connect.WithClientOptions(opts...),
 		),
+		uploadOfflineTaps: connect.NewClient[v1.UploadOfflineTapsRequest, v1.UploadOfflineTapsResponse](
+			httpClient,
+			baseURL+TerminalServiceUploadOfflineTapsProcedure,
+			connect.WithSchema(terminalServiceMethods.ByName("UploadOfflineTaps")),
+			connect.WithClientOptions(opts...),
+		),
+		getDenylist: connect.NewClient[v1.GetDenylistRequest, v1.GetDenylistResponse](
+			httpClient,
+			baseURL+TerminalServiceGetDenylistProcedure,
+			connect.WithSchema(terminalServiceMethods.ByName("GetDenylist")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // terminalServiceClient implements TerminalServiceClient.
 type terminalServiceClient struct {
-	tap *connect.Client[v1.TapRequest, v1.TapResponse]
+	tap               *connect.Client[v1.TapRequest, v1.TapResponse]
+	uploadOfflineTaps *connect.Client[v1.UploadOfflineTapsRequest, v1.UploadOfflineTapsResponse]
+	getDenylist       *connect.Client[v1.GetDenylistRequest, v1.GetDenylistResponse]
 }
 
 // Tap calls civicard.v1.TerminalService.Tap.
 func (c *terminalServiceClient) Tap(ctx context.Context, req *connect.Request[v1.TapRequest]) (*connect.Response[v1.TapResponse], error) {
 	return c.tap.CallUnary(ctx, req)
+}
+
+// UploadOfflineTaps calls civicard.v1.TerminalService.UploadOfflineTaps.
+func (c *terminalServiceClient) UploadOfflineTaps(ctx context.Context, req *connect.Request[v1.UploadOfflineTapsRequest]) (*connect.Response[v1.UploadOfflineTapsResponse], error) {
+	return c.uploadOfflineTaps.CallUnary(ctx, req)
+}
+
+// GetDenylist calls civicard.v1.TerminalService.GetDenylist.
+func (c *terminalServiceClient) GetDenylist(ctx context.Context, req *connect.Request[v1.GetDenylistRequest]) (*connect.Response[v1.GetDenylistResponse], error) {
+	return c.getDenylist.CallUnary(ctx, req)
 }
 
 // TerminalServiceHandler is an implementation of the civicard.v1.TerminalService service.
@@ -94,6 +141,15 @@ type TerminalServiceHandler interface {
 	// sequence) is the idempotency key: a retry returns the first answer and
 	// charges at most once.
 	Tap(context.Context, *connect.Request[v1.TapRequest]) (*connect.Response[v1.TapResponse], error)
+	// UploadOfflineTaps settles taps the terminal accepted while it could not
+	// reach the gateway, in sequence order. Each is settled exactly once by its
+	// (terminal_id, sequence), like a Tap: uploading a batch again answers
+	// the first results. An offline tap is never declined: what the card
+	// cannot cover becomes debt on the card, repaid by its next top-up.
+	UploadOfflineTaps(context.Context, *connect.Request[v1.UploadOfflineTapsRequest]) (*connect.Response[v1.UploadOfflineTapsResponse], error)
+	// GetDenylist returns the blocked cards, which the terminal refuses while
+	// offline, unless the terminal already holds the current version.
+	GetDenylist(context.Context, *connect.Request[v1.GetDenylistRequest]) (*connect.Response[v1.GetDenylistResponse], error)
 }
 
 // NewTerminalServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -109,10 +165,26 @@ func NewTerminalServiceHandler(svc TerminalServiceHandler, opts ...connect.Handl
 		connect.WithSchema(terminalServiceMethods.ByName("Tap")),
 		connect.WithHandlerOptions(opts...),
 	)
+	terminalServiceUploadOfflineTapsHandler := connect.NewUnaryHandler(
+		TerminalServiceUploadOfflineTapsProcedure,
+		svc.UploadOfflineTaps,
+		connect.WithSchema(terminalServiceMethods.ByName("UploadOfflineTaps")),
+		connect.WithHandlerOptions(opts...),
+	)
+	terminalServiceGetDenylistHandler := connect.NewUnaryHandler(
+		TerminalServiceGetDenylistProcedure,
+		svc.GetDenylist,
+		connect.WithSchema(terminalServiceMethods.ByName("GetDenylist")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/civicard.v1.TerminalService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case TerminalServiceTapProcedure:
 			terminalServiceTapHandler.ServeHTTP(w, r)
+		case TerminalServiceUploadOfflineTapsProcedure:
+			terminalServiceUploadOfflineTapsHandler.ServeHTTP(w, r)
+		case TerminalServiceGetDenylistProcedure:
+			terminalServiceGetDenylistHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -124,6 +196,117 @@ type UnimplementedTerminalServiceHandler struct{}
 
 func (UnimplementedTerminalServiceHandler) Tap(context.Context, *connect.Request[v1.TapRequest]) (*connect.Response[v1.TapResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("civicard.v1.TerminalService.Tap is not implemented"))
+}
+
+func (UnimplementedTerminalServiceHandler) UploadOfflineTaps(context.Context, *connect.Request[v1.UploadOfflineTapsRequest]) (*connect.Response[v1.UploadOfflineTapsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("civicard.v1.TerminalService.UploadOfflineTaps is not implemented"))
+}
+
+func (UnimplementedTerminalServiceHandler) GetDenylist(context.Context, *connect.Request[v1.GetDenylistRequest]) (*connect.Response[v1.GetDenylistResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("civicard.v1.TerminalService.GetDenylist is not implemented"))
+}
+
+// TerminalRegistryServiceClient is a client for the civicard.v1.TerminalRegistryService service.
+type TerminalRegistryServiceClient interface {
+	// RegisterTerminalKey sets (or rotates) the public key a terminal signs
+	// its taps with. The terminal must exist and not be revoked.
+	RegisterTerminalKey(context.Context, *connect.Request[v1.RegisterTerminalKeyRequest]) (*connect.Response[v1.RegisterTerminalKeyResponse], error)
+	// RevokeTerminal refuses every later tap of the terminal, for good.
+	RevokeTerminal(context.Context, *connect.Request[v1.RevokeTerminalRequest]) (*connect.Response[v1.RevokeTerminalResponse], error)
+}
+
+// NewTerminalRegistryServiceClient constructs a client for the civicard.v1.TerminalRegistryService
+// service. By default, it uses the Connect protocol with the binary Protobuf Codec, asks for
+// gzipped responses, and sends uncompressed requests. To use the gRPC or gRPC-Web protocols, supply
+// the connect.WithGRPC() or connect.WithGRPCWeb() options.
+//
+// The URL supplied here should be the base URL for the Connect or gRPC server (for example,
+// http://api.acme.com or https://acme.com/grpc).
+func NewTerminalRegistryServiceClient(httpClient connect.HTTPClient, baseURL string, opts ...connect.ClientOption) TerminalRegistryServiceClient {
+	baseURL = strings.TrimRight(baseURL, "/")
+	terminalRegistryServiceMethods := v1.File_civicard_v1_api_proto.Services().ByName("TerminalRegistryService").Methods()
+	return &terminalRegistryServiceClient{
+		registerTerminalKey: connect.NewClient[v1.RegisterTerminalKeyRequest, v1.RegisterTerminalKeyResponse](
+			httpClient,
+			baseURL+TerminalRegistryServiceRegisterTerminalKeyProcedure,
+			connect.WithSchema(terminalRegistryServiceMethods.ByName("RegisterTerminalKey")),
+			connect.WithClientOptions(opts...),
+		),
+		revokeTerminal: connect.NewClient[v1.RevokeTerminalRequest, v1.RevokeTerminalResponse](
+			httpClient,
+			baseURL+TerminalRegistryServiceRevokeTerminalProcedure,
+			connect.WithSchema(terminalRegistryServiceMethods.ByName("RevokeTerminal")),
+			connect.WithClientOptions(opts...),
+		),
+	}
+}
+
+// terminalRegistryServiceClient implements TerminalRegistryServiceClient.
+type terminalRegistryServiceClient struct {
+	registerTerminalKey *connect.Client[v1.RegisterTerminalKeyRequest, v1.RegisterTerminalKeyResponse]
+	revokeTerminal      *connect.Client[v1.RevokeTerminalRequest, v1.RevokeTerminalResponse]
+}
+
+// RegisterTerminalKey calls civicard.v1.TerminalRegistryService.RegisterTerminalKey.
+func (c *terminalRegistryServiceClient) RegisterTerminalKey(ctx context.Context, req *connect.Request[v1.RegisterTerminalKeyRequest]) (*connect.Response[v1.RegisterTerminalKeyResponse], error) {
+	return c.registerTerminalKey.CallUnary(ctx, req)
+}
+
+// RevokeTerminal calls civicard.v1.TerminalRegistryService.RevokeTerminal.
+func (c *terminalRegistryServiceClient) RevokeTerminal(ctx context.Context, req *connect.Request[v1.RevokeTerminalRequest]) (*connect.Response[v1.RevokeTerminalResponse], error) {
+	return c.revokeTerminal.CallUnary(ctx, req)
+}
+
+// TerminalRegistryServiceHandler is an implementation of the civicard.v1.TerminalRegistryService
+// service.
+type TerminalRegistryServiceHandler interface {
+	// RegisterTerminalKey sets (or rotates) the public key a terminal signs
+	// its taps with. The terminal must exist and not be revoked.
+	RegisterTerminalKey(context.Context, *connect.Request[v1.RegisterTerminalKeyRequest]) (*connect.Response[v1.RegisterTerminalKeyResponse], error)
+	// RevokeTerminal refuses every later tap of the terminal, for good.
+	RevokeTerminal(context.Context, *connect.Request[v1.RevokeTerminalRequest]) (*connect.Response[v1.RevokeTerminalResponse], error)
+}
+
+// NewTerminalRegistryServiceHandler builds an HTTP handler from the service implementation. It
+// returns the path on which to mount the handler and the handler itself.
+//
+// By default, handlers support the Connect, gRPC, and gRPC-Web protocols with the binary Protobuf
+// and JSON codecs. They also support gzip compression.
+func NewTerminalRegistryServiceHandler(svc TerminalRegistryServiceHandler, opts ...connect.HandlerOption) (string, http.Handler) {
+	terminalRegistryServiceMethods := v1.File_civicard_v1_api_proto.Services().ByName("TerminalRegistryService").Methods()
+	terminalRegistryServiceRegisterTerminalKeyHandler := connect.NewUnaryHandler(
+		TerminalRegistryServiceRegisterTerminalKeyProcedure,
+		svc.RegisterTerminalKey,
+		connect.WithSchema(terminalRegistryServiceMethods.ByName("RegisterTerminalKey")),
+		connect.WithHandlerOptions(opts...),
+	)
+	terminalRegistryServiceRevokeTerminalHandler := connect.NewUnaryHandler(
+		TerminalRegistryServiceRevokeTerminalProcedure,
+		svc.RevokeTerminal,
+		connect.WithSchema(terminalRegistryServiceMethods.ByName("RevokeTerminal")),
+		connect.WithHandlerOptions(opts...),
+	)
+	return "/civicard.v1.TerminalRegistryService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case TerminalRegistryServiceRegisterTerminalKeyProcedure:
+			terminalRegistryServiceRegisterTerminalKeyHandler.ServeHTTP(w, r)
+		case TerminalRegistryServiceRevokeTerminalProcedure:
+			terminalRegistryServiceRevokeTerminalHandler.ServeHTTP(w, r)
+		default:
+			http.NotFound(w, r)
+		}
+	})
+}
+
+// UnimplementedTerminalRegistryServiceHandler returns CodeUnimplemented from all methods.
+type UnimplementedTerminalRegistryServiceHandler struct{}
+
+func (UnimplementedTerminalRegistryServiceHandler) RegisterTerminalKey(context.Context, *connect.Request[v1.RegisterTerminalKeyRequest]) (*connect.Response[v1.RegisterTerminalKeyResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("civicard.v1.TerminalRegistryService.RegisterTerminalKey is not implemented"))
+}
+
+func (UnimplementedTerminalRegistryServiceHandler) RevokeTerminal(context.Context, *connect.Request[v1.RevokeTerminalRequest]) (*connect.Response[v1.RevokeTerminalResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("civicard.v1.TerminalRegistryService.RevokeTerminal is not implemented"))
 }
 
 // CardServiceClient is a client for the civicard.v1.CardService service.

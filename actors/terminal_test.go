@@ -1,0 +1,76 @@
+package actors
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"testing"
+
+	civicardv1 "civicard/messages/civicard/v1"
+	grainsv1 "civicard/messages/grains/v1"
+	"civicard/terminals/tapsig"
+)
+
+// The terminal grain's three ways to authenticate a tap: a bearer
+// credential for a terminal without a key, a signature for one with a key
+// (the credential then neither needed nor enough), nothing for a revoked one.
+func TestTerminalAuthentication(t *testing.T) {
+	key := ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize))
+	credential := sha256.Sum256([]byte("secret"))
+	signed := &civicardv1.TapRequest{TerminalId: "T-1", Sequence: 1, CardId: testCard, TimeUnixMs: 1}
+	tapsig.Sign(key, signed)
+	unsigned := &civicardv1.TapRequest{TerminalId: "T-1", Sequence: 1, CardId: testCard, TimeUnixMs: 1}
+	tampered := &civicardv1.TapRequest{TerminalId: "T-1", Sequence: 2, CardId: testCard, TimeUnixMs: 1, Signature: signed.GetSignature()}
+
+	bearerOnly := &civicardv1.Terminal{TerminalId: "T-1", CredentialSha256: credential[:]}
+	withKey := &civicardv1.Terminal{TerminalId: "T-1", CredentialSha256: credential[:], PublicKey: key.Public().(ed25519.PublicKey)}
+	revoked := &civicardv1.Terminal{TerminalId: "T-1", CredentialSha256: credential[:], PublicKey: withKey.GetPublicKey(), Revoked: true}
+	for _, tc := range []struct {
+		name     string
+		terminal *civicardv1.Terminal
+		in       *grainsv1.TerminalTap
+		ok       bool
+	}{
+		{"bearer", bearerOnly, &grainsv1.TerminalTap{Tap: unsigned, Credential: "secret"}, true},
+		{"wrong bearer", bearerOnly, &grainsv1.TerminalTap{Tap: unsigned, Credential: "guess"}, false},
+		{"signed", withKey, &grainsv1.TerminalTap{Tap: signed}, true},
+		{"key registered, bearer only", withKey, &grainsv1.TerminalTap{Tap: unsigned, Credential: "secret"}, false},
+		{"tampered", withKey, &grainsv1.TerminalTap{Tap: tampered}, false},
+		{"revoked", revoked, &grainsv1.TerminalTap{Tap: signed, Credential: "secret"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := &terminalGrain{id: "T-1", terminal: tc.terminal}
+			err := g.authenticate(tc.in)
+			if tc.ok && err != nil {
+				t.Fatalf("refused: %v", err)
+			}
+			if !tc.ok && !grainsv1.IsUnauthenticated(err) {
+				t.Fatalf("err = %v, want UNAUTHENTICATED", err)
+			}
+		})
+	}
+}
+
+// An offline tap the card cannot cover is accepted and becomes debt.
+func TestOfflineTapBecomesDebt(t *testing.T) {
+	l := newTestLedger(t)
+	g := &cardGrain{deps: newTestDeps(t, l), id: testCard}
+	tap := tapOf(1)
+	tap.Service.UnitPriceMinor = 1500 // more than the 10.00 PLN on the card
+	tap.Offline = true
+	answer, err := g.Authorize(tap, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if answer.GetResult() != civicardv1.TapResult_TAP_RESULT_ACCEPTED || answer.GetBalance().GetMinorUnits() != 0 {
+		t.Fatalf("offline tap = %v, want accepted with balance 0", answer)
+	}
+	card, _ := l.Card(context.Background(), testCard)
+	if card.GetDebtMinor() != 500 {
+		t.Fatalf("debt %d, want 500", card.GetDebtMinor())
+	}
+	res, err := g.GetCard(&civicardv1.GetCardRequest{CardId: testCard}, nil)
+	if err != nil || res.GetCard().GetDebt().GetMinorUnits() != 500 {
+		t.Fatalf("GetCard = %v, %v; want debt 500", res, err)
+	}
+}

@@ -1,0 +1,87 @@
+package cluster
+
+import (
+	"slices"
+	"strings"
+
+	"civicard/ledger"
+	civicardv1 "civicard/messages/civicard/v1"
+	"civicard/settlement"
+)
+
+// Describe tells an operator what this node hosts: the members it sees, its
+// grains by kind and its replicas of the ledger.
+func (n *Node) Describe(withDigests bool) *civicardv1.GetNodeResponse {
+	out := &civicardv1.GetNodeResponse{Name: n.name, Grains: map[string]int32{}}
+	for _, m := range n.Cluster.MemberList.Members().Members() {
+		out.Members = append(out.Members, m.Address())
+	}
+	slices.Sort(out.Members)
+	for _, kind := range []string{"Card", "Terminal", "Institution"} {
+		if k, ok := n.Cluster.TryGetClusterKind(kind); ok {
+			out.Grains[kind] = k.Count()
+		}
+	}
+	if n.describeLedger != nil {
+		out.Groups = n.describeLedger(withDigests)
+	}
+	return out
+}
+
+func totalsOf(s *ledger.State) *civicardv1.LedgerTotals {
+	t := s.Totals()
+	return &civicardv1.LedgerTotals{
+		FundingMinor:     t.FundingMinor,
+		CardsMinor:       t.CardsMinor,
+		ReceivablesMinor: t.ReceivablesMinor,
+		Cards:            int64(t.Cards),
+		LedgerSequence:   s.Sequence(),
+	}
+}
+
+// describeGroup is the embedded node's one group.
+func describeGroup(group *settlement.Group) func(bool) []*civicardv1.GroupReplica {
+	return func(withDigests bool) []*civicardv1.GroupReplica {
+		replica := &civicardv1.GroupReplica{Group: "ledger", State: "Leader", Leader: "embedded", Voters: []string{"embedded"}}
+		if group.Ready() != nil {
+			replica.State, replica.Leader = "Follower", ""
+		}
+		group.Read(func(s *ledger.State) { replica.Totals = totalsOf(s) })
+		if withDigests {
+			digest := group.Digest()
+			replica.Digest = digest[:]
+		}
+		return []*civicardv1.GroupReplica{replica}
+	}
+}
+
+// describeHost is a cluster node's replicas.
+func describeHost(host *settlement.Host) func(bool) []*civicardv1.GroupReplica {
+	return func(withDigests bool) []*civicardv1.GroupReplica {
+		var out []*civicardv1.GroupReplica
+		for _, status := range host.Groups() {
+			replica := &civicardv1.GroupReplica{
+				Group:        status.Name,
+				State:        status.State,
+				Leader:       status.Leader.NodeID,
+				CommitIndex:  status.CommitIndex,
+				AppliedIndex: status.AppliedIndex,
+			}
+			for _, p := range status.Voters {
+				replica.Voters = append(replica.Voters, p.NodeID)
+			}
+			for _, p := range status.Nonvoters {
+				replica.Nonvoters = append(replica.Nonvoters, p.NodeID)
+			}
+			_ = host.ReadLocal(status.Name, func(s *ledger.State) { replica.Totals = totalsOf(s) })
+			if withDigests {
+				if digest, err := host.Digest(status.Name); err == nil {
+					replica.Digest = digest[:]
+				}
+			}
+			out = append(out, replica)
+		}
+		slices.SortFunc(out, func(a, b *civicardv1.GroupReplica) int { return strings.Compare(a.Group, b.Group) })
+		return out
+	}
+}

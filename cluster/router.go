@@ -1,0 +1,165 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+
+	"civicard/actors"
+	"civicard/ledger"
+	civicardv1 "civicard/messages/civicard/v1"
+	ledgerv1 "civicard/messages/ledger/v1"
+	"civicard/settlement"
+)
+
+// routedLedger serves the grains from the Raft groups of a cluster: a card's
+// commands and reads go to the shard that holds it, institutions and
+// terminals to the registry. Every shard also holds every institution, so
+// that all of a tap's transfers stay inside one shard (each shard keeps the
+// institutions' receivables for its cards; settlement adds them up).
+type routedLedger struct {
+	host   *settlement.Host
+	shards int
+}
+
+var _ actors.Ledger = routedLedger{}
+
+func (r routedLedger) cardGroup(cardID string) string {
+	return settlement.ShardGroup(settlement.ShardOf(cardID, r.shards))
+}
+
+// groups returns where cmd goes; the first answers for all.
+func (r routedLedger) groups(cmd *ledgerv1.Command) []string {
+	switch k := cmd.GetKind().(type) {
+	case *ledgerv1.Command_OpenCard:
+		return []string{r.cardGroup(k.OpenCard.GetCardId())}
+	case *ledgerv1.Command_TopUp:
+		return []string{r.cardGroup(k.TopUp.GetCardId())}
+	case *ledgerv1.Command_Charge:
+		return []string{r.cardGroup(k.Charge.GetCardId())}
+	case *ledgerv1.Command_BlockCard:
+		return []string{r.cardGroup(k.BlockCard.GetCardId())}
+	case *ledgerv1.Command_RegisterInstitution:
+		all := []string{settlement.RegistryGroup}
+		for i := range r.shards {
+			all = append(all, settlement.ShardGroup(i))
+		}
+		return all
+	default:
+		return []string{settlement.RegistryGroup}
+	}
+}
+
+// Propose sends cmd to its group (for an institution: to the registry, then
+// to every shard, each idempotent, so a retry completes a half-done
+// registration).
+func (r routedLedger) Propose(ctx context.Context, cmd *ledgerv1.Command) (*ledgerv1.Result, error) {
+	var first *ledgerv1.Result
+	for _, group := range r.groups(cmd) {
+		res, err := r.host.Propose(ctx, group, cmd)
+		if err != nil {
+			return nil, fmt.Errorf("group %s: %w", group, err)
+		}
+		if first == nil {
+			first = res
+		}
+	}
+	return first, nil
+}
+
+// ProposeAll sends commands to their groups, one ProposeAll per group, in
+// the order of the commands within each group, and returns the results in
+// the order of cmds (for institutions, the registry's).
+func (r routedLedger) ProposeAll(ctx context.Context, cmds []*ledgerv1.Command) ([]*ledgerv1.Result, error) {
+	byGroup := map[string][]int{}
+	var order []string
+	for i, cmd := range cmds {
+		for _, group := range r.groups(cmd) {
+			if _, ok := byGroup[group]; !ok {
+				order = append(order, group)
+			}
+			byGroup[group] = append(byGroup[group], i)
+		}
+	}
+	// The registry last: it holds the marker that the load is complete.
+	results := make([]*ledgerv1.Result, len(cmds))
+	for _, group := range append(withoutRegistry(order), settlement.RegistryGroup) {
+		indexes := byGroup[group]
+		if len(indexes) == 0 {
+			continue
+		}
+		batch := make([]*ledgerv1.Command, len(indexes))
+		for j, i := range indexes {
+			batch[j] = cmds[i]
+		}
+		res, err := r.host.ProposeAll(ctx, group, batch)
+		if err != nil {
+			return nil, fmt.Errorf("group %s: %w", group, err)
+		}
+		for j, i := range indexes {
+			if results[i] == nil || group == settlement.RegistryGroup {
+				results[i] = res[j]
+			}
+		}
+	}
+	return results, nil
+}
+
+func withoutRegistry(groups []string) []string {
+	var out []string
+	for _, g := range groups {
+		if g != settlement.RegistryGroup {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+func (r routedLedger) Card(ctx context.Context, cardID string) (*ledgerv1.CardState, error) {
+	card, found, err := r.host.Card(ctx, r.cardGroup(cardID), cardID)
+	return found1(card, found, err, "card", cardID)
+}
+
+func (r routedLedger) Transactions(ctx context.Context, cardID string, beforeSequence uint64, limit int) ([]*civicardv1.Transaction, error) {
+	return r.host.Transactions(ctx, r.cardGroup(cardID), cardID, beforeSequence, limit)
+}
+
+func (r routedLedger) Institution(ctx context.Context, institutionID string) (*civicardv1.Institution, error) {
+	inst, found, err := r.host.Institution(ctx, settlement.RegistryGroup, institutionID)
+	return found1(inst, found, err, "institution", institutionID)
+}
+
+func (r routedLedger) Terminal(ctx context.Context, terminalID string) (*civicardv1.Terminal, error) {
+	terminal, found, err := r.host.Terminal(ctx, settlement.RegistryGroup, terminalID)
+	return found1(terminal, found, err, "terminal", terminalID)
+}
+
+// found1 turns a (value, found, err) read into (value, err) with
+// actors.ErrNotFound.
+func found1[T any](v T, found bool, err error, what, id string) (T, error) {
+	var zero T
+	switch {
+	case err != nil:
+		return zero, err
+	case !found:
+		return zero, fmt.Errorf("%s %q: %w", what, id, actors.ErrNotFound)
+	}
+	return v, nil
+}
+
+// Seeded reports whether the registry says the demo data of seed was loaded,
+// as this node's replica knows it (false when it has none, or lags).
+func (r routedLedger) Seeded(seed uint64) bool {
+	var seeded bool
+	_ = r.host.ReadLocal(settlement.RegistryGroup, func(s *ledger.State) { seeded = s.Seeded(seed) })
+	return seeded
+}
+
+// ready reports whether every group this node needs has a leader it knows.
+func (r routedLedger) ready() error {
+	for _, status := range r.host.Groups() {
+		if status.Leader.NodeID == "" {
+			return fmt.Errorf("group %s has no leader", status.Name)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,579 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+
+	"civicard/cluster"
+	"civicard/demo"
+	"civicard/internal/procnode"
+	civicardv1 "civicard/messages/civicard/v1"
+	"civicard/messages/civicard/v1/civicardv1connect"
+	"civicard/terminals"
+)
+
+// The cluster tests run every node as its own `civicard node` process on
+// loopback, drive taps and top-ups through all their gateways, inject a
+// fault, and check the outcome against the record of what was
+// acknowledged.
+
+// testCluster is n `civicard node` processes.
+type testCluster struct {
+	nodes    []*procnode.Node
+	secrets  string
+	data     *demo.Dataset
+	operator string
+	http     *http.Client
+}
+
+func startCluster(t *testing.T, n int) *testCluster {
+	t.Helper()
+	dir := t.TempDir()
+	var peers []string
+	for i := range n {
+		actor, err := procnode.FreePortPair()
+		if err != nil {
+			t.Fatal(err)
+		}
+		raft, err := procnode.FreePorts(1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		peers = append(peers, fmt.Sprintf("n%d=127.0.0.1:%d=127.0.0.1:%d", i+1, actor, raft[0]))
+	}
+	c := &testCluster{secrets: filepath.Join(dir, "secrets"), http: &http.Client{Timeout: 10 * time.Second}}
+	for i := range n {
+		data := filepath.Join(dir, fmt.Sprintf("n%d", i+1))
+		c.nodes = append(c.nodes, &procnode.Node{
+			Bin: civicardBin, DataDir: data, Log: processLog(),
+			Command: []string{"node", "--name", fmt.Sprintf("n%d", i+1), "--peers", strings.Join(peers, ","),
+				"--data", data, "--secrets", c.secrets, "--http", "127.0.0.1:0", "--cards", fmt.Sprint(testCards), "--log-level", "warn"},
+		})
+	}
+	// Every node waits for a quorum of the others: start them together.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i, node := range c.nodes {
+		wg.Go(func() { errs[i] = node.Start(ctx) })
+	}
+	wg.Wait()
+	t.Cleanup(func() {
+		for _, node := range c.nodes {
+			node.Kill()
+		}
+	})
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	var err error
+	if c.operator, err = cluster.ReadSecret(c.secrets, cluster.OperatorTokenFile); err != nil {
+		t.Fatal(err)
+	}
+	key, err := cluster.ReadSecret(c.secrets, cluster.CredentialKeyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := demo.DefaultConfig()
+	cfg.Cards, cfg.CredentialKey = testCards, []byte(key)
+	if c.data, err = demo.Generate(cfg); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// cards returns the card service at node i's gateway.
+func (c *testCluster) cards(i int) civicardv1connect.CardServiceClient {
+	return civicardv1connect.NewCardServiceClient(c.http, c.nodes[i].BaseURL, terminals.WithCredential(c.operator))
+}
+
+// restart starts node i again on its data and waits until it is healthy.
+func (c *testCluster) restart(t *testing.T, i int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := c.nodes[i].Start(ctx); err != nil {
+		t.Fatalf("restart n%d: %v", i+1, err)
+	}
+}
+
+var leaderMetric = regexp.MustCompile(`(?m)^civicard_settlement_is_leader\{group="([^"]+)"\} 1$`)
+
+// leaders returns, per node, the groups it leads (from its /metrics).
+func (c *testCluster) leaders(t *testing.T, alive []bool) map[int][]string {
+	t.Helper()
+	out := map[int][]string{}
+	for i, node := range c.nodes {
+		if !alive[i] {
+			continue
+		}
+		res, err := c.http.Get(node.BaseURL + "/metrics")
+		if err != nil {
+			t.Fatalf("metrics of n%d: %v", i+1, err)
+		}
+		var body strings.Builder
+		_, _ = io.Copy(&body, res.Body)
+		res.Body.Close()
+		for _, m := range leaderMetric.FindAllStringSubmatch(body.String(), -1) {
+			out[i] = append(out[i], m[1])
+		}
+	}
+	return out
+}
+
+// clusterLoad is taps and top-ups from many clients through every gateway,
+// with the record of what was acknowledged.
+type clusterLoad struct {
+	c     *testCluster
+	cards []string
+
+	mu    sync.Mutex
+	acked []ackedOp
+	tried map[string]bool
+	// ackTimes are when each acknowledged operation was answered, and
+	// sendTimes when it was first sent.
+	ackTimes, sendTimes []time.Time
+
+	stop atomic.Bool
+	wg   sync.WaitGroup
+}
+
+// gatewayOrder is the order in which a client tries the gateways: its own
+// first, then the others, as a terminal with a list of addresses would.
+func gatewayOrder(worker, n int) []int {
+	order := make([]int, n)
+	for k := range n {
+		order[k] = (worker + k) % n
+	}
+	return order
+}
+
+// attemptsMax bounds how often a client sends one operation (to the next
+// gateway each time) before it gives up and leaves the outcome unknown.
+const attemptsMax = 20
+
+func startClusterLoad(t *testing.T, c *testCluster, tapWorkers, topUpWorkers, cardsUsed int) *clusterLoad {
+	l := &clusterLoad{c: c, tried: map[string]bool{}}
+	used := 0
+	for _, card := range c.data.Cards {
+		if card.BalanceMinor > 0 && used < cardsUsed {
+			l.cards = append(l.cards, card.CardID)
+			used++
+		}
+	}
+	n := len(c.nodes)
+	for w := range tapWorkers {
+		seed := c.data.Terminals[w]
+		clients := make([]*terminals.Client, n)
+		for i := range n {
+			clients[i] = terminals.NewClient(c.http, c.nodes[i].BaseURL, seed.Terminal.GetTerminalId(), seed.Credential)
+		}
+		rng := rand.New(rand.NewPCG(3, uint64(w)))
+		l.wg.Go(func() {
+			for seq := uint64(1); !l.stop.Load(); seq++ {
+				card := l.cards[rng.IntN(len(l.cards))]
+				id := fmt.Sprintf("tap/%s/%d", seed.Terminal.GetTerminalId(), seq)
+				sent := time.Now()
+				var res *civicardv1.TapResponse
+				err := l.retry(w, func(i int) error {
+					ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+					defer cancel()
+					var err error
+					res, err = clients[i].Tap(ctx, seq, card, terminals.Purchase{}, sent)
+					return err
+				})
+				l.record(ackedOp{cardID: card, transactionID: id, tap: &tapKey{w, seq}, answer: res}, err == nil, sent)
+			}
+		})
+	}
+	for w := range topUpWorkers {
+		rng := rand.New(rand.NewPCG(4, uint64(w)))
+		l.wg.Go(func() {
+			for i := 0; !l.stop.Load(); i++ {
+				card := l.cards[rng.IntN(len(l.cards))]
+				requestID := fmt.Sprintf("cluster-%d-%d", w, i)
+				sent := time.Now()
+				err := l.retry(w, func(g int) error {
+					ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+					defer cancel()
+					_, err := c.cards(g).TopUp(ctx, connect.NewRequest(&civicardv1.TopUpRequest{
+						CardId: card, Amount: &civicardv1.Money{Currency: "PLN", MinorUnits: 150}, RequestId: requestID,
+					}))
+					return err
+				})
+				l.record(ackedOp{cardID: card, transactionID: "topup/" + requestID}, err == nil, sent)
+			}
+		})
+	}
+	return l
+}
+
+// retry sends one operation through the gateways in the worker's order
+// while its outcome is unknown.
+func (l *clusterLoad) retry(worker int, send func(gateway int) error) error {
+	order := gatewayOrder(worker, len(l.c.nodes))
+	var err error
+	for attempt := range attemptsMax {
+		if err = send(order[attempt%len(order)]); err == nil || !terminals.OutcomeUnknown(err) {
+			return err
+		}
+		if l.stop.Load() {
+			return err
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return err
+}
+
+func (l *clusterLoad) record(op ackedOp, ok bool, sent time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.tried[op.transactionID] = true
+	if ok {
+		l.acked = append(l.acked, op)
+		l.ackTimes = append(l.ackTimes, time.Now())
+		l.sendTimes = append(l.sendTimes, sent)
+	}
+}
+
+func (l *clusterLoad) ackedCount() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.acked)
+}
+
+// waitAcked waits until n more operations are acknowledged.
+func (l *clusterLoad) waitAcked(t *testing.T, n int) {
+	t.Helper()
+	target := l.ackedCount() + n
+	deadline := time.Now().Add(90 * time.Second)
+	for l.ackedCount() < target {
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d of %d operations acknowledged in time", l.ackedCount(), target)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// stall is the longest an operation sent within window after the fault
+// waited for its acknowledgement (retries included): how long a passenger
+// tapping just after the fault stood at the validator.
+func (l *clusterLoad) stall(fault time.Time, window time.Duration) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var longest time.Duration
+	for i, sent := range l.sendTimes {
+		if !sent.Before(fault) && sent.Before(fault.Add(window)) {
+			longest = max(longest, l.ackTimes[i].Sub(sent))
+		}
+	}
+	return longest
+}
+
+func (l *clusterLoad) finish() {
+	l.stop.Store(true)
+	l.wg.Wait()
+}
+
+// verify checks the ledger, read through gateway g, against the record:
+// every acknowledged operation exactly once, nothing twice, every card's
+// balance its newest transaction's, and every acknowledged tap answered
+// again, replayed, with its first answer.
+func (l *clusterLoad) verify(t *testing.T, g int) {
+	t.Helper()
+	seen := map[string]int{}
+	api := l.c.cards(g)
+	for _, card := range l.cards {
+		txns := allTransactions(t, api, card)
+		for _, txn := range txns {
+			seen[txn.GetTransactionId()]++
+		}
+		got, err := api.GetCard(context.Background(), connect.NewRequest(&civicardv1.GetCardRequest{CardId: card}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if balance := got.Msg.GetCard().GetBalance().GetMinorUnits(); len(txns) > 0 && txns[0].GetBalanceAfter().GetMinorUnits() != balance {
+			t.Errorf("card %s: balance %d, newest transaction says %d", card, balance, txns[0].GetBalanceAfter().GetMinorUnits())
+		}
+		if got.Msg.GetCard().GetBalance().GetMinorUnits() < 0 {
+			t.Errorf("card %s: negative balance", card)
+		}
+	}
+	for _, op := range l.acked {
+		if n := seen[op.transactionID]; n != 1 {
+			t.Errorf("acknowledged %s found %d times", op.transactionID, n)
+		}
+	}
+	for id := range l.tried {
+		if seen[id] > 1 {
+			t.Errorf("%s found %d times", id, seen[id])
+		}
+	}
+	for _, op := range l.acked {
+		if op.tap == nil {
+			continue
+		}
+		seed := l.c.data.Terminals[op.tap.terminal]
+		client := terminals.NewClient(l.c.http, l.c.nodes[g].BaseURL, seed.Terminal.GetTerminalId(), seed.Credential)
+		res, err := client.Tap(context.Background(), op.tap.sequence, op.cardID, terminals.Purchase{}, time.Now())
+		if err != nil {
+			t.Fatalf("resend %s: %v", op.transactionID, err)
+		}
+		if !res.GetReplayed() || res.GetTransactionId() != op.transactionID || res.GetCharged().GetMinorUnits() != op.answer.GetCharged().GetMinorUnits() {
+			t.Fatalf("resend %s = %v, want the first answer %v replayed", op.transactionID, res, op.answer)
+		}
+	}
+}
+
+// clusterFault is one fault the cluster must survive.
+type clusterFault struct {
+	name string
+	// stallMax is the longest an operation sent just after the fault may
+	// wait; 0 only reports it (a paused node is not a crash: it is noticed
+	// only by timeouts).
+	stallMax time.Duration
+	// inject returns when the fault is over (or has been made), with the
+	// moments a node failed or stopped and which nodes are alive afterwards.
+	inject func(t *testing.T, c *testCluster, l *clusterLoad) (faultsAt []time.Time, alive []bool)
+}
+
+func TestClusterFaults(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts 3 civicard nodes per fault")
+	}
+	faults := []clusterFault{
+		{"kill -9 of a follower", 3 * time.Second, func(t *testing.T, c *testCluster, l *clusterLoad) ([]time.Time, []bool) {
+			victim := c.pick(t, false)
+			at := time.Now()
+			c.nodes[victim].Kill()
+			return []time.Time{at}, c.aliveWithout(victim)
+		}},
+		{"kill -9 of the node leading the most groups", 3 * time.Second, func(t *testing.T, c *testCluster, l *clusterLoad) ([]time.Time, []bool) {
+			victim := c.pick(t, true)
+			at := time.Now()
+			c.nodes[victim].Kill()
+			return []time.Time{at}, c.aliveWithout(victim)
+		}},
+		{"SIGSTOP of the leader for 10 s, then SIGCONT", 0, func(t *testing.T, c *testCluster, l *clusterLoad) ([]time.Time, []bool) {
+			victim := c.pick(t, true)
+			at := time.Now()
+			if err := c.nodes[victim].Signal(syscall.SIGSTOP); err != nil {
+				t.Fatal(err)
+			}
+			l.waitAcked(t, 300)
+			time.Sleep(10*time.Second - time.Since(at))
+			if err := c.nodes[victim].Signal(syscall.SIGCONT); err != nil {
+				t.Fatal(err)
+			}
+			// Declared dead while paused, it must not linger as a member
+			// nobody routes to: it stops, and its supervisor (here, the
+			// test) starts it again.
+			select {
+			case <-c.nodes[victim].Exited():
+			case <-time.After(15 * time.Second):
+				t.Fatalf("n%d still runs 15 s after waking from a 10 s pause", victim+1)
+			}
+			c.restart(t, victim)
+			return []time.Time{at}, c.aliveWithout(-1)
+		}},
+		{"rolling restart of every node", 5 * time.Second, func(t *testing.T, c *testCluster, l *clusterLoad) ([]time.Time, []bool) {
+			var stops []time.Time
+			for i, node := range c.nodes {
+				stops = append(stops, time.Now())
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				err := node.Stop(ctx)
+				cancel()
+				if err != nil {
+					t.Fatalf("stop n%d: %v", i+1, err)
+				}
+				c.restart(t, i)
+				l.waitAcked(t, 200)
+			}
+			return stops, c.aliveWithout(-1)
+		}},
+	}
+	for _, fault := range faults {
+		t.Run(fault.name, func(t *testing.T) {
+			c := startCluster(t, 3)
+			l := startClusterLoad(t, c, 24, 4, 300)
+			l.waitAcked(t, 600)
+			faultsAt, alive := fault.inject(t, c, l)
+			l.waitAcked(t, 600)
+			var stall time.Duration
+			for _, at := range faultsAt {
+				stall = max(stall, l.stall(at, 2*time.Second))
+			}
+			l.finish()
+			live := 0
+			for i := range alive {
+				if alive[i] {
+					live = i
+					break
+				}
+			}
+			l.verify(t, live)
+			c.checkReplicas(t, alive, l)
+			t.Logf("%s: %d operations acknowledged, %d sent; an operation sent in the 2 s after the fault waited at most %v",
+				fault.name, len(l.acked), len(l.tried), stall.Round(time.Millisecond))
+			if fault.stallMax > 0 && stall > fault.stallMax {
+				t.Errorf("an operation sent after the fault waited %v, want taps to resume within %v", stall, fault.stallMax)
+			}
+		})
+	}
+}
+
+// pick returns the alive node leading the most groups (leader) or a node
+// leading none (a follower).
+func (c *testCluster) pick(t *testing.T, leader bool) int {
+	t.Helper()
+	leaders := c.leaders(t, c.aliveWithout(-1))
+	// Shards hold the money: leading one weighs more than the registry.
+	weight := func(i int) int {
+		w := 0
+		for _, g := range leaders[i] {
+			w++
+			if strings.HasPrefix(g, "shard-") {
+				w += 10
+			}
+		}
+		return w
+	}
+	best := -1
+	for i := range c.nodes {
+		switch {
+		case leader && (best < 0 || weight(i) > weight(best)):
+			best = i
+		case !leader && weight(i) == 0:
+			return i
+		}
+	}
+	if !leader {
+		t.Fatalf("every node leads a group: %v", leaders)
+	}
+	return best
+}
+
+// aliveWithout is every node but skip (-1: all).
+func (c *testCluster) aliveWithout(skip int) []bool {
+	alive := make([]bool, len(c.nodes))
+	for i := range alive {
+		alive[i] = i != skip
+	}
+	return alive
+}
+
+// checkReplicas waits until every replica of every group has applied the
+// same entries, then checks that their ledgers are identical (digests) and
+// that the money adds up across the shards: what the funding account paid
+// is the demo city's starting balances plus the top-ups found in the
+// ledger, and what the institutions are owed is what the cards paid.
+func (c *testCluster) checkReplicas(t *testing.T, alive []bool, l *clusterLoad) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		replicas := map[string][]*civicardv1.GroupReplica{}
+		for i, node := range c.nodes {
+			if !alive[i] {
+				continue
+			}
+			api := civicardv1connect.NewAdminServiceClient(c.http, node.BaseURL, terminals.WithCredential(c.operator))
+			res, err := api.GetNode(context.Background(), connect.NewRequest(&civicardv1.GetNodeRequest{WithDigests: true}))
+			if err != nil {
+				t.Fatalf("n%d: %v", i+1, err)
+			}
+			for _, g := range res.Msg.GetGroups() {
+				replicas[g.GetGroup()] = append(replicas[g.GetGroup()], g)
+			}
+		}
+		settled := true
+		for _, rs := range replicas {
+			for _, r := range rs[1:] {
+				if r.GetAppliedIndex() != rs[0].GetAppliedIndex() || string(r.GetDigest()) != string(rs[0].GetDigest()) {
+					settled = false
+				}
+			}
+		}
+		if !settled {
+			if time.Now().After(deadline) {
+				for group, rs := range replicas {
+					for _, r := range rs {
+						t.Logf("%s: applied %d digest %x", group, r.GetAppliedIndex(), r.GetDigest())
+					}
+				}
+				t.Fatal("replicas did not converge to the same ledger")
+			}
+			time.Sleep(100 * time.Millisecond)
+			continue
+		}
+		var funding, receivables int64
+		for group, rs := range replicas {
+			totals := rs[0].GetTotals()
+			if totals.GetFundingMinor()+totals.GetCardsMinor()+totals.GetReceivablesMinor() != 0 {
+				t.Errorf("%s does not balance: %v", group, totals)
+			}
+			funding += totals.GetFundingMinor()
+			receivables += totals.GetReceivablesMinor()
+		}
+		var demoMinor, toppedUp, charged int64
+		for _, card := range c.data.Cards {
+			demoMinor += card.BalanceMinor
+		}
+		api := c.cards(slices.Index(alive, true))
+		for _, card := range l.cards {
+			for _, txn := range allTransactions(t, api, card) {
+				switch txn.GetKind() {
+				case civicardv1.TransactionKind_TRANSACTION_KIND_TOP_UP:
+					if l.tried[txn.GetTransactionId()] {
+						toppedUp += txn.GetAmount().GetMinorUnits()
+					}
+				case civicardv1.TransactionKind_TRANSACTION_KIND_CHARGE:
+					charged -= txn.GetAmount().GetMinorUnits()
+				}
+			}
+		}
+		if -funding != demoMinor+toppedUp {
+			t.Errorf("funding paid %d, want demo %d + top-ups %d", -funding, demoMinor, toppedUp)
+		}
+		if receivables != charged {
+			t.Errorf("institutions are owed %d, cards paid %d", receivables, charged)
+		}
+		t.Logf("%d groups, every replica identical; money: funding %d, receivables %d", len(replicas), funding, receivables)
+		return
+	}
+}
+
+// allTransactions reads a card's whole history, page by page.
+func allTransactions(t *testing.T, api civicardv1connect.CardServiceClient, card string) []*civicardv1.Transaction {
+	t.Helper()
+	var all []*civicardv1.Transaction
+	before := uint64(0)
+	for {
+		res, err := api.ListTransactions(context.Background(), connect.NewRequest(&civicardv1.ListTransactionsRequest{CardId: card, PageSize: 500, BeforeLedgerSequence: before}))
+		if err != nil {
+			t.Fatalf("transactions of %s: %v", card, err)
+		}
+		page := res.Msg.GetTransactions()
+		all = append(all, page...)
+		if len(page) < 500 {
+			return all
+		}
+		before = page[len(page)-1].GetLedgerSequence()
+	}
+}

@@ -1,0 +1,55 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"civicard/cluster"
+	"civicard/demo"
+)
+
+// runNode runs one member of a multi-node cluster (`civicard node`), or
+// with gatewayOnly a member that hosts no grains and no ledger replica
+// (`civicard gateway`).
+func runNode(ctx context.Context, self string, args []string, stdout, stderr io.Writer, gatewayOnly bool) error {
+	name := "node"
+	if gatewayOnly {
+		name = "gateway"
+	}
+	fs := newFlags(name)
+	nodeName := fs.String("name", "", "this node's name among --peers (required)")
+	dataDir := fs.String("data", "./data", "data directory of this node")
+	secretsDir := fs.String("secrets", "", "directory of the cluster's secrets, the same files on every node (default: --data)")
+	peersFlag := fs.String("peers", "", "every node the cluster was created with: NAME=ACTOR_ADDR=RAFT_ADDR,... (required; a node's membership endpoint listens on its actor port + 1)")
+	actorAddr := fs.String("actor", "", "a gateway's own actor address, e.g. 127.0.0.1:7150 (its membership endpoint listens on the next port)")
+	shards := fs.Int("shards", 0, "ledger shards, fixed when the cluster is created (default: one per 3 nodes)")
+	seed := fs.Uint64("seed", demo.DefaultConfig().Seed, "seed of the demo city the first node loads into a new cluster")
+	cards := fs.Int("cards", demo.DefaultConfig().Cards, "cards in the demo city (0: no demo data)")
+	serving := addServeFlags(fs)
+	if _, err := parse(fs, args, 0); err != nil {
+		return err
+	}
+	if *nodeName == "" || *peersFlag == "" {
+		return usagef("%s: --name and --peers are required", name)
+	}
+	peers, err := cluster.ParsePeers(*peersFlag)
+	if err != nil {
+		return usagef("--peers: %v", err)
+	}
+	return serve(ctx, serving, stderr, func(logger *slog.Logger, registry *prometheus.Registry) (*cluster.Node, error) {
+		cfg := cluster.DefaultNodeConfig()
+		cfg.Name, cfg.DataDir, cfg.SecretsDir, cfg.Peers, cfg.Shards = *nodeName, *dataDir, *secretsDir, peers, *shards
+		cfg.Gateway, cfg.GatewayActor = gatewayOnly, *actorAddr
+		cfg.Demo.Seed, cfg.Demo.Cards = *seed, *cards
+		cfg.Logger, cfg.Registerer = logger, registry
+		return cluster.StartNode(ctx, cfg)
+	}, func(node *cluster.Node, baseURL string) {
+		fmt.Fprintf(stdout, "civicard %s %s is up (data in %s), one of a cluster of %d nodes\n", name, *nodeName, *dataDir, len(peers))
+		printWelcome(stdout, self, cmp.Or(*secretsDir, *dataDir), baseURL, node.Demo)
+	})
+}

@@ -1,0 +1,340 @@
+//go:build pcsc
+
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"civicard/internal/procnode"
+	"civicard/terminals/cardapp"
+	"civicard/terminals/pcsc"
+	"civicard/terminals/vpcd"
+)
+
+// Real-stack tests of `civicard terminal`: pcscd with vpcd readers (started
+// by scripts/pcscd.sh, which names them in CIVICARD_VPCD_READERS), the Go
+// virtual card, the terminal as its own process (built with -tags pcsc) and
+// a running `civicard up`. `make pcsc` runs them.
+
+type vslot struct{ name, addr string }
+
+func vpcdSlots(t *testing.T) []vslot {
+	t.Helper()
+	env := os.Getenv("CIVICARD_VPCD_READERS")
+	if env == "" {
+		t.Skip("no vpcd readers: run under scripts/pcscd.sh (make pcsc)")
+	}
+	var out []vslot
+	for _, entry := range strings.Split(env, ";") {
+		name, port, _ := strings.Cut(entry, "=")
+		out = append(out, vslot{name: name, addr: "127.0.0.1:" + port})
+	}
+	return out
+}
+
+var pcscBin = sync.OnceValues(func() (string, error) {
+	root, err := procnode.ModuleRoot()
+	if err != nil {
+		return "", err
+	}
+	dir, err := os.MkdirTemp("", "civicard-pcsc-")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "civicard")
+	cmd := exec.Command("go", "build", "-tags", "pcsc", "-o", bin, "./cmd/civicard")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build civicard -tags pcsc: %w\n%s", err, out)
+	}
+	return bin, nil
+})
+
+// issuer is the card master key of the tests.
+var issuer = []byte("civicard-e2e-iss")
+
+func virtualCard(t *testing.T, id string, genuine bool) *cardapp.Card {
+	t.Helper()
+	var key [cardapp.KeySize]byte
+	if genuine {
+		var err error
+		if key, err = cardapp.DiversifyKey(issuer, id); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		_, _ = rand.Read(key[:])
+	}
+	c, err := cardapp.NewCard(cardapp.CardConfig{CardID: id, Key: key, Rand: rand.Reader})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// run runs a civicard client command and returns its stdout.
+func run(t *testing.T, bin string, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(bin, args...).Output()
+	if err != nil {
+		var stderr []byte
+		if ee, ok := err.(*exec.ExitError); ok {
+			stderr = ee.Stderr
+		}
+		t.Fatalf("civicard %s: %v\n%s", strings.Join(args, " "), err, stderr)
+	}
+	return string(out)
+}
+
+// terminalProc is a running `civicard terminal`.
+type terminalProc struct {
+	cmd     *exec.Cmd
+	metrics string
+	mu      sync.Mutex
+	lines   []string
+	changed chan struct{}
+	exited  chan struct{}
+}
+
+type terminalSetup struct {
+	bin, dir, terminalID, configFile string
+}
+
+// newTerminal makes a key pair for the demo terminal i, registers it, and
+// writes the terminal's configuration for readers.
+func newTerminal(t *testing.T, c *city, i int, readers []string, extra map[string]any) terminalSetup {
+	t.Helper()
+	bin, err := pcscBin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	id := c.data.Terminals[i].Terminal.GetTerminalId()
+	pub := strings.TrimSpace(run(t, bin, "terminal", "keygen", "--out", filepath.Join(dir, "terminal.key")))
+	run(t, bin, "admin", "terminals", "register", "--addr", c.node.BaseURL, "--data", c.node.DataDir, "--terminal", id, "--public-key", pub)
+	if err := os.WriteFile(filepath.Join(dir, "issuer.key"), []byte(hex.EncodeToString(issuer)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ports, err := procnode.FreePorts(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	settings := map[string]any{
+		"gateway": c.node.BaseURL, "terminal_id": id, "private_key_file": "terminal.key",
+		"issuer_key_file": "issuer.key", "readers": readers, "state_dir": "state",
+		"metrics_addr": fmt.Sprintf("127.0.0.1:%d", ports[0]), "tap_budget_ms": 3000,
+	}
+	for k, v := range extra {
+		settings[k] = v
+	}
+	cfg, _ := json.Marshal(settings)
+	file := filepath.Join(dir, "terminal.json")
+	if err := os.WriteFile(file, cfg, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return terminalSetup{bin: bin, dir: dir, terminalID: id, configFile: file}
+}
+
+func (s terminalSetup) start(t *testing.T) *terminalProc {
+	t.Helper()
+	var cfg struct {
+		MetricsAddr string `json:"metrics_addr"`
+	}
+	raw, _ := os.ReadFile(s.configFile)
+	_ = json.Unmarshal(raw, &cfg)
+	p := &terminalProc{cmd: exec.Command(s.bin, "terminal", "--config", s.configFile), metrics: "http://" + cfg.MetricsAddr + "/metrics",
+		changed: make(chan struct{}, 1), exited: make(chan struct{})}
+	p.cmd.Stderr = processLog()
+	stdout, err := p.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		defer close(p.exited)
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			p.mu.Lock()
+			p.lines = append(p.lines, sc.Text())
+			p.mu.Unlock()
+			select {
+			case p.changed <- struct{}{}:
+			default:
+			}
+		}
+		_ = p.cmd.Wait()
+	}()
+	t.Cleanup(p.stop)
+	p.waitLine(t, 0, "READY")
+	return p
+}
+
+func (p *terminalProc) stop() {
+	_ = p.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-p.exited:
+	case <-time.After(10 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.exited
+	}
+}
+
+// mark is the number of lines printed so far.
+func (p *terminalProc) mark() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.lines)
+}
+
+// waitLine waits for a line after the first `from` that contains every
+// part, and returns it.
+func (p *terminalProc) waitLine(t *testing.T, from int, parts ...string) string {
+	t.Helper()
+	deadline := time.After(15 * time.Second)
+	for {
+		p.mu.Lock()
+		for _, line := range p.lines[min(from, len(p.lines)):] {
+			all := true
+			for _, part := range parts {
+				all = all && strings.Contains(line, part)
+			}
+			if all {
+				p.mu.Unlock()
+				return line
+			}
+		}
+		lines := strings.Join(p.lines, "\n")
+		p.mu.Unlock()
+		select {
+		case <-p.changed:
+		case <-p.exited:
+			t.Fatalf("terminal exited before printing %q; it printed:\n%s", parts, lines)
+		case <-deadline:
+			t.Fatalf("no line with %q in 15 s; the terminal printed:\n%s", parts, lines)
+		}
+	}
+}
+
+// metric scrapes the terminal's /metrics and returns the line of name.
+func (p *terminalProc) metric(t *testing.T, name string) string {
+	t.Helper()
+	res, err := http.Get(p.metrics)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	for _, line := range strings.Split(string(body), "\n") {
+		if strings.HasPrefix(line, name+" ") {
+			return line
+		}
+	}
+	return ""
+}
+
+// tapCard inserts card into s, waits for the terminal's answer to it, and
+// removes the card.
+func tapCard(t *testing.T, p *terminalProc, s vslot, card *cardapp.Card, removeAfter int, parts ...string) string {
+	t.Helper()
+	from := p.mark()
+	in, err := vpcd.Insert(context.Background(), vpcd.Config{Addr: s.addr, Card: card, ATR: cardapp.ATR, RemoveAfterAPDUs: removeAfter})
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := p.waitLine(t, from, append([]string{fmt.Sprintf("reader=%q", s.name)}, parts...)...)
+	removeCard(t, s, in)
+	return line
+}
+
+// removeCard pulls the card out and waits until pcscd reports the reader
+// empty (up to ~400 ms): a card inserted before that is never seen as new.
+func removeCard(t *testing.T, s vslot, in *vpcd.Inserted) {
+	t.Helper()
+	_ = in.Remove()
+	w, err := pcsc.NewWatcher()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := w.Wait(ctx, s.name, false); err != nil {
+		t.Fatalf("card never left %q: %v", s.name, err)
+	}
+}
+
+func TestTerminalRealStack(t *testing.T) {
+	slots := vpcdSlots(t)
+	if len(slots) < 2 {
+		t.Skip("needs two readers")
+	}
+	c := startCity(t)
+	setup := newTerminal(t, c, 0, []string{slots[0].name, slots[1].name}, nil)
+	term := setup.start(t)
+
+	// A genuine card: green, and the balance drops by what was charged.
+	cardID := c.fundedCard(t, 0, 1000)
+	before := c.card(t, cardID).GetBalance().GetMinorUnits()
+	line := tapCard(t, term, slots[0], virtualCard(t, cardID, true), 0, "GREEN", "card="+cardID)
+	t.Logf("genuine: %s", line)
+	after := c.card(t, cardID).GetBalance().GetMinorUnits()
+	if after >= before {
+		t.Fatalf("balance %d -> %d, want it to drop", before, after)
+	}
+
+	// A clone (right number, wrong key): refused at the reader, counted, and
+	// the gateway never hears of it.
+	txns := len(c.transactions(t, cardID))
+	line = tapCard(t, term, slots[0], virtualCard(t, cardID, false), 0, "RED", "refused", "not genuine")
+	t.Logf("clone: %s", line)
+	if got := term.metric(t, `civicard_terminal_cards_refused_total{reason="not_genuine"}`); !strings.HasSuffix(got, " 1") {
+		t.Errorf("refused metric: %q", got)
+	}
+	if n := len(c.transactions(t, cardID)); n != txns {
+		t.Errorf("a clone's tap reached the ledger: %d transactions, was %d", n, txns)
+	}
+
+	// Pulled mid-transaction (at GET CHALLENGE): fails cleanly, no charge.
+	line = tapCard(t, term, slots[0], virtualCard(t, cardID, true), 3, "RED", "failed")
+	t.Logf("pulled: %s", line)
+	if n, b := len(c.transactions(t, cardID)), c.card(t, cardID).GetBalance().GetMinorUnits(); n != txns || b != after {
+		t.Errorf("a pulled card was charged: %d transactions (was %d), balance %d (was %d)", n, txns, b, after)
+	}
+
+	// Two readers at once.
+	other := c.fundedCard(t, 1, 1000)
+	from := term.mark()
+	var ins []*vpcd.Inserted
+	for i, id := range []string{cardID, other} {
+		in, err := vpcd.Insert(context.Background(), vpcd.Config{Addr: slots[i].addr, Card: virtualCard(t, id, true), ATR: cardapp.ATR})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ins = append(ins, in)
+	}
+	term.waitLine(t, from, "GREEN", "card="+cardID, fmt.Sprintf("reader=%q", slots[0].name))
+	term.waitLine(t, from, "GREEN", "card="+other, fmt.Sprintf("reader=%q", slots[1].name))
+	for i, in := range ins {
+		removeCard(t, slots[i], in)
+	}
+
+	// Revoked: the gateway refuses the terminal's taps.
+	run(t, setup.bin, "admin", "terminals", "revoke", "--addr", c.node.BaseURL, "--data", c.node.DataDir, "--terminal", setup.terminalID, "--reason", "stolen")
+	line = tapCard(t, term, slots[1], virtualCard(t, other, true), 0, "RED", "revoked")
+	t.Logf("revoked: %s", line)
+}

@@ -1,0 +1,107 @@
+// Package tapsig signs and verifies terminals' taps with ed25519.
+//
+// A terminal holds its own ed25519 private key; the ledger holds the public
+// key (civicard.v1.Terminal.public_key, set by `civicard admin terminals
+// register`). The signature covers every field of the TapRequest but the
+// signature itself, in one fixed encoding (not the protobuf wire form, which
+// is not canonical):
+//
+//	"civicard.v1.TapRequest\x00"
+//	u16 len || terminal_id
+//	u64 sequence
+//	u16 len || card_id
+//	i64 time_unix_ms
+//	u16 len || service_code
+//	u32 quantity
+//
+// all integers big-endian. A field added to TapRequest later is added here,
+// under a new domain string, so an old signature never covers a new meaning.
+package tapsig
+
+import (
+	"crypto/ed25519"
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	civicardv1 "civicard/messages/civicard/v1"
+)
+
+const domain = "civicard.v1.TapRequest\x00"
+
+// Message returns the bytes a terminal signs for tap.
+func Message(tap *civicardv1.TapRequest) []byte {
+	b := make([]byte, 0, len(domain)+64+len(tap.GetTerminalId())+len(tap.GetCardId())+len(tap.GetServiceCode()))
+	b = append(b, domain...)
+	b = appendString(b, tap.GetTerminalId())
+	b = binary.BigEndian.AppendUint64(b, tap.GetSequence())
+	b = appendString(b, tap.GetCardId())
+	b = binary.BigEndian.AppendUint64(b, uint64(tap.GetTimeUnixMs()))
+	b = appendString(b, tap.GetServiceCode())
+	b = binary.BigEndian.AppendUint32(b, tap.GetQuantity())
+	return b
+}
+
+// appendString appends s with a 2-byte length; longer strings are cut to
+// 65535 bytes (the gateway refuses far shorter ones anyway), and the cut
+// is part of what is signed, so two different strings never share a
+// message unless both exceed the limit.
+func appendString(b []byte, s string) []byte {
+	if len(s) > 0xFFFF {
+		s = s[:0xFFFF]
+	}
+	b = binary.BigEndian.AppendUint16(b, uint16(len(s)))
+	return append(b, s...)
+}
+
+// Sign sets tap.Signature to the terminal's signature.
+func Sign(key ed25519.PrivateKey, tap *civicardv1.TapRequest) {
+	tap.Signature = ed25519.Sign(key, Message(tap))
+}
+
+// ErrBadSignature means a tap's signature does not verify under the
+// terminal's registered key.
+var ErrBadSignature = errors.New("tap signature does not verify")
+
+// Verify checks tap.Signature against the terminal's public key.
+func Verify(publicKey []byte, tap *civicardv1.TapRequest) error {
+	if len(publicKey) != ed25519.PublicKeySize {
+		return fmt.Errorf("public key is %d bytes, not %d", len(publicKey), ed25519.PublicKeySize)
+	}
+	if len(tap.GetSignature()) != ed25519.SignatureSize {
+		return fmt.Errorf("%w: signature is %d bytes, not %d", ErrBadSignature, len(tap.GetSignature()), ed25519.SignatureSize)
+	}
+	if !ed25519.Verify(ed25519.PublicKey(publicKey), Message(tap), tap.GetSignature()) {
+		return ErrBadSignature
+	}
+	return nil
+}
+
+const denylistDomain = "civicard.v1.GetDenylistRequest\x00"
+
+// DenylistMessage returns the bytes a terminal signs for a denylist
+// request: the domain string, u16 len || terminal_id, u16 len ||
+// known_version, i64 time_unix_ms.
+func DenylistMessage(req *civicardv1.GetDenylistRequest) []byte {
+	b := make([]byte, 0, len(denylistDomain)+12+len(req.GetTerminalId())+len(req.GetKnownVersion()))
+	b = append(b, denylistDomain...)
+	b = appendString(b, req.GetTerminalId())
+	b = appendString(b, req.GetKnownVersion())
+	return binary.BigEndian.AppendUint64(b, uint64(req.GetTimeUnixMs()))
+}
+
+// SignDenylist sets req.Signature.
+func SignDenylist(key ed25519.PrivateKey, req *civicardv1.GetDenylistRequest) {
+	req.Signature = ed25519.Sign(key, DenylistMessage(req))
+}
+
+// VerifyDenylist checks req.Signature against the terminal's public key.
+func VerifyDenylist(publicKey []byte, req *civicardv1.GetDenylistRequest) error {
+	if len(publicKey) != ed25519.PublicKeySize {
+		return fmt.Errorf("public key is %d bytes, not %d", len(publicKey), ed25519.PublicKeySize)
+	}
+	if len(req.GetSignature()) != ed25519.SignatureSize || !ed25519.Verify(ed25519.PublicKey(publicKey), DenylistMessage(req), req.GetSignature()) {
+		return ErrBadSignature
+	}
+	return nil
+}
