@@ -7,9 +7,7 @@ import (
 	"time"
 
 	"civicard/demo"
-	"civicard/ledger"
 	ledgerv1 "civicard/messages/ledger/v1"
-	"civicard/settlement"
 )
 
 // demoTarget is where the demo city is written: the embedded node's one
@@ -19,18 +17,6 @@ type demoTarget interface {
 	// Seeded may say false for a seed that was loaded (a lagging replica):
 	// loading again is then a harmless replay.
 	Seeded(seed uint64) bool
-}
-
-// groupTarget is the embedded node's one group as a demoTarget.
-type groupTarget struct{ group *settlement.Group }
-
-func (g groupTarget) ProposeAll(ctx context.Context, cmds []*ledgerv1.Command) ([]*ledgerv1.Result, error) {
-	return g.group.ProposeAll(ctx, cmds)
-}
-
-func (g groupTarget) Seeded(seed uint64) (seeded bool) {
-	g.group.Read(func(s *ledger.State) { seeded = s.Seeded(seed) })
-	return seeded
 }
 
 // loadDemo generates the demo city and writes it to the ledger unless an

@@ -17,7 +17,7 @@ func (n *Node) Describe(withDigests bool) *civicardv1.GetNodeResponse {
 		out.Members = append(out.Members, m.Address())
 	}
 	slices.Sort(out.Members)
-	for _, kind := range []string{"Card", "Terminal", "Institution"} {
+	for _, kind := range grainKinds {
 		if k, ok := n.Cluster.TryGetClusterKind(kind); ok {
 			out.Grains[kind] = k.Count()
 		}
@@ -36,22 +36,6 @@ func totalsOf(s *ledger.State) *civicardv1.LedgerTotals {
 		ReceivablesMinor: t.ReceivablesMinor,
 		Cards:            int64(t.Cards),
 		LedgerSequence:   s.Sequence(),
-	}
-}
-
-// describeGroup is the embedded node's one group.
-func describeGroup(group *settlement.Group) func(bool) []*civicardv1.GroupReplica {
-	return func(withDigests bool) []*civicardv1.GroupReplica {
-		replica := &civicardv1.GroupReplica{Group: "ledger", State: "Leader", Leader: "embedded", Voters: []string{"embedded"}}
-		if group.Ready() != nil {
-			replica.State, replica.Leader = "Follower", ""
-		}
-		group.Read(func(s *ledger.State) { replica.Totals = totalsOf(s) })
-		if withDigests {
-			digest := group.Digest()
-			replica.Digest = digest[:]
-		}
-		return []*civicardv1.GroupReplica{replica}
 	}
 }
 

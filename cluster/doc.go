@@ -1,17 +1,30 @@
 // Package cluster starts a civicard node: the actor system and cluster
-// membership (protoactor-go), the grains of package actors, and the Raft
-// group that holds the ledger (package settlement), all wired together.
+// membership (protoactor-go), the grains of package actors, and this node's
+// replicas of the Raft groups that hold the ledger (package settlement),
+// all wired together.
 //
-// The embedded default (StartEmbedded) is one process: one cluster member
-// with the in-memory membership provider, one Raft group with a single voter
-// on disk, and on first start the city's demo data. Multi-node clusters add
-// providers, shards and membership changes here without changing the grains.
+// Every node is a member of a cluster, the embedded default included:
+//
+//   - StartEmbedded is a cluster of one, in one process: the in-memory
+//     membership provider, and the registry group and one ledger shard with
+//     this node as their only voter.
+//   - StartNode is one of several processes: the automanaged membership
+//     provider over a static peer list, and the registry and shards placed
+//     by NewLayout on three nodes each (topology.go). A node replicates the
+//     groups naming it and reaches the others through settlement's
+//     forwarding; the grains reach every group through routedLedger
+//     (router.go), which sends a card's commands to its shard.
+//
+// Both build a startSpec and call start (start.go), so the embedded node
+// runs exactly the code a cluster runs.
 //
 // A node's data directory holds:
 //
-//	ledger/                    the Raft group: write-ahead log and snapshots
+//	raft/<group>/              each Raft group it replicates: log, snapshots
 //	terminal-credential.key    secret from which the demo terminals' credentials are derived
-//	operator.token             the credential of the operator API (CardService)
+//	operator.token             the credential of the operator API
 //
-// Both secrets are created on first start, readable only by the owner.
+// The secrets live in the secrets directory instead when one is given (the
+// same files on every node of a cluster); they are created on first start,
+// readable only by the owner, and the first node to create one wins.
 package cluster

@@ -6,48 +6,47 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"os"
-	"path/filepath"
-	"strconv"
 	"sync"
 	"time"
 
-	"github.com/asynkron/protoactor-go/actor"
 	protocluster "github.com/asynkron/protoactor-go/cluster"
 	"github.com/asynkron/protoactor-go/cluster/clusterproviders/test"
-	"github.com/asynkron/protoactor-go/remote"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"civicard/actors"
-	"civicard/cluster/placement"
 	"civicard/demo"
 	civicardv1 "civicard/messages/civicard/v1"
 	"civicard/settlement"
 )
 
-// EmbeddedConfig configures the one-process default.
+// EmbeddedConfig configures the one-process default: a cluster of one
+// node, with the in-memory membership and every Raft group (the registry
+// and one ledger shard) on this node alone.
 type EmbeddedConfig struct {
 	// DataDir holds the ledger and the node's secrets; created if missing.
 	DataDir string
 	// Demo says which city to load on first start; Demo.CredentialKey is
 	// filled in from the data directory. Demo.Cards == 0 loads no demo data.
 	Demo demo.Config
-	// Settlement configures the Raft group; Dir, NodeID, Logger and
+	// Host configures the Raft groups; NodeID, Dir, addresses, Logger and
 	// Registerer are filled in.
-	Settlement settlement.Config
-	Actors     actors.Config
+	Host   settlement.HostConfig
+	Actors actors.Config
 	// RequestTimeout bounds a call between grains.
 	RequestTimeout time.Duration
 	Logger         *slog.Logger
 	Registerer     prometheus.Registerer
 }
 
+// EmbeddedName is the embedded node's name: its Raft ServerID.
+const EmbeddedName = "embedded"
+
 // DefaultEmbeddedConfig returns the settings of `civicard up`.
 func DefaultEmbeddedConfig(dataDir string) EmbeddedConfig {
 	return EmbeddedConfig{
 		DataDir:        dataDir,
 		Demo:           demo.DefaultConfig(),
-		Settlement:     settlement.DefaultConfig(),
+		Host:           settlement.DefaultHostConfig(),
 		Actors:         actors.DefaultConfig(),
 		RequestTimeout: time.Second,
 		Logger:         slog.Default(),
@@ -67,6 +66,32 @@ func (c EmbeddedConfig) Validate() error {
 		return errors.New("cluster: Logger and Registerer are required")
 	}
 	return c.Actors.Validate()
+}
+
+// StartEmbedded starts the one-process node on cfg.DataDir: it opens (or
+// creates) the ledger, loads the demo city if it was not loaded before, and
+// starts the actor cluster. It returns when the node takes taps.
+func StartEmbedded(ctx context.Context, cfg EmbeddedConfig) (*Node, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	// The groups' single voter needs no stable address: nobody dials it.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("cluster: raft listener: %w", err)
+	}
+	layout, err := NewLayout([]Peer{{Name: EmbeddedName, Actor: "127.0.0.1:0", Raft: ln.Addr().String()}}, 1)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	return start(ctx, startSpec{
+		name: EmbeddedName, dataDir: cfg.DataDir, secretsDir: cfg.DataDir,
+		layout: &layout, raftListener: ln, host: cfg.Host,
+		loadsDemo: true, demo: cfg.Demo, actors: cfg.Actors,
+		provider: test.NewTestProvider(test.NewInMemAgent()), actorAddr: "127.0.0.1:0",
+		requestTimeout: cfg.RequestTimeout, logger: cfg.Logger, registerer: cfg.Registerer,
+	})
 }
 
 // Node is a running civicard member.
@@ -96,97 +121,6 @@ type Node struct {
 	stop        context.CancelFunc
 	closeOnce   sync.Once
 	closeErr    error
-}
-
-// StartEmbedded starts the one-process node on cfg.DataDir: it opens (or
-// creates) the ledger, loads the demo city if it was not loaded before, and
-// starts the actor cluster. It returns when the node takes taps.
-func StartEmbedded(ctx context.Context, cfg EmbeddedConfig) (*Node, error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("cluster: data directory: %w", err)
-	}
-	credentialKey, err := ensureSecret(cfg.DataDir, CredentialKeyFile)
-	if err != nil {
-		return nil, err
-	}
-	operatorToken, err := ensureSecret(cfg.DataDir, OperatorTokenFile)
-	if err != nil {
-		return nil, err
-	}
-
-	groupCfg := cfg.Settlement
-	groupCfg.Dir = filepath.Join(cfg.DataDir, "ledger")
-	groupCfg.NodeID = "embedded"
-	groupCfg.Logger = cfg.Logger
-	groupCfg.Registerer = cfg.Registerer
-	group, err := settlement.OpenSingle(ctx, groupCfg)
-	if err != nil {
-		return nil, fmt.Errorf("cluster: open ledger: %w", err)
-	}
-	node := &Node{OperatorToken: operatorToken, CredentialKey: credentialKey, ready: group.Ready, closeLedger: group.Close, describeLedger: describeGroup(group)}
-
-	if cfg.Demo.Cards > 0 {
-		demoCfg := cfg.Demo
-		demoCfg.CredentialKey = []byte(credentialKey)
-		if node.Demo, err = loadDemo(ctx, groupTarget{group}, demoCfg, cfg.Logger); err != nil {
-			return nil, errors.Join(err, group.Close())
-		}
-	}
-
-	metrics, err := actors.NewMetrics(cfg.Registerer)
-	if err != nil {
-		return nil, errors.Join(err, group.Close())
-	}
-	// Grains live as long as the node, not as long as the start-up ctx.
-	life, stop := context.WithCancel(context.WithoutCancel(ctx))
-	node.stop = stop
-	deps := &actors.Deps{
-		Config:  cfg.Actors,
-		Ledger:  localLedger{group: group},
-		Context: life,
-		Logger:  cfg.Logger,
-		Metrics: metrics,
-	}
-	provider := test.NewTestProvider(test.NewInMemAgent())
-	if node.Cluster, err = startMember(cfg.Logger, provider, "127.0.0.1:0", cfg.RequestTimeout, actors.Kinds(deps)); err != nil {
-		stop()
-		return nil, errors.Join(err, group.Close())
-	}
-	return node, nil
-}
-
-// startMember starts an actor system listening on actorAddr and a cluster
-// member hosting kinds (none for a gateway), with its membership from
-// provider. The library panics on start-up errors (a port in use); they come
-// back as errors here.
-func startMember(logger *slog.Logger, provider protocluster.ClusterProvider, actorAddr string, requestTimeout time.Duration, kinds []*protocluster.Kind) (c *protocluster.Cluster, err error) {
-	host, portText, err := net.SplitHostPort(actorAddr)
-	if err != nil {
-		return nil, fmt.Errorf("cluster: actor address: %w", err)
-	}
-	port, err := strconv.Atoi(portText)
-	if err != nil {
-		return nil, fmt.Errorf("cluster: actor address: %w", err)
-	}
-	actorLogger := slog.New(quietHandler{Handler: logger.Handler(), min: slog.LevelWarn}).With(slog.String("component", "actor"))
-	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
-		return actorLogger
-	}))
-	clusterCfg := protocluster.Configure("civicard", provider, placement.New(requestTimeout),
-		remote.Configure(host, port),
-		protocluster.WithKinds(kinds...),
-		protocluster.WithRequestTimeout(requestTimeout))
-	c = protocluster.New(system, clusterCfg)
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("cluster: start member: %v", p)
-		}
-	}()
-	c.StartMember()
-	return c, nil
 }
 
 // Close leaves the cluster (grains terminate), then closes the ledger. Safe

@@ -7,13 +7,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"time"
 
-	protocluster "github.com/asynkron/protoactor-go/cluster"
 	"github.com/asynkron/protoactor-go/cluster/clusterproviders/automanaged"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -126,18 +123,6 @@ func StartNode(ctx context.Context, cfg NodeConfig) (*Node, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	secretsDir := cmp.Or(cfg.SecretsDir, cfg.DataDir)
-	if err := os.MkdirAll(secretsDir, 0o700); err != nil {
-		return nil, fmt.Errorf("cluster: secrets directory: %w", err)
-	}
-	credentialKey, err := ensureSecret(secretsDir, CredentialKeyFile)
-	if err != nil {
-		return nil, err
-	}
-	operatorToken, err := ensureSecret(secretsDir, OperatorTokenFile)
-	if err != nil {
-		return nil, err
-	}
 	self := cfg.self()
 	if cfg.Gateway {
 		self = Peer{Name: cfg.Name, Actor: cfg.GatewayActor}
@@ -154,99 +139,29 @@ func StartNode(ctx context.Context, cfg NodeConfig) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	node := &Node{name: cfg.Name, OperatorToken: operatorToken, CredentialKey: credentialKey, ready: func() error { return nil }, closeLedger: func() error { return nil }}
-	life, stop := context.WithCancel(context.WithoutCancel(ctx))
-	node.stop = stop
-
-	var kinds []*protocluster.Kind
-	if !cfg.Gateway {
-		router, host, err := startLedger(ctx, cfg, self)
-		if err != nil {
-			stop()
-			return nil, err
-		}
-		node.ready, node.closeLedger = router.ready, host.Close
-		node.handOver = func() { handOverLeadership(host, cfg.Logger) }
-		node.describeLedger = describeHost(host)
-		if cfg.Demo.Cards > 0 && firstPeer(cfg.Peers) == cfg.Name {
-			demoCfg := cfg.Demo
-			demoCfg.CredentialKey = []byte(credentialKey)
-			if node.Demo, err = loadDemo(ctx, router, demoCfg, cfg.Logger); err != nil {
-				stop()
-				return nil, errors.Join(err, host.Close())
-			}
-		}
-		metrics, err := actors.NewMetrics(cfg.Registerer)
-		if err != nil {
-			stop()
-			return nil, errors.Join(err, host.Close())
-		}
-		kinds = actors.Kinds(&actors.Deps{Config: cfg.Actors, Ledger: router, Context: life, Logger: cfg.Logger, Metrics: metrics})
-	}
 	provider := automanaged.NewWithConfig(cfg.MembershipRefresh, healthPort, hosts...)
-	if node.Cluster, err = startMember(cfg.Logger, provider, self.Actor, cfg.RequestTimeout, kinds); err != nil {
-		stop()
-		return nil, errors.Join(err, node.closeLedger())
-	}
-	handOverRaft := node.handOver
-	node.handOver = func() {
-		if handOverRaft != nil {
-			handOverRaft()
-		}
+	spec := startSpec{
+		name: cfg.Name, dataDir: cfg.DataDir, secretsDir: cmp.Or(cfg.SecretsDir, cfg.DataDir),
+		raftAddr: self.Raft, host: cfg.Host,
+		loadsDemo: firstPeer(cfg.Peers) == cfg.Name, demo: cfg.Demo, actors: cfg.Actors,
+		provider: provider, actorAddr: self.Actor,
 		// Leave the membership before the grains stop: the others drop
 		// this node at their next poll and activate its grains elsewhere,
 		// while calls already routed here are still answered.
-		_ = provider.Shutdown(true)
-		time.Sleep(leaveGrace * cfg.MembershipRefresh)
+		leaveMembership: func() {
+			_ = provider.Shutdown(true)
+			time.Sleep(leaveGrace * cfg.MembershipRefresh)
+		},
+		requestTimeout: cfg.RequestTimeout, watchPauses: true, logger: cfg.Logger, registerer: cfg.Registerer,
 	}
-	node.failed = make(chan error, 1)
-	ticker := time.NewTicker(pauseTick)
-	go func() {
-		defer ticker.Stop()
-		watchPauses(life, time.Now(), ticker.C, node.failed)
-	}()
-	return node, nil
-}
-
-// startLedger opens this node's settlement host, joins the groups the
-// layout gives it, routes to the others and waits for every group's leader.
-func startLedger(ctx context.Context, cfg NodeConfig, self Peer) (routedLedger, *settlement.Host, error) {
-	shards := cfg.Shards
-	if shards == 0 {
-		shards = DefaultShards(len(cfg.Peers))
-	}
-	layout, err := NewLayout(cfg.Peers, shards)
-	if err != nil {
-		return routedLedger{}, nil, err
-	}
-	hostCfg := cfg.Host
-	hostCfg.NodeID, hostCfg.Dir, hostCfg.RaftAddr = cfg.Name, filepath.Join(cfg.DataDir, "raft"), self.Raft
-	hostCfg.Logger, hostCfg.Registerer = cfg.Logger, cfg.Registerer
-	host, err := settlement.OpenHost(ctx, hostCfg)
-	if err != nil {
-		return routedLedger{}, nil, fmt.Errorf("cluster: open raft host: %w", err)
-	}
-	for _, g := range layout.Groups {
-		voters := make([]settlement.Peer, len(g.Voters))
-		for i, v := range g.Voters {
-			voters[i] = settlement.Peer{NodeID: v.Name, RaftAddr: v.Raft}
-		}
-		if slices.ContainsFunc(g.Voters, func(p Peer) bool { return p.Name == cfg.Name }) {
-			err = host.Join(ctx, settlement.GroupSpec{Name: g.Name, Voters: voters})
-		} else {
-			err = host.Route(g.Name, voters)
-		}
+	if !cfg.Gateway {
+		layout, err := NewLayout(cfg.Peers, cmp.Or(cfg.Shards, DefaultShards(len(cfg.Peers))))
 		if err != nil {
-			return routedLedger{}, nil, errors.Join(fmt.Errorf("cluster: group %s: %w", g.Name, err), host.Close())
+			return nil, err
 		}
+		spec.layout = &layout
 	}
-	cfg.Logger.Info("waiting for every Raft group to elect a leader", slog.Int("groups", len(layout.Groups)))
-	for _, g := range layout.Groups {
-		if _, err := host.WaitLeader(ctx, g.Name); err != nil {
-			return routedLedger{}, nil, errors.Join(fmt.Errorf("cluster: group %s has no leader: %w", g.Name, err), host.Close())
-		}
-	}
-	return routedLedger{host: host, shards: shards}, host, nil
+	return start(ctx, spec)
 }
 
 func firstPeer(peers []Peer) string {
@@ -270,7 +185,7 @@ func handOverLeadership(host *settlement.Host, logger *slog.Logger) {
 	ctx, cancel := context.WithTimeout(context.Background(), handOverTimeout)
 	defer cancel()
 	for _, status := range host.Groups() {
-		if status.State != "Leader" {
+		if status.State != "Leader" || len(status.Voters) < 2 {
 			continue
 		}
 		if err := host.TransferLeadership(ctx, status.Name, settlement.Peer{}); err != nil {

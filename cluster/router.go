@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"civicard/actors"
 	"civicard/ledger"
@@ -162,4 +163,22 @@ func (r routedLedger) ready() error {
 		}
 	}
 	return nil
+}
+
+var _ actors.DenylistReader = routedLedger{}
+
+// BlockedCards lists the blocked cards of every shard, sorted, from this
+// node's replicas (a follower's copy lags by milliseconds, and terminals
+// refresh their denylists periodically anyway). A node that does not
+// replicate every shard cannot answer.
+func (r routedLedger) BlockedCards(context.Context) ([]string, error) {
+	var ids []string
+	for i := range r.shards {
+		group := settlement.ShardGroup(i)
+		if err := r.host.ReadLocal(group, func(s *ledger.State) { ids = append(ids, s.BlockedCards()...) }); err != nil {
+			return nil, fmt.Errorf("blocked cards of %s: %w", group, err)
+		}
+	}
+	slices.Sort(ids)
+	return ids, nil
 }

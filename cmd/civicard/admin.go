@@ -5,9 +5,11 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
@@ -15,6 +17,7 @@ import (
 	"connectrpc.com/connect"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"civicard/cluster"
 	"civicard/ledger"
 	civicardv1 "civicard/messages/civicard/v1"
 	"civicard/messages/civicard/v1/civicardv1connect"
@@ -22,15 +25,15 @@ import (
 	"civicard/terminals"
 )
 
-// verifyReport is what `civicard admin verify` prints.
+// verifyReport is what `civicard admin verify` prints: the sums over every
+// Raft group of the node's ledger, and each group's digest.
 type verifyReport struct {
-	Sequence         uint64 `json:"ledger_sequence"`
-	FundingMinor     int64  `json:"funding_minor"`
-	CardsMinor       int64  `json:"cards_minor"`
-	ReceivablesMinor int64  `json:"receivables_minor"`
-	Cards            int    `json:"cards"`
-	Digest           string `json:"digest"`
-	Invariants       string `json:"invariants"`
+	FundingMinor     int64             `json:"funding_minor"`
+	CardsMinor       int64             `json:"cards_minor"`
+	ReceivablesMinor int64             `json:"receivables_minor"`
+	Cards            int               `json:"cards"`
+	Digests          map[string]string `json:"digests"`
+	Invariants       string            `json:"invariants"`
 }
 
 func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -48,43 +51,59 @@ func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if _, err := parse(fs, args[1:], 0); err != nil {
 		return err
 	}
-	cfg := settlement.DefaultConfig()
-	cfg.Dir = filepath.Join(*dataDir, "ledger")
-	cfg.NodeID = "embedded"
-	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	cfg.Registerer = prometheus.NewRegistry()
-	group, err := settlement.OpenSingle(ctx, cfg)
+	groups, err := os.ReadDir(filepath.Join(*dataDir, "raft"))
 	if err != nil {
-		return fmt.Errorf("open ledger (is the node still running?): %w", err)
+		return fmt.Errorf("ledger of %s: %w", *dataDir, err)
 	}
-	defer group.Close()
-
-	var report verifyReport
-	var checkErr error
-	group.Read(func(s *ledger.State) {
-		totals := s.Totals()
-		report = verifyReport{
-			Sequence:         s.Sequence(),
-			FundingMinor:     totals.FundingMinor,
-			CardsMinor:       totals.CardsMinor,
-			ReceivablesMinor: totals.ReceivablesMinor,
-			Cards:            totals.Cards,
-			Invariants:       "ok",
+	report := verifyReport{Digests: map[string]string{}, Invariants: "ok"}
+	var broken []error
+	for _, g := range groups {
+		if !g.IsDir() {
+			continue
 		}
-		checkErr = s.Check()
-	})
-	digest := group.Digest()
-	report.Digest = hex.EncodeToString(digest[:])
-	if checkErr != nil {
-		report.Invariants = checkErr.Error()
+		if err := verifyGroup(ctx, filepath.Join(*dataDir, "raft", g.Name()), g.Name(), stderr, &report); err != nil {
+			broken = append(broken, err)
+		}
+	}
+	if err := errors.Join(broken...); err != nil {
+		report.Invariants = err.Error()
 	}
 	out, err := json.MarshalIndent(report, "", "  ")
 	if err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, string(out))
+	if report.Invariants != "ok" {
+		return fmt.Errorf("ledger invariants broken: %s", report.Invariants)
+	}
+	return nil
+}
+
+// verifyGroup opens one group of a stopped embedded node on its own, checks
+// its ledger's invariants and adds its totals and digest to report.
+func verifyGroup(ctx context.Context, dir, name string, stderr io.Writer, report *verifyReport) error {
+	cfg := settlement.DefaultConfig()
+	cfg.Dir, cfg.NodeID = dir, cluster.EmbeddedName
+	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	cfg.Registerer = prometheus.NewRegistry()
+	group, err := settlement.OpenSingle(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("open %s (is the node still running?): %w", name, err)
+	}
+	defer group.Close()
+	var checkErr error
+	group.Read(func(s *ledger.State) {
+		totals := s.Totals()
+		report.FundingMinor += totals.FundingMinor
+		report.CardsMinor += totals.CardsMinor
+		report.ReceivablesMinor += totals.ReceivablesMinor
+		report.Cards += totals.Cards
+		checkErr = s.Check()
+	})
+	digest := group.Digest()
+	report.Digests[name] = hex.EncodeToString(digest[:])
 	if checkErr != nil {
-		return fmt.Errorf("ledger invariants broken: %w", checkErr)
+		return fmt.Errorf("%s: %w", name, checkErr)
 	}
 	return nil
 }

@@ -1,0 +1,198 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	protocluster "github.com/asynkron/protoactor-go/cluster"
+	"github.com/asynkron/protoactor-go/remote"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"civicard/actors"
+	"civicard/cluster/placement"
+	"civicard/demo"
+	"civicard/settlement"
+)
+
+// startSpec is how one node starts; StartEmbedded and StartNode differ only
+// in the spec they build.
+type startSpec struct {
+	name       string
+	dataDir    string
+	secretsDir string
+	// layout places the Raft groups; a node replicates those naming it and
+	// routes to the others. Nil for a gateway, which has no ledger.
+	layout *Layout
+	// raftAddr is this node's Raft address, or raftListener a listener
+	// already bound for it.
+	raftAddr     string
+	raftListener net.Listener
+	host         settlement.HostConfig
+	// loadsDemo makes this node load the demo city into a new cluster.
+	loadsDemo bool
+	demo      demo.Config
+	actors    actors.Config
+	// provider and actorAddr make the actor member; leaveMembership, if set,
+	// takes it out of the membership when the node stops, before its grains
+	// stop.
+	provider        protocluster.ClusterProvider
+	actorAddr       string
+	leaveMembership func()
+	requestTimeout  time.Duration
+	// watchPauses stops the node after a pause long enough for the other
+	// members to have declared it dead.
+	watchPauses bool
+	logger      *slog.Logger
+	registerer  prometheus.Registerer
+}
+
+// start brings a node up: secrets, its Raft groups (waiting for every
+// group's leader), the demo city, the grains and the actor member.
+func start(ctx context.Context, spec startSpec) (_ *Node, err error) {
+	if err := os.MkdirAll(spec.secretsDir, 0o700); err != nil {
+		return nil, fmt.Errorf("cluster: secrets directory: %w", err)
+	}
+	credentialKey, err := ensureSecret(spec.secretsDir, CredentialKeyFile)
+	if err != nil {
+		return nil, err
+	}
+	operatorToken, err := ensureSecret(spec.secretsDir, OperatorTokenFile)
+	if err != nil {
+		return nil, err
+	}
+	life, stop := context.WithCancel(context.WithoutCancel(ctx))
+	node := &Node{
+		name: spec.name, OperatorToken: operatorToken, CredentialKey: credentialKey, stop: stop,
+		ready: func() error { return nil }, closeLedger: func() error { return nil },
+	}
+	defer func() {
+		if err != nil {
+			stop()
+			err = errors.Join(err, node.closeLedger())
+		}
+	}()
+
+	var kinds []*protocluster.Kind
+	if spec.layout != nil {
+		router, host, err := startLedger(ctx, spec)
+		if err != nil {
+			return nil, err
+		}
+		node.ready, node.closeLedger, node.describeLedger = router.ready, host.Close, describeHost(host)
+		node.handOver = func() { handOverLeadership(host, spec.logger) }
+		if spec.loadsDemo && spec.demo.Cards > 0 {
+			demoCfg := spec.demo
+			demoCfg.CredentialKey = []byte(credentialKey)
+			if node.Demo, err = loadDemo(ctx, router, demoCfg, spec.logger); err != nil {
+				return nil, err
+			}
+		}
+		metrics, err := actors.NewMetrics(spec.registerer)
+		if err != nil {
+			return nil, err
+		}
+		kinds = actors.Kinds(&actors.Deps{Config: spec.actors, Ledger: router, Context: life, Logger: spec.logger, Metrics: metrics})
+	}
+	if node.Cluster, err = startMember(spec, kinds); err != nil {
+		return nil, err
+	}
+	if err := registerMemberMetrics(spec.registerer, node.Cluster); err != nil {
+		node.Cluster.Shutdown(false)
+		return nil, err
+	}
+	if spec.leaveMembership != nil {
+		handOverRaft := node.handOver
+		node.handOver = func() {
+			if handOverRaft != nil {
+				handOverRaft()
+			}
+			spec.leaveMembership()
+		}
+	}
+	if spec.watchPauses {
+		node.failed = make(chan error, 1)
+		ticker := time.NewTicker(pauseTick)
+		go func() {
+			defer ticker.Stop()
+			watchPauses(life, time.Now(), ticker.C, node.failed)
+		}()
+	}
+	return node, nil
+}
+
+// startLedger opens this node's settlement host, joins the groups the
+// layout gives it, routes to the others and waits for every group's leader.
+func startLedger(ctx context.Context, spec startSpec) (routedLedger, *settlement.Host, error) {
+	hostCfg := spec.host
+	hostCfg.NodeID, hostCfg.Dir = spec.name, filepath.Join(spec.dataDir, "raft")
+	hostCfg.RaftAddr, hostCfg.Listener = spec.raftAddr, spec.raftListener
+	hostCfg.Logger, hostCfg.Registerer = spec.logger, spec.registerer
+	host, err := settlement.OpenHost(ctx, hostCfg)
+	if err != nil {
+		return routedLedger{}, nil, fmt.Errorf("cluster: open raft host: %w", err)
+	}
+	self := host.Self()
+	for _, g := range spec.layout.Groups {
+		voters := make([]settlement.Peer, len(g.Voters))
+		for i, v := range g.Voters {
+			voters[i] = settlement.Peer{NodeID: v.Name, RaftAddr: v.Raft}
+			if v.Name == spec.name {
+				voters[i] = self
+			}
+		}
+		if slices.ContainsFunc(g.Voters, func(p Peer) bool { return p.Name == spec.name }) {
+			err = host.Join(ctx, settlement.GroupSpec{Name: g.Name, Voters: voters})
+		} else {
+			err = host.Route(g.Name, voters)
+		}
+		if err != nil {
+			return routedLedger{}, nil, errors.Join(fmt.Errorf("cluster: group %s: %w", g.Name, err), host.Close())
+		}
+	}
+	spec.logger.Info("waiting for every Raft group to elect a leader", slog.Int("groups", len(spec.layout.Groups)))
+	for _, g := range spec.layout.Groups {
+		if _, err := host.WaitLeader(ctx, g.Name); err != nil {
+			return routedLedger{}, nil, errors.Join(fmt.Errorf("cluster: group %s has no leader: %w", g.Name, err), host.Close())
+		}
+	}
+	return routedLedger{host: host, shards: spec.layout.Shards}, host, nil
+}
+
+// startMember starts an actor system listening on spec.actorAddr and a
+// cluster member hosting kinds (none for a gateway). The library panics on
+// start-up errors (a port in use); they come back as errors here.
+func startMember(spec startSpec, kinds []*protocluster.Kind) (c *protocluster.Cluster, err error) {
+	host, portText, err := net.SplitHostPort(spec.actorAddr)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: actor address: %w", err)
+	}
+	port, err := strconv.Atoi(portText)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: actor address: %w", err)
+	}
+	actorLogger := slog.New(quietHandler{Handler: spec.logger.Handler(), min: slog.LevelWarn}).With(slog.String("component", "actor"))
+	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
+		return actorLogger
+	}))
+	clusterCfg := protocluster.Configure("civicard", spec.provider, placement.New(spec.requestTimeout),
+		remote.Configure(host, port),
+		protocluster.WithKinds(kinds...),
+		protocluster.WithRequestTimeout(spec.requestTimeout))
+	c = protocluster.New(system, clusterCfg)
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("cluster: start member: %v", p)
+		}
+	}()
+	c.StartMember()
+	return c, nil
+}
