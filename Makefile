@@ -13,7 +13,7 @@ RACE_PKGS  = $(shell $(GO) list ./... | grep -v '^civicard/cmd/')
 
 export CGO_ENABLED ?= 1
 
-.PHONY: run build test generate check-generated lint unit pcsc bench clean deps
+.PHONY: run build test generate check-generated lint unit pcsc bench soak clean deps
 
 run: build
 	$(BIN) up
@@ -70,6 +70,12 @@ bench: build
 	./scripts/postgres-install.sh
 	$(GO) test -run '^$$' -bench . -benchtime 20000x -count 1 ./sim/
 	$(GO) test -run '^$$' -bench . -benchtime 20000x -count 1 ./settlement/
+
+# The crash and cluster fault tests again and again: a fault that loses or
+# doubles money once in twenty runs shows here, not in `make test`.
+soak: build
+	$(GO) test -count=$${SOAK_RUNS:-5} -timeout 2h -v -run 'TestCrashLosesNothingAcknowledged|TestClusterFaults' ./cmd/civicard/ \
+		| grep -E '^(=== RUN|--- |ok|FAIL|PASS)|_test.go:[0-9]+:'
 
 clean:
 	rm -rf bin
