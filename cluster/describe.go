@@ -17,7 +17,7 @@ func (n *Node) Describe(withDigests bool) *civicardv1.GetNodeResponse {
 		out.Members = append(out.Members, m.Address())
 	}
 	slices.Sort(out.Members)
-	for _, kind := range grainKinds {
+	for _, kind := range grainKinds() {
 		if k, ok := n.Cluster.TryGetClusterKind(kind); ok {
 			out.Grains[kind] = k.Count()
 		}

@@ -8,7 +8,7 @@ import (
 )
 
 // grainKinds are the kinds whose activations a node reports.
-var grainKinds = []string{"Card", "Terminal", "Institution"}
+func grainKinds() []string { return []string{"Card", "Terminal", "Institution"} }
 
 // registerMemberMetrics exports what the member sees and hosts, read at
 // scrape time: the members of the cluster and the grains active here.
@@ -19,7 +19,7 @@ func registerMemberMetrics(reg prometheus.Registerer, c *protocluster.Cluster) e
 			Help: "Members of the cluster this node sees, itself included.",
 		}, func() float64 { return float64(c.MemberList.Length()) }),
 	}
-	for _, kind := range grainKinds {
+	for _, kind := range grainKinds() {
 		collectors = append(collectors, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name:        "civicard_grains_hosted",
 			Help:        "Grains active on this node, by kind.",
