@@ -19,14 +19,13 @@ import (
 	"civicard/settlement"
 )
 
-// EmbeddedConfig configures the one-process default: a cluster of one
-// node, with the in-memory membership and every Raft group (the registry
-// and one ledger shard) on this node alone.
-type EmbeddedConfig struct {
-	// DataDir holds the ledger and the node's secrets; created if missing.
+// Settings are what every node is configured with, embedded or not.
+type Settings struct {
+	// DataDir holds the node's Raft groups (and, for the embedded node, its
+	// secrets); created if missing.
 	DataDir string
-	// Demo says which city to load on first start; Demo.CredentialKey is
-	// filled in from the data directory. Demo.Cards == 0 loads no demo data.
+	// Demo says which city to load into a new cluster; Demo.CredentialKey
+	// is filled in from the secrets. Demo.Cards == 0 loads no demo data.
 	Demo demo.Config
 	// Host configures the Raft groups; NodeID, Dir, addresses, Logger and
 	// Registerer are filled in.
@@ -38,13 +37,9 @@ type EmbeddedConfig struct {
 	Registerer     prometheus.Registerer
 }
 
-// EmbeddedName is the embedded node's name: its Raft ServerID.
-const EmbeddedName = "embedded"
-
-// DefaultEmbeddedConfig returns the settings of `civicard up`.
-func DefaultEmbeddedConfig(dataDir string) EmbeddedConfig {
-	return EmbeddedConfig{
-		DataDir:        dataDir,
+// DefaultSettings returns settings fit for a city; DataDir must be set.
+func DefaultSettings() Settings {
+	return Settings{
 		Demo:           demo.DefaultConfig(),
 		Host:           settlement.DefaultHostConfig(),
 		Actors:         actors.DefaultConfig(),
@@ -54,19 +49,35 @@ func DefaultEmbeddedConfig(dataDir string) EmbeddedConfig {
 	}
 }
 
-// Validate rejects settings that cannot work.
-func (c EmbeddedConfig) Validate() error {
+func (c Settings) validate() error {
 	if c.DataDir == "" {
 		return errors.New("cluster: DataDir is empty")
 	}
-	if c.RequestTimeout <= 0 {
-		return errors.New("cluster: RequestTimeout must be positive")
-	}
-	if c.Logger == nil || c.Registerer == nil {
-		return errors.New("cluster: Logger and Registerer are required")
+	if c.RequestTimeout <= 0 || c.Logger == nil || c.Registerer == nil {
+		return errors.New("cluster: RequestTimeout, Logger and Registerer are required")
 	}
 	return c.Actors.Validate()
 }
+
+// EmbeddedConfig configures the one-process default: a cluster of one
+// node, with the in-memory membership and every Raft group (the registry
+// and one ledger shard) on this node alone.
+type EmbeddedConfig struct {
+	Settings
+}
+
+// EmbeddedName is the embedded node's name: its Raft ServerID.
+const EmbeddedName = "embedded"
+
+// DefaultEmbeddedConfig returns the settings of `civicard up`.
+func DefaultEmbeddedConfig(dataDir string) EmbeddedConfig {
+	cfg := EmbeddedConfig{Settings: DefaultSettings()}
+	cfg.DataDir = dataDir
+	return cfg
+}
+
+// Validate rejects settings that cannot work.
+func (c EmbeddedConfig) Validate() error { return c.validate() }
 
 // StartEmbedded starts the one-process node on cfg.DataDir: it opens (or
 // creates) the ledger, loads the demo city if it was not loaded before, and
@@ -86,11 +97,9 @@ func StartEmbedded(ctx context.Context, cfg EmbeddedConfig) (*Node, error) {
 		return nil, err
 	}
 	return start(ctx, startSpec{
-		name: EmbeddedName, dataDir: cfg.DataDir, secretsDir: cfg.DataDir,
-		layout: &layout, raftListener: ln, host: cfg.Host,
-		loadsDemo: true, demo: cfg.Demo, actors: cfg.Actors,
+		Settings: cfg.Settings, name: EmbeddedName, secretsDir: cfg.DataDir,
+		layout: &layout, raftListener: ln, loadsDemo: true,
 		provider: test.NewTestProvider(test.NewInMemAgent()), actorAddr: "127.0.0.1:0",
-		requestTimeout: cfg.RequestTimeout, logger: cfg.Logger, registerer: cfg.Registerer,
 	})
 }
 

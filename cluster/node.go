@@ -12,20 +12,16 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/cluster/clusterproviders/automanaged"
-	"github.com/prometheus/client_golang/prometheus"
 
-	"civicard/actors"
-	"civicard/demo"
 	"civicard/settlement"
 )
 
 // NodeConfig configures one member of a multi-node cluster.
 type NodeConfig struct {
+	Settings
 	// Name is this node's name among Peers; it is its Raft ServerID and
 	// must never change for its DataDir.
 	Name string
-	// DataDir holds this node's Raft groups.
-	DataDir string
 	// SecretsDir holds the cluster's secrets (operator token, terminal
 	// credential key): the same files on every node. Default: DataDir.
 	SecretsDir string
@@ -43,34 +39,17 @@ type NodeConfig struct {
 	// MembershipRefresh is how often the automanaged provider polls every
 	// peer's health endpoint: a dead node is noticed after about this long.
 	MembershipRefresh time.Duration
-	// Demo is loaded by the first peer (by name) when the cluster is new.
-	Demo           demo.Config
-	Host           settlement.HostConfig
-	Actors         actors.Config
-	RequestTimeout time.Duration
-	Logger         *slog.Logger
-	Registerer     prometheus.Registerer
 }
 
 // DefaultNodeConfig returns the settings of `civicard node`; Name, DataDir
-// and Peers must be set.
+// and Peers must be set. The demo city is loaded by the first peer (by
+// name) when the cluster is new.
 func DefaultNodeConfig() NodeConfig {
-	return NodeConfig{
-		MembershipRefresh: 500 * time.Millisecond,
-		Demo:              demo.DefaultConfig(),
-		Host:              settlement.DefaultHostConfig(),
-		Actors:            actors.DefaultConfig(),
-		RequestTimeout:    time.Second,
-		Logger:            slog.Default(),
-		Registerer:        prometheus.NewRegistry(),
-	}
+	return NodeConfig{Settings: DefaultSettings(), MembershipRefresh: 500 * time.Millisecond}
 }
 
 // Validate rejects settings that cannot work.
 func (c NodeConfig) Validate() error {
-	if c.DataDir == "" {
-		return errors.New("cluster: DataDir is empty")
-	}
 	switch {
 	case c.Gateway && c.self().Name != "":
 		return fmt.Errorf("cluster: gateway %q must not be among the peers", c.Name)
@@ -85,10 +64,7 @@ func (c NodeConfig) Validate() error {
 	if c.MembershipRefresh < 100*time.Millisecond || c.MembershipRefresh > time.Minute {
 		return fmt.Errorf("cluster: MembershipRefresh %v outside [100ms, 1m]", c.MembershipRefresh)
 	}
-	if c.RequestTimeout <= 0 || c.Logger == nil || c.Registerer == nil {
-		return errors.New("cluster: RequestTimeout, Logger and Registerer are required")
-	}
-	return c.Actors.Validate()
+	return c.validate()
 }
 
 func (c NodeConfig) self() Peer {
@@ -141,9 +117,8 @@ func StartNode(ctx context.Context, cfg NodeConfig) (*Node, error) {
 	}
 	provider := automanaged.NewWithConfig(cfg.MembershipRefresh, healthPort, hosts...)
 	spec := startSpec{
-		name: cfg.Name, dataDir: cfg.DataDir, secretsDir: cmp.Or(cfg.SecretsDir, cfg.DataDir),
-		raftAddr: self.Raft, host: cfg.Host,
-		loadsDemo: firstPeer(cfg.Peers) == cfg.Name, demo: cfg.Demo, actors: cfg.Actors,
+		Settings: cfg.Settings, name: cfg.Name, secretsDir: cmp.Or(cfg.SecretsDir, cfg.DataDir),
+		raftAddr: self.Raft, loadsDemo: firstPeer(cfg.Peers) == cfg.Name,
 		provider: provider, actorAddr: self.Actor,
 		// Leave the membership before the grains stop: the others drop
 		// this node at their next poll and activate its grains elsewhere,
@@ -152,7 +127,7 @@ func StartNode(ctx context.Context, cfg NodeConfig) (*Node, error) {
 			_ = provider.Shutdown(true)
 			time.Sleep(leaveGrace * cfg.MembershipRefresh)
 		},
-		requestTimeout: cfg.RequestTimeout, watchPauses: true, logger: cfg.Logger, registerer: cfg.Registerer,
+		watchPauses: true,
 	}
 	if !cfg.Gateway {
 		layout, err := NewLayout(cfg.Peers, cmp.Or(cfg.Shards, DefaultShards(len(cfg.Peers))))

@@ -15,19 +15,17 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	protocluster "github.com/asynkron/protoactor-go/cluster"
 	"github.com/asynkron/protoactor-go/remote"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"civicard/actors"
 	"civicard/cluster/placement"
-	"civicard/demo"
 	"civicard/settlement"
 )
 
 // startSpec is how one node starts; StartEmbedded and StartNode differ only
 // in the spec they build.
 type startSpec struct {
+	Settings
 	name       string
-	dataDir    string
 	secretsDir string
 	// layout places the Raft groups; a node replicates those naming it and
 	// routes to the others. Nil for a gateway, which has no ledger.
@@ -36,23 +34,17 @@ type startSpec struct {
 	// already bound for it.
 	raftAddr     string
 	raftListener net.Listener
-	host         settlement.HostConfig
 	// loadsDemo makes this node load the demo city into a new cluster.
 	loadsDemo bool
-	demo      demo.Config
-	actors    actors.Config
 	// provider and actorAddr make the actor member; leaveMembership, if set,
 	// takes it out of the membership when the node stops, before its grains
 	// stop.
 	provider        protocluster.ClusterProvider
 	actorAddr       string
 	leaveMembership func()
-	requestTimeout  time.Duration
 	// watchPauses stops the node after a pause long enough for the other
 	// members to have declared it dead.
 	watchPauses bool
-	logger      *slog.Logger
-	registerer  prometheus.Registerer
 }
 
 // start brings a node up: secrets, its Raft groups (waiting for every
@@ -88,24 +80,24 @@ func start(ctx context.Context, spec startSpec) (_ *Node, err error) {
 			return nil, err
 		}
 		node.ready, node.closeLedger, node.describeLedger = router.ready, host.Close, describeHost(host)
-		node.handOver = func() { handOverLeadership(host, spec.logger) }
-		if spec.loadsDemo && spec.demo.Cards > 0 {
-			demoCfg := spec.demo
+		node.handOver = func() { handOverLeadership(host, spec.Logger) }
+		if spec.loadsDemo && spec.Demo.Cards > 0 {
+			demoCfg := spec.Demo
 			demoCfg.CredentialKey = []byte(credentialKey)
-			if node.Demo, err = loadDemo(ctx, router, demoCfg, spec.logger); err != nil {
+			if node.Demo, err = loadDemo(ctx, router, demoCfg, spec.Logger); err != nil {
 				return nil, err
 			}
 		}
-		metrics, err := actors.NewMetrics(spec.registerer)
+		metrics, err := actors.NewMetrics(spec.Registerer)
 		if err != nil {
 			return nil, err
 		}
-		kinds = actors.Kinds(&actors.Deps{Config: spec.actors, Ledger: router, Context: life, Logger: spec.logger, Metrics: metrics})
+		kinds = actors.Kinds(&actors.Deps{Config: spec.Actors, Ledger: router, Context: life, Logger: spec.Logger, Metrics: metrics})
 	}
 	if node.Cluster, err = startMember(spec, kinds); err != nil {
 		return nil, err
 	}
-	if err := registerMemberMetrics(spec.registerer, node.Cluster); err != nil {
+	if err := registerMemberMetrics(spec.Registerer, node.Cluster); err != nil {
 		node.Cluster.Shutdown(false)
 		return nil, err
 	}
@@ -132,10 +124,10 @@ func start(ctx context.Context, spec startSpec) (_ *Node, err error) {
 // startLedger opens this node's settlement host, joins the groups the
 // layout gives it, routes to the others and waits for every group's leader.
 func startLedger(ctx context.Context, spec startSpec) (routedLedger, *settlement.Host, error) {
-	hostCfg := spec.host
-	hostCfg.NodeID, hostCfg.Dir = spec.name, filepath.Join(spec.dataDir, "raft")
+	hostCfg := spec.Host
+	hostCfg.NodeID, hostCfg.Dir = spec.name, filepath.Join(spec.DataDir, "raft")
 	hostCfg.RaftAddr, hostCfg.Listener = spec.raftAddr, spec.raftListener
-	hostCfg.Logger, hostCfg.Registerer = spec.logger, spec.registerer
+	hostCfg.Logger, hostCfg.Registerer = spec.Logger, spec.Registerer
 	host, err := settlement.OpenHost(ctx, hostCfg)
 	if err != nil {
 		return routedLedger{}, nil, fmt.Errorf("cluster: open raft host: %w", err)
@@ -158,7 +150,7 @@ func startLedger(ctx context.Context, spec startSpec) (routedLedger, *settlement
 			return routedLedger{}, nil, errors.Join(fmt.Errorf("cluster: group %s: %w", g.Name, err), host.Close())
 		}
 	}
-	spec.logger.Info("waiting for every Raft group to elect a leader", slog.Int("groups", len(spec.layout.Groups)))
+	spec.Logger.Info("waiting for every Raft group to elect a leader", slog.Int("groups", len(spec.layout.Groups)))
 	for _, g := range spec.layout.Groups {
 		if _, err := host.WaitLeader(ctx, g.Name); err != nil {
 			return routedLedger{}, nil, errors.Join(fmt.Errorf("cluster: group %s has no leader: %w", g.Name, err), host.Close())
@@ -179,14 +171,14 @@ func startMember(spec startSpec, kinds []*protocluster.Kind) (c *protocluster.Cl
 	if err != nil {
 		return nil, fmt.Errorf("cluster: actor address: %w", err)
 	}
-	actorLogger := slog.New(quietHandler{Handler: spec.logger.Handler(), min: slog.LevelWarn}).With(slog.String("component", "actor"))
+	actorLogger := slog.New(quietHandler{Handler: spec.Logger.Handler(), min: slog.LevelWarn}).With(slog.String("component", "actor"))
 	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
 		return actorLogger
 	}))
-	clusterCfg := protocluster.Configure("civicard", spec.provider, placement.New(spec.requestTimeout),
+	clusterCfg := protocluster.Configure("civicard", spec.provider, placement.New(spec.RequestTimeout),
 		remote.Configure(host, port),
 		protocluster.WithKinds(kinds...),
-		protocluster.WithRequestTimeout(spec.requestTimeout))
+		protocluster.WithRequestTimeout(spec.RequestTimeout))
 	c = protocluster.New(system, clusterCfg)
 	defer func() {
 		if p := recover(); p != nil {

@@ -33,7 +33,7 @@ func TestTerminalMeasure(t *testing.T) {
 	c := startCityOnPort(t)
 	names := make([]string, len(slots))
 	for i, s := range slots {
-		names[i] = s.name
+		names[i] = s.Name
 	}
 	setup := newTerminal(t, c, transportTerminal(t, c), names, map[string]any{"tap_budget_ms": 1000, "offline_taps_per_card": 100})
 	cfg, err := station.LoadConfig(setup.configFile)
@@ -60,7 +60,7 @@ func TestTerminalMeasure(t *testing.T) {
 	for i, s := range slots {
 		cards[i] = c.fundedCard(t, i, 500)
 		c.topUp(t, cards[i], 15000, "measure-"+cards[i])
-		in, err := vpcd.Insert(context.Background(), vpcd.Config{Addr: s.addr, Card: virtualCard(t, cards[i], true), ATR: cardapp.ATR})
+		in, err := vpcd.Insert(context.Background(), vpcd.Config{Addr: s.Addr, Card: virtualCard(t, cards[i], true), ATR: cardapp.ATR})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -83,7 +83,7 @@ var seqField = regexp.MustCompile(`seq=(\d+)`)
 func TestTerminalOffline(t *testing.T) {
 	slots := vpcdSlots(t)
 	c := startCityOnPort(t)
-	setup := newTerminal(t, c, transportTerminal(t, c), []string{slots[0].name}, map[string]any{
+	setup := newTerminal(t, c, transportTerminal(t, c), []string{slots[0].Name}, map[string]any{
 		"tap_budget_ms": 1000, "sync_interval_ms": 200, "offline_taps_per_card": 3,
 	})
 	term := setup.start(t)

@@ -26,24 +26,21 @@ import (
 )
 
 // Real-stack tests of `civicard terminal`: pcscd with vpcd readers (started
-// by scripts/pcscd.sh, which names them in CIVICARD_VPCD_READERS), the Go
+// by scripts/pcscd.sh, which names them in vpcd.ReadersEnv), the Go
 // virtual card, the terminal as its own process (built with -tags pcsc) and
 // a running `civicard up`. `make pcsc` runs them.
 
-type vslot struct{ name, addr string }
-
-func vpcdSlots(t *testing.T) []vslot {
+func vpcdSlots(t *testing.T) []vpcd.Slot {
 	t.Helper()
-	env := os.Getenv("CIVICARD_VPCD_READERS")
+	env := os.Getenv(vpcd.ReadersEnv)
 	if env == "" {
 		t.Skip("no vpcd readers: run under scripts/pcscd.sh (make pcsc)")
 	}
-	var out []vslot
-	for _, entry := range strings.Split(env, ";") {
-		name, port, _ := strings.Cut(entry, "=")
-		out = append(out, vslot{name: name, addr: "127.0.0.1:" + port})
+	slots, err := vpcd.ParseSlots(env)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return out
+	return slots
 }
 
 var pcscBin = sync.OnceValues(func() (string, error) {
@@ -249,21 +246,21 @@ func (p *terminalProc) metric(t *testing.T, name string) string {
 
 // tapCard inserts card into s, waits for the terminal's answer to it, and
 // removes the card.
-func tapCard(t *testing.T, p *terminalProc, s vslot, card *cardapp.Card, removeAfter int, parts ...string) string {
+func tapCard(t *testing.T, p *terminalProc, s vpcd.Slot, card *cardapp.Card, removeAfter int, parts ...string) string {
 	t.Helper()
 	from := p.mark()
-	in, err := vpcd.Insert(context.Background(), vpcd.Config{Addr: s.addr, Card: card, ATR: cardapp.ATR, RemoveAfterAPDUs: removeAfter})
+	in, err := vpcd.Insert(context.Background(), vpcd.Config{Addr: s.Addr, Card: card, ATR: cardapp.ATR, RemoveAfterAPDUs: removeAfter})
 	if err != nil {
 		t.Fatal(err)
 	}
-	line := p.waitLine(t, from, append([]string{fmt.Sprintf("reader=%q", s.name)}, parts...)...)
+	line := p.waitLine(t, from, append([]string{fmt.Sprintf("reader=%q", s.Name)}, parts...)...)
 	removeCard(t, s, in)
 	return line
 }
 
 // removeCard pulls the card out and waits until pcscd reports the reader
 // empty (up to ~400 ms): a card inserted before that is never seen as new.
-func removeCard(t *testing.T, s vslot, in *vpcd.Inserted) {
+func removeCard(t *testing.T, s vpcd.Slot, in *vpcd.Inserted) {
 	t.Helper()
 	_ = in.Remove()
 	w, err := pcsc.NewWatcher()
@@ -273,8 +270,8 @@ func removeCard(t *testing.T, s vslot, in *vpcd.Inserted) {
 	defer w.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := w.Wait(ctx, s.name, false); err != nil {
-		t.Fatalf("card never left %q: %v", s.name, err)
+	if err := w.Wait(ctx, s.Name, false); err != nil {
+		t.Fatalf("card never left %q: %v", s.Name, err)
 	}
 }
 
@@ -284,7 +281,7 @@ func TestTerminalRealStack(t *testing.T) {
 		t.Skip("needs two readers")
 	}
 	c := startCity(t)
-	setup := newTerminal(t, c, 0, []string{slots[0].name, slots[1].name}, nil)
+	setup := newTerminal(t, c, 0, []string{slots[0].Name, slots[1].Name}, nil)
 	term := setup.start(t)
 
 	// A genuine card: green, and the balance drops by what was charged.
@@ -321,14 +318,14 @@ func TestTerminalRealStack(t *testing.T) {
 	from := term.mark()
 	var ins []*vpcd.Inserted
 	for i, id := range []string{cardID, other} {
-		in, err := vpcd.Insert(context.Background(), vpcd.Config{Addr: slots[i].addr, Card: virtualCard(t, id, true), ATR: cardapp.ATR})
+		in, err := vpcd.Insert(context.Background(), vpcd.Config{Addr: slots[i].Addr, Card: virtualCard(t, id, true), ATR: cardapp.ATR})
 		if err != nil {
 			t.Fatal(err)
 		}
 		ins = append(ins, in)
 	}
-	term.waitLine(t, from, "GREEN", "card="+cardID, fmt.Sprintf("reader=%q", slots[0].name))
-	term.waitLine(t, from, "GREEN", "card="+other, fmt.Sprintf("reader=%q", slots[1].name))
+	term.waitLine(t, from, "GREEN", "card="+cardID, fmt.Sprintf("reader=%q", slots[0].Name))
+	term.waitLine(t, from, "GREEN", "card="+other, fmt.Sprintf("reader=%q", slots[1].Name))
 	for i, in := range ins {
 		removeCard(t, slots[i], in)
 	}

@@ -10,7 +10,6 @@ import (
 	"os"
 	"slices"
 	"sort"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -20,32 +19,26 @@ import (
 )
 
 // Real-stack tests: pcscd + vpcd + the Go virtual card. They run under
-// scripts/pcscd.sh, which says in CIVICARD_VPCD_READERS which readers exist
+// scripts/pcscd.sh, which says in vpcd.ReadersEnv which readers exist
 // and where their virtual cards connect (`make test` does this).
 
-type slot struct{ name, addr string }
-
-func slots(t *testing.T) []slot {
+func slots(t *testing.T) []vpcd.Slot {
 	t.Helper()
-	env := os.Getenv("CIVICARD_VPCD_READERS")
+	env := os.Getenv(vpcd.ReadersEnv)
 	if env == "" {
-		t.Skip("no vpcd readers: run under scripts/pcscd.sh (make test-pcsc)")
+		t.Skip("no vpcd readers: run under scripts/pcscd.sh (make pcsc)")
 	}
-	var out []slot
-	for _, entry := range strings.Split(env, ";") {
-		name, port, ok := strings.Cut(entry, "=")
-		if !ok {
-			t.Fatalf("CIVICARD_VPCD_READERS entry %q", entry)
-		}
-		out = append(out, slot{name: name, addr: "127.0.0.1:" + port})
+	out, err := vpcd.ParseSlots(env)
+	if err != nil {
+		t.Fatal(err)
 	}
 	names, err := Readers()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, s := range out {
-		if !slices.Contains(names, s.name) {
-			t.Fatalf("reader %q not among %q", s.name, names)
+		if !slices.Contains(names, s.Name) {
+			t.Fatalf("reader %q not among %q", s.Name, names)
 		}
 	}
 	return out
@@ -71,11 +64,11 @@ func newCard(t testing.TB, id string, genuine bool) *cardapp.Card {
 
 // insert puts card into s and waits until pcscd sees it; the test's end
 // removes it and waits until pcscd sees it gone.
-func insert(t *testing.T, s slot, card *cardapp.Card, removeAfter int) *vpcd.Inserted {
+func insert(t *testing.T, s vpcd.Slot, card *cardapp.Card, removeAfter int) *vpcd.Inserted {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	in, err := vpcd.Insert(ctx, vpcd.Config{Addr: s.addr, Card: card, ATR: cardapp.ATR, RemoveAfterAPDUs: removeAfter})
+	in, err := vpcd.Insert(ctx, vpcd.Config{Addr: s.Addr, Card: card, ATR: cardapp.ATR, RemoveAfterAPDUs: removeAfter})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,14 +77,14 @@ func insert(t *testing.T, s slot, card *cardapp.Card, removeAfter int) *vpcd.Ins
 		t.Fatal(err)
 	}
 	defer w.Close()
-	if err := w.Wait(ctx, s.name, true); err != nil {
-		t.Fatalf("card never seen in %q: %v", s.name, err)
+	if err := w.Wait(ctx, s.Name, true); err != nil {
+		t.Fatalf("card never seen in %q: %v", s.Name, err)
 	}
 	t.Cleanup(func() { remove(t, s, in) })
 	return in
 }
 
-func remove(t *testing.T, s slot, in *vpcd.Inserted) {
+func remove(t *testing.T, s vpcd.Slot, in *vpcd.Inserted) {
 	_ = in.Remove()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -100,8 +93,8 @@ func remove(t *testing.T, s slot, in *vpcd.Inserted) {
 		t.Fatal(err)
 	}
 	defer w.Close()
-	if err := w.Wait(ctx, s.name, false); err != nil {
-		t.Errorf("card never left %q: %v", s.name, err)
+	if err := w.Wait(ctx, s.Name, false); err != nil {
+		t.Errorf("card never left %q: %v", s.Name, err)
 	}
 }
 
@@ -135,7 +128,7 @@ func openReader(t testing.TB, name string) *Reader {
 func TestGenuineCardAuthenticatesThroughPCSC(t *testing.T) {
 	s := slots(t)[0]
 	insert(t, s, newCard(t, "320000002990", true), 0)
-	id, err := tap(openReader(t, s.name), authenticator(t))
+	id, err := tap(openReader(t, s.Name), authenticator(t))
 	if err != nil || id != "320000002990" {
 		t.Fatalf("tap: %q %v", id, err)
 	}
@@ -144,7 +137,7 @@ func TestGenuineCardAuthenticatesThroughPCSC(t *testing.T) {
 func TestCloneIsRefusedAtTheReader(t *testing.T) {
 	s := slots(t)[0]
 	insert(t, s, newCard(t, "320000002990", false), 0)
-	if _, err := tap(openReader(t, s.name), authenticator(t)); !errors.Is(err, cardapp.ErrNotGenuine) {
+	if _, err := tap(openReader(t, s.Name), authenticator(t)); !errors.Is(err, cardapp.ErrNotGenuine) {
 		t.Fatalf("clone: %v, want ErrNotGenuine", err)
 	}
 }
@@ -153,7 +146,7 @@ func TestCardPulledMidTransactionFailsCleanly(t *testing.T) {
 	s := slots(t)[0]
 	// Gone at the 3rd APDU (GET CHALLENGE): SELECT and READ BINARY answered.
 	in := insert(t, s, newCard(t, "320000002990", true), 3)
-	_, err := tap(openReader(t, s.name), authenticator(t))
+	_, err := tap(openReader(t, s.Name), authenticator(t))
 	var transport *cardapp.TransportError
 	if !errors.As(err, &transport) || errors.Is(err, cardapp.ErrNotGenuine) {
 		t.Fatalf("pulled card: %v, want a transport error", err)
@@ -175,7 +168,7 @@ func TestTwoReadersAtOnce(t *testing.T) {
 		insert(t, all[i], newCard(t, ids[i], true), 0)
 	}
 	for i := range 2 {
-		r := openReader(t, all[i].name)
+		r := openReader(t, all[i].Name)
 		wg.Go(func() {
 			for range 50 {
 				id, err := tap(r, a)
@@ -198,7 +191,7 @@ func TestTwoReadersAtOnce(t *testing.T) {
 // insertAll inserts a genuine card into every slot at once and waits until
 // pcscd sees them all (one presence poll, not one per reader); the test's
 // end removes them all and waits until pcscd sees every reader empty.
-func insertAll(t *testing.T, slots []slot) {
+func insertAll(t *testing.T, slots []vpcd.Slot) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -210,7 +203,7 @@ func insertAll(t *testing.T, slots []slot) {
 		waitAll(t, slots, false)
 	})
 	for i, s := range slots {
-		in, err := vpcd.Insert(ctx, vpcd.Config{Addr: s.addr, Card: newCard(t, fmt.Sprintf("3200000%05d", i), true), ATR: cardapp.ATR})
+		in, err := vpcd.Insert(ctx, vpcd.Config{Addr: s.Addr, Card: newCard(t, fmt.Sprintf("3200000%05d", i), true), ATR: cardapp.ATR})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -219,7 +212,7 @@ func insertAll(t *testing.T, slots []slot) {
 	waitAll(t, slots, true)
 }
 
-func waitAll(t *testing.T, slots []slot, present bool) {
+func waitAll(t *testing.T, slots []vpcd.Slot, present bool) {
 	t.Helper()
 	w, err := NewWatcher()
 	if err != nil {
@@ -229,8 +222,8 @@ func waitAll(t *testing.T, slots []slot, present bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	for _, s := range slots {
-		if err := w.Wait(ctx, s.name, present); err != nil {
-			t.Fatalf("%q present=%v: %v", s.name, present, err)
+		if err := w.Wait(ctx, s.Name, present); err != nil {
+			t.Fatalf("%q present=%v: %v", s.Name, present, err)
 		}
 	}
 }
@@ -241,7 +234,7 @@ func TestMeasureTransactions(t *testing.T) {
 	all := slots(t)
 	a := authenticator(t)
 	insert(t, all[0], newCard(t, "320000002990", true), 0)
-	r := openReader(t, all[0].name)
+	r := openReader(t, all[0].Name)
 	var took []time.Duration
 	for range 200 {
 		start := time.Now()
@@ -262,7 +255,7 @@ func TestMeasureTransactions(t *testing.T) {
 	for i, s := range all {
 		r := r
 		if i > 0 {
-			r = openReader(t, s.name)
+			r = openReader(t, s.Name)
 		}
 		wg.Go(func() {
 			for time.Now().Before(deadline) {

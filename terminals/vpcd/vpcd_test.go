@@ -131,3 +131,15 @@ func TestReaderClosingEndsTheInsertion(t *testing.T) {
 		t.Fatal("Remove after the reader left says nothing")
 	}
 }
+
+func TestParseSlots(t *testing.T) {
+	slots, err := ParseSlots("Civicard VPCD 0 00 00=35963;Civicard VPCD 0 00 01=35964")
+	if err != nil || len(slots) != 2 || slots[1] != (Slot{Name: "Civicard VPCD 0 00 01", Addr: "127.0.0.1:35964"}) {
+		t.Fatalf("ParseSlots = %v, %v", slots, err)
+	}
+	for _, bad := range []string{"no-port", "=35963", "name="} {
+		if _, err := ParseSlots(bad); err == nil {
+			t.Errorf("ParseSlots(%q) accepted", bad)
+		}
+	}
+}
