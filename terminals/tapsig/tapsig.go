@@ -6,13 +6,17 @@
 // signature itself, in one fixed encoding (not the protobuf wire form, which
 // is not canonical):
 //
-//	"civicard.v1.TapRequest\x00"
+//	"civicard.v1.TapRequest/2\x00"
 //	u16 len || terminal_id
 //	u64 sequence
 //	u16 len || card_id
 //	i64 time_unix_ms
 //	u16 len || service_code
 //	u32 quantity
+//	u16 len || line
+//	u16 len || stop
+//	i32 direction
+//	u8  pin_verified (0 or 1)
 //
 // all integers big-endian. A field added to TapRequest later is added here,
 // under a new domain string, so an old signature never covers a new meaning.
@@ -27,11 +31,11 @@ import (
 	civicardv1 "civicard/messages/civicard/v1"
 )
 
-const domain = "civicard.v1.TapRequest\x00"
+const domain = "civicard.v1.TapRequest/2\x00"
 
 // Message returns the bytes a terminal signs for tap.
 func Message(tap *civicardv1.TapRequest) []byte {
-	b := make([]byte, 0, len(domain)+64+len(tap.GetTerminalId())+len(tap.GetCardId())+len(tap.GetServiceCode()))
+	b := make([]byte, 0, len(domain)+64+len(tap.GetTerminalId())+len(tap.GetCardId())+len(tap.GetServiceCode())+len(tap.GetLine())+len(tap.GetStop()))
 	b = append(b, domain...)
 	b = appendString(b, tap.GetTerminalId())
 	b = binary.BigEndian.AppendUint64(b, tap.GetSequence())
@@ -39,7 +43,13 @@ func Message(tap *civicardv1.TapRequest) []byte {
 	b = binary.BigEndian.AppendUint64(b, uint64(tap.GetTimeUnixMs()))
 	b = appendString(b, tap.GetServiceCode())
 	b = binary.BigEndian.AppendUint32(b, tap.GetQuantity())
-	return b
+	b = appendString(b, tap.GetLine())
+	b = appendString(b, tap.GetStop())
+	b = binary.BigEndian.AppendUint32(b, uint32(tap.GetDirection()))
+	if tap.GetPinVerified() {
+		return append(b, 1)
+	}
+	return append(b, 0)
 }
 
 // appendString appends s with a 2-byte length; longer strings are cut to

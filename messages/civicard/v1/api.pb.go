@@ -319,10 +319,20 @@ type TapRequest struct {
 	ServiceCode string `protobuf:"bytes,5,opt,name=service_code,json=serviceCode,proto3" json:"service_code,omitempty"`
 	// How many units; 0 means 1.
 	Quantity uint32 `protobuf:"varint,6,opt,name=quantity,proto3" json:"quantity,omitempty"`
-	// ed25519 signature of the terminal's key over the fields above, encoded
+	// ed25519 signature of the terminal's key over the other fields, encoded
 	// as package terminals/tapsig says. Required once the terminal has a
 	// registered public key; a signed tap needs no bearer credential.
-	Signature     []byte `protobuf:"bytes,7,opt,name=signature,proto3" json:"signature,omitempty"`
+	Signature []byte `protobuf:"bytes,7,opt,name=signature,proto3" json:"signature,omitempty"`
+	// Where a transport validator is: its vehicle's line and the stop it is
+	// at (ids of the network). Required for check-in/check-out products.
+	Line string `protobuf:"bytes,8,opt,name=line,proto3" json:"line,omitempty"`
+	Stop string `protobuf:"bytes,9,opt,name=stop,proto3" json:"stop,omitempty"`
+	// The vehicle's direction on the line: +1 towards its last stop, -1
+	// towards its first, 0 unknown.
+	Direction int32 `protobuf:"zigzag32,10,opt,name=direction,proto3" json:"direction,omitempty"`
+	// The terminal verified the holder's PIN for this payment (needed over
+	// the no-PIN limit).
+	PinVerified   bool `protobuf:"varint,11,opt,name=pin_verified,json=pinVerified,proto3" json:"pin_verified,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -404,6 +414,34 @@ func (x *TapRequest) GetSignature() []byte {
 		return x.Signature
 	}
 	return nil
+}
+
+func (x *TapRequest) GetLine() string {
+	if x != nil {
+		return x.Line
+	}
+	return ""
+}
+
+func (x *TapRequest) GetStop() string {
+	if x != nil {
+		return x.Stop
+	}
+	return ""
+}
+
+func (x *TapRequest) GetDirection() int32 {
+	if x != nil {
+		return x.Direction
+	}
+	return 0
+}
+
+func (x *TapRequest) GetPinVerified() bool {
+	if x != nil {
+		return x.PinVerified
+	}
+	return false
 }
 
 type TapResponse struct {
@@ -1135,7 +1173,7 @@ const file_civicard_v1_api_proto_rawDesc = "" +
 	"terminalId\x12+\n" +
 	"\x04taps\x18\x02 \x03(\v2\x17.civicard.v1.TapRequestR\x04taps\"O\n" +
 	"\x19UploadOfflineTapsResponse\x122\n" +
-	"\aresults\x18\x01 \x03(\v2\x18.civicard.v1.TapResponseR\aresults\"\xe1\x01\n" +
+	"\aresults\x18\x01 \x03(\v2\x18.civicard.v1.TapResponseR\aresults\"\xca\x02\n" +
 	"\n" +
 	"TapRequest\x12\x1f\n" +
 	"\vterminal_id\x18\x01 \x01(\tR\n" +
@@ -1146,7 +1184,12 @@ const file_civicard_v1_api_proto_rawDesc = "" +
 	"timeUnixMs\x12!\n" +
 	"\fservice_code\x18\x05 \x01(\tR\vserviceCode\x12\x1a\n" +
 	"\bquantity\x18\x06 \x01(\rR\bquantity\x12\x1c\n" +
-	"\tsignature\x18\a \x01(\fR\tsignature\"\x9f\x02\n" +
+	"\tsignature\x18\a \x01(\fR\tsignature\x12\x12\n" +
+	"\x04line\x18\b \x01(\tR\x04line\x12\x12\n" +
+	"\x04stop\x18\t \x01(\tR\x04stop\x12\x1c\n" +
+	"\tdirection\x18\n" +
+	" \x01(\x11R\tdirection\x12!\n" +
+	"\fpin_verified\x18\v \x01(\bR\vpinVerified\"\x9f\x02\n" +
 	"\vTapResponse\x12.\n" +
 	"\x06result\x18\x01 \x01(\x0e2\x16.civicard.v1.TapResultR\x06result\x12A\n" +
 	"\x0edecline_reason\x18\x02 \x01(\x0e2\x1a.civicard.v1.DeclineReasonR\rdeclineReason\x12,\n" +
