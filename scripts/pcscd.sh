@@ -12,6 +12,7 @@
 #
 #   PCSCLITE_CSOCK_NAME       the private pcscd's socket (libpcsclite reads it)
 #   CIVICARD_VPCD_READERS     "NAME=PORT;..." every reader and the port its virtual card connects to
+#   CIVICARD_PCSCD_RESTART    a script that restarts that pcscd (same readers and socket)
 #
 # Installs the Debian packages it needs when they are missing (root).
 set -euo pipefail
@@ -68,15 +69,37 @@ CONF
 	names="$names${names:+;}Civicard VPCD $i 00 00=$p;Civicard VPCD $i 00 01=$((p + 1))"
 done
 
+# restart stops the running pcscd (if any) and starts a new one: the same
+# readers, configuration and socket, the way an operator restarts the service.
+# COMMAND may run it (CIVICARD_PCSCD_RESTART) to test recovery.
 mkdir -p /run/pcscd
-unshare -m sh -c "mount --bind '$dir/run' /run/pcscd && exec pcscd --foreground ${PCSCD_FLAGS:---error} -c '$dir/conf'" \
-	>"$dir/pcscd.log" 2>&1 &
-pid=$!
+cat >"$dir/restart" <<RESTART
+#!/usr/bin/env bash
+set -euo pipefail
+if [ -s '$dir/pcscd.pid' ]; then
+	old=\$(cat '$dir/pcscd.pid')
+	kill -TERM "\$old" 2>/dev/null || true
+	for _ in \$(seq 100); do kill -0 "\$old" 2>/dev/null || break; sleep 0.1; done
+	kill -KILL "\$old" 2>/dev/null || true
+fi
+rm -f '$dir/run/pcscd.comm'
+unshare -m sh -c "mount --bind '$dir/run' /run/pcscd && exec pcscd --foreground ${PCSCD_FLAGS:---error} -c '$dir/conf'" \\
+	>>'$dir/pcscd.log' 2>&1 </dev/null &
+echo \$! >'$dir/pcscd.pid'
+for _ in \$(seq 100); do
+	[ -S '$dir/run/pcscd.comm' ] && exit 0
+	sleep 0.1
+done
+echo "pcscd.sh: pcscd socket did not appear in 10 s" >&2
+exit 1
+RESTART
+chmod +x "$dir/restart"
 stop() {
 	status=$?
-	if kill -0 "$pid" 2>/dev/null; then
+	if [ -s "$dir/pcscd.pid" ]; then
+		pid=$(cat "$dir/pcscd.pid")
 		kill -TERM "$pid" 2>/dev/null || true
-		wait "$pid" 2>/dev/null || true
+		for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 	fi
 	if [ "$status" -ne 0 ] && [ -s "$dir/pcscd.log" ]; then
 		echo "pcscd.sh: pcscd log:" >&2; tail -${PCSCD_LOG_LINES:-20} "$dir/pcscd.log" >&2
@@ -87,11 +110,6 @@ stop() {
 trap stop EXIT
 trap 'exit 130' INT TERM
 
-for _ in $(seq 100); do
-	[ -S "$dir/run/pcscd.comm" ] && break
-	kill -0 "$pid" 2>/dev/null || { echo "pcscd.sh: pcscd exited" >&2; exit 1; }
-	sleep 0.1
-done
-[ -S "$dir/run/pcscd.comm" ] || { echo "pcscd.sh: pcscd socket did not appear in 10 s" >&2; exit 1; }
+"$dir/restart"
 
-PCSCLITE_CSOCK_NAME="$dir/run/pcscd.comm" CIVICARD_VPCD_READERS="$names" "$@"
+PCSCLITE_CSOCK_NAME="$dir/run/pcscd.comm" CIVICARD_VPCD_READERS="$names" CIVICARD_PCSCD_RESTART="$dir/restart" "$@"

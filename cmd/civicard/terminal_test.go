@@ -335,3 +335,46 @@ func TestTerminalRealStack(t *testing.T) {
 	line = tapCard(t, term, slots[1], virtualCard(t, other, true), 0, "RED", "revoked")
 	t.Logf("revoked: %s", line)
 }
+
+// TestTerminalSurvivesPcscdRestart restarts pcscd under a running terminal,
+// as an operator or a package upgrade does: the terminal re-establishes its
+// PC/SC contexts by itself and the next card is served as before.
+func TestTerminalSurvivesPcscdRestart(t *testing.T) {
+	slots := vpcdSlots(t)
+	restart := os.Getenv("CIVICARD_PCSCD_RESTART")
+	if restart == "" {
+		t.Skip("pcscd cannot be restarted: run under scripts/pcscd.sh (make pcsc)")
+	}
+	c := startCity(t)
+	term := newTerminal(t, c, 0, []string{slots[0].Name}, nil).start(t)
+	cardID := c.fundedCard(t, 0, 1000)
+	tapCard(t, term, slots[0], virtualCard(t, cardID, true), 0, "GREEN", "card="+cardID)
+	txns := len(c.transactions(t, cardID))
+
+	if out, err := exec.Command(restart).CombinedOutput(); err != nil {
+		t.Fatalf("restart pcscd: %v\n%s", err, out)
+	}
+	restarted := time.Now()
+
+	// The new pcscd loads the vpcd driver again; a card can be inserted once
+	// it listens, and the terminal must see it without being restarted.
+	from := term.mark()
+	var in *vpcd.Inserted
+	for attempt := 0; ; attempt++ {
+		var err error
+		in, err = vpcd.Insert(context.Background(), vpcd.Config{Addr: slots[0].Addr, Card: virtualCard(t, cardID, true), ATR: cardapp.ATR})
+		if err == nil {
+			break
+		}
+		if attempt == 100 {
+			t.Fatalf("the restarted pcscd's reader never listened: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	line := term.waitLine(t, from, fmt.Sprintf("reader=%q", slots[0].Name), "GREEN", "card="+cardID)
+	t.Logf("after restart (%v): %s", time.Since(restarted).Round(time.Millisecond), line)
+	removeCard(t, slots[0], in)
+	if n := len(c.transactions(t, cardID)); n != txns+1 {
+		t.Errorf("%d transactions after the tap following the restart, want %d", n, txns+1)
+	}
+}
