@@ -29,6 +29,13 @@ type Purchase struct {
 	// ServiceCode from the institution's price list; empty for its default.
 	ServiceCode string
 	Quantity    uint32
+	// Line, Stop and Direction: where a transport validator is, for
+	// check-in/check-out; empty elsewhere.
+	Line      string
+	Stop      string
+	Direction int8
+	// PINVerified: the card holder's PIN was verified by the card.
+	PINVerified bool
 }
 
 // Client sends one terminal's taps.
@@ -84,6 +91,10 @@ func (c *Client) Build(sequence uint64, cardID string, buy Purchase, at time.Tim
 		TimeUnixMs:  at.UnixMilli(),
 		ServiceCode: buy.ServiceCode,
 		Quantity:    buy.Quantity,
+		Line:        buy.Line,
+		Stop:        buy.Stop,
+		Direction:   int32(buy.Direction),
+		PinVerified: buy.PINVerified,
 	}
 	if c.key != nil {
 		tapsig.Sign(c.key, req)

@@ -35,9 +35,16 @@ type Config struct {
 	// list, empty for its default. Quantity 0 means 1.
 	ServiceCode string `json:"service_code"`
 	Quantity    uint32 `json:"quantity"`
+	// Where the terminal stands at start (a transport validator's line,
+	// stop and direction; see Position). A vehicle's on-board computer
+	// moves it stop by stop with PUT /position.
+	Line      string `json:"line"`
+	Stop      string `json:"stop"`
+	Direction int8   `json:"direction"`
 	// StateDir keeps the sequence counter (and the offline queue).
 	StateDir string `json:"state_dir"`
-	// MetricsAddr serves /metrics when set, e.g. "127.0.0.1:9464".
+	// MetricsAddr serves /metrics and /position when set, e.g.
+	// "127.0.0.1:9464".
 	MetricsAddr string `json:"metrics_addr"`
 	// TapBudgetMs bounds the gateway's answer to one tap (default 2000).
 	// Past it (or at once, when the gateway refuses connections) the
@@ -86,6 +93,10 @@ func LoadConfig(file string) (Config, error) {
 	return cfg, nil
 }
 
+func (c Config) position() Position {
+	return Position{Line: c.Line, Stop: c.Stop, Direction: c.Direction}
+}
+
 // Validate rejects a configuration the terminal could not run with.
 func (c Config) Validate() error {
 	switch {
@@ -101,6 +112,8 @@ func (c Config) Validate() error {
 		return errors.New("state_dir is required")
 	case len(c.Readers) == 0 || len(c.Readers) > ReadersMax:
 		return fmt.Errorf("%d readers, want 1..%d", len(c.Readers), ReadersMax)
+	case c.position().Validate() != nil:
+		return fmt.Errorf("position: %w", c.position().Validate())
 	case c.TapBudgetMs < 0 || time.Duration(c.TapBudgetMs)*time.Millisecond > tapBudgetMax:
 		return fmt.Errorf("tap_budget_ms %d outside 0..%d", c.TapBudgetMs, tapBudgetMax.Milliseconds())
 	}

@@ -68,6 +68,7 @@ type Station struct {
 	queue   *queue
 	deny    *denylist
 	metrics *metrics
+	pos     position
 
 	outMu sync.Mutex
 }
@@ -113,7 +114,7 @@ func New(cfg Config, deps Deps) (*Station, error) {
 		q.Close()
 		return nil, err
 	}
-	return &Station{
+	st := &Station{
 		cfg:     cfg,
 		deps:    deps,
 		key:     key,
@@ -123,7 +124,9 @@ func New(cfg Config, deps Deps) (*Station, error) {
 		queue:   q,
 		deny:    deny,
 		metrics: m,
-	}, nil
+	}
+	st.pos.now = cfg.position()
+	return st, nil
 }
 
 // Close releases the offline queue.
@@ -267,7 +270,11 @@ func (s *Station) Transaction(ctx context.Context, reader string, card cardapp.T
 		return s.finish(out, presented)
 	}
 	out.Sequence = seq
-	req := s.client.Build(seq, cardID, terminals.Purchase{ServiceCode: s.cfg.ServiceCode, Quantity: max(s.cfg.Quantity, 1)}, presented)
+	at := s.pos.get()
+	req := s.client.Build(seq, cardID, terminals.Purchase{
+		ServiceCode: s.cfg.ServiceCode, Quantity: max(s.cfg.Quantity, 1),
+		Line: at.Line, Stop: at.Stop, Direction: at.Direction,
+	}, presented)
 	callCtx, cancel := context.WithTimeout(ctx, s.cfg.TapBudget())
 	defer cancel()
 	// While offline taps wait, the gateway was unreachable a moment ago:
