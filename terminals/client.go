@@ -29,6 +29,13 @@ type Purchase struct {
 	// ServiceCode from the institution's price list; empty for its default.
 	ServiceCode string
 	Quantity    uint32
+	// Line and Stop where a transport validator is, and the vehicle's
+	// Direction (+1 towards the last stop, -1 the first, 0 unknown):
+	// needed for check-in/check-out.
+	Line, Stop string
+	Direction  int32
+	// PINVerified: the terminal checked the holder's PIN.
+	PINVerified bool
 }
 
 // Client sends one terminal's taps.
@@ -84,6 +91,10 @@ func (c *Client) Build(sequence uint64, cardID string, buy Purchase, at time.Tim
 		TimeUnixMs:  at.UnixMilli(),
 		ServiceCode: buy.ServiceCode,
 		Quantity:    buy.Quantity,
+		Line:        buy.Line,
+		Stop:        buy.Stop,
+		Direction:   buy.Direction,
+		PinVerified: buy.PINVerified,
 	}
 	if c.key != nil {
 		tapsig.Sign(c.key, req)
