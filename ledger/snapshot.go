@@ -406,11 +406,11 @@ func (s *State) restoreCard(cs *ledgerv1.CardState) error {
 	}
 	s.cardsMinor = sum
 	s.cards[cs.GetCardId()] = &card{
-		id:           cs.GetCardId(),
-		kind:         cs.GetKind(),
-		status:       cs.GetStatus(),
-		holderName:   cs.GetHolderName(),
-		balanceMinor: cs.GetBalanceMinor(),
+		id:            cs.GetCardId(),
+		kind:          cs.GetKind(),
+		status:        cs.GetStatus(),
+		holderName:    cs.GetHolderName(),
+		balanceMinor:  cs.GetBalanceMinor(),
 		debtMinor:     cs.GetDebtMinor(),
 		version:       cs.GetVersion(),
 		pricing:       cs.GetPricing(),

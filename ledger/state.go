@@ -216,11 +216,11 @@ func (s *State) Receivable(institutionID string) int64 {
 // state returns a fresh CardState; callers may keep it.
 func (c *card) state() *ledgerv1.CardState {
 	return &ledgerv1.CardState{
-		CardId:       c.id,
-		Kind:         c.kind,
-		Status:       c.status,
-		BalanceMinor: c.balanceMinor,
-		Version:      c.version,
+		CardId:        c.id,
+		Kind:          c.kind,
+		Status:        c.status,
+		BalanceMinor:  c.balanceMinor,
+		Version:       c.version,
 		HolderName:    c.holderName,
 		DebtMinor:     c.debtMinor,
 		Pricing:       c.pricing,
