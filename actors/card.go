@@ -2,14 +2,19 @@ package actors
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
+	"time"
+	"unicode/utf8"
 
 	protocluster "github.com/asynkron/protoactor-go/cluster"
 
 	civicardv1 "civicard/messages/civicard/v1"
 	grainsv1 "civicard/messages/grains/v1"
 	ledgerv1 "civicard/messages/ledger/v1"
+	"civicard/money"
 	"civicard/tariff"
+	"civicard/tariffpb"
 )
 
 // cardGrain decides for one card. Its state is a cache of the ledger's; it is
@@ -72,33 +77,59 @@ func (g *cardGrain) propose(cmd *ledgerv1.Command) (*ledgerv1.Result, error) {
 	return res, nil
 }
 
-// Authorize prices a tap and settles it. The charge carries the version the
-// price was decided on; when the ledger says the card moved on meanwhile (a
-// second activation of this card elsewhere), the grain decides again.
+// Authorize prices a tap with the fare engine and settles it: the postings
+// and the card's next pricing state go to the ledger in one charge, which
+// carries the version the price was decided on. When the ledger says the
+// card moved on meanwhile (a second activation of this card elsewhere), the
+// grain reloads and prices again.
 func (g *cardGrain) Authorize(req *grainsv1.AuthorizeTap, _ protocluster.GrainContext) (*civicardv1.TapResponse, error) {
-	amount, err := tariff.Price(req.GetService(), req.GetQuantity(), g.deps.Config.Tariff)
-	if err != nil {
-		return nil, grainsv1.ErrInvalidArgument("%v", err)
+	pricing := g.deps.Pricing
+	list, ok := pricing.List(req.GetInstitutionId())
+	if !ok {
+		return nil, grainsv1.ErrNotFound("institution %s has no price list", req.GetInstitutionId())
+	}
+	tap := tariff.Tap{
+		ID:          req.GetTransactionId(),
+		TimeUnixMs:  req.GetTimeUnixMs(),
+		Product:     req.GetProduct(),
+		Quantity:    req.GetQuantity(),
+		Line:        req.GetLine(),
+		Stop:        req.GetStop(),
+		Direction:   int8(max(-1, min(1, req.GetDirection()))),
+		PINVerified: req.GetPinVerified(),
+		Offline:     req.GetOffline(),
+	}
+	product, ok := list.Product(tap.Product)
+	if !ok {
+		return nil, grainsv1.ErrInvalidArgument("%s does not sell %q", list.InstitutionID, tap.Product)
 	}
 	for attempt := 0; attempt < g.deps.Config.VersionRetryMax; attempt++ {
 		if err := g.loaded(); err != nil {
 			return nil, err
 		}
-		res, err := g.propose(&ledgerv1.Command{
-			Id: req.GetTransactionId(),
-			Kind: &ledgerv1.Command_Charge{Charge: &ledgerv1.Charge{
-				CardId:           g.id,
-				ExpectedVersion:  g.card.GetVersion(),
-				AmountMinor:      amount,
-				InstitutionId:    req.GetInstitutionId(),
-				TerminalId:       req.GetTerminalId(),
-				TerminalSequence: req.GetTerminalSequence(),
-				ServiceCode:      req.GetService().GetCode(),
-				Quantity:         max(req.GetQuantity(), 1),
-				TimeUnixMs:       req.GetTimeUnixMs(),
-				Offline:          req.GetOffline(),
-			}},
-		})
+		d := pricing.Engine.Price(g.pricingState(), list, tap)
+		if !d.Accepted && inputDecline(d.Decline) {
+			return nil, grainsv1.ErrInvalidArgument("%s", d.Reason)
+		}
+		charge := &ledgerv1.Charge{
+			CardId:           g.id,
+			ExpectedVersion:  g.card.GetVersion(),
+			AmountMinor:      d.AmountMinor,
+			InstitutionId:    req.GetInstitutionId(),
+			TerminalId:       req.GetTerminalId(),
+			TerminalSequence: req.GetTerminalSequence(),
+			ServiceCode:      product.Code,
+			Quantity:         max(req.GetQuantity(), 1),
+			TimeUnixMs:       req.GetTimeUnixMs(),
+			Offline:          req.GetOffline(),
+			TariffVersion:    pricing.Version,
+		}
+		if d.Accepted {
+			charge.Postings, charge.Pricing = tariffpb.Postings(d.Entries), tariffpb.ToProto(d.Card)
+		} else {
+			charge.DeclineReason, charge.DeclineDetail = publicDecline(d), textMax(d.Reason)
+		}
+		res, err := g.propose(&ledgerv1.Command{Id: req.GetTransactionId(), Kind: &ledgerv1.Command_Charge{Charge: charge}})
 		if err != nil {
 			return nil, err
 		}
@@ -109,13 +140,21 @@ func (g *cardGrain) Authorize(req *grainsv1.AuthorizeTap, _ protocluster.GrainCo
 		if err := rejection(res); err != nil {
 			return nil, err
 		}
-		return g.tapResponse(res), nil
+		return g.tapResponse(res, d), nil
 	}
 	g.deps.Logger.Warn("card version kept moving", slog.String("card", g.id), slog.String("tap", req.GetTransactionId()))
 	return nil, grainsv1.ErrUnavailable("card %s changed %d times while deciding; retry", g.id, g.deps.Config.VersionRetryMax)
 }
 
-func (g *cardGrain) tapResponse(res *ledgerv1.Result) *civicardv1.TapResponse {
+// pricingState is the engine's view of the loaded card.
+func (g *cardGrain) pricingState() tariff.CardState {
+	return tariffpb.FromProto(g.card.GetPricing(), g.card.GetKind() == civicardv1.CardKind_CARD_KIND_BEARER)
+}
+
+// tapResponse answers a tap from the ledger's record of it. The breakdown is
+// the engine's for this decision; a replayed answer (the tap was settled
+// before, on the state of then) carries the recorded entries only.
+func (g *cardGrain) tapResponse(res *ledgerv1.Result, d tariff.Decision) *civicardv1.TapResponse {
 	txn := res.GetTransaction()
 	out := &civicardv1.TapResponse{
 		Result:        civicardv1.TapResult_TAP_RESULT_ACCEPTED,
@@ -123,13 +162,51 @@ func (g *cardGrain) tapResponse(res *ledgerv1.Result) *civicardv1.TapResponse {
 		Balance:       txn.GetBalanceAfter(),
 		TransactionId: txn.GetTransactionId(),
 		Replayed:      res.GetReplayed(),
+		Entries:       txn.GetEntries(),
+	}
+	if !res.GetReplayed() {
+		out.Breakdown = d.Breakdown
 	}
 	if res.GetStatus() == ledgerv1.Status_STATUS_DECLINED {
 		out.Result = civicardv1.TapResult_TAP_RESULT_DECLINED
 		out.DeclineReason = txn.GetDeclineReason()
 		out.Charged = g.deps.money(0)
+		out.DeclineDetail = txn.GetDeclineDetail()
+		if out.DeclineDetail == "" {
+			out.DeclineDetail = g.declineDetail(txn)
+		}
 	}
 	return out
+}
+
+// declineDetail explains a decline the ledger decided.
+func (g *cardGrain) declineDetail(txn *civicardv1.Transaction) string {
+	currency := g.deps.Config.Currency
+	switch txn.GetDeclineReason() {
+	case civicardv1.DeclineReason_DECLINE_REASON_INSUFFICIENT_FUNDS:
+		return fmt.Sprintf("the tap costs %s, the balance is %s", money.Format(txn.GetRefused().GetMinorUnits(), currency), money.Format(txn.GetBalanceAfter().GetMinorUnits(), currency))
+	case civicardv1.DeclineReason_DECLINE_REASON_CARD_BLOCKED:
+		return "the card is blocked"
+	case civicardv1.DeclineReason_DECLINE_REASON_CARD_CLOSED:
+		return "the card is closed"
+	case civicardv1.DeclineReason_DECLINE_REASON_CARD_EXPIRED:
+		return "the card expired on " + time.UnixMilli(g.card.GetExpiresUnixMs()).UTC().Format(time.DateOnly) + ": renew it"
+	}
+	return ""
+}
+
+// textMax cuts an explanation to what the ledger stores, at a rune
+// boundary.
+func textMax(s string) string {
+	const bytesMax = 256
+	if len(s) <= bytesMax {
+		return s
+	}
+	cut := bytesMax
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut]
 }
 
 func (g *cardGrain) GetCard(_ *civicardv1.GetCardRequest, _ protocluster.GrainContext) (*civicardv1.GetCardResponse, error) {
@@ -141,15 +218,7 @@ func (g *cardGrain) GetCard(_ *civicardv1.GetCardRequest, _ protocluster.GrainCo
 }
 
 func (g *cardGrain) publicCard() *civicardv1.Card {
-	return &civicardv1.Card{
-		CardId:     g.card.GetCardId(),
-		Kind:       g.card.GetKind(),
-		Status:     g.card.GetStatus(),
-		Balance:    g.deps.money(g.card.GetBalanceMinor()),
-		Version:    g.card.GetVersion(),
-		HolderName: g.card.GetHolderName(),
-		Debt:       g.debt(),
-	}
+	return publicCard(g.card, g.deps.money)
 }
 
 // debt is the card's debt from offline taps, nil when it owes nothing.
@@ -173,26 +242,44 @@ func (g *cardGrain) ListTransactions(req *civicardv1.ListTransactionsRequest, _ 
 	return &civicardv1.ListTransactionsResponse{Transactions: txns}, nil
 }
 
+// TopUp loads money onto the card within the e-purse limits (balance,
+// yearly top-ups), checked by the engine on the card's version; the ledger
+// applies it with the new counters only at that version. A refusal is
+// recorded under the request id too, so that a retry of a top-up that went
+// through is answered as the first time and never refused by the balance
+// it raised.
 func (g *cardGrain) TopUp(in *grainsv1.TopUpCard, _ protocluster.GrainContext) (*civicardv1.TopUpResponse, error) {
 	req := in.GetRequest()
-	if err := g.loaded(); err != nil {
-		return nil, err
+	for attempt := 0; attempt < g.deps.Config.VersionRetryMax; attempt++ {
+		if err := g.loaded(); err != nil {
+			return nil, err
+		}
+		topUp := &ledgerv1.TopUp{
+			CardId:          g.id,
+			AmountMinor:     req.GetAmount().GetMinorUnits(),
+			TimeUnixMs:      in.GetTimeUnixMs(),
+			ExpectedVersion: g.card.GetVersion(),
+		}
+		state, refusal := g.deps.Pricing.Engine.TopUp(g.pricingState(), g.card.GetBalanceMinor(), topUp.AmountMinor, in.GetTimeUnixMs())
+		if refusal != nil {
+			topUp.Refusal = textMax(refusal.Error())
+		} else {
+			topUp.Pricing = tariffpb.ToProto(state)
+		}
+		res, err := g.propose(&ledgerv1.Command{Id: "topup/" + req.GetRequestId(), Kind: &ledgerv1.Command_TopUp{TopUp: topUp}})
+		if err != nil {
+			return nil, err
+		}
+		if res.GetStatus() == ledgerv1.Status_STATUS_STALE_VERSION {
+			g.deps.Metrics.versionRetries.Inc()
+			continue
+		}
+		if err := rejection(res); err != nil {
+			return nil, err
+		}
+		return &civicardv1.TopUpResponse{Transaction: res.GetTransaction(), Replayed: res.GetReplayed()}, nil
 	}
-	res, err := g.propose(&ledgerv1.Command{
-		Id: "topup/" + req.GetRequestId(),
-		Kind: &ledgerv1.Command_TopUp{TopUp: &ledgerv1.TopUp{
-			CardId:      g.id,
-			AmountMinor: req.GetAmount().GetMinorUnits(),
-			TimeUnixMs:  in.GetTimeUnixMs(),
-		}},
-	})
-	if err != nil {
-		return nil, err
-	}
-	if err := rejection(res); err != nil {
-		return nil, err
-	}
-	return &civicardv1.TopUpResponse{Transaction: res.GetTransaction(), Replayed: res.GetReplayed()}, nil
+	return nil, grainsv1.ErrUnavailable("card %s changed %d times while deciding; retry", g.id, g.deps.Config.VersionRetryMax)
 }
 
 func (g *cardGrain) Block(in *grainsv1.BlockCard, _ protocluster.GrainContext) (*civicardv1.BlockResponse, error) {
@@ -228,7 +315,10 @@ func rejection(res *ledgerv1.Result) error {
 		return grainsv1.ErrNotFound("%s", res.GetError())
 	case ledgerv1.RejectReason_REJECT_REASON_ALREADY_EXISTS:
 		return grainsv1.ErrAlreadyExists("%s", res.GetError())
-	case ledgerv1.RejectReason_REJECT_REASON_BALANCE_MAX, ledgerv1.RejectReason_REJECT_REASON_CARD_BLOCKED:
+	case ledgerv1.RejectReason_REJECT_REASON_BALANCE_MAX, ledgerv1.RejectReason_REJECT_REASON_CARD_BLOCKED,
+		ledgerv1.RejectReason_REJECT_REASON_CARD_CLOSED, ledgerv1.RejectReason_REJECT_REASON_CARD_EXPIRED,
+		ledgerv1.RejectReason_REJECT_REASON_NOT_PERSONAL, ledgerv1.RejectReason_REJECT_REASON_DEBT,
+		ledgerv1.RejectReason_REJECT_REASON_LIMIT:
 		return grainsv1.ErrFailedPrecondition("%s", res.GetError())
 	default:
 		return grainsv1.ErrInvalidArgument("%s", res.GetError())

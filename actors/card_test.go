@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"civicard/demo"
 	"civicard/ledger"
 	civicardv1 "civicard/messages/civicard/v1"
 	grainsv1 "civicard/messages/grains/v1"
@@ -113,7 +114,11 @@ func newTestDeps(t *testing.T, l Ledger) *Deps {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Deps{Config: DefaultConfig(), Ledger: l, Context: context.Background(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: metrics}
+	pricing, err := NewPricing(demo.Tariff())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Deps{Config: DefaultConfig(), Ledger: l, Pricing: pricing, Context: context.Background(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: metrics}
 }
 
 func tapOf(sequence uint64) *grainsv1.AuthorizeTap {
@@ -123,8 +128,9 @@ func tapOf(sequence uint64) *grainsv1.AuthorizeTap {
 		InstitutionId:    testInstitution,
 		TerminalId:       "T-1",
 		TerminalSequence: sequence,
-		Service:          &civicardv1.Service{Code: "RIDE-20MIN", UnitPriceMinor: fareMinor},
-		TimeUnixMs:       1_700_000_000_000,
+		Product:          "RIDE-20MIN",
+		// An hour apart: a 20-minute ticket does not cover the next tap.
+		TimeUnixMs: 1_700_000_000_000 + int64(sequence)*3_600_000,
 	}
 }
 
@@ -201,8 +207,7 @@ func TestAuthorizeDeclinesAndRefuses(t *testing.T) {
 			name: "insufficient funds",
 			tap: func() *grainsv1.AuthorizeTap {
 				tap := tapOf(1)
-				tap.Quantity = 3
-				tap.Service.UnitPriceMinor = 400
+				tap.Quantity = 3 // 10.20 PLN on a card holding 10.00
 				return tap
 			},
 			wantNote: civicardv1.DeclineReason_DECLINE_REASON_INSUFFICIENT_FUNDS,

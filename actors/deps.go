@@ -13,7 +13,6 @@ import (
 	civicardv1 "civicard/messages/civicard/v1"
 	grainsv1 "civicard/messages/grains/v1"
 	ledgerv1 "civicard/messages/ledger/v1"
-	"civicard/tariff"
 )
 
 // ErrNotFound is returned by a Ledger for an id it does not know.
@@ -51,8 +50,6 @@ type Config struct {
 	// RecentTapsMax bounds the answers a terminal grain keeps to serve retries
 	// without asking the card again.
 	RecentTapsMax int
-	// Tariff bounds a single purchase.
-	Tariff tariff.Limits
 }
 
 // DefaultConfig returns settings fit for a city.
@@ -63,7 +60,6 @@ func DefaultConfig() Config {
 		VersionRetryMax: 3,
 		IdleTimeout:     10 * time.Minute,
 		RecentTapsMax:   256,
-		Tariff:          tariff.DefaultLimits(),
 	}
 }
 
@@ -81,13 +77,16 @@ func (c Config) Validate() error {
 	case c.RecentTapsMax < 1 || c.RecentTapsMax > 1<<16:
 		return fmt.Errorf("actors: RecentTapsMax %d outside [1, 65536]", c.RecentTapsMax)
 	}
-	return c.Tariff.Validate()
+	return nil
 }
 
-// Deps is what every grain of a node shares: settings, the ledger, metrics.
+// Deps is what every grain of a node shares: settings, the ledger, the
+// tariff, metrics.
 type Deps struct {
 	Config Config
 	Ledger Ledger
+	// Pricing is the fare engine and every institution's price list.
+	Pricing *Pricing
 	// Context lives as long as the node; grains derive their timeouts from it.
 	Context context.Context
 	Logger  *slog.Logger

@@ -14,7 +14,6 @@ import (
 	civicardv1 "civicard/messages/civicard/v1"
 	grainsv1 "civicard/messages/grains/v1"
 	ledgerv1 "civicard/messages/ledger/v1"
-	"civicard/tariff"
 	"civicard/terminals/tapsig"
 )
 
@@ -82,10 +81,12 @@ func (g *terminalGrain) Tap(in *grainsv1.TerminalTap, ctx protocluster.GrainCont
 		replay.Replayed = true
 		return replay, nil
 	}
-	// No code means the institution's default service.
-	service, err := tariff.Find(g.institution, tap.GetServiceCode())
-	if err != nil {
-		return nil, grainsv1.ErrInvalidArgument("%v", err)
+	// The card grain prices; an unknown product is the terminal's mistake
+	// and is refused here, before it reaches the card.
+	if list, ok := g.deps.Pricing.List(g.institution.GetInstitutionId()); !ok {
+		return nil, grainsv1.ErrFailedPrecondition("institution %s has no price list", g.institution.GetInstitutionId())
+	} else if _, ok := list.Product(tap.GetServiceCode()); !ok {
+		return nil, grainsv1.ErrInvalidArgument("%s does not sell %q", g.institution.GetInstitutionId(), tap.GetServiceCode())
 	}
 	callCtx, cancel := g.deps.timeout()
 	defer cancel()
@@ -95,10 +96,14 @@ func (g *terminalGrain) Tap(in *grainsv1.TerminalTap, ctx protocluster.GrainCont
 		InstitutionId:    g.institution.GetInstitutionId(),
 		TerminalId:       g.id,
 		TerminalSequence: tap.GetSequence(),
-		Service:          service,
+		Product:          tap.GetServiceCode(),
 		Quantity:         tap.GetQuantity(),
 		TimeUnixMs:       tap.GetTimeUnixMs(),
 		Offline:          in.GetOffline(),
+		Line:             tap.GetLine(),
+		Stop:             tap.GetStop(),
+		Direction:        tap.GetDirection(),
+		PinVerified:      tap.GetPinVerified(),
 	}, CallOptions(callCtx, g.deps.Config.ProposeTimeout)...)
 	if err != nil {
 		return nil, grainError(err)

@@ -56,7 +56,7 @@ func TestOfflineTapBecomesDebt(t *testing.T) {
 	l := newTestLedger(t)
 	g := &cardGrain{deps: newTestDeps(t, l), id: testCard}
 	tap := tapOf(1)
-	tap.Service.UnitPriceMinor = 1500 // more than the 10.00 PLN on the card
+	tap.Quantity = 5 // 17.00 PLN, more than the 10.00 PLN on the card
 	tap.Offline = true
 	answer, err := g.Authorize(tap, nil)
 	if err != nil {
@@ -66,11 +66,11 @@ func TestOfflineTapBecomesDebt(t *testing.T) {
 		t.Fatalf("offline tap = %v, want accepted with balance 0", answer)
 	}
 	card, _ := l.Card(context.Background(), testCard)
-	if card.GetDebtMinor() != 500 {
-		t.Fatalf("debt %d, want 500", card.GetDebtMinor())
+	if card.GetDebtMinor() != 700 {
+		t.Fatalf("debt %d, want 700", card.GetDebtMinor())
 	}
 	res, err := g.GetCard(&civicardv1.GetCardRequest{CardId: testCard}, nil)
-	if err != nil || res.GetCard().GetDebt().GetMinorUnits() != 500 {
-		t.Fatalf("GetCard = %v, %v; want debt 500", res, err)
+	if err != nil || res.GetCard().GetDebt().GetMinorUnits() != 700 {
+		t.Fatalf("GetCard = %v, %v; want debt 700", res, err)
 	}
 }

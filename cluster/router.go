@@ -22,7 +22,15 @@ type routedLedger struct {
 	shards int
 }
 
-var _ actors.Ledger = routedLedger{}
+var (
+	_ actors.Ledger       = routedLedger{}
+	_ actors.ShardChecker = routedLedger{}
+)
+
+// SameShard reports whether two cards are in the same shard.
+func (r routedLedger) SameShard(cardA, cardB string) bool {
+	return settlement.ShardOf(cardA, r.shards) == settlement.ShardOf(cardB, r.shards)
+}
 
 func (r routedLedger) cardGroup(cardID string) string {
 	return settlement.ShardGroup(settlement.ShardOf(cardID, r.shards))
@@ -39,6 +47,16 @@ func (r routedLedger) groups(cmd *ledgerv1.Command) []string {
 		return []string{r.cardGroup(k.Charge.GetCardId())}
 	case *ledgerv1.Command_BlockCard:
 		return []string{r.cardGroup(k.BlockCard.GetCardId())}
+	case *ledgerv1.Command_GrantEntitlement:
+		return []string{r.cardGroup(k.GrantEntitlement.GetCardId())}
+	case *ledgerv1.Command_RevokeEntitlement:
+		return []string{r.cardGroup(k.RevokeEntitlement.GetCardId())}
+	case *ledgerv1.Command_ReplaceCard:
+		return []string{r.cardGroup(k.ReplaceCard.GetCardId())}
+	case *ledgerv1.Command_RenewCard:
+		return []string{r.cardGroup(k.RenewCard.GetCardId())}
+	case *ledgerv1.Command_CloseCard:
+		return []string{r.cardGroup(k.CloseCard.GetCardId())}
 	case *ledgerv1.Command_RegisterInstitution:
 		all := []string{settlement.RegistryGroup}
 		for i := range r.shards {
@@ -54,6 +72,15 @@ func (r routedLedger) groups(cmd *ledgerv1.Command) []string {
 // to every shard, each idempotent, so a retry completes a half-done
 // registration).
 func (r routedLedger) Propose(ctx context.Context, cmd *ledgerv1.Command) (*ledgerv1.Result, error) {
+	// A replacement moves money between two cards in one command of one
+	// shard: both must be there.
+	if rc := cmd.GetReplaceCard(); rc != nil && !r.SameShard(rc.GetCardId(), rc.GetNewCardId()) {
+		return &ledgerv1.Result{
+			Status:       ledgerv1.Status_STATUS_REJECTED,
+			RejectReason: ledgerv1.RejectReason_REJECT_REASON_INVALID,
+			Error:        fmt.Sprintf("card %s is in another shard than %s: a replacement must be in the same shard", rc.GetNewCardId(), rc.GetCardId()),
+		}, nil
+	}
 	var first *ledgerv1.Result
 	for _, group := range r.groups(cmd) {
 		res, err := r.host.Propose(ctx, group, cmd)

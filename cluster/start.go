@@ -18,6 +18,7 @@ import (
 
 	"civicard/actors"
 	"civicard/cluster/placement"
+	"civicard/demo"
 	"civicard/settlement"
 )
 
@@ -92,7 +93,13 @@ func start(ctx context.Context, spec startSpec) (_ *Node, err error) {
 		if err != nil {
 			return nil, err
 		}
-		kinds = actors.Kinds(&actors.Deps{Config: spec.Actors, Ledger: router, Context: life, Logger: spec.Logger, Metrics: metrics})
+		// The city's tariff: every node builds the same from the same
+		// code, and each priced tap records its version.
+		pricing, err := actors.NewPricing(demo.Tariff())
+		if err != nil {
+			return nil, err
+		}
+		kinds = actors.Kinds(&actors.Deps{Config: spec.Actors, Ledger: router, Pricing: pricing, Context: life, Logger: spec.Logger, Metrics: metrics})
 	}
 	if node.Cluster, err = startMember(spec, kinds); err != nil {
 		return nil, err

@@ -13,12 +13,12 @@ import (
 // transport network and fare bands, caps, journey rules, e-purse limits)
 // and one price list per institution, in institution id order.
 //
-// The price lists are the catalogue's services with a rule each, plus the
-// products the catalogue does not list yet: check-in/check-out ("CICO") on
-// the operators of the network's lines, and 30-day season passes on the
-// city's buses and trams. They are not part of Generate's output, so the
-// city an installation loaded (TestGolden) is unchanged; adding them to the
-// catalogue is a deliberate change for when terminals sell them.
+// The price lists are the catalogue's services with a rule each, plus
+// check-in/check-out ("CICO") on the operators of the network's lines and
+// 30-day season passes on the city's buses and trams. Terminals sell all of
+// them: the card grains price from these lists, not from the services an
+// institution was registered with, so the city an installation loaded
+// (Generate's output, TestGolden) did not have to change for them.
 func Tariff() (tariff.Region, []tariff.PriceList) {
 	institutions, specs := buildInstitutions(catalogue())
 	lists := make([]tariff.PriceList, 0, len(institutions))

@@ -20,6 +20,8 @@ const (
 	requestIDBytesMax   = 64
 	blockReasonBytesMax = 200
 	pageSizeDefault     = 50
+	operatorBytesMax    = 64
+	textFieldBytesMax   = 64
 )
 
 type cardService struct{ gw *Gateway }
@@ -117,4 +119,158 @@ func validateRequestID(id string) error {
 		}
 	}
 	return nil
+}
+
+// change checks what every operator's change of a card carries (request
+// id, reason, operator) and sends it to the card's grain, stamped with the
+// gateway's clock.
+func (s cardService) change(ctx context.Context, header http.Header, cardID, requestID, reason, operator string, change *grainsv1.CardChange) (*grainsv1.CardChanged, error) {
+	grain, opts, err := s.grain(ctx, header, cardID)
+	if err != nil {
+		return nil, err
+	}
+	if err := validateRequestID(requestID); err != nil {
+		return nil, err
+	}
+	if len(reason) > blockReasonBytesMax {
+		return nil, invalid("reason longer than %d bytes", blockReasonBytesMax)
+	}
+	if err := validateText("operator", operator, operatorBytesMax); err != nil {
+		return nil, err
+	}
+	change.TimeUnixMs = s.gw.cfg.Now().UnixMilli()
+	res, err := grain.Change(change, opts...)
+	if err != nil {
+		return nil, fromGrain(err)
+	}
+	return res, nil
+}
+
+// validateText accepts printable text up to bytesMax bytes.
+func validateText(field, value string, bytesMax int) error {
+	if len(value) > bytesMax {
+		return invalid("%s longer than %d bytes", field, bytesMax)
+	}
+	for _, r := range value {
+		if !unicode.IsPrint(r) {
+			return invalid("%s may hold printable characters only", field)
+		}
+	}
+	return nil
+}
+
+func (s cardService) IssueCard(ctx context.Context, req *connect.Request[civicardv1.IssueCardRequest]) (*connect.Response[civicardv1.IssueCardResponse], error) {
+	m := req.Msg
+	switch m.GetKind() {
+	case civicardv1.CardKind_CARD_KIND_PERSONAL:
+		if m.GetHolderName() == "" {
+			return nil, invalid("holder_name is required for a personalised card")
+		}
+	case civicardv1.CardKind_CARD_KIND_BEARER:
+		if m.GetHolderName() != "" {
+			return nil, invalid("a bearer card has no holder_name")
+		}
+	default:
+		return nil, invalid("kind must be CARD_KIND_PERSONAL or CARD_KIND_BEARER")
+	}
+	if err := validateText("holder_name", m.GetHolderName(), blockReasonBytesMax); err != nil {
+		return nil, err
+	}
+	res, err := s.change(ctx, req.Header(), m.GetCardId(), m.GetRequestId(), m.GetReason(), m.GetOperator(),
+		&grainsv1.CardChange{Change: &grainsv1.CardChange_Issue{Issue: m}})
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&civicardv1.IssueCardResponse{Card: res.GetCard()}), nil
+}
+
+func (s cardService) GrantEntitlement(ctx context.Context, req *connect.Request[civicardv1.GrantEntitlementRequest]) (*connect.Response[civicardv1.EntitlementResponse], error) {
+	m := req.Msg
+	e := m.GetEntitlement()
+	if e.GetConcession() == "" {
+		return nil, invalid("entitlement.concession is required")
+	}
+	for _, f := range []struct{ name, value string }{{"entitlement.concession", e.GetConcession()}, {"entitlement.issuer", e.GetIssuer()}, {"entitlement.from_date", e.GetFromDate()}, {"entitlement.until_date", e.GetUntilDate()}} {
+		if err := validateText(f.name, f.value, textFieldBytesMax); err != nil {
+			return nil, err
+		}
+	}
+	res, err := s.change(ctx, req.Header(), m.GetCardId(), m.GetRequestId(), m.GetReason(), m.GetOperator(),
+		&grainsv1.CardChange{Change: &grainsv1.CardChange_Grant{Grant: m}})
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&civicardv1.EntitlementResponse{Card: res.GetCard()}), nil
+}
+
+func (s cardService) RevokeEntitlement(ctx context.Context, req *connect.Request[civicardv1.RevokeEntitlementRequest]) (*connect.Response[civicardv1.EntitlementResponse], error) {
+	m := req.Msg
+	if m.GetConcession() == "" {
+		return nil, invalid("concession is required")
+	}
+	if err := validateText("concession", m.GetConcession(), textFieldBytesMax); err != nil {
+		return nil, err
+	}
+	res, err := s.change(ctx, req.Header(), m.GetCardId(), m.GetRequestId(), m.GetReason(), m.GetOperator(),
+		&grainsv1.CardChange{Change: &grainsv1.CardChange_Revoke{Revoke: m}})
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&civicardv1.EntitlementResponse{Card: res.GetCard()}), nil
+}
+
+func (s cardService) ReplaceCard(ctx context.Context, req *connect.Request[civicardv1.ReplaceCardRequest]) (*connect.Response[civicardv1.ReplaceCardResponse], error) {
+	m := req.Msg
+	if err := cardno.Valid(m.GetNewCardId()); err != nil {
+		return nil, invalid("new_card_id: %v", err)
+	}
+	res, err := s.change(ctx, req.Header(), m.GetCardId(), m.GetRequestId(), m.GetReason(), m.GetOperator(),
+		&grainsv1.CardChange{Change: &grainsv1.CardChange_Replace{Replace: m}})
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&civicardv1.ReplaceCardResponse{OldCard: res.GetCard(), NewCard: res.GetNewCard()}), nil
+}
+
+func (s cardService) RenewCard(ctx context.Context, req *connect.Request[civicardv1.RenewCardRequest]) (*connect.Response[civicardv1.RenewCardResponse], error) {
+	m := req.Msg
+	res, err := s.change(ctx, req.Header(), m.GetCardId(), m.GetRequestId(), m.GetReason(), m.GetOperator(),
+		&grainsv1.CardChange{Change: &grainsv1.CardChange_Renew{Renew: m}})
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&civicardv1.RenewCardResponse{Card: res.GetCard()}), nil
+}
+
+func (s cardService) CloseCard(ctx context.Context, req *connect.Request[civicardv1.CloseCardRequest]) (*connect.Response[civicardv1.CloseCardResponse], error) {
+	m := req.Msg
+	res, err := s.change(ctx, req.Header(), m.GetCardId(), m.GetRequestId(), m.GetReason(), m.GetOperator(),
+		&grainsv1.CardChange{Change: &grainsv1.CardChange_Close{Close: m}})
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&civicardv1.CloseCardResponse{Card: res.GetCard(), Transaction: res.GetTransaction()}), nil
+}
+
+func (s cardService) RequestCorrection(ctx context.Context, req *connect.Request[civicardv1.RequestCorrectionRequest]) (*connect.Response[civicardv1.RequestCorrectionResponse], error) {
+	m := req.Msg
+	grain, opts, err := s.grain(ctx, req.Header(), m.GetCardId())
+	if err != nil {
+		return nil, err
+	}
+	if err := validateRequestID(m.GetRequestId()); err != nil {
+		return nil, err
+	}
+	switch {
+	case m.GetJourneyId() == "":
+		return nil, invalid("journey_id is required: the check-in's transaction id")
+	case len(m.GetJourneyId()) > 128:
+		return nil, invalid("journey_id longer than 128 bytes")
+	case len(m.GetReason()) > blockReasonBytesMax:
+		return nil, invalid("reason longer than %d bytes", blockReasonBytesMax)
+	}
+	if err := validateText("operator", m.GetOperator(), operatorBytesMax); err != nil {
+		return nil, err
+	}
+	return answer(grain.Correct(&grainsv1.Correction{Request: m, TimeUnixMs: s.gw.cfg.Now().UnixMilli()}, opts...))
 }

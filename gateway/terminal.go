@@ -20,6 +20,8 @@ import (
 const (
 	terminalIDBytesMax  = 64
 	serviceCodeBytesMax = 32
+	lineBytesMax        = 32
+	stopBytesMax        = 64
 )
 
 type terminalService struct{ gw *Gateway }
@@ -143,6 +145,15 @@ func validateTap(tap *civicardv1.TapRequest) error {
 	}
 	if len(tap.GetServiceCode()) > serviceCodeBytesMax {
 		return invalid("service_code longer than %d bytes", serviceCodeBytesMax)
+	}
+	if len(tap.GetLine()) > lineBytesMax {
+		return invalid("line longer than %d bytes", lineBytesMax)
+	}
+	if len(tap.GetStop()) > stopBytesMax {
+		return invalid("stop longer than %d bytes", stopBytesMax)
+	}
+	if d := tap.GetDirection(); d < -1 || d > 1 {
+		return invalid("direction %d: want -1, 0 or 1", d)
 	}
 	if n := len(tap.GetSignature()); n != 0 && n != ed25519.SignatureSize {
 		return invalid("signature is %d bytes, an ed25519 signature %d", n, ed25519.SignatureSize)

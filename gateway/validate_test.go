@@ -29,6 +29,13 @@ func TestValidateTap(t *testing.T) {
 		{"no time", func(r *civicardv1.TapRequest) { r.TimeUnixMs = 0 }, "time_unix_ms"},
 		{"negative time", func(r *civicardv1.TapRequest) { r.TimeUnixMs = -5 }, "time_unix_ms"},
 		{"long service", func(r *civicardv1.TapRequest) { r.ServiceCode = strings.Repeat("S", 33) }, "service_code"},
+		{"where and how", func(r *civicardv1.TapRequest) {
+			r.Line, r.Stop, r.Direction, r.PinVerified = "T6", "KAT-RYNEK", -1, true
+		}, ""},
+		{"long line", func(r *civicardv1.TapRequest) { r.Line = strings.Repeat("L", 33) }, "line longer"},
+		{"long stop", func(r *civicardv1.TapRequest) { r.Stop = strings.Repeat("S", 65) }, "stop longer"},
+		{"direction 2", func(r *civicardv1.TapRequest) { r.Direction = 2 }, "direction 2"},
+		{"direction -2", func(r *civicardv1.TapRequest) { r.Direction = -2 }, "direction -2"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -113,4 +120,23 @@ func FuzzValidateTap(f *testing.F) {
 			t.Fatalf("validateTap error with code %v: %v", connect.CodeOf(err), err)
 		}
 	})
+}
+
+func TestValidateText(t *testing.T) {
+	for value, ok := range map[string]bool{
+		"":                      true,
+		"Jan Kowalski":          true,
+		"Zażółć":                true,
+		"tab\there":             false,
+		strings.Repeat("x", 64): true,
+		strings.Repeat("x", 65): false,
+	} {
+		err := validateText("operator", value, 64)
+		if (err == nil) != ok {
+			t.Errorf("validateText(%q) = %v, want ok=%v", value, err, ok)
+		}
+		if err != nil && connect.CodeOf(err) != connect.CodeInvalidArgument {
+			t.Errorf("validateText(%q): code %v, want invalid_argument", value, connect.CodeOf(err))
+		}
+	}
 }

@@ -53,7 +53,7 @@ func (s *State) Apply(cmd *ledgerv1.Command) *ledgerv1.Result {
 		}
 	case *ledgerv1.Command_OpenCard:
 		if k != nil {
-			res = s.openCard(k.OpenCard)
+			res = s.openCard(rc, k.OpenCard)
 		}
 	case *ledgerv1.Command_TopUp:
 		if k != nil {
@@ -78,6 +78,26 @@ func (s *State) Apply(cmd *ledgerv1.Command) *ledgerv1.Result {
 	case *ledgerv1.Command_RevokeTerminal:
 		if k != nil {
 			res = s.revokeTerminal(k.RevokeTerminal)
+		}
+	case *ledgerv1.Command_GrantEntitlement:
+		if k != nil {
+			res = s.grantEntitlement(rc, k.GrantEntitlement)
+		}
+	case *ledgerv1.Command_RevokeEntitlement:
+		if k != nil {
+			res = s.revokeEntitlement(rc, k.RevokeEntitlement)
+		}
+	case *ledgerv1.Command_ReplaceCard:
+		if k != nil {
+			res = s.replaceCard(rc, k.ReplaceCard)
+		}
+	case *ledgerv1.Command_RenewCard:
+		if k != nil {
+			res = s.renewCard(rc, k.RenewCard)
+		}
+	case *ledgerv1.Command_CloseCard:
+		if k != nil {
+			res = s.closeCard(rc, k.CloseCard)
 		}
 	}
 	if res == nil {
@@ -165,6 +185,10 @@ func (s *State) recorded(status ledgerv1.Status, c *card, r *resultBlock) *ledge
 	r.card.Version = c.version
 	r.card.HolderName = c.holderName
 	r.card.DebtMinor = c.debtMinor
+	r.card.Pricing = c.pricing
+	r.card.ExpiresUnixMs = c.expiresUnixMs
+	r.card.ReplacedBy = c.replacedBy
+	r.card.Replaces = c.replaces
 	r.result.Status = status
 	r.result.Card = &r.card
 	r.result.Transaction = &r.tx
@@ -250,9 +274,12 @@ func (s *State) revokeTerminal(cmd *ledgerv1.RevokeTerminal) *ledgerv1.Result {
 	return okResult()
 }
 
-func (s *State) openCard(cmd *ledgerv1.OpenCard) *ledgerv1.Result {
+func (s *State) openCard(rc recording, cmd *ledgerv1.OpenCard) *ledgerv1.Result {
 	id := cmd.GetCardId()
 	if err := checkCardFields(id, cmd.GetKind(), cmd.GetHolderName()); err != nil {
+		return rejectedCard(s.cards[id], ledgerv1.RejectReason_REJECT_REASON_INVALID, "%v", err)
+	}
+	if err := checkAudit(cmd.GetAudit(), false); err != nil {
 		return rejectedCard(s.cards[id], ledgerv1.RejectReason_REJECT_REASON_INVALID, "%v", err)
 	}
 	if c, ok := s.cards[id]; ok {
@@ -265,8 +292,17 @@ func (s *State) openCard(cmd *ledgerv1.OpenCard) *ledgerv1.Result {
 		holderName: cmd.GetHolderName(),
 		version:    1,
 	}
+	if c.kind == civicardv1.CardKind_CARD_KIND_PERSONAL && cmd.GetIssuedUnixMs() > 0 {
+		c.expiresUnixMs = validUntil(cmd.GetIssuedUnixMs())
+	}
 	s.cards[id] = c
-	return &ledgerv1.Result{Status: ledgerv1.Status_STATUS_OK, Card: c.state()}
+	if cmd.GetAudit() == nil {
+		return &ledgerv1.Result{Status: ledgerv1.Status_STATUS_OK, Card: c.state()}
+	}
+	r := s.transaction(rc, civicardv1.TransactionKind_TRANSACTION_KIND_ISSUE, c, 0)
+	r.tx.TimeUnixMs = cmd.GetAudit().GetTimeUnixMs()
+	r.tx.Audit = cmd.GetAudit()
+	return s.recorded(ledgerv1.Status_STATUS_OK, c, r)
 }
 
 func (s *State) topUp(rc recording, cmd *ledgerv1.TopUp) *ledgerv1.Result {
@@ -278,8 +314,26 @@ func (s *State) topUp(rc recording, cmd *ledgerv1.TopUp) *ledgerv1.Result {
 	if c == nil {
 		return rejected(ledgerv1.RejectReason_REJECT_REASON_NOT_FOUND, "card %s not found", clip(id))
 	}
+	if err := checkPricing(cmd.GetPricing()); err != nil {
+		return rejectedCard(c, ledgerv1.RejectReason_REJECT_REASON_INVALID, "%v", err)
+	}
+	if err := checkText("top-up refusal", cmd.GetRefusal(), textBytesMax, false); err != nil {
+		return rejectedCard(c, ledgerv1.RejectReason_REJECT_REASON_INVALID, "%v", err)
+	}
+	if v := cmd.GetExpectedVersion(); v != 0 && v != c.version {
+		return stale(c, v)
+	}
+	if cmd.GetRefusal() != "" {
+		return rejectedCard(c, ledgerv1.RejectReason_REJECT_REASON_LIMIT, "%s", cmd.GetRefusal())
+	}
 	if c.status == civicardv1.CardStatus_CARD_STATUS_BLOCKED {
 		return rejectedCard(c, ledgerv1.RejectReason_REJECT_REASON_CARD_BLOCKED, "card %s is blocked", clip(id))
+	}
+	if c.status == civicardv1.CardStatus_CARD_STATUS_CLOSED {
+		return rejectedCard(c, ledgerv1.RejectReason_REJECT_REASON_CARD_CLOSED, "card %s is closed", clip(id))
+	}
+	if c.expired(cmd.GetTimeUnixMs()) {
+		return rejectedCard(c, ledgerv1.RejectReason_REJECT_REASON_CARD_EXPIRED, "card %s expired; renew it first", clip(id))
 	}
 	// amount <= AmountMaxMinor <= BalanceMaxMinor, so this cannot overflow.
 	if c.balanceMinor > s.cfg.BalanceMaxMinor-amount {
@@ -306,6 +360,9 @@ func (s *State) topUp(rc recording, cmd *ledgerv1.TopUp) *ledgerv1.Result {
 		}
 		c.debtMinor -= repay
 	}
+	if p := cmd.GetPricing(); p != nil {
+		c.pricing = proto.Clone(p).(*ledgerv1.PricingState)
+	}
 	c.version++
 	r := s.transaction(rc, civicardv1.TransactionKind_TRANSACTION_KIND_TOP_UP, c, amount)
 	r.tx.TimeUnixMs = cmd.GetTimeUnixMs()
@@ -316,6 +373,9 @@ func (s *State) topUp(rc recording, cmd *ledgerv1.TopUp) *ledgerv1.Result {
 }
 
 func (s *State) charge(rc recording, cmd *ledgerv1.Charge) *ledgerv1.Result {
+	if priced(cmd) {
+		return s.chargePriced(rc, cmd)
+	}
 	id, amount := cmd.GetCardId(), cmd.GetAmountMinor()
 	c := s.cards[id]
 	if amount < 0 || amount > s.cfg.AmountMaxMinor {
@@ -342,20 +402,10 @@ func (s *State) charge(rc recording, cmd *ledgerv1.Charge) *ledgerv1.Result {
 	// activation of the grain may be deciding at the same time: the ledger,
 	// not the grain, is the guard of the money.
 	if v := cmd.GetExpectedVersion(); v != c.version {
-		return &ledgerv1.Result{
-			Status: ledgerv1.Status_STATUS_STALE_VERSION,
-			Card:   c.state(),
-			Error:  fmt.Sprintf("card %s is at version %d, not %d; reload and decide again", clip(id), c.version, v),
-		}
+		return stale(c, v)
 	}
 
-	decline := civicardv1.DeclineReason_DECLINE_REASON_UNSPECIFIED
-	switch {
-	case c.status == civicardv1.CardStatus_CARD_STATUS_BLOCKED:
-		decline = civicardv1.DeclineReason_DECLINE_REASON_CARD_BLOCKED
-	case c.balanceMinor < amount:
-		decline = civicardv1.DeclineReason_DECLINE_REASON_INSUFFICIENT_FUNDS
-	}
+	decline := c.declineFor(cmd.GetTimeUnixMs(), amount)
 	status := ledgerv1.Status_STATUS_DECLINED
 	kind := civicardv1.TransactionKind_TRANSACTION_KIND_DECLINED_TAP
 	var moved int64
@@ -378,7 +428,40 @@ func (s *State) charge(rc recording, cmd *ledgerv1.Charge) *ledgerv1.Result {
 	r.tx.Quantity = cmd.GetQuantity()
 	r.tx.TimeUnixMs = cmd.GetTimeUnixMs()
 	r.tx.DeclineReason = decline
+	if decline != civicardv1.DeclineReason_DECLINE_REASON_UNSPECIFIED {
+		r.tx.Refused = s.money(amount)
+	}
 	return s.recorded(status, c, r)
+}
+
+// stale is the answer to a command decided on another version of the card.
+func stale(c *card, v uint64) *ledgerv1.Result {
+	return &ledgerv1.Result{
+		Status: ledgerv1.Status_STATUS_STALE_VERSION,
+		Card:   c.state(),
+		Error:  fmt.Sprintf("card %s is at version %d, not %d; reload and decide again", clip(c.id), c.version, v),
+	}
+}
+
+// declineFor says why the card cannot pay amountMinor at a tap at
+// timeUnixMs, or DECLINE_REASON_UNSPECIFIED when it can.
+func (c *card) declineFor(timeUnixMs, amountMinor int64) civicardv1.DeclineReason {
+	switch {
+	case c.status == civicardv1.CardStatus_CARD_STATUS_BLOCKED:
+		return civicardv1.DeclineReason_DECLINE_REASON_CARD_BLOCKED
+	case c.status == civicardv1.CardStatus_CARD_STATUS_CLOSED:
+		return civicardv1.DeclineReason_DECLINE_REASON_CARD_CLOSED
+	case c.expired(timeUnixMs):
+		return civicardv1.DeclineReason_DECLINE_REASON_CARD_EXPIRED
+	case c.balanceMinor < amountMinor:
+		return civicardv1.DeclineReason_DECLINE_REASON_INSUFFICIENT_FUNDS
+	}
+	return civicardv1.DeclineReason_DECLINE_REASON_UNSPECIFIED
+}
+
+// expired reports whether the card is past its validity at timeUnixMs.
+func (c *card) expired(timeUnixMs int64) bool {
+	return c.expiresUnixMs != 0 && timeUnixMs >= c.expiresUnixMs
 }
 
 // chargeOffline settles a tap a terminal accepted offline: the service was

@@ -37,14 +37,29 @@ func (s *State) Check() error {
 		if c.debtMinor < 0 || c.debtMinor > s.cfg.BalanceMaxMinor {
 			fail("%v: debt %d outside [0, %d]", acct, c.debtMinor, s.cfg.BalanceMaxMinor)
 		}
-		if c.balanceMinor > s.cfg.BalanceMaxMinor {
-			fail("%v: balance %d is above the maximum %d", acct, c.balanceMinor, s.cfg.BalanceMaxMinor)
+		if limit := s.cardBalanceMax(true); c.balanceMinor > limit {
+			fail("%v: balance %d is above the maximum %d (after refunds)", acct, c.balanceMinor, limit)
 		}
 		if c.version < 1 || c.version > s.sequence {
 			fail("%v: version %d is outside [1, ledger sequence %d]", acct, c.version, s.sequence)
 		}
-		if c.status != civicardv1.CardStatus_CARD_STATUS_ACTIVE && c.status != civicardv1.CardStatus_CARD_STATUS_BLOCKED {
+		switch c.status {
+		case civicardv1.CardStatus_CARD_STATUS_ACTIVE, civicardv1.CardStatus_CARD_STATUS_BLOCKED:
+		case civicardv1.CardStatus_CARD_STATUS_CLOSED:
+			if c.balanceMinor != 0 || c.pricing != nil {
+				fail("%v: closed with balance %d or a pricing state", acct, c.balanceMinor)
+			}
+		default:
 			fail("%v: status %v", acct, c.status)
+		}
+		if err := checkPricing(c.pricing); err != nil {
+			fail("%v: %w", acct, err)
+		}
+		if c.replacedBy != "" && (c.balanceMinor != 0 || c.status != civicardv1.CardStatus_CARD_STATUS_BLOCKED && c.status != civicardv1.CardStatus_CARD_STATUS_CLOSED) {
+			fail("%v: replaced by %q but active or holding %d", acct, c.replacedBy, c.balanceMinor)
+		}
+		if c.replacedBy != "" && s.cards[c.replacedBy] == nil {
+			fail("%v: replaced by %q, which does not exist", acct, c.replacedBy)
 		}
 		if err := s.checkHistory(c); err != nil {
 			fail("%v: %w", acct, err)
@@ -63,9 +78,8 @@ func (s *State) Check() error {
 		if inst.rec.GetInstitutionId() != id {
 			fail("%v is filed under id %q", acct, inst.rec.GetInstitutionId())
 		}
-		if inst.receivableMinor < 0 {
-			fail("%v: balance %d is negative", acct, inst.receivableMinor)
-		}
+		// A receivable may be negative: a refund after the institution was
+		// paid out (transfer.refund); conservation still holds.
 		var ok bool
 		if receivablesMinor, ok = add(receivablesMinor, inst.receivableMinor); !ok {
 			receivablesOverflow = true

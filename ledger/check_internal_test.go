@@ -38,8 +38,11 @@ func TestCheckNamesAccounts(t *testing.T) {
 		want    []string
 	}{
 		{"negative card", func(s *State) { s.cards["C1"].balanceMinor = -5 }, []string{`card "C1": balance -5 is negative`, "money is not conserved"}},
-		{"card over maximum", func(s *State) { s.cards["C1"].balanceMinor = 20001 }, []string{`card "C1": balance 20001 is above the maximum 20000`}},
-		{"negative receivable", func(s *State) { s.institutions["I1"].receivableMinor = -1 }, []string{`receivable of institution "I1": balance -1 is negative`}},
+		{"card over maximum", func(s *State) { s.cards["C1"].balanceMinor = 40001 }, []string{`card "C1": balance 40001 is above the maximum 40000 (after refunds)`}},
+		{"closed with money", func(s *State) { s.cards["C1"].status = civicardv1.CardStatus_CARD_STATUS_CLOSED }, []string{`card "C1": closed with balance 700`}},
+		{"pricing state", func(s *State) {
+			s.cards["C1"].pricing = &ledgerv1.PricingState{Stays: make([]*ledgerv1.PricingStay, 5)}
+		}, []string{`card "C1": invalid pricing state: pricing state: 5 stays, at most 4`}},
 		{"funding", func(s *State) { s.fundingMinor-- }, []string{"money is not conserved: funding -1001"}},
 		{"running total", func(s *State) { s.cardsMinor++ }, []string{"running total is 701"}},
 		{"version", func(s *State) { s.cards["C1"].version = 99 }, []string{`card "C1": version 99 is outside [1, ledger sequence 4]`}},

@@ -203,6 +203,12 @@ func formatResult(id string, res *ledgerv1.Result, seqBefore, seqAfter uint64) s
 		}
 		b.WriteString("\n")
 	}
+	if c := res.GetRelatedCard(); c != nil {
+		fmt.Fprintf(&b, "  related %s\n", formatCard(c))
+	}
+	if tx := res.GetRelatedTransaction(); tx != nil {
+		fmt.Fprintf(&b, "  related tx %s\n", formatTransaction(tx))
+	}
 	if e := res.GetError(); e != "" {
 		fmt.Fprintf(&b, "  error: %s\n", e)
 	}
@@ -221,7 +227,46 @@ func formatCard(c *ledgerv1.CardState) string {
 	if c.GetDebtMinor() != 0 {
 		s += fmt.Sprintf(" debt=%d", c.GetDebtMinor())
 	}
+	if v := c.GetExpiresUnixMs(); v != 0 {
+		s += fmt.Sprintf(" expires=%d", v)
+	}
+	if v := c.GetReplacedBy(); v != "" {
+		s += " replaced-by=" + v
+	}
+	if v := c.GetReplaces(); v != "" {
+		s += " replaces=" + v
+	}
+	if p := c.GetPricing(); p != nil {
+		s += " pricing={" + formatPricing(p) + "}"
+	}
 	return s
+}
+
+// formatPricing prints what a pricing state holds, briefly.
+func formatPricing(p *ledgerv1.PricingState) string {
+	var parts []string
+	if p.GetBearer() {
+		parts = append(parts, "bearer")
+	}
+	for _, e := range p.GetEntitlements() {
+		parts = append(parts, fmt.Sprintf("%s:%d..%d", e.GetConcession(), e.GetFromDay(), e.GetUntilDay()))
+	}
+	for _, ps := range p.GetPasses() {
+		parts = append(parts, "pass:"+ps.GetProduct())
+	}
+	if j := p.GetJourney(); j != nil {
+		parts = append(parts, fmt.Sprintf("journey:%s@%s/%d", j.GetLine(), j.GetStop(), j.GetChargedMinor()))
+	}
+	for _, j := range p.GetIncomplete() {
+		parts = append(parts, "incomplete:"+j.GetId())
+	}
+	if c := p.GetCaps(); c.GetDaySpentMinor() != 0 {
+		parts = append(parts, fmt.Sprintf("day-spent:%d", c.GetDaySpentMinor()))
+	}
+	if u := p.GetPurse(); u.GetMonthSpentMinor() != 0 || u.GetYearTopUpMinor() != 0 {
+		parts = append(parts, fmt.Sprintf("month-spent:%d year-topup:%d", u.GetMonthSpentMinor(), u.GetYearTopUpMinor()))
+	}
+	return strings.Join(parts, " ")
 }
 
 func formatTransaction(tx *civicardv1.Transaction) string {
@@ -258,6 +303,24 @@ func formatTransaction(tx *civicardv1.Transaction) string {
 	}
 	if v := tx.GetNote(); v != "" {
 		fmt.Fprintf(&b, " note=%q", v)
+	}
+	if v := tx.GetRefused(); v != nil {
+		fmt.Fprintf(&b, " refused=%d", v.GetMinorUnits())
+	}
+	if v := tx.GetDeclineDetail(); v != "" {
+		fmt.Fprintf(&b, " detail=%q", v)
+	}
+	if v := tx.GetTariffVersion(); v != "" {
+		fmt.Fprintf(&b, " tariff=%s", v)
+	}
+	for _, e := range tx.GetEntries() {
+		fmt.Fprintf(&b, " [%s %s %s %q]", e.GetInstitutionId(), e.GetProduct(), formatMoney(e.GetAmount(), true), e.GetWhat())
+	}
+	if a := tx.GetAudit(); a != nil {
+		fmt.Fprintf(&b, " audit=%s/%q/%d", a.GetActor(), a.GetReason(), a.GetTimeUnixMs())
+	}
+	if v := tx.GetRelatedCardId(); v != "" {
+		fmt.Fprintf(&b, " related=%s", v)
 	}
 	return b.String()
 }

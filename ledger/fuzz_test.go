@@ -26,6 +26,10 @@ func FuzzApply(f *testing.F) {
 		{cmdBlock("block/C1", "C1", "stolen"), cmdSeed("seed/9", 9)},
 		{cmdTopUp("top/C1", "C1", 5000)}, // a replay of populated's command
 		{{Id: "no-kind"}, {}},
+		{cmdPriced("tap/priced", "C1", 5), cmdPriced("tap/priced-stale", "C1", 5)},
+		{cmdReplace("replace/C1", "C1", "C8"), cmdPriced("tap/C8", "C8", 2), cmdReplace("replace/C8", "C8", "C1")},
+		{{Id: "renew/C6", Kind: &ledgerv1.Command_RenewCard{RenewCard: &ledgerv1.RenewCard{CardId: "C6", Audit: testAudit}}}},
+		{{Id: "revoke/C6", Kind: &ledgerv1.Command_RevokeEntitlement{RevokeEntitlement: &ledgerv1.RevokeEntitlement{CardId: "C6", Concession: "STUDENT", Audit: testAudit}}}},
 	} {
 		b, err := proto.Marshal(&ledgerv1.Batch{Commands: cmds})
 		if err != nil {
@@ -36,7 +40,7 @@ func FuzzApply(f *testing.F) {
 	f.Add([]byte{})
 	f.Add([]byte("\x0a\x02\x0a\x00"))
 
-	base := snapshotBytes(f, populated(f))
+	base := snapshotBytes(f, populatedLife(f))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var batch ledgerv1.Batch
 		if proto.Unmarshal(data, &batch) != nil {
@@ -79,6 +83,7 @@ func FuzzApply(f *testing.F) {
 func FuzzRestore(f *testing.F) {
 	valid := snapshotBytes(f, populated(f))
 	f.Add(valid)
+	f.Add(snapshotBytes(f, populatedLife(f)))
 	f.Add(valid[:len(valid)/2])
 	f.Add(valid[:1])
 	f.Add(append(append([]byte(nil), valid...), 0))

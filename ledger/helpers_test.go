@@ -101,6 +101,28 @@ func populated(t testing.TB) *ledger.State {
 	return s
 }
 
+// populatedLife is populated with what the fare engine and the card's life
+// add: a priced tap with a pricing state, a personalised card with a
+// concession, a replaced card and a closed one.
+func populatedLife(t testing.TB) *ledger.State {
+	t.Helper()
+	s := populated(t)
+	mustApply(t, s,
+		cmdPriced("tap/3", "C1", 3),
+		&ledgerv1.Command{Id: "open/C6", Kind: &ledgerv1.Command_OpenCard{OpenCard: &ledgerv1.OpenCard{
+			CardId: "C6", Kind: civicardv1.CardKind_CARD_KIND_PERSONAL, HolderName: "Anna", IssuedUnixMs: 1_700_000_000_000, Audit: testAudit,
+		}}},
+		&ledgerv1.Command{Id: "grant/C6", Kind: &ledgerv1.Command_GrantEntitlement{GrantEntitlement: &ledgerv1.GrantEntitlement{
+			CardId: "C6", Entitlement: &ledgerv1.PricingEntitlement{Concession: "STUDENT", FromDay: 20000, UntilDay: 20300}, Audit: testAudit,
+		}}},
+		cmdOpen("open/C4", "C4"),
+		cmdTopUp("top/C4", "C4", 700),
+		cmdReplace("replace/C4", "C4", "C5"),
+		&ledgerv1.Command{Id: "close/C5", Kind: &ledgerv1.Command_CloseCard{CloseCard: &ledgerv1.CloseCard{CardId: "C5", Audit: testAudit}}},
+	)
+	return s
+}
+
 func snapshotBytes(t testing.TB, s *ledger.State) []byte {
 	t.Helper()
 	var buf bytes.Buffer
@@ -111,3 +133,25 @@ func snapshotBytes(t testing.TB, s *ledger.State) []byte {
 }
 
 func digest(s *ledger.State) [32]byte { return s.Freeze().Digest() }
+
+// cmdPriced is a tap priced by the fare engine: a refund from I2, a charge
+// to I1 and the new pricing state with a journey and a pass.
+func cmdPriced(id, cardID string, version uint64) *ledgerv1.Command {
+	return &ledgerv1.Command{Id: id, Kind: &ledgerv1.Command_Charge{Charge: &ledgerv1.Charge{
+		CardId: cardID, ExpectedVersion: version, AmountMinor: 200, InstitutionId: "I1",
+		Postings: []*ledgerv1.Posting{
+			{InstitutionId: "I2", Product: "CICO", AmountMinor: -400, What: "automatic correction"},
+			{InstitutionId: "I1", Product: "CICO", AmountMinor: 600, What: "check-in"},
+		},
+		Pricing: &ledgerv1.PricingState{
+			Journey: &ledgerv1.PricingJourney{Id: id, InstitutionId: "I1", Line: "T6", Stop: "A", ChargedMinor: 600},
+			Passes:  []*ledgerv1.PricingPass{{Product: "PASS-30D", InstitutionId: "I1", FromDay: 20000, UntilDay: 20029}},
+		},
+	}}}
+}
+
+var testAudit = &civicardv1.Audit{Actor: "operator/test", Reason: "test", TimeUnixMs: 1_700_000_000_000}
+
+func cmdReplace(id, cardID, newCardID string) *ledgerv1.Command {
+	return &ledgerv1.Command{Id: id, Kind: &ledgerv1.Command_ReplaceCard{ReplaceCard: &ledgerv1.ReplaceCard{CardId: cardID, NewCardId: newCardID, Audit: testAudit}}}
+}

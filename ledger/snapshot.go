@@ -355,9 +355,6 @@ func (s *State) restoreReceivables(receivables []*ledgerv1.Receivable) error {
 		if !ok {
 			return fmt.Errorf("receivable of unknown institution %s", clip(id))
 		}
-		if r.GetBalanceMinor() < 0 {
-			return fmt.Errorf("receivable of institution %s is negative (%d)", clip(id), r.GetBalanceMinor())
-		}
 		sum, ok := add(s.receivablesMinor, r.GetBalanceMinor())
 		if !ok {
 			return errors.New("the receivables overflow")
@@ -393,6 +390,14 @@ func (s *State) restoreCard(cs *ledgerv1.CardState) error {
 	if err := checkCardFields(cs.GetCardId(), cs.GetKind(), cs.GetHolderName()); err != nil {
 		return err
 	}
+	if err := checkPricing(cs.GetPricing()); err != nil {
+		return fmt.Errorf("card %s: %w", clip(cs.GetCardId()), err)
+	}
+	for _, link := range [...]string{cs.GetReplacedBy(), cs.GetReplaces()} {
+		if err := checkText("replacement link", link, cardIDBytesMax, false); err != nil {
+			return err
+		}
+	}
 	// Balances, versions and statuses are checked by Check at the end; only
 	// the sum needs guarding here, against overflow.
 	sum, ok := add(s.cardsMinor, cs.GetBalanceMinor())
@@ -401,13 +406,17 @@ func (s *State) restoreCard(cs *ledgerv1.CardState) error {
 	}
 	s.cardsMinor = sum
 	s.cards[cs.GetCardId()] = &card{
-		id:           cs.GetCardId(),
-		kind:         cs.GetKind(),
-		status:       cs.GetStatus(),
-		holderName:   cs.GetHolderName(),
-		balanceMinor: cs.GetBalanceMinor(),
-		debtMinor:    cs.GetDebtMinor(),
-		version:      cs.GetVersion(),
+		id:            cs.GetCardId(),
+		kind:          cs.GetKind(),
+		status:        cs.GetStatus(),
+		holderName:    cs.GetHolderName(),
+		balanceMinor:  cs.GetBalanceMinor(),
+		debtMinor:     cs.GetDebtMinor(),
+		version:       cs.GetVersion(),
+		pricing:       cs.GetPricing(),
+		expiresUnixMs: cs.GetExpiresUnixMs(),
+		replacedBy:    cs.GetReplacedBy(),
+		replaces:      cs.GetReplaces(),
 	}
 	return nil
 }
@@ -436,7 +445,11 @@ func (s *State) restoreResult(sr *ledgerv1.StoredResult) error {
 			return fmt.Errorf("result %s: card %s not found", clip(id), clip(cs.GetCardId()))
 		}
 	}
-	if tx := res.GetTransaction(); tx != nil {
+	// A replacement's record of the new card comes first, as Apply wrote it.
+	for _, tx := range [...]*civicardv1.Transaction{res.GetRelatedTransaction(), res.GetTransaction()} {
+		if tx == nil {
+			continue
+		}
 		if err := s.checkRestoredTransaction(id, seq, tx); err != nil {
 			return fmt.Errorf("result %s: %w", clip(id), err)
 		}

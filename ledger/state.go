@@ -58,7 +58,8 @@ type card struct {
 	kind       civicardv1.CardKind
 	status     civicardv1.CardStatus
 	holderName string
-	// Invariant: 0 <= balanceMinor <= cfg.BalanceMaxMinor.
+	// Invariant: 0 <= balanceMinor <= cfg.BalanceMaxMinor, or up to one
+	// purchase more after a refund (transfer.refund).
 	balanceMinor int64
 	// debtMinor is what offline taps cost beyond the balance; the funding
 	// account paid it to the institutions, top-ups repay it.
@@ -72,6 +73,14 @@ type card struct {
 	// history is the card's newest transactions, oldest first, at most
 	// cfg.HistoryMax of them. Shared with the stored results.
 	history []*civicardv1.Transaction
+	// pricing is the fare engine's state of the card, nil before its first
+	// priced command. Never mutated: a command replaces it whole, so
+	// Freeze and the stored results may share it.
+	pricing *ledgerv1.PricingState
+	// expiresUnixMs: a personalised card is declined from then on; 0 none.
+	expiresUnixMs int64
+	// replacedBy and replaces link a replaced card and its replacement.
+	replacedBy, replaces string
 }
 
 type storedResult struct {
@@ -207,13 +216,17 @@ func (s *State) Receivable(institutionID string) int64 {
 // state returns a fresh CardState; callers may keep it.
 func (c *card) state() *ledgerv1.CardState {
 	return &ledgerv1.CardState{
-		CardId:       c.id,
-		Kind:         c.kind,
-		Status:       c.status,
-		BalanceMinor: c.balanceMinor,
-		Version:      c.version,
-		HolderName:   c.holderName,
-		DebtMinor:    c.debtMinor,
+		CardId:        c.id,
+		Kind:          c.kind,
+		Status:        c.status,
+		BalanceMinor:  c.balanceMinor,
+		Version:       c.version,
+		HolderName:    c.holderName,
+		DebtMinor:     c.debtMinor,
+		Pricing:       c.pricing,
+		ExpiresUnixMs: c.expiresUnixMs,
+		ReplacedBy:    c.replacedBy,
+		Replaces:      c.replaces,
 	}
 }
 

@@ -39,6 +39,12 @@ type transfer struct {
 	from        account
 	to          account
 	amountMinor int64
+	// refund: an institution pays a card back (a check-out, a correction).
+	// The receivable may go below zero (the institution was paid out since
+	// the charge; settlement nets it later), and the card above its
+	// maximum (it was topped up since the charge): the money was the
+	// card's to begin with.
+	refund bool
 }
 
 // apply asserts the invariants a transfer could break and then moves the
@@ -70,10 +76,13 @@ func (s *State) apply(t transfer) error {
 	if !ok {
 		return fmt.Errorf("transfer of %d: %v would overflow", t.amountMinor, t.to)
 	}
-	if err := s.checkBalance(t.from, fromAfter); err != nil {
+	if t.refund && (t.from.kind != receivableAccount || t.to.kind != cardAccount) {
+		return fmt.Errorf("refund of %d from %v to %v: a refund goes from a receivable to a card", t.amountMinor, t.from, t.to)
+	}
+	if err := s.checkBalance(t.from, fromAfter, t.refund); err != nil {
 		return fmt.Errorf("transfer of %d: %w", t.amountMinor, err)
 	}
-	if err := s.checkBalance(t.to, toAfter); err != nil {
+	if err := s.checkBalance(t.to, toAfter, t.refund); err != nil {
 		return fmt.Errorf("transfer of %d: %w", t.amountMinor, err)
 	}
 
@@ -117,22 +126,32 @@ func (s *State) balance(a account) (int64, error) {
 }
 
 // checkBalance holds an account's balance to its bounds. The funding account
-// has none of its own: conservation bounds it.
-func (s *State) checkBalance(a account, balanceMinor int64) error {
+// has none of its own: conservation bounds it. A refund may take a
+// receivable below zero and a card up to refundBalanceMaxMinor.
+func (s *State) checkBalance(a account, balanceMinor int64, refund bool) error {
 	switch a.kind {
 	case cardAccount:
 		if balanceMinor < 0 {
 			return fmt.Errorf("%v would go negative (%d)", a, balanceMinor)
 		}
-		if balanceMinor > s.cfg.BalanceMaxMinor {
-			return fmt.Errorf("%v would exceed the balance maximum %d (%d)", a, s.cfg.BalanceMaxMinor, balanceMinor)
+		if limit := s.cardBalanceMax(refund); balanceMinor > limit {
+			return fmt.Errorf("%v would exceed the balance maximum %d (%d)", a, limit, balanceMinor)
 		}
 	case receivableAccount:
-		if balanceMinor < 0 {
+		if balanceMinor < 0 && !refund {
 			return fmt.Errorf("%v would go negative (%d)", a, balanceMinor)
 		}
 	}
 	return nil
+}
+
+// cardBalanceMax is the most a card may hold: BalanceMaxMinor, and one
+// purchase more after a refund.
+func (s *State) cardBalanceMax(refund bool) int64 {
+	if refund {
+		return s.cfg.BalanceMaxMinor + s.cfg.AmountMaxMinor
+	}
+	return s.cfg.BalanceMaxMinor
 }
 
 // setBalance is called only by apply, after balance found the account.

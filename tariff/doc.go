@@ -68,9 +68,6 @@
 // a ride or a check-in at zero, still recorded. Caps count every capped
 // fare of the local day and ISO week, a journey on the day it started.
 //
-// The old single-rule API (Find, Price, Limits) stays for the card grain
-// until it is wired to the engine.
-//
 // Money is int64 grosz throughout; every price is bounded (at most PLN
 // 100,000 by Validate), so no product of a price and a quantity, step count
 // or percentage can overflow.

@@ -119,7 +119,8 @@ type Decision struct {
 	Limit   purse.Reason
 	Reason  string
 	// AmountMinor is the net the card pays: the sum of Entries' amounts.
-	// Negative: a refund.
+	// Negative: a refund. When declined for the amount or a limit, what the
+	// tap would have cost (the ledger records it as refused); otherwise 0.
 	AmountMinor int64
 	// Entries in the order they happened (a correction of an earlier
 	// journey before the new check-in).
@@ -227,7 +228,9 @@ func (e *Engine) Price(card CardState, list *PriceList, tap Tap) Decision {
 		return *declined
 	}
 	if x.d.AmountMinor > e.r.Limits.AmountMaxMinor {
-		return x.decline(card, DeclineAmount, "%s of %s is over the %s a purchase may cost", zl(x.d.AmountMinor), p.Code, zl(e.r.Limits.AmountMaxMinor))
+		d := x.decline(card, DeclineAmount, "%s of %s is over the %s a purchase may cost", zl(x.d.AmountMinor), p.Code, zl(e.r.Limits.AmountMaxMinor))
+		d.AmountMinor = x.d.AmountMinor
+		return d
 	}
 	charge := purse.Charge{AmountMinor: x.d.AmountMinor, Bearer: x.card.Bearer, PINVerified: tap.PINVerified, Month: x.date.Month}
 	counters, refusal := purse.CheckCharge(e.r.Purse, x.card.Purse, charge)
@@ -236,7 +239,7 @@ func (e *Engine) Price(card CardState, list *PriceList, tap Tap) Decision {
 		counters, refusal = purse.Record(x.card.Purse, charge), nil
 	}
 	if refusal != nil {
-		return Decision{Decline: DeclineLimit, Limit: refusal.Reason, Reason: refusal.Error(), Card: card}
+		return Decision{Decline: DeclineLimit, Limit: refusal.Reason, Reason: refusal.Error(), Card: card, AmountMinor: x.d.AmountMinor}
 	}
 	x.card.Purse = counters
 	x.d.Accepted = true

@@ -29,12 +29,12 @@ type Purchase struct {
 	// ServiceCode from the institution's price list; empty for its default.
 	ServiceCode string
 	Quantity    uint32
-	// Line, Stop and Direction: where a transport validator is, for
-	// check-in/check-out; empty elsewhere.
-	Line      string
-	Stop      string
-	Direction int8
-	// PINVerified: the card holder's PIN was verified by the card.
+	// Line and Stop where a transport validator is, and the vehicle's
+	// Direction (+1 towards the last stop, -1 the first, 0 unknown):
+	// needed for check-in/check-out.
+	Line, Stop string
+	Direction  int32
+	// PINVerified: the terminal checked the holder's PIN.
 	PINVerified bool
 }
 
@@ -93,7 +93,7 @@ func (c *Client) Build(sequence uint64, cardID string, buy Purchase, at time.Tim
 		Quantity:    buy.Quantity,
 		Line:        buy.Line,
 		Stop:        buy.Stop,
-		Direction:   int32(buy.Direction),
+		Direction:   buy.Direction,
 		PinVerified: buy.PINVerified,
 	}
 	if c.key != nil {

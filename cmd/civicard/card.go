@@ -16,7 +16,7 @@ import (
 
 func runCard(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(args) == 0 {
-		return usagef("card: want show, transactions, topup or block")
+		return usagef("card: want show, transactions, topup, block, issue, entitle, correct, replace, renew or close")
 	}
 	fs := newFlags("card " + args[0])
 	client := addClientFlags(fs)
@@ -36,6 +36,8 @@ func runCard(ctx context.Context, args []string, stdout io.Writer) error {
 	case "block":
 		requestID = fs.String("request-id", "", "idempotency key (default: a new one)")
 		reason = fs.String("reason", "blocked by operator", "why, for the audit trail")
+	case "issue", "entitle", "correct", "replace", "renew", "close":
+		return runCardChange(ctx, args[0], args[1:], stdout)
 	default:
 		return usagef("card: unknown subcommand %q", args[0])
 	}
@@ -120,6 +122,31 @@ func printCard(w io.Writer, card *civicardv1.Card) {
 	}
 	fmt.Fprintf(w, "status   %s\n", enumName(card.GetStatus().String(), "CARD_STATUS_"))
 	fmt.Fprintf(w, "balance  %s\n", formatMoney(card.GetBalance()))
+	if card.GetDebt() != nil {
+		fmt.Fprintf(w, "debt     %s\n", formatMoney(card.GetDebt()))
+	}
+	if ms := card.GetExpiresUnixMs(); ms > 0 {
+		fmt.Fprintf(w, "valid    until %s\n", time.UnixMilli(ms).Local().Format(time.DateOnly))
+	}
+	for _, e := range card.GetEntitlements() {
+		fmt.Fprintf(w, "concession %s %s..%s (%s)\n", e.GetConcession(), e.GetFromDate(), e.GetUntilDate(), e.GetIssuer())
+	}
+	for _, p := range card.GetPasses() {
+		fmt.Fprintf(w, "pass     %s of %s %s..%s\n", p.GetProduct(), p.GetInstitutionId(), p.GetFromDate(), p.GetUntilDate())
+	}
+	if j := card.GetJourney(); j != nil {
+		fmt.Fprintf(w, "journey  %s on %s from %s, charged %s\n", j.GetJourneyId(), j.GetLine(), j.GetStop(), formatMoney(j.GetCharged()))
+	}
+	for _, j := range card.GetIncompleteJourneys() {
+		fmt.Fprintf(w, "incomplete %s on %s from %s at %s, charged %s\n", j.GetJourneyId(), j.GetLine(), j.GetStop(),
+			time.UnixMilli(j.GetStartUnixMs()).Local().Format("2006-01-02 15:04"), formatMoney(j.GetCharged()))
+	}
+	if card.GetReplacedBy() != "" {
+		fmt.Fprintf(w, "replaced by %s\n", card.GetReplacedBy())
+	}
+	if card.GetReplaces() != "" {
+		fmt.Fprintf(w, "replaces %s\n", card.GetReplaces())
+	}
 	fmt.Fprintf(w, "version  %d\n", card.GetVersion())
 }
 
@@ -136,8 +163,17 @@ func printTransaction(w io.Writer, txn *civicardv1.Transaction) {
 	if txn.GetServiceCode() != "" {
 		where += " " + txn.GetServiceCode()
 	}
+	if txn.GetNote() != "" {
+		where += " " + txn.GetNote()
+	}
+	if a := txn.GetAudit(); a != nil {
+		where += fmt.Sprintf(" [by %s: %s]", a.GetActor(), a.GetReason())
+	}
 	fmt.Fprintf(w, "#%-8d %s  %-28s %12s  balance %12s  %s\n", txn.GetLedgerSequence(), when, what,
 		formatMoney(txn.GetAmount()), formatMoney(txn.GetBalanceAfter()), where)
+	for _, e := range txn.GetEntries() {
+		fmt.Fprintf(w, "          %-10s %-12s %12s  %s\n", e.GetInstitutionId(), e.GetProduct(), formatMoney(e.GetAmount()), e.GetWhat())
+	}
 }
 
 func formatMoney(m *civicardv1.Money) string {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	civicardv1 "civicard/messages/civicard/v1"
+	"civicard/money"
 	"civicard/terminals"
 )
 
@@ -19,6 +20,10 @@ func runTap(ctx context.Context, args []string, stdout io.Writer) error {
 	quantity := fs.Uint("quantity", 1, "units bought")
 	sequence := fs.Uint64("seq", 0, "the terminal's sequence number; reuse it to retry (default: the current time in µs)")
 	credential := fs.String("credential", "", "terminal credential (default: derived from --data)")
+	line := fs.String("line", "", "the vehicle's line, e.g. T6 (check-in/check-out)")
+	stop := fs.String("stop", "", "the stop the vehicle is at, e.g. KAT-RYNEK")
+	direction := fs.Int("direction", 0, "the vehicle's direction: 1 towards the line's last stop, -1 its first, 0 unknown")
+	pin := fs.Bool("pin", false, "the holder entered the PIN (payments over the no-PIN limit)")
 	if _, err := parse(fs, args, 0); err != nil {
 		return err
 	}
@@ -27,6 +32,9 @@ func runTap(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	if *quantity > 1<<16 {
 		return usagef("tap: --quantity %d is absurd", *quantity)
+	}
+	if *direction < -1 || *direction > 1 {
+		return usagef("tap: --direction %d: want -1, 0 or 1", *direction)
 	}
 	cred, err := client.terminalCredential(*credential, *terminalID)
 	if err != nil {
@@ -41,7 +49,9 @@ func runTap(ctx context.Context, args []string, stdout io.Writer) error {
 	ctx, cancel := withTimeout(ctx)
 	defer cancel()
 	terminal := terminals.NewClient(client.httpClient(), *client.addr, *terminalID, cred)
-	res, err := terminal.Tap(ctx, seq, *cardID, terminals.Purchase{ServiceCode: *service, Quantity: uint32(*quantity)}, now)
+	res, err := terminal.Tap(ctx, seq, *cardID, terminals.Purchase{
+		ServiceCode: *service, Quantity: uint32(*quantity), Line: *line, Stop: *stop, Direction: int32(*direction), PINVerified: *pin,
+	}, now)
 	if err != nil {
 		return err
 	}
@@ -49,11 +59,21 @@ func runTap(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	if res.GetResult() == civicardv1.TapResult_TAP_RESULT_ACCEPTED {
-		fmt.Fprintf(stdout, "GREEN  accepted: charged %s, balance %s (tap %s%s)\n",
-			formatMoney(res.GetCharged()), formatMoney(res.GetBalance()), res.GetTransactionId(), replayed(res.GetReplayed()))
+		paid := "charged " + formatMoney(res.GetCharged())
+		if res.GetCharged().GetMinorUnits() < 0 {
+			paid = "refunded " + money.Format(-res.GetCharged().GetMinorUnits(), res.GetCharged().GetCurrency())
+		}
+		fmt.Fprintf(stdout, "GREEN  accepted: %s, balance %s (tap %s%s)\n",
+			paid, formatMoney(res.GetBalance()), res.GetTransactionId(), replayed(res.GetReplayed()))
+		for _, line := range res.GetBreakdown() {
+			fmt.Fprintf(stdout, "       %s\n", line)
+		}
 		return nil
 	}
 	fmt.Fprintf(stdout, "RED    declined: %s, balance %s (tap %s%s)\n",
 		enumName(res.GetDeclineReason().String(), "DECLINE_REASON_"), formatMoney(res.GetBalance()), res.GetTransactionId(), replayed(res.GetReplayed()))
+	if d := res.GetDeclineDetail(); d != "" {
+		fmt.Fprintf(stdout, "       %s\n", d)
+	}
 	return nil
 }

@@ -273,7 +273,7 @@ func (s *Station) Transaction(ctx context.Context, reader string, card cardapp.T
 	at := s.pos.get()
 	req := s.client.Build(seq, cardID, terminals.Purchase{
 		ServiceCode: s.cfg.ServiceCode, Quantity: max(s.cfg.Quantity, 1),
-		Line: at.Line, Stop: at.Stop, Direction: at.Direction,
+		Line: at.Line, Stop: at.Stop, Direction: int32(at.Direction),
 	}, presented)
 	callCtx, cancel := context.WithTimeout(ctx, s.cfg.TapBudget())
 	defer cancel()

@@ -448,13 +448,21 @@ type TapResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Result        TapResult              `protobuf:"varint,1,opt,name=result,proto3,enum=civicard.v1.TapResult" json:"result,omitempty"`
 	DeclineReason DeclineReason          `protobuf:"varint,2,opt,name=decline_reason,json=declineReason,proto3,enum=civicard.v1.DeclineReason" json:"decline_reason,omitempty"`
-	// What the card paid (zero when declined).
+	// What the card paid (zero when declined; negative: a refund, as at a
+	// check-out).
 	Charged *Money `protobuf:"bytes,3,opt,name=charged,proto3" json:"charged,omitempty"`
 	// The card's balance after the tap.
 	Balance       *Money `protobuf:"bytes,4,opt,name=balance,proto3" json:"balance,omitempty"`
 	TransactionId string `protobuf:"bytes,5,opt,name=transaction_id,json=transactionId,proto3" json:"transaction_id,omitempty"`
 	// True when this answers a retry of a tap that was already settled.
-	Replayed      bool `protobuf:"varint,6,opt,name=replayed,proto3" json:"replayed,omitempty"`
+	Replayed bool `protobuf:"varint,6,opt,name=replayed,proto3" json:"replayed,omitempty"`
+	// How the amount came about, a line a step, fit to show the holder.
+	Breakdown []string `protobuf:"bytes,7,rep,name=breakdown,proto3" json:"breakdown,omitempty"`
+	// The movements of money (check-in charge, check-out refund, a
+	// correction of an earlier journey ...).
+	Entries []*FareEntry `protobuf:"bytes,8,rep,name=entries,proto3" json:"entries,omitempty"`
+	// Why it was declined, in words, e.g. which limit and by how much.
+	DeclineDetail string `protobuf:"bytes,9,opt,name=decline_detail,json=declineDetail,proto3" json:"decline_detail,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -529,6 +537,27 @@ func (x *TapResponse) GetReplayed() bool {
 		return x.Replayed
 	}
 	return false
+}
+
+func (x *TapResponse) GetBreakdown() []string {
+	if x != nil {
+		return x.Breakdown
+	}
+	return nil
+}
+
+func (x *TapResponse) GetEntries() []*FareEntry {
+	if x != nil {
+		return x.Entries
+	}
+	return nil
+}
+
+func (x *TapResponse) GetDeclineDetail() string {
+	if x != nil {
+		return x.DeclineDetail
+	}
+	return ""
 }
 
 type RegisterTerminalKeyRequest struct {
@@ -740,6 +769,830 @@ func (x *RevokeTerminalResponse) GetTerminal() *Terminal {
 	return nil
 }
 
+type IssueCardRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	CardId string                 `protobuf:"bytes,1,opt,name=card_id,json=cardId,proto3" json:"card_id,omitempty"`
+	Kind   CardKind               `protobuf:"varint,2,opt,name=kind,proto3,enum=civicard.v1.CardKind" json:"kind,omitempty"`
+	// Required for a personalised card, empty for a bearer card.
+	HolderName string `protobuf:"bytes,3,opt,name=holder_name,json=holderName,proto3" json:"holder_name,omitempty"`
+	RequestId  string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	Reason     string `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	// Who asks, for the audit trail.
+	Operator      string `protobuf:"bytes,6,opt,name=operator,proto3" json:"operator,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IssueCardRequest) Reset() {
+	*x = IssueCardRequest{}
+	mi := &file_civicard_v1_api_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IssueCardRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IssueCardRequest) ProtoMessage() {}
+
+func (x *IssueCardRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_civicard_v1_api_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IssueCardRequest.ProtoReflect.Descriptor instead.
+func (*IssueCardRequest) Descriptor() ([]byte, []int) {
+	return file_civicard_v1_api_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *IssueCardRequest) GetCardId() string {
+	if x != nil {
+		return x.CardId
+	}
+	return ""
+}
+
+func (x *IssueCardRequest) GetKind() CardKind {
+	if x != nil {
+		return x.Kind
+	}
+	return CardKind_CARD_KIND_UNSPECIFIED
+}
+
+func (x *IssueCardRequest) GetHolderName() string {
+	if x != nil {
+		return x.HolderName
+	}
+	return ""
+}
+
+func (x *IssueCardRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *IssueCardRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *IssueCardRequest) GetOperator() string {
+	if x != nil {
+		return x.Operator
+	}
+	return ""
+}
+
+type IssueCardResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Card          *Card                  `protobuf:"bytes,1,opt,name=card,proto3" json:"card,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IssueCardResponse) Reset() {
+	*x = IssueCardResponse{}
+	mi := &file_civicard_v1_api_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IssueCardResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IssueCardResponse) ProtoMessage() {}
+
+func (x *IssueCardResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_civicard_v1_api_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IssueCardResponse.ProtoReflect.Descriptor instead.
+func (*IssueCardResponse) Descriptor() ([]byte, []int) {
+	return file_civicard_v1_api_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *IssueCardResponse) GetCard() *Card {
+	if x != nil {
+		return x.Card
+	}
+	return nil
+}
+
+type GrantEntitlementRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CardId        string                 `protobuf:"bytes,1,opt,name=card_id,json=cardId,proto3" json:"card_id,omitempty"`
+	Entitlement   *Entitlement           `protobuf:"bytes,2,opt,name=entitlement,proto3" json:"entitlement,omitempty"`
+	RequestId     string                 `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	Reason        string                 `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	Operator      string                 `protobuf:"bytes,5,opt,name=operator,proto3" json:"operator,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GrantEntitlementRequest) Reset() {
+	*x = GrantEntitlementRequest{}
+	mi := &file_civicard_v1_api_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GrantEntitlementRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GrantEntitlementRequest) ProtoMessage() {}
+
+func (x *GrantEntitlementRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_civicard_v1_api_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GrantEntitlementRequest.ProtoReflect.Descriptor instead.
+func (*GrantEntitlementRequest) Descriptor() ([]byte, []int) {
+	return file_civicard_v1_api_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *GrantEntitlementRequest) GetCardId() string {
+	if x != nil {
+		return x.CardId
+	}
+	return ""
+}
+
+func (x *GrantEntitlementRequest) GetEntitlement() *Entitlement {
+	if x != nil {
+		return x.Entitlement
+	}
+	return nil
+}
+
+func (x *GrantEntitlementRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *GrantEntitlementRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *GrantEntitlementRequest) GetOperator() string {
+	if x != nil {
+		return x.Operator
+	}
+	return ""
+}
+
+type RevokeEntitlementRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CardId        string                 `protobuf:"bytes,1,opt,name=card_id,json=cardId,proto3" json:"card_id,omitempty"`
+	Concession    string                 `protobuf:"bytes,2,opt,name=concession,proto3" json:"concession,omitempty"`
+	RequestId     string                 `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	Reason        string                 `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	Operator      string                 `protobuf:"bytes,5,opt,name=operator,proto3" json:"operator,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeEntitlementRequest) Reset() {
+	*x = RevokeEntitlementRequest{}
+	mi := &file_civicard_v1_api_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeEntitlementRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeEntitlementRequest) ProtoMessage() {}
+
+func (x *RevokeEntitlementRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_civicard_v1_api_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeEntitlementRequest.ProtoReflect.Descriptor instead.
+func (*RevokeEntitlementRequest) Descriptor() ([]byte, []int) {
+	return file_civicard_v1_api_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *RevokeEntitlementRequest) GetCardId() string {
+	if x != nil {
+		return x.CardId
+	}
+	return ""
+}
+
+func (x *RevokeEntitlementRequest) GetConcession() string {
+	if x != nil {
+		return x.Concession
+	}
+	return ""
+}
+
+func (x *RevokeEntitlementRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *RevokeEntitlementRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *RevokeEntitlementRequest) GetOperator() string {
+	if x != nil {
+		return x.Operator
+	}
+	return ""
+}
+
+type EntitlementResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Card          *Card                  `protobuf:"bytes,1,opt,name=card,proto3" json:"card,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EntitlementResponse) Reset() {
+	*x = EntitlementResponse{}
+	mi := &file_civicard_v1_api_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EntitlementResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EntitlementResponse) ProtoMessage() {}
+
+func (x *EntitlementResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_civicard_v1_api_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EntitlementResponse.ProtoReflect.Descriptor instead.
+func (*EntitlementResponse) Descriptor() ([]byte, []int) {
+	return file_civicard_v1_api_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *EntitlementResponse) GetCard() *Card {
+	if x != nil {
+		return x.Card
+	}
+	return nil
+}
+
+type RequestCorrectionRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	CardId string                 `protobuf:"bytes,1,opt,name=card_id,json=cardId,proto3" json:"card_id,omitempty"`
+	// The check-in tap's id (Journey.journey_id).
+	JourneyId     string `protobuf:"bytes,2,opt,name=journey_id,json=journeyId,proto3" json:"journey_id,omitempty"`
+	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	Reason        string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	Operator      string `protobuf:"bytes,5,opt,name=operator,proto3" json:"operator,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RequestCorrectionRequest) Reset() {
+	*x = RequestCorrectionRequest{}
+	mi := &file_civicard_v1_api_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RequestCorrectionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RequestCorrectionRequest) ProtoMessage() {}
+
+func (x *RequestCorrectionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_civicard_v1_api_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RequestCorrectionRequest.ProtoReflect.Descriptor instead.
+func (*RequestCorrectionRequest) Descriptor() ([]byte, []int) {
+	return file_civicard_v1_api_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *RequestCorrectionRequest) GetCardId() string {
+	if x != nil {
+		return x.CardId
+	}
+	return ""
+}
+
+func (x *RequestCorrectionRequest) GetJourneyId() string {
+	if x != nil {
+		return x.JourneyId
+	}
+	return ""
+}
+
+func (x *RequestCorrectionRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *RequestCorrectionRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *RequestCorrectionRequest) GetOperator() string {
+	if x != nil {
+		return x.Operator
+	}
+	return ""
+}
+
+type RequestCorrectionResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Transaction   *Transaction           `protobuf:"bytes,1,opt,name=transaction,proto3" json:"transaction,omitempty"`
+	Breakdown     []string               `protobuf:"bytes,2,rep,name=breakdown,proto3" json:"breakdown,omitempty"`
+	Replayed      bool                   `protobuf:"varint,3,opt,name=replayed,proto3" json:"replayed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RequestCorrectionResponse) Reset() {
+	*x = RequestCorrectionResponse{}
+	mi := &file_civicard_v1_api_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RequestCorrectionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RequestCorrectionResponse) ProtoMessage() {}
+
+func (x *RequestCorrectionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_civicard_v1_api_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RequestCorrectionResponse.ProtoReflect.Descriptor instead.
+func (*RequestCorrectionResponse) Descriptor() ([]byte, []int) {
+	return file_civicard_v1_api_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *RequestCorrectionResponse) GetTransaction() *Transaction {
+	if x != nil {
+		return x.Transaction
+	}
+	return nil
+}
+
+func (x *RequestCorrectionResponse) GetBreakdown() []string {
+	if x != nil {
+		return x.Breakdown
+	}
+	return nil
+}
+
+func (x *RequestCorrectionResponse) GetReplayed() bool {
+	if x != nil {
+		return x.Replayed
+	}
+	return false
+}
+
+type ReplaceCardRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CardId        string                 `protobuf:"bytes,1,opt,name=card_id,json=cardId,proto3" json:"card_id,omitempty"`
+	NewCardId     string                 `protobuf:"bytes,2,opt,name=new_card_id,json=newCardId,proto3" json:"new_card_id,omitempty"`
+	RequestId     string                 `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	Reason        string                 `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	Operator      string                 `protobuf:"bytes,5,opt,name=operator,proto3" json:"operator,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReplaceCardRequest) Reset() {
+	*x = ReplaceCardRequest{}
+	mi := &file_civicard_v1_api_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplaceCardRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplaceCardRequest) ProtoMessage() {}
+
+func (x *ReplaceCardRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_civicard_v1_api_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplaceCardRequest.ProtoReflect.Descriptor instead.
+func (*ReplaceCardRequest) Descriptor() ([]byte, []int) {
+	return file_civicard_v1_api_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *ReplaceCardRequest) GetCardId() string {
+	if x != nil {
+		return x.CardId
+	}
+	return ""
+}
+
+func (x *ReplaceCardRequest) GetNewCardId() string {
+	if x != nil {
+		return x.NewCardId
+	}
+	return ""
+}
+
+func (x *ReplaceCardRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *ReplaceCardRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *ReplaceCardRequest) GetOperator() string {
+	if x != nil {
+		return x.Operator
+	}
+	return ""
+}
+
+type ReplaceCardResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	OldCard       *Card                  `protobuf:"bytes,1,opt,name=old_card,json=oldCard,proto3" json:"old_card,omitempty"`
+	NewCard       *Card                  `protobuf:"bytes,2,opt,name=new_card,json=newCard,proto3" json:"new_card,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReplaceCardResponse) Reset() {
+	*x = ReplaceCardResponse{}
+	mi := &file_civicard_v1_api_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplaceCardResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplaceCardResponse) ProtoMessage() {}
+
+func (x *ReplaceCardResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_civicard_v1_api_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplaceCardResponse.ProtoReflect.Descriptor instead.
+func (*ReplaceCardResponse) Descriptor() ([]byte, []int) {
+	return file_civicard_v1_api_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *ReplaceCardResponse) GetOldCard() *Card {
+	if x != nil {
+		return x.OldCard
+	}
+	return nil
+}
+
+func (x *ReplaceCardResponse) GetNewCard() *Card {
+	if x != nil {
+		return x.NewCard
+	}
+	return nil
+}
+
+type RenewCardRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CardId        string                 `protobuf:"bytes,1,opt,name=card_id,json=cardId,proto3" json:"card_id,omitempty"`
+	RequestId     string                 `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	Reason        string                 `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	Operator      string                 `protobuf:"bytes,4,opt,name=operator,proto3" json:"operator,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RenewCardRequest) Reset() {
+	*x = RenewCardRequest{}
+	mi := &file_civicard_v1_api_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RenewCardRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RenewCardRequest) ProtoMessage() {}
+
+func (x *RenewCardRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_civicard_v1_api_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RenewCardRequest.ProtoReflect.Descriptor instead.
+func (*RenewCardRequest) Descriptor() ([]byte, []int) {
+	return file_civicard_v1_api_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *RenewCardRequest) GetCardId() string {
+	if x != nil {
+		return x.CardId
+	}
+	return ""
+}
+
+func (x *RenewCardRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *RenewCardRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *RenewCardRequest) GetOperator() string {
+	if x != nil {
+		return x.Operator
+	}
+	return ""
+}
+
+type RenewCardResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Card          *Card                  `protobuf:"bytes,1,opt,name=card,proto3" json:"card,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RenewCardResponse) Reset() {
+	*x = RenewCardResponse{}
+	mi := &file_civicard_v1_api_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RenewCardResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RenewCardResponse) ProtoMessage() {}
+
+func (x *RenewCardResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_civicard_v1_api_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RenewCardResponse.ProtoReflect.Descriptor instead.
+func (*RenewCardResponse) Descriptor() ([]byte, []int) {
+	return file_civicard_v1_api_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *RenewCardResponse) GetCard() *Card {
+	if x != nil {
+		return x.Card
+	}
+	return nil
+}
+
+type CloseCardRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CardId        string                 `protobuf:"bytes,1,opt,name=card_id,json=cardId,proto3" json:"card_id,omitempty"`
+	RequestId     string                 `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	Reason        string                 `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	Operator      string                 `protobuf:"bytes,4,opt,name=operator,proto3" json:"operator,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CloseCardRequest) Reset() {
+	*x = CloseCardRequest{}
+	mi := &file_civicard_v1_api_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CloseCardRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CloseCardRequest) ProtoMessage() {}
+
+func (x *CloseCardRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_civicard_v1_api_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CloseCardRequest.ProtoReflect.Descriptor instead.
+func (*CloseCardRequest) Descriptor() ([]byte, []int) {
+	return file_civicard_v1_api_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *CloseCardRequest) GetCardId() string {
+	if x != nil {
+		return x.CardId
+	}
+	return ""
+}
+
+func (x *CloseCardRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *CloseCardRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *CloseCardRequest) GetOperator() string {
+	if x != nil {
+		return x.Operator
+	}
+	return ""
+}
+
+type CloseCardResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Card  *Card                  `protobuf:"bytes,1,opt,name=card,proto3" json:"card,omitempty"`
+	// The closing record: the balance paid back.
+	Transaction   *Transaction `protobuf:"bytes,2,opt,name=transaction,proto3" json:"transaction,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CloseCardResponse) Reset() {
+	*x = CloseCardResponse{}
+	mi := &file_civicard_v1_api_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CloseCardResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CloseCardResponse) ProtoMessage() {}
+
+func (x *CloseCardResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_civicard_v1_api_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CloseCardResponse.ProtoReflect.Descriptor instead.
+func (*CloseCardResponse) Descriptor() ([]byte, []int) {
+	return file_civicard_v1_api_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *CloseCardResponse) GetCard() *Card {
+	if x != nil {
+		return x.Card
+	}
+	return nil
+}
+
+func (x *CloseCardResponse) GetTransaction() *Transaction {
+	if x != nil {
+		return x.Transaction
+	}
+	return nil
+}
+
 type GetCardRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	CardId        string                 `protobuf:"bytes,1,opt,name=card_id,json=cardId,proto3" json:"card_id,omitempty"`
@@ -749,7 +1602,7 @@ type GetCardRequest struct {
 
 func (x *GetCardRequest) Reset() {
 	*x = GetCardRequest{}
-	mi := &file_civicard_v1_api_proto_msgTypes[10]
+	mi := &file_civicard_v1_api_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -761,7 +1614,7 @@ func (x *GetCardRequest) String() string {
 func (*GetCardRequest) ProtoMessage() {}
 
 func (x *GetCardRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_civicard_v1_api_proto_msgTypes[10]
+	mi := &file_civicard_v1_api_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -774,7 +1627,7 @@ func (x *GetCardRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCardRequest.ProtoReflect.Descriptor instead.
 func (*GetCardRequest) Descriptor() ([]byte, []int) {
-	return file_civicard_v1_api_proto_rawDescGZIP(), []int{10}
+	return file_civicard_v1_api_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *GetCardRequest) GetCardId() string {
@@ -793,7 +1646,7 @@ type GetCardResponse struct {
 
 func (x *GetCardResponse) Reset() {
 	*x = GetCardResponse{}
-	mi := &file_civicard_v1_api_proto_msgTypes[11]
+	mi := &file_civicard_v1_api_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -805,7 +1658,7 @@ func (x *GetCardResponse) String() string {
 func (*GetCardResponse) ProtoMessage() {}
 
 func (x *GetCardResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_civicard_v1_api_proto_msgTypes[11]
+	mi := &file_civicard_v1_api_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -818,7 +1671,7 @@ func (x *GetCardResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCardResponse.ProtoReflect.Descriptor instead.
 func (*GetCardResponse) Descriptor() ([]byte, []int) {
-	return file_civicard_v1_api_proto_rawDescGZIP(), []int{11}
+	return file_civicard_v1_api_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *GetCardResponse) GetCard() *Card {
@@ -841,7 +1694,7 @@ type ListTransactionsRequest struct {
 
 func (x *ListTransactionsRequest) Reset() {
 	*x = ListTransactionsRequest{}
-	mi := &file_civicard_v1_api_proto_msgTypes[12]
+	mi := &file_civicard_v1_api_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -853,7 +1706,7 @@ func (x *ListTransactionsRequest) String() string {
 func (*ListTransactionsRequest) ProtoMessage() {}
 
 func (x *ListTransactionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_civicard_v1_api_proto_msgTypes[12]
+	mi := &file_civicard_v1_api_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -866,7 +1719,7 @@ func (x *ListTransactionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTransactionsRequest.ProtoReflect.Descriptor instead.
 func (*ListTransactionsRequest) Descriptor() ([]byte, []int) {
-	return file_civicard_v1_api_proto_rawDescGZIP(), []int{12}
+	return file_civicard_v1_api_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ListTransactionsRequest) GetCardId() string {
@@ -899,7 +1752,7 @@ type ListTransactionsResponse struct {
 
 func (x *ListTransactionsResponse) Reset() {
 	*x = ListTransactionsResponse{}
-	mi := &file_civicard_v1_api_proto_msgTypes[13]
+	mi := &file_civicard_v1_api_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -911,7 +1764,7 @@ func (x *ListTransactionsResponse) String() string {
 func (*ListTransactionsResponse) ProtoMessage() {}
 
 func (x *ListTransactionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_civicard_v1_api_proto_msgTypes[13]
+	mi := &file_civicard_v1_api_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -924,7 +1777,7 @@ func (x *ListTransactionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTransactionsResponse.ProtoReflect.Descriptor instead.
 func (*ListTransactionsResponse) Descriptor() ([]byte, []int) {
-	return file_civicard_v1_api_proto_rawDescGZIP(), []int{13}
+	return file_civicard_v1_api_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ListTransactionsResponse) GetTransactions() []*Transaction {
@@ -946,7 +1799,7 @@ type TopUpRequest struct {
 
 func (x *TopUpRequest) Reset() {
 	*x = TopUpRequest{}
-	mi := &file_civicard_v1_api_proto_msgTypes[14]
+	mi := &file_civicard_v1_api_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -958,7 +1811,7 @@ func (x *TopUpRequest) String() string {
 func (*TopUpRequest) ProtoMessage() {}
 
 func (x *TopUpRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_civicard_v1_api_proto_msgTypes[14]
+	mi := &file_civicard_v1_api_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -971,7 +1824,7 @@ func (x *TopUpRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TopUpRequest.ProtoReflect.Descriptor instead.
 func (*TopUpRequest) Descriptor() ([]byte, []int) {
-	return file_civicard_v1_api_proto_rawDescGZIP(), []int{14}
+	return file_civicard_v1_api_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *TopUpRequest) GetCardId() string {
@@ -1005,7 +1858,7 @@ type TopUpResponse struct {
 
 func (x *TopUpResponse) Reset() {
 	*x = TopUpResponse{}
-	mi := &file_civicard_v1_api_proto_msgTypes[15]
+	mi := &file_civicard_v1_api_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1017,7 +1870,7 @@ func (x *TopUpResponse) String() string {
 func (*TopUpResponse) ProtoMessage() {}
 
 func (x *TopUpResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_civicard_v1_api_proto_msgTypes[15]
+	mi := &file_civicard_v1_api_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1030,7 +1883,7 @@ func (x *TopUpResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TopUpResponse.ProtoReflect.Descriptor instead.
 func (*TopUpResponse) Descriptor() ([]byte, []int) {
-	return file_civicard_v1_api_proto_rawDescGZIP(), []int{15}
+	return file_civicard_v1_api_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *TopUpResponse) GetTransaction() *Transaction {
@@ -1059,7 +1912,7 @@ type BlockRequest struct {
 
 func (x *BlockRequest) Reset() {
 	*x = BlockRequest{}
-	mi := &file_civicard_v1_api_proto_msgTypes[16]
+	mi := &file_civicard_v1_api_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1071,7 +1924,7 @@ func (x *BlockRequest) String() string {
 func (*BlockRequest) ProtoMessage() {}
 
 func (x *BlockRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_civicard_v1_api_proto_msgTypes[16]
+	mi := &file_civicard_v1_api_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1084,7 +1937,7 @@ func (x *BlockRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BlockRequest.ProtoReflect.Descriptor instead.
 func (*BlockRequest) Descriptor() ([]byte, []int) {
-	return file_civicard_v1_api_proto_rawDescGZIP(), []int{16}
+	return file_civicard_v1_api_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *BlockRequest) GetCardId() string {
@@ -1117,7 +1970,7 @@ type BlockResponse struct {
 
 func (x *BlockResponse) Reset() {
 	*x = BlockResponse{}
-	mi := &file_civicard_v1_api_proto_msgTypes[17]
+	mi := &file_civicard_v1_api_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1129,7 +1982,7 @@ func (x *BlockResponse) String() string {
 func (*BlockResponse) ProtoMessage() {}
 
 func (x *BlockResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_civicard_v1_api_proto_msgTypes[17]
+	mi := &file_civicard_v1_api_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1142,7 +1995,7 @@ func (x *BlockResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BlockResponse.ProtoReflect.Descriptor instead.
 func (*BlockResponse) Descriptor() ([]byte, []int) {
-	return file_civicard_v1_api_proto_rawDescGZIP(), []int{17}
+	return file_civicard_v1_api_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *BlockResponse) GetCard() *Card {
@@ -1189,14 +2042,17 @@ const file_civicard_v1_api_proto_rawDesc = "" +
 	"\x04stop\x18\t \x01(\tR\x04stop\x12\x1c\n" +
 	"\tdirection\x18\n" +
 	" \x01(\x11R\tdirection\x12!\n" +
-	"\fpin_verified\x18\v \x01(\bR\vpinVerified\"\x9f\x02\n" +
+	"\fpin_verified\x18\v \x01(\bR\vpinVerified\"\x96\x03\n" +
 	"\vTapResponse\x12.\n" +
 	"\x06result\x18\x01 \x01(\x0e2\x16.civicard.v1.TapResultR\x06result\x12A\n" +
 	"\x0edecline_reason\x18\x02 \x01(\x0e2\x1a.civicard.v1.DeclineReasonR\rdeclineReason\x12,\n" +
 	"\acharged\x18\x03 \x01(\v2\x12.civicard.v1.MoneyR\acharged\x12,\n" +
 	"\abalance\x18\x04 \x01(\v2\x12.civicard.v1.MoneyR\abalance\x12%\n" +
 	"\x0etransaction_id\x18\x05 \x01(\tR\rtransactionId\x12\x1a\n" +
-	"\breplayed\x18\x06 \x01(\bR\breplayed\"{\n" +
+	"\breplayed\x18\x06 \x01(\bR\breplayed\x12\x1c\n" +
+	"\tbreakdown\x18\a \x03(\tR\tbreakdown\x120\n" +
+	"\aentries\x18\b \x03(\v2\x16.civicard.v1.FareEntryR\aentries\x12%\n" +
+	"\x0edecline_detail\x18\t \x01(\tR\rdeclineDetail\"{\n" +
 	"\x1aRegisterTerminalKeyRequest\x12\x1f\n" +
 	"\vterminal_id\x18\x01 \x01(\tR\n" +
 	"terminalId\x12\x1d\n" +
@@ -1213,7 +2069,75 @@ const file_civicard_v1_api_proto_rawDesc = "" +
 	"\n" +
 	"request_id\x18\x03 \x01(\tR\trequestId\"K\n" +
 	"\x16RevokeTerminalResponse\x121\n" +
-	"\bterminal\x18\x01 \x01(\v2\x15.civicard.v1.TerminalR\bterminal\")\n" +
+	"\bterminal\x18\x01 \x01(\v2\x15.civicard.v1.TerminalR\bterminal\"\xca\x01\n" +
+	"\x10IssueCardRequest\x12\x17\n" +
+	"\acard_id\x18\x01 \x01(\tR\x06cardId\x12)\n" +
+	"\x04kind\x18\x02 \x01(\x0e2\x15.civicard.v1.CardKindR\x04kind\x12\x1f\n" +
+	"\vholder_name\x18\x03 \x01(\tR\n" +
+	"holderName\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x04 \x01(\tR\trequestId\x12\x16\n" +
+	"\x06reason\x18\x05 \x01(\tR\x06reason\x12\x1a\n" +
+	"\boperator\x18\x06 \x01(\tR\boperator\":\n" +
+	"\x11IssueCardResponse\x12%\n" +
+	"\x04card\x18\x01 \x01(\v2\x11.civicard.v1.CardR\x04card\"\xc1\x01\n" +
+	"\x17GrantEntitlementRequest\x12\x17\n" +
+	"\acard_id\x18\x01 \x01(\tR\x06cardId\x12:\n" +
+	"\ventitlement\x18\x02 \x01(\v2\x18.civicard.v1.EntitlementR\ventitlement\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tR\trequestId\x12\x16\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\x12\x1a\n" +
+	"\boperator\x18\x05 \x01(\tR\boperator\"\xa6\x01\n" +
+	"\x18RevokeEntitlementRequest\x12\x17\n" +
+	"\acard_id\x18\x01 \x01(\tR\x06cardId\x12\x1e\n" +
+	"\n" +
+	"concession\x18\x02 \x01(\tR\n" +
+	"concession\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tR\trequestId\x12\x16\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\x12\x1a\n" +
+	"\boperator\x18\x05 \x01(\tR\boperator\"<\n" +
+	"\x13EntitlementResponse\x12%\n" +
+	"\x04card\x18\x01 \x01(\v2\x11.civicard.v1.CardR\x04card\"\xa5\x01\n" +
+	"\x18RequestCorrectionRequest\x12\x17\n" +
+	"\acard_id\x18\x01 \x01(\tR\x06cardId\x12\x1d\n" +
+	"\n" +
+	"journey_id\x18\x02 \x01(\tR\tjourneyId\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tR\trequestId\x12\x16\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\x12\x1a\n" +
+	"\boperator\x18\x05 \x01(\tR\boperator\"\x91\x01\n" +
+	"\x19RequestCorrectionResponse\x12:\n" +
+	"\vtransaction\x18\x01 \x01(\v2\x18.civicard.v1.TransactionR\vtransaction\x12\x1c\n" +
+	"\tbreakdown\x18\x02 \x03(\tR\tbreakdown\x12\x1a\n" +
+	"\breplayed\x18\x03 \x01(\bR\breplayed\"\xa0\x01\n" +
+	"\x12ReplaceCardRequest\x12\x17\n" +
+	"\acard_id\x18\x01 \x01(\tR\x06cardId\x12\x1e\n" +
+	"\vnew_card_id\x18\x02 \x01(\tR\tnewCardId\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tR\trequestId\x12\x16\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\x12\x1a\n" +
+	"\boperator\x18\x05 \x01(\tR\boperator\"q\n" +
+	"\x13ReplaceCardResponse\x12,\n" +
+	"\bold_card\x18\x01 \x01(\v2\x11.civicard.v1.CardR\aoldCard\x12,\n" +
+	"\bnew_card\x18\x02 \x01(\v2\x11.civicard.v1.CardR\anewCard\"~\n" +
+	"\x10RenewCardRequest\x12\x17\n" +
+	"\acard_id\x18\x01 \x01(\tR\x06cardId\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x02 \x01(\tR\trequestId\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\x12\x1a\n" +
+	"\boperator\x18\x04 \x01(\tR\boperator\":\n" +
+	"\x11RenewCardResponse\x12%\n" +
+	"\x04card\x18\x01 \x01(\v2\x11.civicard.v1.CardR\x04card\"~\n" +
+	"\x10CloseCardRequest\x12\x17\n" +
+	"\acard_id\x18\x01 \x01(\tR\x06cardId\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x02 \x01(\tR\trequestId\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\x12\x1a\n" +
+	"\boperator\x18\x04 \x01(\tR\boperator\"v\n" +
+	"\x11CloseCardResponse\x12%\n" +
+	"\x04card\x18\x01 \x01(\v2\x11.civicard.v1.CardR\x04card\x12:\n" +
+	"\vtransaction\x18\x02 \x01(\v2\x18.civicard.v1.TransactionR\vtransaction\")\n" +
 	"\x0eGetCardRequest\x12\x17\n" +
 	"\acard_id\x18\x01 \x01(\tR\x06cardId\"8\n" +
 	"\x0fGetCardResponse\x12%\n" +
@@ -1249,12 +2173,19 @@ const file_civicard_v1_api_proto_rawDesc = "" +
 	"\vGetDenylist\x12\x1f.civicard.v1.GetDenylistRequest\x1a .civicard.v1.GetDenylistResponse\"\x002\xe2\x01\n" +
 	"\x17TerminalRegistryService\x12j\n" +
 	"\x13RegisterTerminalKey\x12'.civicard.v1.RegisterTerminalKeyRequest\x1a(.civicard.v1.RegisterTerminalKeyResponse\"\x00\x12[\n" +
-	"\x0eRevokeTerminal\x12\".civicard.v1.RevokeTerminalRequest\x1a#.civicard.v1.RevokeTerminalResponse\"\x002\xbc\x02\n" +
+	"\x0eRevokeTerminal\x12\".civicard.v1.RevokeTerminalRequest\x1a#.civicard.v1.RevokeTerminalResponse\"\x002\x9e\a\n" +
 	"\vCardService\x12F\n" +
 	"\aGetCard\x12\x1b.civicard.v1.GetCardRequest\x1a\x1c.civicard.v1.GetCardResponse\"\x00\x12a\n" +
 	"\x10ListTransactions\x12$.civicard.v1.ListTransactionsRequest\x1a%.civicard.v1.ListTransactionsResponse\"\x00\x12@\n" +
 	"\x05TopUp\x12\x19.civicard.v1.TopUpRequest\x1a\x1a.civicard.v1.TopUpResponse\"\x00\x12@\n" +
-	"\x05Block\x12\x19.civicard.v1.BlockRequest\x1a\x1a.civicard.v1.BlockResponse\"\x00B*Z(civicard/messages/civicard/v1;civicardv1b\x06proto3"
+	"\x05Block\x12\x19.civicard.v1.BlockRequest\x1a\x1a.civicard.v1.BlockResponse\"\x00\x12L\n" +
+	"\tIssueCard\x12\x1d.civicard.v1.IssueCardRequest\x1a\x1e.civicard.v1.IssueCardResponse\"\x00\x12\\\n" +
+	"\x10GrantEntitlement\x12$.civicard.v1.GrantEntitlementRequest\x1a .civicard.v1.EntitlementResponse\"\x00\x12^\n" +
+	"\x11RevokeEntitlement\x12%.civicard.v1.RevokeEntitlementRequest\x1a .civicard.v1.EntitlementResponse\"\x00\x12d\n" +
+	"\x11RequestCorrection\x12%.civicard.v1.RequestCorrectionRequest\x1a&.civicard.v1.RequestCorrectionResponse\"\x00\x12R\n" +
+	"\vReplaceCard\x12\x1f.civicard.v1.ReplaceCardRequest\x1a .civicard.v1.ReplaceCardResponse\"\x00\x12L\n" +
+	"\tRenewCard\x12\x1d.civicard.v1.RenewCardRequest\x1a\x1e.civicard.v1.RenewCardResponse\"\x00\x12L\n" +
+	"\tCloseCard\x12\x1d.civicard.v1.CloseCardRequest\x1a\x1e.civicard.v1.CloseCardResponse\"\x00B*Z(civicard/messages/civicard/v1;civicardv1b\x06proto3"
 
 var (
 	file_civicard_v1_api_proto_rawDescOnce sync.Once
@@ -1269,7 +2200,7 @@ func file_civicard_v1_api_proto_rawDescGZIP() []byte {
 }
 
 var file_civicard_v1_api_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_civicard_v1_api_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_civicard_v1_api_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
 var file_civicard_v1_api_proto_goTypes = []any{
 	(TapResult)(0),                      // 0: civicard.v1.TapResult
 	(*GetDenylistRequest)(nil),          // 1: civicard.v1.GetDenylistRequest
@@ -1282,57 +2213,98 @@ var file_civicard_v1_api_proto_goTypes = []any{
 	(*RegisterTerminalKeyResponse)(nil), // 8: civicard.v1.RegisterTerminalKeyResponse
 	(*RevokeTerminalRequest)(nil),       // 9: civicard.v1.RevokeTerminalRequest
 	(*RevokeTerminalResponse)(nil),      // 10: civicard.v1.RevokeTerminalResponse
-	(*GetCardRequest)(nil),              // 11: civicard.v1.GetCardRequest
-	(*GetCardResponse)(nil),             // 12: civicard.v1.GetCardResponse
-	(*ListTransactionsRequest)(nil),     // 13: civicard.v1.ListTransactionsRequest
-	(*ListTransactionsResponse)(nil),    // 14: civicard.v1.ListTransactionsResponse
-	(*TopUpRequest)(nil),                // 15: civicard.v1.TopUpRequest
-	(*TopUpResponse)(nil),               // 16: civicard.v1.TopUpResponse
-	(*BlockRequest)(nil),                // 17: civicard.v1.BlockRequest
-	(*BlockResponse)(nil),               // 18: civicard.v1.BlockResponse
-	(DeclineReason)(0),                  // 19: civicard.v1.DeclineReason
-	(*Money)(nil),                       // 20: civicard.v1.Money
-	(*Terminal)(nil),                    // 21: civicard.v1.Terminal
-	(*Card)(nil),                        // 22: civicard.v1.Card
-	(*Transaction)(nil),                 // 23: civicard.v1.Transaction
+	(*IssueCardRequest)(nil),            // 11: civicard.v1.IssueCardRequest
+	(*IssueCardResponse)(nil),           // 12: civicard.v1.IssueCardResponse
+	(*GrantEntitlementRequest)(nil),     // 13: civicard.v1.GrantEntitlementRequest
+	(*RevokeEntitlementRequest)(nil),    // 14: civicard.v1.RevokeEntitlementRequest
+	(*EntitlementResponse)(nil),         // 15: civicard.v1.EntitlementResponse
+	(*RequestCorrectionRequest)(nil),    // 16: civicard.v1.RequestCorrectionRequest
+	(*RequestCorrectionResponse)(nil),   // 17: civicard.v1.RequestCorrectionResponse
+	(*ReplaceCardRequest)(nil),          // 18: civicard.v1.ReplaceCardRequest
+	(*ReplaceCardResponse)(nil),         // 19: civicard.v1.ReplaceCardResponse
+	(*RenewCardRequest)(nil),            // 20: civicard.v1.RenewCardRequest
+	(*RenewCardResponse)(nil),           // 21: civicard.v1.RenewCardResponse
+	(*CloseCardRequest)(nil),            // 22: civicard.v1.CloseCardRequest
+	(*CloseCardResponse)(nil),           // 23: civicard.v1.CloseCardResponse
+	(*GetCardRequest)(nil),              // 24: civicard.v1.GetCardRequest
+	(*GetCardResponse)(nil),             // 25: civicard.v1.GetCardResponse
+	(*ListTransactionsRequest)(nil),     // 26: civicard.v1.ListTransactionsRequest
+	(*ListTransactionsResponse)(nil),    // 27: civicard.v1.ListTransactionsResponse
+	(*TopUpRequest)(nil),                // 28: civicard.v1.TopUpRequest
+	(*TopUpResponse)(nil),               // 29: civicard.v1.TopUpResponse
+	(*BlockRequest)(nil),                // 30: civicard.v1.BlockRequest
+	(*BlockResponse)(nil),               // 31: civicard.v1.BlockResponse
+	(DeclineReason)(0),                  // 32: civicard.v1.DeclineReason
+	(*Money)(nil),                       // 33: civicard.v1.Money
+	(*FareEntry)(nil),                   // 34: civicard.v1.FareEntry
+	(*Terminal)(nil),                    // 35: civicard.v1.Terminal
+	(CardKind)(0),                       // 36: civicard.v1.CardKind
+	(*Card)(nil),                        // 37: civicard.v1.Card
+	(*Entitlement)(nil),                 // 38: civicard.v1.Entitlement
+	(*Transaction)(nil),                 // 39: civicard.v1.Transaction
 }
 var file_civicard_v1_api_proto_depIdxs = []int32{
 	5,  // 0: civicard.v1.UploadOfflineTapsRequest.taps:type_name -> civicard.v1.TapRequest
 	6,  // 1: civicard.v1.UploadOfflineTapsResponse.results:type_name -> civicard.v1.TapResponse
 	0,  // 2: civicard.v1.TapResponse.result:type_name -> civicard.v1.TapResult
-	19, // 3: civicard.v1.TapResponse.decline_reason:type_name -> civicard.v1.DeclineReason
-	20, // 4: civicard.v1.TapResponse.charged:type_name -> civicard.v1.Money
-	20, // 5: civicard.v1.TapResponse.balance:type_name -> civicard.v1.Money
-	21, // 6: civicard.v1.RegisterTerminalKeyResponse.terminal:type_name -> civicard.v1.Terminal
-	21, // 7: civicard.v1.RevokeTerminalResponse.terminal:type_name -> civicard.v1.Terminal
-	22, // 8: civicard.v1.GetCardResponse.card:type_name -> civicard.v1.Card
-	23, // 9: civicard.v1.ListTransactionsResponse.transactions:type_name -> civicard.v1.Transaction
-	20, // 10: civicard.v1.TopUpRequest.amount:type_name -> civicard.v1.Money
-	23, // 11: civicard.v1.TopUpResponse.transaction:type_name -> civicard.v1.Transaction
-	22, // 12: civicard.v1.BlockResponse.card:type_name -> civicard.v1.Card
-	5,  // 13: civicard.v1.TerminalService.Tap:input_type -> civicard.v1.TapRequest
-	3,  // 14: civicard.v1.TerminalService.UploadOfflineTaps:input_type -> civicard.v1.UploadOfflineTapsRequest
-	1,  // 15: civicard.v1.TerminalService.GetDenylist:input_type -> civicard.v1.GetDenylistRequest
-	7,  // 16: civicard.v1.TerminalRegistryService.RegisterTerminalKey:input_type -> civicard.v1.RegisterTerminalKeyRequest
-	9,  // 17: civicard.v1.TerminalRegistryService.RevokeTerminal:input_type -> civicard.v1.RevokeTerminalRequest
-	11, // 18: civicard.v1.CardService.GetCard:input_type -> civicard.v1.GetCardRequest
-	13, // 19: civicard.v1.CardService.ListTransactions:input_type -> civicard.v1.ListTransactionsRequest
-	15, // 20: civicard.v1.CardService.TopUp:input_type -> civicard.v1.TopUpRequest
-	17, // 21: civicard.v1.CardService.Block:input_type -> civicard.v1.BlockRequest
-	6,  // 22: civicard.v1.TerminalService.Tap:output_type -> civicard.v1.TapResponse
-	4,  // 23: civicard.v1.TerminalService.UploadOfflineTaps:output_type -> civicard.v1.UploadOfflineTapsResponse
-	2,  // 24: civicard.v1.TerminalService.GetDenylist:output_type -> civicard.v1.GetDenylistResponse
-	8,  // 25: civicard.v1.TerminalRegistryService.RegisterTerminalKey:output_type -> civicard.v1.RegisterTerminalKeyResponse
-	10, // 26: civicard.v1.TerminalRegistryService.RevokeTerminal:output_type -> civicard.v1.RevokeTerminalResponse
-	12, // 27: civicard.v1.CardService.GetCard:output_type -> civicard.v1.GetCardResponse
-	14, // 28: civicard.v1.CardService.ListTransactions:output_type -> civicard.v1.ListTransactionsResponse
-	16, // 29: civicard.v1.CardService.TopUp:output_type -> civicard.v1.TopUpResponse
-	18, // 30: civicard.v1.CardService.Block:output_type -> civicard.v1.BlockResponse
-	22, // [22:31] is the sub-list for method output_type
-	13, // [13:22] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	32, // 3: civicard.v1.TapResponse.decline_reason:type_name -> civicard.v1.DeclineReason
+	33, // 4: civicard.v1.TapResponse.charged:type_name -> civicard.v1.Money
+	33, // 5: civicard.v1.TapResponse.balance:type_name -> civicard.v1.Money
+	34, // 6: civicard.v1.TapResponse.entries:type_name -> civicard.v1.FareEntry
+	35, // 7: civicard.v1.RegisterTerminalKeyResponse.terminal:type_name -> civicard.v1.Terminal
+	35, // 8: civicard.v1.RevokeTerminalResponse.terminal:type_name -> civicard.v1.Terminal
+	36, // 9: civicard.v1.IssueCardRequest.kind:type_name -> civicard.v1.CardKind
+	37, // 10: civicard.v1.IssueCardResponse.card:type_name -> civicard.v1.Card
+	38, // 11: civicard.v1.GrantEntitlementRequest.entitlement:type_name -> civicard.v1.Entitlement
+	37, // 12: civicard.v1.EntitlementResponse.card:type_name -> civicard.v1.Card
+	39, // 13: civicard.v1.RequestCorrectionResponse.transaction:type_name -> civicard.v1.Transaction
+	37, // 14: civicard.v1.ReplaceCardResponse.old_card:type_name -> civicard.v1.Card
+	37, // 15: civicard.v1.ReplaceCardResponse.new_card:type_name -> civicard.v1.Card
+	37, // 16: civicard.v1.RenewCardResponse.card:type_name -> civicard.v1.Card
+	37, // 17: civicard.v1.CloseCardResponse.card:type_name -> civicard.v1.Card
+	39, // 18: civicard.v1.CloseCardResponse.transaction:type_name -> civicard.v1.Transaction
+	37, // 19: civicard.v1.GetCardResponse.card:type_name -> civicard.v1.Card
+	39, // 20: civicard.v1.ListTransactionsResponse.transactions:type_name -> civicard.v1.Transaction
+	33, // 21: civicard.v1.TopUpRequest.amount:type_name -> civicard.v1.Money
+	39, // 22: civicard.v1.TopUpResponse.transaction:type_name -> civicard.v1.Transaction
+	37, // 23: civicard.v1.BlockResponse.card:type_name -> civicard.v1.Card
+	5,  // 24: civicard.v1.TerminalService.Tap:input_type -> civicard.v1.TapRequest
+	3,  // 25: civicard.v1.TerminalService.UploadOfflineTaps:input_type -> civicard.v1.UploadOfflineTapsRequest
+	1,  // 26: civicard.v1.TerminalService.GetDenylist:input_type -> civicard.v1.GetDenylistRequest
+	7,  // 27: civicard.v1.TerminalRegistryService.RegisterTerminalKey:input_type -> civicard.v1.RegisterTerminalKeyRequest
+	9,  // 28: civicard.v1.TerminalRegistryService.RevokeTerminal:input_type -> civicard.v1.RevokeTerminalRequest
+	24, // 29: civicard.v1.CardService.GetCard:input_type -> civicard.v1.GetCardRequest
+	26, // 30: civicard.v1.CardService.ListTransactions:input_type -> civicard.v1.ListTransactionsRequest
+	28, // 31: civicard.v1.CardService.TopUp:input_type -> civicard.v1.TopUpRequest
+	30, // 32: civicard.v1.CardService.Block:input_type -> civicard.v1.BlockRequest
+	11, // 33: civicard.v1.CardService.IssueCard:input_type -> civicard.v1.IssueCardRequest
+	13, // 34: civicard.v1.CardService.GrantEntitlement:input_type -> civicard.v1.GrantEntitlementRequest
+	14, // 35: civicard.v1.CardService.RevokeEntitlement:input_type -> civicard.v1.RevokeEntitlementRequest
+	16, // 36: civicard.v1.CardService.RequestCorrection:input_type -> civicard.v1.RequestCorrectionRequest
+	18, // 37: civicard.v1.CardService.ReplaceCard:input_type -> civicard.v1.ReplaceCardRequest
+	20, // 38: civicard.v1.CardService.RenewCard:input_type -> civicard.v1.RenewCardRequest
+	22, // 39: civicard.v1.CardService.CloseCard:input_type -> civicard.v1.CloseCardRequest
+	6,  // 40: civicard.v1.TerminalService.Tap:output_type -> civicard.v1.TapResponse
+	4,  // 41: civicard.v1.TerminalService.UploadOfflineTaps:output_type -> civicard.v1.UploadOfflineTapsResponse
+	2,  // 42: civicard.v1.TerminalService.GetDenylist:output_type -> civicard.v1.GetDenylistResponse
+	8,  // 43: civicard.v1.TerminalRegistryService.RegisterTerminalKey:output_type -> civicard.v1.RegisterTerminalKeyResponse
+	10, // 44: civicard.v1.TerminalRegistryService.RevokeTerminal:output_type -> civicard.v1.RevokeTerminalResponse
+	25, // 45: civicard.v1.CardService.GetCard:output_type -> civicard.v1.GetCardResponse
+	27, // 46: civicard.v1.CardService.ListTransactions:output_type -> civicard.v1.ListTransactionsResponse
+	29, // 47: civicard.v1.CardService.TopUp:output_type -> civicard.v1.TopUpResponse
+	31, // 48: civicard.v1.CardService.Block:output_type -> civicard.v1.BlockResponse
+	12, // 49: civicard.v1.CardService.IssueCard:output_type -> civicard.v1.IssueCardResponse
+	15, // 50: civicard.v1.CardService.GrantEntitlement:output_type -> civicard.v1.EntitlementResponse
+	15, // 51: civicard.v1.CardService.RevokeEntitlement:output_type -> civicard.v1.EntitlementResponse
+	17, // 52: civicard.v1.CardService.RequestCorrection:output_type -> civicard.v1.RequestCorrectionResponse
+	19, // 53: civicard.v1.CardService.ReplaceCard:output_type -> civicard.v1.ReplaceCardResponse
+	21, // 54: civicard.v1.CardService.RenewCard:output_type -> civicard.v1.RenewCardResponse
+	23, // 55: civicard.v1.CardService.CloseCard:output_type -> civicard.v1.CloseCardResponse
+	40, // [40:56] is the sub-list for method output_type
+	24, // [24:40] is the sub-list for method input_type
+	24, // [24:24] is the sub-list for extension type_name
+	24, // [24:24] is the sub-list for extension extendee
+	0,  // [0:24] is the sub-list for field type_name
 }
 
 func init() { file_civicard_v1_api_proto_init() }
@@ -1347,7 +2319,7 @@ func file_civicard_v1_api_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_civicard_v1_api_proto_rawDesc), len(file_civicard_v1_api_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   18,
+			NumMessages:   31,
 			NumExtensions: 0,
 			NumServices:   3,
 		},

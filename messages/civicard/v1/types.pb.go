@@ -144,6 +144,9 @@ const (
 	CardStatus_CARD_STATUS_ACTIVE      CardStatus = 1
 	// Lost or stolen: every tap and top-up is declined.
 	CardStatus_CARD_STATUS_BLOCKED CardStatus = 2
+	// Closed at the holder's request, its balance paid back: nothing more
+	// happens on it.
+	CardStatus_CARD_STATUS_CLOSED CardStatus = 3
 )
 
 // Enum value maps for CardStatus.
@@ -152,11 +155,13 @@ var (
 		0: "CARD_STATUS_UNSPECIFIED",
 		1: "CARD_STATUS_ACTIVE",
 		2: "CARD_STATUS_BLOCKED",
+		3: "CARD_STATUS_CLOSED",
 	}
 	CardStatus_value = map[string]int32{
 		"CARD_STATUS_UNSPECIFIED": 0,
 		"CARD_STATUS_ACTIVE":      1,
 		"CARD_STATUS_BLOCKED":     2,
+		"CARD_STATUS_CLOSED":      3,
 	}
 )
 
@@ -194,19 +199,53 @@ const (
 	DeclineReason_DECLINE_REASON_UNSPECIFIED        DeclineReason = 0
 	DeclineReason_DECLINE_REASON_INSUFFICIENT_FUNDS DeclineReason = 1
 	DeclineReason_DECLINE_REASON_CARD_BLOCKED       DeclineReason = 2
+	// A personalised card past its validity (48 months from issue): renew it.
+	DeclineReason_DECLINE_REASON_CARD_EXPIRED DeclineReason = 3
+	DeclineReason_DECLINE_REASON_CARD_CLOSED  DeclineReason = 4
+	// The price is over what one purchase may cost.
+	DeclineReason_DECLINE_REASON_AMOUNT DeclineReason = 5
+	// The card holds the most passes or open stays it may.
+	DeclineReason_DECLINE_REASON_CARD_FULL DeclineReason = 6
+	// E-purse limits: one payment over the limit without a PIN, over the
+	// limit with a PIN, a bearer card over its monthly spending.
+	DeclineReason_DECLINE_REASON_LIMIT_TRANSACTION_NO_PIN DeclineReason = 7
+	DeclineReason_DECLINE_REASON_LIMIT_TRANSACTION        DeclineReason = 8
+	DeclineReason_DECLINE_REASON_LIMIT_BEARER_MONTH       DeclineReason = 9
+	// A correction request the rule refused (too late, too many in 30
+	// days), or for a journey the card does not hold as incomplete.
+	DeclineReason_DECLINE_REASON_CORRECTION_REFUSED DeclineReason = 10
+	DeclineReason_DECLINE_REASON_NO_SUCH_JOURNEY    DeclineReason = 11
 )
 
 // Enum value maps for DeclineReason.
 var (
 	DeclineReason_name = map[int32]string{
-		0: "DECLINE_REASON_UNSPECIFIED",
-		1: "DECLINE_REASON_INSUFFICIENT_FUNDS",
-		2: "DECLINE_REASON_CARD_BLOCKED",
+		0:  "DECLINE_REASON_UNSPECIFIED",
+		1:  "DECLINE_REASON_INSUFFICIENT_FUNDS",
+		2:  "DECLINE_REASON_CARD_BLOCKED",
+		3:  "DECLINE_REASON_CARD_EXPIRED",
+		4:  "DECLINE_REASON_CARD_CLOSED",
+		5:  "DECLINE_REASON_AMOUNT",
+		6:  "DECLINE_REASON_CARD_FULL",
+		7:  "DECLINE_REASON_LIMIT_TRANSACTION_NO_PIN",
+		8:  "DECLINE_REASON_LIMIT_TRANSACTION",
+		9:  "DECLINE_REASON_LIMIT_BEARER_MONTH",
+		10: "DECLINE_REASON_CORRECTION_REFUSED",
+		11: "DECLINE_REASON_NO_SUCH_JOURNEY",
 	}
 	DeclineReason_value = map[string]int32{
-		"DECLINE_REASON_UNSPECIFIED":        0,
-		"DECLINE_REASON_INSUFFICIENT_FUNDS": 1,
-		"DECLINE_REASON_CARD_BLOCKED":       2,
+		"DECLINE_REASON_UNSPECIFIED":              0,
+		"DECLINE_REASON_INSUFFICIENT_FUNDS":       1,
+		"DECLINE_REASON_CARD_BLOCKED":             2,
+		"DECLINE_REASON_CARD_EXPIRED":             3,
+		"DECLINE_REASON_CARD_CLOSED":              4,
+		"DECLINE_REASON_AMOUNT":                   5,
+		"DECLINE_REASON_CARD_FULL":                6,
+		"DECLINE_REASON_LIMIT_TRANSACTION_NO_PIN": 7,
+		"DECLINE_REASON_LIMIT_TRANSACTION":        8,
+		"DECLINE_REASON_LIMIT_BEARER_MONTH":       9,
+		"DECLINE_REASON_CORRECTION_REFUSED":       10,
+		"DECLINE_REASON_NO_SUCH_JOURNEY":          11,
 	}
 )
 
@@ -249,16 +288,37 @@ const (
 	TransactionKind_TRANSACTION_KIND_DECLINED_TAP TransactionKind = 3
 	// The card was blocked.
 	TransactionKind_TRANSACTION_KIND_BLOCK TransactionKind = 4
+	// An incomplete journey re-priced on the holder's request: a refund.
+	TransactionKind_TRANSACTION_KIND_CORRECTION TransactionKind = 5
+	// A concession granted to or revoked from the holder.
+	TransactionKind_TRANSACTION_KIND_ENTITLEMENT TransactionKind = 6
+	// The card was replaced: on the old card, its balance, passes and
+	// entitlements leaving; on the new one, arriving.
+	TransactionKind_TRANSACTION_KIND_REPLACED    TransactionKind = 7
+	TransactionKind_TRANSACTION_KIND_REPLACEMENT TransactionKind = 8
+	// The card's validity was extended.
+	TransactionKind_TRANSACTION_KIND_RENEW TransactionKind = 9
+	// The card was closed and its balance paid back.
+	TransactionKind_TRANSACTION_KIND_CLOSE TransactionKind = 10
+	// The card was issued.
+	TransactionKind_TRANSACTION_KIND_ISSUE TransactionKind = 11
 )
 
 // Enum value maps for TransactionKind.
 var (
 	TransactionKind_name = map[int32]string{
-		0: "TRANSACTION_KIND_UNSPECIFIED",
-		1: "TRANSACTION_KIND_TOP_UP",
-		2: "TRANSACTION_KIND_CHARGE",
-		3: "TRANSACTION_KIND_DECLINED_TAP",
-		4: "TRANSACTION_KIND_BLOCK",
+		0:  "TRANSACTION_KIND_UNSPECIFIED",
+		1:  "TRANSACTION_KIND_TOP_UP",
+		2:  "TRANSACTION_KIND_CHARGE",
+		3:  "TRANSACTION_KIND_DECLINED_TAP",
+		4:  "TRANSACTION_KIND_BLOCK",
+		5:  "TRANSACTION_KIND_CORRECTION",
+		6:  "TRANSACTION_KIND_ENTITLEMENT",
+		7:  "TRANSACTION_KIND_REPLACED",
+		8:  "TRANSACTION_KIND_REPLACEMENT",
+		9:  "TRANSACTION_KIND_RENEW",
+		10: "TRANSACTION_KIND_CLOSE",
+		11: "TRANSACTION_KIND_ISSUE",
 	}
 	TransactionKind_value = map[string]int32{
 		"TRANSACTION_KIND_UNSPECIFIED":  0,
@@ -266,6 +326,13 @@ var (
 		"TRANSACTION_KIND_CHARGE":       2,
 		"TRANSACTION_KIND_DECLINED_TAP": 3,
 		"TRANSACTION_KIND_BLOCK":        4,
+		"TRANSACTION_KIND_CORRECTION":   5,
+		"TRANSACTION_KIND_ENTITLEMENT":  6,
+		"TRANSACTION_KIND_REPLACED":     7,
+		"TRANSACTION_KIND_REPLACEMENT":  8,
+		"TRANSACTION_KIND_RENEW":        9,
+		"TRANSACTION_KIND_CLOSE":        10,
+		"TRANSACTION_KIND_ISSUE":        11,
 	}
 )
 
@@ -352,6 +419,374 @@ func (x *Money) GetMinorUnits() int64 {
 	return 0
 }
 
+// Audit says who changed a card, when and why.
+type Audit struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The operator or system that asked, e.g. "operator/jkowalska".
+	Actor         string `protobuf:"bytes,1,opt,name=actor,proto3" json:"actor,omitempty"`
+	Reason        string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	TimeUnixMs    int64  `protobuf:"varint,3,opt,name=time_unix_ms,json=timeUnixMs,proto3" json:"time_unix_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Audit) Reset() {
+	*x = Audit{}
+	mi := &file_civicard_v1_types_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Audit) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Audit) ProtoMessage() {}
+
+func (x *Audit) ProtoReflect() protoreflect.Message {
+	mi := &file_civicard_v1_types_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Audit.ProtoReflect.Descriptor instead.
+func (*Audit) Descriptor() ([]byte, []int) {
+	return file_civicard_v1_types_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *Audit) GetActor() string {
+	if x != nil {
+		return x.Actor
+	}
+	return ""
+}
+
+func (x *Audit) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *Audit) GetTimeUnixMs() int64 {
+	if x != nil {
+		return x.TimeUnixMs
+	}
+	return 0
+}
+
+// FareEntry is one movement of a priced tap: the card pays an institution
+// (amount > 0), is refunded by one (< 0), or a use is recorded (0).
+type FareEntry struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	InstitutionId string                 `protobuf:"bytes,1,opt,name=institution_id,json=institutionId,proto3" json:"institution_id,omitempty"`
+	Product       string                 `protobuf:"bytes,2,opt,name=product,proto3" json:"product,omitempty"`
+	Amount        *Money                 `protobuf:"bytes,3,opt,name=amount,proto3" json:"amount,omitempty"`
+	// "check-in", "check-out refund", "season pass" ...
+	What          string `protobuf:"bytes,4,opt,name=what,proto3" json:"what,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FareEntry) Reset() {
+	*x = FareEntry{}
+	mi := &file_civicard_v1_types_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FareEntry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FareEntry) ProtoMessage() {}
+
+func (x *FareEntry) ProtoReflect() protoreflect.Message {
+	mi := &file_civicard_v1_types_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FareEntry.ProtoReflect.Descriptor instead.
+func (*FareEntry) Descriptor() ([]byte, []int) {
+	return file_civicard_v1_types_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *FareEntry) GetInstitutionId() string {
+	if x != nil {
+		return x.InstitutionId
+	}
+	return ""
+}
+
+func (x *FareEntry) GetProduct() string {
+	if x != nil {
+		return x.Product
+	}
+	return ""
+}
+
+func (x *FareEntry) GetAmount() *Money {
+	if x != nil {
+		return x.Amount
+	}
+	return nil
+}
+
+func (x *FareEntry) GetWhat() string {
+	if x != nil {
+		return x.What
+	}
+	return ""
+}
+
+// Entitlement is a concession the holder has, certified by its issuer.
+type Entitlement struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Region-wide code, e.g. "STUDENT".
+	Concession string `protobuf:"bytes,1,opt,name=concession,proto3" json:"concession,omitempty"`
+	// Inclusive local dates, YYYY-MM-DD.
+	FromDate      string `protobuf:"bytes,2,opt,name=from_date,json=fromDate,proto3" json:"from_date,omitempty"`
+	UntilDate     string `protobuf:"bytes,3,opt,name=until_date,json=untilDate,proto3" json:"until_date,omitempty"`
+	Issuer        string `protobuf:"bytes,4,opt,name=issuer,proto3" json:"issuer,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Entitlement) Reset() {
+	*x = Entitlement{}
+	mi := &file_civicard_v1_types_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Entitlement) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Entitlement) ProtoMessage() {}
+
+func (x *Entitlement) ProtoReflect() protoreflect.Message {
+	mi := &file_civicard_v1_types_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Entitlement.ProtoReflect.Descriptor instead.
+func (*Entitlement) Descriptor() ([]byte, []int) {
+	return file_civicard_v1_types_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *Entitlement) GetConcession() string {
+	if x != nil {
+		return x.Concession
+	}
+	return ""
+}
+
+func (x *Entitlement) GetFromDate() string {
+	if x != nil {
+		return x.FromDate
+	}
+	return ""
+}
+
+func (x *Entitlement) GetUntilDate() string {
+	if x != nil {
+		return x.UntilDate
+	}
+	return ""
+}
+
+func (x *Entitlement) GetIssuer() string {
+	if x != nil {
+		return x.Issuer
+	}
+	return ""
+}
+
+// Pass is a season pass on the card.
+type Pass struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Product       string                 `protobuf:"bytes,1,opt,name=product,proto3" json:"product,omitempty"`
+	InstitutionId string                 `protobuf:"bytes,2,opt,name=institution_id,json=institutionId,proto3" json:"institution_id,omitempty"`
+	FromDate      string                 `protobuf:"bytes,3,opt,name=from_date,json=fromDate,proto3" json:"from_date,omitempty"`
+	UntilDate     string                 `protobuf:"bytes,4,opt,name=until_date,json=untilDate,proto3" json:"until_date,omitempty"`
+	// Empty: every line.
+	Lines         []string `protobuf:"bytes,5,rep,name=lines,proto3" json:"lines,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Pass) Reset() {
+	*x = Pass{}
+	mi := &file_civicard_v1_types_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Pass) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Pass) ProtoMessage() {}
+
+func (x *Pass) ProtoReflect() protoreflect.Message {
+	mi := &file_civicard_v1_types_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Pass.ProtoReflect.Descriptor instead.
+func (*Pass) Descriptor() ([]byte, []int) {
+	return file_civicard_v1_types_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *Pass) GetProduct() string {
+	if x != nil {
+		return x.Product
+	}
+	return ""
+}
+
+func (x *Pass) GetInstitutionId() string {
+	if x != nil {
+		return x.InstitutionId
+	}
+	return ""
+}
+
+func (x *Pass) GetFromDate() string {
+	if x != nil {
+		return x.FromDate
+	}
+	return ""
+}
+
+func (x *Pass) GetUntilDate() string {
+	if x != nil {
+		return x.UntilDate
+	}
+	return ""
+}
+
+func (x *Pass) GetLines() []string {
+	if x != nil {
+		return x.Lines
+	}
+	return nil
+}
+
+// Journey is a check-in: in progress, or incomplete (never checked out).
+type Journey struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The check-in tap's id; a correction names it.
+	JourneyId     string `protobuf:"bytes,1,opt,name=journey_id,json=journeyId,proto3" json:"journey_id,omitempty"`
+	InstitutionId string `protobuf:"bytes,2,opt,name=institution_id,json=institutionId,proto3" json:"institution_id,omitempty"`
+	Line          string `protobuf:"bytes,3,opt,name=line,proto3" json:"line,omitempty"`
+	Stop          string `protobuf:"bytes,4,opt,name=stop,proto3" json:"stop,omitempty"`
+	StartUnixMs   int64  `protobuf:"varint,5,opt,name=start_unix_ms,json=startUnixMs,proto3" json:"start_unix_ms,omitempty"`
+	Charged       *Money `protobuf:"bytes,6,opt,name=charged,proto3" json:"charged,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Journey) Reset() {
+	*x = Journey{}
+	mi := &file_civicard_v1_types_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Journey) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Journey) ProtoMessage() {}
+
+func (x *Journey) ProtoReflect() protoreflect.Message {
+	mi := &file_civicard_v1_types_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Journey.ProtoReflect.Descriptor instead.
+func (*Journey) Descriptor() ([]byte, []int) {
+	return file_civicard_v1_types_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *Journey) GetJourneyId() string {
+	if x != nil {
+		return x.JourneyId
+	}
+	return ""
+}
+
+func (x *Journey) GetInstitutionId() string {
+	if x != nil {
+		return x.InstitutionId
+	}
+	return ""
+}
+
+func (x *Journey) GetLine() string {
+	if x != nil {
+		return x.Line
+	}
+	return ""
+}
+
+func (x *Journey) GetStop() string {
+	if x != nil {
+		return x.Stop
+	}
+	return ""
+}
+
+func (x *Journey) GetStartUnixMs() int64 {
+	if x != nil {
+		return x.StartUnixMs
+	}
+	return 0
+}
+
+func (x *Journey) GetCharged() *Money {
+	if x != nil {
+		return x.Charged
+	}
+	return nil
+}
+
 // One entry of a price list: what an institution sells at a terminal.
 type Service struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -366,7 +801,7 @@ type Service struct {
 
 func (x *Service) Reset() {
 	*x = Service{}
-	mi := &file_civicard_v1_types_proto_msgTypes[1]
+	mi := &file_civicard_v1_types_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -378,7 +813,7 @@ func (x *Service) String() string {
 func (*Service) ProtoMessage() {}
 
 func (x *Service) ProtoReflect() protoreflect.Message {
-	mi := &file_civicard_v1_types_proto_msgTypes[1]
+	mi := &file_civicard_v1_types_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -391,7 +826,7 @@ func (x *Service) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Service.ProtoReflect.Descriptor instead.
 func (*Service) Descriptor() ([]byte, []int) {
-	return file_civicard_v1_types_proto_rawDescGZIP(), []int{1}
+	return file_civicard_v1_types_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Service) GetCode() string {
@@ -428,7 +863,7 @@ type Institution struct {
 
 func (x *Institution) Reset() {
 	*x = Institution{}
-	mi := &file_civicard_v1_types_proto_msgTypes[2]
+	mi := &file_civicard_v1_types_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -440,7 +875,7 @@ func (x *Institution) String() string {
 func (*Institution) ProtoMessage() {}
 
 func (x *Institution) ProtoReflect() protoreflect.Message {
-	mi := &file_civicard_v1_types_proto_msgTypes[2]
+	mi := &file_civicard_v1_types_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -453,7 +888,7 @@ func (x *Institution) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Institution.ProtoReflect.Descriptor instead.
 func (*Institution) Descriptor() ([]byte, []int) {
-	return file_civicard_v1_types_proto_rawDescGZIP(), []int{2}
+	return file_civicard_v1_types_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Institution) GetInstitutionId() string {
@@ -512,7 +947,7 @@ type Terminal struct {
 
 func (x *Terminal) Reset() {
 	*x = Terminal{}
-	mi := &file_civicard_v1_types_proto_msgTypes[3]
+	mi := &file_civicard_v1_types_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -524,7 +959,7 @@ func (x *Terminal) String() string {
 func (*Terminal) ProtoMessage() {}
 
 func (x *Terminal) ProtoReflect() protoreflect.Message {
-	mi := &file_civicard_v1_types_proto_msgTypes[3]
+	mi := &file_civicard_v1_types_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -537,7 +972,7 @@ func (x *Terminal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Terminal.ProtoReflect.Descriptor instead.
 func (*Terminal) Descriptor() ([]byte, []int) {
-	return file_civicard_v1_types_proto_rawDescGZIP(), []int{3}
+	return file_civicard_v1_types_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Terminal) GetTerminalId() string {
@@ -594,14 +1029,26 @@ type Card struct {
 	HolderName string `protobuf:"bytes,6,opt,name=holder_name,json=holderName,proto3" json:"holder_name,omitempty"`
 	// What the card owes for offline taps its balance could not cover; taken
 	// from its next top-ups. Unset when nothing is owed.
-	Debt          *Money `protobuf:"bytes,7,opt,name=debt,proto3" json:"debt,omitempty"`
+	Debt *Money `protobuf:"bytes,7,opt,name=debt,proto3" json:"debt,omitempty"`
+	// When a personalised card stops being accepted (48 months from issue or
+	// renewal); 0: no expiry (bearer cards, cards loaded without an issue date).
+	ExpiresUnixMs int64          `protobuf:"varint,8,opt,name=expires_unix_ms,json=expiresUnixMs,proto3" json:"expires_unix_ms,omitempty"`
+	Entitlements  []*Entitlement `protobuf:"bytes,9,rep,name=entitlements,proto3" json:"entitlements,omitempty"`
+	Passes        []*Pass        `protobuf:"bytes,10,rep,name=passes,proto3" json:"passes,omitempty"`
+	// The check-in not yet checked out.
+	Journey *Journey `protobuf:"bytes,11,opt,name=journey,proto3" json:"journey,omitempty"`
+	// Journeys never checked out, for a correction request.
+	IncompleteJourneys []*Journey `protobuf:"bytes,12,rep,name=incomplete_journeys,json=incompleteJourneys,proto3" json:"incomplete_journeys,omitempty"`
+	// The card that replaced this one, or the one this one replaced.
+	ReplacedBy    string `protobuf:"bytes,13,opt,name=replaced_by,json=replacedBy,proto3" json:"replaced_by,omitempty"`
+	Replaces      string `protobuf:"bytes,14,opt,name=replaces,proto3" json:"replaces,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Card) Reset() {
 	*x = Card{}
-	mi := &file_civicard_v1_types_proto_msgTypes[4]
+	mi := &file_civicard_v1_types_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -613,7 +1060,7 @@ func (x *Card) String() string {
 func (*Card) ProtoMessage() {}
 
 func (x *Card) ProtoReflect() protoreflect.Message {
-	mi := &file_civicard_v1_types_proto_msgTypes[4]
+	mi := &file_civicard_v1_types_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -626,7 +1073,7 @@ func (x *Card) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Card.ProtoReflect.Descriptor instead.
 func (*Card) Descriptor() ([]byte, []int) {
-	return file_civicard_v1_types_proto_rawDescGZIP(), []int{4}
+	return file_civicard_v1_types_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Card) GetCardId() string {
@@ -678,6 +1125,55 @@ func (x *Card) GetDebt() *Money {
 	return nil
 }
 
+func (x *Card) GetExpiresUnixMs() int64 {
+	if x != nil {
+		return x.ExpiresUnixMs
+	}
+	return 0
+}
+
+func (x *Card) GetEntitlements() []*Entitlement {
+	if x != nil {
+		return x.Entitlements
+	}
+	return nil
+}
+
+func (x *Card) GetPasses() []*Pass {
+	if x != nil {
+		return x.Passes
+	}
+	return nil
+}
+
+func (x *Card) GetJourney() *Journey {
+	if x != nil {
+		return x.Journey
+	}
+	return nil
+}
+
+func (x *Card) GetIncompleteJourneys() []*Journey {
+	if x != nil {
+		return x.IncompleteJourneys
+	}
+	return nil
+}
+
+func (x *Card) GetReplacedBy() string {
+	if x != nil {
+		return x.ReplacedBy
+	}
+	return ""
+}
+
+func (x *Card) GetReplaces() string {
+	if x != nil {
+		return x.Replaces
+	}
+	return ""
+}
+
 // A record of the card's ledger: every top-up, charge, declined tap and block.
 type Transaction struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -704,14 +1200,26 @@ type Transaction struct {
 	// (an offline charge it could not cover, a top-up that repaid debt).
 	DebtAfter *Money `protobuf:"bytes,15,opt,name=debt_after,json=debtAfter,proto3" json:"debt_after,omitempty"`
 	// True for a tap the terminal accepted offline and uploaded later.
-	Offline       bool `protobuf:"varint,16,opt,name=offline,proto3" json:"offline,omitempty"`
+	Offline bool `protobuf:"varint,16,opt,name=offline,proto3" json:"offline,omitempty"`
+	// A priced tap's movements, in order.
+	Entries []*FareEntry `protobuf:"bytes,17,rep,name=entries,proto3" json:"entries,omitempty"`
+	// For a declined tap: what it would have cost.
+	Refused *Money `protobuf:"bytes,18,opt,name=refused,proto3" json:"refused,omitempty"`
+	// Why, in words: the fare engine's explanation of a decline.
+	DeclineDetail string `protobuf:"bytes,19,opt,name=decline_detail,json=declineDetail,proto3" json:"decline_detail,omitempty"`
+	// The price lists the tap was priced with (a digest).
+	TariffVersion string `protobuf:"bytes,20,opt,name=tariff_version,json=tariffVersion,proto3" json:"tariff_version,omitempty"`
+	// For changes made by an operator: who, when, why.
+	Audit *Audit `protobuf:"bytes,21,opt,name=audit,proto3" json:"audit,omitempty"`
+	// The other card of a replacement.
+	RelatedCardId string `protobuf:"bytes,22,opt,name=related_card_id,json=relatedCardId,proto3" json:"related_card_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Transaction) Reset() {
 	*x = Transaction{}
-	mi := &file_civicard_v1_types_proto_msgTypes[5]
+	mi := &file_civicard_v1_types_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -723,7 +1231,7 @@ func (x *Transaction) String() string {
 func (*Transaction) ProtoMessage() {}
 
 func (x *Transaction) ProtoReflect() protoreflect.Message {
-	mi := &file_civicard_v1_types_proto_msgTypes[5]
+	mi := &file_civicard_v1_types_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -736,7 +1244,7 @@ func (x *Transaction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Transaction.ProtoReflect.Descriptor instead.
 func (*Transaction) Descriptor() ([]byte, []int) {
-	return file_civicard_v1_types_proto_rawDescGZIP(), []int{5}
+	return file_civicard_v1_types_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Transaction) GetTransactionId() string {
@@ -851,6 +1359,48 @@ func (x *Transaction) GetOffline() bool {
 	return false
 }
 
+func (x *Transaction) GetEntries() []*FareEntry {
+	if x != nil {
+		return x.Entries
+	}
+	return nil
+}
+
+func (x *Transaction) GetRefused() *Money {
+	if x != nil {
+		return x.Refused
+	}
+	return nil
+}
+
+func (x *Transaction) GetDeclineDetail() string {
+	if x != nil {
+		return x.DeclineDetail
+	}
+	return ""
+}
+
+func (x *Transaction) GetTariffVersion() string {
+	if x != nil {
+		return x.TariffVersion
+	}
+	return ""
+}
+
+func (x *Transaction) GetAudit() *Audit {
+	if x != nil {
+		return x.Audit
+	}
+	return nil
+}
+
+func (x *Transaction) GetRelatedCardId() string {
+	if x != nil {
+		return x.RelatedCardId
+	}
+	return ""
+}
+
 var File_civicard_v1_types_proto protoreflect.FileDescriptor
 
 const file_civicard_v1_types_proto_rawDesc = "" +
@@ -859,7 +1409,40 @@ const file_civicard_v1_types_proto_rawDesc = "" +
 	"\x05Money\x12\x1a\n" +
 	"\bcurrency\x18\x01 \x01(\tR\bcurrency\x12\x1f\n" +
 	"\vminor_units\x18\x02 \x01(\x03R\n" +
-	"minorUnits\"[\n" +
+	"minorUnits\"W\n" +
+	"\x05Audit\x12\x14\n" +
+	"\x05actor\x18\x01 \x01(\tR\x05actor\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\x12 \n" +
+	"\ftime_unix_ms\x18\x03 \x01(\x03R\n" +
+	"timeUnixMs\"\x8c\x01\n" +
+	"\tFareEntry\x12%\n" +
+	"\x0einstitution_id\x18\x01 \x01(\tR\rinstitutionId\x12\x18\n" +
+	"\aproduct\x18\x02 \x01(\tR\aproduct\x12*\n" +
+	"\x06amount\x18\x03 \x01(\v2\x12.civicard.v1.MoneyR\x06amount\x12\x12\n" +
+	"\x04what\x18\x04 \x01(\tR\x04what\"\x81\x01\n" +
+	"\vEntitlement\x12\x1e\n" +
+	"\n" +
+	"concession\x18\x01 \x01(\tR\n" +
+	"concession\x12\x1b\n" +
+	"\tfrom_date\x18\x02 \x01(\tR\bfromDate\x12\x1d\n" +
+	"\n" +
+	"until_date\x18\x03 \x01(\tR\tuntilDate\x12\x16\n" +
+	"\x06issuer\x18\x04 \x01(\tR\x06issuer\"\x99\x01\n" +
+	"\x04Pass\x12\x18\n" +
+	"\aproduct\x18\x01 \x01(\tR\aproduct\x12%\n" +
+	"\x0einstitution_id\x18\x02 \x01(\tR\rinstitutionId\x12\x1b\n" +
+	"\tfrom_date\x18\x03 \x01(\tR\bfromDate\x12\x1d\n" +
+	"\n" +
+	"until_date\x18\x04 \x01(\tR\tuntilDate\x12\x14\n" +
+	"\x05lines\x18\x05 \x03(\tR\x05lines\"\xc9\x01\n" +
+	"\aJourney\x12\x1d\n" +
+	"\n" +
+	"journey_id\x18\x01 \x01(\tR\tjourneyId\x12%\n" +
+	"\x0einstitution_id\x18\x02 \x01(\tR\rinstitutionId\x12\x12\n" +
+	"\x04line\x18\x03 \x01(\tR\x04line\x12\x12\n" +
+	"\x04stop\x18\x04 \x01(\tR\x04stop\x12\"\n" +
+	"\rstart_unix_ms\x18\x05 \x01(\x03R\vstartUnixMs\x12,\n" +
+	"\acharged\x18\x06 \x01(\v2\x12.civicard.v1.MoneyR\acharged\"[\n" +
 	"\aService\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12(\n" +
@@ -878,7 +1461,7 @@ const file_civicard_v1_types_proto_rawDesc = "" +
 	"\x11credential_sha256\x18\x04 \x01(\fR\x10credentialSha256\x12\x1d\n" +
 	"\n" +
 	"public_key\x18\x05 \x01(\fR\tpublicKey\x12\x18\n" +
-	"\arevoked\x18\x06 \x01(\bR\arevoked\"\x8c\x02\n" +
+	"\arevoked\x18\x06 \x01(\bR\arevoked\"\xd1\x04\n" +
 	"\x04Card\x12\x17\n" +
 	"\acard_id\x18\x01 \x01(\tR\x06cardId\x12)\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x15.civicard.v1.CardKindR\x04kind\x12/\n" +
@@ -887,7 +1470,16 @@ const file_civicard_v1_types_proto_rawDesc = "" +
 	"\aversion\x18\x05 \x01(\x04R\aversion\x12\x1f\n" +
 	"\vholder_name\x18\x06 \x01(\tR\n" +
 	"holderName\x12&\n" +
-	"\x04debt\x18\a \x01(\v2\x12.civicard.v1.MoneyR\x04debt\"\x87\x05\n" +
+	"\x04debt\x18\a \x01(\v2\x12.civicard.v1.MoneyR\x04debt\x12&\n" +
+	"\x0fexpires_unix_ms\x18\b \x01(\x03R\rexpiresUnixMs\x12<\n" +
+	"\fentitlements\x18\t \x03(\v2\x18.civicard.v1.EntitlementR\fentitlements\x12)\n" +
+	"\x06passes\x18\n" +
+	" \x03(\v2\x11.civicard.v1.PassR\x06passes\x12.\n" +
+	"\ajourney\x18\v \x01(\v2\x14.civicard.v1.JourneyR\ajourney\x12E\n" +
+	"\x13incomplete_journeys\x18\f \x03(\v2\x14.civicard.v1.JourneyR\x12incompleteJourneys\x12\x1f\n" +
+	"\vreplaced_by\x18\r \x01(\tR\n" +
+	"replacedBy\x12\x1a\n" +
+	"\breplaces\x18\x0e \x01(\tR\breplaces\"\x87\a\n" +
 	"\vTransaction\x12%\n" +
 	"\x0etransaction_id\x18\x01 \x01(\tR\rtransactionId\x12'\n" +
 	"\x0fledger_sequence\x18\x02 \x01(\x04R\x0eledgerSequence\x120\n" +
@@ -908,7 +1500,13 @@ const file_civicard_v1_types_proto_rawDesc = "" +
 	"\x04note\x18\x0e \x01(\tR\x04note\x121\n" +
 	"\n" +
 	"debt_after\x18\x0f \x01(\v2\x12.civicard.v1.MoneyR\tdebtAfter\x12\x18\n" +
-	"\aoffline\x18\x10 \x01(\bR\aoffline*\xd2\x01\n" +
+	"\aoffline\x18\x10 \x01(\bR\aoffline\x120\n" +
+	"\aentries\x18\x11 \x03(\v2\x16.civicard.v1.FareEntryR\aentries\x12,\n" +
+	"\arefused\x18\x12 \x01(\v2\x12.civicard.v1.MoneyR\arefused\x12%\n" +
+	"\x0edecline_detail\x18\x13 \x01(\tR\rdeclineDetail\x12%\n" +
+	"\x0etariff_version\x18\x14 \x01(\tR\rtariffVersion\x12(\n" +
+	"\x05audit\x18\x15 \x01(\v2\x12.civicard.v1.AuditR\x05audit\x12&\n" +
+	"\x0frelated_card_id\x18\x16 \x01(\tR\rrelatedCardId*\xd2\x01\n" +
 	"\vServiceKind\x12\x1c\n" +
 	"\x18SERVICE_KIND_UNSPECIFIED\x10\x00\x12!\n" +
 	"\x1dSERVICE_KIND_PUBLIC_TRANSPORT\x10\x01\x12\x18\n" +
@@ -920,22 +1518,41 @@ const file_civicard_v1_types_proto_rawDesc = "" +
 	"\bCardKind\x12\x19\n" +
 	"\x15CARD_KIND_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12CARD_KIND_PERSONAL\x10\x01\x12\x14\n" +
-	"\x10CARD_KIND_BEARER\x10\x02*Z\n" +
+	"\x10CARD_KIND_BEARER\x10\x02*r\n" +
 	"\n" +
 	"CardStatus\x12\x1b\n" +
 	"\x17CARD_STATUS_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12CARD_STATUS_ACTIVE\x10\x01\x12\x17\n" +
-	"\x13CARD_STATUS_BLOCKED\x10\x02*w\n" +
+	"\x13CARD_STATUS_BLOCKED\x10\x02\x12\x16\n" +
+	"\x12CARD_STATUS_CLOSED\x10\x03*\xb6\x03\n" +
 	"\rDeclineReason\x12\x1e\n" +
 	"\x1aDECLINE_REASON_UNSPECIFIED\x10\x00\x12%\n" +
 	"!DECLINE_REASON_INSUFFICIENT_FUNDS\x10\x01\x12\x1f\n" +
-	"\x1bDECLINE_REASON_CARD_BLOCKED\x10\x02*\xac\x01\n" +
+	"\x1bDECLINE_REASON_CARD_BLOCKED\x10\x02\x12\x1f\n" +
+	"\x1bDECLINE_REASON_CARD_EXPIRED\x10\x03\x12\x1e\n" +
+	"\x1aDECLINE_REASON_CARD_CLOSED\x10\x04\x12\x19\n" +
+	"\x15DECLINE_REASON_AMOUNT\x10\x05\x12\x1c\n" +
+	"\x18DECLINE_REASON_CARD_FULL\x10\x06\x12+\n" +
+	"'DECLINE_REASON_LIMIT_TRANSACTION_NO_PIN\x10\a\x12$\n" +
+	" DECLINE_REASON_LIMIT_TRANSACTION\x10\b\x12%\n" +
+	"!DECLINE_REASON_LIMIT_BEARER_MONTH\x10\t\x12%\n" +
+	"!DECLINE_REASON_CORRECTION_REFUSED\x10\n" +
+	"\x12\"\n" +
+	"\x1eDECLINE_REASON_NO_SUCH_JOURNEY\x10\v*\x84\x03\n" +
 	"\x0fTransactionKind\x12 \n" +
 	"\x1cTRANSACTION_KIND_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17TRANSACTION_KIND_TOP_UP\x10\x01\x12\x1b\n" +
 	"\x17TRANSACTION_KIND_CHARGE\x10\x02\x12!\n" +
 	"\x1dTRANSACTION_KIND_DECLINED_TAP\x10\x03\x12\x1a\n" +
-	"\x16TRANSACTION_KIND_BLOCK\x10\x04B*Z(civicard/messages/civicard/v1;civicardv1b\x06proto3"
+	"\x16TRANSACTION_KIND_BLOCK\x10\x04\x12\x1f\n" +
+	"\x1bTRANSACTION_KIND_CORRECTION\x10\x05\x12 \n" +
+	"\x1cTRANSACTION_KIND_ENTITLEMENT\x10\x06\x12\x1d\n" +
+	"\x19TRANSACTION_KIND_REPLACED\x10\a\x12 \n" +
+	"\x1cTRANSACTION_KIND_REPLACEMENT\x10\b\x12\x1a\n" +
+	"\x16TRANSACTION_KIND_RENEW\x10\t\x12\x1a\n" +
+	"\x16TRANSACTION_KIND_CLOSE\x10\n" +
+	"\x12\x1a\n" +
+	"\x16TRANSACTION_KIND_ISSUE\x10\vB*Z(civicard/messages/civicard/v1;civicardv1b\x06proto3"
 
 var (
 	file_civicard_v1_types_proto_rawDescOnce sync.Once
@@ -950,7 +1567,7 @@ func file_civicard_v1_types_proto_rawDescGZIP() []byte {
 }
 
 var file_civicard_v1_types_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_civicard_v1_types_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_civicard_v1_types_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_civicard_v1_types_proto_goTypes = []any{
 	(ServiceKind)(0),     // 0: civicard.v1.ServiceKind
 	(CardKind)(0),        // 1: civicard.v1.CardKind
@@ -958,29 +1575,43 @@ var file_civicard_v1_types_proto_goTypes = []any{
 	(DeclineReason)(0),   // 3: civicard.v1.DeclineReason
 	(TransactionKind)(0), // 4: civicard.v1.TransactionKind
 	(*Money)(nil),        // 5: civicard.v1.Money
-	(*Service)(nil),      // 6: civicard.v1.Service
-	(*Institution)(nil),  // 7: civicard.v1.Institution
-	(*Terminal)(nil),     // 8: civicard.v1.Terminal
-	(*Card)(nil),         // 9: civicard.v1.Card
-	(*Transaction)(nil),  // 10: civicard.v1.Transaction
+	(*Audit)(nil),        // 6: civicard.v1.Audit
+	(*FareEntry)(nil),    // 7: civicard.v1.FareEntry
+	(*Entitlement)(nil),  // 8: civicard.v1.Entitlement
+	(*Pass)(nil),         // 9: civicard.v1.Pass
+	(*Journey)(nil),      // 10: civicard.v1.Journey
+	(*Service)(nil),      // 11: civicard.v1.Service
+	(*Institution)(nil),  // 12: civicard.v1.Institution
+	(*Terminal)(nil),     // 13: civicard.v1.Terminal
+	(*Card)(nil),         // 14: civicard.v1.Card
+	(*Transaction)(nil),  // 15: civicard.v1.Transaction
 }
 var file_civicard_v1_types_proto_depIdxs = []int32{
-	0,  // 0: civicard.v1.Institution.kind:type_name -> civicard.v1.ServiceKind
-	6,  // 1: civicard.v1.Institution.services:type_name -> civicard.v1.Service
-	1,  // 2: civicard.v1.Card.kind:type_name -> civicard.v1.CardKind
-	2,  // 3: civicard.v1.Card.status:type_name -> civicard.v1.CardStatus
-	5,  // 4: civicard.v1.Card.balance:type_name -> civicard.v1.Money
-	5,  // 5: civicard.v1.Card.debt:type_name -> civicard.v1.Money
-	4,  // 6: civicard.v1.Transaction.kind:type_name -> civicard.v1.TransactionKind
-	5,  // 7: civicard.v1.Transaction.amount:type_name -> civicard.v1.Money
-	5,  // 8: civicard.v1.Transaction.balance_after:type_name -> civicard.v1.Money
-	3,  // 9: civicard.v1.Transaction.decline_reason:type_name -> civicard.v1.DeclineReason
-	5,  // 10: civicard.v1.Transaction.debt_after:type_name -> civicard.v1.Money
-	11, // [11:11] is the sub-list for method output_type
-	11, // [11:11] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	5,  // 0: civicard.v1.FareEntry.amount:type_name -> civicard.v1.Money
+	5,  // 1: civicard.v1.Journey.charged:type_name -> civicard.v1.Money
+	0,  // 2: civicard.v1.Institution.kind:type_name -> civicard.v1.ServiceKind
+	11, // 3: civicard.v1.Institution.services:type_name -> civicard.v1.Service
+	1,  // 4: civicard.v1.Card.kind:type_name -> civicard.v1.CardKind
+	2,  // 5: civicard.v1.Card.status:type_name -> civicard.v1.CardStatus
+	5,  // 6: civicard.v1.Card.balance:type_name -> civicard.v1.Money
+	5,  // 7: civicard.v1.Card.debt:type_name -> civicard.v1.Money
+	8,  // 8: civicard.v1.Card.entitlements:type_name -> civicard.v1.Entitlement
+	9,  // 9: civicard.v1.Card.passes:type_name -> civicard.v1.Pass
+	10, // 10: civicard.v1.Card.journey:type_name -> civicard.v1.Journey
+	10, // 11: civicard.v1.Card.incomplete_journeys:type_name -> civicard.v1.Journey
+	4,  // 12: civicard.v1.Transaction.kind:type_name -> civicard.v1.TransactionKind
+	5,  // 13: civicard.v1.Transaction.amount:type_name -> civicard.v1.Money
+	5,  // 14: civicard.v1.Transaction.balance_after:type_name -> civicard.v1.Money
+	3,  // 15: civicard.v1.Transaction.decline_reason:type_name -> civicard.v1.DeclineReason
+	5,  // 16: civicard.v1.Transaction.debt_after:type_name -> civicard.v1.Money
+	7,  // 17: civicard.v1.Transaction.entries:type_name -> civicard.v1.FareEntry
+	5,  // 18: civicard.v1.Transaction.refused:type_name -> civicard.v1.Money
+	6,  // 19: civicard.v1.Transaction.audit:type_name -> civicard.v1.Audit
+	20, // [20:20] is the sub-list for method output_type
+	20, // [20:20] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_civicard_v1_types_proto_init() }
@@ -994,7 +1625,7 @@ func file_civicard_v1_types_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_civicard_v1_types_proto_rawDesc), len(file_civicard_v1_types_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   6,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -103,13 +103,15 @@ const file_grains_v1_grains_proto_rawDesc = "" +
 	"\x0fUNAUTHENTICATED\x10\x03\x12\x17\n" +
 	"\x13FAILED_PRECONDITION\x10\x04\x12\x0f\n" +
 	"\vUNAVAILABLE\x10\x05\x12\x12\n" +
-	"\x0eALREADY_EXISTS\x10\x062\x88\x03\n" +
+	"\x0eALREADY_EXISTS\x10\x062\xaa\x04\n" +
 	"\x04Card\x12I\n" +
 	"\tAuthorize\x12 .civicard.grains.v1.AuthorizeTap\x1a\x18.civicard.v1.TapResponse\"\x00\x12F\n" +
 	"\aGetCard\x12\x1b.civicard.v1.GetCardRequest\x1a\x1c.civicard.v1.GetCardResponse\"\x00\x12a\n" +
 	"\x10ListTransactions\x12$.civicard.v1.ListTransactionsRequest\x1a%.civicard.v1.ListTransactionsResponse\"\x00\x12D\n" +
 	"\x05TopUp\x12\x1d.civicard.grains.v1.TopUpCard\x1a\x1a.civicard.v1.TopUpResponse\"\x00\x12D\n" +
-	"\x05Block\x12\x1d.civicard.grains.v1.BlockCard\x1a\x1a.civicard.v1.BlockResponse\"\x002\xf6\x01\n" +
+	"\x05Block\x12\x1d.civicard.grains.v1.BlockCard\x1a\x1a.civicard.v1.BlockResponse\"\x00\x12K\n" +
+	"\x06Change\x12\x1e.civicard.grains.v1.CardChange\x1a\x1f.civicard.grains.v1.CardChanged\"\x00\x12S\n" +
+	"\aCorrect\x12\x1e.civicard.grains.v1.Correction\x1a&.civicard.v1.RequestCorrectionResponse\"\x002\xf6\x01\n" +
 	"\bTerminal\x12B\n" +
 	"\x03Tap\x12\x1f.civicard.grains.v1.TerminalTap\x1a\x18.civicard.v1.TapResponse\"\x00\x12P\n" +
 	"\x06Change\x12\".civicard.grains.v1.ChangeTerminal\x1a .civicard.grains.v1.TerminalInfo\"\x00\x12T\n" +
@@ -131,24 +133,28 @@ func file_grains_v1_grains_proto_rawDescGZIP() []byte {
 
 var file_grains_v1_grains_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
 var file_grains_v1_grains_proto_goTypes = []any{
-	(ErrorReason)(0),                    // 0: civicard.grains.v1.ErrorReason
-	(*AuthorizeTap)(nil),                // 1: civicard.grains.v1.AuthorizeTap
-	(*v1.GetCardRequest)(nil),           // 2: civicard.v1.GetCardRequest
-	(*v1.ListTransactionsRequest)(nil),  // 3: civicard.v1.ListTransactionsRequest
-	(*TopUpCard)(nil),                   // 4: civicard.grains.v1.TopUpCard
-	(*BlockCard)(nil),                   // 5: civicard.grains.v1.BlockCard
-	(*TerminalTap)(nil),                 // 6: civicard.grains.v1.TerminalTap
-	(*ChangeTerminal)(nil),              // 7: civicard.grains.v1.ChangeTerminal
-	(*TerminalDenylist)(nil),            // 8: civicard.grains.v1.TerminalDenylist
-	(*GetInstitution)(nil),              // 9: civicard.grains.v1.GetInstitution
-	(*v1.TapResponse)(nil),              // 10: civicard.v1.TapResponse
-	(*v1.GetCardResponse)(nil),          // 11: civicard.v1.GetCardResponse
-	(*v1.ListTransactionsResponse)(nil), // 12: civicard.v1.ListTransactionsResponse
-	(*v1.TopUpResponse)(nil),            // 13: civicard.v1.TopUpResponse
-	(*v1.BlockResponse)(nil),            // 14: civicard.v1.BlockResponse
-	(*TerminalInfo)(nil),                // 15: civicard.grains.v1.TerminalInfo
-	(*v1.GetDenylistResponse)(nil),      // 16: civicard.v1.GetDenylistResponse
-	(*InstitutionInfo)(nil),             // 17: civicard.grains.v1.InstitutionInfo
+	(ErrorReason)(0),                     // 0: civicard.grains.v1.ErrorReason
+	(*AuthorizeTap)(nil),                 // 1: civicard.grains.v1.AuthorizeTap
+	(*v1.GetCardRequest)(nil),            // 2: civicard.v1.GetCardRequest
+	(*v1.ListTransactionsRequest)(nil),   // 3: civicard.v1.ListTransactionsRequest
+	(*TopUpCard)(nil),                    // 4: civicard.grains.v1.TopUpCard
+	(*BlockCard)(nil),                    // 5: civicard.grains.v1.BlockCard
+	(*CardChange)(nil),                   // 6: civicard.grains.v1.CardChange
+	(*Correction)(nil),                   // 7: civicard.grains.v1.Correction
+	(*TerminalTap)(nil),                  // 8: civicard.grains.v1.TerminalTap
+	(*ChangeTerminal)(nil),               // 9: civicard.grains.v1.ChangeTerminal
+	(*TerminalDenylist)(nil),             // 10: civicard.grains.v1.TerminalDenylist
+	(*GetInstitution)(nil),               // 11: civicard.grains.v1.GetInstitution
+	(*v1.TapResponse)(nil),               // 12: civicard.v1.TapResponse
+	(*v1.GetCardResponse)(nil),           // 13: civicard.v1.GetCardResponse
+	(*v1.ListTransactionsResponse)(nil),  // 14: civicard.v1.ListTransactionsResponse
+	(*v1.TopUpResponse)(nil),             // 15: civicard.v1.TopUpResponse
+	(*v1.BlockResponse)(nil),             // 16: civicard.v1.BlockResponse
+	(*CardChanged)(nil),                  // 17: civicard.grains.v1.CardChanged
+	(*v1.RequestCorrectionResponse)(nil), // 18: civicard.v1.RequestCorrectionResponse
+	(*TerminalInfo)(nil),                 // 19: civicard.grains.v1.TerminalInfo
+	(*v1.GetDenylistResponse)(nil),       // 20: civicard.v1.GetDenylistResponse
+	(*InstitutionInfo)(nil),              // 21: civicard.grains.v1.InstitutionInfo
 }
 var file_grains_v1_grains_proto_depIdxs = []int32{
 	1,  // 0: civicard.grains.v1.Card.Authorize:input_type -> civicard.grains.v1.AuthorizeTap
@@ -156,21 +162,25 @@ var file_grains_v1_grains_proto_depIdxs = []int32{
 	3,  // 2: civicard.grains.v1.Card.ListTransactions:input_type -> civicard.v1.ListTransactionsRequest
 	4,  // 3: civicard.grains.v1.Card.TopUp:input_type -> civicard.grains.v1.TopUpCard
 	5,  // 4: civicard.grains.v1.Card.Block:input_type -> civicard.grains.v1.BlockCard
-	6,  // 5: civicard.grains.v1.Terminal.Tap:input_type -> civicard.grains.v1.TerminalTap
-	7,  // 6: civicard.grains.v1.Terminal.Change:input_type -> civicard.grains.v1.ChangeTerminal
-	8,  // 7: civicard.grains.v1.Terminal.Denylist:input_type -> civicard.grains.v1.TerminalDenylist
-	9,  // 8: civicard.grains.v1.Institution.Get:input_type -> civicard.grains.v1.GetInstitution
-	10, // 9: civicard.grains.v1.Card.Authorize:output_type -> civicard.v1.TapResponse
-	11, // 10: civicard.grains.v1.Card.GetCard:output_type -> civicard.v1.GetCardResponse
-	12, // 11: civicard.grains.v1.Card.ListTransactions:output_type -> civicard.v1.ListTransactionsResponse
-	13, // 12: civicard.grains.v1.Card.TopUp:output_type -> civicard.v1.TopUpResponse
-	14, // 13: civicard.grains.v1.Card.Block:output_type -> civicard.v1.BlockResponse
-	10, // 14: civicard.grains.v1.Terminal.Tap:output_type -> civicard.v1.TapResponse
-	15, // 15: civicard.grains.v1.Terminal.Change:output_type -> civicard.grains.v1.TerminalInfo
-	16, // 16: civicard.grains.v1.Terminal.Denylist:output_type -> civicard.v1.GetDenylistResponse
-	17, // 17: civicard.grains.v1.Institution.Get:output_type -> civicard.grains.v1.InstitutionInfo
-	9,  // [9:18] is the sub-list for method output_type
-	0,  // [0:9] is the sub-list for method input_type
+	6,  // 5: civicard.grains.v1.Card.Change:input_type -> civicard.grains.v1.CardChange
+	7,  // 6: civicard.grains.v1.Card.Correct:input_type -> civicard.grains.v1.Correction
+	8,  // 7: civicard.grains.v1.Terminal.Tap:input_type -> civicard.grains.v1.TerminalTap
+	9,  // 8: civicard.grains.v1.Terminal.Change:input_type -> civicard.grains.v1.ChangeTerminal
+	10, // 9: civicard.grains.v1.Terminal.Denylist:input_type -> civicard.grains.v1.TerminalDenylist
+	11, // 10: civicard.grains.v1.Institution.Get:input_type -> civicard.grains.v1.GetInstitution
+	12, // 11: civicard.grains.v1.Card.Authorize:output_type -> civicard.v1.TapResponse
+	13, // 12: civicard.grains.v1.Card.GetCard:output_type -> civicard.v1.GetCardResponse
+	14, // 13: civicard.grains.v1.Card.ListTransactions:output_type -> civicard.v1.ListTransactionsResponse
+	15, // 14: civicard.grains.v1.Card.TopUp:output_type -> civicard.v1.TopUpResponse
+	16, // 15: civicard.grains.v1.Card.Block:output_type -> civicard.v1.BlockResponse
+	17, // 16: civicard.grains.v1.Card.Change:output_type -> civicard.grains.v1.CardChanged
+	18, // 17: civicard.grains.v1.Card.Correct:output_type -> civicard.v1.RequestCorrectionResponse
+	12, // 18: civicard.grains.v1.Terminal.Tap:output_type -> civicard.v1.TapResponse
+	19, // 19: civicard.grains.v1.Terminal.Change:output_type -> civicard.grains.v1.TerminalInfo
+	20, // 20: civicard.grains.v1.Terminal.Denylist:output_type -> civicard.v1.GetDenylistResponse
+	21, // 21: civicard.grains.v1.Institution.Get:output_type -> civicard.grains.v1.InstitutionInfo
+	11, // [11:22] is the sub-list for method output_type
+	0,  // [0:11] is the sub-list for method input_type
 	0,  // [0:0] is the sub-list for extension type_name
 	0,  // [0:0] is the sub-list for extension extendee
 	0,  // [0:0] is the sub-list for field type_name

@@ -155,6 +155,8 @@ type Card interface {
 	ListTransactions(req *v1.ListTransactionsRequest, ctx cluster.GrainContext) (*v1.ListTransactionsResponse, error)
 	TopUp(req *TopUpCard, ctx cluster.GrainContext) (*v1.TopUpResponse, error)
 	Block(req *BlockCard, ctx cluster.GrainContext) (*v1.BlockResponse, error)
+	Change(req *CardChange, ctx cluster.GrainContext) (*CardChanged, error)
+	Correct(req *Correction, ctx cluster.GrainContext) (*v1.RequestCorrectionResponse, error)
 }
 
 // CardGrainClient holds the base data for the CardGrain
@@ -298,6 +300,60 @@ func (g *CardGrainClient) Block(r *BlockCard, opts ...cluster.GrainCallOption) (
 	}
 }
 
+// Change requests the execution on to the cluster with CallOptions
+func (g *CardGrainClient) Change(r *CardChange, opts ...cluster.GrainCallOption) (*CardChanged, error) {
+	if g.cluster.Config.RequestLog {
+		g.cluster.Logger().Info("Requesting", slog.String("identity", g.Identity), slog.String("kind", "Card"), slog.String("method", "Change"), slog.Any("request", r))
+	}
+	bytes, err := proto.Marshal(r)
+	if err != nil {
+		return nil, err
+	}
+	reqMsg := &cluster.GrainRequest{MethodIndex: 5, MessageData: bytes}
+	resp, err := g.cluster.Request(g.Identity, "Card", reqMsg, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("error request: %w", err)
+	}
+	switch msg := resp.(type) {
+	case *CardChanged:
+		return msg, nil
+	case *cluster.GrainErrorResponse:
+		if msg == nil {
+			return nil, nil
+		}
+		return nil, msg
+	default:
+		return nil, fmt.Errorf("unknown response type %T", resp)
+	}
+}
+
+// Correct requests the execution on to the cluster with CallOptions
+func (g *CardGrainClient) Correct(r *Correction, opts ...cluster.GrainCallOption) (*v1.RequestCorrectionResponse, error) {
+	if g.cluster.Config.RequestLog {
+		g.cluster.Logger().Info("Requesting", slog.String("identity", g.Identity), slog.String("kind", "Card"), slog.String("method", "Correct"), slog.Any("request", r))
+	}
+	bytes, err := proto.Marshal(r)
+	if err != nil {
+		return nil, err
+	}
+	reqMsg := &cluster.GrainRequest{MethodIndex: 6, MessageData: bytes}
+	resp, err := g.cluster.Request(g.Identity, "Card", reqMsg, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("error request: %w", err)
+	}
+	switch msg := resp.(type) {
+	case *v1.RequestCorrectionResponse:
+		return msg, nil
+	case *cluster.GrainErrorResponse:
+		if msg == nil {
+			return nil, nil
+		}
+		return nil, msg
+	default:
+		return nil, fmt.Errorf("unknown response type %T", resp)
+	}
+}
+
 // CardActor represents the actor structure
 type CardActor struct {
 	ctx     cluster.GrainContext
@@ -420,6 +476,46 @@ func (a *CardActor) Receive(ctx actor.Context) {
 			}
 
 			r0, err := a.inner.Block(req, a.ctx)
+			if err != nil {
+				resp := cluster.FromError(err)
+				ctx.Respond(resp)
+				return
+			}
+			ctx.Respond(r0)
+		case 5:
+			req := &CardChange{}
+			err := proto.Unmarshal(msg.MessageData, req)
+			if err != nil {
+				ctx.Logger().Error("[Grain] Change(CardChange) proto.Unmarshal failed.", slog.Any("error", err))
+				resp := cluster.NewGrainErrorResponse(cluster.ErrorReason_INVALID_ARGUMENT, err.Error()).
+					WithMetadata(map[string]string{
+						"argument": req.String(),
+					})
+				ctx.Respond(resp)
+				return
+			}
+
+			r0, err := a.inner.Change(req, a.ctx)
+			if err != nil {
+				resp := cluster.FromError(err)
+				ctx.Respond(resp)
+				return
+			}
+			ctx.Respond(r0)
+		case 6:
+			req := &Correction{}
+			err := proto.Unmarshal(msg.MessageData, req)
+			if err != nil {
+				ctx.Logger().Error("[Grain] Correct(Correction) proto.Unmarshal failed.", slog.Any("error", err))
+				resp := cluster.NewGrainErrorResponse(cluster.ErrorReason_INVALID_ARGUMENT, err.Error()).
+					WithMetadata(map[string]string{
+						"argument": req.String(),
+					})
+				ctx.Respond(resp)
+				return
+			}
+
+			r0, err := a.inner.Correct(req, a.ctx)
 			if err != nil {
 				resp := cluster.FromError(err)
 				ctx.Respond(resp)

@@ -283,16 +283,22 @@ func (x *TerminalInfo) GetTerminal() *v1.Terminal {
 type AuthorizeTap struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Idempotency key of the tap: "tap/<terminal>/<sequence>".
-	TransactionId    string      `protobuf:"bytes,1,opt,name=transaction_id,json=transactionId,proto3" json:"transaction_id,omitempty"`
-	CardId           string      `protobuf:"bytes,2,opt,name=card_id,json=cardId,proto3" json:"card_id,omitempty"`
-	InstitutionId    string      `protobuf:"bytes,3,opt,name=institution_id,json=institutionId,proto3" json:"institution_id,omitempty"`
-	TerminalId       string      `protobuf:"bytes,4,opt,name=terminal_id,json=terminalId,proto3" json:"terminal_id,omitempty"`
-	TerminalSequence uint64      `protobuf:"varint,5,opt,name=terminal_sequence,json=terminalSequence,proto3" json:"terminal_sequence,omitempty"`
-	Service          *v1.Service `protobuf:"bytes,6,opt,name=service,proto3" json:"service,omitempty"`
-	Quantity         uint32      `protobuf:"varint,7,opt,name=quantity,proto3" json:"quantity,omitempty"`
-	TimeUnixMs       int64       `protobuf:"varint,8,opt,name=time_unix_ms,json=timeUnixMs,proto3" json:"time_unix_ms,omitempty"`
+	TransactionId    string `protobuf:"bytes,1,opt,name=transaction_id,json=transactionId,proto3" json:"transaction_id,omitempty"`
+	CardId           string `protobuf:"bytes,2,opt,name=card_id,json=cardId,proto3" json:"card_id,omitempty"`
+	InstitutionId    string `protobuf:"bytes,3,opt,name=institution_id,json=institutionId,proto3" json:"institution_id,omitempty"`
+	TerminalId       string `protobuf:"bytes,4,opt,name=terminal_id,json=terminalId,proto3" json:"terminal_id,omitempty"`
+	TerminalSequence uint64 `protobuf:"varint,5,opt,name=terminal_sequence,json=terminalSequence,proto3" json:"terminal_sequence,omitempty"`
+	Quantity         uint32 `protobuf:"varint,7,opt,name=quantity,proto3" json:"quantity,omitempty"`
+	TimeUnixMs       int64  `protobuf:"varint,8,opt,name=time_unix_ms,json=timeUnixMs,proto3" json:"time_unix_ms,omitempty"`
 	// An offline tap (see TerminalTap.offline).
-	Offline       bool `protobuf:"varint,9,opt,name=offline,proto3" json:"offline,omitempty"`
+	Offline bool `protobuf:"varint,9,opt,name=offline,proto3" json:"offline,omitempty"`
+	// What is bought (a product code of the institution's price list, empty
+	// for its first) and where (see civicard.v1.TapRequest).
+	Product       string `protobuf:"bytes,10,opt,name=product,proto3" json:"product,omitempty"`
+	Line          string `protobuf:"bytes,11,opt,name=line,proto3" json:"line,omitempty"`
+	Stop          string `protobuf:"bytes,12,opt,name=stop,proto3" json:"stop,omitempty"`
+	Direction     int32  `protobuf:"zigzag32,13,opt,name=direction,proto3" json:"direction,omitempty"`
+	PinVerified   bool   `protobuf:"varint,14,opt,name=pin_verified,json=pinVerified,proto3" json:"pin_verified,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -362,13 +368,6 @@ func (x *AuthorizeTap) GetTerminalSequence() uint64 {
 	return 0
 }
 
-func (x *AuthorizeTap) GetService() *v1.Service {
-	if x != nil {
-		return x.Service
-	}
-	return nil
-}
-
 func (x *AuthorizeTap) GetQuantity() uint32 {
 	if x != nil {
 		return x.Quantity
@@ -390,6 +389,311 @@ func (x *AuthorizeTap) GetOffline() bool {
 	return false
 }
 
+func (x *AuthorizeTap) GetProduct() string {
+	if x != nil {
+		return x.Product
+	}
+	return ""
+}
+
+func (x *AuthorizeTap) GetLine() string {
+	if x != nil {
+		return x.Line
+	}
+	return ""
+}
+
+func (x *AuthorizeTap) GetStop() string {
+	if x != nil {
+		return x.Stop
+	}
+	return ""
+}
+
+func (x *AuthorizeTap) GetDirection() int32 {
+	if x != nil {
+		return x.Direction
+	}
+	return 0
+}
+
+func (x *AuthorizeTap) GetPinVerified() bool {
+	if x != nil {
+		return x.PinVerified
+	}
+	return false
+}
+
+// CardChange is an operator's change of a card, stamped with the
+// gateway's clock.
+type CardChange struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	TimeUnixMs int64                  `protobuf:"varint,1,opt,name=time_unix_ms,json=timeUnixMs,proto3" json:"time_unix_ms,omitempty"`
+	// Types that are valid to be assigned to Change:
+	//
+	//	*CardChange_Issue
+	//	*CardChange_Grant
+	//	*CardChange_Revoke
+	//	*CardChange_Replace
+	//	*CardChange_Renew
+	//	*CardChange_Close
+	Change        isCardChange_Change `protobuf_oneof:"change"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CardChange) Reset() {
+	*x = CardChange{}
+	mi := &file_grains_v1_messages_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CardChange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CardChange) ProtoMessage() {}
+
+func (x *CardChange) ProtoReflect() protoreflect.Message {
+	mi := &file_grains_v1_messages_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CardChange.ProtoReflect.Descriptor instead.
+func (*CardChange) Descriptor() ([]byte, []int) {
+	return file_grains_v1_messages_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *CardChange) GetTimeUnixMs() int64 {
+	if x != nil {
+		return x.TimeUnixMs
+	}
+	return 0
+}
+
+func (x *CardChange) GetChange() isCardChange_Change {
+	if x != nil {
+		return x.Change
+	}
+	return nil
+}
+
+func (x *CardChange) GetIssue() *v1.IssueCardRequest {
+	if x != nil {
+		if x, ok := x.Change.(*CardChange_Issue); ok {
+			return x.Issue
+		}
+	}
+	return nil
+}
+
+func (x *CardChange) GetGrant() *v1.GrantEntitlementRequest {
+	if x != nil {
+		if x, ok := x.Change.(*CardChange_Grant); ok {
+			return x.Grant
+		}
+	}
+	return nil
+}
+
+func (x *CardChange) GetRevoke() *v1.RevokeEntitlementRequest {
+	if x != nil {
+		if x, ok := x.Change.(*CardChange_Revoke); ok {
+			return x.Revoke
+		}
+	}
+	return nil
+}
+
+func (x *CardChange) GetReplace() *v1.ReplaceCardRequest {
+	if x != nil {
+		if x, ok := x.Change.(*CardChange_Replace); ok {
+			return x.Replace
+		}
+	}
+	return nil
+}
+
+func (x *CardChange) GetRenew() *v1.RenewCardRequest {
+	if x != nil {
+		if x, ok := x.Change.(*CardChange_Renew); ok {
+			return x.Renew
+		}
+	}
+	return nil
+}
+
+func (x *CardChange) GetClose() *v1.CloseCardRequest {
+	if x != nil {
+		if x, ok := x.Change.(*CardChange_Close); ok {
+			return x.Close
+		}
+	}
+	return nil
+}
+
+type isCardChange_Change interface {
+	isCardChange_Change()
+}
+
+type CardChange_Issue struct {
+	Issue *v1.IssueCardRequest `protobuf:"bytes,2,opt,name=issue,proto3,oneof"`
+}
+
+type CardChange_Grant struct {
+	Grant *v1.GrantEntitlementRequest `protobuf:"bytes,3,opt,name=grant,proto3,oneof"`
+}
+
+type CardChange_Revoke struct {
+	Revoke *v1.RevokeEntitlementRequest `protobuf:"bytes,4,opt,name=revoke,proto3,oneof"`
+}
+
+type CardChange_Replace struct {
+	Replace *v1.ReplaceCardRequest `protobuf:"bytes,5,opt,name=replace,proto3,oneof"`
+}
+
+type CardChange_Renew struct {
+	Renew *v1.RenewCardRequest `protobuf:"bytes,6,opt,name=renew,proto3,oneof"`
+}
+
+type CardChange_Close struct {
+	Close *v1.CloseCardRequest `protobuf:"bytes,7,opt,name=close,proto3,oneof"`
+}
+
+func (*CardChange_Issue) isCardChange_Change() {}
+
+func (*CardChange_Grant) isCardChange_Change() {}
+
+func (*CardChange_Revoke) isCardChange_Change() {}
+
+func (*CardChange_Replace) isCardChange_Change() {}
+
+func (*CardChange_Renew) isCardChange_Change() {}
+
+func (*CardChange_Close) isCardChange_Change() {}
+
+type CardChanged struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Card  *v1.Card               `protobuf:"bytes,1,opt,name=card,proto3" json:"card,omitempty"`
+	// For a replacement, the new card.
+	NewCard       *v1.Card        `protobuf:"bytes,2,opt,name=new_card,json=newCard,proto3" json:"new_card,omitempty"`
+	Transaction   *v1.Transaction `protobuf:"bytes,3,opt,name=transaction,proto3" json:"transaction,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CardChanged) Reset() {
+	*x = CardChanged{}
+	mi := &file_grains_v1_messages_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CardChanged) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CardChanged) ProtoMessage() {}
+
+func (x *CardChanged) ProtoReflect() protoreflect.Message {
+	mi := &file_grains_v1_messages_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CardChanged.ProtoReflect.Descriptor instead.
+func (*CardChanged) Descriptor() ([]byte, []int) {
+	return file_grains_v1_messages_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *CardChanged) GetCard() *v1.Card {
+	if x != nil {
+		return x.Card
+	}
+	return nil
+}
+
+func (x *CardChanged) GetNewCard() *v1.Card {
+	if x != nil {
+		return x.NewCard
+	}
+	return nil
+}
+
+func (x *CardChanged) GetTransaction() *v1.Transaction {
+	if x != nil {
+		return x.Transaction
+	}
+	return nil
+}
+
+// Correction is a correction request stamped with the gateway's clock.
+type Correction struct {
+	state         protoimpl.MessageState       `protogen:"open.v1"`
+	Request       *v1.RequestCorrectionRequest `protobuf:"bytes,1,opt,name=request,proto3" json:"request,omitempty"`
+	TimeUnixMs    int64                        `protobuf:"varint,2,opt,name=time_unix_ms,json=timeUnixMs,proto3" json:"time_unix_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Correction) Reset() {
+	*x = Correction{}
+	mi := &file_grains_v1_messages_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Correction) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Correction) ProtoMessage() {}
+
+func (x *Correction) ProtoReflect() protoreflect.Message {
+	mi := &file_grains_v1_messages_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Correction.ProtoReflect.Descriptor instead.
+func (*Correction) Descriptor() ([]byte, []int) {
+	return file_grains_v1_messages_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *Correction) GetRequest() *v1.RequestCorrectionRequest {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+func (x *Correction) GetTimeUnixMs() int64 {
+	if x != nil {
+		return x.TimeUnixMs
+	}
+	return 0
+}
+
 type GetInstitution struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -398,7 +702,7 @@ type GetInstitution struct {
 
 func (x *GetInstitution) Reset() {
 	*x = GetInstitution{}
-	mi := &file_grains_v1_messages_proto_msgTypes[5]
+	mi := &file_grains_v1_messages_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -410,7 +714,7 @@ func (x *GetInstitution) String() string {
 func (*GetInstitution) ProtoMessage() {}
 
 func (x *GetInstitution) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_v1_messages_proto_msgTypes[5]
+	mi := &file_grains_v1_messages_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -423,7 +727,7 @@ func (x *GetInstitution) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetInstitution.ProtoReflect.Descriptor instead.
 func (*GetInstitution) Descriptor() ([]byte, []int) {
-	return file_grains_v1_messages_proto_rawDescGZIP(), []int{5}
+	return file_grains_v1_messages_proto_rawDescGZIP(), []int{8}
 }
 
 type InstitutionInfo struct {
@@ -435,7 +739,7 @@ type InstitutionInfo struct {
 
 func (x *InstitutionInfo) Reset() {
 	*x = InstitutionInfo{}
-	mi := &file_grains_v1_messages_proto_msgTypes[6]
+	mi := &file_grains_v1_messages_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -447,7 +751,7 @@ func (x *InstitutionInfo) String() string {
 func (*InstitutionInfo) ProtoMessage() {}
 
 func (x *InstitutionInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_v1_messages_proto_msgTypes[6]
+	mi := &file_grains_v1_messages_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -460,7 +764,7 @@ func (x *InstitutionInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InstitutionInfo.ProtoReflect.Descriptor instead.
 func (*InstitutionInfo) Descriptor() ([]byte, []int) {
-	return file_grains_v1_messages_proto_rawDescGZIP(), []int{6}
+	return file_grains_v1_messages_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *InstitutionInfo) GetInstitution() *v1.Institution {
@@ -481,7 +785,7 @@ type TopUpCard struct {
 
 func (x *TopUpCard) Reset() {
 	*x = TopUpCard{}
-	mi := &file_grains_v1_messages_proto_msgTypes[7]
+	mi := &file_grains_v1_messages_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -493,7 +797,7 @@ func (x *TopUpCard) String() string {
 func (*TopUpCard) ProtoMessage() {}
 
 func (x *TopUpCard) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_v1_messages_proto_msgTypes[7]
+	mi := &file_grains_v1_messages_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -506,7 +810,7 @@ func (x *TopUpCard) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TopUpCard.ProtoReflect.Descriptor instead.
 func (*TopUpCard) Descriptor() ([]byte, []int) {
-	return file_grains_v1_messages_proto_rawDescGZIP(), []int{7}
+	return file_grains_v1_messages_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *TopUpCard) GetRequest() *v1.TopUpRequest {
@@ -534,7 +838,7 @@ type BlockCard struct {
 
 func (x *BlockCard) Reset() {
 	*x = BlockCard{}
-	mi := &file_grains_v1_messages_proto_msgTypes[8]
+	mi := &file_grains_v1_messages_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -546,7 +850,7 @@ func (x *BlockCard) String() string {
 func (*BlockCard) ProtoMessage() {}
 
 func (x *BlockCard) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_v1_messages_proto_msgTypes[8]
+	mi := &file_grains_v1_messages_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -559,7 +863,7 @@ func (x *BlockCard) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BlockCard.ProtoReflect.Descriptor instead.
 func (*BlockCard) Descriptor() ([]byte, []int) {
-	return file_grains_v1_messages_proto_rawDescGZIP(), []int{8}
+	return file_grains_v1_messages_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *BlockCard) GetRequest() *v1.BlockRequest {
@@ -600,19 +904,44 @@ const file_grains_v1_messages_proto_rawDesc = "" +
 	"credential\x18\x02 \x01(\tR\n" +
 	"credential\"A\n" +
 	"\fTerminalInfo\x121\n" +
-	"\bterminal\x18\x01 \x01(\v2\x15.civicard.v1.TerminalR\bterminal\"\xcb\x02\n" +
+	"\bterminal\x18\x01 \x01(\v2\x15.civicard.v1.TerminalR\bterminal\"\xa4\x03\n" +
 	"\fAuthorizeTap\x12%\n" +
 	"\x0etransaction_id\x18\x01 \x01(\tR\rtransactionId\x12\x17\n" +
 	"\acard_id\x18\x02 \x01(\tR\x06cardId\x12%\n" +
 	"\x0einstitution_id\x18\x03 \x01(\tR\rinstitutionId\x12\x1f\n" +
 	"\vterminal_id\x18\x04 \x01(\tR\n" +
 	"terminalId\x12+\n" +
-	"\x11terminal_sequence\x18\x05 \x01(\x04R\x10terminalSequence\x12.\n" +
-	"\aservice\x18\x06 \x01(\v2\x14.civicard.v1.ServiceR\aservice\x12\x1a\n" +
+	"\x11terminal_sequence\x18\x05 \x01(\x04R\x10terminalSequence\x12\x1a\n" +
 	"\bquantity\x18\a \x01(\rR\bquantity\x12 \n" +
 	"\ftime_unix_ms\x18\b \x01(\x03R\n" +
 	"timeUnixMs\x12\x18\n" +
-	"\aoffline\x18\t \x01(\bR\aoffline\"\x10\n" +
+	"\aoffline\x18\t \x01(\bR\aoffline\x12\x18\n" +
+	"\aproduct\x18\n" +
+	" \x01(\tR\aproduct\x12\x12\n" +
+	"\x04line\x18\v \x01(\tR\x04line\x12\x12\n" +
+	"\x04stop\x18\f \x01(\tR\x04stop\x12\x1c\n" +
+	"\tdirection\x18\r \x01(\x11R\tdirection\x12!\n" +
+	"\fpin_verified\x18\x0e \x01(\bR\vpinVerifiedJ\x04\b\x06\x10\a\"\x99\x03\n" +
+	"\n" +
+	"CardChange\x12 \n" +
+	"\ftime_unix_ms\x18\x01 \x01(\x03R\n" +
+	"timeUnixMs\x125\n" +
+	"\x05issue\x18\x02 \x01(\v2\x1d.civicard.v1.IssueCardRequestH\x00R\x05issue\x12<\n" +
+	"\x05grant\x18\x03 \x01(\v2$.civicard.v1.GrantEntitlementRequestH\x00R\x05grant\x12?\n" +
+	"\x06revoke\x18\x04 \x01(\v2%.civicard.v1.RevokeEntitlementRequestH\x00R\x06revoke\x12;\n" +
+	"\areplace\x18\x05 \x01(\v2\x1f.civicard.v1.ReplaceCardRequestH\x00R\areplace\x125\n" +
+	"\x05renew\x18\x06 \x01(\v2\x1d.civicard.v1.RenewCardRequestH\x00R\x05renew\x125\n" +
+	"\x05close\x18\a \x01(\v2\x1d.civicard.v1.CloseCardRequestH\x00R\x05closeB\b\n" +
+	"\x06change\"\x9e\x01\n" +
+	"\vCardChanged\x12%\n" +
+	"\x04card\x18\x01 \x01(\v2\x11.civicard.v1.CardR\x04card\x12,\n" +
+	"\bnew_card\x18\x02 \x01(\v2\x11.civicard.v1.CardR\anewCard\x12:\n" +
+	"\vtransaction\x18\x03 \x01(\v2\x18.civicard.v1.TransactionR\vtransaction\"o\n" +
+	"\n" +
+	"Correction\x12?\n" +
+	"\arequest\x18\x01 \x01(\v2%.civicard.v1.RequestCorrectionRequestR\arequest\x12 \n" +
+	"\ftime_unix_ms\x18\x02 \x01(\x03R\n" +
+	"timeUnixMs\"\x10\n" +
 	"\x0eGetInstitution\"M\n" +
 	"\x0fInstitutionInfo\x12:\n" +
 	"\vinstitution\x18\x01 \x01(\v2\x18.civicard.v1.InstitutionR\vinstitution\"b\n" +
@@ -637,38 +966,58 @@ func file_grains_v1_messages_proto_rawDescGZIP() []byte {
 	return file_grains_v1_messages_proto_rawDescData
 }
 
-var file_grains_v1_messages_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_grains_v1_messages_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_grains_v1_messages_proto_goTypes = []any{
-	(*TerminalTap)(nil),           // 0: civicard.grains.v1.TerminalTap
-	(*ChangeTerminal)(nil),        // 1: civicard.grains.v1.ChangeTerminal
-	(*TerminalDenylist)(nil),      // 2: civicard.grains.v1.TerminalDenylist
-	(*TerminalInfo)(nil),          // 3: civicard.grains.v1.TerminalInfo
-	(*AuthorizeTap)(nil),          // 4: civicard.grains.v1.AuthorizeTap
-	(*GetInstitution)(nil),        // 5: civicard.grains.v1.GetInstitution
-	(*InstitutionInfo)(nil),       // 6: civicard.grains.v1.InstitutionInfo
-	(*TopUpCard)(nil),             // 7: civicard.grains.v1.TopUpCard
-	(*BlockCard)(nil),             // 8: civicard.grains.v1.BlockCard
-	(*v1.TapRequest)(nil),         // 9: civicard.v1.TapRequest
-	(*v1.GetDenylistRequest)(nil), // 10: civicard.v1.GetDenylistRequest
-	(*v1.Terminal)(nil),           // 11: civicard.v1.Terminal
-	(*v1.Service)(nil),            // 12: civicard.v1.Service
-	(*v1.Institution)(nil),        // 13: civicard.v1.Institution
-	(*v1.TopUpRequest)(nil),       // 14: civicard.v1.TopUpRequest
-	(*v1.BlockRequest)(nil),       // 15: civicard.v1.BlockRequest
+	(*TerminalTap)(nil),                 // 0: civicard.grains.v1.TerminalTap
+	(*ChangeTerminal)(nil),              // 1: civicard.grains.v1.ChangeTerminal
+	(*TerminalDenylist)(nil),            // 2: civicard.grains.v1.TerminalDenylist
+	(*TerminalInfo)(nil),                // 3: civicard.grains.v1.TerminalInfo
+	(*AuthorizeTap)(nil),                // 4: civicard.grains.v1.AuthorizeTap
+	(*CardChange)(nil),                  // 5: civicard.grains.v1.CardChange
+	(*CardChanged)(nil),                 // 6: civicard.grains.v1.CardChanged
+	(*Correction)(nil),                  // 7: civicard.grains.v1.Correction
+	(*GetInstitution)(nil),              // 8: civicard.grains.v1.GetInstitution
+	(*InstitutionInfo)(nil),             // 9: civicard.grains.v1.InstitutionInfo
+	(*TopUpCard)(nil),                   // 10: civicard.grains.v1.TopUpCard
+	(*BlockCard)(nil),                   // 11: civicard.grains.v1.BlockCard
+	(*v1.TapRequest)(nil),               // 12: civicard.v1.TapRequest
+	(*v1.GetDenylistRequest)(nil),       // 13: civicard.v1.GetDenylistRequest
+	(*v1.Terminal)(nil),                 // 14: civicard.v1.Terminal
+	(*v1.IssueCardRequest)(nil),         // 15: civicard.v1.IssueCardRequest
+	(*v1.GrantEntitlementRequest)(nil),  // 16: civicard.v1.GrantEntitlementRequest
+	(*v1.RevokeEntitlementRequest)(nil), // 17: civicard.v1.RevokeEntitlementRequest
+	(*v1.ReplaceCardRequest)(nil),       // 18: civicard.v1.ReplaceCardRequest
+	(*v1.RenewCardRequest)(nil),         // 19: civicard.v1.RenewCardRequest
+	(*v1.CloseCardRequest)(nil),         // 20: civicard.v1.CloseCardRequest
+	(*v1.Card)(nil),                     // 21: civicard.v1.Card
+	(*v1.Transaction)(nil),              // 22: civicard.v1.Transaction
+	(*v1.RequestCorrectionRequest)(nil), // 23: civicard.v1.RequestCorrectionRequest
+	(*v1.Institution)(nil),              // 24: civicard.v1.Institution
+	(*v1.TopUpRequest)(nil),             // 25: civicard.v1.TopUpRequest
+	(*v1.BlockRequest)(nil),             // 26: civicard.v1.BlockRequest
 }
 var file_grains_v1_messages_proto_depIdxs = []int32{
-	9,  // 0: civicard.grains.v1.TerminalTap.tap:type_name -> civicard.v1.TapRequest
-	10, // 1: civicard.grains.v1.TerminalDenylist.request:type_name -> civicard.v1.GetDenylistRequest
-	11, // 2: civicard.grains.v1.TerminalInfo.terminal:type_name -> civicard.v1.Terminal
-	12, // 3: civicard.grains.v1.AuthorizeTap.service:type_name -> civicard.v1.Service
-	13, // 4: civicard.grains.v1.InstitutionInfo.institution:type_name -> civicard.v1.Institution
-	14, // 5: civicard.grains.v1.TopUpCard.request:type_name -> civicard.v1.TopUpRequest
-	15, // 6: civicard.grains.v1.BlockCard.request:type_name -> civicard.v1.BlockRequest
-	7,  // [7:7] is the sub-list for method output_type
-	7,  // [7:7] is the sub-list for method input_type
-	7,  // [7:7] is the sub-list for extension type_name
-	7,  // [7:7] is the sub-list for extension extendee
-	0,  // [0:7] is the sub-list for field type_name
+	12, // 0: civicard.grains.v1.TerminalTap.tap:type_name -> civicard.v1.TapRequest
+	13, // 1: civicard.grains.v1.TerminalDenylist.request:type_name -> civicard.v1.GetDenylistRequest
+	14, // 2: civicard.grains.v1.TerminalInfo.terminal:type_name -> civicard.v1.Terminal
+	15, // 3: civicard.grains.v1.CardChange.issue:type_name -> civicard.v1.IssueCardRequest
+	16, // 4: civicard.grains.v1.CardChange.grant:type_name -> civicard.v1.GrantEntitlementRequest
+	17, // 5: civicard.grains.v1.CardChange.revoke:type_name -> civicard.v1.RevokeEntitlementRequest
+	18, // 6: civicard.grains.v1.CardChange.replace:type_name -> civicard.v1.ReplaceCardRequest
+	19, // 7: civicard.grains.v1.CardChange.renew:type_name -> civicard.v1.RenewCardRequest
+	20, // 8: civicard.grains.v1.CardChange.close:type_name -> civicard.v1.CloseCardRequest
+	21, // 9: civicard.grains.v1.CardChanged.card:type_name -> civicard.v1.Card
+	21, // 10: civicard.grains.v1.CardChanged.new_card:type_name -> civicard.v1.Card
+	22, // 11: civicard.grains.v1.CardChanged.transaction:type_name -> civicard.v1.Transaction
+	23, // 12: civicard.grains.v1.Correction.request:type_name -> civicard.v1.RequestCorrectionRequest
+	24, // 13: civicard.grains.v1.InstitutionInfo.institution:type_name -> civicard.v1.Institution
+	25, // 14: civicard.grains.v1.TopUpCard.request:type_name -> civicard.v1.TopUpRequest
+	26, // 15: civicard.grains.v1.BlockCard.request:type_name -> civicard.v1.BlockRequest
+	16, // [16:16] is the sub-list for method output_type
+	16, // [16:16] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_grains_v1_messages_proto_init() }
@@ -680,13 +1029,21 @@ func file_grains_v1_messages_proto_init() {
 		(*ChangeTerminal_PublicKey)(nil),
 		(*ChangeTerminal_RevokeReason)(nil),
 	}
+	file_grains_v1_messages_proto_msgTypes[5].OneofWrappers = []any{
+		(*CardChange_Issue)(nil),
+		(*CardChange_Grant)(nil),
+		(*CardChange_Revoke)(nil),
+		(*CardChange_Replace)(nil),
+		(*CardChange_Renew)(nil),
+		(*CardChange_Close)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_grains_v1_messages_proto_rawDesc), len(file_grains_v1_messages_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   9,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

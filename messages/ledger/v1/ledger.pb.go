@@ -96,17 +96,30 @@ const (
 	RejectReason_REJECT_REASON_ALREADY_EXISTS RejectReason = 3
 	RejectReason_REJECT_REASON_BALANCE_MAX    RejectReason = 4
 	RejectReason_REJECT_REASON_CARD_BLOCKED   RejectReason = 5
+	RejectReason_REJECT_REASON_CARD_CLOSED    RejectReason = 6
+	RejectReason_REJECT_REASON_CARD_EXPIRED   RejectReason = 7
+	// The operation needs a personalised card.
+	RejectReason_REJECT_REASON_NOT_PERSONAL RejectReason = 8
+	// The card owes debt from offline taps.
+	RejectReason_REJECT_REASON_DEBT RejectReason = 9
+	// An e-purse limit refused a top-up.
+	RejectReason_REJECT_REASON_LIMIT RejectReason = 10
 )
 
 // Enum value maps for RejectReason.
 var (
 	RejectReason_name = map[int32]string{
-		0: "REJECT_REASON_UNSPECIFIED",
-		1: "REJECT_REASON_INVALID",
-		2: "REJECT_REASON_NOT_FOUND",
-		3: "REJECT_REASON_ALREADY_EXISTS",
-		4: "REJECT_REASON_BALANCE_MAX",
-		5: "REJECT_REASON_CARD_BLOCKED",
+		0:  "REJECT_REASON_UNSPECIFIED",
+		1:  "REJECT_REASON_INVALID",
+		2:  "REJECT_REASON_NOT_FOUND",
+		3:  "REJECT_REASON_ALREADY_EXISTS",
+		4:  "REJECT_REASON_BALANCE_MAX",
+		5:  "REJECT_REASON_CARD_BLOCKED",
+		6:  "REJECT_REASON_CARD_CLOSED",
+		7:  "REJECT_REASON_CARD_EXPIRED",
+		8:  "REJECT_REASON_NOT_PERSONAL",
+		9:  "REJECT_REASON_DEBT",
+		10: "REJECT_REASON_LIMIT",
 	}
 	RejectReason_value = map[string]int32{
 		"REJECT_REASON_UNSPECIFIED":    0,
@@ -115,6 +128,11 @@ var (
 		"REJECT_REASON_ALREADY_EXISTS": 3,
 		"REJECT_REASON_BALANCE_MAX":    4,
 		"REJECT_REASON_CARD_BLOCKED":   5,
+		"REJECT_REASON_CARD_CLOSED":    6,
+		"REJECT_REASON_CARD_EXPIRED":   7,
+		"REJECT_REASON_NOT_PERSONAL":   8,
+		"REJECT_REASON_DEBT":           9,
+		"REJECT_REASON_LIMIT":          10,
 	}
 )
 
@@ -205,6 +223,11 @@ type Command struct {
 	//	*Command_MarkSeeded
 	//	*Command_SetTerminalKey
 	//	*Command_RevokeTerminal
+	//	*Command_GrantEntitlement
+	//	*Command_RevokeEntitlement
+	//	*Command_ReplaceCard
+	//	*Command_RenewCard
+	//	*Command_CloseCard
 	Kind          isCommand_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -335,6 +358,51 @@ func (x *Command) GetRevokeTerminal() *RevokeTerminal {
 	return nil
 }
 
+func (x *Command) GetGrantEntitlement() *GrantEntitlement {
+	if x != nil {
+		if x, ok := x.Kind.(*Command_GrantEntitlement); ok {
+			return x.GrantEntitlement
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetRevokeEntitlement() *RevokeEntitlement {
+	if x != nil {
+		if x, ok := x.Kind.(*Command_RevokeEntitlement); ok {
+			return x.RevokeEntitlement
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetReplaceCard() *ReplaceCard {
+	if x != nil {
+		if x, ok := x.Kind.(*Command_ReplaceCard); ok {
+			return x.ReplaceCard
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetRenewCard() *RenewCard {
+	if x != nil {
+		if x, ok := x.Kind.(*Command_RenewCard); ok {
+			return x.RenewCard
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetCloseCard() *CloseCard {
+	if x != nil {
+		if x, ok := x.Kind.(*Command_CloseCard); ok {
+			return x.CloseCard
+		}
+	}
+	return nil
+}
+
 type isCommand_Kind interface {
 	isCommand_Kind()
 }
@@ -375,6 +443,26 @@ type Command_RevokeTerminal struct {
 	RevokeTerminal *RevokeTerminal `protobuf:"bytes,18,opt,name=revoke_terminal,json=revokeTerminal,proto3,oneof"`
 }
 
+type Command_GrantEntitlement struct {
+	GrantEntitlement *GrantEntitlement `protobuf:"bytes,19,opt,name=grant_entitlement,json=grantEntitlement,proto3,oneof"`
+}
+
+type Command_RevokeEntitlement struct {
+	RevokeEntitlement *RevokeEntitlement `protobuf:"bytes,20,opt,name=revoke_entitlement,json=revokeEntitlement,proto3,oneof"`
+}
+
+type Command_ReplaceCard struct {
+	ReplaceCard *ReplaceCard `protobuf:"bytes,21,opt,name=replace_card,json=replaceCard,proto3,oneof"`
+}
+
+type Command_RenewCard struct {
+	RenewCard *RenewCard `protobuf:"bytes,22,opt,name=renew_card,json=renewCard,proto3,oneof"`
+}
+
+type Command_CloseCard struct {
+	CloseCard *CloseCard `protobuf:"bytes,23,opt,name=close_card,json=closeCard,proto3,oneof"`
+}
+
 func (*Command_RegisterInstitution) isCommand_Kind() {}
 
 func (*Command_RegisterTerminal) isCommand_Kind() {}
@@ -392,6 +480,16 @@ func (*Command_MarkSeeded) isCommand_Kind() {}
 func (*Command_SetTerminalKey) isCommand_Kind() {}
 
 func (*Command_RevokeTerminal) isCommand_Kind() {}
+
+func (*Command_GrantEntitlement) isCommand_Kind() {}
+
+func (*Command_RevokeEntitlement) isCommand_Kind() {}
+
+func (*Command_ReplaceCard) isCommand_Kind() {}
+
+func (*Command_RenewCard) isCommand_Kind() {}
+
+func (*Command_CloseCard) isCommand_Kind() {}
 
 type RegisterInstitution struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -482,10 +580,15 @@ func (x *RegisterTerminal) GetTerminal() *v1.Terminal {
 }
 
 type OpenCard struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	CardId        string                 `protobuf:"bytes,1,opt,name=card_id,json=cardId,proto3" json:"card_id,omitempty"`
-	Kind          v1.CardKind            `protobuf:"varint,2,opt,name=kind,proto3,enum=civicard.v1.CardKind" json:"kind,omitempty"`
-	HolderName    string                 `protobuf:"bytes,3,opt,name=holder_name,json=holderName,proto3" json:"holder_name,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	CardId     string                 `protobuf:"bytes,1,opt,name=card_id,json=cardId,proto3" json:"card_id,omitempty"`
+	Kind       v1.CardKind            `protobuf:"varint,2,opt,name=kind,proto3,enum=civicard.v1.CardKind" json:"kind,omitempty"`
+	HolderName string                 `protobuf:"bytes,3,opt,name=holder_name,json=holderName,proto3" json:"holder_name,omitempty"`
+	// When the card was issued: a personalised card is valid 48 months from
+	// it. 0 (cards loaded without a date): no expiry until renewed.
+	IssuedUnixMs int64 `protobuf:"varint,4,opt,name=issued_unix_ms,json=issuedUnixMs,proto3" json:"issued_unix_ms,omitempty"`
+	// Set for a card issued through the API: it writes an issue record.
+	Audit         *v1.Audit `protobuf:"bytes,5,opt,name=audit,proto3" json:"audit,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -541,12 +644,33 @@ func (x *OpenCard) GetHolderName() string {
 	return ""
 }
 
+func (x *OpenCard) GetIssuedUnixMs() int64 {
+	if x != nil {
+		return x.IssuedUnixMs
+	}
+	return 0
+}
+
+func (x *OpenCard) GetAudit() *v1.Audit {
+	if x != nil {
+		return x.Audit
+	}
+	return nil
+}
+
 // TopUp moves money from the funding account to a card.
 type TopUp struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	CardId        string                 `protobuf:"bytes,1,opt,name=card_id,json=cardId,proto3" json:"card_id,omitempty"`
-	AmountMinor   int64                  `protobuf:"varint,2,opt,name=amount_minor,json=amountMinor,proto3" json:"amount_minor,omitempty"`
-	TimeUnixMs    int64                  `protobuf:"varint,3,opt,name=time_unix_ms,json=timeUnixMs,proto3" json:"time_unix_ms,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	CardId      string                 `protobuf:"bytes,1,opt,name=card_id,json=cardId,proto3" json:"card_id,omitempty"`
+	AmountMinor int64                  `protobuf:"varint,2,opt,name=amount_minor,json=amountMinor,proto3" json:"amount_minor,omitempty"`
+	TimeUnixMs  int64                  `protobuf:"varint,3,opt,name=time_unix_ms,json=timeUnixMs,proto3" json:"time_unix_ms,omitempty"`
+	// When set (> 0), applied only at this card version, with pricing as the
+	// card's new pricing state (the e-purse's top-up counters moved on).
+	ExpectedVersion uint64        `protobuf:"varint,4,opt,name=expected_version,json=expectedVersion,proto3" json:"expected_version,omitempty"`
+	Pricing         *PricingState `protobuf:"bytes,5,opt,name=pricing,proto3" json:"pricing,omitempty"`
+	// The e-purse limits refuse it (the fare engine's words): recorded as
+	// rejected under the id, nothing moves.
+	Refusal       string `protobuf:"bytes,6,opt,name=refusal,proto3" json:"refusal,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -602,6 +726,27 @@ func (x *TopUp) GetTimeUnixMs() int64 {
 	return 0
 }
 
+func (x *TopUp) GetExpectedVersion() uint64 {
+	if x != nil {
+		return x.ExpectedVersion
+	}
+	return 0
+}
+
+func (x *TopUp) GetPricing() *PricingState {
+	if x != nil {
+		return x.Pricing
+	}
+	return nil
+}
+
+func (x *TopUp) GetRefusal() string {
+	if x != nil {
+		return x.Refusal
+	}
+	return ""
+}
+
 // Charge moves money from a card to an institution's receivable account. It is
 // applied only if the card is still at expected_version.
 type Charge struct {
@@ -620,7 +765,23 @@ type Charge struct {
 	// and what its balance cannot cover is paid to the institution from the
 	// funding account and recorded as debt on the card (CardState.debt_minor),
 	// recovered from its next top-ups.
-	Offline       bool `protobuf:"varint,10,opt,name=offline,proto3" json:"offline,omitempty"`
+	Offline bool `protobuf:"varint,10,opt,name=offline,proto3" json:"offline,omitempty"`
+	// A tap priced by the fare engine: its movements in order (when empty,
+	// the charge is the single movement amount_minor to institution_id).
+	// amount_minor is then their sum, negative for a net refund.
+	Postings []*Posting `protobuf:"bytes,11,rep,name=postings,proto3" json:"postings,omitempty"`
+	// The card's pricing state after the tap, replaced together with the
+	// money; unset: unchanged.
+	Pricing *PricingState `protobuf:"bytes,12,opt,name=pricing,proto3" json:"pricing,omitempty"`
+	// Digest of the price lists the tap was priced with.
+	TariffVersion string `protobuf:"bytes,13,opt,name=tariff_version,json=tariffVersion,proto3" json:"tariff_version,omitempty"`
+	// The fare engine declined: record the tap as declined with this reason
+	// and detail, amount_minor being what it would have cost; nothing moves.
+	DeclineReason v1.DeclineReason `protobuf:"varint,14,opt,name=decline_reason,json=declineReason,proto3,enum=civicard.v1.DeclineReason" json:"decline_reason,omitempty"`
+	DeclineDetail string           `protobuf:"bytes,15,opt,name=decline_detail,json=declineDetail,proto3" json:"decline_detail,omitempty"`
+	// A correction on request (CardService.RequestCorrection), not a tap.
+	Correction    bool      `protobuf:"varint,16,opt,name=correction,proto3" json:"correction,omitempty"`
+	Audit         *v1.Audit `protobuf:"bytes,17,opt,name=audit,proto3" json:"audit,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -725,6 +886,1071 @@ func (x *Charge) GetOffline() bool {
 	return false
 }
 
+func (x *Charge) GetPostings() []*Posting {
+	if x != nil {
+		return x.Postings
+	}
+	return nil
+}
+
+func (x *Charge) GetPricing() *PricingState {
+	if x != nil {
+		return x.Pricing
+	}
+	return nil
+}
+
+func (x *Charge) GetTariffVersion() string {
+	if x != nil {
+		return x.TariffVersion
+	}
+	return ""
+}
+
+func (x *Charge) GetDeclineReason() v1.DeclineReason {
+	if x != nil {
+		return x.DeclineReason
+	}
+	return v1.DeclineReason(0)
+}
+
+func (x *Charge) GetDeclineDetail() string {
+	if x != nil {
+		return x.DeclineDetail
+	}
+	return ""
+}
+
+func (x *Charge) GetCorrection() bool {
+	if x != nil {
+		return x.Correction
+	}
+	return false
+}
+
+func (x *Charge) GetAudit() *v1.Audit {
+	if x != nil {
+		return x.Audit
+	}
+	return nil
+}
+
+// Posting is one movement of a priced tap: the card pays an institution
+// (amount > 0), the institution refunds the card (< 0, from its
+// receivable, which may go below zero if it was paid out meanwhile), or a
+// use is recorded at 0.
+type Posting struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	InstitutionId string                 `protobuf:"bytes,1,opt,name=institution_id,json=institutionId,proto3" json:"institution_id,omitempty"`
+	Product       string                 `protobuf:"bytes,2,opt,name=product,proto3" json:"product,omitempty"`
+	AmountMinor   int64                  `protobuf:"varint,3,opt,name=amount_minor,json=amountMinor,proto3" json:"amount_minor,omitempty"`
+	What          string                 `protobuf:"bytes,4,opt,name=what,proto3" json:"what,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Posting) Reset() {
+	*x = Posting{}
+	mi := &file_ledger_v1_ledger_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Posting) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Posting) ProtoMessage() {}
+
+func (x *Posting) ProtoReflect() protoreflect.Message {
+	mi := &file_ledger_v1_ledger_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Posting.ProtoReflect.Descriptor instead.
+func (*Posting) Descriptor() ([]byte, []int) {
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *Posting) GetInstitutionId() string {
+	if x != nil {
+		return x.InstitutionId
+	}
+	return ""
+}
+
+func (x *Posting) GetProduct() string {
+	if x != nil {
+		return x.Product
+	}
+	return ""
+}
+
+func (x *Posting) GetAmountMinor() int64 {
+	if x != nil {
+		return x.AmountMinor
+	}
+	return 0
+}
+
+func (x *Posting) GetWhat() string {
+	if x != nil {
+		return x.What
+	}
+	return ""
+}
+
+// PricingState mirrors the fare engine's state of a card (tariff.CardState):
+// what pricing its next tap depends on. Every list is bounded (see
+// ledger/pricing.go). Days are days since 1970-01-01 in local time.
+type PricingState struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	Bearer         bool                   `protobuf:"varint,1,opt,name=bearer,proto3" json:"bearer,omitempty"`
+	Entitlements   []*PricingEntitlement  `protobuf:"bytes,2,rep,name=entitlements,proto3" json:"entitlements,omitempty"`
+	Passes         []*PricingPass         `protobuf:"bytes,3,rep,name=passes,proto3" json:"passes,omitempty"`
+	Ticket         *PricingTicket         `protobuf:"bytes,4,opt,name=ticket,proto3" json:"ticket,omitempty"`
+	Journey        *PricingJourney        `protobuf:"bytes,5,opt,name=journey,proto3" json:"journey,omitempty"`
+	Stays          []*PricingStay         `protobuf:"bytes,6,rep,name=stays,proto3" json:"stays,omitempty"`
+	Incomplete     []*PricingJourney      `protobuf:"bytes,7,rep,name=incomplete,proto3" json:"incomplete,omitempty"`
+	CorrectionDays []int32                `protobuf:"varint,8,rep,packed,name=correction_days,json=correctionDays,proto3" json:"correction_days,omitempty"`
+	Caps           *PricingCaps           `protobuf:"bytes,9,opt,name=caps,proto3" json:"caps,omitempty"`
+	Purse          *PricingPurse          `protobuf:"bytes,10,opt,name=purse,proto3" json:"purse,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *PricingState) Reset() {
+	*x = PricingState{}
+	mi := &file_ledger_v1_ledger_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PricingState) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PricingState) ProtoMessage() {}
+
+func (x *PricingState) ProtoReflect() protoreflect.Message {
+	mi := &file_ledger_v1_ledger_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PricingState.ProtoReflect.Descriptor instead.
+func (*PricingState) Descriptor() ([]byte, []int) {
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *PricingState) GetBearer() bool {
+	if x != nil {
+		return x.Bearer
+	}
+	return false
+}
+
+func (x *PricingState) GetEntitlements() []*PricingEntitlement {
+	if x != nil {
+		return x.Entitlements
+	}
+	return nil
+}
+
+func (x *PricingState) GetPasses() []*PricingPass {
+	if x != nil {
+		return x.Passes
+	}
+	return nil
+}
+
+func (x *PricingState) GetTicket() *PricingTicket {
+	if x != nil {
+		return x.Ticket
+	}
+	return nil
+}
+
+func (x *PricingState) GetJourney() *PricingJourney {
+	if x != nil {
+		return x.Journey
+	}
+	return nil
+}
+
+func (x *PricingState) GetStays() []*PricingStay {
+	if x != nil {
+		return x.Stays
+	}
+	return nil
+}
+
+func (x *PricingState) GetIncomplete() []*PricingJourney {
+	if x != nil {
+		return x.Incomplete
+	}
+	return nil
+}
+
+func (x *PricingState) GetCorrectionDays() []int32 {
+	if x != nil {
+		return x.CorrectionDays
+	}
+	return nil
+}
+
+func (x *PricingState) GetCaps() *PricingCaps {
+	if x != nil {
+		return x.Caps
+	}
+	return nil
+}
+
+func (x *PricingState) GetPurse() *PricingPurse {
+	if x != nil {
+		return x.Purse
+	}
+	return nil
+}
+
+type PricingEntitlement struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Concession    string                 `protobuf:"bytes,1,opt,name=concession,proto3" json:"concession,omitempty"`
+	FromDay       int32                  `protobuf:"varint,2,opt,name=from_day,json=fromDay,proto3" json:"from_day,omitempty"`
+	UntilDay      int32                  `protobuf:"varint,3,opt,name=until_day,json=untilDay,proto3" json:"until_day,omitempty"`
+	Issuer        string                 `protobuf:"bytes,4,opt,name=issuer,proto3" json:"issuer,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PricingEntitlement) Reset() {
+	*x = PricingEntitlement{}
+	mi := &file_ledger_v1_ledger_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PricingEntitlement) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PricingEntitlement) ProtoMessage() {}
+
+func (x *PricingEntitlement) ProtoReflect() protoreflect.Message {
+	mi := &file_ledger_v1_ledger_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PricingEntitlement.ProtoReflect.Descriptor instead.
+func (*PricingEntitlement) Descriptor() ([]byte, []int) {
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *PricingEntitlement) GetConcession() string {
+	if x != nil {
+		return x.Concession
+	}
+	return ""
+}
+
+func (x *PricingEntitlement) GetFromDay() int32 {
+	if x != nil {
+		return x.FromDay
+	}
+	return 0
+}
+
+func (x *PricingEntitlement) GetUntilDay() int32 {
+	if x != nil {
+		return x.UntilDay
+	}
+	return 0
+}
+
+func (x *PricingEntitlement) GetIssuer() string {
+	if x != nil {
+		return x.Issuer
+	}
+	return ""
+}
+
+type PricingPass struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Product       string                 `protobuf:"bytes,1,opt,name=product,proto3" json:"product,omitempty"`
+	InstitutionId string                 `protobuf:"bytes,2,opt,name=institution_id,json=institutionId,proto3" json:"institution_id,omitempty"`
+	FromDay       int32                  `protobuf:"varint,3,opt,name=from_day,json=fromDay,proto3" json:"from_day,omitempty"`
+	UntilDay      int32                  `protobuf:"varint,4,opt,name=until_day,json=untilDay,proto3" json:"until_day,omitempty"`
+	Lines         []string               `protobuf:"bytes,5,rep,name=lines,proto3" json:"lines,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PricingPass) Reset() {
+	*x = PricingPass{}
+	mi := &file_ledger_v1_ledger_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PricingPass) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PricingPass) ProtoMessage() {}
+
+func (x *PricingPass) ProtoReflect() protoreflect.Message {
+	mi := &file_ledger_v1_ledger_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PricingPass.ProtoReflect.Descriptor instead.
+func (*PricingPass) Descriptor() ([]byte, []int) {
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *PricingPass) GetProduct() string {
+	if x != nil {
+		return x.Product
+	}
+	return ""
+}
+
+func (x *PricingPass) GetInstitutionId() string {
+	if x != nil {
+		return x.InstitutionId
+	}
+	return ""
+}
+
+func (x *PricingPass) GetFromDay() int32 {
+	if x != nil {
+		return x.FromDay
+	}
+	return 0
+}
+
+func (x *PricingPass) GetUntilDay() int32 {
+	if x != nil {
+		return x.UntilDay
+	}
+	return 0
+}
+
+func (x *PricingPass) GetLines() []string {
+	if x != nil {
+		return x.Lines
+	}
+	return nil
+}
+
+type PricingTicket struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Product       string                 `protobuf:"bytes,1,opt,name=product,proto3" json:"product,omitempty"`
+	InstitutionId string                 `protobuf:"bytes,2,opt,name=institution_id,json=institutionId,proto3" json:"institution_id,omitempty"`
+	UntilUnixMs   int64                  `protobuf:"varint,3,opt,name=until_unix_ms,json=untilUnixMs,proto3" json:"until_unix_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PricingTicket) Reset() {
+	*x = PricingTicket{}
+	mi := &file_ledger_v1_ledger_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PricingTicket) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PricingTicket) ProtoMessage() {}
+
+func (x *PricingTicket) ProtoReflect() protoreflect.Message {
+	mi := &file_ledger_v1_ledger_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PricingTicket.ProtoReflect.Descriptor instead.
+func (*PricingTicket) Descriptor() ([]byte, []int) {
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *PricingTicket) GetProduct() string {
+	if x != nil {
+		return x.Product
+	}
+	return ""
+}
+
+func (x *PricingTicket) GetInstitutionId() string {
+	if x != nil {
+		return x.InstitutionId
+	}
+	return ""
+}
+
+func (x *PricingTicket) GetUntilUnixMs() int64 {
+	if x != nil {
+		return x.UntilUnixMs
+	}
+	return 0
+}
+
+type PricingJourney struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	InstitutionId string                 `protobuf:"bytes,2,opt,name=institution_id,json=institutionId,proto3" json:"institution_id,omitempty"`
+	Product       string                 `protobuf:"bytes,3,opt,name=product,proto3" json:"product,omitempty"`
+	Line          string                 `protobuf:"bytes,4,opt,name=line,proto3" json:"line,omitempty"`
+	Stop          string                 `protobuf:"bytes,5,opt,name=stop,proto3" json:"stop,omitempty"`
+	Direction     int32                  `protobuf:"zigzag32,6,opt,name=direction,proto3" json:"direction,omitempty"`
+	StartUnixMs   int64                  `protobuf:"varint,7,opt,name=start_unix_ms,json=startUnixMs,proto3" json:"start_unix_ms,omitempty"`
+	FareMaxMinor  int64                  `protobuf:"varint,8,opt,name=fare_max_minor,json=fareMaxMinor,proto3" json:"fare_max_minor,omitempty"`
+	ChargedMinor  int64                  `protobuf:"varint,9,opt,name=charged_minor,json=chargedMinor,proto3" json:"charged_minor,omitempty"`
+	Pass          string                 `protobuf:"bytes,10,opt,name=pass,proto3" json:"pass,omitempty"`
+	Concession    string                 `protobuf:"bytes,11,opt,name=concession,proto3" json:"concession,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PricingJourney) Reset() {
+	*x = PricingJourney{}
+	mi := &file_ledger_v1_ledger_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PricingJourney) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PricingJourney) ProtoMessage() {}
+
+func (x *PricingJourney) ProtoReflect() protoreflect.Message {
+	mi := &file_ledger_v1_ledger_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PricingJourney.ProtoReflect.Descriptor instead.
+func (*PricingJourney) Descriptor() ([]byte, []int) {
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *PricingJourney) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *PricingJourney) GetInstitutionId() string {
+	if x != nil {
+		return x.InstitutionId
+	}
+	return ""
+}
+
+func (x *PricingJourney) GetProduct() string {
+	if x != nil {
+		return x.Product
+	}
+	return ""
+}
+
+func (x *PricingJourney) GetLine() string {
+	if x != nil {
+		return x.Line
+	}
+	return ""
+}
+
+func (x *PricingJourney) GetStop() string {
+	if x != nil {
+		return x.Stop
+	}
+	return ""
+}
+
+func (x *PricingJourney) GetDirection() int32 {
+	if x != nil {
+		return x.Direction
+	}
+	return 0
+}
+
+func (x *PricingJourney) GetStartUnixMs() int64 {
+	if x != nil {
+		return x.StartUnixMs
+	}
+	return 0
+}
+
+func (x *PricingJourney) GetFareMaxMinor() int64 {
+	if x != nil {
+		return x.FareMaxMinor
+	}
+	return 0
+}
+
+func (x *PricingJourney) GetChargedMinor() int64 {
+	if x != nil {
+		return x.ChargedMinor
+	}
+	return 0
+}
+
+func (x *PricingJourney) GetPass() string {
+	if x != nil {
+		return x.Pass
+	}
+	return ""
+}
+
+func (x *PricingJourney) GetConcession() string {
+	if x != nil {
+		return x.Concession
+	}
+	return ""
+}
+
+type PricingStay struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	InstitutionId string                 `protobuf:"bytes,2,opt,name=institution_id,json=institutionId,proto3" json:"institution_id,omitempty"`
+	Product       string                 `protobuf:"bytes,3,opt,name=product,proto3" json:"product,omitempty"`
+	StartUnixMs   int64                  `protobuf:"varint,4,opt,name=start_unix_ms,json=startUnixMs,proto3" json:"start_unix_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PricingStay) Reset() {
+	*x = PricingStay{}
+	mi := &file_ledger_v1_ledger_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PricingStay) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PricingStay) ProtoMessage() {}
+
+func (x *PricingStay) ProtoReflect() protoreflect.Message {
+	mi := &file_ledger_v1_ledger_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PricingStay.ProtoReflect.Descriptor instead.
+func (*PricingStay) Descriptor() ([]byte, []int) {
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *PricingStay) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *PricingStay) GetInstitutionId() string {
+	if x != nil {
+		return x.InstitutionId
+	}
+	return ""
+}
+
+func (x *PricingStay) GetProduct() string {
+	if x != nil {
+		return x.Product
+	}
+	return ""
+}
+
+func (x *PricingStay) GetStartUnixMs() int64 {
+	if x != nil {
+		return x.StartUnixMs
+	}
+	return 0
+}
+
+type PricingCaps struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	Day            int32                  `protobuf:"varint,1,opt,name=day,proto3" json:"day,omitempty"`
+	DaySpentMinor  int64                  `protobuf:"varint,2,opt,name=day_spent_minor,json=daySpentMinor,proto3" json:"day_spent_minor,omitempty"`
+	Week           int32                  `protobuf:"varint,3,opt,name=week,proto3" json:"week,omitempty"`
+	WeekSpentMinor int64                  `protobuf:"varint,4,opt,name=week_spent_minor,json=weekSpentMinor,proto3" json:"week_spent_minor,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *PricingCaps) Reset() {
+	*x = PricingCaps{}
+	mi := &file_ledger_v1_ledger_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PricingCaps) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PricingCaps) ProtoMessage() {}
+
+func (x *PricingCaps) ProtoReflect() protoreflect.Message {
+	mi := &file_ledger_v1_ledger_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PricingCaps.ProtoReflect.Descriptor instead.
+func (*PricingCaps) Descriptor() ([]byte, []int) {
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *PricingCaps) GetDay() int32 {
+	if x != nil {
+		return x.Day
+	}
+	return 0
+}
+
+func (x *PricingCaps) GetDaySpentMinor() int64 {
+	if x != nil {
+		return x.DaySpentMinor
+	}
+	return 0
+}
+
+func (x *PricingCaps) GetWeek() int32 {
+	if x != nil {
+		return x.Week
+	}
+	return 0
+}
+
+func (x *PricingCaps) GetWeekSpentMinor() int64 {
+	if x != nil {
+		return x.WeekSpentMinor
+	}
+	return 0
+}
+
+type PricingPurse struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	Month           int32                  `protobuf:"varint,1,opt,name=month,proto3" json:"month,omitempty"`
+	MonthSpentMinor int64                  `protobuf:"varint,2,opt,name=month_spent_minor,json=monthSpentMinor,proto3" json:"month_spent_minor,omitempty"`
+	Year            int32                  `protobuf:"varint,3,opt,name=year,proto3" json:"year,omitempty"`
+	YearTopUpMinor  int64                  `protobuf:"varint,4,opt,name=year_top_up_minor,json=yearTopUpMinor,proto3" json:"year_top_up_minor,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *PricingPurse) Reset() {
+	*x = PricingPurse{}
+	mi := &file_ledger_v1_ledger_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PricingPurse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PricingPurse) ProtoMessage() {}
+
+func (x *PricingPurse) ProtoReflect() protoreflect.Message {
+	mi := &file_ledger_v1_ledger_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PricingPurse.ProtoReflect.Descriptor instead.
+func (*PricingPurse) Descriptor() ([]byte, []int) {
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *PricingPurse) GetMonth() int32 {
+	if x != nil {
+		return x.Month
+	}
+	return 0
+}
+
+func (x *PricingPurse) GetMonthSpentMinor() int64 {
+	if x != nil {
+		return x.MonthSpentMinor
+	}
+	return 0
+}
+
+func (x *PricingPurse) GetYear() int32 {
+	if x != nil {
+		return x.Year
+	}
+	return 0
+}
+
+func (x *PricingPurse) GetYearTopUpMinor() int64 {
+	if x != nil {
+		return x.YearTopUpMinor
+	}
+	return 0
+}
+
+// GrantEntitlement gives a personalised card a concession (replacing one of
+// the same code).
+type GrantEntitlement struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CardId        string                 `protobuf:"bytes,1,opt,name=card_id,json=cardId,proto3" json:"card_id,omitempty"`
+	Entitlement   *PricingEntitlement    `protobuf:"bytes,2,opt,name=entitlement,proto3" json:"entitlement,omitempty"`
+	Audit         *v1.Audit              `protobuf:"bytes,3,opt,name=audit,proto3" json:"audit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GrantEntitlement) Reset() {
+	*x = GrantEntitlement{}
+	mi := &file_ledger_v1_ledger_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GrantEntitlement) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GrantEntitlement) ProtoMessage() {}
+
+func (x *GrantEntitlement) ProtoReflect() protoreflect.Message {
+	mi := &file_ledger_v1_ledger_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GrantEntitlement.ProtoReflect.Descriptor instead.
+func (*GrantEntitlement) Descriptor() ([]byte, []int) {
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *GrantEntitlement) GetCardId() string {
+	if x != nil {
+		return x.CardId
+	}
+	return ""
+}
+
+func (x *GrantEntitlement) GetEntitlement() *PricingEntitlement {
+	if x != nil {
+		return x.Entitlement
+	}
+	return nil
+}
+
+func (x *GrantEntitlement) GetAudit() *v1.Audit {
+	if x != nil {
+		return x.Audit
+	}
+	return nil
+}
+
+type RevokeEntitlement struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CardId        string                 `protobuf:"bytes,1,opt,name=card_id,json=cardId,proto3" json:"card_id,omitempty"`
+	Concession    string                 `protobuf:"bytes,2,opt,name=concession,proto3" json:"concession,omitempty"`
+	Audit         *v1.Audit              `protobuf:"bytes,3,opt,name=audit,proto3" json:"audit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeEntitlement) Reset() {
+	*x = RevokeEntitlement{}
+	mi := &file_ledger_v1_ledger_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeEntitlement) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeEntitlement) ProtoMessage() {}
+
+func (x *RevokeEntitlement) ProtoReflect() protoreflect.Message {
+	mi := &file_ledger_v1_ledger_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeEntitlement.ProtoReflect.Descriptor instead.
+func (*RevokeEntitlement) Descriptor() ([]byte, []int) {
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *RevokeEntitlement) GetCardId() string {
+	if x != nil {
+		return x.CardId
+	}
+	return ""
+}
+
+func (x *RevokeEntitlement) GetConcession() string {
+	if x != nil {
+		return x.Concession
+	}
+	return ""
+}
+
+func (x *RevokeEntitlement) GetAudit() *v1.Audit {
+	if x != nil {
+		return x.Audit
+	}
+	return nil
+}
+
+// ReplaceCard opens new_card_id (which must not exist, and is in the same
+// shard) and moves onto it, in this one command, the old card's balance,
+// debt and pricing state; the old card is blocked.
+type ReplaceCard struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CardId        string                 `protobuf:"bytes,1,opt,name=card_id,json=cardId,proto3" json:"card_id,omitempty"`
+	NewCardId     string                 `protobuf:"bytes,2,opt,name=new_card_id,json=newCardId,proto3" json:"new_card_id,omitempty"`
+	Audit         *v1.Audit              `protobuf:"bytes,3,opt,name=audit,proto3" json:"audit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReplaceCard) Reset() {
+	*x = ReplaceCard{}
+	mi := &file_ledger_v1_ledger_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplaceCard) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplaceCard) ProtoMessage() {}
+
+func (x *ReplaceCard) ProtoReflect() protoreflect.Message {
+	mi := &file_ledger_v1_ledger_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplaceCard.ProtoReflect.Descriptor instead.
+func (*ReplaceCard) Descriptor() ([]byte, []int) {
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *ReplaceCard) GetCardId() string {
+	if x != nil {
+		return x.CardId
+	}
+	return ""
+}
+
+func (x *ReplaceCard) GetNewCardId() string {
+	if x != nil {
+		return x.NewCardId
+	}
+	return ""
+}
+
+func (x *ReplaceCard) GetAudit() *v1.Audit {
+	if x != nil {
+		return x.Audit
+	}
+	return nil
+}
+
+// RenewCard sets a personalised card's expiry to 48 months after the
+// audit's time.
+type RenewCard struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CardId        string                 `protobuf:"bytes,1,opt,name=card_id,json=cardId,proto3" json:"card_id,omitempty"`
+	Audit         *v1.Audit              `protobuf:"bytes,2,opt,name=audit,proto3" json:"audit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RenewCard) Reset() {
+	*x = RenewCard{}
+	mi := &file_ledger_v1_ledger_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RenewCard) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RenewCard) ProtoMessage() {}
+
+func (x *RenewCard) ProtoReflect() protoreflect.Message {
+	mi := &file_ledger_v1_ledger_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RenewCard.ProtoReflect.Descriptor instead.
+func (*RenewCard) Descriptor() ([]byte, []int) {
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *RenewCard) GetCardId() string {
+	if x != nil {
+		return x.CardId
+	}
+	return ""
+}
+
+func (x *RenewCard) GetAudit() *v1.Audit {
+	if x != nil {
+		return x.Audit
+	}
+	return nil
+}
+
+// CloseCard pays the balance back to the funding account and closes the
+// card. A card with debt cannot be closed.
+type CloseCard struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CardId        string                 `protobuf:"bytes,1,opt,name=card_id,json=cardId,proto3" json:"card_id,omitempty"`
+	Audit         *v1.Audit              `protobuf:"bytes,2,opt,name=audit,proto3" json:"audit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CloseCard) Reset() {
+	*x = CloseCard{}
+	mi := &file_ledger_v1_ledger_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CloseCard) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CloseCard) ProtoMessage() {}
+
+func (x *CloseCard) ProtoReflect() protoreflect.Message {
+	mi := &file_ledger_v1_ledger_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CloseCard.ProtoReflect.Descriptor instead.
+func (*CloseCard) Descriptor() ([]byte, []int) {
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *CloseCard) GetCardId() string {
+	if x != nil {
+		return x.CardId
+	}
+	return ""
+}
+
+func (x *CloseCard) GetAudit() *v1.Audit {
+	if x != nil {
+		return x.Audit
+	}
+	return nil
+}
+
 type BlockCard struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	CardId        string                 `protobuf:"bytes,1,opt,name=card_id,json=cardId,proto3" json:"card_id,omitempty"`
@@ -736,7 +1962,7 @@ type BlockCard struct {
 
 func (x *BlockCard) Reset() {
 	*x = BlockCard{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[7]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -748,7 +1974,7 @@ func (x *BlockCard) String() string {
 func (*BlockCard) ProtoMessage() {}
 
 func (x *BlockCard) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[7]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -761,7 +1987,7 @@ func (x *BlockCard) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BlockCard.ProtoReflect.Descriptor instead.
 func (*BlockCard) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{7}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *BlockCard) GetCardId() string {
@@ -797,7 +2023,7 @@ type SetTerminalKey struct {
 
 func (x *SetTerminalKey) Reset() {
 	*x = SetTerminalKey{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[8]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -809,7 +2035,7 @@ func (x *SetTerminalKey) String() string {
 func (*SetTerminalKey) ProtoMessage() {}
 
 func (x *SetTerminalKey) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[8]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -822,7 +2048,7 @@ func (x *SetTerminalKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetTerminalKey.ProtoReflect.Descriptor instead.
 func (*SetTerminalKey) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{8}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *SetTerminalKey) GetTerminalId() string {
@@ -851,7 +2077,7 @@ type RevokeTerminal struct {
 
 func (x *RevokeTerminal) Reset() {
 	*x = RevokeTerminal{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[9]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -863,7 +2089,7 @@ func (x *RevokeTerminal) String() string {
 func (*RevokeTerminal) ProtoMessage() {}
 
 func (x *RevokeTerminal) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[9]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -876,7 +2102,7 @@ func (x *RevokeTerminal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeTerminal.ProtoReflect.Descriptor instead.
 func (*RevokeTerminal) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{9}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *RevokeTerminal) GetTerminalId() string {
@@ -903,7 +2129,7 @@ type MarkSeeded struct {
 
 func (x *MarkSeeded) Reset() {
 	*x = MarkSeeded{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[10]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -915,7 +2141,7 @@ func (x *MarkSeeded) String() string {
 func (*MarkSeeded) ProtoMessage() {}
 
 func (x *MarkSeeded) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[10]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -928,7 +2154,7 @@ func (x *MarkSeeded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MarkSeeded.ProtoReflect.Descriptor instead.
 func (*MarkSeeded) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{10}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *MarkSeeded) GetSeed() uint64 {
@@ -948,15 +2174,18 @@ type Result struct {
 	// The record written for card commands that were applied.
 	Transaction *v1.Transaction `protobuf:"bytes,4,opt,name=transaction,proto3" json:"transaction,omitempty"`
 	// Why, for STATUS_REJECTED.
-	Error         string       `protobuf:"bytes,5,opt,name=error,proto3" json:"error,omitempty"`
-	RejectReason  RejectReason `protobuf:"varint,6,opt,name=reject_reason,json=rejectReason,proto3,enum=civicard.ledger.v1.RejectReason" json:"reject_reason,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Error        string       `protobuf:"bytes,5,opt,name=error,proto3" json:"error,omitempty"`
+	RejectReason RejectReason `protobuf:"varint,6,opt,name=reject_reason,json=rejectReason,proto3,enum=civicard.ledger.v1.RejectReason" json:"reject_reason,omitempty"`
+	// A replacement writes on two cards: the new card and its record.
+	RelatedCard        *CardState      `protobuf:"bytes,28,opt,name=related_card,json=relatedCard,proto3" json:"related_card,omitempty"`
+	RelatedTransaction *v1.Transaction `protobuf:"bytes,29,opt,name=related_transaction,json=relatedTransaction,proto3" json:"related_transaction,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *Result) Reset() {
 	*x = Result{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[11]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -968,7 +2197,7 @@ func (x *Result) String() string {
 func (*Result) ProtoMessage() {}
 
 func (x *Result) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[11]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -981,7 +2210,7 @@ func (x *Result) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Result.ProtoReflect.Descriptor instead.
 func (*Result) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{11}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *Result) GetStatus() Status {
@@ -1026,6 +2255,20 @@ func (x *Result) GetRejectReason() RejectReason {
 	return RejectReason_REJECT_REASON_UNSPECIFIED
 }
 
+func (x *Result) GetRelatedCard() *CardState {
+	if x != nil {
+		return x.RelatedCard
+	}
+	return nil
+}
+
+func (x *Result) GetRelatedTransaction() *v1.Transaction {
+	if x != nil {
+		return x.RelatedTransaction
+	}
+	return nil
+}
+
 type CardState struct {
 	state        protoimpl.MessageState `protogen:"open.v1"`
 	CardId       string                 `protobuf:"bytes,1,opt,name=card_id,json=cardId,proto3" json:"card_id,omitempty"`
@@ -1035,14 +2278,20 @@ type CardState struct {
 	Version      uint64                 `protobuf:"varint,5,opt,name=version,proto3" json:"version,omitempty"`
 	HolderName   string                 `protobuf:"bytes,6,opt,name=holder_name,json=holderName,proto3" json:"holder_name,omitempty"`
 	// What the card owes for offline taps it could not cover; 0 <= debt.
-	DebtMinor     int64 `protobuf:"varint,7,opt,name=debt_minor,json=debtMinor,proto3" json:"debt_minor,omitempty"`
+	DebtMinor int64 `protobuf:"varint,7,opt,name=debt_minor,json=debtMinor,proto3" json:"debt_minor,omitempty"`
+	// Unset until the card's first priced command.
+	Pricing *PricingState `protobuf:"bytes,8,opt,name=pricing,proto3" json:"pricing,omitempty"`
+	// 0: no expiry.
+	ExpiresUnixMs int64  `protobuf:"varint,9,opt,name=expires_unix_ms,json=expiresUnixMs,proto3" json:"expires_unix_ms,omitempty"`
+	ReplacedBy    string `protobuf:"bytes,10,opt,name=replaced_by,json=replacedBy,proto3" json:"replaced_by,omitempty"`
+	Replaces      string `protobuf:"bytes,11,opt,name=replaces,proto3" json:"replaces,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CardState) Reset() {
 	*x = CardState{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[12]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1054,7 +2303,7 @@ func (x *CardState) String() string {
 func (*CardState) ProtoMessage() {}
 
 func (x *CardState) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[12]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1067,7 +2316,7 @@ func (x *CardState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CardState.ProtoReflect.Descriptor instead.
 func (*CardState) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{12}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *CardState) GetCardId() string {
@@ -1119,6 +2368,34 @@ func (x *CardState) GetDebtMinor() int64 {
 	return 0
 }
 
+func (x *CardState) GetPricing() *PricingState {
+	if x != nil {
+		return x.Pricing
+	}
+	return nil
+}
+
+func (x *CardState) GetExpiresUnixMs() int64 {
+	if x != nil {
+		return x.ExpiresUnixMs
+	}
+	return 0
+}
+
+func (x *CardState) GetReplacedBy() string {
+	if x != nil {
+		return x.ReplacedBy
+	}
+	return ""
+}
+
+func (x *CardState) GetReplaces() string {
+	if x != nil {
+		return x.Replaces
+	}
+	return ""
+}
+
 // A snapshot is a stream of length-delimited SnapshotRecords: one header, then
 // institutions, terminals and cards, each sorted by id, then the stored
 // results in ledger order.
@@ -1138,7 +2415,7 @@ type SnapshotRecord struct {
 
 func (x *SnapshotRecord) Reset() {
 	*x = SnapshotRecord{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[13]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1150,7 +2427,7 @@ func (x *SnapshotRecord) String() string {
 func (*SnapshotRecord) ProtoMessage() {}
 
 func (x *SnapshotRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[13]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1163,7 +2440,7 @@ func (x *SnapshotRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotRecord.ProtoReflect.Descriptor instead.
 func (*SnapshotRecord) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{13}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *SnapshotRecord) GetKind() isSnapshotRecord_Kind {
@@ -1267,7 +2544,7 @@ type SnapshotHeader struct {
 
 func (x *SnapshotHeader) Reset() {
 	*x = SnapshotHeader{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[14]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1279,7 +2556,7 @@ func (x *SnapshotHeader) String() string {
 func (*SnapshotHeader) ProtoMessage() {}
 
 func (x *SnapshotHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[14]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1292,7 +2569,7 @@ func (x *SnapshotHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotHeader.ProtoReflect.Descriptor instead.
 func (*SnapshotHeader) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{14}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *SnapshotHeader) GetFormatVersion() uint32 {
@@ -1347,7 +2624,7 @@ type Receivable struct {
 
 func (x *Receivable) Reset() {
 	*x = Receivable{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[15]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1359,7 +2636,7 @@ func (x *Receivable) String() string {
 func (*Receivable) ProtoMessage() {}
 
 func (x *Receivable) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[15]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1372,7 +2649,7 @@ func (x *Receivable) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Receivable.ProtoReflect.Descriptor instead.
 func (*Receivable) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{15}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *Receivable) GetInstitutionId() string {
@@ -1399,7 +2676,7 @@ type StoredResult struct {
 
 func (x *StoredResult) Reset() {
 	*x = StoredResult{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[16]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1411,7 +2688,7 @@ func (x *StoredResult) String() string {
 func (*StoredResult) ProtoMessage() {}
 
 func (x *StoredResult) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[16]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1424,7 +2701,7 @@ func (x *StoredResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoredResult.ProtoReflect.Descriptor instead.
 func (*StoredResult) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{16}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *StoredResult) GetId() string {
@@ -1447,7 +2724,7 @@ const file_ledger_v1_ledger_proto_rawDesc = "" +
 	"\n" +
 	"\x16ledger/v1/ledger.proto\x12\x12civicard.ledger.v1\x1a\x17civicard/v1/types.proto\"@\n" +
 	"\x05Batch\x127\n" +
-	"\bcommands\x18\x01 \x03(\v2\x1b.civicard.ledger.v1.CommandR\bcommands\"\x9d\x05\n" +
+	"\bcommands\x18\x01 \x03(\v2\x1b.civicard.ledger.v1.CommandR\bcommands\"\x90\b\n" +
 	"\aCommand\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\\\n" +
 	"\x14register_institution\x18\n" +
@@ -1461,22 +2738,34 @@ const file_ledger_v1_ledger_proto_rawDesc = "" +
 	"\vmark_seeded\x18\x10 \x01(\v2\x1e.civicard.ledger.v1.MarkSeededH\x00R\n" +
 	"markSeeded\x12N\n" +
 	"\x10set_terminal_key\x18\x11 \x01(\v2\".civicard.ledger.v1.SetTerminalKeyH\x00R\x0esetTerminalKey\x12M\n" +
-	"\x0frevoke_terminal\x18\x12 \x01(\v2\".civicard.ledger.v1.RevokeTerminalH\x00R\x0erevokeTerminalB\x06\n" +
+	"\x0frevoke_terminal\x18\x12 \x01(\v2\".civicard.ledger.v1.RevokeTerminalH\x00R\x0erevokeTerminal\x12S\n" +
+	"\x11grant_entitlement\x18\x13 \x01(\v2$.civicard.ledger.v1.GrantEntitlementH\x00R\x10grantEntitlement\x12V\n" +
+	"\x12revoke_entitlement\x18\x14 \x01(\v2%.civicard.ledger.v1.RevokeEntitlementH\x00R\x11revokeEntitlement\x12D\n" +
+	"\freplace_card\x18\x15 \x01(\v2\x1f.civicard.ledger.v1.ReplaceCardH\x00R\vreplaceCard\x12>\n" +
+	"\n" +
+	"renew_card\x18\x16 \x01(\v2\x1d.civicard.ledger.v1.RenewCardH\x00R\trenewCard\x12>\n" +
+	"\n" +
+	"close_card\x18\x17 \x01(\v2\x1d.civicard.ledger.v1.CloseCardH\x00R\tcloseCardB\x06\n" +
 	"\x04kind\"Q\n" +
 	"\x13RegisterInstitution\x12:\n" +
 	"\vinstitution\x18\x01 \x01(\v2\x18.civicard.v1.InstitutionR\vinstitution\"E\n" +
 	"\x10RegisterTerminal\x121\n" +
-	"\bterminal\x18\x01 \x01(\v2\x15.civicard.v1.TerminalR\bterminal\"o\n" +
+	"\bterminal\x18\x01 \x01(\v2\x15.civicard.v1.TerminalR\bterminal\"\xbf\x01\n" +
 	"\bOpenCard\x12\x17\n" +
 	"\acard_id\x18\x01 \x01(\tR\x06cardId\x12)\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x15.civicard.v1.CardKindR\x04kind\x12\x1f\n" +
 	"\vholder_name\x18\x03 \x01(\tR\n" +
-	"holderName\"e\n" +
+	"holderName\x12$\n" +
+	"\x0eissued_unix_ms\x18\x04 \x01(\x03R\fissuedUnixMs\x12(\n" +
+	"\x05audit\x18\x05 \x01(\v2\x12.civicard.v1.AuditR\x05audit\"\xe6\x01\n" +
 	"\x05TopUp\x12\x17\n" +
 	"\acard_id\x18\x01 \x01(\tR\x06cardId\x12!\n" +
 	"\famount_minor\x18\x02 \x01(\x03R\vamountMinor\x12 \n" +
 	"\ftime_unix_ms\x18\x03 \x01(\x03R\n" +
-	"timeUnixMs\"\xdf\x02\n" +
+	"timeUnixMs\x12)\n" +
+	"\x10expected_version\x18\x04 \x01(\x04R\x0fexpectedVersion\x12:\n" +
+	"\apricing\x18\x05 \x01(\v2 .civicard.ledger.v1.PricingStateR\apricing\x12\x18\n" +
+	"\arefusal\x18\x06 \x01(\tR\arefusal\"\xaf\x05\n" +
 	"\x06Charge\x12\x17\n" +
 	"\acard_id\x18\x01 \x01(\tR\x06cardId\x12)\n" +
 	"\x10expected_version\x18\x02 \x01(\x04R\x0fexpectedVersion\x12!\n" +
@@ -1490,7 +2779,102 @@ const file_ledger_v1_ledger_proto_rawDesc = "" +
 	"\ftime_unix_ms\x18\t \x01(\x03R\n" +
 	"timeUnixMs\x12\x18\n" +
 	"\aoffline\x18\n" +
-	" \x01(\bR\aoffline\"^\n" +
+	" \x01(\bR\aoffline\x127\n" +
+	"\bpostings\x18\v \x03(\v2\x1b.civicard.ledger.v1.PostingR\bpostings\x12:\n" +
+	"\apricing\x18\f \x01(\v2 .civicard.ledger.v1.PricingStateR\apricing\x12%\n" +
+	"\x0etariff_version\x18\r \x01(\tR\rtariffVersion\x12A\n" +
+	"\x0edecline_reason\x18\x0e \x01(\x0e2\x1a.civicard.v1.DeclineReasonR\rdeclineReason\x12%\n" +
+	"\x0edecline_detail\x18\x0f \x01(\tR\rdeclineDetail\x12\x1e\n" +
+	"\n" +
+	"correction\x18\x10 \x01(\bR\n" +
+	"correction\x12(\n" +
+	"\x05audit\x18\x11 \x01(\v2\x12.civicard.v1.AuditR\x05audit\"\x81\x01\n" +
+	"\aPosting\x12%\n" +
+	"\x0einstitution_id\x18\x01 \x01(\tR\rinstitutionId\x12\x18\n" +
+	"\aproduct\x18\x02 \x01(\tR\aproduct\x12!\n" +
+	"\famount_minor\x18\x03 \x01(\x03R\vamountMinor\x12\x12\n" +
+	"\x04what\x18\x04 \x01(\tR\x04what\"\xb5\x04\n" +
+	"\fPricingState\x12\x16\n" +
+	"\x06bearer\x18\x01 \x01(\bR\x06bearer\x12J\n" +
+	"\fentitlements\x18\x02 \x03(\v2&.civicard.ledger.v1.PricingEntitlementR\fentitlements\x127\n" +
+	"\x06passes\x18\x03 \x03(\v2\x1f.civicard.ledger.v1.PricingPassR\x06passes\x129\n" +
+	"\x06ticket\x18\x04 \x01(\v2!.civicard.ledger.v1.PricingTicketR\x06ticket\x12<\n" +
+	"\ajourney\x18\x05 \x01(\v2\".civicard.ledger.v1.PricingJourneyR\ajourney\x125\n" +
+	"\x05stays\x18\x06 \x03(\v2\x1f.civicard.ledger.v1.PricingStayR\x05stays\x12B\n" +
+	"\n" +
+	"incomplete\x18\a \x03(\v2\".civicard.ledger.v1.PricingJourneyR\n" +
+	"incomplete\x12'\n" +
+	"\x0fcorrection_days\x18\b \x03(\x05R\x0ecorrectionDays\x123\n" +
+	"\x04caps\x18\t \x01(\v2\x1f.civicard.ledger.v1.PricingCapsR\x04caps\x126\n" +
+	"\x05purse\x18\n" +
+	" \x01(\v2 .civicard.ledger.v1.PricingPurseR\x05purse\"\x84\x01\n" +
+	"\x12PricingEntitlement\x12\x1e\n" +
+	"\n" +
+	"concession\x18\x01 \x01(\tR\n" +
+	"concession\x12\x19\n" +
+	"\bfrom_day\x18\x02 \x01(\x05R\afromDay\x12\x1b\n" +
+	"\tuntil_day\x18\x03 \x01(\x05R\buntilDay\x12\x16\n" +
+	"\x06issuer\x18\x04 \x01(\tR\x06issuer\"\x9c\x01\n" +
+	"\vPricingPass\x12\x18\n" +
+	"\aproduct\x18\x01 \x01(\tR\aproduct\x12%\n" +
+	"\x0einstitution_id\x18\x02 \x01(\tR\rinstitutionId\x12\x19\n" +
+	"\bfrom_day\x18\x03 \x01(\x05R\afromDay\x12\x1b\n" +
+	"\tuntil_day\x18\x04 \x01(\x05R\buntilDay\x12\x14\n" +
+	"\x05lines\x18\x05 \x03(\tR\x05lines\"t\n" +
+	"\rPricingTicket\x12\x18\n" +
+	"\aproduct\x18\x01 \x01(\tR\aproduct\x12%\n" +
+	"\x0einstitution_id\x18\x02 \x01(\tR\rinstitutionId\x12\"\n" +
+	"\runtil_unix_ms\x18\x03 \x01(\x03R\vuntilUnixMs\"\xca\x02\n" +
+	"\x0ePricingJourney\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12%\n" +
+	"\x0einstitution_id\x18\x02 \x01(\tR\rinstitutionId\x12\x18\n" +
+	"\aproduct\x18\x03 \x01(\tR\aproduct\x12\x12\n" +
+	"\x04line\x18\x04 \x01(\tR\x04line\x12\x12\n" +
+	"\x04stop\x18\x05 \x01(\tR\x04stop\x12\x1c\n" +
+	"\tdirection\x18\x06 \x01(\x11R\tdirection\x12\"\n" +
+	"\rstart_unix_ms\x18\a \x01(\x03R\vstartUnixMs\x12$\n" +
+	"\x0efare_max_minor\x18\b \x01(\x03R\ffareMaxMinor\x12#\n" +
+	"\rcharged_minor\x18\t \x01(\x03R\fchargedMinor\x12\x12\n" +
+	"\x04pass\x18\n" +
+	" \x01(\tR\x04pass\x12\x1e\n" +
+	"\n" +
+	"concession\x18\v \x01(\tR\n" +
+	"concession\"\x82\x01\n" +
+	"\vPricingStay\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12%\n" +
+	"\x0einstitution_id\x18\x02 \x01(\tR\rinstitutionId\x12\x18\n" +
+	"\aproduct\x18\x03 \x01(\tR\aproduct\x12\"\n" +
+	"\rstart_unix_ms\x18\x04 \x01(\x03R\vstartUnixMs\"\x85\x01\n" +
+	"\vPricingCaps\x12\x10\n" +
+	"\x03day\x18\x01 \x01(\x05R\x03day\x12&\n" +
+	"\x0fday_spent_minor\x18\x02 \x01(\x03R\rdaySpentMinor\x12\x12\n" +
+	"\x04week\x18\x03 \x01(\x05R\x04week\x12(\n" +
+	"\x10week_spent_minor\x18\x04 \x01(\x03R\x0eweekSpentMinor\"\x8f\x01\n" +
+	"\fPricingPurse\x12\x14\n" +
+	"\x05month\x18\x01 \x01(\x05R\x05month\x12*\n" +
+	"\x11month_spent_minor\x18\x02 \x01(\x03R\x0fmonthSpentMinor\x12\x12\n" +
+	"\x04year\x18\x03 \x01(\x05R\x04year\x12)\n" +
+	"\x11year_top_up_minor\x18\x04 \x01(\x03R\x0eyearTopUpMinor\"\x9f\x01\n" +
+	"\x10GrantEntitlement\x12\x17\n" +
+	"\acard_id\x18\x01 \x01(\tR\x06cardId\x12H\n" +
+	"\ventitlement\x18\x02 \x01(\v2&.civicard.ledger.v1.PricingEntitlementR\ventitlement\x12(\n" +
+	"\x05audit\x18\x03 \x01(\v2\x12.civicard.v1.AuditR\x05audit\"v\n" +
+	"\x11RevokeEntitlement\x12\x17\n" +
+	"\acard_id\x18\x01 \x01(\tR\x06cardId\x12\x1e\n" +
+	"\n" +
+	"concession\x18\x02 \x01(\tR\n" +
+	"concession\x12(\n" +
+	"\x05audit\x18\x03 \x01(\v2\x12.civicard.v1.AuditR\x05audit\"p\n" +
+	"\vReplaceCard\x12\x17\n" +
+	"\acard_id\x18\x01 \x01(\tR\x06cardId\x12\x1e\n" +
+	"\vnew_card_id\x18\x02 \x01(\tR\tnewCardId\x12(\n" +
+	"\x05audit\x18\x03 \x01(\v2\x12.civicard.v1.AuditR\x05audit\"N\n" +
+	"\tRenewCard\x12\x17\n" +
+	"\acard_id\x18\x01 \x01(\tR\x06cardId\x12(\n" +
+	"\x05audit\x18\x02 \x01(\v2\x12.civicard.v1.AuditR\x05audit\"N\n" +
+	"\tCloseCard\x12\x17\n" +
+	"\acard_id\x18\x01 \x01(\tR\x06cardId\x12(\n" +
+	"\x05audit\x18\x02 \x01(\v2\x12.civicard.v1.AuditR\x05audit\"^\n" +
 	"\tBlockCard\x12\x17\n" +
 	"\acard_id\x18\x01 \x01(\tR\x06cardId\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\x12 \n" +
@@ -1507,14 +2891,16 @@ const file_ledger_v1_ledger_proto_rawDesc = "" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\" \n" +
 	"\n" +
 	"MarkSeeded\x12\x12\n" +
-	"\x04seed\x18\x01 \x01(\x04R\x04seed\"\xa4\x02\n" +
+	"\x04seed\x18\x01 \x01(\x04R\x04seed\"\xb1\x03\n" +
 	"\x06Result\x122\n" +
 	"\x06status\x18\x01 \x01(\x0e2\x1a.civicard.ledger.v1.StatusR\x06status\x12\x1a\n" +
 	"\breplayed\x18\x02 \x01(\bR\breplayed\x121\n" +
 	"\x04card\x18\x03 \x01(\v2\x1d.civicard.ledger.v1.CardStateR\x04card\x12:\n" +
 	"\vtransaction\x18\x04 \x01(\v2\x18.civicard.v1.TransactionR\vtransaction\x12\x14\n" +
 	"\x05error\x18\x05 \x01(\tR\x05error\x12E\n" +
-	"\rreject_reason\x18\x06 \x01(\x0e2 .civicard.ledger.v1.RejectReasonR\frejectReason\"\xff\x01\n" +
+	"\rreject_reason\x18\x06 \x01(\x0e2 .civicard.ledger.v1.RejectReasonR\frejectReason\x12@\n" +
+	"\frelated_card\x18\x1c \x01(\v2\x1d.civicard.ledger.v1.CardStateR\vrelatedCard\x12I\n" +
+	"\x13related_transaction\x18\x1d \x01(\v2\x18.civicard.v1.TransactionR\x12relatedTransaction\"\xa0\x03\n" +
 	"\tCardState\x12\x17\n" +
 	"\acard_id\x18\x01 \x01(\tR\x06cardId\x12)\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x15.civicard.v1.CardKindR\x04kind\x12/\n" +
@@ -1524,7 +2910,13 @@ const file_ledger_v1_ledger_proto_rawDesc = "" +
 	"\vholder_name\x18\x06 \x01(\tR\n" +
 	"holderName\x12\x1d\n" +
 	"\n" +
-	"debt_minor\x18\a \x01(\x03R\tdebtMinor\"\xba\x02\n" +
+	"debt_minor\x18\a \x01(\x03R\tdebtMinor\x12:\n" +
+	"\apricing\x18\b \x01(\v2 .civicard.ledger.v1.PricingStateR\apricing\x12&\n" +
+	"\x0fexpires_unix_ms\x18\t \x01(\x03R\rexpiresUnixMs\x12\x1f\n" +
+	"\vreplaced_by\x18\n" +
+	" \x01(\tR\n" +
+	"replacedBy\x12\x1a\n" +
+	"\breplaces\x18\v \x01(\tR\breplaces\"\xba\x02\n" +
 	"\x0eSnapshotRecord\x12<\n" +
 	"\x06header\x18\x01 \x01(\v2\".civicard.ledger.v1.SnapshotHeaderH\x00R\x06header\x12<\n" +
 	"\vinstitution\x18\x02 \x01(\v2\x18.civicard.v1.InstitutionH\x00R\vinstitution\x123\n" +
@@ -1551,14 +2943,20 @@ const file_ledger_v1_ledger_proto_rawDesc = "" +
 	"\tSTATUS_OK\x10\x01\x12\x13\n" +
 	"\x0fSTATUS_DECLINED\x10\x02\x12\x18\n" +
 	"\x14STATUS_STALE_VERSION\x10\x03\x12\x13\n" +
-	"\x0fSTATUS_REJECTED\x10\x04*\xc6\x01\n" +
+	"\x0fSTATUS_REJECTED\x10\x04*\xd6\x02\n" +
 	"\fRejectReason\x12\x1d\n" +
 	"\x19REJECT_REASON_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15REJECT_REASON_INVALID\x10\x01\x12\x1b\n" +
 	"\x17REJECT_REASON_NOT_FOUND\x10\x02\x12 \n" +
 	"\x1cREJECT_REASON_ALREADY_EXISTS\x10\x03\x12\x1d\n" +
 	"\x19REJECT_REASON_BALANCE_MAX\x10\x04\x12\x1e\n" +
-	"\x1aREJECT_REASON_CARD_BLOCKED\x10\x05B&Z$civicard/messages/ledger/v1;ledgerv1b\x06proto3"
+	"\x1aREJECT_REASON_CARD_BLOCKED\x10\x05\x12\x1d\n" +
+	"\x19REJECT_REASON_CARD_CLOSED\x10\x06\x12\x1e\n" +
+	"\x1aREJECT_REASON_CARD_EXPIRED\x10\a\x12\x1e\n" +
+	"\x1aREJECT_REASON_NOT_PERSONAL\x10\b\x12\x16\n" +
+	"\x12REJECT_REASON_DEBT\x10\t\x12\x17\n" +
+	"\x13REJECT_REASON_LIMIT\x10\n" +
+	"B&Z$civicard/messages/ledger/v1;ledgerv1b\x06proto3"
 
 var (
 	file_ledger_v1_ledger_proto_rawDescOnce sync.Once
@@ -1573,7 +2971,7 @@ func file_ledger_v1_ledger_proto_rawDescGZIP() []byte {
 }
 
 var file_ledger_v1_ledger_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_ledger_v1_ledger_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_ledger_v1_ledger_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
 var file_ledger_v1_ledger_proto_goTypes = []any{
 	(Status)(0),                 // 0: civicard.ledger.v1.Status
 	(RejectReason)(0),           // 1: civicard.ledger.v1.RejectReason
@@ -1584,21 +2982,37 @@ var file_ledger_v1_ledger_proto_goTypes = []any{
 	(*OpenCard)(nil),            // 6: civicard.ledger.v1.OpenCard
 	(*TopUp)(nil),               // 7: civicard.ledger.v1.TopUp
 	(*Charge)(nil),              // 8: civicard.ledger.v1.Charge
-	(*BlockCard)(nil),           // 9: civicard.ledger.v1.BlockCard
-	(*SetTerminalKey)(nil),      // 10: civicard.ledger.v1.SetTerminalKey
-	(*RevokeTerminal)(nil),      // 11: civicard.ledger.v1.RevokeTerminal
-	(*MarkSeeded)(nil),          // 12: civicard.ledger.v1.MarkSeeded
-	(*Result)(nil),              // 13: civicard.ledger.v1.Result
-	(*CardState)(nil),           // 14: civicard.ledger.v1.CardState
-	(*SnapshotRecord)(nil),      // 15: civicard.ledger.v1.SnapshotRecord
-	(*SnapshotHeader)(nil),      // 16: civicard.ledger.v1.SnapshotHeader
-	(*Receivable)(nil),          // 17: civicard.ledger.v1.Receivable
-	(*StoredResult)(nil),        // 18: civicard.ledger.v1.StoredResult
-	(*v1.Institution)(nil),      // 19: civicard.v1.Institution
-	(*v1.Terminal)(nil),         // 20: civicard.v1.Terminal
-	(v1.CardKind)(0),            // 21: civicard.v1.CardKind
-	(*v1.Transaction)(nil),      // 22: civicard.v1.Transaction
-	(v1.CardStatus)(0),          // 23: civicard.v1.CardStatus
+	(*Posting)(nil),             // 9: civicard.ledger.v1.Posting
+	(*PricingState)(nil),        // 10: civicard.ledger.v1.PricingState
+	(*PricingEntitlement)(nil),  // 11: civicard.ledger.v1.PricingEntitlement
+	(*PricingPass)(nil),         // 12: civicard.ledger.v1.PricingPass
+	(*PricingTicket)(nil),       // 13: civicard.ledger.v1.PricingTicket
+	(*PricingJourney)(nil),      // 14: civicard.ledger.v1.PricingJourney
+	(*PricingStay)(nil),         // 15: civicard.ledger.v1.PricingStay
+	(*PricingCaps)(nil),         // 16: civicard.ledger.v1.PricingCaps
+	(*PricingPurse)(nil),        // 17: civicard.ledger.v1.PricingPurse
+	(*GrantEntitlement)(nil),    // 18: civicard.ledger.v1.GrantEntitlement
+	(*RevokeEntitlement)(nil),   // 19: civicard.ledger.v1.RevokeEntitlement
+	(*ReplaceCard)(nil),         // 20: civicard.ledger.v1.ReplaceCard
+	(*RenewCard)(nil),           // 21: civicard.ledger.v1.RenewCard
+	(*CloseCard)(nil),           // 22: civicard.ledger.v1.CloseCard
+	(*BlockCard)(nil),           // 23: civicard.ledger.v1.BlockCard
+	(*SetTerminalKey)(nil),      // 24: civicard.ledger.v1.SetTerminalKey
+	(*RevokeTerminal)(nil),      // 25: civicard.ledger.v1.RevokeTerminal
+	(*MarkSeeded)(nil),          // 26: civicard.ledger.v1.MarkSeeded
+	(*Result)(nil),              // 27: civicard.ledger.v1.Result
+	(*CardState)(nil),           // 28: civicard.ledger.v1.CardState
+	(*SnapshotRecord)(nil),      // 29: civicard.ledger.v1.SnapshotRecord
+	(*SnapshotHeader)(nil),      // 30: civicard.ledger.v1.SnapshotHeader
+	(*Receivable)(nil),          // 31: civicard.ledger.v1.Receivable
+	(*StoredResult)(nil),        // 32: civicard.ledger.v1.StoredResult
+	(*v1.Institution)(nil),      // 33: civicard.v1.Institution
+	(*v1.Terminal)(nil),         // 34: civicard.v1.Terminal
+	(v1.CardKind)(0),            // 35: civicard.v1.CardKind
+	(*v1.Audit)(nil),            // 36: civicard.v1.Audit
+	(v1.DeclineReason)(0),       // 37: civicard.v1.DeclineReason
+	(*v1.Transaction)(nil),      // 38: civicard.v1.Transaction
+	(v1.CardStatus)(0),          // 39: civicard.v1.CardStatus
 }
 var file_ledger_v1_ledger_proto_depIdxs = []int32{
 	3,  // 0: civicard.ledger.v1.Batch.commands:type_name -> civicard.ledger.v1.Command
@@ -1607,31 +3021,59 @@ var file_ledger_v1_ledger_proto_depIdxs = []int32{
 	6,  // 3: civicard.ledger.v1.Command.open_card:type_name -> civicard.ledger.v1.OpenCard
 	7,  // 4: civicard.ledger.v1.Command.top_up:type_name -> civicard.ledger.v1.TopUp
 	8,  // 5: civicard.ledger.v1.Command.charge:type_name -> civicard.ledger.v1.Charge
-	9,  // 6: civicard.ledger.v1.Command.block_card:type_name -> civicard.ledger.v1.BlockCard
-	12, // 7: civicard.ledger.v1.Command.mark_seeded:type_name -> civicard.ledger.v1.MarkSeeded
-	10, // 8: civicard.ledger.v1.Command.set_terminal_key:type_name -> civicard.ledger.v1.SetTerminalKey
-	11, // 9: civicard.ledger.v1.Command.revoke_terminal:type_name -> civicard.ledger.v1.RevokeTerminal
-	19, // 10: civicard.ledger.v1.RegisterInstitution.institution:type_name -> civicard.v1.Institution
-	20, // 11: civicard.ledger.v1.RegisterTerminal.terminal:type_name -> civicard.v1.Terminal
-	21, // 12: civicard.ledger.v1.OpenCard.kind:type_name -> civicard.v1.CardKind
-	0,  // 13: civicard.ledger.v1.Result.status:type_name -> civicard.ledger.v1.Status
-	14, // 14: civicard.ledger.v1.Result.card:type_name -> civicard.ledger.v1.CardState
-	22, // 15: civicard.ledger.v1.Result.transaction:type_name -> civicard.v1.Transaction
-	1,  // 16: civicard.ledger.v1.Result.reject_reason:type_name -> civicard.ledger.v1.RejectReason
-	21, // 17: civicard.ledger.v1.CardState.kind:type_name -> civicard.v1.CardKind
-	23, // 18: civicard.ledger.v1.CardState.status:type_name -> civicard.v1.CardStatus
-	16, // 19: civicard.ledger.v1.SnapshotRecord.header:type_name -> civicard.ledger.v1.SnapshotHeader
-	19, // 20: civicard.ledger.v1.SnapshotRecord.institution:type_name -> civicard.v1.Institution
-	20, // 21: civicard.ledger.v1.SnapshotRecord.terminal:type_name -> civicard.v1.Terminal
-	14, // 22: civicard.ledger.v1.SnapshotRecord.card:type_name -> civicard.ledger.v1.CardState
-	18, // 23: civicard.ledger.v1.SnapshotRecord.result:type_name -> civicard.ledger.v1.StoredResult
-	17, // 24: civicard.ledger.v1.SnapshotHeader.receivables:type_name -> civicard.ledger.v1.Receivable
-	13, // 25: civicard.ledger.v1.StoredResult.result:type_name -> civicard.ledger.v1.Result
-	26, // [26:26] is the sub-list for method output_type
-	26, // [26:26] is the sub-list for method input_type
-	26, // [26:26] is the sub-list for extension type_name
-	26, // [26:26] is the sub-list for extension extendee
-	0,  // [0:26] is the sub-list for field type_name
+	23, // 6: civicard.ledger.v1.Command.block_card:type_name -> civicard.ledger.v1.BlockCard
+	26, // 7: civicard.ledger.v1.Command.mark_seeded:type_name -> civicard.ledger.v1.MarkSeeded
+	24, // 8: civicard.ledger.v1.Command.set_terminal_key:type_name -> civicard.ledger.v1.SetTerminalKey
+	25, // 9: civicard.ledger.v1.Command.revoke_terminal:type_name -> civicard.ledger.v1.RevokeTerminal
+	18, // 10: civicard.ledger.v1.Command.grant_entitlement:type_name -> civicard.ledger.v1.GrantEntitlement
+	19, // 11: civicard.ledger.v1.Command.revoke_entitlement:type_name -> civicard.ledger.v1.RevokeEntitlement
+	20, // 12: civicard.ledger.v1.Command.replace_card:type_name -> civicard.ledger.v1.ReplaceCard
+	21, // 13: civicard.ledger.v1.Command.renew_card:type_name -> civicard.ledger.v1.RenewCard
+	22, // 14: civicard.ledger.v1.Command.close_card:type_name -> civicard.ledger.v1.CloseCard
+	33, // 15: civicard.ledger.v1.RegisterInstitution.institution:type_name -> civicard.v1.Institution
+	34, // 16: civicard.ledger.v1.RegisterTerminal.terminal:type_name -> civicard.v1.Terminal
+	35, // 17: civicard.ledger.v1.OpenCard.kind:type_name -> civicard.v1.CardKind
+	36, // 18: civicard.ledger.v1.OpenCard.audit:type_name -> civicard.v1.Audit
+	10, // 19: civicard.ledger.v1.TopUp.pricing:type_name -> civicard.ledger.v1.PricingState
+	9,  // 20: civicard.ledger.v1.Charge.postings:type_name -> civicard.ledger.v1.Posting
+	10, // 21: civicard.ledger.v1.Charge.pricing:type_name -> civicard.ledger.v1.PricingState
+	37, // 22: civicard.ledger.v1.Charge.decline_reason:type_name -> civicard.v1.DeclineReason
+	36, // 23: civicard.ledger.v1.Charge.audit:type_name -> civicard.v1.Audit
+	11, // 24: civicard.ledger.v1.PricingState.entitlements:type_name -> civicard.ledger.v1.PricingEntitlement
+	12, // 25: civicard.ledger.v1.PricingState.passes:type_name -> civicard.ledger.v1.PricingPass
+	13, // 26: civicard.ledger.v1.PricingState.ticket:type_name -> civicard.ledger.v1.PricingTicket
+	14, // 27: civicard.ledger.v1.PricingState.journey:type_name -> civicard.ledger.v1.PricingJourney
+	15, // 28: civicard.ledger.v1.PricingState.stays:type_name -> civicard.ledger.v1.PricingStay
+	14, // 29: civicard.ledger.v1.PricingState.incomplete:type_name -> civicard.ledger.v1.PricingJourney
+	16, // 30: civicard.ledger.v1.PricingState.caps:type_name -> civicard.ledger.v1.PricingCaps
+	17, // 31: civicard.ledger.v1.PricingState.purse:type_name -> civicard.ledger.v1.PricingPurse
+	11, // 32: civicard.ledger.v1.GrantEntitlement.entitlement:type_name -> civicard.ledger.v1.PricingEntitlement
+	36, // 33: civicard.ledger.v1.GrantEntitlement.audit:type_name -> civicard.v1.Audit
+	36, // 34: civicard.ledger.v1.RevokeEntitlement.audit:type_name -> civicard.v1.Audit
+	36, // 35: civicard.ledger.v1.ReplaceCard.audit:type_name -> civicard.v1.Audit
+	36, // 36: civicard.ledger.v1.RenewCard.audit:type_name -> civicard.v1.Audit
+	36, // 37: civicard.ledger.v1.CloseCard.audit:type_name -> civicard.v1.Audit
+	0,  // 38: civicard.ledger.v1.Result.status:type_name -> civicard.ledger.v1.Status
+	28, // 39: civicard.ledger.v1.Result.card:type_name -> civicard.ledger.v1.CardState
+	38, // 40: civicard.ledger.v1.Result.transaction:type_name -> civicard.v1.Transaction
+	1,  // 41: civicard.ledger.v1.Result.reject_reason:type_name -> civicard.ledger.v1.RejectReason
+	28, // 42: civicard.ledger.v1.Result.related_card:type_name -> civicard.ledger.v1.CardState
+	38, // 43: civicard.ledger.v1.Result.related_transaction:type_name -> civicard.v1.Transaction
+	35, // 44: civicard.ledger.v1.CardState.kind:type_name -> civicard.v1.CardKind
+	39, // 45: civicard.ledger.v1.CardState.status:type_name -> civicard.v1.CardStatus
+	10, // 46: civicard.ledger.v1.CardState.pricing:type_name -> civicard.ledger.v1.PricingState
+	30, // 47: civicard.ledger.v1.SnapshotRecord.header:type_name -> civicard.ledger.v1.SnapshotHeader
+	33, // 48: civicard.ledger.v1.SnapshotRecord.institution:type_name -> civicard.v1.Institution
+	34, // 49: civicard.ledger.v1.SnapshotRecord.terminal:type_name -> civicard.v1.Terminal
+	28, // 50: civicard.ledger.v1.SnapshotRecord.card:type_name -> civicard.ledger.v1.CardState
+	32, // 51: civicard.ledger.v1.SnapshotRecord.result:type_name -> civicard.ledger.v1.StoredResult
+	31, // 52: civicard.ledger.v1.SnapshotHeader.receivables:type_name -> civicard.ledger.v1.Receivable
+	27, // 53: civicard.ledger.v1.StoredResult.result:type_name -> civicard.ledger.v1.Result
+	54, // [54:54] is the sub-list for method output_type
+	54, // [54:54] is the sub-list for method input_type
+	54, // [54:54] is the sub-list for extension type_name
+	54, // [54:54] is the sub-list for extension extendee
+	0,  // [0:54] is the sub-list for field type_name
 }
 
 func init() { file_ledger_v1_ledger_proto_init() }
@@ -1649,8 +3091,13 @@ func file_ledger_v1_ledger_proto_init() {
 		(*Command_MarkSeeded)(nil),
 		(*Command_SetTerminalKey)(nil),
 		(*Command_RevokeTerminal)(nil),
+		(*Command_GrantEntitlement)(nil),
+		(*Command_RevokeEntitlement)(nil),
+		(*Command_ReplaceCard)(nil),
+		(*Command_RenewCard)(nil),
+		(*Command_CloseCard)(nil),
 	}
-	file_ledger_v1_ledger_proto_msgTypes[13].OneofWrappers = []any{
+	file_ledger_v1_ledger_proto_msgTypes[27].OneofWrappers = []any{
 		(*SnapshotRecord_Header)(nil),
 		(*SnapshotRecord_Institution)(nil),
 		(*SnapshotRecord_Terminal)(nil),
@@ -1663,7 +3110,7 @@ func file_ledger_v1_ledger_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ledger_v1_ledger_proto_rawDesc), len(file_ledger_v1_ledger_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   17,
+			NumMessages:   31,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

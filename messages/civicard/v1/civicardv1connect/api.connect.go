@@ -62,6 +62,23 @@ const (
 	CardServiceTopUpProcedure = "/civicard.v1.CardService/TopUp"
 	// CardServiceBlockProcedure is the fully-qualified name of the CardService's Block RPC.
 	CardServiceBlockProcedure = "/civicard.v1.CardService/Block"
+	// CardServiceIssueCardProcedure is the fully-qualified name of the CardService's IssueCard RPC.
+	CardServiceIssueCardProcedure = "/civicard.v1.CardService/IssueCard"
+	// CardServiceGrantEntitlementProcedure is the fully-qualified name of the CardService's
+	// GrantEntitlement RPC.
+	CardServiceGrantEntitlementProcedure = "/civicard.v1.CardService/GrantEntitlement"
+	// CardServiceRevokeEntitlementProcedure is the fully-qualified name of the CardService's
+	// RevokeEntitlement RPC.
+	CardServiceRevokeEntitlementProcedure = "/civicard.v1.CardService/RevokeEntitlement"
+	// CardServiceRequestCorrectionProcedure is the fully-qualified name of the CardService's
+	// RequestCorrection RPC.
+	CardServiceRequestCorrectionProcedure = "/civicard.v1.CardService/RequestCorrection"
+	// CardServiceReplaceCardProcedure is the fully-qualified name of the CardService's ReplaceCard RPC.
+	CardServiceReplaceCardProcedure = "/civicard.v1.CardService/ReplaceCard"
+	// CardServiceRenewCardProcedure is the fully-qualified name of the CardService's RenewCard RPC.
+	CardServiceRenewCardProcedure = "/civicard.v1.CardService/RenewCard"
+	// CardServiceCloseCardProcedure is the fully-qualified name of the CardService's CloseCard RPC.
+	CardServiceCloseCardProcedure = "/civicard.v1.CardService/CloseCard"
 )
 
 // TerminalServiceClient is a client for the civicard.v1.TerminalService service.
@@ -319,6 +336,25 @@ type CardServiceClient interface {
 	TopUp(context.Context, *connect.Request[v1.TopUpRequest]) (*connect.Response[v1.TopUpResponse], error)
 	// Block declines every later tap and top-up of the card at once.
 	Block(context.Context, *connect.Request[v1.BlockRequest]) (*connect.Response[v1.BlockResponse], error)
+	// IssueCard opens a new card: personalised (with a holder, valid 48
+	// months) or bearer.
+	IssueCard(context.Context, *connect.Request[v1.IssueCardRequest]) (*connect.Response[v1.IssueCardResponse], error)
+	// GrantEntitlement gives a personalised card's holder a concession, as
+	// the issuing institution certified it; RevokeEntitlement takes it away.
+	GrantEntitlement(context.Context, *connect.Request[v1.GrantEntitlementRequest]) (*connect.Response[v1.EntitlementResponse], error)
+	RevokeEntitlement(context.Context, *connect.Request[v1.RevokeEntitlementRequest]) (*connect.Response[v1.EntitlementResponse], error)
+	// RequestCorrection asks to re-price an incomplete journey (checked in,
+	// never checked out) as the shortest ride. Decided by rule: within 14
+	// days of the journey, at most two granted in 30 days.
+	RequestCorrection(context.Context, *connect.Request[v1.RequestCorrectionRequest]) (*connect.Response[v1.RequestCorrectionResponse], error)
+	// ReplaceCard moves everything of a card (balance, debt, passes,
+	// entitlements, journeys, counters) onto a new card, at once, and blocks
+	// the old one. The new card number must be one of the same shard.
+	ReplaceCard(context.Context, *connect.Request[v1.ReplaceCardRequest]) (*connect.Response[v1.ReplaceCardResponse], error)
+	// RenewCard extends a personalised card's validity by 48 months from now.
+	RenewCard(context.Context, *connect.Request[v1.RenewCardRequest]) (*connect.Response[v1.RenewCardResponse], error)
+	// CloseCard pays the balance back and closes the card for good.
+	CloseCard(context.Context, *connect.Request[v1.CloseCardRequest]) (*connect.Response[v1.CloseCardResponse], error)
 }
 
 // NewCardServiceClient constructs a client for the civicard.v1.CardService service. By default, it
@@ -356,15 +392,64 @@ func NewCardServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 			connect.WithSchema(cardServiceMethods.ByName("Block")),
 			connect.WithClientOptions(opts...),
 		),
+		issueCard: connect.NewClient[v1.IssueCardRequest, v1.IssueCardResponse](
+			httpClient,
+			baseURL+CardServiceIssueCardProcedure,
+			connect.WithSchema(cardServiceMethods.ByName("IssueCard")),
+			connect.WithClientOptions(opts...),
+		),
+		grantEntitlement: connect.NewClient[v1.GrantEntitlementRequest, v1.EntitlementResponse](
+			httpClient,
+			baseURL+CardServiceGrantEntitlementProcedure,
+			connect.WithSchema(cardServiceMethods.ByName("GrantEntitlement")),
+			connect.WithClientOptions(opts...),
+		),
+		revokeEntitlement: connect.NewClient[v1.RevokeEntitlementRequest, v1.EntitlementResponse](
+			httpClient,
+			baseURL+CardServiceRevokeEntitlementProcedure,
+			connect.WithSchema(cardServiceMethods.ByName("RevokeEntitlement")),
+			connect.WithClientOptions(opts...),
+		),
+		requestCorrection: connect.NewClient[v1.RequestCorrectionRequest, v1.RequestCorrectionResponse](
+			httpClient,
+			baseURL+CardServiceRequestCorrectionProcedure,
+			connect.WithSchema(cardServiceMethods.ByName("RequestCorrection")),
+			connect.WithClientOptions(opts...),
+		),
+		replaceCard: connect.NewClient[v1.ReplaceCardRequest, v1.ReplaceCardResponse](
+			httpClient,
+			baseURL+CardServiceReplaceCardProcedure,
+			connect.WithSchema(cardServiceMethods.ByName("ReplaceCard")),
+			connect.WithClientOptions(opts...),
+		),
+		renewCard: connect.NewClient[v1.RenewCardRequest, v1.RenewCardResponse](
+			httpClient,
+			baseURL+CardServiceRenewCardProcedure,
+			connect.WithSchema(cardServiceMethods.ByName("RenewCard")),
+			connect.WithClientOptions(opts...),
+		),
+		closeCard: connect.NewClient[v1.CloseCardRequest, v1.CloseCardResponse](
+			httpClient,
+			baseURL+CardServiceCloseCardProcedure,
+			connect.WithSchema(cardServiceMethods.ByName("CloseCard")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // cardServiceClient implements CardServiceClient.
 type cardServiceClient struct {
-	getCard          *connect.Client[v1.GetCardRequest, v1.GetCardResponse]
-	listTransactions *connect.Client[v1.ListTransactionsRequest, v1.ListTransactionsResponse]
-	topUp            *connect.Client[v1.TopUpRequest, v1.TopUpResponse]
-	block            *connect.Client[v1.BlockRequest, v1.BlockResponse]
+	getCard           *connect.Client[v1.GetCardRequest, v1.GetCardResponse]
+	listTransactions  *connect.Client[v1.ListTransactionsRequest, v1.ListTransactionsResponse]
+	topUp             *connect.Client[v1.TopUpRequest, v1.TopUpResponse]
+	block             *connect.Client[v1.BlockRequest, v1.BlockResponse]
+	issueCard         *connect.Client[v1.IssueCardRequest, v1.IssueCardResponse]
+	grantEntitlement  *connect.Client[v1.GrantEntitlementRequest, v1.EntitlementResponse]
+	revokeEntitlement *connect.Client[v1.RevokeEntitlementRequest, v1.EntitlementResponse]
+	requestCorrection *connect.Client[v1.RequestCorrectionRequest, v1.RequestCorrectionResponse]
+	replaceCard       *connect.Client[v1.ReplaceCardRequest, v1.ReplaceCardResponse]
+	renewCard         *connect.Client[v1.RenewCardRequest, v1.RenewCardResponse]
+	closeCard         *connect.Client[v1.CloseCardRequest, v1.CloseCardResponse]
 }
 
 // GetCard calls civicard.v1.CardService.GetCard.
@@ -387,6 +472,41 @@ func (c *cardServiceClient) Block(ctx context.Context, req *connect.Request[v1.B
 	return c.block.CallUnary(ctx, req)
 }
 
+// IssueCard calls civicard.v1.CardService.IssueCard.
+func (c *cardServiceClient) IssueCard(ctx context.Context, req *connect.Request[v1.IssueCardRequest]) (*connect.Response[v1.IssueCardResponse], error) {
+	return c.issueCard.CallUnary(ctx, req)
+}
+
+// GrantEntitlement calls civicard.v1.CardService.GrantEntitlement.
+func (c *cardServiceClient) GrantEntitlement(ctx context.Context, req *connect.Request[v1.GrantEntitlementRequest]) (*connect.Response[v1.EntitlementResponse], error) {
+	return c.grantEntitlement.CallUnary(ctx, req)
+}
+
+// RevokeEntitlement calls civicard.v1.CardService.RevokeEntitlement.
+func (c *cardServiceClient) RevokeEntitlement(ctx context.Context, req *connect.Request[v1.RevokeEntitlementRequest]) (*connect.Response[v1.EntitlementResponse], error) {
+	return c.revokeEntitlement.CallUnary(ctx, req)
+}
+
+// RequestCorrection calls civicard.v1.CardService.RequestCorrection.
+func (c *cardServiceClient) RequestCorrection(ctx context.Context, req *connect.Request[v1.RequestCorrectionRequest]) (*connect.Response[v1.RequestCorrectionResponse], error) {
+	return c.requestCorrection.CallUnary(ctx, req)
+}
+
+// ReplaceCard calls civicard.v1.CardService.ReplaceCard.
+func (c *cardServiceClient) ReplaceCard(ctx context.Context, req *connect.Request[v1.ReplaceCardRequest]) (*connect.Response[v1.ReplaceCardResponse], error) {
+	return c.replaceCard.CallUnary(ctx, req)
+}
+
+// RenewCard calls civicard.v1.CardService.RenewCard.
+func (c *cardServiceClient) RenewCard(ctx context.Context, req *connect.Request[v1.RenewCardRequest]) (*connect.Response[v1.RenewCardResponse], error) {
+	return c.renewCard.CallUnary(ctx, req)
+}
+
+// CloseCard calls civicard.v1.CardService.CloseCard.
+func (c *cardServiceClient) CloseCard(ctx context.Context, req *connect.Request[v1.CloseCardRequest]) (*connect.Response[v1.CloseCardResponse], error) {
+	return c.closeCard.CallUnary(ctx, req)
+}
+
 // CardServiceHandler is an implementation of the civicard.v1.CardService service.
 type CardServiceHandler interface {
 	GetCard(context.Context, *connect.Request[v1.GetCardRequest]) (*connect.Response[v1.GetCardResponse], error)
@@ -397,6 +517,25 @@ type CardServiceHandler interface {
 	TopUp(context.Context, *connect.Request[v1.TopUpRequest]) (*connect.Response[v1.TopUpResponse], error)
 	// Block declines every later tap and top-up of the card at once.
 	Block(context.Context, *connect.Request[v1.BlockRequest]) (*connect.Response[v1.BlockResponse], error)
+	// IssueCard opens a new card: personalised (with a holder, valid 48
+	// months) or bearer.
+	IssueCard(context.Context, *connect.Request[v1.IssueCardRequest]) (*connect.Response[v1.IssueCardResponse], error)
+	// GrantEntitlement gives a personalised card's holder a concession, as
+	// the issuing institution certified it; RevokeEntitlement takes it away.
+	GrantEntitlement(context.Context, *connect.Request[v1.GrantEntitlementRequest]) (*connect.Response[v1.EntitlementResponse], error)
+	RevokeEntitlement(context.Context, *connect.Request[v1.RevokeEntitlementRequest]) (*connect.Response[v1.EntitlementResponse], error)
+	// RequestCorrection asks to re-price an incomplete journey (checked in,
+	// never checked out) as the shortest ride. Decided by rule: within 14
+	// days of the journey, at most two granted in 30 days.
+	RequestCorrection(context.Context, *connect.Request[v1.RequestCorrectionRequest]) (*connect.Response[v1.RequestCorrectionResponse], error)
+	// ReplaceCard moves everything of a card (balance, debt, passes,
+	// entitlements, journeys, counters) onto a new card, at once, and blocks
+	// the old one. The new card number must be one of the same shard.
+	ReplaceCard(context.Context, *connect.Request[v1.ReplaceCardRequest]) (*connect.Response[v1.ReplaceCardResponse], error)
+	// RenewCard extends a personalised card's validity by 48 months from now.
+	RenewCard(context.Context, *connect.Request[v1.RenewCardRequest]) (*connect.Response[v1.RenewCardResponse], error)
+	// CloseCard pays the balance back and closes the card for good.
+	CloseCard(context.Context, *connect.Request[v1.CloseCardRequest]) (*connect.Response[v1.CloseCardResponse], error)
 }
 
 // NewCardServiceHandler builds an HTTP handler from the service implementation. It returns the path
@@ -430,6 +569,48 @@ func NewCardServiceHandler(svc CardServiceHandler, opts ...connect.HandlerOption
 		connect.WithSchema(cardServiceMethods.ByName("Block")),
 		connect.WithHandlerOptions(opts...),
 	)
+	cardServiceIssueCardHandler := connect.NewUnaryHandler(
+		CardServiceIssueCardProcedure,
+		svc.IssueCard,
+		connect.WithSchema(cardServiceMethods.ByName("IssueCard")),
+		connect.WithHandlerOptions(opts...),
+	)
+	cardServiceGrantEntitlementHandler := connect.NewUnaryHandler(
+		CardServiceGrantEntitlementProcedure,
+		svc.GrantEntitlement,
+		connect.WithSchema(cardServiceMethods.ByName("GrantEntitlement")),
+		connect.WithHandlerOptions(opts...),
+	)
+	cardServiceRevokeEntitlementHandler := connect.NewUnaryHandler(
+		CardServiceRevokeEntitlementProcedure,
+		svc.RevokeEntitlement,
+		connect.WithSchema(cardServiceMethods.ByName("RevokeEntitlement")),
+		connect.WithHandlerOptions(opts...),
+	)
+	cardServiceRequestCorrectionHandler := connect.NewUnaryHandler(
+		CardServiceRequestCorrectionProcedure,
+		svc.RequestCorrection,
+		connect.WithSchema(cardServiceMethods.ByName("RequestCorrection")),
+		connect.WithHandlerOptions(opts...),
+	)
+	cardServiceReplaceCardHandler := connect.NewUnaryHandler(
+		CardServiceReplaceCardProcedure,
+		svc.ReplaceCard,
+		connect.WithSchema(cardServiceMethods.ByName("ReplaceCard")),
+		connect.WithHandlerOptions(opts...),
+	)
+	cardServiceRenewCardHandler := connect.NewUnaryHandler(
+		CardServiceRenewCardProcedure,
+		svc.RenewCard,
+		connect.WithSchema(cardServiceMethods.ByName("RenewCard")),
+		connect.WithHandlerOptions(opts...),
+	)
+	cardServiceCloseCardHandler := connect.NewUnaryHandler(
+		CardServiceCloseCardProcedure,
+		svc.CloseCard,
+		connect.WithSchema(cardServiceMethods.ByName("CloseCard")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/civicard.v1.CardService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case CardServiceGetCardProcedure:
@@ -440,6 +621,20 @@ func NewCardServiceHandler(svc CardServiceHandler, opts ...connect.HandlerOption
 			cardServiceTopUpHandler.ServeHTTP(w, r)
 		case CardServiceBlockProcedure:
 			cardServiceBlockHandler.ServeHTTP(w, r)
+		case CardServiceIssueCardProcedure:
+			cardServiceIssueCardHandler.ServeHTTP(w, r)
+		case CardServiceGrantEntitlementProcedure:
+			cardServiceGrantEntitlementHandler.ServeHTTP(w, r)
+		case CardServiceRevokeEntitlementProcedure:
+			cardServiceRevokeEntitlementHandler.ServeHTTP(w, r)
+		case CardServiceRequestCorrectionProcedure:
+			cardServiceRequestCorrectionHandler.ServeHTTP(w, r)
+		case CardServiceReplaceCardProcedure:
+			cardServiceReplaceCardHandler.ServeHTTP(w, r)
+		case CardServiceRenewCardProcedure:
+			cardServiceRenewCardHandler.ServeHTTP(w, r)
+		case CardServiceCloseCardProcedure:
+			cardServiceCloseCardHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -463,4 +658,32 @@ func (UnimplementedCardServiceHandler) TopUp(context.Context, *connect.Request[v
 
 func (UnimplementedCardServiceHandler) Block(context.Context, *connect.Request[v1.BlockRequest]) (*connect.Response[v1.BlockResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("civicard.v1.CardService.Block is not implemented"))
+}
+
+func (UnimplementedCardServiceHandler) IssueCard(context.Context, *connect.Request[v1.IssueCardRequest]) (*connect.Response[v1.IssueCardResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("civicard.v1.CardService.IssueCard is not implemented"))
+}
+
+func (UnimplementedCardServiceHandler) GrantEntitlement(context.Context, *connect.Request[v1.GrantEntitlementRequest]) (*connect.Response[v1.EntitlementResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("civicard.v1.CardService.GrantEntitlement is not implemented"))
+}
+
+func (UnimplementedCardServiceHandler) RevokeEntitlement(context.Context, *connect.Request[v1.RevokeEntitlementRequest]) (*connect.Response[v1.EntitlementResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("civicard.v1.CardService.RevokeEntitlement is not implemented"))
+}
+
+func (UnimplementedCardServiceHandler) RequestCorrection(context.Context, *connect.Request[v1.RequestCorrectionRequest]) (*connect.Response[v1.RequestCorrectionResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("civicard.v1.CardService.RequestCorrection is not implemented"))
+}
+
+func (UnimplementedCardServiceHandler) ReplaceCard(context.Context, *connect.Request[v1.ReplaceCardRequest]) (*connect.Response[v1.ReplaceCardResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("civicard.v1.CardService.ReplaceCard is not implemented"))
+}
+
+func (UnimplementedCardServiceHandler) RenewCard(context.Context, *connect.Request[v1.RenewCardRequest]) (*connect.Response[v1.RenewCardResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("civicard.v1.CardService.RenewCard is not implemented"))
+}
+
+func (UnimplementedCardServiceHandler) CloseCard(context.Context, *connect.Request[v1.CloseCardRequest]) (*connect.Response[v1.CloseCardResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("civicard.v1.CardService.CloseCard is not implemented"))
 }
