@@ -40,14 +40,18 @@ func runTerminal(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil)).With("terminal", cfg.TerminalID)
 	registry := prometheus.NewRegistry()
-	st, err := station.New(cfg, station.Deps{
+	deps := station.Deps{
 		HTTPClient: &http.Client{Timeout: 30 * time.Second},
 		Registerer: registry,
 		Logger:     logger,
 		Out:        stdout,
 		Rand:       rand.Reader,
 		Now:        time.Now,
-	})
+	}
+	if cfg.PINPad == station.PINPadStdin {
+		deps.PINPad = station.NewLinePINPad(os.Stdin, stdout)
+	}
+	st, err := station.New(cfg, deps)
 	if err != nil {
 		return err
 	}

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"civicard/internal/procnode"
+	civicardv1 "civicard/messages/civicard/v1"
 	"civicard/terminals/cardapp"
 	"civicard/terminals/pcsc"
 	"civicard/terminals/vpcd"
@@ -99,6 +100,7 @@ func run(t *testing.T, bin string, args ...string) string {
 // terminalProc is a running `civicard terminal`.
 type terminalProc struct {
 	cmd     *exec.Cmd
+	stdin   io.Writer // its keypad, with "pin_pad": "stdin"
 	metrics string
 	mu      sync.Mutex
 	lines   []string
@@ -155,6 +157,11 @@ func (s terminalSetup) start(t *testing.T) *terminalProc {
 	p := &terminalProc{cmd: exec.Command(s.bin, "terminal", "--config", s.configFile), metrics: "http://" + cfg.MetricsAddr + "/metrics",
 		changed: make(chan struct{}, 1), exited: make(chan struct{})}
 	p.cmd.Stderr = processLog()
+	stdin, err := p.cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.stdin = stdin
 	stdout, err := p.cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -376,5 +383,59 @@ func TestTerminalSurvivesPcscdRestart(t *testing.T) {
 	removeCard(t, slots[0], in)
 	if n := len(c.transactions(t, cardID)); n != txns+1 {
 		t.Errorf("%d transactions after the tap following the restart, want %d", n, txns+1)
+	}
+}
+
+// TestTerminalAsksForThePINOverTheNoPINLimit: at a city office desk, a fee
+// over the e-purse's no-PIN limit (PLN 50) is declined until the holder
+// types the card's PIN on the terminal's keypad; the card verifies it and
+// the fee is paid, once.
+func TestTerminalAsksForThePINOverTheNoPINLimit(t *testing.T) {
+	slots := vpcdSlots(t)
+	c := startCity(t)
+	office := -1
+	for i, seed := range c.data.Terminals {
+		for _, inst := range c.data.Institutions {
+			if inst.GetInstitutionId() == seed.Terminal.GetInstitutionId() && inst.GetKind() == civicardv1.ServiceKind_SERVICE_KIND_CITY_OFFICE {
+				office = i
+			}
+		}
+		if office >= 0 {
+			break
+		}
+	}
+	if office < 0 {
+		t.Fatal("the demo city has no city office terminal")
+	}
+	const fee = 8400 // AKT-MALZENSTWA
+	term := newTerminal(t, c, office, []string{slots[0].Name}, map[string]any{"service_code": "AKT-MALZENSTWA", "pin_pad": "stdin"}).start(t)
+	cardID := c.fundedCard(t, 0, 0)
+	if balance := c.card(t, cardID).GetBalance().GetMinorUnits(); balance < fee+100 {
+		c.topUp(t, cardID, fee+100-balance, "pin-test-"+cardID)
+	}
+	before := c.card(t, cardID).GetBalance().GetMinorUnits()
+	key, err := cardapp.DiversifyKey(issuer, cardID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	card, err := cardapp.NewCard(cardapp.CardConfig{CardID: cardID, Key: key, PIN: "2468", Rand: rand.Reader})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	from := term.mark()
+	in, err := vpcd.Insert(context.Background(), vpcd.Config{Addr: slots[0].Addr, Card: card, ATR: cardapp.ATR})
+	if err != nil {
+		t.Fatal(err)
+	}
+	term.waitLine(t, from, "PIN?", "card="+cardID)
+	if _, err := io.WriteString(term.stdin, "2468\n"); err != nil {
+		t.Fatal(err)
+	}
+	line := term.waitLine(t, from, "GREEN", "card="+cardID)
+	removeCard(t, slots[0], in)
+	t.Logf("with PIN: %s", line)
+	if after := c.card(t, cardID).GetBalance().GetMinorUnits(); after != before-fee {
+		t.Fatalf("balance %d -> %d, want %d less", before, after, fee)
 	}
 }

@@ -41,6 +41,10 @@ type Config struct {
 	Line      string `json:"line"`
 	Stop      string `json:"stop"`
 	Direction int8   `json:"direction"`
+	// PINPad is the keypad holders type their PIN on for payments over the
+	// no-PIN limit: "" for none (a validator), "stdin" for one that types
+	// each PIN as a line on the terminal's standard input.
+	PINPad string `json:"pin_pad"`
 	// StateDir keeps the sequence counter (and the offline queue).
 	StateDir string `json:"state_dir"`
 	// MetricsAddr serves /metrics and /position when set, e.g.
@@ -66,6 +70,9 @@ type Config struct {
 
 	dir string // of the file, for relative names
 }
+
+// PINPadStdin is the pin_pad that reads PINs from standard input.
+const PINPadStdin = "stdin"
 
 // Limits.
 const (
@@ -112,6 +119,8 @@ func (c Config) Validate() error {
 		return errors.New("state_dir is required")
 	case len(c.Readers) == 0 || len(c.Readers) > ReadersMax:
 		return fmt.Errorf("%d readers, want 1..%d", len(c.Readers), ReadersMax)
+	case c.PINPad != "" && c.PINPad != PINPadStdin:
+		return fmt.Errorf("pin_pad %q: want \"\" or %q", c.PINPad, PINPadStdin)
 	case c.position().Validate() != nil:
 		return fmt.Errorf("position: %w", c.position().Validate())
 	case c.TapBudgetMs < 0 || time.Duration(c.TapBudgetMs)*time.Millisecond > tapBudgetMax:

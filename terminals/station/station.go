@@ -55,6 +55,8 @@ type Deps struct {
 	// Rand supplies the terminal's card challenges (crypto/rand.Reader).
 	Rand io.Reader
 	Now  func() time.Time
+	// PINPad is the terminal's keypad, nil for none (see PINPad).
+	PINPad PINPad
 }
 
 // Station runs one terminal.
@@ -157,6 +159,8 @@ type Outcome struct {
 	TransactionID string
 	// Took is from the card seen present to the answer shown.
 	Took time.Duration
+
+	declineReason civicardv1.DeclineReason
 }
 
 // Reader errors (pcscd restarted, the reader unplugged) are retried after a
@@ -275,6 +279,16 @@ func (s *Station) Transaction(ctx context.Context, reader string, card cardapp.T
 		ServiceCode: s.cfg.ServiceCode, Quantity: max(s.cfg.Quantity, 1),
 		Line: at.Line, Stop: at.Stop, Direction: int32(at.Direction),
 	}, presented)
+	out = s.send(ctx, out, req)
+	if out.Result == Declined && out.declineReason == civicardv1.DeclineReason_DECLINE_REASON_LIMIT_TRANSACTION_NO_PIN && s.deps.PINPad != nil {
+		out = s.withPIN(ctx, out, card, req)
+	}
+	return s.finish(out, presented)
+}
+
+// send sends the tap and fills in the gateway's answer; when the gateway
+// does not answer within the tap's budget, the terminal decides offline.
+func (s *Station) send(ctx context.Context, out Outcome, req *civicardv1.TapRequest) Outcome {
 	callCtx, cancel := context.WithTimeout(ctx, s.cfg.TapBudget())
 	defer cancel()
 	// While offline taps wait, the gateway was unreachable a moment ago:
@@ -285,20 +299,23 @@ func (s *Station) Transaction(ctx context.Context, reader string, card cardapp.T
 	}
 	res, err := s.client.SendAttempts(callCtx, req, attempts)
 	if err != nil && terminals.OutcomeUnknown(err) && ctx.Err() == nil {
-		return s.finish(s.offline(out, req, err), presented)
+		return s.offline(out, req, err)
 	}
 	if err != nil {
 		out.Result, out.Reason = Failed, "gateway: "+err.Error()
-		s.deps.Logger.Warn("tap not settled", "reader", reader, "card", cardID, "sequence", seq, "err", err)
-		return s.finish(out, presented)
+		s.deps.Logger.Warn("tap not settled", "reader", out.Reader, "card", out.CardID, "sequence", req.GetSequence(), "err", err)
+		return out
 	}
 	out.Charged, out.Balance, out.TransactionID = res.GetCharged(), res.GetBalance(), res.GetTransactionId()
 	if res.GetResult() == civicardv1.TapResult_TAP_RESULT_ACCEPTED {
-		out.Result = Accepted
+		out.Result, out.Reason = Accepted, ""
 	} else {
-		out.Result, out.Reason = Declined, res.GetDeclineReason().String()
+		out.Result, out.Reason, out.declineReason = Declined, res.GetDeclineReason().String(), res.GetDeclineReason()
+		if detail := res.GetDeclineDetail(); detail != "" {
+			out.Reason = detail
+		}
 	}
-	return s.finish(out, presented)
+	return out
 }
 
 // offline decides a tap the gateway did not answer: refuse a denylisted

@@ -55,8 +55,15 @@ func (g *gateway) Tap(_ context.Context, req *connect.Request[civicardv1.TapRequ
 		return nil, err
 	}
 	g.settled[req.Msg.GetSequence()] = req.Msg
+	if req.Msg.GetServiceCode() == bigPurchase && !req.Msg.GetPinVerified() {
+		return connect.NewResponse(&civicardv1.TapResponse{Result: civicardv1.TapResult_TAP_RESULT_DECLINED,
+			DeclineReason: civicardv1.DeclineReason_DECLINE_REASON_LIMIT_TRANSACTION_NO_PIN, DeclineDetail: "over the no-PIN limit"}), nil
+	}
 	return connect.NewResponse(&civicardv1.TapResponse{Result: civicardv1.TapResult_TAP_RESULT_ACCEPTED}), nil
 }
+
+// bigPurchase is a service the scripted gateway sells only with a PIN.
+const bigPurchase = "AKT-MALZENSTWA"
 
 func (g *gateway) UploadOfflineTaps(_ context.Context, req *connect.Request[civicardv1.UploadOfflineTapsRequest]) (*connect.Response[civicardv1.UploadOfflineTapsResponse], error) {
 	g.mu.Lock()
