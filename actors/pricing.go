@@ -10,6 +10,8 @@ import (
 	civicardv1 "civicard/messages/civicard/v1"
 	"civicard/purse"
 	"civicard/tariff"
+
+	"google.golang.org/protobuf/proto"
 )
 
 // Pricing is what the card grains price taps with: the fare engine of the
@@ -94,4 +96,35 @@ func publicDecline(d tariff.Decision) civicardv1.DeclineReason {
 		}
 	}
 	return civicardv1.DeclineReason_DECLINE_REASON_UNSPECIFIED
+}
+
+// TerminalTariff is what the terminals of an institution are told of its
+// prices (GetTariff), with its version: a digest of exactly those bytes, so
+// a terminal fetches it again only when something it shows or prices by
+// changed.
+func (p *Pricing) TerminalTariff(institutionID string, money func(int64) *civicardv1.Money) (*civicardv1.TerminalTariff, string, error) {
+	list, ok := p.lists[institutionID]
+	if !ok {
+		return nil, "", fmt.Errorf("no price list for institution %q", institutionID)
+	}
+	region := p.Engine.Region()
+	out := &civicardv1.TerminalTariff{InstitutionId: institutionID, NoPinLimit: money(region.Purse.TransactionMaxMinor)}
+	for _, prod := range list.Products {
+		tp := &civicardv1.TariffProduct{Code: prod.Code, Name: prod.Name, Rule: prod.Rule.String(), Price: money(prod.PriceMinor), Minutes: prod.Minutes}
+		if prod.Rule == tariff.RuleDistance {
+			// Bands never fall: the last is the most a check-in takes.
+			bands := region.Network.Bands
+			tp.Price = money(bands[len(bands)-1].PriceMinor)
+		}
+		if prod.CeilingMinor > 0 {
+			tp.Ceiling = money(prod.CeilingMinor)
+		}
+		out.Products = append(out.Products, tp)
+	}
+	encoded, err := proto.MarshalOptions{Deterministic: true}.Marshal(out)
+	if err != nil {
+		return nil, "", err
+	}
+	sum := sha256.Sum256(encoded)
+	return out, hex.EncodeToString(sum[:16]), nil
 }

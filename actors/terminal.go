@@ -169,28 +169,56 @@ func (g *terminalGrain) Change(in *grainsv1.ChangeTerminal, _ protocluster.Grain
 // from the node's clock.
 const denylistSkewMax = 5 * time.Minute
 
+// authenticateRequest checks a terminal's request for a versioned list:
+// signed by the terminal's key (verify), at a time near the node's clock so
+// a recorded request cannot be replayed much later, or, for a terminal
+// without a key, sent with its bearer credential.
+func (g *terminalGrain) authenticateRequest(ctx protocluster.GrainContext, timeUnixMs int64, credential string, verify func(publicKey []byte) error) error {
+	if err := g.load(ctx); err != nil {
+		return err
+	}
+	switch {
+	case g.terminal.GetRevoked():
+		return grainsv1.ErrUnauthenticated("terminal %q is revoked", g.id)
+	case len(g.terminal.GetPublicKey()) > 0:
+		if err := verify(g.terminal.GetPublicKey()); err != nil {
+			return grainsv1.ErrUnauthenticated("terminal %q: %v", g.id, err)
+		}
+		if skew := time.Since(time.UnixMilli(timeUnixMs)); skew > denylistSkewMax || skew < -denylistSkewMax {
+			return grainsv1.ErrUnauthenticated("terminal %q: request time %d is %v off", g.id, timeUnixMs, skew)
+		}
+	default:
+		presented := sha256.Sum256([]byte(credential))
+		if subtle.ConstantTimeCompare(presented[:], g.terminal.GetCredentialSha256()) != 1 {
+			return grainsv1.ErrUnauthenticated("wrong credential for terminal %q", g.id)
+		}
+	}
+	return nil
+}
+
+// Tariff answers a terminal's request for its institution's price list:
+// its version (a digest) and, unless the terminal holds it already, the list.
+func (g *terminalGrain) Tariff(in *grainsv1.TerminalTariffRequest, ctx protocluster.GrainContext) (*civicardv1.GetTariffResponse, error) {
+	req := in.GetRequest()
+	if err := g.authenticateRequest(ctx, req.GetTimeUnixMs(), in.GetCredential(), func(key []byte) error { return tapsig.VerifyTariff(key, req) }); err != nil {
+		return nil, err
+	}
+	tariff, version, err := g.deps.Pricing.TerminalTariff(g.terminal.GetInstitutionId(), g.deps.money)
+	if err != nil {
+		return nil, grainsv1.ErrFailedPrecondition("terminal %q: %v", g.id, err)
+	}
+	if version == req.GetKnownVersion() {
+		return &civicardv1.GetTariffResponse{Version: version, Unchanged: true}, nil
+	}
+	return &civicardv1.GetTariffResponse{Version: version, Tariff: tariff}, nil
+}
+
 // Denylist answers a terminal's request for the blocked cards: its version
 // (a digest of the list) and, unless the terminal holds it already, the list.
 func (g *terminalGrain) Denylist(in *grainsv1.TerminalDenylist, ctx protocluster.GrainContext) (*civicardv1.GetDenylistResponse, error) {
 	req := in.GetRequest()
-	if err := g.load(ctx); err != nil {
+	if err := g.authenticateRequest(ctx, req.GetTimeUnixMs(), in.GetCredential(), func(key []byte) error { return tapsig.VerifyDenylist(key, req) }); err != nil {
 		return nil, err
-	}
-	switch {
-	case g.terminal.GetRevoked():
-		return nil, grainsv1.ErrUnauthenticated("terminal %q is revoked", g.id)
-	case len(g.terminal.GetPublicKey()) > 0:
-		if err := tapsig.VerifyDenylist(g.terminal.GetPublicKey(), req); err != nil {
-			return nil, grainsv1.ErrUnauthenticated("terminal %q: %v", g.id, err)
-		}
-		if skew := time.Since(time.UnixMilli(req.GetTimeUnixMs())); skew > denylistSkewMax || skew < -denylistSkewMax {
-			return nil, grainsv1.ErrUnauthenticated("terminal %q: request time %d is %v off", g.id, req.GetTimeUnixMs(), skew)
-		}
-	default:
-		presented := sha256.Sum256([]byte(in.GetCredential()))
-		if subtle.ConstantTimeCompare(presented[:], g.terminal.GetCredentialSha256()) != 1 {
-			return nil, grainsv1.ErrUnauthenticated("wrong credential for terminal %q", g.id)
-		}
 	}
 	reader, ok := g.deps.Ledger.(DenylistReader)
 	if !ok {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"errors"
+	"net/http"
 	"strings"
 	"time"
 
@@ -67,20 +68,48 @@ func (s terminalService) tap(ctx context.Context, req *connect.Request[civicardv
 
 // GetDenylist passes a terminal's request for the blocked cards to its grain.
 func (s terminalService) GetDenylist(ctx context.Context, req *connect.Request[civicardv1.GetDenylistRequest]) (*connect.Response[civicardv1.GetDenylistResponse], error) {
-	credential, ok := bearer(req.Header().Get("Authorization"))
-	if !ok && len(req.Msg.GetSignature()) == 0 {
-		return nil, connect.NewError(connect.CodeUnauthenticated, errors.New("missing terminal credential (Authorization: Bearer ...) or signature"))
-	}
-	switch id := req.Msg.GetTerminalId(); {
-	case id == "":
-		return nil, invalid("terminal_id is required")
-	case len(id) > terminalIDBytesMax:
-		return nil, invalid("terminal_id longer than %d bytes", terminalIDBytesMax)
-	case len(req.Msg.GetKnownVersion()) > requestIDBytesMax:
-		return nil, invalid("known_version longer than %d bytes", requestIDBytesMax)
+	credential, err := checkVersioned(req.Header(), req.Msg)
+	if err != nil {
+		return nil, err
 	}
 	return answer(grainsv1.GetTerminalGrainClient(s.gw.cluster, req.Msg.GetTerminalId()).
 		Denylist(&grainsv1.TerminalDenylist{Request: req.Msg, Credential: credential}, actors.CallOptions(ctx, s.gw.cfg.RequestTimeout)...))
+}
+
+// GetTariff passes a terminal's request for its price list to its grain.
+func (s terminalService) GetTariff(ctx context.Context, req *connect.Request[civicardv1.GetTariffRequest]) (*connect.Response[civicardv1.GetTariffResponse], error) {
+	credential, err := checkVersioned(req.Header(), req.Msg)
+	if err != nil {
+		return nil, err
+	}
+	return answer(grainsv1.GetTerminalGrainClient(s.gw.cluster, req.Msg.GetTerminalId()).
+		Tariff(&grainsv1.TerminalTariffRequest{Request: req.Msg, Credential: credential}, actors.CallOptions(ctx, s.gw.cfg.RequestTimeout)...))
+}
+
+// versionedRequest is a terminal's request for a list it keeps by version.
+type versionedRequest interface {
+	GetTerminalId() string
+	GetKnownVersion() string
+	GetSignature() []byte
+}
+
+// checkVersioned checks the shape of a versioned request and returns the
+// bearer credential it came with, if any: a request needs a credential or a
+// signature (which the terminal's grain verifies).
+func checkVersioned(header http.Header, req versionedRequest) (string, error) {
+	credential, ok := bearer(header.Get("Authorization"))
+	if !ok && len(req.GetSignature()) == 0 {
+		return "", connect.NewError(connect.CodeUnauthenticated, errors.New("missing terminal credential (Authorization: Bearer ...) or signature"))
+	}
+	switch id := req.GetTerminalId(); {
+	case id == "":
+		return "", invalid("terminal_id is required")
+	case len(id) > terminalIDBytesMax:
+		return "", invalid("terminal_id longer than %d bytes", terminalIDBytesMax)
+	case len(req.GetKnownVersion()) > requestIDBytesMax:
+		return "", invalid("known_version longer than %d bytes", requestIDBytesMax)
+	}
+	return credential, nil
 }
 
 // offlineBatchMax bounds the taps of one UploadOfflineTaps call.

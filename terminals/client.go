@@ -162,6 +162,20 @@ func (c *Client) Denylist(ctx context.Context, known string, now time.Time) (*ci
 	return res.Msg, nil
 }
 
+// Tariff asks for the price list of the terminal's institution, unless
+// known is its current version.
+func (c *Client) Tariff(ctx context.Context, known string, now time.Time) (*civicardv1.GetTariffResponse, error) {
+	req := &civicardv1.GetTariffRequest{TerminalId: c.terminalID, KnownVersion: known, TimeUnixMs: now.UnixMilli()}
+	if c.key != nil {
+		tapsig.SignTariff(c.key, req)
+	}
+	res, err := c.api.GetTariff(ctx, connect.NewRequest(req))
+	if err != nil {
+		return nil, fmt.Errorf("tariff of %s: %w", c.terminalID, err)
+	}
+	return res.Msg, nil
+}
+
 // OutcomeUnknown reports whether err leaves open whether the tap was
 // settled, so that sending it again (same sequence) is the right thing.
 func OutcomeUnknown(err error) bool {

@@ -101,6 +101,8 @@ func TestTerminalOffline(t *testing.T) {
 		}
 	}
 	term.waitMetric(t, "civicard_terminal_denylist_refreshes_total", func(v float64) bool { return v >= 1 })
+	// The institution's price list, by which offline taps are priced.
+	term.waitMetric(t, "civicard_terminal_tariff_products", func(v float64) bool { return v > 0 })
 	denied := term.waitMetric(t, "civicard_terminal_denylist_cards", func(float64) bool { return true })
 	if _, err := c.cards.Block(context.Background(), connect.NewRequest(&civicardv1.BlockRequest{CardId: x, Reason: "lost", RequestId: "block-x"})); err != nil {
 		t.Fatal(err)

@@ -57,8 +57,10 @@ type Config struct {
 
 	// The offline risk limit: while taps of a card wait in the offline
 	// queue, at most OfflineTapsPerCard of them (default 3), and at most
-	// OfflineAmountPerCardMinor (default 2000) at OfflinePriceMinor each
-	// (the configured service's price; 0: only the count limits).
+	// OfflineAmountPerCardMinor (default 2000) at the price of the
+	// configured service in the tariff the gateway last gave
+	// (GetTariff); OfflinePriceMinor until the terminal has one (0: only
+	// the count limits).
 	OfflineTapsPerCard        int   `json:"offline_taps_per_card"`
 	OfflineAmountPerCardMinor int64 `json:"offline_amount_per_card_minor"`
 	OfflinePriceMinor         int64 `json:"offline_price_minor"`

@@ -14,7 +14,7 @@ type metrics struct {
 	denylistRefreshes prometheus.Counter
 }
 
-func newMetrics(reg prometheus.Registerer, queueLen, denylistLen func() int) (*metrics, error) {
+func newMetrics(reg prometheus.Registerer, queueLen, denylistLen, tariffProducts func() int) (*metrics, error) {
 	m := &metrics{
 		taps: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "civicard_terminal_taps_total",
@@ -46,7 +46,11 @@ func newMetrics(reg prometheus.Registerer, queueLen, denylistLen func() int) (*m
 		Name: "civicard_terminal_denylist_cards",
 		Help: "Cards on the terminal's denylist.",
 	}, func() float64 { return float64(denylistLen()) })
-	for _, c := range []prometheus.Collector{m.taps, m.refused, m.latency, m.uploaded, queued, m.denylistRefreshes, denied} {
+	priced := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "civicard_terminal_tariff_products",
+		Help: "Products of the institution's price list the terminal holds (0: it has no tariff yet).",
+	}, func() float64 { return float64(tariffProducts()) })
+	for _, c := range []prometheus.Collector{m.taps, m.refused, m.latency, m.uploaded, queued, m.denylistRefreshes, denied, priced} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

@@ -69,6 +69,7 @@ type Station struct {
 	seq     *sequencer
 	queue   *queue
 	deny    *denylist
+	tariff  *tariffStore
 	metrics *metrics
 	pos     position
 
@@ -111,7 +112,12 @@ func New(cfg Config, deps Deps) (*Station, error) {
 		q.Close()
 		return nil, fmt.Errorf("denylist: %w", err)
 	}
-	m, err := newMetrics(deps.Registerer, q.Len, deny.Len)
+	prices, err := openTariff(cfg.State())
+	if err != nil {
+		q.Close()
+		return nil, fmt.Errorf("tariff: %w", err)
+	}
+	m, err := newMetrics(deps.Registerer, q.Len, deny.Len, prices.Products)
 	if err != nil {
 		q.Close()
 		return nil, err
@@ -125,6 +131,7 @@ func New(cfg Config, deps Deps) (*Station, error) {
 		seq:     seq,
 		queue:   q,
 		deny:    deny,
+		tariff:  prices,
 		metrics: m,
 	}
 	st.pos.now = cfg.position()
@@ -331,7 +338,11 @@ func (s *Station) offline(out Outcome, req *civicardv1.TapRequest, cause error) 
 		return out
 	}
 	queued := s.queue.exposure(cardID)
-	if queued+1 > s.cfg.offlineTapsPerCard() || int64(queued+1)*s.cfg.OfflinePriceMinor > s.cfg.offlineAmountPerCard() {
+	price, known := s.tariff.price(req.GetServiceCode(), req.GetQuantity())
+	if !known {
+		price = s.cfg.OfflinePriceMinor
+	}
+	if queued+1 > s.cfg.offlineTapsPerCard() || int64(queued+1)*price > s.cfg.offlineAmountPerCard() {
 		out.Result, out.Reason = Refused, fmt.Sprintf("offline limit: %d taps of this card wait already", queued)
 		s.metrics.refused.WithLabelValues("offline_limit").Inc()
 		s.deps.Logger.Warn("card refused offline: risk limit", "reader", out.Reader, "card", cardID, "queued", queued)
@@ -373,6 +384,7 @@ func (s *Station) Sync(ctx context.Context) {
 		}
 		s.metrics.uploaded.Add(float64(len(batch)))
 	}
+	s.refreshTariff(ctx)
 	callCtx, cancel := context.WithTimeout(ctx, s.cfg.TapBudget())
 	defer cancel()
 	res, err := s.client.Denylist(callCtx, s.deny.Version(), s.deps.Now())
@@ -389,6 +401,26 @@ func (s *Station) Sync(ctx context.Context) {
 		return
 	}
 	s.deps.Logger.Info("denylist refreshed", "version", res.GetVersion(), "cards", len(res.GetCardIds()))
+}
+
+// refreshTariff asks the gateway for the institution's price list, unless
+// the terminal holds the current version, and stores a new one.
+func (s *Station) refreshTariff(ctx context.Context) {
+	callCtx, cancel := context.WithTimeout(ctx, s.cfg.TapBudget())
+	defer cancel()
+	res, err := s.client.Tariff(callCtx, s.tariff.Version(), s.deps.Now())
+	if err != nil {
+		s.deps.Logger.Debug("tariff not refreshed", "err", err)
+		return
+	}
+	if res.GetUnchanged() {
+		return
+	}
+	if err := s.tariff.Replace(res.GetVersion(), res.GetTariff()); err != nil {
+		s.deps.Logger.Error("tariff: store", "err", err)
+		return
+	}
+	s.deps.Logger.Info("tariff refreshed", "version", res.GetVersion(), "products", len(res.GetTariff().GetProducts()))
 }
 
 // QueueLen is how many offline taps wait for upload.

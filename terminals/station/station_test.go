@@ -35,6 +35,9 @@ type gateway struct {
 	settled map[uint64]*civicardv1.TapRequest
 	blocked []string
 	calls   int
+	// tariff is served when set; tariffKnown are the versions asked with.
+	tariff      *civicardv1.GetTariffResponse
+	tariffKnown []string
 }
 
 func (g *gateway) check(tap *civicardv1.TapRequest) error {
@@ -90,6 +93,22 @@ func (g *gateway) GetDenylist(_ context.Context, req *connect.Request[civicardv1
 		return nil, connect.NewError(connect.CodeUnauthenticated, err)
 	}
 	return connect.NewResponse(&civicardv1.GetDenylistResponse{Version: "v1", CardIds: g.blocked}), nil
+}
+
+func (g *gateway) GetTariff(_ context.Context, req *connect.Request[civicardv1.GetTariffRequest]) (*connect.Response[civicardv1.GetTariffResponse], error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.down || g.tariff == nil {
+		return nil, connect.NewError(connect.CodeUnavailable, errors.New("down"))
+	}
+	if err := tapsig.VerifyTariff(g.pub, req.Msg); err != nil {
+		return nil, connect.NewError(connect.CodeUnauthenticated, err)
+	}
+	g.tariffKnown = append(g.tariffKnown, req.Msg.GetKnownVersion())
+	if req.Msg.GetKnownVersion() == g.tariff.GetVersion() {
+		return connect.NewResponse(&civicardv1.GetTariffResponse{Version: g.tariff.GetVersion(), Unchanged: true}), nil
+	}
+	return connect.NewResponse(g.tariff), nil
 }
 
 var master = []byte("civicard-test-mk")

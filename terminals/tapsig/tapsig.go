@@ -87,17 +87,44 @@ func Verify(publicKey []byte, tap *civicardv1.TapRequest) error {
 	return nil
 }
 
-const denylistDomain = "civicard.v1.GetDenylistRequest\x00"
+// versioned is a terminal's request for a list it keeps by version (the
+// denylist, the tariff).
+type versioned interface {
+	GetTerminalId() string
+	GetKnownVersion() string
+	GetTimeUnixMs() int64
+	GetSignature() []byte
+}
 
-// DenylistMessage returns the bytes a terminal signs for a denylist
-// request: the domain string, u16 len || terminal_id, u16 len ||
-// known_version, i64 time_unix_ms.
-func DenylistMessage(req *civicardv1.GetDenylistRequest) []byte {
-	b := make([]byte, 0, len(denylistDomain)+12+len(req.GetTerminalId())+len(req.GetKnownVersion()))
-	b = append(b, denylistDomain...)
+// versionedMessage is what a terminal signs for a versioned request: the
+// domain string, u16 len || terminal_id, u16 len || known_version, i64
+// time_unix_ms.
+func versionedMessage(domain string, req versioned) []byte {
+	b := make([]byte, 0, len(domain)+12+len(req.GetTerminalId())+len(req.GetKnownVersion()))
+	b = append(b, domain...)
 	b = appendString(b, req.GetTerminalId())
 	b = appendString(b, req.GetKnownVersion())
 	return binary.BigEndian.AppendUint64(b, uint64(req.GetTimeUnixMs()))
+}
+
+func verifyVersioned(publicKey []byte, domain string, req versioned) error {
+	if len(publicKey) != ed25519.PublicKeySize {
+		return fmt.Errorf("public key is %d bytes, not %d", len(publicKey), ed25519.PublicKeySize)
+	}
+	if len(req.GetSignature()) != ed25519.SignatureSize || !ed25519.Verify(ed25519.PublicKey(publicKey), versionedMessage(domain, req), req.GetSignature()) {
+		return ErrBadSignature
+	}
+	return nil
+}
+
+const (
+	denylistDomain = "civicard.v1.GetDenylistRequest\x00"
+	tariffDomain   = "civicard.v1.GetTariffRequest\x00"
+)
+
+// DenylistMessage returns the bytes a terminal signs for a denylist request.
+func DenylistMessage(req *civicardv1.GetDenylistRequest) []byte {
+	return versionedMessage(denylistDomain, req)
 }
 
 // SignDenylist sets req.Signature.
@@ -107,11 +134,20 @@ func SignDenylist(key ed25519.PrivateKey, req *civicardv1.GetDenylistRequest) {
 
 // VerifyDenylist checks req.Signature against the terminal's public key.
 func VerifyDenylist(publicKey []byte, req *civicardv1.GetDenylistRequest) error {
-	if len(publicKey) != ed25519.PublicKeySize {
-		return fmt.Errorf("public key is %d bytes, not %d", len(publicKey), ed25519.PublicKeySize)
-	}
-	if len(req.GetSignature()) != ed25519.SignatureSize || !ed25519.Verify(ed25519.PublicKey(publicKey), DenylistMessage(req), req.GetSignature()) {
-		return ErrBadSignature
-	}
-	return nil
+	return verifyVersioned(publicKey, denylistDomain, req)
+}
+
+// TariffMessage returns the bytes a terminal signs for a tariff request.
+func TariffMessage(req *civicardv1.GetTariffRequest) []byte {
+	return versionedMessage(tariffDomain, req)
+}
+
+// SignTariff sets req.Signature.
+func SignTariff(key ed25519.PrivateKey, req *civicardv1.GetTariffRequest) {
+	req.Signature = ed25519.Sign(key, TariffMessage(req))
+}
+
+// VerifyTariff checks req.Signature against the terminal's public key.
+func VerifyTariff(publicKey []byte, req *civicardv1.GetTariffRequest) error {
+	return verifyVersioned(publicKey, tariffDomain, req)
 }

@@ -73,6 +73,290 @@ func (TapResult) EnumDescriptor() ([]byte, []int) {
 	return file_civicard_v1_api_proto_rawDescGZIP(), []int{0}
 }
 
+type GetTariffRequest struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	TerminalId string                 `protobuf:"bytes,1,opt,name=terminal_id,json=terminalId,proto3" json:"terminal_id,omitempty"`
+	// The version the terminal holds; empty for none.
+	KnownVersion string `protobuf:"bytes,2,opt,name=known_version,json=knownVersion,proto3" json:"known_version,omitempty"`
+	TimeUnixMs   int64  `protobuf:"varint,3,opt,name=time_unix_ms,json=timeUnixMs,proto3" json:"time_unix_ms,omitempty"`
+	// ed25519 signature over the fields above (terminals/tapsig).
+	Signature     []byte `protobuf:"bytes,4,opt,name=signature,proto3" json:"signature,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetTariffRequest) Reset() {
+	*x = GetTariffRequest{}
+	mi := &file_civicard_v1_api_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetTariffRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetTariffRequest) ProtoMessage() {}
+
+func (x *GetTariffRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_civicard_v1_api_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetTariffRequest.ProtoReflect.Descriptor instead.
+func (*GetTariffRequest) Descriptor() ([]byte, []int) {
+	return file_civicard_v1_api_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *GetTariffRequest) GetTerminalId() string {
+	if x != nil {
+		return x.TerminalId
+	}
+	return ""
+}
+
+func (x *GetTariffRequest) GetKnownVersion() string {
+	if x != nil {
+		return x.KnownVersion
+	}
+	return ""
+}
+
+func (x *GetTariffRequest) GetTimeUnixMs() int64 {
+	if x != nil {
+		return x.TimeUnixMs
+	}
+	return 0
+}
+
+func (x *GetTariffRequest) GetSignature() []byte {
+	if x != nil {
+		return x.Signature
+	}
+	return nil
+}
+
+type GetTariffResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A digest of the tariff: equal versions, equal tariffs.
+	Version string `protobuf:"bytes,1,opt,name=version,proto3" json:"version,omitempty"`
+	// True when known_version is current: tariff is then empty.
+	Unchanged     bool            `protobuf:"varint,2,opt,name=unchanged,proto3" json:"unchanged,omitempty"`
+	Tariff        *TerminalTariff `protobuf:"bytes,3,opt,name=tariff,proto3" json:"tariff,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetTariffResponse) Reset() {
+	*x = GetTariffResponse{}
+	mi := &file_civicard_v1_api_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetTariffResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetTariffResponse) ProtoMessage() {}
+
+func (x *GetTariffResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_civicard_v1_api_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetTariffResponse.ProtoReflect.Descriptor instead.
+func (*GetTariffResponse) Descriptor() ([]byte, []int) {
+	return file_civicard_v1_api_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *GetTariffResponse) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+func (x *GetTariffResponse) GetUnchanged() bool {
+	if x != nil {
+		return x.Unchanged
+	}
+	return false
+}
+
+func (x *GetTariffResponse) GetTariff() *TerminalTariff {
+	if x != nil {
+		return x.Tariff
+	}
+	return nil
+}
+
+// TerminalTariff is what a terminal knows of the prices: its institution's
+// products and the e-purse limit it must ask for a PIN above.
+type TerminalTariff struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	InstitutionId string                 `protobuf:"bytes,1,opt,name=institution_id,json=institutionId,proto3" json:"institution_id,omitempty"`
+	Products      []*TariffProduct       `protobuf:"bytes,2,rep,name=products,proto3" json:"products,omitempty"`
+	NoPinLimit    *Money                 `protobuf:"bytes,3,opt,name=no_pin_limit,json=noPinLimit,proto3" json:"no_pin_limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TerminalTariff) Reset() {
+	*x = TerminalTariff{}
+	mi := &file_civicard_v1_api_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TerminalTariff) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TerminalTariff) ProtoMessage() {}
+
+func (x *TerminalTariff) ProtoReflect() protoreflect.Message {
+	mi := &file_civicard_v1_api_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TerminalTariff.ProtoReflect.Descriptor instead.
+func (*TerminalTariff) Descriptor() ([]byte, []int) {
+	return file_civicard_v1_api_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *TerminalTariff) GetInstitutionId() string {
+	if x != nil {
+		return x.InstitutionId
+	}
+	return ""
+}
+
+func (x *TerminalTariff) GetProducts() []*TariffProduct {
+	if x != nil {
+		return x.Products
+	}
+	return nil
+}
+
+func (x *TerminalTariff) GetNoPinLimit() *Money {
+	if x != nil {
+		return x.NoPinLimit
+	}
+	return nil
+}
+
+type TariffProduct struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Code  string                 `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
+	Name  string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// How it is priced: "unit", "distance" (check-in/check-out), "time-ticket",
+	// "duration" (tap in, tap out), "pass".
+	Rule string `protobuf:"bytes,3,opt,name=rule,proto3" json:"rule,omitempty"`
+	// Per unit, per started step of a stay, the ticket or the pass; for
+	// "distance", the highest fare a check-in may take.
+	Price *Money `protobuf:"bytes,4,opt,name=price,proto3" json:"price,omitempty"`
+	// A time ticket's validity or a stay's step.
+	Minutes uint32 `protobuf:"varint,5,opt,name=minutes,proto3" json:"minutes,omitempty"`
+	// The most one purchase or one day of a stay costs; unset for none.
+	Ceiling       *Money `protobuf:"bytes,6,opt,name=ceiling,proto3" json:"ceiling,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TariffProduct) Reset() {
+	*x = TariffProduct{}
+	mi := &file_civicard_v1_api_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TariffProduct) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TariffProduct) ProtoMessage() {}
+
+func (x *TariffProduct) ProtoReflect() protoreflect.Message {
+	mi := &file_civicard_v1_api_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TariffProduct.ProtoReflect.Descriptor instead.
+func (*TariffProduct) Descriptor() ([]byte, []int) {
+	return file_civicard_v1_api_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *TariffProduct) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
+func (x *TariffProduct) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *TariffProduct) GetRule() string {
+	if x != nil {
+		return x.Rule
+	}
+	return ""
+}
+
+func (x *TariffProduct) GetPrice() *Money {
+	if x != nil {
+		return x.Price
+	}
+	return nil
+}
+
+func (x *TariffProduct) GetMinutes() uint32 {
+	if x != nil {
+		return x.Minutes
+	}
+	return 0
+}
+
+func (x *TariffProduct) GetCeiling() *Money {
+	if x != nil {
+		return x.Ceiling
+	}
+	return nil
+}
+
 type GetDenylistRequest struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
 	TerminalId string                 `protobuf:"bytes,1,opt,name=terminal_id,json=terminalId,proto3" json:"terminal_id,omitempty"`
@@ -90,7 +374,7 @@ type GetDenylistRequest struct {
 
 func (x *GetDenylistRequest) Reset() {
 	*x = GetDenylistRequest{}
-	mi := &file_civicard_v1_api_proto_msgTypes[0]
+	mi := &file_civicard_v1_api_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -102,7 +386,7 @@ func (x *GetDenylistRequest) String() string {
 func (*GetDenylistRequest) ProtoMessage() {}
 
 func (x *GetDenylistRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_civicard_v1_api_proto_msgTypes[0]
+	mi := &file_civicard_v1_api_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -115,7 +399,7 @@ func (x *GetDenylistRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDenylistRequest.ProtoReflect.Descriptor instead.
 func (*GetDenylistRequest) Descriptor() ([]byte, []int) {
-	return file_civicard_v1_api_proto_rawDescGZIP(), []int{0}
+	return file_civicard_v1_api_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *GetDenylistRequest) GetTerminalId() string {
@@ -160,7 +444,7 @@ type GetDenylistResponse struct {
 
 func (x *GetDenylistResponse) Reset() {
 	*x = GetDenylistResponse{}
-	mi := &file_civicard_v1_api_proto_msgTypes[1]
+	mi := &file_civicard_v1_api_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -172,7 +456,7 @@ func (x *GetDenylistResponse) String() string {
 func (*GetDenylistResponse) ProtoMessage() {}
 
 func (x *GetDenylistResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_civicard_v1_api_proto_msgTypes[1]
+	mi := &file_civicard_v1_api_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -185,7 +469,7 @@ func (x *GetDenylistResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDenylistResponse.ProtoReflect.Descriptor instead.
 func (*GetDenylistResponse) Descriptor() ([]byte, []int) {
-	return file_civicard_v1_api_proto_rawDescGZIP(), []int{1}
+	return file_civicard_v1_api_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *GetDenylistResponse) GetVersion() string {
@@ -220,7 +504,7 @@ type UploadOfflineTapsRequest struct {
 
 func (x *UploadOfflineTapsRequest) Reset() {
 	*x = UploadOfflineTapsRequest{}
-	mi := &file_civicard_v1_api_proto_msgTypes[2]
+	mi := &file_civicard_v1_api_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -232,7 +516,7 @@ func (x *UploadOfflineTapsRequest) String() string {
 func (*UploadOfflineTapsRequest) ProtoMessage() {}
 
 func (x *UploadOfflineTapsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_civicard_v1_api_proto_msgTypes[2]
+	mi := &file_civicard_v1_api_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -245,7 +529,7 @@ func (x *UploadOfflineTapsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UploadOfflineTapsRequest.ProtoReflect.Descriptor instead.
 func (*UploadOfflineTapsRequest) Descriptor() ([]byte, []int) {
-	return file_civicard_v1_api_proto_rawDescGZIP(), []int{2}
+	return file_civicard_v1_api_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *UploadOfflineTapsRequest) GetTerminalId() string {
@@ -272,7 +556,7 @@ type UploadOfflineTapsResponse struct {
 
 func (x *UploadOfflineTapsResponse) Reset() {
 	*x = UploadOfflineTapsResponse{}
-	mi := &file_civicard_v1_api_proto_msgTypes[3]
+	mi := &file_civicard_v1_api_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -284,7 +568,7 @@ func (x *UploadOfflineTapsResponse) String() string {
 func (*UploadOfflineTapsResponse) ProtoMessage() {}
 
 func (x *UploadOfflineTapsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_civicard_v1_api_proto_msgTypes[3]
+	mi := &file_civicard_v1_api_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -297,7 +581,7 @@ func (x *UploadOfflineTapsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UploadOfflineTapsResponse.ProtoReflect.Descriptor instead.
 func (*UploadOfflineTapsResponse) Descriptor() ([]byte, []int) {
-	return file_civicard_v1_api_proto_rawDescGZIP(), []int{3}
+	return file_civicard_v1_api_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *UploadOfflineTapsResponse) GetResults() []*TapResponse {
@@ -339,7 +623,7 @@ type TapRequest struct {
 
 func (x *TapRequest) Reset() {
 	*x = TapRequest{}
-	mi := &file_civicard_v1_api_proto_msgTypes[4]
+	mi := &file_civicard_v1_api_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -351,7 +635,7 @@ func (x *TapRequest) String() string {
 func (*TapRequest) ProtoMessage() {}
 
 func (x *TapRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_civicard_v1_api_proto_msgTypes[4]
+	mi := &file_civicard_v1_api_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -364,7 +648,7 @@ func (x *TapRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TapRequest.ProtoReflect.Descriptor instead.
 func (*TapRequest) Descriptor() ([]byte, []int) {
-	return file_civicard_v1_api_proto_rawDescGZIP(), []int{4}
+	return file_civicard_v1_api_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *TapRequest) GetTerminalId() string {
@@ -469,7 +753,7 @@ type TapResponse struct {
 
 func (x *TapResponse) Reset() {
 	*x = TapResponse{}
-	mi := &file_civicard_v1_api_proto_msgTypes[5]
+	mi := &file_civicard_v1_api_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -481,7 +765,7 @@ func (x *TapResponse) String() string {
 func (*TapResponse) ProtoMessage() {}
 
 func (x *TapResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_civicard_v1_api_proto_msgTypes[5]
+	mi := &file_civicard_v1_api_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -494,7 +778,7 @@ func (x *TapResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TapResponse.ProtoReflect.Descriptor instead.
 func (*TapResponse) Descriptor() ([]byte, []int) {
-	return file_civicard_v1_api_proto_rawDescGZIP(), []int{5}
+	return file_civicard_v1_api_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *TapResponse) GetResult() TapResult {
@@ -572,7 +856,7 @@ type RegisterTerminalKeyRequest struct {
 
 func (x *RegisterTerminalKeyRequest) Reset() {
 	*x = RegisterTerminalKeyRequest{}
-	mi := &file_civicard_v1_api_proto_msgTypes[6]
+	mi := &file_civicard_v1_api_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -584,7 +868,7 @@ func (x *RegisterTerminalKeyRequest) String() string {
 func (*RegisterTerminalKeyRequest) ProtoMessage() {}
 
 func (x *RegisterTerminalKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_civicard_v1_api_proto_msgTypes[6]
+	mi := &file_civicard_v1_api_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -597,7 +881,7 @@ func (x *RegisterTerminalKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterTerminalKeyRequest.ProtoReflect.Descriptor instead.
 func (*RegisterTerminalKeyRequest) Descriptor() ([]byte, []int) {
-	return file_civicard_v1_api_proto_rawDescGZIP(), []int{6}
+	return file_civicard_v1_api_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *RegisterTerminalKeyRequest) GetTerminalId() string {
@@ -630,7 +914,7 @@ type RegisterTerminalKeyResponse struct {
 
 func (x *RegisterTerminalKeyResponse) Reset() {
 	*x = RegisterTerminalKeyResponse{}
-	mi := &file_civicard_v1_api_proto_msgTypes[7]
+	mi := &file_civicard_v1_api_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -642,7 +926,7 @@ func (x *RegisterTerminalKeyResponse) String() string {
 func (*RegisterTerminalKeyResponse) ProtoMessage() {}
 
 func (x *RegisterTerminalKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_civicard_v1_api_proto_msgTypes[7]
+	mi := &file_civicard_v1_api_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -655,7 +939,7 @@ func (x *RegisterTerminalKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterTerminalKeyResponse.ProtoReflect.Descriptor instead.
 func (*RegisterTerminalKeyResponse) Descriptor() ([]byte, []int) {
-	return file_civicard_v1_api_proto_rawDescGZIP(), []int{7}
+	return file_civicard_v1_api_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *RegisterTerminalKeyResponse) GetTerminal() *Terminal {
@@ -676,7 +960,7 @@ type RevokeTerminalRequest struct {
 
 func (x *RevokeTerminalRequest) Reset() {
 	*x = RevokeTerminalRequest{}
-	mi := &file_civicard_v1_api_proto_msgTypes[8]
+	mi := &file_civicard_v1_api_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -688,7 +972,7 @@ func (x *RevokeTerminalRequest) String() string {
 func (*RevokeTerminalRequest) ProtoMessage() {}
 
 func (x *RevokeTerminalRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_civicard_v1_api_proto_msgTypes[8]
+	mi := &file_civicard_v1_api_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -701,7 +985,7 @@ func (x *RevokeTerminalRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeTerminalRequest.ProtoReflect.Descriptor instead.
 func (*RevokeTerminalRequest) Descriptor() ([]byte, []int) {
-	return file_civicard_v1_api_proto_rawDescGZIP(), []int{8}
+	return file_civicard_v1_api_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *RevokeTerminalRequest) GetTerminalId() string {
@@ -734,7 +1018,7 @@ type RevokeTerminalResponse struct {
 
 func (x *RevokeTerminalResponse) Reset() {
 	*x = RevokeTerminalResponse{}
-	mi := &file_civicard_v1_api_proto_msgTypes[9]
+	mi := &file_civicard_v1_api_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -746,7 +1030,7 @@ func (x *RevokeTerminalResponse) String() string {
 func (*RevokeTerminalResponse) ProtoMessage() {}
 
 func (x *RevokeTerminalResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_civicard_v1_api_proto_msgTypes[9]
+	mi := &file_civicard_v1_api_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -759,7 +1043,7 @@ func (x *RevokeTerminalResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeTerminalResponse.ProtoReflect.Descriptor instead.
 func (*RevokeTerminalResponse) Descriptor() ([]byte, []int) {
-	return file_civicard_v1_api_proto_rawDescGZIP(), []int{9}
+	return file_civicard_v1_api_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *RevokeTerminalResponse) GetTerminal() *Terminal {
@@ -785,7 +1069,7 @@ type IssueCardRequest struct {
 
 func (x *IssueCardRequest) Reset() {
 	*x = IssueCardRequest{}
-	mi := &file_civicard_v1_api_proto_msgTypes[10]
+	mi := &file_civicard_v1_api_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -797,7 +1081,7 @@ func (x *IssueCardRequest) String() string {
 func (*IssueCardRequest) ProtoMessage() {}
 
 func (x *IssueCardRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_civicard_v1_api_proto_msgTypes[10]
+	mi := &file_civicard_v1_api_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -810,7 +1094,7 @@ func (x *IssueCardRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IssueCardRequest.ProtoReflect.Descriptor instead.
 func (*IssueCardRequest) Descriptor() ([]byte, []int) {
-	return file_civicard_v1_api_proto_rawDescGZIP(), []int{10}
+	return file_civicard_v1_api_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *IssueCardRequest) GetCardId() string {
@@ -864,7 +1148,7 @@ type IssueCardResponse struct {
 
 func (x *IssueCardResponse) Reset() {
 	*x = IssueCardResponse{}
-	mi := &file_civicard_v1_api_proto_msgTypes[11]
+	mi := &file_civicard_v1_api_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -876,7 +1160,7 @@ func (x *IssueCardResponse) String() string {
 func (*IssueCardResponse) ProtoMessage() {}
 
 func (x *IssueCardResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_civicard_v1_api_proto_msgTypes[11]
+	mi := &file_civicard_v1_api_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -889,7 +1173,7 @@ func (x *IssueCardResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IssueCardResponse.ProtoReflect.Descriptor instead.
 func (*IssueCardResponse) Descriptor() ([]byte, []int) {
-	return file_civicard_v1_api_proto_rawDescGZIP(), []int{11}
+	return file_civicard_v1_api_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *IssueCardResponse) GetCard() *Card {
@@ -912,7 +1196,7 @@ type GrantEntitlementRequest struct {
 
 func (x *GrantEntitlementRequest) Reset() {
 	*x = GrantEntitlementRequest{}
-	mi := &file_civicard_v1_api_proto_msgTypes[12]
+	mi := &file_civicard_v1_api_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -924,7 +1208,7 @@ func (x *GrantEntitlementRequest) String() string {
 func (*GrantEntitlementRequest) ProtoMessage() {}
 
 func (x *GrantEntitlementRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_civicard_v1_api_proto_msgTypes[12]
+	mi := &file_civicard_v1_api_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -937,7 +1221,7 @@ func (x *GrantEntitlementRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GrantEntitlementRequest.ProtoReflect.Descriptor instead.
 func (*GrantEntitlementRequest) Descriptor() ([]byte, []int) {
-	return file_civicard_v1_api_proto_rawDescGZIP(), []int{12}
+	return file_civicard_v1_api_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *GrantEntitlementRequest) GetCardId() string {
@@ -988,7 +1272,7 @@ type RevokeEntitlementRequest struct {
 
 func (x *RevokeEntitlementRequest) Reset() {
 	*x = RevokeEntitlementRequest{}
-	mi := &file_civicard_v1_api_proto_msgTypes[13]
+	mi := &file_civicard_v1_api_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1000,7 +1284,7 @@ func (x *RevokeEntitlementRequest) String() string {
 func (*RevokeEntitlementRequest) ProtoMessage() {}
 
 func (x *RevokeEntitlementRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_civicard_v1_api_proto_msgTypes[13]
+	mi := &file_civicard_v1_api_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1013,7 +1297,7 @@ func (x *RevokeEntitlementRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeEntitlementRequest.ProtoReflect.Descriptor instead.
 func (*RevokeEntitlementRequest) Descriptor() ([]byte, []int) {
-	return file_civicard_v1_api_proto_rawDescGZIP(), []int{13}
+	return file_civicard_v1_api_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *RevokeEntitlementRequest) GetCardId() string {
@@ -1060,7 +1344,7 @@ type EntitlementResponse struct {
 
 func (x *EntitlementResponse) Reset() {
 	*x = EntitlementResponse{}
-	mi := &file_civicard_v1_api_proto_msgTypes[14]
+	mi := &file_civicard_v1_api_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1072,7 +1356,7 @@ func (x *EntitlementResponse) String() string {
 func (*EntitlementResponse) ProtoMessage() {}
 
 func (x *EntitlementResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_civicard_v1_api_proto_msgTypes[14]
+	mi := &file_civicard_v1_api_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1085,7 +1369,7 @@ func (x *EntitlementResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EntitlementResponse.ProtoReflect.Descriptor instead.
 func (*EntitlementResponse) Descriptor() ([]byte, []int) {
-	return file_civicard_v1_api_proto_rawDescGZIP(), []int{14}
+	return file_civicard_v1_api_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *EntitlementResponse) GetCard() *Card {
@@ -1109,7 +1393,7 @@ type RequestCorrectionRequest struct {
 
 func (x *RequestCorrectionRequest) Reset() {
 	*x = RequestCorrectionRequest{}
-	mi := &file_civicard_v1_api_proto_msgTypes[15]
+	mi := &file_civicard_v1_api_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1121,7 +1405,7 @@ func (x *RequestCorrectionRequest) String() string {
 func (*RequestCorrectionRequest) ProtoMessage() {}
 
 func (x *RequestCorrectionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_civicard_v1_api_proto_msgTypes[15]
+	mi := &file_civicard_v1_api_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1134,7 +1418,7 @@ func (x *RequestCorrectionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestCorrectionRequest.ProtoReflect.Descriptor instead.
 func (*RequestCorrectionRequest) Descriptor() ([]byte, []int) {
-	return file_civicard_v1_api_proto_rawDescGZIP(), []int{15}
+	return file_civicard_v1_api_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *RequestCorrectionRequest) GetCardId() string {
@@ -1183,7 +1467,7 @@ type RequestCorrectionResponse struct {
 
 func (x *RequestCorrectionResponse) Reset() {
 	*x = RequestCorrectionResponse{}
-	mi := &file_civicard_v1_api_proto_msgTypes[16]
+	mi := &file_civicard_v1_api_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1195,7 +1479,7 @@ func (x *RequestCorrectionResponse) String() string {
 func (*RequestCorrectionResponse) ProtoMessage() {}
 
 func (x *RequestCorrectionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_civicard_v1_api_proto_msgTypes[16]
+	mi := &file_civicard_v1_api_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1208,7 +1492,7 @@ func (x *RequestCorrectionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestCorrectionResponse.ProtoReflect.Descriptor instead.
 func (*RequestCorrectionResponse) Descriptor() ([]byte, []int) {
-	return file_civicard_v1_api_proto_rawDescGZIP(), []int{16}
+	return file_civicard_v1_api_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *RequestCorrectionResponse) GetTransaction() *Transaction {
@@ -1245,7 +1529,7 @@ type ReplaceCardRequest struct {
 
 func (x *ReplaceCardRequest) Reset() {
 	*x = ReplaceCardRequest{}
-	mi := &file_civicard_v1_api_proto_msgTypes[17]
+	mi := &file_civicard_v1_api_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1257,7 +1541,7 @@ func (x *ReplaceCardRequest) String() string {
 func (*ReplaceCardRequest) ProtoMessage() {}
 
 func (x *ReplaceCardRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_civicard_v1_api_proto_msgTypes[17]
+	mi := &file_civicard_v1_api_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1270,7 +1554,7 @@ func (x *ReplaceCardRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplaceCardRequest.ProtoReflect.Descriptor instead.
 func (*ReplaceCardRequest) Descriptor() ([]byte, []int) {
-	return file_civicard_v1_api_proto_rawDescGZIP(), []int{17}
+	return file_civicard_v1_api_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ReplaceCardRequest) GetCardId() string {
@@ -1318,7 +1602,7 @@ type ReplaceCardResponse struct {
 
 func (x *ReplaceCardResponse) Reset() {
 	*x = ReplaceCardResponse{}
-	mi := &file_civicard_v1_api_proto_msgTypes[18]
+	mi := &file_civicard_v1_api_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1330,7 +1614,7 @@ func (x *ReplaceCardResponse) String() string {
 func (*ReplaceCardResponse) ProtoMessage() {}
 
 func (x *ReplaceCardResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_civicard_v1_api_proto_msgTypes[18]
+	mi := &file_civicard_v1_api_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1343,7 +1627,7 @@ func (x *ReplaceCardResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplaceCardResponse.ProtoReflect.Descriptor instead.
 func (*ReplaceCardResponse) Descriptor() ([]byte, []int) {
-	return file_civicard_v1_api_proto_rawDescGZIP(), []int{18}
+	return file_civicard_v1_api_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ReplaceCardResponse) GetOldCard() *Card {
@@ -1372,7 +1656,7 @@ type RenewCardRequest struct {
 
 func (x *RenewCardRequest) Reset() {
 	*x = RenewCardRequest{}
-	mi := &file_civicard_v1_api_proto_msgTypes[19]
+	mi := &file_civicard_v1_api_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1384,7 +1668,7 @@ func (x *RenewCardRequest) String() string {
 func (*RenewCardRequest) ProtoMessage() {}
 
 func (x *RenewCardRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_civicard_v1_api_proto_msgTypes[19]
+	mi := &file_civicard_v1_api_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1397,7 +1681,7 @@ func (x *RenewCardRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RenewCardRequest.ProtoReflect.Descriptor instead.
 func (*RenewCardRequest) Descriptor() ([]byte, []int) {
-	return file_civicard_v1_api_proto_rawDescGZIP(), []int{19}
+	return file_civicard_v1_api_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *RenewCardRequest) GetCardId() string {
@@ -1437,7 +1721,7 @@ type RenewCardResponse struct {
 
 func (x *RenewCardResponse) Reset() {
 	*x = RenewCardResponse{}
-	mi := &file_civicard_v1_api_proto_msgTypes[20]
+	mi := &file_civicard_v1_api_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1449,7 +1733,7 @@ func (x *RenewCardResponse) String() string {
 func (*RenewCardResponse) ProtoMessage() {}
 
 func (x *RenewCardResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_civicard_v1_api_proto_msgTypes[20]
+	mi := &file_civicard_v1_api_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1462,7 +1746,7 @@ func (x *RenewCardResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RenewCardResponse.ProtoReflect.Descriptor instead.
 func (*RenewCardResponse) Descriptor() ([]byte, []int) {
-	return file_civicard_v1_api_proto_rawDescGZIP(), []int{20}
+	return file_civicard_v1_api_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *RenewCardResponse) GetCard() *Card {
@@ -1484,7 +1768,7 @@ type CloseCardRequest struct {
 
 func (x *CloseCardRequest) Reset() {
 	*x = CloseCardRequest{}
-	mi := &file_civicard_v1_api_proto_msgTypes[21]
+	mi := &file_civicard_v1_api_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1496,7 +1780,7 @@ func (x *CloseCardRequest) String() string {
 func (*CloseCardRequest) ProtoMessage() {}
 
 func (x *CloseCardRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_civicard_v1_api_proto_msgTypes[21]
+	mi := &file_civicard_v1_api_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1509,7 +1793,7 @@ func (x *CloseCardRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseCardRequest.ProtoReflect.Descriptor instead.
 func (*CloseCardRequest) Descriptor() ([]byte, []int) {
-	return file_civicard_v1_api_proto_rawDescGZIP(), []int{21}
+	return file_civicard_v1_api_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *CloseCardRequest) GetCardId() string {
@@ -1551,7 +1835,7 @@ type CloseCardResponse struct {
 
 func (x *CloseCardResponse) Reset() {
 	*x = CloseCardResponse{}
-	mi := &file_civicard_v1_api_proto_msgTypes[22]
+	mi := &file_civicard_v1_api_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1563,7 +1847,7 @@ func (x *CloseCardResponse) String() string {
 func (*CloseCardResponse) ProtoMessage() {}
 
 func (x *CloseCardResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_civicard_v1_api_proto_msgTypes[22]
+	mi := &file_civicard_v1_api_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1576,7 +1860,7 @@ func (x *CloseCardResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseCardResponse.ProtoReflect.Descriptor instead.
 func (*CloseCardResponse) Descriptor() ([]byte, []int) {
-	return file_civicard_v1_api_proto_rawDescGZIP(), []int{22}
+	return file_civicard_v1_api_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *CloseCardResponse) GetCard() *Card {
@@ -1602,7 +1886,7 @@ type GetCardRequest struct {
 
 func (x *GetCardRequest) Reset() {
 	*x = GetCardRequest{}
-	mi := &file_civicard_v1_api_proto_msgTypes[23]
+	mi := &file_civicard_v1_api_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1614,7 +1898,7 @@ func (x *GetCardRequest) String() string {
 func (*GetCardRequest) ProtoMessage() {}
 
 func (x *GetCardRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_civicard_v1_api_proto_msgTypes[23]
+	mi := &file_civicard_v1_api_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1627,7 +1911,7 @@ func (x *GetCardRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCardRequest.ProtoReflect.Descriptor instead.
 func (*GetCardRequest) Descriptor() ([]byte, []int) {
-	return file_civicard_v1_api_proto_rawDescGZIP(), []int{23}
+	return file_civicard_v1_api_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *GetCardRequest) GetCardId() string {
@@ -1646,7 +1930,7 @@ type GetCardResponse struct {
 
 func (x *GetCardResponse) Reset() {
 	*x = GetCardResponse{}
-	mi := &file_civicard_v1_api_proto_msgTypes[24]
+	mi := &file_civicard_v1_api_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1658,7 +1942,7 @@ func (x *GetCardResponse) String() string {
 func (*GetCardResponse) ProtoMessage() {}
 
 func (x *GetCardResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_civicard_v1_api_proto_msgTypes[24]
+	mi := &file_civicard_v1_api_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1671,7 +1955,7 @@ func (x *GetCardResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCardResponse.ProtoReflect.Descriptor instead.
 func (*GetCardResponse) Descriptor() ([]byte, []int) {
-	return file_civicard_v1_api_proto_rawDescGZIP(), []int{24}
+	return file_civicard_v1_api_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *GetCardResponse) GetCard() *Card {
@@ -1694,7 +1978,7 @@ type ListTransactionsRequest struct {
 
 func (x *ListTransactionsRequest) Reset() {
 	*x = ListTransactionsRequest{}
-	mi := &file_civicard_v1_api_proto_msgTypes[25]
+	mi := &file_civicard_v1_api_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1706,7 +1990,7 @@ func (x *ListTransactionsRequest) String() string {
 func (*ListTransactionsRequest) ProtoMessage() {}
 
 func (x *ListTransactionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_civicard_v1_api_proto_msgTypes[25]
+	mi := &file_civicard_v1_api_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1719,7 +2003,7 @@ func (x *ListTransactionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTransactionsRequest.ProtoReflect.Descriptor instead.
 func (*ListTransactionsRequest) Descriptor() ([]byte, []int) {
-	return file_civicard_v1_api_proto_rawDescGZIP(), []int{25}
+	return file_civicard_v1_api_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ListTransactionsRequest) GetCardId() string {
@@ -1752,7 +2036,7 @@ type ListTransactionsResponse struct {
 
 func (x *ListTransactionsResponse) Reset() {
 	*x = ListTransactionsResponse{}
-	mi := &file_civicard_v1_api_proto_msgTypes[26]
+	mi := &file_civicard_v1_api_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1764,7 +2048,7 @@ func (x *ListTransactionsResponse) String() string {
 func (*ListTransactionsResponse) ProtoMessage() {}
 
 func (x *ListTransactionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_civicard_v1_api_proto_msgTypes[26]
+	mi := &file_civicard_v1_api_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1777,7 +2061,7 @@ func (x *ListTransactionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTransactionsResponse.ProtoReflect.Descriptor instead.
 func (*ListTransactionsResponse) Descriptor() ([]byte, []int) {
-	return file_civicard_v1_api_proto_rawDescGZIP(), []int{26}
+	return file_civicard_v1_api_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ListTransactionsResponse) GetTransactions() []*Transaction {
@@ -1799,7 +2083,7 @@ type TopUpRequest struct {
 
 func (x *TopUpRequest) Reset() {
 	*x = TopUpRequest{}
-	mi := &file_civicard_v1_api_proto_msgTypes[27]
+	mi := &file_civicard_v1_api_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1811,7 +2095,7 @@ func (x *TopUpRequest) String() string {
 func (*TopUpRequest) ProtoMessage() {}
 
 func (x *TopUpRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_civicard_v1_api_proto_msgTypes[27]
+	mi := &file_civicard_v1_api_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1824,7 +2108,7 @@ func (x *TopUpRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TopUpRequest.ProtoReflect.Descriptor instead.
 func (*TopUpRequest) Descriptor() ([]byte, []int) {
-	return file_civicard_v1_api_proto_rawDescGZIP(), []int{27}
+	return file_civicard_v1_api_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *TopUpRequest) GetCardId() string {
@@ -1858,7 +2142,7 @@ type TopUpResponse struct {
 
 func (x *TopUpResponse) Reset() {
 	*x = TopUpResponse{}
-	mi := &file_civicard_v1_api_proto_msgTypes[28]
+	mi := &file_civicard_v1_api_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1870,7 +2154,7 @@ func (x *TopUpResponse) String() string {
 func (*TopUpResponse) ProtoMessage() {}
 
 func (x *TopUpResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_civicard_v1_api_proto_msgTypes[28]
+	mi := &file_civicard_v1_api_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1883,7 +2167,7 @@ func (x *TopUpResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TopUpResponse.ProtoReflect.Descriptor instead.
 func (*TopUpResponse) Descriptor() ([]byte, []int) {
-	return file_civicard_v1_api_proto_rawDescGZIP(), []int{28}
+	return file_civicard_v1_api_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *TopUpResponse) GetTransaction() *Transaction {
@@ -1912,7 +2196,7 @@ type BlockRequest struct {
 
 func (x *BlockRequest) Reset() {
 	*x = BlockRequest{}
-	mi := &file_civicard_v1_api_proto_msgTypes[29]
+	mi := &file_civicard_v1_api_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1924,7 +2208,7 @@ func (x *BlockRequest) String() string {
 func (*BlockRequest) ProtoMessage() {}
 
 func (x *BlockRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_civicard_v1_api_proto_msgTypes[29]
+	mi := &file_civicard_v1_api_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1937,7 +2221,7 @@ func (x *BlockRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BlockRequest.ProtoReflect.Descriptor instead.
 func (*BlockRequest) Descriptor() ([]byte, []int) {
-	return file_civicard_v1_api_proto_rawDescGZIP(), []int{29}
+	return file_civicard_v1_api_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *BlockRequest) GetCardId() string {
@@ -1970,7 +2254,7 @@ type BlockResponse struct {
 
 func (x *BlockResponse) Reset() {
 	*x = BlockResponse{}
-	mi := &file_civicard_v1_api_proto_msgTypes[30]
+	mi := &file_civicard_v1_api_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1982,7 +2266,7 @@ func (x *BlockResponse) String() string {
 func (*BlockResponse) ProtoMessage() {}
 
 func (x *BlockResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_civicard_v1_api_proto_msgTypes[30]
+	mi := &file_civicard_v1_api_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1995,7 +2279,7 @@ func (x *BlockResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BlockResponse.ProtoReflect.Descriptor instead.
 func (*BlockResponse) Descriptor() ([]byte, []int) {
-	return file_civicard_v1_api_proto_rawDescGZIP(), []int{30}
+	return file_civicard_v1_api_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *BlockResponse) GetCard() *Card {
@@ -2009,7 +2293,30 @@ var File_civicard_v1_api_proto protoreflect.FileDescriptor
 
 const file_civicard_v1_api_proto_rawDesc = "" +
 	"\n" +
-	"\x15civicard/v1/api.proto\x12\vcivicard.v1\x1a\x17civicard/v1/types.proto\"\x9a\x01\n" +
+	"\x15civicard/v1/api.proto\x12\vcivicard.v1\x1a\x17civicard/v1/types.proto\"\x98\x01\n" +
+	"\x10GetTariffRequest\x12\x1f\n" +
+	"\vterminal_id\x18\x01 \x01(\tR\n" +
+	"terminalId\x12#\n" +
+	"\rknown_version\x18\x02 \x01(\tR\fknownVersion\x12 \n" +
+	"\ftime_unix_ms\x18\x03 \x01(\x03R\n" +
+	"timeUnixMs\x12\x1c\n" +
+	"\tsignature\x18\x04 \x01(\fR\tsignature\"\x80\x01\n" +
+	"\x11GetTariffResponse\x12\x18\n" +
+	"\aversion\x18\x01 \x01(\tR\aversion\x12\x1c\n" +
+	"\tunchanged\x18\x02 \x01(\bR\tunchanged\x123\n" +
+	"\x06tariff\x18\x03 \x01(\v2\x1b.civicard.v1.TerminalTariffR\x06tariff\"\xa5\x01\n" +
+	"\x0eTerminalTariff\x12%\n" +
+	"\x0einstitution_id\x18\x01 \x01(\tR\rinstitutionId\x126\n" +
+	"\bproducts\x18\x02 \x03(\v2\x1a.civicard.v1.TariffProductR\bproducts\x124\n" +
+	"\fno_pin_limit\x18\x03 \x01(\v2\x12.civicard.v1.MoneyR\n" +
+	"noPinLimit\"\xbd\x01\n" +
+	"\rTariffProduct\x12\x12\n" +
+	"\x04code\x18\x01 \x01(\tR\x04code\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n" +
+	"\x04rule\x18\x03 \x01(\tR\x04rule\x12(\n" +
+	"\x05price\x18\x04 \x01(\v2\x12.civicard.v1.MoneyR\x05price\x12\x18\n" +
+	"\aminutes\x18\x05 \x01(\rR\aminutes\x12,\n" +
+	"\aceiling\x18\x06 \x01(\v2\x12.civicard.v1.MoneyR\aceiling\"\x9a\x01\n" +
 	"\x12GetDenylistRequest\x12\x1f\n" +
 	"\vterminal_id\x18\x01 \x01(\tR\n" +
 	"terminalId\x12#\n" +
@@ -2166,11 +2473,12 @@ const file_civicard_v1_api_proto_rawDesc = "" +
 	"\tTapResult\x12\x1a\n" +
 	"\x16TAP_RESULT_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13TAP_RESULT_ACCEPTED\x10\x01\x12\x17\n" +
-	"\x13TAP_RESULT_DECLINED\x10\x022\x87\x02\n" +
+	"\x13TAP_RESULT_DECLINED\x10\x022\xd5\x02\n" +
 	"\x0fTerminalService\x12:\n" +
 	"\x03Tap\x12\x17.civicard.v1.TapRequest\x1a\x18.civicard.v1.TapResponse\"\x00\x12d\n" +
 	"\x11UploadOfflineTaps\x12%.civicard.v1.UploadOfflineTapsRequest\x1a&.civicard.v1.UploadOfflineTapsResponse\"\x00\x12R\n" +
-	"\vGetDenylist\x12\x1f.civicard.v1.GetDenylistRequest\x1a .civicard.v1.GetDenylistResponse\"\x002\xe2\x01\n" +
+	"\vGetDenylist\x12\x1f.civicard.v1.GetDenylistRequest\x1a .civicard.v1.GetDenylistResponse\"\x00\x12L\n" +
+	"\tGetTariff\x12\x1d.civicard.v1.GetTariffRequest\x1a\x1e.civicard.v1.GetTariffResponse\"\x002\xe2\x01\n" +
 	"\x17TerminalRegistryService\x12j\n" +
 	"\x13RegisterTerminalKey\x12'.civicard.v1.RegisterTerminalKeyRequest\x1a(.civicard.v1.RegisterTerminalKeyResponse\"\x00\x12[\n" +
 	"\x0eRevokeTerminal\x12\".civicard.v1.RevokeTerminalRequest\x1a#.civicard.v1.RevokeTerminalResponse\"\x002\x9e\a\n" +
@@ -2200,111 +2508,122 @@ func file_civicard_v1_api_proto_rawDescGZIP() []byte {
 }
 
 var file_civicard_v1_api_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_civicard_v1_api_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
+var file_civicard_v1_api_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
 var file_civicard_v1_api_proto_goTypes = []any{
 	(TapResult)(0),                      // 0: civicard.v1.TapResult
-	(*GetDenylistRequest)(nil),          // 1: civicard.v1.GetDenylistRequest
-	(*GetDenylistResponse)(nil),         // 2: civicard.v1.GetDenylistResponse
-	(*UploadOfflineTapsRequest)(nil),    // 3: civicard.v1.UploadOfflineTapsRequest
-	(*UploadOfflineTapsResponse)(nil),   // 4: civicard.v1.UploadOfflineTapsResponse
-	(*TapRequest)(nil),                  // 5: civicard.v1.TapRequest
-	(*TapResponse)(nil),                 // 6: civicard.v1.TapResponse
-	(*RegisterTerminalKeyRequest)(nil),  // 7: civicard.v1.RegisterTerminalKeyRequest
-	(*RegisterTerminalKeyResponse)(nil), // 8: civicard.v1.RegisterTerminalKeyResponse
-	(*RevokeTerminalRequest)(nil),       // 9: civicard.v1.RevokeTerminalRequest
-	(*RevokeTerminalResponse)(nil),      // 10: civicard.v1.RevokeTerminalResponse
-	(*IssueCardRequest)(nil),            // 11: civicard.v1.IssueCardRequest
-	(*IssueCardResponse)(nil),           // 12: civicard.v1.IssueCardResponse
-	(*GrantEntitlementRequest)(nil),     // 13: civicard.v1.GrantEntitlementRequest
-	(*RevokeEntitlementRequest)(nil),    // 14: civicard.v1.RevokeEntitlementRequest
-	(*EntitlementResponse)(nil),         // 15: civicard.v1.EntitlementResponse
-	(*RequestCorrectionRequest)(nil),    // 16: civicard.v1.RequestCorrectionRequest
-	(*RequestCorrectionResponse)(nil),   // 17: civicard.v1.RequestCorrectionResponse
-	(*ReplaceCardRequest)(nil),          // 18: civicard.v1.ReplaceCardRequest
-	(*ReplaceCardResponse)(nil),         // 19: civicard.v1.ReplaceCardResponse
-	(*RenewCardRequest)(nil),            // 20: civicard.v1.RenewCardRequest
-	(*RenewCardResponse)(nil),           // 21: civicard.v1.RenewCardResponse
-	(*CloseCardRequest)(nil),            // 22: civicard.v1.CloseCardRequest
-	(*CloseCardResponse)(nil),           // 23: civicard.v1.CloseCardResponse
-	(*GetCardRequest)(nil),              // 24: civicard.v1.GetCardRequest
-	(*GetCardResponse)(nil),             // 25: civicard.v1.GetCardResponse
-	(*ListTransactionsRequest)(nil),     // 26: civicard.v1.ListTransactionsRequest
-	(*ListTransactionsResponse)(nil),    // 27: civicard.v1.ListTransactionsResponse
-	(*TopUpRequest)(nil),                // 28: civicard.v1.TopUpRequest
-	(*TopUpResponse)(nil),               // 29: civicard.v1.TopUpResponse
-	(*BlockRequest)(nil),                // 30: civicard.v1.BlockRequest
-	(*BlockResponse)(nil),               // 31: civicard.v1.BlockResponse
-	(DeclineReason)(0),                  // 32: civicard.v1.DeclineReason
-	(*Money)(nil),                       // 33: civicard.v1.Money
-	(*FareEntry)(nil),                   // 34: civicard.v1.FareEntry
-	(*Terminal)(nil),                    // 35: civicard.v1.Terminal
-	(CardKind)(0),                       // 36: civicard.v1.CardKind
-	(*Card)(nil),                        // 37: civicard.v1.Card
-	(*Entitlement)(nil),                 // 38: civicard.v1.Entitlement
-	(*Transaction)(nil),                 // 39: civicard.v1.Transaction
+	(*GetTariffRequest)(nil),            // 1: civicard.v1.GetTariffRequest
+	(*GetTariffResponse)(nil),           // 2: civicard.v1.GetTariffResponse
+	(*TerminalTariff)(nil),              // 3: civicard.v1.TerminalTariff
+	(*TariffProduct)(nil),               // 4: civicard.v1.TariffProduct
+	(*GetDenylistRequest)(nil),          // 5: civicard.v1.GetDenylistRequest
+	(*GetDenylistResponse)(nil),         // 6: civicard.v1.GetDenylistResponse
+	(*UploadOfflineTapsRequest)(nil),    // 7: civicard.v1.UploadOfflineTapsRequest
+	(*UploadOfflineTapsResponse)(nil),   // 8: civicard.v1.UploadOfflineTapsResponse
+	(*TapRequest)(nil),                  // 9: civicard.v1.TapRequest
+	(*TapResponse)(nil),                 // 10: civicard.v1.TapResponse
+	(*RegisterTerminalKeyRequest)(nil),  // 11: civicard.v1.RegisterTerminalKeyRequest
+	(*RegisterTerminalKeyResponse)(nil), // 12: civicard.v1.RegisterTerminalKeyResponse
+	(*RevokeTerminalRequest)(nil),       // 13: civicard.v1.RevokeTerminalRequest
+	(*RevokeTerminalResponse)(nil),      // 14: civicard.v1.RevokeTerminalResponse
+	(*IssueCardRequest)(nil),            // 15: civicard.v1.IssueCardRequest
+	(*IssueCardResponse)(nil),           // 16: civicard.v1.IssueCardResponse
+	(*GrantEntitlementRequest)(nil),     // 17: civicard.v1.GrantEntitlementRequest
+	(*RevokeEntitlementRequest)(nil),    // 18: civicard.v1.RevokeEntitlementRequest
+	(*EntitlementResponse)(nil),         // 19: civicard.v1.EntitlementResponse
+	(*RequestCorrectionRequest)(nil),    // 20: civicard.v1.RequestCorrectionRequest
+	(*RequestCorrectionResponse)(nil),   // 21: civicard.v1.RequestCorrectionResponse
+	(*ReplaceCardRequest)(nil),          // 22: civicard.v1.ReplaceCardRequest
+	(*ReplaceCardResponse)(nil),         // 23: civicard.v1.ReplaceCardResponse
+	(*RenewCardRequest)(nil),            // 24: civicard.v1.RenewCardRequest
+	(*RenewCardResponse)(nil),           // 25: civicard.v1.RenewCardResponse
+	(*CloseCardRequest)(nil),            // 26: civicard.v1.CloseCardRequest
+	(*CloseCardResponse)(nil),           // 27: civicard.v1.CloseCardResponse
+	(*GetCardRequest)(nil),              // 28: civicard.v1.GetCardRequest
+	(*GetCardResponse)(nil),             // 29: civicard.v1.GetCardResponse
+	(*ListTransactionsRequest)(nil),     // 30: civicard.v1.ListTransactionsRequest
+	(*ListTransactionsResponse)(nil),    // 31: civicard.v1.ListTransactionsResponse
+	(*TopUpRequest)(nil),                // 32: civicard.v1.TopUpRequest
+	(*TopUpResponse)(nil),               // 33: civicard.v1.TopUpResponse
+	(*BlockRequest)(nil),                // 34: civicard.v1.BlockRequest
+	(*BlockResponse)(nil),               // 35: civicard.v1.BlockResponse
+	(*Money)(nil),                       // 36: civicard.v1.Money
+	(DeclineReason)(0),                  // 37: civicard.v1.DeclineReason
+	(*FareEntry)(nil),                   // 38: civicard.v1.FareEntry
+	(*Terminal)(nil),                    // 39: civicard.v1.Terminal
+	(CardKind)(0),                       // 40: civicard.v1.CardKind
+	(*Card)(nil),                        // 41: civicard.v1.Card
+	(*Entitlement)(nil),                 // 42: civicard.v1.Entitlement
+	(*Transaction)(nil),                 // 43: civicard.v1.Transaction
 }
 var file_civicard_v1_api_proto_depIdxs = []int32{
-	5,  // 0: civicard.v1.UploadOfflineTapsRequest.taps:type_name -> civicard.v1.TapRequest
-	6,  // 1: civicard.v1.UploadOfflineTapsResponse.results:type_name -> civicard.v1.TapResponse
-	0,  // 2: civicard.v1.TapResponse.result:type_name -> civicard.v1.TapResult
-	32, // 3: civicard.v1.TapResponse.decline_reason:type_name -> civicard.v1.DeclineReason
-	33, // 4: civicard.v1.TapResponse.charged:type_name -> civicard.v1.Money
-	33, // 5: civicard.v1.TapResponse.balance:type_name -> civicard.v1.Money
-	34, // 6: civicard.v1.TapResponse.entries:type_name -> civicard.v1.FareEntry
-	35, // 7: civicard.v1.RegisterTerminalKeyResponse.terminal:type_name -> civicard.v1.Terminal
-	35, // 8: civicard.v1.RevokeTerminalResponse.terminal:type_name -> civicard.v1.Terminal
-	36, // 9: civicard.v1.IssueCardRequest.kind:type_name -> civicard.v1.CardKind
-	37, // 10: civicard.v1.IssueCardResponse.card:type_name -> civicard.v1.Card
-	38, // 11: civicard.v1.GrantEntitlementRequest.entitlement:type_name -> civicard.v1.Entitlement
-	37, // 12: civicard.v1.EntitlementResponse.card:type_name -> civicard.v1.Card
-	39, // 13: civicard.v1.RequestCorrectionResponse.transaction:type_name -> civicard.v1.Transaction
-	37, // 14: civicard.v1.ReplaceCardResponse.old_card:type_name -> civicard.v1.Card
-	37, // 15: civicard.v1.ReplaceCardResponse.new_card:type_name -> civicard.v1.Card
-	37, // 16: civicard.v1.RenewCardResponse.card:type_name -> civicard.v1.Card
-	37, // 17: civicard.v1.CloseCardResponse.card:type_name -> civicard.v1.Card
-	39, // 18: civicard.v1.CloseCardResponse.transaction:type_name -> civicard.v1.Transaction
-	37, // 19: civicard.v1.GetCardResponse.card:type_name -> civicard.v1.Card
-	39, // 20: civicard.v1.ListTransactionsResponse.transactions:type_name -> civicard.v1.Transaction
-	33, // 21: civicard.v1.TopUpRequest.amount:type_name -> civicard.v1.Money
-	39, // 22: civicard.v1.TopUpResponse.transaction:type_name -> civicard.v1.Transaction
-	37, // 23: civicard.v1.BlockResponse.card:type_name -> civicard.v1.Card
-	5,  // 24: civicard.v1.TerminalService.Tap:input_type -> civicard.v1.TapRequest
-	3,  // 25: civicard.v1.TerminalService.UploadOfflineTaps:input_type -> civicard.v1.UploadOfflineTapsRequest
-	1,  // 26: civicard.v1.TerminalService.GetDenylist:input_type -> civicard.v1.GetDenylistRequest
-	7,  // 27: civicard.v1.TerminalRegistryService.RegisterTerminalKey:input_type -> civicard.v1.RegisterTerminalKeyRequest
-	9,  // 28: civicard.v1.TerminalRegistryService.RevokeTerminal:input_type -> civicard.v1.RevokeTerminalRequest
-	24, // 29: civicard.v1.CardService.GetCard:input_type -> civicard.v1.GetCardRequest
-	26, // 30: civicard.v1.CardService.ListTransactions:input_type -> civicard.v1.ListTransactionsRequest
-	28, // 31: civicard.v1.CardService.TopUp:input_type -> civicard.v1.TopUpRequest
-	30, // 32: civicard.v1.CardService.Block:input_type -> civicard.v1.BlockRequest
-	11, // 33: civicard.v1.CardService.IssueCard:input_type -> civicard.v1.IssueCardRequest
-	13, // 34: civicard.v1.CardService.GrantEntitlement:input_type -> civicard.v1.GrantEntitlementRequest
-	14, // 35: civicard.v1.CardService.RevokeEntitlement:input_type -> civicard.v1.RevokeEntitlementRequest
-	16, // 36: civicard.v1.CardService.RequestCorrection:input_type -> civicard.v1.RequestCorrectionRequest
-	18, // 37: civicard.v1.CardService.ReplaceCard:input_type -> civicard.v1.ReplaceCardRequest
-	20, // 38: civicard.v1.CardService.RenewCard:input_type -> civicard.v1.RenewCardRequest
-	22, // 39: civicard.v1.CardService.CloseCard:input_type -> civicard.v1.CloseCardRequest
-	6,  // 40: civicard.v1.TerminalService.Tap:output_type -> civicard.v1.TapResponse
-	4,  // 41: civicard.v1.TerminalService.UploadOfflineTaps:output_type -> civicard.v1.UploadOfflineTapsResponse
-	2,  // 42: civicard.v1.TerminalService.GetDenylist:output_type -> civicard.v1.GetDenylistResponse
-	8,  // 43: civicard.v1.TerminalRegistryService.RegisterTerminalKey:output_type -> civicard.v1.RegisterTerminalKeyResponse
-	10, // 44: civicard.v1.TerminalRegistryService.RevokeTerminal:output_type -> civicard.v1.RevokeTerminalResponse
-	25, // 45: civicard.v1.CardService.GetCard:output_type -> civicard.v1.GetCardResponse
-	27, // 46: civicard.v1.CardService.ListTransactions:output_type -> civicard.v1.ListTransactionsResponse
-	29, // 47: civicard.v1.CardService.TopUp:output_type -> civicard.v1.TopUpResponse
-	31, // 48: civicard.v1.CardService.Block:output_type -> civicard.v1.BlockResponse
-	12, // 49: civicard.v1.CardService.IssueCard:output_type -> civicard.v1.IssueCardResponse
-	15, // 50: civicard.v1.CardService.GrantEntitlement:output_type -> civicard.v1.EntitlementResponse
-	15, // 51: civicard.v1.CardService.RevokeEntitlement:output_type -> civicard.v1.EntitlementResponse
-	17, // 52: civicard.v1.CardService.RequestCorrection:output_type -> civicard.v1.RequestCorrectionResponse
-	19, // 53: civicard.v1.CardService.ReplaceCard:output_type -> civicard.v1.ReplaceCardResponse
-	21, // 54: civicard.v1.CardService.RenewCard:output_type -> civicard.v1.RenewCardResponse
-	23, // 55: civicard.v1.CardService.CloseCard:output_type -> civicard.v1.CloseCardResponse
-	40, // [40:56] is the sub-list for method output_type
-	24, // [24:40] is the sub-list for method input_type
-	24, // [24:24] is the sub-list for extension type_name
-	24, // [24:24] is the sub-list for extension extendee
-	0,  // [0:24] is the sub-list for field type_name
+	3,  // 0: civicard.v1.GetTariffResponse.tariff:type_name -> civicard.v1.TerminalTariff
+	4,  // 1: civicard.v1.TerminalTariff.products:type_name -> civicard.v1.TariffProduct
+	36, // 2: civicard.v1.TerminalTariff.no_pin_limit:type_name -> civicard.v1.Money
+	36, // 3: civicard.v1.TariffProduct.price:type_name -> civicard.v1.Money
+	36, // 4: civicard.v1.TariffProduct.ceiling:type_name -> civicard.v1.Money
+	9,  // 5: civicard.v1.UploadOfflineTapsRequest.taps:type_name -> civicard.v1.TapRequest
+	10, // 6: civicard.v1.UploadOfflineTapsResponse.results:type_name -> civicard.v1.TapResponse
+	0,  // 7: civicard.v1.TapResponse.result:type_name -> civicard.v1.TapResult
+	37, // 8: civicard.v1.TapResponse.decline_reason:type_name -> civicard.v1.DeclineReason
+	36, // 9: civicard.v1.TapResponse.charged:type_name -> civicard.v1.Money
+	36, // 10: civicard.v1.TapResponse.balance:type_name -> civicard.v1.Money
+	38, // 11: civicard.v1.TapResponse.entries:type_name -> civicard.v1.FareEntry
+	39, // 12: civicard.v1.RegisterTerminalKeyResponse.terminal:type_name -> civicard.v1.Terminal
+	39, // 13: civicard.v1.RevokeTerminalResponse.terminal:type_name -> civicard.v1.Terminal
+	40, // 14: civicard.v1.IssueCardRequest.kind:type_name -> civicard.v1.CardKind
+	41, // 15: civicard.v1.IssueCardResponse.card:type_name -> civicard.v1.Card
+	42, // 16: civicard.v1.GrantEntitlementRequest.entitlement:type_name -> civicard.v1.Entitlement
+	41, // 17: civicard.v1.EntitlementResponse.card:type_name -> civicard.v1.Card
+	43, // 18: civicard.v1.RequestCorrectionResponse.transaction:type_name -> civicard.v1.Transaction
+	41, // 19: civicard.v1.ReplaceCardResponse.old_card:type_name -> civicard.v1.Card
+	41, // 20: civicard.v1.ReplaceCardResponse.new_card:type_name -> civicard.v1.Card
+	41, // 21: civicard.v1.RenewCardResponse.card:type_name -> civicard.v1.Card
+	41, // 22: civicard.v1.CloseCardResponse.card:type_name -> civicard.v1.Card
+	43, // 23: civicard.v1.CloseCardResponse.transaction:type_name -> civicard.v1.Transaction
+	41, // 24: civicard.v1.GetCardResponse.card:type_name -> civicard.v1.Card
+	43, // 25: civicard.v1.ListTransactionsResponse.transactions:type_name -> civicard.v1.Transaction
+	36, // 26: civicard.v1.TopUpRequest.amount:type_name -> civicard.v1.Money
+	43, // 27: civicard.v1.TopUpResponse.transaction:type_name -> civicard.v1.Transaction
+	41, // 28: civicard.v1.BlockResponse.card:type_name -> civicard.v1.Card
+	9,  // 29: civicard.v1.TerminalService.Tap:input_type -> civicard.v1.TapRequest
+	7,  // 30: civicard.v1.TerminalService.UploadOfflineTaps:input_type -> civicard.v1.UploadOfflineTapsRequest
+	5,  // 31: civicard.v1.TerminalService.GetDenylist:input_type -> civicard.v1.GetDenylistRequest
+	1,  // 32: civicard.v1.TerminalService.GetTariff:input_type -> civicard.v1.GetTariffRequest
+	11, // 33: civicard.v1.TerminalRegistryService.RegisterTerminalKey:input_type -> civicard.v1.RegisterTerminalKeyRequest
+	13, // 34: civicard.v1.TerminalRegistryService.RevokeTerminal:input_type -> civicard.v1.RevokeTerminalRequest
+	28, // 35: civicard.v1.CardService.GetCard:input_type -> civicard.v1.GetCardRequest
+	30, // 36: civicard.v1.CardService.ListTransactions:input_type -> civicard.v1.ListTransactionsRequest
+	32, // 37: civicard.v1.CardService.TopUp:input_type -> civicard.v1.TopUpRequest
+	34, // 38: civicard.v1.CardService.Block:input_type -> civicard.v1.BlockRequest
+	15, // 39: civicard.v1.CardService.IssueCard:input_type -> civicard.v1.IssueCardRequest
+	17, // 40: civicard.v1.CardService.GrantEntitlement:input_type -> civicard.v1.GrantEntitlementRequest
+	18, // 41: civicard.v1.CardService.RevokeEntitlement:input_type -> civicard.v1.RevokeEntitlementRequest
+	20, // 42: civicard.v1.CardService.RequestCorrection:input_type -> civicard.v1.RequestCorrectionRequest
+	22, // 43: civicard.v1.CardService.ReplaceCard:input_type -> civicard.v1.ReplaceCardRequest
+	24, // 44: civicard.v1.CardService.RenewCard:input_type -> civicard.v1.RenewCardRequest
+	26, // 45: civicard.v1.CardService.CloseCard:input_type -> civicard.v1.CloseCardRequest
+	10, // 46: civicard.v1.TerminalService.Tap:output_type -> civicard.v1.TapResponse
+	8,  // 47: civicard.v1.TerminalService.UploadOfflineTaps:output_type -> civicard.v1.UploadOfflineTapsResponse
+	6,  // 48: civicard.v1.TerminalService.GetDenylist:output_type -> civicard.v1.GetDenylistResponse
+	2,  // 49: civicard.v1.TerminalService.GetTariff:output_type -> civicard.v1.GetTariffResponse
+	12, // 50: civicard.v1.TerminalRegistryService.RegisterTerminalKey:output_type -> civicard.v1.RegisterTerminalKeyResponse
+	14, // 51: civicard.v1.TerminalRegistryService.RevokeTerminal:output_type -> civicard.v1.RevokeTerminalResponse
+	29, // 52: civicard.v1.CardService.GetCard:output_type -> civicard.v1.GetCardResponse
+	31, // 53: civicard.v1.CardService.ListTransactions:output_type -> civicard.v1.ListTransactionsResponse
+	33, // 54: civicard.v1.CardService.TopUp:output_type -> civicard.v1.TopUpResponse
+	35, // 55: civicard.v1.CardService.Block:output_type -> civicard.v1.BlockResponse
+	16, // 56: civicard.v1.CardService.IssueCard:output_type -> civicard.v1.IssueCardResponse
+	19, // 57: civicard.v1.CardService.GrantEntitlement:output_type -> civicard.v1.EntitlementResponse
+	19, // 58: civicard.v1.CardService.RevokeEntitlement:output_type -> civicard.v1.EntitlementResponse
+	21, // 59: civicard.v1.CardService.RequestCorrection:output_type -> civicard.v1.RequestCorrectionResponse
+	23, // 60: civicard.v1.CardService.ReplaceCard:output_type -> civicard.v1.ReplaceCardResponse
+	25, // 61: civicard.v1.CardService.RenewCard:output_type -> civicard.v1.RenewCardResponse
+	27, // 62: civicard.v1.CardService.CloseCard:output_type -> civicard.v1.CloseCardResponse
+	46, // [46:63] is the sub-list for method output_type
+	29, // [29:46] is the sub-list for method input_type
+	29, // [29:29] is the sub-list for extension type_name
+	29, // [29:29] is the sub-list for extension extendee
+	0,  // [0:29] is the sub-list for field type_name
 }
 
 func init() { file_civicard_v1_api_proto_init() }
@@ -2319,7 +2638,7 @@ func file_civicard_v1_api_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_civicard_v1_api_proto_rawDesc), len(file_civicard_v1_api_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   31,
+			NumMessages:   35,
 			NumExtensions: 0,
 			NumServices:   3,
 		},

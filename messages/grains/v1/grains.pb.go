@@ -111,11 +111,12 @@ const file_grains_v1_grains_proto_rawDesc = "" +
 	"\x05TopUp\x12\x1d.civicard.grains.v1.TopUpCard\x1a\x1a.civicard.v1.TopUpResponse\"\x00\x12D\n" +
 	"\x05Block\x12\x1d.civicard.grains.v1.BlockCard\x1a\x1a.civicard.v1.BlockResponse\"\x00\x12K\n" +
 	"\x06Change\x12\x1e.civicard.grains.v1.CardChange\x1a\x1f.civicard.grains.v1.CardChanged\"\x00\x12S\n" +
-	"\aCorrect\x12\x1e.civicard.grains.v1.Correction\x1a&.civicard.v1.RequestCorrectionResponse\"\x002\xf6\x01\n" +
+	"\aCorrect\x12\x1e.civicard.grains.v1.Correction\x1a&.civicard.v1.RequestCorrectionResponse\"\x002\xcd\x02\n" +
 	"\bTerminal\x12B\n" +
 	"\x03Tap\x12\x1f.civicard.grains.v1.TerminalTap\x1a\x18.civicard.v1.TapResponse\"\x00\x12P\n" +
 	"\x06Change\x12\".civicard.grains.v1.ChangeTerminal\x1a .civicard.grains.v1.TerminalInfo\"\x00\x12T\n" +
-	"\bDenylist\x12$.civicard.grains.v1.TerminalDenylist\x1a .civicard.v1.GetDenylistResponse\"\x002_\n" +
+	"\bDenylist\x12$.civicard.grains.v1.TerminalDenylist\x1a .civicard.v1.GetDenylistResponse\"\x00\x12U\n" +
+	"\x06Tariff\x12).civicard.grains.v1.TerminalTariffRequest\x1a\x1e.civicard.v1.GetTariffResponse\"\x002_\n" +
 	"\vInstitution\x12P\n" +
 	"\x03Get\x12\".civicard.grains.v1.GetInstitution\x1a#.civicard.grains.v1.InstitutionInfo\"\x00B&Z$civicard/messages/grains/v1;grainsv1b\x06proto3"
 
@@ -144,17 +145,19 @@ var file_grains_v1_grains_proto_goTypes = []any{
 	(*TerminalTap)(nil),                  // 8: civicard.grains.v1.TerminalTap
 	(*ChangeTerminal)(nil),               // 9: civicard.grains.v1.ChangeTerminal
 	(*TerminalDenylist)(nil),             // 10: civicard.grains.v1.TerminalDenylist
-	(*GetInstitution)(nil),               // 11: civicard.grains.v1.GetInstitution
-	(*v1.TapResponse)(nil),               // 12: civicard.v1.TapResponse
-	(*v1.GetCardResponse)(nil),           // 13: civicard.v1.GetCardResponse
-	(*v1.ListTransactionsResponse)(nil),  // 14: civicard.v1.ListTransactionsResponse
-	(*v1.TopUpResponse)(nil),             // 15: civicard.v1.TopUpResponse
-	(*v1.BlockResponse)(nil),             // 16: civicard.v1.BlockResponse
-	(*CardChanged)(nil),                  // 17: civicard.grains.v1.CardChanged
-	(*v1.RequestCorrectionResponse)(nil), // 18: civicard.v1.RequestCorrectionResponse
-	(*TerminalInfo)(nil),                 // 19: civicard.grains.v1.TerminalInfo
-	(*v1.GetDenylistResponse)(nil),       // 20: civicard.v1.GetDenylistResponse
-	(*InstitutionInfo)(nil),              // 21: civicard.grains.v1.InstitutionInfo
+	(*TerminalTariffRequest)(nil),        // 11: civicard.grains.v1.TerminalTariffRequest
+	(*GetInstitution)(nil),               // 12: civicard.grains.v1.GetInstitution
+	(*v1.TapResponse)(nil),               // 13: civicard.v1.TapResponse
+	(*v1.GetCardResponse)(nil),           // 14: civicard.v1.GetCardResponse
+	(*v1.ListTransactionsResponse)(nil),  // 15: civicard.v1.ListTransactionsResponse
+	(*v1.TopUpResponse)(nil),             // 16: civicard.v1.TopUpResponse
+	(*v1.BlockResponse)(nil),             // 17: civicard.v1.BlockResponse
+	(*CardChanged)(nil),                  // 18: civicard.grains.v1.CardChanged
+	(*v1.RequestCorrectionResponse)(nil), // 19: civicard.v1.RequestCorrectionResponse
+	(*TerminalInfo)(nil),                 // 20: civicard.grains.v1.TerminalInfo
+	(*v1.GetDenylistResponse)(nil),       // 21: civicard.v1.GetDenylistResponse
+	(*v1.GetTariffResponse)(nil),         // 22: civicard.v1.GetTariffResponse
+	(*InstitutionInfo)(nil),              // 23: civicard.grains.v1.InstitutionInfo
 }
 var file_grains_v1_grains_proto_depIdxs = []int32{
 	1,  // 0: civicard.grains.v1.Card.Authorize:input_type -> civicard.grains.v1.AuthorizeTap
@@ -167,20 +170,22 @@ var file_grains_v1_grains_proto_depIdxs = []int32{
 	8,  // 7: civicard.grains.v1.Terminal.Tap:input_type -> civicard.grains.v1.TerminalTap
 	9,  // 8: civicard.grains.v1.Terminal.Change:input_type -> civicard.grains.v1.ChangeTerminal
 	10, // 9: civicard.grains.v1.Terminal.Denylist:input_type -> civicard.grains.v1.TerminalDenylist
-	11, // 10: civicard.grains.v1.Institution.Get:input_type -> civicard.grains.v1.GetInstitution
-	12, // 11: civicard.grains.v1.Card.Authorize:output_type -> civicard.v1.TapResponse
-	13, // 12: civicard.grains.v1.Card.GetCard:output_type -> civicard.v1.GetCardResponse
-	14, // 13: civicard.grains.v1.Card.ListTransactions:output_type -> civicard.v1.ListTransactionsResponse
-	15, // 14: civicard.grains.v1.Card.TopUp:output_type -> civicard.v1.TopUpResponse
-	16, // 15: civicard.grains.v1.Card.Block:output_type -> civicard.v1.BlockResponse
-	17, // 16: civicard.grains.v1.Card.Change:output_type -> civicard.grains.v1.CardChanged
-	18, // 17: civicard.grains.v1.Card.Correct:output_type -> civicard.v1.RequestCorrectionResponse
-	12, // 18: civicard.grains.v1.Terminal.Tap:output_type -> civicard.v1.TapResponse
-	19, // 19: civicard.grains.v1.Terminal.Change:output_type -> civicard.grains.v1.TerminalInfo
-	20, // 20: civicard.grains.v1.Terminal.Denylist:output_type -> civicard.v1.GetDenylistResponse
-	21, // 21: civicard.grains.v1.Institution.Get:output_type -> civicard.grains.v1.InstitutionInfo
-	11, // [11:22] is the sub-list for method output_type
-	0,  // [0:11] is the sub-list for method input_type
+	11, // 10: civicard.grains.v1.Terminal.Tariff:input_type -> civicard.grains.v1.TerminalTariffRequest
+	12, // 11: civicard.grains.v1.Institution.Get:input_type -> civicard.grains.v1.GetInstitution
+	13, // 12: civicard.grains.v1.Card.Authorize:output_type -> civicard.v1.TapResponse
+	14, // 13: civicard.grains.v1.Card.GetCard:output_type -> civicard.v1.GetCardResponse
+	15, // 14: civicard.grains.v1.Card.ListTransactions:output_type -> civicard.v1.ListTransactionsResponse
+	16, // 15: civicard.grains.v1.Card.TopUp:output_type -> civicard.v1.TopUpResponse
+	17, // 16: civicard.grains.v1.Card.Block:output_type -> civicard.v1.BlockResponse
+	18, // 17: civicard.grains.v1.Card.Change:output_type -> civicard.grains.v1.CardChanged
+	19, // 18: civicard.grains.v1.Card.Correct:output_type -> civicard.v1.RequestCorrectionResponse
+	13, // 19: civicard.grains.v1.Terminal.Tap:output_type -> civicard.v1.TapResponse
+	20, // 20: civicard.grains.v1.Terminal.Change:output_type -> civicard.grains.v1.TerminalInfo
+	21, // 21: civicard.grains.v1.Terminal.Denylist:output_type -> civicard.v1.GetDenylistResponse
+	22, // 22: civicard.grains.v1.Terminal.Tariff:output_type -> civicard.v1.GetTariffResponse
+	23, // 23: civicard.grains.v1.Institution.Get:output_type -> civicard.grains.v1.InstitutionInfo
+	12, // [12:24] is the sub-list for method output_type
+	0,  // [0:12] is the sub-list for method input_type
 	0,  // [0:0] is the sub-list for extension type_name
 	0,  // [0:0] is the sub-list for extension extendee
 	0,  // [0:0] is the sub-list for field type_name

@@ -584,6 +584,7 @@ type Terminal interface {
 	Tap(req *TerminalTap, ctx cluster.GrainContext) (*v1.TapResponse, error)
 	Change(req *ChangeTerminal, ctx cluster.GrainContext) (*TerminalInfo, error)
 	Denylist(req *TerminalDenylist, ctx cluster.GrainContext) (*v1.GetDenylistResponse, error)
+	Tariff(req *TerminalTariffRequest, ctx cluster.GrainContext) (*v1.GetTariffResponse, error)
 }
 
 // TerminalGrainClient holds the base data for the TerminalGrain
@@ -662,6 +663,33 @@ func (g *TerminalGrainClient) Denylist(r *TerminalDenylist, opts ...cluster.Grai
 	}
 	switch msg := resp.(type) {
 	case *v1.GetDenylistResponse:
+		return msg, nil
+	case *cluster.GrainErrorResponse:
+		if msg == nil {
+			return nil, nil
+		}
+		return nil, msg
+	default:
+		return nil, fmt.Errorf("unknown response type %T", resp)
+	}
+}
+
+// Tariff requests the execution on to the cluster with CallOptions
+func (g *TerminalGrainClient) Tariff(r *TerminalTariffRequest, opts ...cluster.GrainCallOption) (*v1.GetTariffResponse, error) {
+	if g.cluster.Config.RequestLog {
+		g.cluster.Logger().Info("Requesting", slog.String("identity", g.Identity), slog.String("kind", "Terminal"), slog.String("method", "Tariff"), slog.Any("request", r))
+	}
+	bytes, err := proto.Marshal(r)
+	if err != nil {
+		return nil, err
+	}
+	reqMsg := &cluster.GrainRequest{MethodIndex: 3, MessageData: bytes}
+	resp, err := g.cluster.Request(g.Identity, "Terminal", reqMsg, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("error request: %w", err)
+	}
+	switch msg := resp.(type) {
+	case *v1.GetTariffResponse:
 		return msg, nil
 	case *cluster.GrainErrorResponse:
 		if msg == nil {
@@ -755,6 +783,26 @@ func (a *TerminalActor) Receive(ctx actor.Context) {
 			}
 
 			r0, err := a.inner.Denylist(req, a.ctx)
+			if err != nil {
+				resp := cluster.FromError(err)
+				ctx.Respond(resp)
+				return
+			}
+			ctx.Respond(r0)
+		case 3:
+			req := &TerminalTariffRequest{}
+			err := proto.Unmarshal(msg.MessageData, req)
+			if err != nil {
+				ctx.Logger().Error("[Grain] Tariff(TerminalTariffRequest) proto.Unmarshal failed.", slog.Any("error", err))
+				resp := cluster.NewGrainErrorResponse(cluster.ErrorReason_INVALID_ARGUMENT, err.Error()).
+					WithMetadata(map[string]string{
+						"argument": req.String(),
+					})
+				ctx.Respond(resp)
+				return
+			}
+
+			r0, err := a.inner.Tariff(req, a.ctx)
 			if err != nil {
 				resp := cluster.FromError(err)
 				ctx.Respond(resp)

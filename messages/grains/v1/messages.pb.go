@@ -235,6 +235,60 @@ func (x *TerminalDenylist) GetCredential() string {
 	return ""
 }
 
+// TerminalTariffRequest is a terminal's request for its tariff, with the
+// bearer credential it was sent with (if any).
+type TerminalTariffRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Request       *v1.GetTariffRequest   `protobuf:"bytes,1,opt,name=request,proto3" json:"request,omitempty"`
+	Credential    string                 `protobuf:"bytes,2,opt,name=credential,proto3" json:"credential,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TerminalTariffRequest) Reset() {
+	*x = TerminalTariffRequest{}
+	mi := &file_grains_v1_messages_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TerminalTariffRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TerminalTariffRequest) ProtoMessage() {}
+
+func (x *TerminalTariffRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_grains_v1_messages_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TerminalTariffRequest.ProtoReflect.Descriptor instead.
+func (*TerminalTariffRequest) Descriptor() ([]byte, []int) {
+	return file_grains_v1_messages_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *TerminalTariffRequest) GetRequest() *v1.GetTariffRequest {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+func (x *TerminalTariffRequest) GetCredential() string {
+	if x != nil {
+		return x.Credential
+	}
+	return ""
+}
+
 type TerminalInfo struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Terminal      *v1.Terminal           `protobuf:"bytes,1,opt,name=terminal,proto3" json:"terminal,omitempty"`
@@ -244,7 +298,7 @@ type TerminalInfo struct {
 
 func (x *TerminalInfo) Reset() {
 	*x = TerminalInfo{}
-	mi := &file_grains_v1_messages_proto_msgTypes[3]
+	mi := &file_grains_v1_messages_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -256,7 +310,7 @@ func (x *TerminalInfo) String() string {
 func (*TerminalInfo) ProtoMessage() {}
 
 func (x *TerminalInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_v1_messages_proto_msgTypes[3]
+	mi := &file_grains_v1_messages_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -269,7 +323,7 @@ func (x *TerminalInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TerminalInfo.ProtoReflect.Descriptor instead.
 func (*TerminalInfo) Descriptor() ([]byte, []int) {
-	return file_grains_v1_messages_proto_rawDescGZIP(), []int{3}
+	return file_grains_v1_messages_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *TerminalInfo) GetTerminal() *v1.Terminal {
@@ -305,7 +359,7 @@ type AuthorizeTap struct {
 
 func (x *AuthorizeTap) Reset() {
 	*x = AuthorizeTap{}
-	mi := &file_grains_v1_messages_proto_msgTypes[4]
+	mi := &file_grains_v1_messages_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -317,7 +371,7 @@ func (x *AuthorizeTap) String() string {
 func (*AuthorizeTap) ProtoMessage() {}
 
 func (x *AuthorizeTap) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_v1_messages_proto_msgTypes[4]
+	mi := &file_grains_v1_messages_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -330,7 +384,7 @@ func (x *AuthorizeTap) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuthorizeTap.ProtoReflect.Descriptor instead.
 func (*AuthorizeTap) Descriptor() ([]byte, []int) {
-	return file_grains_v1_messages_proto_rawDescGZIP(), []int{4}
+	return file_grains_v1_messages_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *AuthorizeTap) GetTransactionId() string {
@@ -444,7 +498,7 @@ type CardChange struct {
 
 func (x *CardChange) Reset() {
 	*x = CardChange{}
-	mi := &file_grains_v1_messages_proto_msgTypes[5]
+	mi := &file_grains_v1_messages_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -456,7 +510,7 @@ func (x *CardChange) String() string {
 func (*CardChange) ProtoMessage() {}
 
 func (x *CardChange) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_v1_messages_proto_msgTypes[5]
+	mi := &file_grains_v1_messages_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -469,7 +523,7 @@ func (x *CardChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CardChange.ProtoReflect.Descriptor instead.
 func (*CardChange) Descriptor() ([]byte, []int) {
-	return file_grains_v1_messages_proto_rawDescGZIP(), []int{5}
+	return file_grains_v1_messages_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *CardChange) GetTimeUnixMs() int64 {
@@ -592,7 +646,7 @@ type CardChanged struct {
 
 func (x *CardChanged) Reset() {
 	*x = CardChanged{}
-	mi := &file_grains_v1_messages_proto_msgTypes[6]
+	mi := &file_grains_v1_messages_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -604,7 +658,7 @@ func (x *CardChanged) String() string {
 func (*CardChanged) ProtoMessage() {}
 
 func (x *CardChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_v1_messages_proto_msgTypes[6]
+	mi := &file_grains_v1_messages_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -617,7 +671,7 @@ func (x *CardChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CardChanged.ProtoReflect.Descriptor instead.
 func (*CardChanged) Descriptor() ([]byte, []int) {
-	return file_grains_v1_messages_proto_rawDescGZIP(), []int{6}
+	return file_grains_v1_messages_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *CardChanged) GetCard() *v1.Card {
@@ -652,7 +706,7 @@ type Correction struct {
 
 func (x *Correction) Reset() {
 	*x = Correction{}
-	mi := &file_grains_v1_messages_proto_msgTypes[7]
+	mi := &file_grains_v1_messages_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -664,7 +718,7 @@ func (x *Correction) String() string {
 func (*Correction) ProtoMessage() {}
 
 func (x *Correction) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_v1_messages_proto_msgTypes[7]
+	mi := &file_grains_v1_messages_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -677,7 +731,7 @@ func (x *Correction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Correction.ProtoReflect.Descriptor instead.
 func (*Correction) Descriptor() ([]byte, []int) {
-	return file_grains_v1_messages_proto_rawDescGZIP(), []int{7}
+	return file_grains_v1_messages_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Correction) GetRequest() *v1.RequestCorrectionRequest {
@@ -702,7 +756,7 @@ type GetInstitution struct {
 
 func (x *GetInstitution) Reset() {
 	*x = GetInstitution{}
-	mi := &file_grains_v1_messages_proto_msgTypes[8]
+	mi := &file_grains_v1_messages_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -714,7 +768,7 @@ func (x *GetInstitution) String() string {
 func (*GetInstitution) ProtoMessage() {}
 
 func (x *GetInstitution) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_v1_messages_proto_msgTypes[8]
+	mi := &file_grains_v1_messages_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -727,7 +781,7 @@ func (x *GetInstitution) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetInstitution.ProtoReflect.Descriptor instead.
 func (*GetInstitution) Descriptor() ([]byte, []int) {
-	return file_grains_v1_messages_proto_rawDescGZIP(), []int{8}
+	return file_grains_v1_messages_proto_rawDescGZIP(), []int{9}
 }
 
 type InstitutionInfo struct {
@@ -739,7 +793,7 @@ type InstitutionInfo struct {
 
 func (x *InstitutionInfo) Reset() {
 	*x = InstitutionInfo{}
-	mi := &file_grains_v1_messages_proto_msgTypes[9]
+	mi := &file_grains_v1_messages_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -751,7 +805,7 @@ func (x *InstitutionInfo) String() string {
 func (*InstitutionInfo) ProtoMessage() {}
 
 func (x *InstitutionInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_v1_messages_proto_msgTypes[9]
+	mi := &file_grains_v1_messages_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -764,7 +818,7 @@ func (x *InstitutionInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InstitutionInfo.ProtoReflect.Descriptor instead.
 func (*InstitutionInfo) Descriptor() ([]byte, []int) {
-	return file_grains_v1_messages_proto_rawDescGZIP(), []int{9}
+	return file_grains_v1_messages_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *InstitutionInfo) GetInstitution() *v1.Institution {
@@ -785,7 +839,7 @@ type TopUpCard struct {
 
 func (x *TopUpCard) Reset() {
 	*x = TopUpCard{}
-	mi := &file_grains_v1_messages_proto_msgTypes[10]
+	mi := &file_grains_v1_messages_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -797,7 +851,7 @@ func (x *TopUpCard) String() string {
 func (*TopUpCard) ProtoMessage() {}
 
 func (x *TopUpCard) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_v1_messages_proto_msgTypes[10]
+	mi := &file_grains_v1_messages_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -810,7 +864,7 @@ func (x *TopUpCard) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TopUpCard.ProtoReflect.Descriptor instead.
 func (*TopUpCard) Descriptor() ([]byte, []int) {
-	return file_grains_v1_messages_proto_rawDescGZIP(), []int{10}
+	return file_grains_v1_messages_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *TopUpCard) GetRequest() *v1.TopUpRequest {
@@ -838,7 +892,7 @@ type BlockCard struct {
 
 func (x *BlockCard) Reset() {
 	*x = BlockCard{}
-	mi := &file_grains_v1_messages_proto_msgTypes[11]
+	mi := &file_grains_v1_messages_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -850,7 +904,7 @@ func (x *BlockCard) String() string {
 func (*BlockCard) ProtoMessage() {}
 
 func (x *BlockCard) ProtoReflect() protoreflect.Message {
-	mi := &file_grains_v1_messages_proto_msgTypes[11]
+	mi := &file_grains_v1_messages_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -863,7 +917,7 @@ func (x *BlockCard) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BlockCard.ProtoReflect.Descriptor instead.
 func (*BlockCard) Descriptor() ([]byte, []int) {
-	return file_grains_v1_messages_proto_rawDescGZIP(), []int{11}
+	return file_grains_v1_messages_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *BlockCard) GetRequest() *v1.BlockRequest {
@@ -900,6 +954,11 @@ const file_grains_v1_messages_proto_rawDesc = "" +
 	"\x06change\"m\n" +
 	"\x10TerminalDenylist\x129\n" +
 	"\arequest\x18\x01 \x01(\v2\x1f.civicard.v1.GetDenylistRequestR\arequest\x12\x1e\n" +
+	"\n" +
+	"credential\x18\x02 \x01(\tR\n" +
+	"credential\"p\n" +
+	"\x15TerminalTariffRequest\x127\n" +
+	"\arequest\x18\x01 \x01(\v2\x1d.civicard.v1.GetTariffRequestR\arequest\x12\x1e\n" +
 	"\n" +
 	"credential\x18\x02 \x01(\tR\n" +
 	"credential\"A\n" +
@@ -966,58 +1025,61 @@ func file_grains_v1_messages_proto_rawDescGZIP() []byte {
 	return file_grains_v1_messages_proto_rawDescData
 }
 
-var file_grains_v1_messages_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_grains_v1_messages_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_grains_v1_messages_proto_goTypes = []any{
 	(*TerminalTap)(nil),                 // 0: civicard.grains.v1.TerminalTap
 	(*ChangeTerminal)(nil),              // 1: civicard.grains.v1.ChangeTerminal
 	(*TerminalDenylist)(nil),            // 2: civicard.grains.v1.TerminalDenylist
-	(*TerminalInfo)(nil),                // 3: civicard.grains.v1.TerminalInfo
-	(*AuthorizeTap)(nil),                // 4: civicard.grains.v1.AuthorizeTap
-	(*CardChange)(nil),                  // 5: civicard.grains.v1.CardChange
-	(*CardChanged)(nil),                 // 6: civicard.grains.v1.CardChanged
-	(*Correction)(nil),                  // 7: civicard.grains.v1.Correction
-	(*GetInstitution)(nil),              // 8: civicard.grains.v1.GetInstitution
-	(*InstitutionInfo)(nil),             // 9: civicard.grains.v1.InstitutionInfo
-	(*TopUpCard)(nil),                   // 10: civicard.grains.v1.TopUpCard
-	(*BlockCard)(nil),                   // 11: civicard.grains.v1.BlockCard
-	(*v1.TapRequest)(nil),               // 12: civicard.v1.TapRequest
-	(*v1.GetDenylistRequest)(nil),       // 13: civicard.v1.GetDenylistRequest
-	(*v1.Terminal)(nil),                 // 14: civicard.v1.Terminal
-	(*v1.IssueCardRequest)(nil),         // 15: civicard.v1.IssueCardRequest
-	(*v1.GrantEntitlementRequest)(nil),  // 16: civicard.v1.GrantEntitlementRequest
-	(*v1.RevokeEntitlementRequest)(nil), // 17: civicard.v1.RevokeEntitlementRequest
-	(*v1.ReplaceCardRequest)(nil),       // 18: civicard.v1.ReplaceCardRequest
-	(*v1.RenewCardRequest)(nil),         // 19: civicard.v1.RenewCardRequest
-	(*v1.CloseCardRequest)(nil),         // 20: civicard.v1.CloseCardRequest
-	(*v1.Card)(nil),                     // 21: civicard.v1.Card
-	(*v1.Transaction)(nil),              // 22: civicard.v1.Transaction
-	(*v1.RequestCorrectionRequest)(nil), // 23: civicard.v1.RequestCorrectionRequest
-	(*v1.Institution)(nil),              // 24: civicard.v1.Institution
-	(*v1.TopUpRequest)(nil),             // 25: civicard.v1.TopUpRequest
-	(*v1.BlockRequest)(nil),             // 26: civicard.v1.BlockRequest
+	(*TerminalTariffRequest)(nil),       // 3: civicard.grains.v1.TerminalTariffRequest
+	(*TerminalInfo)(nil),                // 4: civicard.grains.v1.TerminalInfo
+	(*AuthorizeTap)(nil),                // 5: civicard.grains.v1.AuthorizeTap
+	(*CardChange)(nil),                  // 6: civicard.grains.v1.CardChange
+	(*CardChanged)(nil),                 // 7: civicard.grains.v1.CardChanged
+	(*Correction)(nil),                  // 8: civicard.grains.v1.Correction
+	(*GetInstitution)(nil),              // 9: civicard.grains.v1.GetInstitution
+	(*InstitutionInfo)(nil),             // 10: civicard.grains.v1.InstitutionInfo
+	(*TopUpCard)(nil),                   // 11: civicard.grains.v1.TopUpCard
+	(*BlockCard)(nil),                   // 12: civicard.grains.v1.BlockCard
+	(*v1.TapRequest)(nil),               // 13: civicard.v1.TapRequest
+	(*v1.GetDenylistRequest)(nil),       // 14: civicard.v1.GetDenylistRequest
+	(*v1.GetTariffRequest)(nil),         // 15: civicard.v1.GetTariffRequest
+	(*v1.Terminal)(nil),                 // 16: civicard.v1.Terminal
+	(*v1.IssueCardRequest)(nil),         // 17: civicard.v1.IssueCardRequest
+	(*v1.GrantEntitlementRequest)(nil),  // 18: civicard.v1.GrantEntitlementRequest
+	(*v1.RevokeEntitlementRequest)(nil), // 19: civicard.v1.RevokeEntitlementRequest
+	(*v1.ReplaceCardRequest)(nil),       // 20: civicard.v1.ReplaceCardRequest
+	(*v1.RenewCardRequest)(nil),         // 21: civicard.v1.RenewCardRequest
+	(*v1.CloseCardRequest)(nil),         // 22: civicard.v1.CloseCardRequest
+	(*v1.Card)(nil),                     // 23: civicard.v1.Card
+	(*v1.Transaction)(nil),              // 24: civicard.v1.Transaction
+	(*v1.RequestCorrectionRequest)(nil), // 25: civicard.v1.RequestCorrectionRequest
+	(*v1.Institution)(nil),              // 26: civicard.v1.Institution
+	(*v1.TopUpRequest)(nil),             // 27: civicard.v1.TopUpRequest
+	(*v1.BlockRequest)(nil),             // 28: civicard.v1.BlockRequest
 }
 var file_grains_v1_messages_proto_depIdxs = []int32{
-	12, // 0: civicard.grains.v1.TerminalTap.tap:type_name -> civicard.v1.TapRequest
-	13, // 1: civicard.grains.v1.TerminalDenylist.request:type_name -> civicard.v1.GetDenylistRequest
-	14, // 2: civicard.grains.v1.TerminalInfo.terminal:type_name -> civicard.v1.Terminal
-	15, // 3: civicard.grains.v1.CardChange.issue:type_name -> civicard.v1.IssueCardRequest
-	16, // 4: civicard.grains.v1.CardChange.grant:type_name -> civicard.v1.GrantEntitlementRequest
-	17, // 5: civicard.grains.v1.CardChange.revoke:type_name -> civicard.v1.RevokeEntitlementRequest
-	18, // 6: civicard.grains.v1.CardChange.replace:type_name -> civicard.v1.ReplaceCardRequest
-	19, // 7: civicard.grains.v1.CardChange.renew:type_name -> civicard.v1.RenewCardRequest
-	20, // 8: civicard.grains.v1.CardChange.close:type_name -> civicard.v1.CloseCardRequest
-	21, // 9: civicard.grains.v1.CardChanged.card:type_name -> civicard.v1.Card
-	21, // 10: civicard.grains.v1.CardChanged.new_card:type_name -> civicard.v1.Card
-	22, // 11: civicard.grains.v1.CardChanged.transaction:type_name -> civicard.v1.Transaction
-	23, // 12: civicard.grains.v1.Correction.request:type_name -> civicard.v1.RequestCorrectionRequest
-	24, // 13: civicard.grains.v1.InstitutionInfo.institution:type_name -> civicard.v1.Institution
-	25, // 14: civicard.grains.v1.TopUpCard.request:type_name -> civicard.v1.TopUpRequest
-	26, // 15: civicard.grains.v1.BlockCard.request:type_name -> civicard.v1.BlockRequest
-	16, // [16:16] is the sub-list for method output_type
-	16, // [16:16] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	13, // 0: civicard.grains.v1.TerminalTap.tap:type_name -> civicard.v1.TapRequest
+	14, // 1: civicard.grains.v1.TerminalDenylist.request:type_name -> civicard.v1.GetDenylistRequest
+	15, // 2: civicard.grains.v1.TerminalTariffRequest.request:type_name -> civicard.v1.GetTariffRequest
+	16, // 3: civicard.grains.v1.TerminalInfo.terminal:type_name -> civicard.v1.Terminal
+	17, // 4: civicard.grains.v1.CardChange.issue:type_name -> civicard.v1.IssueCardRequest
+	18, // 5: civicard.grains.v1.CardChange.grant:type_name -> civicard.v1.GrantEntitlementRequest
+	19, // 6: civicard.grains.v1.CardChange.revoke:type_name -> civicard.v1.RevokeEntitlementRequest
+	20, // 7: civicard.grains.v1.CardChange.replace:type_name -> civicard.v1.ReplaceCardRequest
+	21, // 8: civicard.grains.v1.CardChange.renew:type_name -> civicard.v1.RenewCardRequest
+	22, // 9: civicard.grains.v1.CardChange.close:type_name -> civicard.v1.CloseCardRequest
+	23, // 10: civicard.grains.v1.CardChanged.card:type_name -> civicard.v1.Card
+	23, // 11: civicard.grains.v1.CardChanged.new_card:type_name -> civicard.v1.Card
+	24, // 12: civicard.grains.v1.CardChanged.transaction:type_name -> civicard.v1.Transaction
+	25, // 13: civicard.grains.v1.Correction.request:type_name -> civicard.v1.RequestCorrectionRequest
+	26, // 14: civicard.grains.v1.InstitutionInfo.institution:type_name -> civicard.v1.Institution
+	27, // 15: civicard.grains.v1.TopUpCard.request:type_name -> civicard.v1.TopUpRequest
+	28, // 16: civicard.grains.v1.BlockCard.request:type_name -> civicard.v1.BlockRequest
+	17, // [17:17] is the sub-list for method output_type
+	17, // [17:17] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_grains_v1_messages_proto_init() }
@@ -1029,7 +1091,7 @@ func file_grains_v1_messages_proto_init() {
 		(*ChangeTerminal_PublicKey)(nil),
 		(*ChangeTerminal_RevokeReason)(nil),
 	}
-	file_grains_v1_messages_proto_msgTypes[5].OneofWrappers = []any{
+	file_grains_v1_messages_proto_msgTypes[6].OneofWrappers = []any{
 		(*CardChange_Issue)(nil),
 		(*CardChange_Grant)(nil),
 		(*CardChange_Revoke)(nil),
@@ -1043,7 +1105,7 @@ func file_grains_v1_messages_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_grains_v1_messages_proto_rawDesc), len(file_grains_v1_messages_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   12,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -47,6 +47,9 @@ const (
 	// TerminalServiceGetDenylistProcedure is the fully-qualified name of the TerminalService's
 	// GetDenylist RPC.
 	TerminalServiceGetDenylistProcedure = "/civicard.v1.TerminalService/GetDenylist"
+	// TerminalServiceGetTariffProcedure is the fully-qualified name of the TerminalService's GetTariff
+	// RPC.
+	TerminalServiceGetTariffProcedure = "/civicard.v1.TerminalService/GetTariff"
 	// TerminalRegistryServiceRegisterTerminalKeyProcedure is the fully-qualified name of the
 	// TerminalRegistryService's RegisterTerminalKey RPC.
 	TerminalRegistryServiceRegisterTerminalKeyProcedure = "/civicard.v1.TerminalRegistryService/RegisterTerminalKey"
@@ -96,6 +99,10 @@ type TerminalServiceClient interface {
 	// GetDenylist returns the blocked cards, which the terminal refuses while
 	// offline, unless the terminal already holds the current version.
 	GetDenylist(context.Context, *connect.Request[v1.GetDenylistRequest]) (*connect.Response[v1.GetDenylistResponse], error)
+	// GetTariff returns the price list of the terminal's institution, which
+	// the terminal shows and prices offline taps by, unless the terminal
+	// already holds the current version. Authenticated as GetDenylist.
+	GetTariff(context.Context, *connect.Request[v1.GetTariffRequest]) (*connect.Response[v1.GetTariffResponse], error)
 }
 
 // NewTerminalServiceClient constructs a client for the civicard.v1.TerminalService service. By
@@ -127,6 +134,12 @@ func NewTerminalServiceClient(httpClient connect.HTTPClient, baseURL string, opt
 			connect.WithSchema(terminalServiceMethods.ByName("GetDenylist")),
 			connect.WithClientOptions(opts...),
 		),
+		getTariff: connect.NewClient[v1.GetTariffRequest, v1.GetTariffResponse](
+			httpClient,
+			baseURL+TerminalServiceGetTariffProcedure,
+			connect.WithSchema(terminalServiceMethods.ByName("GetTariff")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -135,6 +148,7 @@ type terminalServiceClient struct {
 	tap               *connect.Client[v1.TapRequest, v1.TapResponse]
 	uploadOfflineTaps *connect.Client[v1.UploadOfflineTapsRequest, v1.UploadOfflineTapsResponse]
 	getDenylist       *connect.Client[v1.GetDenylistRequest, v1.GetDenylistResponse]
+	getTariff         *connect.Client[v1.GetTariffRequest, v1.GetTariffResponse]
 }
 
 // Tap calls civicard.v1.TerminalService.Tap.
@@ -152,6 +166,11 @@ func (c *terminalServiceClient) GetDenylist(ctx context.Context, req *connect.Re
 	return c.getDenylist.CallUnary(ctx, req)
 }
 
+// GetTariff calls civicard.v1.TerminalService.GetTariff.
+func (c *terminalServiceClient) GetTariff(ctx context.Context, req *connect.Request[v1.GetTariffRequest]) (*connect.Response[v1.GetTariffResponse], error) {
+	return c.getTariff.CallUnary(ctx, req)
+}
+
 // TerminalServiceHandler is an implementation of the civicard.v1.TerminalService service.
 type TerminalServiceHandler interface {
 	// Tap reports a card presented at the terminal. The pair (terminal_id,
@@ -167,6 +186,10 @@ type TerminalServiceHandler interface {
 	// GetDenylist returns the blocked cards, which the terminal refuses while
 	// offline, unless the terminal already holds the current version.
 	GetDenylist(context.Context, *connect.Request[v1.GetDenylistRequest]) (*connect.Response[v1.GetDenylistResponse], error)
+	// GetTariff returns the price list of the terminal's institution, which
+	// the terminal shows and prices offline taps by, unless the terminal
+	// already holds the current version. Authenticated as GetDenylist.
+	GetTariff(context.Context, *connect.Request[v1.GetTariffRequest]) (*connect.Response[v1.GetTariffResponse], error)
 }
 
 // NewTerminalServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -194,6 +217,12 @@ func NewTerminalServiceHandler(svc TerminalServiceHandler, opts ...connect.Handl
 		connect.WithSchema(terminalServiceMethods.ByName("GetDenylist")),
 		connect.WithHandlerOptions(opts...),
 	)
+	terminalServiceGetTariffHandler := connect.NewUnaryHandler(
+		TerminalServiceGetTariffProcedure,
+		svc.GetTariff,
+		connect.WithSchema(terminalServiceMethods.ByName("GetTariff")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/civicard.v1.TerminalService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case TerminalServiceTapProcedure:
@@ -202,6 +231,8 @@ func NewTerminalServiceHandler(svc TerminalServiceHandler, opts ...connect.Handl
 			terminalServiceUploadOfflineTapsHandler.ServeHTTP(w, r)
 		case TerminalServiceGetDenylistProcedure:
 			terminalServiceGetDenylistHandler.ServeHTTP(w, r)
+		case TerminalServiceGetTariffProcedure:
+			terminalServiceGetTariffHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -221,6 +252,10 @@ func (UnimplementedTerminalServiceHandler) UploadOfflineTaps(context.Context, *c
 
 func (UnimplementedTerminalServiceHandler) GetDenylist(context.Context, *connect.Request[v1.GetDenylistRequest]) (*connect.Response[v1.GetDenylistResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("civicard.v1.TerminalService.GetDenylist is not implemented"))
+}
+
+func (UnimplementedTerminalServiceHandler) GetTariff(context.Context, *connect.Request[v1.GetTariffRequest]) (*connect.Response[v1.GetTariffResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("civicard.v1.TerminalService.GetTariff is not implemented"))
 }
 
 // TerminalRegistryServiceClient is a client for the civicard.v1.TerminalRegistryService service.
