@@ -439,3 +439,47 @@ func TestTerminalAsksForThePINOverTheNoPINLimit(t *testing.T) {
 		t.Fatalf("balance %d -> %d, want %d less", before, after, fee)
 	}
 }
+
+// TestTerminalChecksInAndOutAtStops: a validator on tram line T6 checks a
+// passenger in at its first stop (charged the fare to the end of the
+// line), the on-board computer announces the stops, and the check-out
+// seven kilometres on refunds the difference to the fare of the ride.
+func TestTerminalChecksInAndOutAtStops(t *testing.T) {
+	slots := vpcdSlots(t)
+	c := startCity(t)
+	validator := -1
+	for i, seed := range c.data.Terminals {
+		if seed.Terminal.GetInstitutionId() == "CHO-TRA-01" { // operates T6
+			validator = i
+			break
+		}
+	}
+	if validator < 0 {
+		t.Fatal("no terminal of the operator of line T6")
+	}
+	term := newTerminal(t, c, validator, []string{slots[0].Name}, map[string]any{
+		"service_code": "CICO", "line": "T6", "stop": "KAT-BRYNOW", "direction": 1,
+	}).start(t)
+	cardID := c.fundedCard(t, 0, 1000)
+	before := c.card(t, cardID).GetBalance().GetMinorUnits()
+
+	line := tapCard(t, term, slots[0], virtualCard(t, cardID, true), 0, "GREEN", "card="+cardID, "charged=6.00 PLN")
+	t.Logf("check-in at Katowice Brynów: %s", line)
+	for _, stop := range []string{"KAT-RYNEK", "KAT-PL-WOLNOSCI", "CHO-AKS"} {
+		req, _ := http.NewRequest(http.MethodPut, strings.TrimSuffix(term.metrics, "/metrics")+"/position",
+			strings.NewReader(fmt.Sprintf(`{"line":"T6","stop":%q,"direction":1}`, stop)))
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("PUT /position %s: %s", stop, res.Status)
+		}
+	}
+	line = tapCard(t, term, slots[0], virtualCard(t, cardID, true), 0, "GREEN", "card="+cardID, "charged=-1.60 PLN")
+	t.Logf("check-out at Chorzów AKS (7.1 km): %s", line)
+	if after := c.card(t, cardID).GetBalance().GetMinorUnits(); after != before-440 {
+		t.Fatalf("balance %d -> %d, want the 4.40 PLN fare of 7.1 km taken", before, after)
+	}
+}
