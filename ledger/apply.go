@@ -394,7 +394,9 @@ func (s *State) charge(rc recording, cmd *ledgerv1.Charge) *ledgerv1.Result {
 	if _, ok := s.institutions[instID]; !ok {
 		return rejectedCard(c, ledgerv1.RejectReason_REJECT_REASON_NOT_FOUND, "institution %s not found", clip(instID))
 	}
-	if cmd.GetOffline() {
+	// A closed or replaced card holds nothing any more: its offline taps
+	// are declined like its online ones.
+	if cmd.GetOffline() && c.status != civicardv1.CardStatus_CARD_STATUS_CLOSED && c.replacedBy == "" {
 		return s.chargeOffline(rc, c, cmd)
 	}
 	// The grain decided on a version; if the card moved since, its decision
