@@ -285,6 +285,7 @@ func (g *cardGrain) Block(in *grainsv1.BlockCard, _ protocluster.GrainContext) (
 			CardId:     g.id,
 			Reason:     req.GetReason(),
 			TimeUnixMs: in.GetTimeUnixMs(),
+			Audit:      audit(req.GetOperator(), req.GetReason(), in.GetTimeUnixMs()),
 		}},
 	})
 	if err != nil {
