@@ -76,6 +76,9 @@ func checkPricing(p *ledgerv1.PricingState) error {
 		if j.GetChargedMinor() < 0 || j.GetFareMaxMinor() < 0 {
 			errs = append(errs, errors.New("pricing state: a journey with a negative fare"))
 		}
+		if d := j.GetDirection(); d < -1 || d > 1 {
+			errs = append(errs, fmt.Errorf("pricing state: a journey in direction %d", d))
+		}
 	}
 	for _, st := range p.GetStays() {
 		if err := checkText("stay id", st.GetId(), commandIDBytesMax, false); err != nil {
