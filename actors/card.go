@@ -221,14 +221,6 @@ func (g *cardGrain) publicCard() *civicardv1.Card {
 	return publicCard(g.card, g.deps.money)
 }
 
-// debt is the card's debt from offline taps, nil when it owes nothing.
-func (g *cardGrain) debt() *civicardv1.Money {
-	if g.card.GetDebtMinor() == 0 {
-		return nil
-	}
-	return g.deps.money(g.card.GetDebtMinor())
-}
-
 func (g *cardGrain) ListTransactions(req *civicardv1.ListTransactionsRequest, _ protocluster.GrainContext) (*civicardv1.ListTransactionsResponse, error) {
 	if err := g.loaded(); err != nil {
 		return nil, err
@@ -293,6 +285,7 @@ func (g *cardGrain) Block(in *grainsv1.BlockCard, _ protocluster.GrainContext) (
 			CardId:     g.id,
 			Reason:     req.GetReason(),
 			TimeUnixMs: in.GetTimeUnixMs(),
+			Audit:      audit(req.GetOperator(), req.GetReason(), in.GetTimeUnixMs()),
 		}},
 	})
 	if err != nil {

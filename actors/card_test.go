@@ -259,3 +259,33 @@ func TestUnknownCardIsNotFound(t *testing.T) {
 		t.Fatalf("err = %v, want NOT_FOUND", err)
 	}
 }
+
+// A top-up within the limits goes through; one over the balance limit is
+// refused with the limit named and recorded, so that the retry of a top-up
+// that went through gets the first answer, not a refusal computed on the
+// balance it raised.
+func TestTopUpLimitsAndRetries(t *testing.T) {
+	l := newTestLedger(t)
+	g := &cardGrain{deps: newTestDeps(t, l), id: testCard}
+	topUp := func(requestID string, minor int64) (*civicardv1.TopUpResponse, error) {
+		return g.TopUp(&grainsv1.TopUpCard{
+			Request:    &civicardv1.TopUpRequest{CardId: testCard, RequestId: requestID, Amount: g.deps.money(minor)},
+			TimeUnixMs: 1_700_000_000_000,
+		}, nil)
+	}
+	first, err := topUp("fill", 19_000) // 10.00 + 190.00: the 200.00 maximum
+	if err != nil || first.GetTransaction().GetBalanceAfter().GetMinorUnits() != 20_000 {
+		t.Fatalf("top-up to the maximum = %v, %v", first, err)
+	}
+	again, err := topUp("fill", 19_000)
+	if err != nil || !again.GetReplayed() {
+		t.Fatalf("retried top-up = %v, %v; want the first answer", again, err)
+	}
+	if _, err := topUp("over", 100); !grainsv1.IsFailedPrecondition(err) {
+		t.Fatalf("top-up over the maximum: %v, want FAILED_PRECONDITION", err)
+	}
+	card, _ := l.Card(context.Background(), testCard)
+	if card.GetBalanceMinor() != 20_000 || card.GetPricing().GetPurse().GetYearTopUpMinor() != 19_000 {
+		t.Fatalf("card = %v, want 200.00 with 190.00 counted as loaded this year", card)
+	}
+}

@@ -10,10 +10,23 @@
 //
 // The flow of a tap: the gateway hands a TerminalTap to the terminal grain,
 // which checks the terminal's credential, drops retries it has already
-// answered, finds the service in its institution's price list and asks the
-// card grain to authorise. The card grain prices the purchase (package
-// tariff), proposes a Charge at its version and answers once the ledger has
-// committed it.
+// answered, checks that its institution sells the product and asks the card
+// grain to authorise, passing on where (line, stop, direction) and whether
+// the PIN was verified. The card grain prices the tap with the fare engine
+// (Deps.Pricing: the region's engine and every institution's price list,
+// built once per node) on the card's pricing state as the ledger holds it
+// (package tariffpb converts), proposes one Charge with the postings and
+// the new state at its version, and answers once the ledger has committed
+// it. Engine declines about the card (a limit, the amount, a full card) are
+// recorded as declined taps; those about the input (a product not sold, a
+// place unknown) are INVALID_ARGUMENT and change nothing.
+//
+// The card grain also runs the card's life (Change: issue, concessions,
+// replacement, renewal, closing) and corrections on request (Correct), each
+// one ledger command under an id derived from the operator's request id,
+// with an audit record. A refused top-up or correction is recorded under
+// its id too, so that the retry of one that went through gets the first
+// answer rather than a refusal computed on the state it left.
 //
 // Grains block on the ledger and the terminal grain blocks on the card grain:
 // a grain serves one request at a time, which is what makes it the single

@@ -101,6 +101,9 @@ func (s cardService) Block(ctx context.Context, req *connect.Request[civicardv1.
 	if len(req.Msg.GetReason()) > blockReasonBytesMax {
 		return nil, invalid("reason longer than %d bytes", blockReasonBytesMax)
 	}
+	if err := validateText("operator", req.Msg.GetOperator(), operatorBytesMax); err != nil {
+		return nil, err
+	}
 	return answer(grain.Block(&grainsv1.BlockCard{Request: req.Msg, TimeUnixMs: s.gw.cfg.Now().UnixMilli()}, opts...))
 }
 

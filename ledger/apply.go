@@ -394,7 +394,9 @@ func (s *State) charge(rc recording, cmd *ledgerv1.Charge) *ledgerv1.Result {
 	if _, ok := s.institutions[instID]; !ok {
 		return rejectedCard(c, ledgerv1.RejectReason_REJECT_REASON_NOT_FOUND, "institution %s not found", clip(instID))
 	}
-	if cmd.GetOffline() {
+	// A closed or replaced card holds nothing any more: its offline taps
+	// are declined like its online ones.
+	if cmd.GetOffline() && c.status != civicardv1.CardStatus_CARD_STATUS_CLOSED && c.replacedBy == "" {
 		return s.chargeOffline(rc, c, cmd)
 	}
 	// The grain decided on a version; if the card moved since, its decision
@@ -520,6 +522,9 @@ func (s *State) blockCard(rc recording, cmd *ledgerv1.BlockCard) *ledgerv1.Resul
 	if err := checkText("block reason", cmd.GetReason(), textBytesMax, false); err != nil {
 		return rejectedCard(c, ledgerv1.RejectReason_REJECT_REASON_INVALID, "%v", err)
 	}
+	if err := checkAudit(cmd.GetAudit(), false); err != nil {
+		return rejectedCard(c, ledgerv1.RejectReason_REJECT_REASON_INVALID, "%v", err)
+	}
 	if c == nil {
 		return rejected(ledgerv1.RejectReason_REJECT_REASON_NOT_FOUND, "card %s not found", clip(id))
 	}
@@ -532,6 +537,9 @@ func (s *State) blockCard(rc recording, cmd *ledgerv1.BlockCard) *ledgerv1.Resul
 	r := s.transaction(rc, civicardv1.TransactionKind_TRANSACTION_KIND_BLOCK, c, 0)
 	r.tx.Note = cmd.GetReason()
 	r.tx.TimeUnixMs = cmd.GetTimeUnixMs()
+	if a := cmd.GetAudit(); a != nil {
+		r.tx.Audit = &civicardv1.Audit{Actor: a.GetActor(), Reason: a.GetReason(), TimeUnixMs: a.GetTimeUnixMs()}
+	}
 	return s.recorded(ledgerv1.Status_STATUS_OK, c, r)
 }
 

@@ -30,12 +30,45 @@
 // top-up and so goes negative as money comes in; one e-purse per card; one
 // receivable per institution, what the city owes it for the services its
 // holders paid for. Money only moves by transfers between two accounts
-// (a top-up: funding to card; a charge: card to receivable), so at all
-// times
+// (a top-up: funding to card; a charge: card to receivable; a refund:
+// receivable to card; a replacement: card to card; a closing: card to
+// funding), so at all times
 //
 //	funding + Σ card balances + Σ receivables == 0
-//	0 <= card balance <= Config.BalanceMaxMinor
-//	receivable >= 0
+//	0 <= card balance <= Config.BalanceMaxMinor (+ AmountMaxMinor after a refund)
+//
+// A refund (a check-out, a correction) may take a receivable below zero:
+// the institution may have been paid out since the charge, and settlement
+// nets it later. Only a refund may; and it may take a card over its maximum
+// by at most one purchase, since the money was the card's before.
+//
+// # Priced taps and the card's pricing state
+//
+// A tap priced by the fare engine (package tariff, which the ledger does
+// not import) is one Charge with postings: the card pays an institution
+// (> 0), an institution refunds the card (< 0), a use is recorded (0). With
+// them comes the card's new pricing state (PricingState: concessions,
+// passes, the journey in progress, cap and e-purse counters), which
+// replaces the old one in the same step as the money, at the version the
+// price was decided on: a state without its money would price the next tap
+// wrongly. Refunds are applied first. A decline, the engine's (a limit) or
+// the ledger's (blocked, closed, expired, short of money), is recorded with
+// the amount refused and moves nothing; an offline tap is never declined
+// and what the balance cannot cover becomes debt. Top-ups carry the
+// e-purse's new counters the same way.
+//
+// # The card's life
+//
+// A personalised card is valid 48 months from its issue (OpenCard with an
+// issue time; cards loaded without one have no expiry until renewed) and
+// declined after. GrantEntitlement and RevokeEntitlement change its
+// concessions; ReplaceCard opens the new card and moves onto it, in one
+// command, the balance, the debt and the pricing state, and blocks the old
+// card, which keeps nothing: both must be in this ledger (one shard; the
+// router refuses a replacement across shards); RenewCard sets the expiry 48
+// months from now; CloseCard pays the balance back to the funding account
+// and closes the card for good (not with debt). Each carries an Audit (who,
+// when, why) that its record keeps.
 //
 // A command handler decides a transfer on business grounds (blocked card,
 // insufficient funds, balance maximum); the transfer is then checked again
@@ -64,8 +97,9 @@
 // that version (STATUS_STALE_VERSION otherwise, with the current card, and
 // nothing recorded): the grain reloads and decides again. Every change of the
 // card's ledger state moves the version: a top-up, a charge (a free one too),
-// the first block. A declined tap changes nothing and leaves the version
-// where it was.
+// the first block, every change of its life. A declined tap changes nothing
+// and leaves the version where it was. A priced tap and a top-up with new
+// counters are always checked against their version.
 //
 // # Snapshot format
 //

@@ -239,6 +239,6 @@ func (s *State) closeCard(rc recording, cmd *ledgerv1.CloseCard) *ledgerv1.Resul
 	c.status = civicardv1.CardStatus_CARD_STATUS_CLOSED
 	c.pricing = nil
 	c.version++
-	note := fmt.Sprintf("closed, %d paid back", refund)
+	note := "closed, the balance paid back"
 	return s.recorded(ledgerv1.Status_STATUS_OK, c, s.audited(rc, civicardv1.TransactionKind_TRANSACTION_KIND_CLOSE, c, -refund, cmd.GetAudit(), note))
 }

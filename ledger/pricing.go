@@ -76,6 +76,9 @@ func checkPricing(p *ledgerv1.PricingState) error {
 		if j.GetChargedMinor() < 0 || j.GetFareMaxMinor() < 0 {
 			errs = append(errs, errors.New("pricing state: a journey with a negative fare"))
 		}
+		if d := j.GetDirection(); d < -1 || d > 1 {
+			errs = append(errs, fmt.Errorf("pricing state: a journey in direction %d", d))
+		}
 	}
 	for _, st := range p.GetStays() {
 		if err := checkText("stay id", st.GetId(), commandIDBytesMax, false); err != nil {
@@ -182,8 +185,17 @@ func (s *State) chargePriced(rc recording, cmd *ledgerv1.Charge) *ledgerv1.Resul
 	}
 	net := cmd.GetAmountMinor()
 	decline := cmd.GetDeclineReason()
-	if decline == civicardv1.DeclineReason_DECLINE_REASON_UNSPECIFIED && !cmd.GetOffline() {
+	switch {
+	case decline != civicardv1.DeclineReason_DECLINE_REASON_UNSPECIFIED:
+	case !cmd.GetOffline():
 		decline = c.declineFor(cmd.GetTimeUnixMs(), net)
+	case c.status == civicardv1.CardStatus_CARD_STATUS_CLOSED:
+		// Even offline: a closed card's account was paid out, and it is on
+		// the terminals' denylist.
+		decline = civicardv1.DeclineReason_DECLINE_REASON_CARD_CLOSED
+	case c.replacedBy != "":
+		// Likewise a replaced card: what it held is on its replacement.
+		decline = civicardv1.DeclineReason_DECLINE_REASON_CARD_BLOCKED
 	}
 	kind := civicardv1.TransactionKind_TRANSACTION_KIND_CHARGE
 	if cmd.GetCorrection() {

@@ -88,7 +88,7 @@ func (g *generator) next(s *ledger.State) *ledgerv1.Command {
 		return g.garbage(id)
 	}
 	var cmd *ledgerv1.Command
-	switch k := g.rng.IntN(100); {
+	switch k := g.rng.IntN(112); {
 	case k < 45:
 		card := g.cardID()
 		cmd = cmdCharge(id, card, g.version(s, card), g.amount(), g.instID())
@@ -107,11 +107,42 @@ func (g *generator) next(s *ledger.State) *ledgerv1.Command {
 		cmd = cmdTerminal(id, fmt.Sprintf("T%d", g.rng.IntN(4)), g.instID())
 	case k < 95:
 		cmd = cmdBlock(id, g.cardID(), "lost")
-	default:
+	case k < 100:
 		cmd = cmdSeed(id, g.rng.Uint64N(4))
+	case k < 106:
+		card := g.cardID()
+		cmd = g.priced(id, card, g.version(s, card))
+	case k < 109:
+		newCard := fmt.Sprintf("C%d", g.cards)
+		if g.rng.IntN(5) == 0 {
+			newCard = g.cardID() // perhaps one that exists
+		} else {
+			g.cards++
+		}
+		cmd = cmdReplace(id, g.cardID(), newCard)
+	case k < 111:
+		cmd = &ledgerv1.Command{Id: id, Kind: &ledgerv1.Command_CloseCard{CloseCard: &ledgerv1.CloseCard{CardId: g.cardID(), Audit: testAudit}}}
+	default:
+		cmd = &ledgerv1.Command{Id: id, Kind: &ledgerv1.Command_RenewCard{RenewCard: &ledgerv1.RenewCard{CardId: g.cardID(), Audit: testAudit}}}
 	}
 	g.past = append(g.past, cmd)
 	return cmd
+}
+
+// priced is a tap priced by the fare engine: up to three postings, refunds
+// among them, and a pricing state.
+func (g *generator) priced(id, card string, version uint64) *ledgerv1.Command {
+	ch := &ledgerv1.Charge{CardId: card, ExpectedVersion: version, InstitutionId: g.instID(), Offline: g.rng.IntN(8) == 0,
+		Pricing: &ledgerv1.PricingState{Caps: &ledgerv1.PricingCaps{DaySpentMinor: g.rng.Int64N(1600)}}}
+	for range g.rng.IntN(3) + 1 {
+		a := g.rng.Int64N(1200) - 400
+		ch.Postings = append(ch.Postings, &ledgerv1.Posting{InstitutionId: g.instID(), Product: "CICO", AmountMinor: a})
+		ch.AmountMinor += a
+	}
+	if g.rng.IntN(10) == 0 {
+		ch.AmountMinor++ // postings that do not add up
+	}
+	return &ledgerv1.Command{Id: id, Kind: &ledgerv1.Command_Charge{Charge: ch}}
 }
 
 // garbage is a command a buggy or hostile caller could send.
@@ -188,10 +219,7 @@ func runProperties(t *testing.T, seed uint64, cfg ledger.Config, steps int) {
 		cmd := g.next(s)
 		before := s.Totals()
 		seqBefore := s.Sequence()
-		var cardBefore *ledgerv1.CardState
-		if ch := chargeOf(cmd); ch != nil {
-			cardBefore, _ = s.Card(ch.GetCardId())
-		}
+		cardBefore, _ := s.Card(cardOf(cmd))
 		_, replay := first[cmd.GetId()]
 		// A digest costs a whole snapshot: compare one every 20 replays.
 		var digestBefore [32]byte
@@ -268,9 +296,18 @@ func runProperties(t *testing.T, seed uint64, cfg ledger.Config, steps int) {
 			if res.GetStatus() == ledgerv1.Status_STATUS_OK {
 				switch {
 				case topUpOf(cmd) != nil:
-					model[topUpOf(cmd).GetCardId()] += topUpOf(cmd).GetAmountMinor()
+					// Debt from offline taps is repaid first.
+					repaid := cardBefore.GetDebtMinor() - res.GetCard().GetDebtMinor()
+					model[topUpOf(cmd).GetCardId()] += topUpOf(cmd).GetAmountMinor() - repaid
 				case chargeOf(cmd) != nil:
-					model[chargeOf(cmd).GetCardId()] -= chargeOf(cmd).GetAmountMinor()
+					// What the balance paid: all of it online, what it
+					// could offline (the rest is debt).
+					model[chargeOf(cmd).GetCardId()] += res.GetTransaction().GetAmount().GetMinorUnits()
+				case cmd.GetReplaceCard() != nil:
+					rc := cmd.GetReplaceCard()
+					model[rc.GetNewCardId()], model[rc.GetCardId()] = model[rc.GetCardId()], 0
+				case cmd.GetCloseCard() != nil:
+					model[cmd.GetCloseCard().GetCardId()] = 0
 				}
 			}
 		}
@@ -298,7 +335,7 @@ func runProperties(t *testing.T, seed uint64, cfg ledger.Config, steps int) {
 			if !ok {
 				continue
 			}
-			if c.GetBalanceMinor() < 0 || c.GetBalanceMinor() > g.cfg.BalanceMaxMinor {
+			if c.GetBalanceMinor() < 0 || c.GetBalanceMinor() > g.cfg.BalanceMaxMinor+g.cfg.AmountMaxMinor {
 				t.Fatalf("%s: card %s balance %d", where(), id, c.GetBalanceMinor())
 			}
 			if c.GetBalanceMinor() != model[id] {
@@ -336,6 +373,7 @@ func runProperties(t *testing.T, seed uint64, cfg ledger.Config, steps int) {
 		"open_card OK", "open_card REJECTED ALREADY_EXISTS", "block_card OK",
 		"register_institution OK", "register_institution REJECTED ALREADY_EXISTS", "register_terminal OK",
 		"replayed", "none REJECTED INVALID",
+		"replace_card OK", "replace_card REJECTED ALREADY_EXISTS", "close_card OK", "renew_card REJECTED NOT_PERSONAL",
 	} {
 		if outcomes[want] == 0 {
 			t.Errorf("no %q among %v", want, outcomes)
@@ -353,7 +391,8 @@ func outcome(cmd *ledgerv1.Command, res *ledgerv1.Result) string {
 	if k := cmd.GetKind(); k != nil {
 		kind = strings.ToLower(strings.TrimPrefix(fmt.Sprintf("%T", k), "*ledgerv1.Command_"))
 		kind = map[string]string{"registerinstitution": "register_institution", "registerterminal": "register_terminal",
-			"opencard": "open_card", "topup": "top_up", "blockcard": "block_card", "markseeded": "mark_seeded"}[kind] + map[bool]string{true: kind}[kind == "charge"]
+			"opencard": "open_card", "topup": "top_up", "blockcard": "block_card", "markseeded": "mark_seeded",
+			"replacecard": "replace_card", "closecard": "close_card", "renewcard": "renew_card"}[kind] + map[bool]string{true: kind}[kind == "charge"]
 	}
 	out := kind + " " + strings.TrimPrefix(res.GetStatus().String(), "STATUS_")
 	if r := res.GetRejectReason(); r != ledgerv1.RejectReason_REJECT_REASON_UNSPECIFIED {

@@ -136,12 +136,13 @@ func (s *State) Institution(id string) (*civicardv1.Institution, bool) {
 	return proto.Clone(inst.rec).(*civicardv1.Institution), true
 }
 
-// BlockedCards returns the ids of the blocked cards, sorted. It walks every
-// card: call it rarely (terminals refresh their denylist by version).
+// BlockedCards returns the ids of the blocked and the closed cards, sorted:
+// the terminals' denylist. It walks every card: call it rarely (terminals
+// refresh their denylist by version).
 func (s *State) BlockedCards() []string {
 	var out []string
 	for id, c := range s.cards {
-		if c.status == civicardv1.CardStatus_CARD_STATUS_BLOCKED {
+		if c.status == civicardv1.CardStatus_CARD_STATUS_BLOCKED || c.status == civicardv1.CardStatus_CARD_STATUS_CLOSED {
 			out = append(out, id)
 		}
 	}

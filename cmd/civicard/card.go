@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"time"
 
 	"connectrpc.com/connect"
@@ -25,7 +26,7 @@ func runCard(ctx context.Context, args []string, stdout io.Writer) error {
 	var err error
 	want := 1
 	var limit *uint
-	var requestID, reason *string
+	var requestID, reason, operator *string
 	switch args[0] {
 	case "show":
 	case "transactions":
@@ -36,6 +37,7 @@ func runCard(ctx context.Context, args []string, stdout io.Writer) error {
 	case "block":
 		requestID = fs.String("request-id", "", "idempotency key (default: a new one)")
 		reason = fs.String("reason", "blocked by operator", "why, for the audit trail")
+		operator = fs.String("operator", os.Getenv("USER"), "who asks, for the audit trail")
 	case "issue", "entitle", "correct", "replace", "renew", "close":
 		return runCardChange(ctx, args[0], args[1:], stdout)
 	default:
@@ -102,7 +104,7 @@ func runCard(ctx context.Context, args []string, stdout io.Writer) error {
 		if id == "" {
 			id = newRequestID()
 		}
-		res, err := api.Block(ctx, connect.NewRequest(&civicardv1.BlockRequest{CardId: cardID, Reason: *reason, RequestId: id}))
+		res, err := api.Block(ctx, connect.NewRequest(&civicardv1.BlockRequest{CardId: cardID, Reason: *reason, RequestId: id, Operator: *operator}))
 		if err != nil {
 			return err
 		}

@@ -10,6 +10,7 @@ import (
 
 	civicardv1 "civicard/messages/civicard/v1"
 	"civicard/messages/civicard/v1/civicardv1connect"
+	"civicard/money"
 	"civicard/terminals"
 )
 
@@ -148,7 +149,8 @@ func runCardChange(ctx context.Context, sub string, args []string, stdout io.Wri
 		if done, err := client.printJSON(stdout, res.Msg); done {
 			return err
 		}
-		fmt.Fprintf(stdout, "closed %s: %s paid back\n", cardID, formatMoney(res.Msg.GetTransaction().GetAmount()))
+		paid := res.Msg.GetTransaction().GetAmount()
+		fmt.Fprintf(stdout, "closed %s: %s paid back\n", cardID, money.Format(-paid.GetMinorUnits(), paid.GetCurrency()))
 		msg = res.Msg
 	}
 	printCard(stdout, msg.GetCard())

@@ -114,8 +114,8 @@ func TestCardLifeEndToEnd(t *testing.T) {
 	// A top-up over the 200.00 PLN balance limit is refused with the reason.
 	if _, err := c.cards.TopUp(ctx, connect.NewRequest(&civicardv1.TopUpRequest{
 		CardId: cardID, Amount: &civicardv1.Money{Currency: "PLN", MinorUnits: 15_000}, RequestId: "life-topup-over",
-	})); connect.CodeOf(err) != connect.CodeFailedPrecondition || !strings.Contains(err.Error(), "balance") {
-		t.Fatalf("top-up over the balance limit: %v, want FAILED_PRECONDITION naming the balance", err)
+	})); connect.CodeOf(err) != connect.CodeFailedPrecondition || !strings.Contains(err.Error(), "at most 200.00 PLN") {
+		t.Fatalf("top-up over the balance limit: %v, want FAILED_PRECONDITION naming the limit", err)
 	}
 
 	// Lost: the replacement takes the balance, the concession and the
@@ -172,8 +172,9 @@ func TestCardLifeEndToEnd(t *testing.T) {
 			}
 		}
 	}
-	// issue, correction, grant, replaced, replacement, renew, close
-	if audited != 7 {
-		t.Errorf("%d audited records, want 7", audited)
+	// issue, the correction and the refused second request, grant,
+	// replaced, replacement, renew, close
+	if audited != 8 {
+		t.Errorf("%d audited records, want 8", audited)
 	}
 }

@@ -2188,8 +2188,10 @@ type BlockRequest struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	CardId string                 `protobuf:"bytes,1,opt,name=card_id,json=cardId,proto3" json:"card_id,omitempty"`
 	// Why, for the audit trail, e.g. "reported lost by holder".
-	Reason        string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
-	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	Reason    string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	RequestId string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// Who asks, for the audit trail.
+	Operator      string `protobuf:"bytes,4,opt,name=operator,proto3" json:"operator,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2241,6 +2243,13 @@ func (x *BlockRequest) GetReason() string {
 func (x *BlockRequest) GetRequestId() string {
 	if x != nil {
 		return x.RequestId
+	}
+	return ""
+}
+
+func (x *BlockRequest) GetOperator() string {
+	if x != nil {
+		return x.Operator
 	}
 	return ""
 }
@@ -2462,12 +2471,13 @@ const file_civicard_v1_api_proto_rawDesc = "" +
 	"request_id\x18\x03 \x01(\tR\trequestId\"g\n" +
 	"\rTopUpResponse\x12:\n" +
 	"\vtransaction\x18\x01 \x01(\v2\x18.civicard.v1.TransactionR\vtransaction\x12\x1a\n" +
-	"\breplayed\x18\x02 \x01(\bR\breplayed\"^\n" +
+	"\breplayed\x18\x02 \x01(\bR\breplayed\"z\n" +
 	"\fBlockRequest\x12\x17\n" +
 	"\acard_id\x18\x01 \x01(\tR\x06cardId\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x03 \x01(\tR\trequestId\"6\n" +
+	"request_id\x18\x03 \x01(\tR\trequestId\x12\x1a\n" +
+	"\boperator\x18\x04 \x01(\tR\boperator\"6\n" +
 	"\rBlockResponse\x12%\n" +
 	"\x04card\x18\x01 \x01(\v2\x11.civicard.v1.CardR\x04card*Y\n" +
 	"\tTapResult\x12\x1a\n" +

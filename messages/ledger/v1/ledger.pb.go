@@ -1952,10 +1952,12 @@ func (x *CloseCard) GetAudit() *v1.Audit {
 }
 
 type BlockCard struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	CardId        string                 `protobuf:"bytes,1,opt,name=card_id,json=cardId,proto3" json:"card_id,omitempty"`
-	Reason        string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
-	TimeUnixMs    int64                  `protobuf:"varint,3,opt,name=time_unix_ms,json=timeUnixMs,proto3" json:"time_unix_ms,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	CardId     string                 `protobuf:"bytes,1,opt,name=card_id,json=cardId,proto3" json:"card_id,omitempty"`
+	Reason     string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	TimeUnixMs int64                  `protobuf:"varint,3,opt,name=time_unix_ms,json=timeUnixMs,proto3" json:"time_unix_ms,omitempty"`
+	// Who blocked it, for the record (with reason and time).
+	Audit         *v1.Audit `protobuf:"bytes,4,opt,name=audit,proto3" json:"audit,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2009,6 +2011,13 @@ func (x *BlockCard) GetTimeUnixMs() int64 {
 		return x.TimeUnixMs
 	}
 	return 0
+}
+
+func (x *BlockCard) GetAudit() *v1.Audit {
+	if x != nil {
+		return x.Audit
+	}
+	return nil
 }
 
 // SetTerminalKey sets or rotates the ed25519 public key (32 bytes) a
@@ -2874,12 +2883,13 @@ const file_ledger_v1_ledger_proto_rawDesc = "" +
 	"\x05audit\x18\x02 \x01(\v2\x12.civicard.v1.AuditR\x05audit\"N\n" +
 	"\tCloseCard\x12\x17\n" +
 	"\acard_id\x18\x01 \x01(\tR\x06cardId\x12(\n" +
-	"\x05audit\x18\x02 \x01(\v2\x12.civicard.v1.AuditR\x05audit\"^\n" +
+	"\x05audit\x18\x02 \x01(\v2\x12.civicard.v1.AuditR\x05audit\"\x88\x01\n" +
 	"\tBlockCard\x12\x17\n" +
 	"\acard_id\x18\x01 \x01(\tR\x06cardId\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\x12 \n" +
 	"\ftime_unix_ms\x18\x03 \x01(\x03R\n" +
-	"timeUnixMs\"P\n" +
+	"timeUnixMs\x12(\n" +
+	"\x05audit\x18\x04 \x01(\v2\x12.civicard.v1.AuditR\x05audit\"P\n" +
 	"\x0eSetTerminalKey\x12\x1f\n" +
 	"\vterminal_id\x18\x01 \x01(\tR\n" +
 	"terminalId\x12\x1d\n" +
@@ -3053,27 +3063,28 @@ var file_ledger_v1_ledger_proto_depIdxs = []int32{
 	36, // 35: civicard.ledger.v1.ReplaceCard.audit:type_name -> civicard.v1.Audit
 	36, // 36: civicard.ledger.v1.RenewCard.audit:type_name -> civicard.v1.Audit
 	36, // 37: civicard.ledger.v1.CloseCard.audit:type_name -> civicard.v1.Audit
-	0,  // 38: civicard.ledger.v1.Result.status:type_name -> civicard.ledger.v1.Status
-	28, // 39: civicard.ledger.v1.Result.card:type_name -> civicard.ledger.v1.CardState
-	38, // 40: civicard.ledger.v1.Result.transaction:type_name -> civicard.v1.Transaction
-	1,  // 41: civicard.ledger.v1.Result.reject_reason:type_name -> civicard.ledger.v1.RejectReason
-	28, // 42: civicard.ledger.v1.Result.related_card:type_name -> civicard.ledger.v1.CardState
-	38, // 43: civicard.ledger.v1.Result.related_transaction:type_name -> civicard.v1.Transaction
-	35, // 44: civicard.ledger.v1.CardState.kind:type_name -> civicard.v1.CardKind
-	39, // 45: civicard.ledger.v1.CardState.status:type_name -> civicard.v1.CardStatus
-	10, // 46: civicard.ledger.v1.CardState.pricing:type_name -> civicard.ledger.v1.PricingState
-	30, // 47: civicard.ledger.v1.SnapshotRecord.header:type_name -> civicard.ledger.v1.SnapshotHeader
-	33, // 48: civicard.ledger.v1.SnapshotRecord.institution:type_name -> civicard.v1.Institution
-	34, // 49: civicard.ledger.v1.SnapshotRecord.terminal:type_name -> civicard.v1.Terminal
-	28, // 50: civicard.ledger.v1.SnapshotRecord.card:type_name -> civicard.ledger.v1.CardState
-	32, // 51: civicard.ledger.v1.SnapshotRecord.result:type_name -> civicard.ledger.v1.StoredResult
-	31, // 52: civicard.ledger.v1.SnapshotHeader.receivables:type_name -> civicard.ledger.v1.Receivable
-	27, // 53: civicard.ledger.v1.StoredResult.result:type_name -> civicard.ledger.v1.Result
-	54, // [54:54] is the sub-list for method output_type
-	54, // [54:54] is the sub-list for method input_type
-	54, // [54:54] is the sub-list for extension type_name
-	54, // [54:54] is the sub-list for extension extendee
-	0,  // [0:54] is the sub-list for field type_name
+	36, // 38: civicard.ledger.v1.BlockCard.audit:type_name -> civicard.v1.Audit
+	0,  // 39: civicard.ledger.v1.Result.status:type_name -> civicard.ledger.v1.Status
+	28, // 40: civicard.ledger.v1.Result.card:type_name -> civicard.ledger.v1.CardState
+	38, // 41: civicard.ledger.v1.Result.transaction:type_name -> civicard.v1.Transaction
+	1,  // 42: civicard.ledger.v1.Result.reject_reason:type_name -> civicard.ledger.v1.RejectReason
+	28, // 43: civicard.ledger.v1.Result.related_card:type_name -> civicard.ledger.v1.CardState
+	38, // 44: civicard.ledger.v1.Result.related_transaction:type_name -> civicard.v1.Transaction
+	35, // 45: civicard.ledger.v1.CardState.kind:type_name -> civicard.v1.CardKind
+	39, // 46: civicard.ledger.v1.CardState.status:type_name -> civicard.v1.CardStatus
+	10, // 47: civicard.ledger.v1.CardState.pricing:type_name -> civicard.ledger.v1.PricingState
+	30, // 48: civicard.ledger.v1.SnapshotRecord.header:type_name -> civicard.ledger.v1.SnapshotHeader
+	33, // 49: civicard.ledger.v1.SnapshotRecord.institution:type_name -> civicard.v1.Institution
+	34, // 50: civicard.ledger.v1.SnapshotRecord.terminal:type_name -> civicard.v1.Terminal
+	28, // 51: civicard.ledger.v1.SnapshotRecord.card:type_name -> civicard.ledger.v1.CardState
+	32, // 52: civicard.ledger.v1.SnapshotRecord.result:type_name -> civicard.ledger.v1.StoredResult
+	31, // 53: civicard.ledger.v1.SnapshotHeader.receivables:type_name -> civicard.ledger.v1.Receivable
+	27, // 54: civicard.ledger.v1.StoredResult.result:type_name -> civicard.ledger.v1.Result
+	55, // [55:55] is the sub-list for method output_type
+	55, // [55:55] is the sub-list for method input_type
+	55, // [55:55] is the sub-list for extension type_name
+	55, // [55:55] is the sub-list for extension extendee
+	0,  // [0:55] is the sub-list for field type_name
 }
 
 func init() { file_ledger_v1_ledger_proto_init() }
