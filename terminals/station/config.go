@@ -35,6 +35,12 @@ type Config struct {
 	// list, empty for its default. Quantity 0 means 1.
 	ServiceCode string `json:"service_code"`
 	Quantity    uint32 `json:"quantity"`
+	// Line, Stop and Direction say where a transport validator is (ids of
+	// the network; direction 1 towards the line's last stop, -1 its first,
+	// 0 unknown): needed for check-in/check-out ("CICO") products.
+	Line      string `json:"line"`
+	Stop      string `json:"stop"`
+	Direction int32  `json:"direction"`
 	// StateDir keeps the sequence counter (and the offline queue).
 	StateDir string `json:"state_dir"`
 	// MetricsAddr serves /metrics when set, e.g. "127.0.0.1:9464".
@@ -103,6 +109,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%d readers, want 1..%d", len(c.Readers), ReadersMax)
 	case c.TapBudgetMs < 0 || time.Duration(c.TapBudgetMs)*time.Millisecond > tapBudgetMax:
 		return fmt.Errorf("tap_budget_ms %d outside 0..%d", c.TapBudgetMs, tapBudgetMax.Milliseconds())
+	case c.Direction < -1 || c.Direction > 1:
+		return fmt.Errorf("direction %d: want -1, 0 or 1", c.Direction)
+	case len(c.Line) > 32 || len(c.Stop) > 64:
+		return errors.New("line (32 bytes) or stop (64 bytes) too long")
 	}
 	switch {
 	case c.OfflineTapsPerCard < 0 || c.OfflineTapsPerCard > 100:

@@ -267,7 +267,9 @@ func (s *Station) Transaction(ctx context.Context, reader string, card cardapp.T
 		return s.finish(out, presented)
 	}
 	out.Sequence = seq
-	req := s.client.Build(seq, cardID, terminals.Purchase{ServiceCode: s.cfg.ServiceCode, Quantity: max(s.cfg.Quantity, 1)}, presented)
+	req := s.client.Build(seq, cardID, terminals.Purchase{
+		ServiceCode: s.cfg.ServiceCode, Quantity: max(s.cfg.Quantity, 1), Line: s.cfg.Line, Stop: s.cfg.Stop, Direction: s.cfg.Direction,
+	}, presented)
 	callCtx, cancel := context.WithTimeout(ctx, s.cfg.TapBudget())
 	defer cancel()
 	// While offline taps wait, the gateway was unreachable a moment ago:
