@@ -22,6 +22,9 @@ const (
 	pageSizeDefault     = 50
 	operatorBytesMax    = 64
 	textFieldBytesMax   = 64
+	// journeyIDBytesMax: a journey is named by its check-in's transaction
+	// id, a ledger command id.
+	journeyIDBytesMax = 128
 )
 
 type cardService struct{ gw *Gateway }
@@ -267,8 +270,8 @@ func (s cardService) RequestCorrection(ctx context.Context, req *connect.Request
 	switch {
 	case m.GetJourneyId() == "":
 		return nil, invalid("journey_id is required: the check-in's transaction id")
-	case len(m.GetJourneyId()) > 128:
-		return nil, invalid("journey_id longer than 128 bytes")
+	case len(m.GetJourneyId()) > journeyIDBytesMax:
+		return nil, invalid("journey_id longer than %d bytes", journeyIDBytesMax)
 	case len(m.GetReason()) > blockReasonBytesMax:
 		return nil, invalid("reason longer than %d bytes", blockReasonBytesMax)
 	}

@@ -13,7 +13,31 @@ import (
 // 10,000 cards, the hot path of a tap. The commands are built outside the
 // timer, in chunks; B/result is the heap each stored charge result keeps
 // (result, card state, transaction, money, id, map and log entries).
-func BenchmarkApplyCharge(b *testing.B) {
+func BenchmarkApplyCharge(b *testing.B) { benchmarkApply(b, plainCharge) }
+
+// BenchmarkApplyPricedCharge is the same for a tap priced by the fare
+// engine: a posting and the card's new pricing state (a time ticket, cap
+// and e-purse counters), which the stored result keeps too.
+func BenchmarkApplyPricedCharge(b *testing.B) { benchmarkApply(b, pricedCharge) }
+
+func plainCharge(id, card string, version uint64) *ledgerv1.Command {
+	return cmdCharge(id, card, version, 1, "I1")
+}
+
+func pricedCharge(id, card string, version uint64) *ledgerv1.Command {
+	return &ledgerv1.Command{Id: id, Kind: &ledgerv1.Command_Charge{Charge: &ledgerv1.Charge{
+		CardId: card, ExpectedVersion: version, AmountMinor: 1, InstitutionId: "I1", TerminalId: "T1", ServiceCode: "RIDE-20MIN",
+		TimeUnixMs: 1_700_000_000_000, TariffVersion: "0123456789abcdef",
+		Postings: []*ledgerv1.Posting{{InstitutionId: "I1", Product: "RIDE-20MIN", AmountMinor: 1, What: "ticket"}},
+		Pricing: &ledgerv1.PricingState{
+			Ticket: &ledgerv1.PricingTicket{Product: "RIDE-20MIN", InstitutionId: "I1", UntilUnixMs: 1_700_000_000_000 + int64(version)},
+			Caps:   &ledgerv1.PricingCaps{Day: 19676, DaySpentMinor: int64(version), Week: 2811, WeekSpentMinor: int64(version)},
+			Purse:  &ledgerv1.PricingPurse{Month: 24274, MonthSpentMinor: int64(version)},
+		},
+	}}}
+}
+
+func benchmarkApply(b *testing.B, charge func(id, card string, version uint64) *ledgerv1.Command) {
 	const cards = 10_000
 	s := newState(b, ledger.DefaultConfig())
 	mustApply(b, s, cmdInstitution("reg", "I1"))
@@ -42,7 +66,7 @@ func BenchmarkApplyCharge(b *testing.B) {
 				if versions[c] >= 20001 {
 					b.Fatal("card exhausted; raise cards")
 				}
-				cmds = append(cmds, cmdCharge("tap/T1/"+strconv.Itoa(j), cardIDs[c], versions[c], 1, "I1"))
+				cmds = append(cmds, charge("tap/T1/"+strconv.Itoa(j), cardIDs[c], versions[c]))
 				versions[c]++
 			}
 			b.StartTimer()

@@ -125,9 +125,11 @@
 // are bounded (command id 128 bytes, card id 32, free text 256); a card
 // command's result, card state, transaction and money are one allocation;
 // the transaction is shared with the card's list, not copied. A stored
-// charge costs about 0.6 KiB with its id and index entries
-// (BenchmarkApplyCharge reports B/result), so a million taps a day is about
-// 0.6 GiB a day per replica: pruning is due before long. Each card lists at
+// charge costs about 0.8 KiB with its id and index entries
+// (BenchmarkApplyCharge reports B/result), a priced tap, whose result keeps
+// the card's pricing state of then, about 1.4 KiB
+// (BenchmarkApplyPricedCharge), so a million taps a day is about 1.4 GiB a
+// day per replica: pruning is due before long. Each card lists at
 // most Config.HistoryMax transactions; older ones leave the list but stay
 // in the results. The snapshot header names every institution and seed, so
 // those are capped (10,000 and 1,024) to keep it far below the 4 MiB record

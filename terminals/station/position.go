@@ -21,14 +21,17 @@ type Position struct {
 	Direction int8   `json:"direction"`
 }
 
-// positionIDMax bounds a line or stop id, as the gateway does.
-const positionIDMax = 64
+// Bounds of a line and a stop id, as the gateway's.
+const (
+	lineIDMax = 32
+	stopIDMax = 64
+)
 
 // Validate rejects a position no tap could carry.
 func (p Position) Validate() error {
 	switch {
-	case len(p.Line) > positionIDMax || len(p.Stop) > positionIDMax:
-		return fmt.Errorf("line and stop are at most %d bytes", positionIDMax)
+	case len(p.Line) > lineIDMax || len(p.Stop) > stopIDMax:
+		return fmt.Errorf("line and stop are at most %d and %d bytes", lineIDMax, stopIDMax)
 	case (p.Line == "") != (p.Stop == ""):
 		return errors.New("line and stop go together: both or neither")
 	case p.Direction < -1 || p.Direction > 1:
