@@ -186,7 +186,11 @@ func Reconcile(ctx context.Context, l Ledgers, statementsLast int, debtor payout
 // reconcileBatch checks one batch against its statements and its file.
 func reconcileBatch(ctx context.Context, l Ledgers, r *Report, b *civicardv1.SettlementBatch, debtor payout.Party) error {
 	k := b.GetCycle()
-	r.check(clearing.CheckBatch(b) == nil, "batch %d: arithmetic (%v)", k, clearing.CheckBatch(b))
+	if err := clearing.CheckBatch(b); err != nil {
+		r.check(false, "batch %d: %v", k, err)
+	} else {
+		r.check(true, "batch %d: payable + carried out = net + carried in for every institution; shard parts add up", k)
+	}
 	var payable int64
 	bad := 0
 	for _, inst := range b.GetInstitutions() {

@@ -32,6 +32,9 @@ type Config struct {
 	Ready func() error
 	// Describe answers AdminService.GetNode.
 	Describe func(withDigests bool) *civicardv1.GetNodeResponse
+	// Settlement serves the SettlementService; nil on a node without a
+	// ledger (it answers UNIMPLEMENTED).
+	Settlement Settlement
 	Logger   *slog.Logger
 	Registry *prometheus.Registry
 }

@@ -473,13 +473,13 @@ func (x *Query) GetSettlementBatch() uint64 {
 	return 0
 }
 
-func (x *Query) GetSettlementBatches() bool {
+func (x *Query) GetSettlementBatches() uint32 {
 	if x != nil {
 		if x, ok := x.Kind.(*Query_SettlementBatches); ok {
 			return x.SettlementBatches
 		}
 	}
-	return false
+	return 0
 }
 
 func (x *Query) GetLedgerTotals() bool {
@@ -525,7 +525,8 @@ type Query_SettlementBatch struct {
 }
 
 type Query_SettlementBatches struct {
-	SettlementBatches bool `protobuf:"varint,33,opt,name=settlement_batches,json=settlementBatches,proto3,oneof"`
+	// The newest this many batches.
+	SettlementBatches uint32 `protobuf:"varint,33,opt,name=settlement_batches,json=settlementBatches,proto3,oneof"`
 }
 
 type Query_LedgerTotals struct {
@@ -1193,7 +1194,7 @@ const file_settlement_v1_settlement_proto_rawDesc = "" +
 	"\fcycle_totals\x18\x1e \x01(\x04H\x00R\vcycleTotals\x12V\n" +
 	"\x0fcycle_statement\x18\x1f \x01(\v2+.civicard.settlement.v1.CycleStatementQueryH\x00R\x0ecycleStatement\x12+\n" +
 	"\x10settlement_batch\x18  \x01(\x04H\x00R\x0fsettlementBatch\x12/\n" +
-	"\x12settlement_batches\x18! \x01(\bH\x00R\x11settlementBatches\x12%\n" +
+	"\x12settlement_batches\x18! \x01(\rH\x00R\x11settlementBatches\x12%\n" +
 	"\rledger_totals\x18# \x01(\bH\x00R\fledgerTotalsB\x06\n" +
 	"\x04kind\"R\n" +
 	"\x13CycleStatementQuery\x12\x14\n" +
