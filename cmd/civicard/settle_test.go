@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/csv"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -213,6 +214,27 @@ func TestSettleClusterLeaderKilled(t *testing.T) {
 		t.Skip("starts 3 civicard nodes")
 	}
 	c := startCluster(t, 3)
+	// One tap at a terminal of each of many institutions, so that the
+	// batch has many payouts to post and the kill lands among them.
+	tapped := map[string]bool{}
+	var funded []string
+	for _, card := range c.data.Cards {
+		if card.BalanceMinor >= 1000 {
+			funded = append(funded, card.CardID)
+		}
+	}
+	for _, seed := range c.data.Terminals {
+		inst := seed.Terminal.GetInstitutionId()
+		if tapped[inst] || len(tapped) == 80 {
+			continue
+		}
+		client := terminals.NewClient(c.http, c.nodes[0].BaseURL, seed.Terminal.GetTerminalId(), seed.Credential)
+		res, err := client.Tap(context.Background(), 1, funded[len(tapped)%len(funded)], terminals.Purchase{}, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		tapped[inst] = res.GetResult() == civicardv1.TapResult_TAP_RESULT_ACCEPTED
+	}
 	l := startClusterLoad(t, c, 8, 2, 200)
 	l.waitAcked(t, 300)
 
@@ -271,6 +293,19 @@ func TestSettleClusterLeaderKilled(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Logf("batch %d paid %v after the kill: %d institutions", paid.GetCycle(), time.Since(killedAt).Round(time.Millisecond), len(paid.GetInstitutions()))
+	// A survivor, not the victim, ran the batch to paid.
+	finishedBy := 0
+	for i, node := range c.nodes {
+		if i == victim {
+			continue
+		}
+		if m := regexp.MustCompile(`(?m)^civicard_settlement_batches_total (\d+)$`).FindStringSubmatch(c.metrics(t, node.BaseURL)); m != nil && m[1] != "0" {
+			finishedBy++
+		}
+	}
+	if finishedBy != 1 || atKill.GetPaid() {
+		t.Fatalf("%d survivors finished the batch (paid at the kill: %v), want the new leader alone", finishedBy, atKill.GetPaid())
+	}
 	if paid.GetCycle() != 1 || paid.GetCreatedUnixMs() != atKill.GetCreatedUnixMs() {
 		t.Fatalf("paid batch %d created %d, the recorded one was %d created %d", paid.GetCycle(), paid.GetCreatedUnixMs(), atKill.GetCycle(), atKill.GetCreatedUnixMs())
 	}
@@ -314,6 +349,21 @@ func TestSettleClusterLeaderKilled(t *testing.T) {
 		t.Fatalf("admin reconcile:\n%s", out)
 	}
 	t.Logf("%d operations acknowledged while the cycle closed; reconcile:\n%s", len(l.acked), out)
+}
+
+// metrics scrapes a node's /metrics.
+func (c *testCluster) metrics(t *testing.T, baseURL string) string {
+	t.Helper()
+	res, err := c.http.Get(baseURL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var body strings.Builder
+	if _, err := io.Copy(&body, res.Body); err != nil {
+		t.Fatal(err)
+	}
+	return body.String()
 }
 
 // runCLI runs the civicard binary and returns its output; a non-zero exit
