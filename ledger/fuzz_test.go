@@ -26,6 +26,8 @@ func FuzzApply(f *testing.F) {
 		{cmdBlock("block/C1", "C1", "stolen"), cmdSeed("seed/9", 9)},
 		{cmdTopUp("top/C1", "C1", 5000)}, // a replay of populated's command
 		{{Id: "no-kind"}, {}},
+		{cmdClose(ledger.CycleCloseID(1), 1), cmdPayout(ledger.PayoutID(1, "I1"), 1, "I1", 335, 5)},
+		{cmdClose("settle/cycle/2", 2), cmdPayout(ledger.PayoutID(1, "I2"), 1, "I2", -1, 1)},
 	} {
 		b, err := proto.Marshal(&ledgerv1.Batch{Commands: cmds})
 		if err != nil {
@@ -83,6 +85,7 @@ func FuzzRestore(f *testing.F) {
 	f.Add(valid[:1])
 	f.Add(append(append([]byte(nil), valid...), 0))
 	f.Add(snapshotBytes(f, newState(f, ledger.DefaultConfig())))
+	f.Add(snapshotBytes(f, settled(f)))
 	f.Add([]byte{})
 	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})
 	f.Add([]byte{0x80, 0x80, 0x80, 0x02}) // a 4 MiB record announced, nothing after
