@@ -165,9 +165,11 @@ func TestCheckBatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, mutate := range map[string]func(*civicardv1.SettlementBatch){
-		"net":         func(b *civicardv1.SettlementBatch) { b.Institutions[0].NetMinor = 98 },
-		"payable":     func(b *civicardv1.SettlementBatch) { b.Institutions[0].PayableMinor = 100 },
-		"negative":    func(b *civicardv1.SettlementBatch) { b.Institutions[0].PayableMinor, b.Institutions[0].CarriedOutMinor = -1, 100 },
+		"net":     func(b *civicardv1.SettlementBatch) { b.Institutions[0].NetMinor = 98 },
+		"payable": func(b *civicardv1.SettlementBatch) { b.Institutions[0].PayableMinor = 100 },
+		"negative": func(b *civicardv1.SettlementBatch) {
+			b.Institutions[0].PayableMinor, b.Institutions[0].CarriedOutMinor = -1, 100
+		},
 		"shard parts": func(b *civicardv1.SettlementBatch) { b.Institutions[0].Shards[0].AmountMinor = 98 },
 		"order": func(b *civicardv1.SettlementBatch) {
 			b.Institutions = append(b.Institutions, b.Institutions[0])

@@ -35,8 +35,8 @@ type Config struct {
 	// Settlement serves the SettlementService; nil on a node without a
 	// ledger (it answers UNIMPLEMENTED).
 	Settlement Settlement
-	Logger   *slog.Logger
-	Registry *prometheus.Registry
+	Logger     *slog.Logger
+	Registry   *prometheus.Registry
 }
 
 // DefaultConfig returns production settings; OperatorToken, Ready and
