@@ -23,8 +23,9 @@ import (
 // cluster must have the same: the node that leads the registry settles,
 // and a new leader finishes what an old one started.
 type SettlementConfig struct {
-	// Cycle is how long a clearing cycle lasts; 0 closes cycles only on
-	// request (SettlementService.CloseCycle).
+	// Cycle is how long a clearing cycle lasts; cycles end on its
+	// multiples (24h: at midnight UTC). 0 closes cycles only on request
+	// (SettlementService.CloseCycle).
 	Cycle time.Duration
 	// Fee is the operator's fee on each transaction.
 	Fee *civicardv1.CycleFeePolicy
@@ -113,6 +114,10 @@ func (h hostLedgers) Institution(ctx context.Context, id string) (*civicardv1.In
 
 func (h hostLedgers) Statement(ctx context.Context, group string, k uint64, institutionID string) ([]*civicardv1.SettlementStatementLine, error) {
 	return h.host.Statement(ctx, group, k, institutionID)
+}
+
+func (h hostLedgers) StatementSums(ctx context.Context, group string, k uint64) (*ledgerv1.CycleTotals, error) {
+	return h.host.StatementSums(ctx, group, k)
 }
 
 func (h hostLedgers) Totals(ctx context.Context, group string) (*civicardv1.LedgerTotals, error) {
@@ -281,7 +286,9 @@ func (s *Settler) tick(ctx context.Context, started time.Time) error {
 		if len(last) > 0 {
 			since = time.UnixMilli(last[0].GetCreatedUnixMs())
 		}
-		due = s.now().Sub(since) >= s.cfg.Cycle
+		// Cycles end on multiples of Cycle since Go's zero time (a daily
+		// cycle at midnight UTC), whenever the nodes were started.
+		due = s.now().Truncate(s.cfg.Cycle).After(since)
 	}
 	if !due {
 		return nil

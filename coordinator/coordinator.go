@@ -35,6 +35,9 @@ type Ledgers interface {
 	// Statement returns institutionID's lines of the group's closed cycle
 	// k, group filled in.
 	Statement(ctx context.Context, group string, k uint64, institutionID string) ([]*civicardv1.SettlementStatementLine, error)
+	// StatementSums returns the sums of every institution's statement
+	// lines of the group's closed cycle k.
+	StatementSums(ctx context.Context, group string, k uint64) (*ledgerv1.CycleTotals, error)
 	// Totals returns the group's account totals.
 	Totals(ctx context.Context, group string) (*civicardv1.LedgerTotals, error)
 }

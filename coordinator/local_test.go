@@ -94,6 +94,14 @@ func (l *local) Statement(_ context.Context, group string, k uint64, institution
 	return lines, err
 }
 
+func (l *local) StatementSums(_ context.Context, group string, k uint64) (*ledgerv1.CycleTotals, error) {
+	s, err := l.state(group)
+	if err != nil {
+		return nil, err
+	}
+	return s.StatementSums(k)
+}
+
 func (l *local) Totals(_ context.Context, group string) (*civicardv1.LedgerTotals, error) {
 	s, err := l.state(group)
 	if err != nil {

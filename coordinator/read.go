@@ -191,23 +191,34 @@ func reconcileBatch(ctx context.Context, l Ledgers, r *Report, b *civicardv1.Set
 	} else {
 		r.check(true, "batch %d: payable + carried out = net + carried in for every institution; shard parts add up", k)
 	}
+	// One walk per shard: every institution's statement lines, summed.
+	nets := map[string]int64{}
+	for _, group := range l.Shards() {
+		sums, err := l.StatementSums(ctx, group, k)
+		if err != nil {
+			return fmt.Errorf("coordinator: %s statements of cycle %d: %w", group, k, err)
+		}
+		for _, it := range sums.GetInstitutions() {
+			nets[it.GetInstitutionId()] += it.GetNetMinor()
+		}
+	}
 	var payable int64
 	bad := 0
 	for _, inst := range b.GetInstitutions() {
-		var net int64
-		for _, group := range l.Shards() {
-			lines, err := l.Statement(ctx, group, k, inst.GetInstitutionId())
-			if err != nil {
-				return fmt.Errorf("coordinator: %s statement %d %s: %w", group, k, inst.GetInstitutionId(), err)
-			}
-			net += clearing.Sum(lines).GetNetMinor()
-		}
-		if net != inst.GetNetMinor() {
+		id := inst.GetInstitutionId()
+		if nets[id] != inst.GetNetMinor() {
 			bad++
 			r.Mismatches = append(r.Mismatches, fmt.Sprintf("batch %d: statement of %s sums to net %s, the batch says %s",
-				k, inst.GetInstitutionId(), payout.Decimal(net), payout.Decimal(inst.GetNetMinor())))
+				k, id, payout.Decimal(nets[id]), payout.Decimal(inst.GetNetMinor())))
 		}
+		delete(nets, id)
 		payable += inst.GetPayableMinor()
+	}
+	for id, net := range nets {
+		if net != 0 {
+			bad++
+			r.Mismatches = append(r.Mismatches, fmt.Sprintf("batch %d: %s has statement lines (net %s) but is not in the batch", k, id, payout.Decimal(net)))
+		}
 	}
 	r.Checks = append(r.Checks, fmt.Sprintf("batch %d: %d institutions' statements sum to their nets (%d do not)", k, len(b.GetInstitutions()), bad))
 	if payable == 0 {

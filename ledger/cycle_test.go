@@ -8,6 +8,8 @@ import (
 	"civicard/ledger"
 	civicardv1 "civicard/messages/civicard/v1"
 	ledgerv1 "civicard/messages/ledger/v1"
+
+	"google.golang.org/protobuf/proto"
 )
 
 func cmdClose(id string, cycle uint64) *ledgerv1.Command {
@@ -60,6 +62,15 @@ func TestCycleClose(t *testing.T) {
 	}
 	if i2 := got["I2"]; i2.GetChargedMinor() != 300 || i2.GetNetMinor() != 295 {
 		t.Errorf("I2 in cycle 1: %v", i2)
+	}
+	sums, err := s.StatementSums(1)
+	if err != nil || len(sums.GetInstitutions()) != len(c1.GetInstitutions()) {
+		t.Fatalf("statement sums: %v, %v", sums, err)
+	}
+	for i, it := range sums.GetInstitutions() {
+		if want := c1.GetInstitutions()[i]; !proto.Equal(it, want) {
+			t.Errorf("statement sums %v, the close's totals %v", it, want)
+		}
 	}
 	// The offline tap arrived after the close: it is in cycle 2, once,
 	// with its own time.

@@ -33,6 +33,10 @@ func querySettlement(s *ledger.State, q *settlementv1.Query, qr *settlementv1.Qu
 	case *settlementv1.Query_SettlementBatches:
 		limit := min(int(k.SettlementBatches), queryBatchesMax)
 		qr.Found, qr.Kind = true, &settlementv1.QueryResult_SettlementBatches{SettlementBatches: &settlementv1.SettlementBatchList{Batches: s.Batches(limit)}}
+	case *settlementv1.Query_StatementSums:
+		if sums, err := s.StatementSums(k.StatementSums); err == nil {
+			qr.Found, qr.Kind = true, &settlementv1.QueryResult_StatementSums{StatementSums: sums}
+		}
 	case *settlementv1.Query_LedgerTotals:
 		qr.Found, qr.Kind = true, &settlementv1.QueryResult_LedgerTotals{LedgerTotals: Totals(s)}
 	default:
@@ -100,4 +104,17 @@ func (h *Host) Batches(ctx context.Context, group string, limit int) ([]*civicar
 func (h *Host) LedgerTotals(ctx context.Context, group string) (*civicardv1.LedgerTotals, error) {
 	r, err := h.Query(ctx, group, &settlementv1.Query{Kind: &settlementv1.Query_LedgerTotals{LedgerTotals: true}})
 	return r.GetLedgerTotals(), err
+}
+
+// StatementSums returns the sums of every institution's statement lines of
+// the group's closed cycle k, read at the leader.
+func (h *Host) StatementSums(ctx context.Context, group string, k uint64) (*ledgerv1.CycleTotals, error) {
+	r, err := h.Query(ctx, group, &settlementv1.Query{Kind: &settlementv1.Query_StatementSums{StatementSums: k}})
+	if err != nil {
+		return nil, err
+	}
+	if !r.GetFound() {
+		return nil, fmt.Errorf("%w: %s has not closed cycle %d (open: %d)", ErrInvalid, group, k, r.GetOpenCycle())
+	}
+	return r.GetStatementSums(), nil
 }

@@ -368,6 +368,7 @@ type Query struct {
 	//	*Query_SettlementBatch
 	//	*Query_SettlementBatches
 	//	*Query_LedgerTotals
+	//	*Query_StatementSums
 	Kind          isQuery_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -491,6 +492,15 @@ func (x *Query) GetLedgerTotals() bool {
 	return false
 }
 
+func (x *Query) GetStatementSums() uint64 {
+	if x != nil {
+		if x, ok := x.Kind.(*Query_StatementSums); ok {
+			return x.StatementSums
+		}
+	}
+	return 0
+}
+
 type isQuery_Kind interface {
 	isQuery_Kind()
 }
@@ -533,6 +543,11 @@ type Query_LedgerTotals struct {
 	LedgerTotals bool `protobuf:"varint,35,opt,name=ledger_totals,json=ledgerTotals,proto3,oneof"`
 }
 
+type Query_StatementSums struct {
+	// The sums of every institution's statement lines of a closed cycle.
+	StatementSums uint64 `protobuf:"varint,36,opt,name=statement_sums,json=statementSums,proto3,oneof"`
+}
+
 func (*Query_CardId) isQuery_Kind() {}
 
 func (*Query_Transactions) isQuery_Kind() {}
@@ -550,6 +565,8 @@ func (*Query_SettlementBatch) isQuery_Kind() {}
 func (*Query_SettlementBatches) isQuery_Kind() {}
 
 func (*Query_LedgerTotals) isQuery_Kind() {}
+
+func (*Query_StatementSums) isQuery_Kind() {}
 
 type CycleStatementQuery struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -678,6 +695,7 @@ type QueryResult struct {
 	//	*QueryResult_SettlementBatch
 	//	*QueryResult_SettlementBatches
 	//	*QueryResult_LedgerTotals
+	//	*QueryResult_StatementSums
 	Kind isQueryResult_Kind `protobuf_oneof:"kind"`
 	// The ledger's open clearing cycle (settlement reads only).
 	OpenCycle     uint64 `protobuf:"varint,34,opt,name=open_cycle,json=openCycle,proto3" json:"open_cycle,omitempty"`
@@ -810,6 +828,15 @@ func (x *QueryResult) GetLedgerTotals() *v11.LedgerTotals {
 	return nil
 }
 
+func (x *QueryResult) GetStatementSums() *v1.CycleTotals {
+	if x != nil {
+		if x, ok := x.Kind.(*QueryResult_StatementSums); ok {
+			return x.StatementSums
+		}
+	}
+	return nil
+}
+
 func (x *QueryResult) GetOpenCycle() uint64 {
 	if x != nil {
 		return x.OpenCycle
@@ -857,6 +884,10 @@ type QueryResult_LedgerTotals struct {
 	LedgerTotals *v11.LedgerTotals `protobuf:"bytes,35,opt,name=ledger_totals,json=ledgerTotals,proto3,oneof"`
 }
 
+type QueryResult_StatementSums struct {
+	StatementSums *v1.CycleTotals `protobuf:"bytes,36,opt,name=statement_sums,json=statementSums,proto3,oneof"`
+}
+
 func (*QueryResult_Card) isQueryResult_Kind() {}
 
 func (*QueryResult_Transactions) isQueryResult_Kind() {}
@@ -874,6 +905,8 @@ func (*QueryResult_SettlementBatch) isQueryResult_Kind() {}
 func (*QueryResult_SettlementBatches) isQueryResult_Kind() {}
 
 func (*QueryResult_LedgerTotals) isQueryResult_Kind() {}
+
+func (*QueryResult_StatementSums) isQueryResult_Kind() {}
 
 // CycleStatementList is one institution's postings in one shard's cycle.
 type CycleStatementList struct {
@@ -1184,7 +1217,7 @@ const file_settlement_v1_settlement_proto_rawDesc = "" +
 	"\x04kind\"[\n" +
 	"\x0eProposeRequest\x127\n" +
 	"\bcommands\x18\x01 \x03(\v2\x1b.civicard.ledger.v1.CommandR\bcommands\x12\x10\n" +
-	"\x03all\x18\x02 \x01(\bR\x03all\"\xc9\x03\n" +
+	"\x03all\x18\x02 \x01(\bR\x03all\"\xf2\x03\n" +
 	"\x05Query\x12\x19\n" +
 	"\acard_id\x18\x01 \x01(\tH\x00R\x06cardId\x12O\n" +
 	"\ftransactions\x18\x02 \x01(\v2).civicard.settlement.v1.TransactionsQueryH\x00R\ftransactions\x12'\n" +
@@ -1195,7 +1228,8 @@ const file_settlement_v1_settlement_proto_rawDesc = "" +
 	"\x0fcycle_statement\x18\x1f \x01(\v2+.civicard.settlement.v1.CycleStatementQueryH\x00R\x0ecycleStatement\x12+\n" +
 	"\x10settlement_batch\x18  \x01(\x04H\x00R\x0fsettlementBatch\x12/\n" +
 	"\x12settlement_batches\x18! \x01(\rH\x00R\x11settlementBatches\x12%\n" +
-	"\rledger_totals\x18# \x01(\bH\x00R\fledgerTotalsB\x06\n" +
+	"\rledger_totals\x18# \x01(\bH\x00R\fledgerTotals\x12'\n" +
+	"\x0estatement_sums\x18$ \x01(\x04H\x00R\rstatementSumsB\x06\n" +
 	"\x04kind\"R\n" +
 	"\x13CycleStatementQuery\x12\x14\n" +
 	"\x05cycle\x18\x01 \x01(\x04R\x05cycle\x12%\n" +
@@ -1203,7 +1237,7 @@ const file_settlement_v1_settlement_proto_rawDesc = "" +
 	"\x11TransactionsQuery\x12\x17\n" +
 	"\acard_id\x18\x01 \x01(\tR\x06cardId\x12'\n" +
 	"\x0fbefore_sequence\x18\x02 \x01(\x04R\x0ebeforeSequence\x12\x14\n" +
-	"\x05limit\x18\x03 \x01(\rR\x05limit\"\xc9\x05\n" +
+	"\x05limit\x18\x03 \x01(\rR\x05limit\"\x93\x06\n" +
 	"\vQueryResult\x12\x14\n" +
 	"\x05found\x18\x01 \x01(\bR\x05found\x123\n" +
 	"\x04card\x18\x02 \x01(\v2\x1d.civicard.ledger.v1.CardStateH\x00R\x04card\x12M\n" +
@@ -1214,7 +1248,8 @@ const file_settlement_v1_settlement_proto_rawDesc = "" +
 	"\x0fcycle_statement\x18\x1f \x01(\v2*.civicard.settlement.v1.CycleStatementListH\x00R\x0ecycleStatement\x12I\n" +
 	"\x10settlement_batch\x18  \x01(\v2\x1c.civicard.v1.SettlementBatchH\x00R\x0fsettlementBatch\x12\\\n" +
 	"\x12settlement_batches\x18! \x01(\v2+.civicard.settlement.v1.SettlementBatchListH\x00R\x11settlementBatches\x12@\n" +
-	"\rledger_totals\x18# \x01(\v2\x19.civicard.v1.LedgerTotalsH\x00R\fledgerTotals\x12\x1d\n" +
+	"\rledger_totals\x18# \x01(\v2\x19.civicard.v1.LedgerTotalsH\x00R\fledgerTotals\x12H\n" +
+	"\x0estatement_sums\x18$ \x01(\v2\x1f.civicard.ledger.v1.CycleTotalsH\x00R\rstatementSums\x12\x1d\n" +
 	"\n" +
 	"open_cycle\x18\" \x01(\x04R\topenCycleB\x06\n" +
 	"\x04kind\"P\n" +
@@ -1308,18 +1343,19 @@ var file_settlement_v1_settlement_proto_depIdxs = []int32{
 	18, // 12: civicard.settlement.v1.QueryResult.settlement_batch:type_name -> civicard.v1.SettlementBatch
 	9,  // 13: civicard.settlement.v1.QueryResult.settlement_batches:type_name -> civicard.settlement.v1.SettlementBatchList
 	19, // 14: civicard.settlement.v1.QueryResult.ledger_totals:type_name -> civicard.v1.LedgerTotals
-	20, // 15: civicard.settlement.v1.CycleStatementList.lines:type_name -> civicard.v1.SettlementStatementLine
-	18, // 16: civicard.settlement.v1.SettlementBatchList.batches:type_name -> civicard.v1.SettlementBatch
-	21, // 17: civicard.settlement.v1.TransactionList.transactions:type_name -> civicard.v1.Transaction
-	0,  // 18: civicard.settlement.v1.MembershipChange.op:type_name -> civicard.settlement.v1.MembershipOp
-	1,  // 19: civicard.settlement.v1.ForwardResponse.status:type_name -> civicard.settlement.v1.ForwardStatus
-	22, // 20: civicard.settlement.v1.ForwardResponse.results:type_name -> civicard.ledger.v1.Result
-	7,  // 21: civicard.settlement.v1.ForwardResponse.query:type_name -> civicard.settlement.v1.QueryResult
-	22, // [22:22] is the sub-list for method output_type
-	22, // [22:22] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	17, // 15: civicard.settlement.v1.QueryResult.statement_sums:type_name -> civicard.ledger.v1.CycleTotals
+	20, // 16: civicard.settlement.v1.CycleStatementList.lines:type_name -> civicard.v1.SettlementStatementLine
+	18, // 17: civicard.settlement.v1.SettlementBatchList.batches:type_name -> civicard.v1.SettlementBatch
+	21, // 18: civicard.settlement.v1.TransactionList.transactions:type_name -> civicard.v1.Transaction
+	0,  // 19: civicard.settlement.v1.MembershipChange.op:type_name -> civicard.settlement.v1.MembershipOp
+	1,  // 20: civicard.settlement.v1.ForwardResponse.status:type_name -> civicard.settlement.v1.ForwardStatus
+	22, // 21: civicard.settlement.v1.ForwardResponse.results:type_name -> civicard.ledger.v1.Result
+	7,  // 22: civicard.settlement.v1.ForwardResponse.query:type_name -> civicard.settlement.v1.QueryResult
+	23, // [23:23] is the sub-list for method output_type
+	23, // [23:23] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_settlement_v1_settlement_proto_init() }
@@ -1342,6 +1378,7 @@ func file_settlement_v1_settlement_proto_init() {
 		(*Query_SettlementBatch)(nil),
 		(*Query_SettlementBatches)(nil),
 		(*Query_LedgerTotals)(nil),
+		(*Query_StatementSums)(nil),
 	}
 	file_settlement_v1_settlement_proto_msgTypes[5].OneofWrappers = []any{
 		(*QueryResult_Card)(nil),
@@ -1353,6 +1390,7 @@ func file_settlement_v1_settlement_proto_init() {
 		(*QueryResult_SettlementBatch)(nil),
 		(*QueryResult_SettlementBatches)(nil),
 		(*QueryResult_LedgerTotals)(nil),
+		(*QueryResult_StatementSums)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
