@@ -124,6 +124,12 @@ const batchesReadMax = 100_000
 // its net, and the payout file's control sum is what the batch pays.
 func Reconcile(ctx context.Context, l Ledgers, statementsLast int, debtor payout.Party) (*Report, error) {
 	r := &Report{}
+	// The batches are read before and after the totals: a batch paid in
+	// between would make the totals and the batches disagree for nothing.
+	before, err := settledState(ctx, l)
+	if err != nil {
+		return nil, err
+	}
 	var total civicardv1.LedgerTotals
 	for _, group := range l.Shards() {
 		t, err := l.Totals(ctx, group)
@@ -142,13 +148,13 @@ func Reconcile(ctx context.Context, l Ledgers, statementsLast int, debtor payout
 		total.PayoutsMinor += t.GetPayoutsMinor()
 		total.FeesMinor += t.GetFeesMinor()
 	}
-	batches, err := l.Batches(ctx, batchesReadMax)
-	if err != nil {
-		return nil, fmt.Errorf("coordinator: batches: %w", err)
-	}
-	pending, err := Pending(ctx, l)
+	after, err := settledState(ctx, l)
 	if err != nil {
 		return nil, err
+	}
+	batches, pending := after.batches, after.pending
+	if pending == 0 && !before.same(after) {
+		pending = after.next
 	}
 	var paid, fees int64
 	for _, b := range batches {
@@ -181,6 +187,33 @@ func Reconcile(ctx context.Context, l Ledgers, statementsLast int, debtor payout
 		}
 	}
 	return r, nil
+}
+
+// settled is where settlement stands: the batches, and the cycle in flight.
+type settled struct {
+	batches []*civicardv1.SettlementBatch
+	pending uint64
+	next    uint64
+}
+
+func settledState(ctx context.Context, l Ledgers) (settled, error) {
+	batches, err := l.Batches(ctx, batchesReadMax)
+	if err != nil {
+		return settled{}, fmt.Errorf("coordinator: batches: %w", err)
+	}
+	pending, err := Pending(ctx, l)
+	if err != nil {
+		return settled{}, err
+	}
+	return settled{batches: batches, pending: pending, next: uint64(len(batches)) + 1}, nil
+}
+
+// same reports whether no batch was recorded or paid between a and b.
+func (a settled) same(b settled) bool {
+	if a.pending != b.pending || len(a.batches) != len(b.batches) {
+		return false
+	}
+	return len(a.batches) == 0 || a.batches[0].GetPaid() == b.batches[0].GetPaid()
 }
 
 // reconcileBatch checks one batch against its statements and its file.
