@@ -28,17 +28,6 @@ func (n *Node) Describe(withDigests bool) *civicardv1.GetNodeResponse {
 	return out
 }
 
-func totalsOf(s *ledger.State) *civicardv1.LedgerTotals {
-	t := s.Totals()
-	return &civicardv1.LedgerTotals{
-		FundingMinor:     t.FundingMinor,
-		CardsMinor:       t.CardsMinor,
-		ReceivablesMinor: t.ReceivablesMinor,
-		Cards:            int64(t.Cards),
-		LedgerSequence:   s.Sequence(),
-	}
-}
-
 // describeHost is a cluster node's replicas.
 func describeHost(host *settlement.Host) func(bool) []*civicardv1.GroupReplica {
 	return func(withDigests bool) []*civicardv1.GroupReplica {
@@ -57,7 +46,7 @@ func describeHost(host *settlement.Host) func(bool) []*civicardv1.GroupReplica {
 			for _, p := range status.Nonvoters {
 				replica.Nonvoters = append(replica.Nonvoters, p.NodeID)
 			}
-			_ = host.ReadLocal(status.Name, func(s *ledger.State) { replica.Totals = totalsOf(s) })
+			_ = host.ReadLocal(status.Name, func(s *ledger.State) { replica.Totals = settlement.Totals(s) })
 			if withDigests {
 				if digest, err := host.Digest(status.Name); err == nil {
 					replica.Digest = digest[:]

@@ -18,6 +18,13 @@
 // Both build a startSpec and call start (start.go), so the embedded node
 // runs exactly the code a cluster runs.
 //
+// Every node with a ledger has a Settler (settle.go): it serves the
+// SettlementService and, on the node whose replica leads the registry,
+// closes clearing cycles on schedule and finishes any cycle a previous
+// leader left half done (package coordinator). A leader that loses the
+// registry mid-way and a new one may both run the steps: each is
+// idempotent by its id, so that costs nothing but a repeat.
+//
 // A node's data directory holds:
 //
 //	raft/<group>/              each Raft group it replicates: log, snapshots

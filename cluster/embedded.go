@@ -31,6 +31,8 @@ type Settings struct {
 	// Registerer are filled in.
 	Host   settlement.HostConfig
 	Actors actors.Config
+	// Settlement configures clearing cycles and payouts.
+	Settlement SettlementConfig
 	// RequestTimeout bounds a call between grains.
 	RequestTimeout time.Duration
 	Logger         *slog.Logger
@@ -43,6 +45,7 @@ func DefaultSettings() Settings {
 		Demo:           demo.DefaultConfig(),
 		Host:           settlement.DefaultHostConfig(),
 		Actors:         actors.DefaultConfig(),
+		Settlement:     DefaultSettlementConfig(),
 		RequestTimeout: time.Second,
 		Logger:         slog.Default(),
 		Registerer:     prometheus.NewRegistry(),
@@ -55,6 +58,9 @@ func (c Settings) validate() error {
 	}
 	if c.RequestTimeout <= 0 || c.Logger == nil || c.Registerer == nil {
 		return errors.New("cluster: RequestTimeout, Logger and Registerer are required")
+	}
+	if err := c.Settlement.Validate(); err != nil {
+		return err
 	}
 	return c.Actors.Validate()
 }
@@ -113,6 +119,9 @@ type Node struct {
 	OperatorToken string
 	// CredentialKey derives the demo terminals' credentials.
 	CredentialKey string
+	// Settlement settles clearing cycles; nil for a gateway, which has no
+	// ledger.
+	Settlement *Settler
 
 	// failed receives an error when the node can no longer serve and must
 	// be started again; nil for the embedded node.

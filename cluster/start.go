@@ -81,6 +81,19 @@ func start(ctx context.Context, spec startSpec) (_ *Node, err error) {
 			return nil, err
 		}
 		node.ready, node.closeLedger, node.describeLedger = router.ready, host.Close, describeHost(host)
+		if node.Settlement, err = newSettler(hostLedgers{host: host, shards: spec.layout.Shards}, spec.Settlement, spec.Logger, spec.Registerer); err != nil {
+			return nil, err
+		}
+		// The schedule stops (Close cancels life) before the ledger closes.
+		settling := make(chan struct{})
+		go func() {
+			defer close(settling)
+			node.Settlement.run(life, leadsRegistry(host))
+		}()
+		node.closeLedger = func() error {
+			<-settling
+			return host.Close()
+		}
 		node.handOver = func() { handOverLeadership(host, spec.Logger) }
 		if spec.loadsDemo && spec.Demo.Cards > 0 {
 			demoCfg := spec.Demo

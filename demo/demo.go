@@ -11,6 +11,7 @@ import (
 
 	"civicard/cardno"
 	civicardv1 "civicard/messages/civicard/v1"
+	"civicard/payout"
 )
 
 // Dataset is a generated city. Treat it as read-only: Commands hands out its
@@ -58,6 +59,8 @@ const (
 	cardBodyPrefix   = 32 * 1_000_000_000 // "32", the area code of Katowice, then a 9-digit serial
 	cardSerialGapMax = 100                // CardsMax * cardSerialGapMax <= 10^9 serials
 	cardSerials      = 1_000_000_000
+	// demoBankSortCode is the bank every demo institution banks with.
+	demoBankSortCode = "10205561"
 )
 
 // The largest serial, (cardSerialGapMax-1) + (CardsMax-1)*cardSerialGapMax,
@@ -123,6 +126,15 @@ func buildInstitutions(towns []town) ([]*civicardv1.Institution, map[string]plac
 		}
 	}
 	slices.SortFunc(out, func(a, b *civicardv1.Institution) int { return cmp.Compare(a.InstitutionId, b.InstitutionId) })
+	// Every institution is paid to its own account at one bank: valid
+	// Polish IBANs, numbered in id order.
+	for i, inst := range out {
+		iban, err := payout.PolishIBAN(demoBankSortCode, fmt.Sprintf("%016d", 7_000_000_000+i))
+		if err != nil {
+			panic(err) // a constant sort code and a 16-digit number: cannot fail
+		}
+		inst.Iban = iban
+	}
 	return out, specs
 }
 

@@ -32,8 +32,11 @@ type Config struct {
 	Ready func() error
 	// Describe answers AdminService.GetNode.
 	Describe func(withDigests bool) *civicardv1.GetNodeResponse
-	Logger   *slog.Logger
-	Registry *prometheus.Registry
+	// Settlement serves the SettlementService; nil on a node without a
+	// ledger (it answers UNIMPLEMENTED).
+	Settlement Settlement
+	Logger     *slog.Logger
+	Registry   *prometheus.Registry
 }
 
 // DefaultConfig returns production settings; OperatorToken, Ready and

@@ -54,6 +54,8 @@ func (g *Gateway) Handler() http.Handler {
 	mux.Handle(path, g.metrics.countHTTP("card", g.limitBody(handler)))
 	path, handler = civicardv1connect.NewAdminServiceHandler(adminService{gw: g}, opts...)
 	mux.Handle(path, g.metrics.countHTTP("admin", g.limitBody(handler)))
+	path, handler = civicardv1connect.NewSettlementServiceHandler(settlementService{gw: g}, opts...)
+	mux.Handle(path, g.metrics.countHTTP("settlement", g.limitBody(handler)))
 	path, handler = civicardv1connect.NewTerminalRegistryServiceHandler(registryService{gw: g}, opts...)
 	mux.Handle(path, g.metrics.countHTTP("registry", g.limitBody(handler)))
 	mux.Handle("GET /healthz", g.metrics.countHTTP("healthz", http.HandlerFunc(g.healthz)))

@@ -99,6 +99,22 @@ func (s *State) Apply(cmd *ledgerv1.Command) *ledgerv1.Result {
 		if k != nil {
 			res = s.closeCard(rc, k.CloseCard)
 		}
+	case *ledgerv1.Command_CycleClose:
+		if k != nil {
+			res = s.cycleClose(rc, k.CycleClose)
+		}
+	case *ledgerv1.Command_PayoutPost:
+		if k != nil {
+			res = s.payoutPost(rc, k.PayoutPost)
+		}
+	case *ledgerv1.Command_SettlementRecord:
+		if k != nil {
+			res = s.settlementRecord(rc, k.SettlementRecord)
+		}
+	case *ledgerv1.Command_SettlementMarkPaid:
+		if k != nil {
+			res = s.settlementMarkPaid(rc, k.SettlementMarkPaid)
+		}
 	}
 	if res == nil {
 		return rejected(ledgerv1.RejectReason_REJECT_REASON_INVALID, "command %s has no kind; nothing recorded", clip(id))

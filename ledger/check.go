@@ -70,6 +70,10 @@ func (s *State) Check() error {
 		}
 	}
 
+	posted := make(map[*institution]int64, len(s.institutions))
+	for _, p := range s.postings {
+		posted[p.inst] += p.amountMinor // each bounded by AmountMaxMinor, far from overflow
+	}
 	var receivablesMinor int64
 	receivablesOverflow := false
 	for _, id := range sortedKeys(s.institutions) {
@@ -78,8 +82,9 @@ func (s *State) Check() error {
 		if inst.rec.GetInstitutionId() != id {
 			fail("%v is filed under id %q", acct, inst.rec.GetInstitutionId())
 		}
-		// A receivable may be negative: a refund after the institution was
-		// paid out (transfer.refund); conservation still holds.
+		if want := posted[inst] - inst.settledMinor; inst.receivableMinor != want {
+			fail("%v: balance %d, but its postings %d less its payouts and fees %d make %d", acct, inst.receivableMinor, posted[inst], inst.settledMinor, want)
+		}
 		var ok bool
 		if receivablesMinor, ok = add(receivablesMinor, inst.receivableMinor); !ok {
 			receivablesOverflow = true
@@ -111,9 +116,13 @@ func (s *State) Check() error {
 		fail("the receivable accounts sum to %d but the running total is %d", receivablesMinor, s.receivablesMinor)
 	}
 	if !cardsOverflow && !receivablesOverflow {
-		if total, ok := sum3(s.fundingMinor, cardsMinor, receivablesMinor); !ok || total != 0 {
-			fail("money is not conserved: funding %d + cards %d + receivables %d != 0", s.fundingMinor, cardsMinor, receivablesMinor)
+		if total, ok := sum3(s.fundingMinor, cardsMinor, receivablesMinor); !ok || !conserved(total, s.payoutsMinor, s.feesMinor) {
+			fail("money is not conserved: funding %d + cards %d + receivables %d + payouts %d + fees %d != 0",
+				s.fundingMinor, cardsMinor, receivablesMinor, s.payoutsMinor, s.feesMinor)
 		}
+	}
+	for _, err := range s.checkSettlement() {
+		fail("%w", err)
 	}
 
 	if err := errors.Join(errs...); err != nil {
@@ -149,6 +158,50 @@ func (s *State) checkHistory(c *card) error {
 		return fmt.Errorf("balance %d but the newest transaction %q left %d", c.balanceMinor, last.GetTransactionId(), last.GetBalanceAfter().GetMinorUnits())
 	}
 	return nil
+}
+
+// checkSettlement checks the postings, the closed cycles and the batches:
+// postings in ledger order and within it, cycles numbered from 1 whose
+// ranges of sequences and postings follow each other and hold exactly the
+// postings of those sequences, batches numbered from 1 whose arithmetic
+// holds.
+func (s *State) checkSettlement() []error {
+	var errs []error
+	for i, p := range s.postings {
+		switch {
+		case p.sequence < 1 || p.sequence > s.sequence:
+			errs = append(errs, fmt.Errorf("posting %d at ledger sequence %d, outside [1, %d]", i, p.sequence, s.sequence))
+		case i > 0 && p.sequence < s.postings[i-1].sequence:
+			errs = append(errs, fmt.Errorf("posting %d at ledger sequence %d after one at %d", i, p.sequence, s.postings[i-1].sequence))
+		case p.inst == nil || s.institutions[p.inst.rec.GetInstitutionId()] != p.inst:
+			errs = append(errs, fmt.Errorf("posting %d of an unknown institution", i))
+		}
+	}
+	var lastSeq, lastPosting uint64
+	for i, c := range s.cycles {
+		k := uint64(i) + 1
+		switch {
+		case c.GetCycle() != k:
+			errs = append(errs, fmt.Errorf("cycle %d filed as cycle %d", c.GetCycle(), k))
+		case c.GetFirstSequence() != lastSeq || c.GetLastSequence() < lastSeq || c.GetLastSequence() > s.sequence:
+			errs = append(errs, fmt.Errorf("cycle %d covers sequences (%d, %d], the previous ended at %d, the ledger at %d", k, c.GetFirstSequence(), c.GetLastSequence(), lastSeq, s.sequence))
+		case c.GetFirstPosting() != lastPosting || c.GetLastPosting() < lastPosting || c.GetLastPosting() > uint64(len(s.postings)):
+			errs = append(errs, fmt.Errorf("cycle %d covers postings [%d, %d), the previous ended at %d, there are %d", k, c.GetFirstPosting(), c.GetLastPosting(), lastPosting, len(s.postings)))
+		case c.GetLastPosting() > c.GetFirstPosting() && (s.postings[c.GetFirstPosting()].sequence <= c.GetFirstSequence() || s.postings[c.GetLastPosting()-1].sequence > c.GetLastSequence()):
+			errs = append(errs, fmt.Errorf("cycle %d holds postings outside its sequences (%d, %d]", k, c.GetFirstSequence(), c.GetLastSequence()))
+		case c.GetLastPosting() < uint64(len(s.postings)) && s.postings[c.GetLastPosting()].sequence <= c.GetLastSequence():
+			errs = append(errs, fmt.Errorf("cycle %d leaves out a posting of its sequences", k))
+		}
+		lastSeq, lastPosting = c.GetLastSequence(), c.GetLastPosting()
+	}
+	for i, b := range s.batches {
+		if b.GetCycle() != uint64(i)+1 {
+			errs = append(errs, fmt.Errorf("batch %d filed as batch %d", b.GetCycle(), i+1))
+		} else if err := s.checkBatch(b); err != nil {
+			errs = append(errs, fmt.Errorf("batch %d: %w", b.GetCycle(), err))
+		}
+	}
+	return errs
 }
 
 func sortedKeys[V any](m map[string]V) []string {

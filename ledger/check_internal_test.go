@@ -43,6 +43,7 @@ func TestCheckNamesAccounts(t *testing.T) {
 		{"pricing state", func(s *State) {
 			s.cards["C1"].pricing = &ledgerv1.PricingState{Stays: make([]*ledgerv1.PricingStay, 5)}
 		}, []string{`card "C1": invalid pricing state: pricing state: 5 stays, at most 4`}},
+		{"receivable off its postings", func(s *State) { s.institutions["I1"].receivableMinor = -1 }, []string{`receivable of institution "I1": balance -1, but its postings 300 less its payouts and fees 0 make 300`}},
 		{"funding", func(s *State) { s.fundingMinor-- }, []string{"money is not conserved: funding -1001"}},
 		{"running total", func(s *State) { s.cardsMinor++ }, []string{"running total is 701"}},
 		{"version", func(s *State) { s.cards["C1"].version = 99 }, []string{`card "C1": version 99 is outside [1, ledger sequence 4]`}},
@@ -85,7 +86,6 @@ func TestTransferSecondCheck(t *testing.T) {
 		want string
 	}{
 		{"overdraw", transfer{from: card, to: recv, amountMinor: 701}, `card "C1" would go negative (-1)`},
-		{"receivable negative", transfer{from: recv, to: card, amountMinor: 301}, `receivable of institution "I1" would go negative`},
 		{"over maximum", transfer{from: funding, to: card, amountMinor: 19301}, "would exceed the balance maximum"},
 		{"negative amount", transfer{from: card, to: recv, amountMinor: -1}, "amount outside"},
 		{"too large", transfer{from: funding, to: card, amountMinor: 20001}, "amount outside"},

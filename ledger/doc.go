@@ -26,21 +26,25 @@
 //
 // # Accounts and invariants
 //
-// There are three kinds of account: the funding account, which pays every
+// There are five kinds of account: the funding account, which pays every
 // top-up and so goes negative as money comes in; one e-purse per card; one
 // receivable per institution, what the city owes it for the services its
-// holders paid for. Money only moves by transfers between two accounts
-// (a top-up: funding to card; a charge: card to receivable; a refund:
-// receivable to card; a replacement: card to card; a closing: card to
-// funding), so at all times
+// holders paid for; the payouts account, what was paid out to the
+// institutions; the operator's fees account. Money only moves by transfers
+// between two accounts (a top-up: funding to card; a charge: card to
+// receivable; a refund: receivable to card; a replacement: card to card; a
+// closing: card to funding; a payout: receivable to payouts and fees), so
+// at all times
 //
-//	funding + Σ card balances + Σ receivables == 0
+//	funding + Σ card balances + Σ receivables + payouts + fees == 0
 //	0 <= card balance <= Config.BalanceMaxMinor (+ AmountMaxMinor after a refund)
+//	receivable == Σ its postings - what payouts took from it
 //
-// A refund (a check-out, a correction) may take a receivable below zero:
-// the institution may have been paid out since the charge, and settlement
-// nets it later. Only a refund may; and it may take a card over its maximum
-// by at most one purchase, since the money was the card's before.
+// A receivable may go below zero: a refund (a check-out, a correction) or a
+// payout's fee can take more than the institution earned since its last
+// payout (clearing carries the loss to its next one). A refund may take a
+// card over its maximum by at most one purchase, since the money was the
+// card's before.
 //
 // # Priced taps and the card's pricing state
 //
@@ -69,6 +73,22 @@
 // months from now; CloseCard pays the balance back to the funding account
 // and closes the card for good (not with debt). Each carries an Audit (who,
 // when, why) that its record keeps.
+//
+// # Clearing cycles and payouts
+//
+// Every transfer into or out of a receivable, by whatever command, is a
+// posting (cycle.go). CycleClose{k} closes cycle k at its own place in the
+// log: the postings since the previous close are cycle k, everything after
+// it is cycle k+1, so every replica cuts at the same point while taps keep
+// flowing, and a late offline tap lands in the cycle in which it arrived
+// (its statement line keeps its own time). The close walks the cycle's
+// postings once, deciding each transaction's fee (package clearing), and
+// keeps the totals per institution. PayoutPost moves an institution's share
+// of a closed cycle to the payouts and fees accounts; the registry's ledger
+// records each cycle's SettlementBatch (payout.go). Their command ids are
+// fixed by the cycle and institution (CycleCloseID, PayoutID ...), so the
+// idempotency set makes each happen once, whoever sends it and however
+// often (package coordinator).
 //
 // A command handler decides a transfer on business grounds (blocked card,
 // insufficient funds, balance maximum); the transfer is then checked again
@@ -108,7 +128,11 @@
 // deterministically: the header (format version 1, ledger sequence, funding
 // balance, the seeds in order, the receivables in institution id order, the
 // number of records that follow), then the institutions, the terminals and
-// the cards, each in id order, then every stored result in ledger order.
+// the cards, each in id order, then every stored result in ledger order,
+// then the closed cycles in order, the postings in runs of 65,536 (in
+// columns, the institution as its index in id order), the batches in cycle
+// order. The header also holds the payouts and fees accounts and, once a
+// payout was posted, what payouts took from each receivable.
 // The results carry no sequence of their own: the n results of a snapshot
 // at sequence n are numbered 1..n, and Restore checks each transaction's
 // ledger_sequence against that. Card histories are not written; Restore
@@ -119,7 +143,7 @@
 //
 // The stored results are the idempotency set, and nothing removes them yet:
 // they grow by one per command until clearing cycles bring pruning (dropping
-// results older than a cleared cycle, whose ids no client can still retry;
+// results older than a paid cycle, whose ids no client can still retry;
 // the log is append-only today and a Frozen shares its prefix, so pruning
 // must copy rather than cut in place). A result is kept small: ids and text
 // are bounded (command id 128 bytes, card id 32, free text 256); a card
@@ -133,5 +157,7 @@
 // most Config.HistoryMax transactions; older ones leave the list but stay
 // in the results. The snapshot header names every institution and seed, so
 // those are capped (10,000 and 1,024) to keep it far below the 4 MiB record
-// limit.
+// limit. A posting costs 24 bytes more per charge; closing a cycle of 5
+// million charges takes about 85 ms and 64 KiB (BenchmarkCycleClose5M),
+// while the ledger holding them takes about 3.4 GiB.
 package ledger

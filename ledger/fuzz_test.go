@@ -30,6 +30,8 @@ func FuzzApply(f *testing.F) {
 		{cmdReplace("replace/C1", "C1", "C8"), cmdPriced("tap/C8", "C8", 2), cmdReplace("replace/C8", "C8", "C1")},
 		{{Id: "renew/C6", Kind: &ledgerv1.Command_RenewCard{RenewCard: &ledgerv1.RenewCard{CardId: "C6", Audit: testAudit}}}},
 		{{Id: "revoke/C6", Kind: &ledgerv1.Command_RevokeEntitlement{RevokeEntitlement: &ledgerv1.RevokeEntitlement{CardId: "C6", Concession: "STUDENT", Audit: testAudit}}}},
+		{cmdClose(ledger.CycleCloseID(1), 1), cmdPayout(ledger.PayoutID(1, "I1"), 1, "I1", 335, 5)},
+		{cmdClose("settle/cycle/2", 2), cmdPayout(ledger.PayoutID(1, "I2"), 1, "I2", -1, 1)},
 	} {
 		b, err := proto.Marshal(&ledgerv1.Batch{Commands: cmds})
 		if err != nil {
@@ -88,6 +90,7 @@ func FuzzRestore(f *testing.F) {
 	f.Add(valid[:1])
 	f.Add(append(append([]byte(nil), valid...), 0))
 	f.Add(snapshotBytes(f, newState(f, ledger.DefaultConfig())))
+	f.Add(snapshotBytes(f, settled(f)))
 	f.Add([]byte{})
 	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})
 	f.Add([]byte{0x80, 0x80, 0x80, 0x02}) // a 4 MiB record announced, nothing after

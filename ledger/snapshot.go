@@ -35,6 +35,11 @@ type Frozen struct {
 	terminals    []*civicardv1.Terminal
 	cards        []card // copies without history: Restore rebuilds it from the results
 	results      []storedResult
+	payoutsMinor int64
+	feesMinor    int64
+	postings     []posting
+	cycles       []*ledgerv1.CycleTotals
+	batches      []*civicardv1.SettlementBatch
 
 	// Sorting is left to the first WriteTo or Digest, outside the lock.
 	sortOnce sync.Once
@@ -43,6 +48,7 @@ type Frozen struct {
 type frozenInstitution struct {
 	rec             *civicardv1.Institution
 	receivableMinor int64
+	settledMinor    int64
 }
 
 // Freeze takes an immutable copy of the state for a snapshot. Call it under
@@ -57,13 +63,19 @@ func (s *State) Freeze() *Frozen {
 		cards:        make([]card, 0, len(s.cards)),
 		// The full slice expression stops anything from appending into the
 		// shared array through f.results.
-		results: s.log[:len(s.log):len(s.log)],
+		results:      s.log[:len(s.log):len(s.log)],
+		payoutsMinor: s.payoutsMinor,
+		feesMinor:    s.feesMinor,
+		postings:     s.postings[:len(s.postings):len(s.postings)],
+		cycles:       s.cycles[:len(s.cycles):len(s.cycles)],
+		// MarkPaid replaces elements of batches: copy the (short) slice.
+		batches: slices.Clone(s.batches),
 	}
 	for seed := range s.seeds {
 		f.seeds = append(f.seeds, seed)
 	}
 	for _, inst := range s.institutions {
-		f.institutions = append(f.institutions, frozenInstitution{rec: inst.rec, receivableMinor: inst.receivableMinor})
+		f.institutions = append(f.institutions, frozenInstitution{rec: inst.rec, receivableMinor: inst.receivableMinor, settledMinor: inst.settledMinor})
 	}
 	for _, t := range s.terminals {
 		f.terminals = append(f.terminals, t)
@@ -107,10 +119,23 @@ func (f *Frozen) WriteTo(w io.Writer) (int64, error) {
 		FundingBalanceMinor: f.fundingMinor,
 		Seeds:               f.seeds,
 		Receivables:         make([]*ledgerv1.Receivable, len(f.institutions)),
-		RecordCount:         uint64(len(f.institutions) + len(f.terminals) + len(f.cards) + len(f.results)),
+		RecordCount: uint64(len(f.institutions) + len(f.terminals) + len(f.cards) + len(f.results) +
+			len(f.cycles) + postingChunks(len(f.postings)) + len(f.batches)),
+		PayoutsMinor: f.payoutsMinor,
+		FeesMinor:    f.feesMinor,
 	}
+	settled := false
 	for i, inst := range f.institutions {
 		header.Receivables[i] = &ledgerv1.Receivable{InstitutionId: inst.rec.GetInstitutionId(), BalanceMinor: inst.receivableMinor}
+		settled = settled || inst.settledMinor != 0
+	}
+	// Written only once a payout was posted, so a ledger that never
+	// settled writes the bytes it always did.
+	if settled {
+		header.SettledMinor = make([]int64, len(f.institutions))
+		for i, inst := range f.institutions {
+			header.SettledMinor[i] = inst.settledMinor
+		}
 	}
 	sw.write(&ledgerv1.SnapshotRecord{Kind: &ledgerv1.SnapshotRecord_Header{Header: header}})
 
@@ -136,6 +161,7 @@ func (f *Frozen) WriteTo(w io.Writer) (int64, error) {
 		resRec.Result.Id, resRec.Result.Result = r.id, r.result
 		sw.write(&ledgerv1.SnapshotRecord{Kind: resRec})
 	}
+	f.writeSettlement(&sw)
 	if sw.err == nil {
 		sw.err = bw.Flush()
 	}
@@ -216,6 +242,9 @@ const (
 	phaseTerminals
 	phaseCards
 	phaseResults
+	phaseCycles
+	phasePostings
+	phaseBatches
 )
 
 func (s *State) restore(br *bufio.Reader) error {
@@ -267,6 +296,12 @@ func (s *State) restore(br *bufio.Reader) error {
 			recPhase, id = phaseCards, k.Card.GetCardId()
 		case *ledgerv1.SnapshotRecord_Result:
 			recPhase, id = phaseResults, k.Result.GetId()
+		case *ledgerv1.SnapshotRecord_Cycle:
+			recPhase = phaseCycles
+		case *ledgerv1.SnapshotRecord_Postings:
+			recPhase = phasePostings
+		case *ledgerv1.SnapshotRecord_Batch:
+			recPhase = phaseBatches
 		default:
 			return fmt.Errorf("record %d: a %T record after the header", i+1, rec.GetKind())
 		}
@@ -275,7 +310,7 @@ func (s *State) restore(br *bufio.Reader) error {
 		}
 		// Entities come in strictly increasing id order (no duplicates);
 		// results in ledger order, their ids unique.
-		if recPhase == phase && recPhase != phaseResults && id <= lastID {
+		if recPhase == phase && recPhase < phaseResults && id <= lastID {
 			return fmt.Errorf("record %d: %T record %s is not after %s", i+1, rec.GetKind(), clip(id), clip(lastID))
 		}
 		// The receivables in the header can be matched once the last
@@ -298,6 +333,12 @@ func (s *State) restore(br *bufio.Reader) error {
 			err = s.restoreCard(k.Card)
 		case *ledgerv1.SnapshotRecord_Result:
 			err = s.restoreResult(k.Result)
+		case *ledgerv1.SnapshotRecord_Cycle:
+			err = s.restoreCycle(k.Cycle)
+		case *ledgerv1.SnapshotRecord_Postings:
+			err = s.restorePostings(k.Postings)
+		case *ledgerv1.SnapshotRecord_Batch:
+			err = s.restoreBatch(k.Batch)
 		}
 		if err != nil {
 			return fmt.Errorf("record %d: %w", i+1, err)
@@ -308,6 +349,7 @@ func (s *State) restore(br *bufio.Reader) error {
 			return fmt.Errorf("header: %w", err)
 		}
 	}
+	s.restoringInstitutions = nil
 	if _, err := br.ReadByte(); err != io.EOF {
 		if err != nil {
 			return fmt.Errorf("after %d records: %w", header.GetRecordCount(), err)
@@ -334,6 +376,8 @@ func (s *State) restoreHeader(h *ledgerv1.SnapshotHeader) error {
 		return fmt.Errorf("%d receivables, more than %d institutions", len(h.GetReceivables()), institutionsMax)
 	}
 	s.fundingMinor = h.GetFundingBalanceMinor()
+	s.payoutsMinor, s.feesMinor = h.GetPayoutsMinor(), h.GetFeesMinor()
+	s.restoringSettled = h.GetSettledMinor()
 	// The results are replayed into the log one by one; the sequence they
 	// must reach is checked at the end.
 	s.sequence = h.GetLedgerSequence()
@@ -346,6 +390,10 @@ func (s *State) restoreReceivables(receivables []*ledgerv1.Receivable) error {
 	if len(receivables) != len(s.institutions) {
 		return fmt.Errorf("%d receivables for %d institutions", len(receivables), len(s.institutions))
 	}
+	if n := len(s.restoringSettled); n != 0 && n != len(receivables) {
+		return fmt.Errorf("%d settled amounts for %d receivables", n, len(receivables))
+	}
+	s.restoringInstitutions = make([]*institution, len(receivables))
 	for i, r := range receivables {
 		id := r.GetInstitutionId()
 		if i > 0 && id <= receivables[i-1].GetInstitutionId() {
@@ -360,6 +408,10 @@ func (s *State) restoreReceivables(receivables []*ledgerv1.Receivable) error {
 			return errors.New("the receivables overflow")
 		}
 		inst.receivableMinor, s.receivablesMinor = r.GetBalanceMinor(), sum
+		if len(s.restoringSettled) > 0 {
+			inst.settledMinor = s.restoringSettled[i]
+		}
+		s.restoringInstitutions[i] = inst
 	}
 	return nil
 }

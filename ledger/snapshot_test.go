@@ -225,10 +225,10 @@ func TestRestoreRejects(t *testing.T) {
 			header(r).FundingBalanceMinor--
 			return r
 		}, ledger.Config{}, "money is not conserved"},
-		{"receivable changed", func(r []*ledgerv1.SnapshotRecord) []*ledgerv1.SnapshotRecord {
+		{"receivable off its postings", func(r []*ledgerv1.SnapshotRecord) []*ledgerv1.SnapshotRecord {
 			header(r).Receivables[0].BalanceMinor = -1
 			return r
-		}, ledger.Config{}, `money is not conserved`},
+		}, ledger.Config{}, `receivable of institution "I1": balance -1, but its postings 340`},
 		{"receivable of unknown institution", func(r []*ledgerv1.SnapshotRecord) []*ledgerv1.SnapshotRecord {
 			header(r).Receivables[1].InstitutionId = "I9"
 			return r
@@ -262,7 +262,8 @@ func TestRestoreRejects(t *testing.T) {
 			return r
 		}, ledger.Config{}, "never replayed"},
 		{"duplicate result id", func(r []*ledgerv1.SnapshotRecord) []*ledgerv1.SnapshotRecord {
-			r[len(r)-1].GetResult().Id = r[len(r)-2].GetResult().GetId()
+			last := lastResult(r)
+			r[last].GetResult().Id = r[last-1].GetResult().GetId()
 			return r
 		}, ledger.Config{}, "appears twice"},
 		{"invalid institution", func(r []*ledgerv1.SnapshotRecord) []*ledgerv1.SnapshotRecord {
@@ -329,4 +330,16 @@ func TestRestoreBoundedRecord(t *testing.T) {
 	if _, err := ledger.Restore(ledger.DefaultConfig(), bytes.NewReader(nil)); err == nil || !strings.Contains(err.Error(), "empty snapshot") {
 		t.Fatalf("empty input: %v", err)
 	}
+}
+
+// lastResult is the index of the last result record (the settlement records
+// follow the results).
+func lastResult(r []*ledgerv1.SnapshotRecord) int {
+	last := -1
+	for i, rec := range r {
+		if rec.GetResult() != nil {
+			last = i
+		}
+	}
+	return last
 }

@@ -25,9 +25,14 @@ type State struct {
 	// cardsMinor and receivablesMinor are running sums of the card and the
 	// receivable accounts, kept so conservation is checked in O(1) on every
 	// transfer. Check recomputes them from the accounts.
-	// Invariant: fundingMinor + cardsMinor + receivablesMinor == 0.
+	// Invariant: fundingMinor + cardsMinor + receivablesMinor +
+	// payoutsMinor + feesMinor == 0.
 	cardsMinor       int64
 	receivablesMinor int64
+	// payoutsMinor and feesMinor are the accounts payouts move money to:
+	// what was paid out to the institutions, and the operator's fees.
+	payoutsMinor int64
+	feesMinor    int64
 
 	seeds        map[uint64]struct{}
 	institutions map[string]*institution
@@ -41,14 +46,32 @@ type State struct {
 	// log holds the same results in ledger order: log[i] has sequence i+1.
 	// It is append-only, so a Frozen may share its prefix.
 	log []storedResult
+
+	// Settlement (cycle.go, payout.go). postings and cycles are
+	// append-only, shared with a Frozen like log.
+	postings []posting
+	cycles   []*ledgerv1.CycleTotals
+	// batches are the settlement batches recorded here (in the registry),
+	// batches[i] of cycle i+1. An element is replaced, never mutated.
+	batches []*civicardv1.SettlementBatch
+
+	// Only while Restore runs: the institutions in id order (postings name
+	// them by index) and the header's settled amounts.
+	restoringInstitutions []*institution
+	restoringSettled      []int64
 }
 
 // institution is an institution and its receivable account.
 type institution struct {
 	// rec is cloned at registration and never mutated.
 	rec *civicardv1.Institution
-	// Invariant: receivableMinor >= 0.
+	// receivableMinor may go below zero: a correction or a payout's fee can
+	// take more than the institution earned since its last payout.
+	// Invariant: receivableMinor == Σ its postings - settledMinor.
 	receivableMinor int64
+	// settledMinor is what payouts moved out of the receivable (payout and
+	// fee).
+	settledMinor int64
 }
 
 // card is an e-purse. It is a plain struct, not a CardState, so Freeze can
@@ -94,6 +117,9 @@ type Totals struct {
 	FundingMinor     int64
 	CardsMinor       int64
 	ReceivablesMinor int64
+	PayoutsMinor     int64
+	FeesMinor        int64
+	CyclesClosed     int
 	Cards            int
 	Institutions     int
 	Terminals        int
@@ -199,6 +225,9 @@ func (s *State) Totals() Totals {
 		FundingMinor:     s.fundingMinor,
 		CardsMinor:       s.cardsMinor,
 		ReceivablesMinor: s.receivablesMinor,
+		PayoutsMinor:     s.payoutsMinor,
+		FeesMinor:        s.feesMinor,
+		CyclesClosed:     len(s.cycles),
 		Cards:            len(s.cards),
 		Institutions:     len(s.institutions),
 		Terminals:        len(s.terminals),

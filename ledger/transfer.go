@@ -5,17 +5,22 @@ import (
 	"math"
 )
 
-// accountKind tells the three kinds of account apart.
+// accountKind tells the kinds of account apart.
 type accountKind uint8
 
 const (
 	fundingAccount accountKind = iota + 1
 	cardAccount
 	receivableAccount
+	// payoutsAccount and feesAccount are where payouts take an
+	// institution's money: to its bank (payouts) and to the operator
+	// (fees). One of each per ledger.
+	payoutsAccount
+	feesAccount
 )
 
-// account names one account: the funding account, a card's e-purse or an
-// institution's receivable.
+// account names one account: the funding account, a card's e-purse, an
+// institution's receivable, the payouts or the fees account.
 type account struct {
 	kind accountKind
 	id   string
@@ -29,6 +34,10 @@ func (a account) String() string {
 		return fmt.Sprintf("card %q", a.id)
 	case receivableAccount:
 		return fmt.Sprintf("receivable of institution %q", a.id)
+	case payoutsAccount:
+		return "payouts"
+	case feesAccount:
+		return "fees"
 	}
 	return fmt.Sprintf("account kind %d %q", a.kind, a.id)
 }
@@ -54,8 +63,13 @@ type transfer struct {
 // where the balances change, so a bug in a handler is a rejected command and
 // not a broken ledger.
 func (s *State) apply(t transfer) error {
-	if t.amountMinor < 0 || t.amountMinor > s.cfg.AmountMaxMinor {
-		return fmt.Errorf("transfer of %d from %v to %v: amount outside [0, %d]", t.amountMinor, t.from, t.to, s.cfg.AmountMaxMinor)
+	// A payout moves a cycle's takings, far more than one tap.
+	amountMax := s.cfg.AmountMaxMinor
+	if t.settles() {
+		amountMax = settlementAmountMaxMinor
+	}
+	if t.amountMinor < 0 || t.amountMinor > amountMax {
+		return fmt.Errorf("transfer of %d from %v to %v: amount outside [0, %d]", t.amountMinor, t.from, t.to, amountMax)
 	}
 	if t.from == t.to {
 		return fmt.Errorf("transfer from %v to itself", t.from)
@@ -89,8 +103,9 @@ func (s *State) apply(t transfer) error {
 	// The running sums move with the accounts; compute them all before
 	// touching anything so a failed check leaves the state as it was.
 	// balance has vouched for both kinds, so they index the array.
-	var sums [receivableAccount + 1]int64
+	var sums [feesAccount + 1]int64
 	sums[fundingAccount], sums[cardAccount], sums[receivableAccount] = s.fundingMinor, s.cardsMinor, s.receivablesMinor
+	sums[payoutsAccount], sums[feesAccount] = s.payoutsMinor, s.feesMinor
 	if sums[t.from.kind], ok = sub(sums[t.from.kind], t.amountMinor); !ok {
 		return fmt.Errorf("transfer of %d: the running total of %v would overflow", t.amountMinor, t.from)
 	}
@@ -98,15 +113,45 @@ func (s *State) apply(t transfer) error {
 		return fmt.Errorf("transfer of %d: the running total of %v would overflow", t.amountMinor, t.to)
 	}
 	funding, cards, receivables := sums[fundingAccount], sums[cardAccount], sums[receivableAccount]
-	if total, ok := sum3(funding, cards, receivables); !ok || total != 0 {
-		return fmt.Errorf("transfer of %d from %v to %v would break conservation: funding %d + cards %d + receivables %d != 0",
-			t.amountMinor, t.from, t.to, funding, cards, receivables)
+	payouts, fees := sums[payoutsAccount], sums[feesAccount]
+	if total, ok := sum3(funding, cards, receivables); !ok || !conserved(total, payouts, fees) {
+		return fmt.Errorf("transfer of %d from %v to %v would break conservation: funding %d + cards %d + receivables %d + payouts %d + fees %d != 0",
+			t.amountMinor, t.from, t.to, funding, cards, receivables, payouts, fees)
 	}
 
 	s.setBalance(t.from, fromAfter)
 	s.setBalance(t.to, toAfter)
 	s.fundingMinor, s.cardsMinor, s.receivablesMinor = funding, cards, receivables
+	s.payoutsMinor, s.feesMinor = payouts, fees
+	// Every movement of an institution's money by a command other than a
+	// payout is a posting of the open clearing cycle (cycle.go): a charge
+	// in, a refund or correction out, whatever command makes it.
+	if !t.settles() {
+		switch {
+		case t.to.kind == receivableAccount:
+			s.post(t.to.id, t.amountMinor)
+		case t.from.kind == receivableAccount:
+			s.post(t.from.id, -t.amountMinor)
+		}
+	}
 	return nil
+}
+
+// settles reports whether t is a payout's: to or from the payouts or the
+// fees account.
+func (t transfer) settles() bool {
+	for _, k := range [...]accountKind{t.from.kind, t.to.kind} {
+		if k == payoutsAccount || k == feesAccount {
+			return true
+		}
+	}
+	return false
+}
+
+// conserved reports whether the five sums add to zero, without overflow.
+func conserved(fundingCardsReceivables, payouts, fees int64) bool {
+	total, ok := sum3(fundingCardsReceivables, payouts, fees)
+	return ok && total == 0
 }
 
 func (s *State) balance(a account) (int64, error) {
@@ -121,13 +166,19 @@ func (s *State) balance(a account) (int64, error) {
 		if inst, ok := s.institutions[a.id]; ok {
 			return inst.receivableMinor, nil
 		}
+	case payoutsAccount:
+		return s.payoutsMinor, nil
+	case feesAccount:
+		return s.feesMinor, nil
 	}
 	return 0, fmt.Errorf("no such account: %v", a)
 }
 
-// checkBalance holds an account's balance to its bounds. The funding account
-// has none of its own: conservation bounds it. A refund may take a
-// receivable below zero and a card up to refundBalanceMaxMinor.
+// checkBalance holds an account's balance to its bounds. The funding, the
+// payouts and the fees accounts have none of their own: conservation bounds
+// them. Nor has a receivable: a refund or a payout's fee may take it below
+// zero (clearing carries the loss to the next payout). A refund may take a
+// card over its maximum by one purchase (cardBalanceMax).
 func (s *State) checkBalance(a account, balanceMinor int64, refund bool) error {
 	switch a.kind {
 	case cardAccount:
@@ -136,10 +187,6 @@ func (s *State) checkBalance(a account, balanceMinor int64, refund bool) error {
 		}
 		if limit := s.cardBalanceMax(refund); balanceMinor > limit {
 			return fmt.Errorf("%v would exceed the balance maximum %d (%d)", a, limit, balanceMinor)
-		}
-	case receivableAccount:
-		if balanceMinor < 0 && !refund {
-			return fmt.Errorf("%v would go negative (%d)", a, balanceMinor)
 		}
 	}
 	return nil
@@ -163,6 +210,10 @@ func (s *State) setBalance(a account, balanceMinor int64) {
 		s.cards[a.id].balanceMinor = balanceMinor
 	case receivableAccount:
 		s.institutions[a.id].receivableMinor = balanceMinor
+	case payoutsAccount:
+		s.payoutsMinor = balanceMinor
+	case feesAccount:
+		s.feesMinor = balanceMinor
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 
 	civicardv1 "civicard/messages/civicard/v1"
 	ledgerv1 "civicard/messages/ledger/v1"
+	"civicard/payout"
 )
 
 // Limits on everything the ledger stores, so one command cannot make a
@@ -98,6 +99,11 @@ func checkInstitution(rec *civicardv1.Institution, amountMaxMinor int64) error {
 			return fmt.Errorf("service %s unit price %d is outside [0, %d]", clip(code), p, amountMaxMinor)
 		}
 	}
+	if iban := rec.GetIban(); iban != "" {
+		if err := payout.CheckIBAN(iban); err != nil {
+			return fmt.Errorf("institution %s: %w", clip(rec.GetInstitutionId()), err)
+		}
+	}
 	return nil
 }
 
@@ -155,6 +161,7 @@ func copyInstitution(rec *civicardv1.Institution) *civicardv1.Institution {
 		Name:          rec.GetName(),
 		Town:          rec.GetTown(),
 		Kind:          rec.GetKind(),
+		Iban:          rec.GetIban(),
 	}
 	if len(rec.GetServices()) > 0 {
 		out.Services = make([]*civicardv1.Service, len(rec.GetServices()))

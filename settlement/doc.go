@@ -150,8 +150,9 @@ package settlement
 // up for another attempt. ErrNoLeader means no attempt reached a leader
 // and nothing was proposed.
 //
-// Reads: Query (Card, Transactions, Institution, Terminal) runs at the
-// leader after raft.VerifyLeader, on a ledger that has applied a barrier of
+// Reads: Query (Card, Transactions, Institution, Terminal, and the
+// settlement reads of query_settle.go: cycle totals, statements, batches,
+// account totals) runs at the leader after raft.VerifyLeader, on a ledger that has applied a barrier of
 // the leader's term, so it sees every acknowledged proposal. Read does the
 // same with a callback at a local leader; ReadLocal reads this replica as
 // it is (on a follower, milliseconds behind).

@@ -940,7 +940,7 @@ func (h *Host) queryLocal(ctx context.Context, g *Group, q *settlementv1.Query) 
 				qr.Found, qr.Kind = true, &settlementv1.QueryResult_Terminal{Terminal: t}
 			}
 		default:
-			invalid = true
+			invalid = !querySettlement(s, q, qr)
 		}
 	})
 	switch {

@@ -31,6 +31,8 @@ type verifyReport struct {
 	FundingMinor     int64             `json:"funding_minor"`
 	CardsMinor       int64             `json:"cards_minor"`
 	ReceivablesMinor int64             `json:"receivables_minor"`
+	PayoutsMinor     int64             `json:"payouts_minor"`
+	FeesMinor        int64             `json:"fees_minor"`
 	Cards            int               `json:"cards"`
 	Digests          map[string]string `json:"digests"`
 	Invariants       string            `json:"invariants"`
@@ -43,8 +45,11 @@ func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if len(args) > 0 && args[0] == "nodes" {
 		return runAdminNodes(ctx, args[1:], stdout)
 	}
+	if ran, err := runAdminSettlement(ctx, args, stdout); ran {
+		return err
+	}
 	if len(args) == 0 || args[0] != "verify" {
-		return usagef("admin: want nodes, terminals or verify")
+		return usagef("admin: want nodes, terminals, verify, settle, batches, statement, payout-file or reconcile")
 	}
 	fs := newFlags("admin verify")
 	dataDir := fs.String("data", "./data", "data directory of a stopped node")
@@ -97,6 +102,8 @@ func verifyGroup(ctx context.Context, dir, name string, stderr io.Writer, report
 		report.FundingMinor += totals.FundingMinor
 		report.CardsMinor += totals.CardsMinor
 		report.ReceivablesMinor += totals.ReceivablesMinor
+		report.PayoutsMinor += totals.PayoutsMinor
+		report.FeesMinor += totals.FeesMinor
 		report.Cards += totals.Cards
 		checkErr = s.Check()
 	})

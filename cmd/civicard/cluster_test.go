@@ -525,11 +525,12 @@ func (c *testCluster) checkReplicas(t *testing.T, alive []bool, l *clusterLoad) 
 		var funding, receivables int64
 		for group, rs := range replicas {
 			totals := rs[0].GetTotals()
-			if totals.GetFundingMinor()+totals.GetCardsMinor()+totals.GetReceivablesMinor() != 0 {
+			if totals.GetFundingMinor()+totals.GetCardsMinor()+totals.GetReceivablesMinor()+totals.GetPayoutsMinor()+totals.GetFeesMinor() != 0 {
 				t.Errorf("%s does not balance: %v", group, totals)
 			}
 			funding += totals.GetFundingMinor()
-			receivables += totals.GetReceivablesMinor()
+			// What was paid out and taken as fees was owed first.
+			receivables += totals.GetReceivablesMinor() + totals.GetPayoutsMinor() + totals.GetFeesMinor()
 		}
 		var demoMinor, toppedUp, charged int64
 		for _, card := range c.data.Cards {

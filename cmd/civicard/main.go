@@ -36,6 +36,11 @@ Usage:
   civicard tap --terminal T --card C [--service CODE] [--quantity N] [--seq N]
   civicard admin nodes --addr URL,URL...  what each node hosts and leads
   civicard admin verify [--data DIR]     check a stopped embedded node's ledger
+  civicard admin settle [--cycle K]      close the open clearing cycle and pay it out
+  civicard admin batches                 the settlement batches, newest first
+  civicard admin statement INSTITUTION CYCLE [--format csv|json]
+  civicard admin payout-file CYCLE [--out FILE]   the batch's pain.001.001.09 file
+  civicard admin reconcile --addr URL,URL...      prove the books balance (non-zero exit if not)
   civicard admin terminals register --terminal T --public-key HEX
   civicard admin terminals revoke --terminal T [--reason TEXT]
   civicard terminal --config FILE        run a terminal on its PC/SC readers (build tag pcsc)

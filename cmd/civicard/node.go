@@ -31,7 +31,12 @@ func runNode(ctx context.Context, self string, args []string, stdout, stderr io.
 	seed := fs.Uint64("seed", demo.DefaultConfig().Seed, "seed of the demo city the first node loads into a new cluster")
 	cards := fs.Int("cards", demo.DefaultConfig().Cards, "cards in the demo city (0: no demo data)")
 	serving := addServeFlags(fs)
+	settling := addSettleFlags(fs)
 	if _, err := parse(fs, args, 0); err != nil {
+		return err
+	}
+	settleCfg, err := settling.config()
+	if err != nil {
 		return err
 	}
 	if *nodeName == "" || *peersFlag == "" {
@@ -43,6 +48,7 @@ func runNode(ctx context.Context, self string, args []string, stdout, stderr io.
 	}
 	return serve(ctx, serving, stderr, func(logger *slog.Logger, registry *prometheus.Registry) (*cluster.Node, error) {
 		cfg := cluster.DefaultNodeConfig()
+		cfg.Settlement = settleCfg
 		cfg.Name, cfg.DataDir, cfg.SecretsDir, cfg.Peers, cfg.Shards = *nodeName, *dataDir, *secretsDir, peers, *shards
 		cfg.Gateway, cfg.GatewayActor = gatewayOnly, *actorAddr
 		cfg.Demo.Seed, cfg.Demo.Cards = *seed, *cards

@@ -33,11 +33,17 @@ func runUp(ctx context.Context, self string, args []string, stdout, stderr io.Wr
 	seed := fs.Uint64("seed", demo.DefaultConfig().Seed, "seed of the demo city loaded on first start")
 	cards := fs.Int("cards", demo.DefaultConfig().Cards, "cards in the demo city (0: no demo data)")
 	serving := addServeFlags(fs)
+	settling := addSettleFlags(fs)
 	if _, err := parse(fs, args, 0); err != nil {
+		return err
+	}
+	settleCfg, err := settling.config()
+	if err != nil {
 		return err
 	}
 	return serve(ctx, serving, stderr, func(logger *slog.Logger, registry *prometheus.Registry) (*cluster.Node, error) {
 		cfg := cluster.DefaultEmbeddedConfig(*dataDir)
+		cfg.Settlement = settleCfg
 		cfg.Demo.Seed, cfg.Demo.Cards = *seed, *cards
 		cfg.Logger, cfg.Registerer = logger, registry
 		return cluster.StartEmbedded(ctx, cfg)
@@ -95,6 +101,9 @@ func serve(ctx context.Context, flags serveFlags, stderr io.Writer,
 	gwCfg.OperatorToken = node.OperatorToken
 	gwCfg.Ready = node.Ready
 	gwCfg.Describe = node.Describe
+	if node.Settlement != nil {
+		gwCfg.Settlement = node.Settlement
+	}
 	gwCfg.Logger = logger
 	gwCfg.Registry = registry
 	gw, err := gateway.New(node.Cluster, gwCfg)

@@ -251,8 +251,7 @@ func (x *GroupReplica) GetTotals() *LedgerTotals {
 	return nil
 }
 
-// LedgerTotals are the sums of a ledger's accounts: funding + cards +
-// receivables is always zero.
+// LedgerTotals are the sums of a ledger's accounts.
 type LedgerTotals struct {
 	state            protoimpl.MessageState `protogen:"open.v1"`
 	FundingMinor     int64                  `protobuf:"varint,1,opt,name=funding_minor,json=fundingMinor,proto3" json:"funding_minor,omitempty"`
@@ -260,8 +259,14 @@ type LedgerTotals struct {
 	ReceivablesMinor int64                  `protobuf:"varint,3,opt,name=receivables_minor,json=receivablesMinor,proto3" json:"receivables_minor,omitempty"`
 	Cards            int64                  `protobuf:"varint,4,opt,name=cards,proto3" json:"cards,omitempty"`
 	LedgerSequence   uint64                 `protobuf:"varint,5,opt,name=ledger_sequence,json=ledgerSequence,proto3" json:"ledger_sequence,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// What was paid out to institutions, and the operator's fees: funding +
+	// cards + receivables + payouts + fees is always zero.
+	PayoutsMinor int64 `protobuf:"varint,6,opt,name=payouts_minor,json=payoutsMinor,proto3" json:"payouts_minor,omitempty"`
+	FeesMinor    int64 `protobuf:"varint,7,opt,name=fees_minor,json=feesMinor,proto3" json:"fees_minor,omitempty"`
+	// Clearing cycles this ledger has closed.
+	CyclesClosed  uint64 `protobuf:"varint,8,opt,name=cycles_closed,json=cyclesClosed,proto3" json:"cycles_closed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *LedgerTotals) Reset() {
@@ -329,6 +334,27 @@ func (x *LedgerTotals) GetLedgerSequence() uint64 {
 	return 0
 }
 
+func (x *LedgerTotals) GetPayoutsMinor() int64 {
+	if x != nil {
+		return x.PayoutsMinor
+	}
+	return 0
+}
+
+func (x *LedgerTotals) GetFeesMinor() int64 {
+	if x != nil {
+		return x.FeesMinor
+	}
+	return 0
+}
+
+func (x *LedgerTotals) GetCyclesClosed() uint64 {
+	if x != nil {
+		return x.CyclesClosed
+	}
+	return 0
+}
+
 var File_civicard_v1_admin_proto protoreflect.FileDescriptor
 
 const file_civicard_v1_admin_proto_rawDesc = "" +
@@ -353,14 +379,18 @@ const file_civicard_v1_admin_proto_rawDesc = "" +
 	"\fcommit_index\x18\x06 \x01(\x04R\vcommitIndex\x12#\n" +
 	"\rapplied_index\x18\a \x01(\x04R\fappliedIndex\x12\x16\n" +
 	"\x06digest\x18\b \x01(\fR\x06digest\x121\n" +
-	"\x06totals\x18\t \x01(\v2\x19.civicard.v1.LedgerTotalsR\x06totals\"\xc0\x01\n" +
+	"\x06totals\x18\t \x01(\v2\x19.civicard.v1.LedgerTotalsR\x06totals\"\xa9\x02\n" +
 	"\fLedgerTotals\x12#\n" +
 	"\rfunding_minor\x18\x01 \x01(\x03R\ffundingMinor\x12\x1f\n" +
 	"\vcards_minor\x18\x02 \x01(\x03R\n" +
 	"cardsMinor\x12+\n" +
 	"\x11receivables_minor\x18\x03 \x01(\x03R\x10receivablesMinor\x12\x14\n" +
 	"\x05cards\x18\x04 \x01(\x03R\x05cards\x12'\n" +
-	"\x0fledger_sequence\x18\x05 \x01(\x04R\x0eledgerSequence2V\n" +
+	"\x0fledger_sequence\x18\x05 \x01(\x04R\x0eledgerSequence\x12#\n" +
+	"\rpayouts_minor\x18\x06 \x01(\x03R\fpayoutsMinor\x12\x1d\n" +
+	"\n" +
+	"fees_minor\x18\a \x01(\x03R\tfeesMinor\x12#\n" +
+	"\rcycles_closed\x18\b \x01(\x04R\fcyclesClosed2V\n" +
 	"\fAdminService\x12F\n" +
 	"\aGetNode\x12\x1b.civicard.v1.GetNodeRequest\x1a\x1c.civicard.v1.GetNodeResponse\"\x00B*Z(civicard/messages/civicard/v1;civicardv1b\x06proto3"
 

@@ -857,6 +857,10 @@ type Institution struct {
 	Town          string                 `protobuf:"bytes,3,opt,name=town,proto3" json:"town,omitempty"`
 	Kind          ServiceKind            `protobuf:"varint,4,opt,name=kind,proto3,enum=civicard.v1.ServiceKind" json:"kind,omitempty"`
 	Services      []*Service             `protobuf:"bytes,5,rep,name=services,proto3" json:"services,omitempty"`
+	// The account its payouts go to: an IBAN (ISO 13616), electronic format,
+	// validated with its check digits. Empty: the institution is not paid out
+	// (its receivable accrues) until one is set.
+	Iban          string `protobuf:"bytes,6,opt,name=iban,proto3" json:"iban,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -924,6 +928,13 @@ func (x *Institution) GetServices() []*Service {
 		return x.Services
 	}
 	return nil
+}
+
+func (x *Institution) GetIban() string {
+	if x != nil {
+		return x.Iban
+	}
+	return ""
 }
 
 type Terminal struct {
@@ -1446,13 +1457,14 @@ const file_civicard_v1_types_proto_rawDesc = "" +
 	"\aService\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12(\n" +
-	"\x10unit_price_minor\x18\x03 \x01(\x03R\x0eunitPriceMinor\"\xbc\x01\n" +
+	"\x10unit_price_minor\x18\x03 \x01(\x03R\x0eunitPriceMinor\"\xd0\x01\n" +
 	"\vInstitution\x12%\n" +
 	"\x0einstitution_id\x18\x01 \x01(\tR\rinstitutionId\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n" +
 	"\x04town\x18\x03 \x01(\tR\x04town\x12,\n" +
 	"\x04kind\x18\x04 \x01(\x0e2\x18.civicard.v1.ServiceKindR\x04kind\x120\n" +
-	"\bservices\x18\x05 \x03(\v2\x14.civicard.v1.ServiceR\bservices\"\xd4\x01\n" +
+	"\bservices\x18\x05 \x03(\v2\x14.civicard.v1.ServiceR\bservices\x12\x12\n" +
+	"\x04iban\x18\x06 \x01(\tR\x04iban\"\xd4\x01\n" +
 	"\bTerminal\x12\x1f\n" +
 	"\vterminal_id\x18\x01 \x01(\tR\n" +
 	"terminalId\x12%\n" +

@@ -228,6 +228,10 @@ type Command struct {
 	//	*Command_ReplaceCard
 	//	*Command_RenewCard
 	//	*Command_CloseCard
+	//	*Command_CycleClose
+	//	*Command_PayoutPost
+	//	*Command_SettlementRecord
+	//	*Command_SettlementMarkPaid
 	Kind          isCommand_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -403,6 +407,42 @@ func (x *Command) GetCloseCard() *CloseCard {
 	return nil
 }
 
+func (x *Command) GetCycleClose() *CycleClose {
+	if x != nil {
+		if x, ok := x.Kind.(*Command_CycleClose); ok {
+			return x.CycleClose
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetPayoutPost() *PayoutPost {
+	if x != nil {
+		if x, ok := x.Kind.(*Command_PayoutPost); ok {
+			return x.PayoutPost
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetSettlementRecord() *SettlementRecord {
+	if x != nil {
+		if x, ok := x.Kind.(*Command_SettlementRecord); ok {
+			return x.SettlementRecord
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetSettlementMarkPaid() *SettlementMarkPaid {
+	if x != nil {
+		if x, ok := x.Kind.(*Command_SettlementMarkPaid); ok {
+			return x.SettlementMarkPaid
+		}
+	}
+	return nil
+}
+
 type isCommand_Kind interface {
 	isCommand_Kind()
 }
@@ -463,6 +503,23 @@ type Command_CloseCard struct {
 	CloseCard *CloseCard `protobuf:"bytes,23,opt,name=close_card,json=closeCard,proto3,oneof"`
 }
 
+type Command_CycleClose struct {
+	// Settlement (see package ledger, cycle.go and payout.go).
+	CycleClose *CycleClose `protobuf:"bytes,30,opt,name=cycle_close,json=cycleClose,proto3,oneof"`
+}
+
+type Command_PayoutPost struct {
+	PayoutPost *PayoutPost `protobuf:"bytes,31,opt,name=payout_post,json=payoutPost,proto3,oneof"`
+}
+
+type Command_SettlementRecord struct {
+	SettlementRecord *SettlementRecord `protobuf:"bytes,32,opt,name=settlement_record,json=settlementRecord,proto3,oneof"`
+}
+
+type Command_SettlementMarkPaid struct {
+	SettlementMarkPaid *SettlementMarkPaid `protobuf:"bytes,33,opt,name=settlement_mark_paid,json=settlementMarkPaid,proto3,oneof"`
+}
+
 func (*Command_RegisterInstitution) isCommand_Kind() {}
 
 func (*Command_RegisterTerminal) isCommand_Kind() {}
@@ -490,6 +547,14 @@ func (*Command_ReplaceCard) isCommand_Kind() {}
 func (*Command_RenewCard) isCommand_Kind() {}
 
 func (*Command_CloseCard) isCommand_Kind() {}
+
+func (*Command_CycleClose) isCommand_Kind() {}
+
+func (*Command_PayoutPost) isCommand_Kind() {}
+
+func (*Command_SettlementRecord) isCommand_Kind() {}
+
+func (*Command_SettlementMarkPaid) isCommand_Kind() {}
 
 type RegisterInstitution struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -2417,6 +2482,9 @@ type SnapshotRecord struct {
 	//	*SnapshotRecord_Terminal
 	//	*SnapshotRecord_Card
 	//	*SnapshotRecord_Result
+	//	*SnapshotRecord_Cycle
+	//	*SnapshotRecord_Postings
+	//	*SnapshotRecord_Batch
 	Kind          isSnapshotRecord_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2504,6 +2572,33 @@ func (x *SnapshotRecord) GetResult() *StoredResult {
 	return nil
 }
 
+func (x *SnapshotRecord) GetCycle() *CycleTotals {
+	if x != nil {
+		if x, ok := x.Kind.(*SnapshotRecord_Cycle); ok {
+			return x.Cycle
+		}
+	}
+	return nil
+}
+
+func (x *SnapshotRecord) GetPostings() *CyclePostings {
+	if x != nil {
+		if x, ok := x.Kind.(*SnapshotRecord_Postings); ok {
+			return x.Postings
+		}
+	}
+	return nil
+}
+
+func (x *SnapshotRecord) GetBatch() *v1.SettlementBatch {
+	if x != nil {
+		if x, ok := x.Kind.(*SnapshotRecord_Batch); ok {
+			return x.Batch
+		}
+	}
+	return nil
+}
+
 type isSnapshotRecord_Kind interface {
 	isSnapshotRecord_Kind()
 }
@@ -2529,6 +2624,20 @@ type SnapshotRecord_Result struct {
 	Result *StoredResult `protobuf:"bytes,5,opt,name=result,proto3,oneof"`
 }
 
+type SnapshotRecord_Cycle struct {
+	// After the results: the closed cycles in order, then the postings in
+	// ledger order, then the settlement batches in cycle order.
+	Cycle *CycleTotals `protobuf:"bytes,10,opt,name=cycle,proto3,oneof"`
+}
+
+type SnapshotRecord_Postings struct {
+	Postings *CyclePostings `protobuf:"bytes,11,opt,name=postings,proto3,oneof"`
+}
+
+type SnapshotRecord_Batch struct {
+	Batch *v1.SettlementBatch `protobuf:"bytes,12,opt,name=batch,proto3,oneof"`
+}
+
 func (*SnapshotRecord_Header) isSnapshotRecord_Kind() {}
 
 func (*SnapshotRecord_Institution) isSnapshotRecord_Kind() {}
@@ -2539,6 +2648,12 @@ func (*SnapshotRecord_Card) isSnapshotRecord_Kind() {}
 
 func (*SnapshotRecord_Result) isSnapshotRecord_Kind() {}
 
+func (*SnapshotRecord_Cycle) isSnapshotRecord_Kind() {}
+
+func (*SnapshotRecord_Postings) isSnapshotRecord_Kind() {}
+
+func (*SnapshotRecord_Batch) isSnapshotRecord_Kind() {}
+
 type SnapshotHeader struct {
 	state               protoimpl.MessageState `protogen:"open.v1"`
 	FormatVersion       uint32                 `protobuf:"varint,1,opt,name=format_version,json=formatVersion,proto3" json:"format_version,omitempty"`
@@ -2547,8 +2662,15 @@ type SnapshotHeader struct {
 	Seeds               []uint64               `protobuf:"varint,4,rep,packed,name=seeds,proto3" json:"seeds,omitempty"`
 	Receivables         []*Receivable          `protobuf:"bytes,5,rep,name=receivables,proto3" json:"receivables,omitempty"`
 	RecordCount         uint64                 `protobuf:"varint,6,opt,name=record_count,json=recordCount,proto3" json:"record_count,omitempty"`
-	unknownFields       protoimpl.UnknownFields
-	sizeCache           protoimpl.SizeCache
+	// The payouts account: what was paid out to institutions (>= 0 in sum).
+	PayoutsMinor int64 `protobuf:"varint,10,opt,name=payouts_minor,json=payoutsMinor,proto3" json:"payouts_minor,omitempty"`
+	// The operator's fee account.
+	FeesMinor int64 `protobuf:"varint,11,opt,name=fees_minor,json=feesMinor,proto3" json:"fees_minor,omitempty"`
+	// What payouts and fees took out of each receivable, in the order of
+	// receivables.
+	SettledMinor  []int64 `protobuf:"varint,12,rep,packed,name=settled_minor,json=settledMinor,proto3" json:"settled_minor,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SnapshotHeader) Reset() {
@@ -2621,6 +2743,27 @@ func (x *SnapshotHeader) GetRecordCount() uint64 {
 		return x.RecordCount
 	}
 	return 0
+}
+
+func (x *SnapshotHeader) GetPayoutsMinor() int64 {
+	if x != nil {
+		return x.PayoutsMinor
+	}
+	return 0
+}
+
+func (x *SnapshotHeader) GetFeesMinor() int64 {
+	if x != nil {
+		return x.FeesMinor
+	}
+	return 0
+}
+
+func (x *SnapshotHeader) GetSettledMinor() []int64 {
+	if x != nil {
+		return x.SettledMinor
+	}
+	return nil
 }
 
 type Receivable struct {
@@ -2727,13 +2870,507 @@ func (x *StoredResult) GetResult() *Result {
 	return nil
 }
 
+// CycleClose closes clearing cycle `cycle` (cycles are numbered from 1 and
+// close in order) at this point of the ledger: every posting to an
+// institution's receivable so far that is not in an earlier cycle is in
+// this one, everything after it in the next. Closing a closed cycle changes
+// nothing. The fee policy decides the fee of each posting of the cycle.
+type CycleClose struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Cycle         uint64                 `protobuf:"varint,1,opt,name=cycle,proto3" json:"cycle,omitempty"`
+	Fee           *v1.CycleFeePolicy     `protobuf:"bytes,2,opt,name=fee,proto3" json:"fee,omitempty"`
+	TimeUnixMs    int64                  `protobuf:"varint,3,opt,name=time_unix_ms,json=timeUnixMs,proto3" json:"time_unix_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CycleClose) Reset() {
+	*x = CycleClose{}
+	mi := &file_ledger_v1_ledger_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CycleClose) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CycleClose) ProtoMessage() {}
+
+func (x *CycleClose) ProtoReflect() protoreflect.Message {
+	mi := &file_ledger_v1_ledger_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CycleClose.ProtoReflect.Descriptor instead.
+func (*CycleClose) Descriptor() ([]byte, []int) {
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *CycleClose) GetCycle() uint64 {
+	if x != nil {
+		return x.Cycle
+	}
+	return 0
+}
+
+func (x *CycleClose) GetFee() *v1.CycleFeePolicy {
+	if x != nil {
+		return x.Fee
+	}
+	return nil
+}
+
+func (x *CycleClose) GetTimeUnixMs() int64 {
+	if x != nil {
+		return x.TimeUnixMs
+	}
+	return 0
+}
+
+// CycleTotals is a closed cycle of one ledger: its range of ledger
+// sequences and postings, and what each institution earned in it.
+type CycleTotals struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Cycle uint64                 `protobuf:"varint,1,opt,name=cycle,proto3" json:"cycle,omitempty"`
+	// Ledger sequences (first_sequence, last_sequence] are in the cycle.
+	FirstSequence uint64 `protobuf:"varint,2,opt,name=first_sequence,json=firstSequence,proto3" json:"first_sequence,omitempty"`
+	LastSequence  uint64 `protobuf:"varint,3,opt,name=last_sequence,json=lastSequence,proto3" json:"last_sequence,omitempty"`
+	// Postings [first_posting, last_posting) are in the cycle.
+	FirstPosting uint64             `protobuf:"varint,4,opt,name=first_posting,json=firstPosting,proto3" json:"first_posting,omitempty"`
+	LastPosting  uint64             `protobuf:"varint,5,opt,name=last_posting,json=lastPosting,proto3" json:"last_posting,omitempty"`
+	Fee          *v1.CycleFeePolicy `protobuf:"bytes,6,opt,name=fee,proto3" json:"fee,omitempty"`
+	ClosedUnixMs int64              `protobuf:"varint,7,opt,name=closed_unix_ms,json=closedUnixMs,proto3" json:"closed_unix_ms,omitempty"`
+	// One per institution with a posting in the cycle, in id order.
+	Institutions  []*CycleInstitutionTotals `protobuf:"bytes,8,rep,name=institutions,proto3" json:"institutions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CycleTotals) Reset() {
+	*x = CycleTotals{}
+	mi := &file_ledger_v1_ledger_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CycleTotals) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CycleTotals) ProtoMessage() {}
+
+func (x *CycleTotals) ProtoReflect() protoreflect.Message {
+	mi := &file_ledger_v1_ledger_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CycleTotals.ProtoReflect.Descriptor instead.
+func (*CycleTotals) Descriptor() ([]byte, []int) {
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *CycleTotals) GetCycle() uint64 {
+	if x != nil {
+		return x.Cycle
+	}
+	return 0
+}
+
+func (x *CycleTotals) GetFirstSequence() uint64 {
+	if x != nil {
+		return x.FirstSequence
+	}
+	return 0
+}
+
+func (x *CycleTotals) GetLastSequence() uint64 {
+	if x != nil {
+		return x.LastSequence
+	}
+	return 0
+}
+
+func (x *CycleTotals) GetFirstPosting() uint64 {
+	if x != nil {
+		return x.FirstPosting
+	}
+	return 0
+}
+
+func (x *CycleTotals) GetLastPosting() uint64 {
+	if x != nil {
+		return x.LastPosting
+	}
+	return 0
+}
+
+func (x *CycleTotals) GetFee() *v1.CycleFeePolicy {
+	if x != nil {
+		return x.Fee
+	}
+	return nil
+}
+
+func (x *CycleTotals) GetClosedUnixMs() int64 {
+	if x != nil {
+		return x.ClosedUnixMs
+	}
+	return 0
+}
+
+func (x *CycleTotals) GetInstitutions() []*CycleInstitutionTotals {
+	if x != nil {
+		return x.Institutions
+	}
+	return nil
+}
+
+type CycleInstitutionTotals struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	InstitutionId string                 `protobuf:"bytes,1,opt,name=institution_id,json=institutionId,proto3" json:"institution_id,omitempty"`
+	// Postings of the cycle (charges and corrections).
+	Transactions uint64 `protobuf:"varint,2,opt,name=transactions,proto3" json:"transactions,omitempty"`
+	// Money into the receivable (charges), >= 0.
+	ChargedMinor int64 `protobuf:"varint,3,opt,name=charged_minor,json=chargedMinor,proto3" json:"charged_minor,omitempty"`
+	// Money back out of it (refunds, corrections), >= 0.
+	CorrectionsMinor int64 `protobuf:"varint,4,opt,name=corrections_minor,json=correctionsMinor,proto3" json:"corrections_minor,omitempty"`
+	FeeMinor         int64 `protobuf:"varint,5,opt,name=fee_minor,json=feeMinor,proto3" json:"fee_minor,omitempty"`
+	// charged - corrections - fee.
+	NetMinor      int64 `protobuf:"varint,6,opt,name=net_minor,json=netMinor,proto3" json:"net_minor,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CycleInstitutionTotals) Reset() {
+	*x = CycleInstitutionTotals{}
+	mi := &file_ledger_v1_ledger_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CycleInstitutionTotals) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CycleInstitutionTotals) ProtoMessage() {}
+
+func (x *CycleInstitutionTotals) ProtoReflect() protoreflect.Message {
+	mi := &file_ledger_v1_ledger_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CycleInstitutionTotals.ProtoReflect.Descriptor instead.
+func (*CycleInstitutionTotals) Descriptor() ([]byte, []int) {
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *CycleInstitutionTotals) GetInstitutionId() string {
+	if x != nil {
+		return x.InstitutionId
+	}
+	return ""
+}
+
+func (x *CycleInstitutionTotals) GetTransactions() uint64 {
+	if x != nil {
+		return x.Transactions
+	}
+	return 0
+}
+
+func (x *CycleInstitutionTotals) GetChargedMinor() int64 {
+	if x != nil {
+		return x.ChargedMinor
+	}
+	return 0
+}
+
+func (x *CycleInstitutionTotals) GetCorrectionsMinor() int64 {
+	if x != nil {
+		return x.CorrectionsMinor
+	}
+	return 0
+}
+
+func (x *CycleInstitutionTotals) GetFeeMinor() int64 {
+	if x != nil {
+		return x.FeeMinor
+	}
+	return 0
+}
+
+func (x *CycleInstitutionTotals) GetNetMinor() int64 {
+	if x != nil {
+		return x.NetMinor
+	}
+	return 0
+}
+
+// CyclePostings is a run of postings in ledger order, in columns: posting i
+// moved amounts_minor[i] (negative: out) into the receivable of the
+// institution institution_indexes[i] (an index into the snapshot's
+// institutions, in id order) at ledger sequence sequences[i].
+type CyclePostings struct {
+	state              protoimpl.MessageState `protogen:"open.v1"`
+	Sequences          []uint64               `protobuf:"varint,1,rep,packed,name=sequences,proto3" json:"sequences,omitempty"`
+	AmountsMinor       []int64                `protobuf:"varint,2,rep,packed,name=amounts_minor,json=amountsMinor,proto3" json:"amounts_minor,omitempty"`
+	InstitutionIndexes []uint32               `protobuf:"varint,3,rep,packed,name=institution_indexes,json=institutionIndexes,proto3" json:"institution_indexes,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *CyclePostings) Reset() {
+	*x = CyclePostings{}
+	mi := &file_ledger_v1_ledger_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CyclePostings) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CyclePostings) ProtoMessage() {}
+
+func (x *CyclePostings) ProtoReflect() protoreflect.Message {
+	mi := &file_ledger_v1_ledger_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CyclePostings.ProtoReflect.Descriptor instead.
+func (*CyclePostings) Descriptor() ([]byte, []int) {
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *CyclePostings) GetSequences() []uint64 {
+	if x != nil {
+		return x.Sequences
+	}
+	return nil
+}
+
+func (x *CyclePostings) GetAmountsMinor() []int64 {
+	if x != nil {
+		return x.AmountsMinor
+	}
+	return nil
+}
+
+func (x *CyclePostings) GetInstitutionIndexes() []uint32 {
+	if x != nil {
+		return x.InstitutionIndexes
+	}
+	return nil
+}
+
+// PayoutPost moves an institution's share of settlement batch `cycle` out
+// of its receivable in this ledger: amount_minor to the payouts account (a
+// negative amount: back from it, when this ledger's part is a loss that
+// other ledgers' parts cover) and fee_minor to the operator's fee account.
+type PayoutPost struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Cycle         uint64                 `protobuf:"varint,1,opt,name=cycle,proto3" json:"cycle,omitempty"`
+	InstitutionId string                 `protobuf:"bytes,2,opt,name=institution_id,json=institutionId,proto3" json:"institution_id,omitempty"`
+	AmountMinor   int64                  `protobuf:"varint,3,opt,name=amount_minor,json=amountMinor,proto3" json:"amount_minor,omitempty"`
+	FeeMinor      int64                  `protobuf:"varint,4,opt,name=fee_minor,json=feeMinor,proto3" json:"fee_minor,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PayoutPost) Reset() {
+	*x = PayoutPost{}
+	mi := &file_ledger_v1_ledger_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PayoutPost) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PayoutPost) ProtoMessage() {}
+
+func (x *PayoutPost) ProtoReflect() protoreflect.Message {
+	mi := &file_ledger_v1_ledger_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PayoutPost.ProtoReflect.Descriptor instead.
+func (*PayoutPost) Descriptor() ([]byte, []int) {
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *PayoutPost) GetCycle() uint64 {
+	if x != nil {
+		return x.Cycle
+	}
+	return 0
+}
+
+func (x *PayoutPost) GetInstitutionId() string {
+	if x != nil {
+		return x.InstitutionId
+	}
+	return ""
+}
+
+func (x *PayoutPost) GetAmountMinor() int64 {
+	if x != nil {
+		return x.AmountMinor
+	}
+	return 0
+}
+
+func (x *PayoutPost) GetFeeMinor() int64 {
+	if x != nil {
+		return x.FeeMinor
+	}
+	return 0
+}
+
+// SettlementRecord records a settlement batch in the registry; recording a
+// batch whose cycle is already recorded changes nothing.
+type SettlementRecord struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Batch         *v1.SettlementBatch    `protobuf:"bytes,1,opt,name=batch,proto3" json:"batch,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SettlementRecord) Reset() {
+	*x = SettlementRecord{}
+	mi := &file_ledger_v1_ledger_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SettlementRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SettlementRecord) ProtoMessage() {}
+
+func (x *SettlementRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_ledger_v1_ledger_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SettlementRecord.ProtoReflect.Descriptor instead.
+func (*SettlementRecord) Descriptor() ([]byte, []int) {
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *SettlementRecord) GetBatch() *v1.SettlementBatch {
+	if x != nil {
+		return x.Batch
+	}
+	return nil
+}
+
+// SettlementMarkPaid records that every payout of the batch was posted.
+type SettlementMarkPaid struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Cycle         uint64                 `protobuf:"varint,1,opt,name=cycle,proto3" json:"cycle,omitempty"`
+	TimeUnixMs    int64                  `protobuf:"varint,2,opt,name=time_unix_ms,json=timeUnixMs,proto3" json:"time_unix_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SettlementMarkPaid) Reset() {
+	*x = SettlementMarkPaid{}
+	mi := &file_ledger_v1_ledger_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SettlementMarkPaid) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SettlementMarkPaid) ProtoMessage() {}
+
+func (x *SettlementMarkPaid) ProtoReflect() protoreflect.Message {
+	mi := &file_ledger_v1_ledger_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SettlementMarkPaid.ProtoReflect.Descriptor instead.
+func (*SettlementMarkPaid) Descriptor() ([]byte, []int) {
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *SettlementMarkPaid) GetCycle() uint64 {
+	if x != nil {
+		return x.Cycle
+	}
+	return 0
+}
+
+func (x *SettlementMarkPaid) GetTimeUnixMs() int64 {
+	if x != nil {
+		return x.TimeUnixMs
+	}
+	return 0
+}
+
 var File_ledger_v1_ledger_proto protoreflect.FileDescriptor
 
 const file_ledger_v1_ledger_proto_rawDesc = "" +
 	"\n" +
-	"\x16ledger/v1/ledger.proto\x12\x12civicard.ledger.v1\x1a\x17civicard/v1/types.proto\"@\n" +
+	"\x16ledger/v1/ledger.proto\x12\x12civicard.ledger.v1\x1a\x1ccivicard/v1/settlement.proto\x1a\x17civicard/v1/types.proto\"@\n" +
 	"\x05Batch\x127\n" +
-	"\bcommands\x18\x01 \x03(\v2\x1b.civicard.ledger.v1.CommandR\bcommands\"\x90\b\n" +
+	"\bcommands\x18\x01 \x03(\v2\x1b.civicard.ledger.v1.CommandR\bcommands\"\xc7\n" +
+	"\n" +
 	"\aCommand\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\\\n" +
 	"\x14register_institution\x18\n" +
@@ -2754,7 +3391,13 @@ const file_ledger_v1_ledger_proto_rawDesc = "" +
 	"\n" +
 	"renew_card\x18\x16 \x01(\v2\x1d.civicard.ledger.v1.RenewCardH\x00R\trenewCard\x12>\n" +
 	"\n" +
-	"close_card\x18\x17 \x01(\v2\x1d.civicard.ledger.v1.CloseCardH\x00R\tcloseCardB\x06\n" +
+	"close_card\x18\x17 \x01(\v2\x1d.civicard.ledger.v1.CloseCardH\x00R\tcloseCard\x12A\n" +
+	"\vcycle_close\x18\x1e \x01(\v2\x1e.civicard.ledger.v1.CycleCloseH\x00R\n" +
+	"cycleClose\x12A\n" +
+	"\vpayout_post\x18\x1f \x01(\v2\x1e.civicard.ledger.v1.PayoutPostH\x00R\n" +
+	"payoutPost\x12S\n" +
+	"\x11settlement_record\x18  \x01(\v2$.civicard.ledger.v1.SettlementRecordH\x00R\x10settlementRecord\x12Z\n" +
+	"\x14settlement_mark_paid\x18! \x01(\v2&.civicard.ledger.v1.SettlementMarkPaidH\x00R\x12settlementMarkPaidB\x06\n" +
 	"\x04kind\"Q\n" +
 	"\x13RegisterInstitution\x12:\n" +
 	"\vinstitution\x18\x01 \x01(\v2\x18.civicard.v1.InstitutionR\vinstitution\"E\n" +
@@ -2926,28 +3569,75 @@ const file_ledger_v1_ledger_proto_rawDesc = "" +
 	"\vreplaced_by\x18\n" +
 	" \x01(\tR\n" +
 	"replacedBy\x12\x1a\n" +
-	"\breplaces\x18\v \x01(\tR\breplaces\"\xba\x02\n" +
+	"\breplaces\x18\v \x01(\tR\breplaces\"\xea\x03\n" +
 	"\x0eSnapshotRecord\x12<\n" +
 	"\x06header\x18\x01 \x01(\v2\".civicard.ledger.v1.SnapshotHeaderH\x00R\x06header\x12<\n" +
 	"\vinstitution\x18\x02 \x01(\v2\x18.civicard.v1.InstitutionH\x00R\vinstitution\x123\n" +
 	"\bterminal\x18\x03 \x01(\v2\x15.civicard.v1.TerminalH\x00R\bterminal\x123\n" +
 	"\x04card\x18\x04 \x01(\v2\x1d.civicard.ledger.v1.CardStateH\x00R\x04card\x12:\n" +
-	"\x06result\x18\x05 \x01(\v2 .civicard.ledger.v1.StoredResultH\x00R\x06resultB\x06\n" +
-	"\x04kind\"\x8f\x02\n" +
+	"\x06result\x18\x05 \x01(\v2 .civicard.ledger.v1.StoredResultH\x00R\x06result\x127\n" +
+	"\x05cycle\x18\n" +
+	" \x01(\v2\x1f.civicard.ledger.v1.CycleTotalsH\x00R\x05cycle\x12?\n" +
+	"\bpostings\x18\v \x01(\v2!.civicard.ledger.v1.CyclePostingsH\x00R\bpostings\x124\n" +
+	"\x05batch\x18\f \x01(\v2\x1c.civicard.v1.SettlementBatchH\x00R\x05batchB\x06\n" +
+	"\x04kind\"\xf8\x02\n" +
 	"\x0eSnapshotHeader\x12%\n" +
 	"\x0eformat_version\x18\x01 \x01(\rR\rformatVersion\x12'\n" +
 	"\x0fledger_sequence\x18\x02 \x01(\x04R\x0eledgerSequence\x122\n" +
 	"\x15funding_balance_minor\x18\x03 \x01(\x03R\x13fundingBalanceMinor\x12\x14\n" +
 	"\x05seeds\x18\x04 \x03(\x04R\x05seeds\x12@\n" +
 	"\vreceivables\x18\x05 \x03(\v2\x1e.civicard.ledger.v1.ReceivableR\vreceivables\x12!\n" +
-	"\frecord_count\x18\x06 \x01(\x04R\vrecordCount\"X\n" +
+	"\frecord_count\x18\x06 \x01(\x04R\vrecordCount\x12#\n" +
+	"\rpayouts_minor\x18\n" +
+	" \x01(\x03R\fpayoutsMinor\x12\x1d\n" +
+	"\n" +
+	"fees_minor\x18\v \x01(\x03R\tfeesMinor\x12#\n" +
+	"\rsettled_minor\x18\f \x03(\x03R\fsettledMinor\"X\n" +
 	"\n" +
 	"Receivable\x12%\n" +
 	"\x0einstitution_id\x18\x01 \x01(\tR\rinstitutionId\x12#\n" +
 	"\rbalance_minor\x18\x02 \x01(\x03R\fbalanceMinor\"R\n" +
 	"\fStoredResult\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x122\n" +
-	"\x06result\x18\x02 \x01(\v2\x1a.civicard.ledger.v1.ResultR\x06result*s\n" +
+	"\x06result\x18\x02 \x01(\v2\x1a.civicard.ledger.v1.ResultR\x06result\"s\n" +
+	"\n" +
+	"CycleClose\x12\x14\n" +
+	"\x05cycle\x18\x01 \x01(\x04R\x05cycle\x12-\n" +
+	"\x03fee\x18\x02 \x01(\v2\x1b.civicard.v1.CycleFeePolicyR\x03fee\x12 \n" +
+	"\ftime_unix_ms\x18\x03 \x01(\x03R\n" +
+	"timeUnixMs\"\xdc\x02\n" +
+	"\vCycleTotals\x12\x14\n" +
+	"\x05cycle\x18\x01 \x01(\x04R\x05cycle\x12%\n" +
+	"\x0efirst_sequence\x18\x02 \x01(\x04R\rfirstSequence\x12#\n" +
+	"\rlast_sequence\x18\x03 \x01(\x04R\flastSequence\x12#\n" +
+	"\rfirst_posting\x18\x04 \x01(\x04R\ffirstPosting\x12!\n" +
+	"\flast_posting\x18\x05 \x01(\x04R\vlastPosting\x12-\n" +
+	"\x03fee\x18\x06 \x01(\v2\x1b.civicard.v1.CycleFeePolicyR\x03fee\x12$\n" +
+	"\x0eclosed_unix_ms\x18\a \x01(\x03R\fclosedUnixMs\x12N\n" +
+	"\finstitutions\x18\b \x03(\v2*.civicard.ledger.v1.CycleInstitutionTotalsR\finstitutions\"\xef\x01\n" +
+	"\x16CycleInstitutionTotals\x12%\n" +
+	"\x0einstitution_id\x18\x01 \x01(\tR\rinstitutionId\x12\"\n" +
+	"\ftransactions\x18\x02 \x01(\x04R\ftransactions\x12#\n" +
+	"\rcharged_minor\x18\x03 \x01(\x03R\fchargedMinor\x12+\n" +
+	"\x11corrections_minor\x18\x04 \x01(\x03R\x10correctionsMinor\x12\x1b\n" +
+	"\tfee_minor\x18\x05 \x01(\x03R\bfeeMinor\x12\x1b\n" +
+	"\tnet_minor\x18\x06 \x01(\x03R\bnetMinor\"\x83\x01\n" +
+	"\rCyclePostings\x12\x1c\n" +
+	"\tsequences\x18\x01 \x03(\x04R\tsequences\x12#\n" +
+	"\ramounts_minor\x18\x02 \x03(\x03R\famountsMinor\x12/\n" +
+	"\x13institution_indexes\x18\x03 \x03(\rR\x12institutionIndexes\"\x89\x01\n" +
+	"\n" +
+	"PayoutPost\x12\x14\n" +
+	"\x05cycle\x18\x01 \x01(\x04R\x05cycle\x12%\n" +
+	"\x0einstitution_id\x18\x02 \x01(\tR\rinstitutionId\x12!\n" +
+	"\famount_minor\x18\x03 \x01(\x03R\vamountMinor\x12\x1b\n" +
+	"\tfee_minor\x18\x04 \x01(\x03R\bfeeMinor\"F\n" +
+	"\x10SettlementRecord\x122\n" +
+	"\x05batch\x18\x01 \x01(\v2\x1c.civicard.v1.SettlementBatchR\x05batch\"L\n" +
+	"\x12SettlementMarkPaid\x12\x14\n" +
+	"\x05cycle\x18\x01 \x01(\x04R\x05cycle\x12 \n" +
+	"\ftime_unix_ms\x18\x02 \x01(\x03R\n" +
+	"timeUnixMs*s\n" +
 	"\x06Status\x12\x16\n" +
 	"\x12STATUS_UNSPECIFIED\x10\x00\x12\r\n" +
 	"\tSTATUS_OK\x10\x01\x12\x13\n" +
@@ -2981,48 +3671,57 @@ func file_ledger_v1_ledger_proto_rawDescGZIP() []byte {
 }
 
 var file_ledger_v1_ledger_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_ledger_v1_ledger_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
+var file_ledger_v1_ledger_proto_msgTypes = make([]protoimpl.MessageInfo, 38)
 var file_ledger_v1_ledger_proto_goTypes = []any{
-	(Status)(0),                 // 0: civicard.ledger.v1.Status
-	(RejectReason)(0),           // 1: civicard.ledger.v1.RejectReason
-	(*Batch)(nil),               // 2: civicard.ledger.v1.Batch
-	(*Command)(nil),             // 3: civicard.ledger.v1.Command
-	(*RegisterInstitution)(nil), // 4: civicard.ledger.v1.RegisterInstitution
-	(*RegisterTerminal)(nil),    // 5: civicard.ledger.v1.RegisterTerminal
-	(*OpenCard)(nil),            // 6: civicard.ledger.v1.OpenCard
-	(*TopUp)(nil),               // 7: civicard.ledger.v1.TopUp
-	(*Charge)(nil),              // 8: civicard.ledger.v1.Charge
-	(*Posting)(nil),             // 9: civicard.ledger.v1.Posting
-	(*PricingState)(nil),        // 10: civicard.ledger.v1.PricingState
-	(*PricingEntitlement)(nil),  // 11: civicard.ledger.v1.PricingEntitlement
-	(*PricingPass)(nil),         // 12: civicard.ledger.v1.PricingPass
-	(*PricingTicket)(nil),       // 13: civicard.ledger.v1.PricingTicket
-	(*PricingJourney)(nil),      // 14: civicard.ledger.v1.PricingJourney
-	(*PricingStay)(nil),         // 15: civicard.ledger.v1.PricingStay
-	(*PricingCaps)(nil),         // 16: civicard.ledger.v1.PricingCaps
-	(*PricingPurse)(nil),        // 17: civicard.ledger.v1.PricingPurse
-	(*GrantEntitlement)(nil),    // 18: civicard.ledger.v1.GrantEntitlement
-	(*RevokeEntitlement)(nil),   // 19: civicard.ledger.v1.RevokeEntitlement
-	(*ReplaceCard)(nil),         // 20: civicard.ledger.v1.ReplaceCard
-	(*RenewCard)(nil),           // 21: civicard.ledger.v1.RenewCard
-	(*CloseCard)(nil),           // 22: civicard.ledger.v1.CloseCard
-	(*BlockCard)(nil),           // 23: civicard.ledger.v1.BlockCard
-	(*SetTerminalKey)(nil),      // 24: civicard.ledger.v1.SetTerminalKey
-	(*RevokeTerminal)(nil),      // 25: civicard.ledger.v1.RevokeTerminal
-	(*MarkSeeded)(nil),          // 26: civicard.ledger.v1.MarkSeeded
-	(*Result)(nil),              // 27: civicard.ledger.v1.Result
-	(*CardState)(nil),           // 28: civicard.ledger.v1.CardState
-	(*SnapshotRecord)(nil),      // 29: civicard.ledger.v1.SnapshotRecord
-	(*SnapshotHeader)(nil),      // 30: civicard.ledger.v1.SnapshotHeader
-	(*Receivable)(nil),          // 31: civicard.ledger.v1.Receivable
-	(*StoredResult)(nil),        // 32: civicard.ledger.v1.StoredResult
-	(*v1.Institution)(nil),      // 33: civicard.v1.Institution
-	(*v1.Terminal)(nil),         // 34: civicard.v1.Terminal
-	(v1.CardKind)(0),            // 35: civicard.v1.CardKind
-	(*v1.Audit)(nil),            // 36: civicard.v1.Audit
-	(v1.DeclineReason)(0),       // 37: civicard.v1.DeclineReason
-	(*v1.Transaction)(nil),      // 38: civicard.v1.Transaction
-	(v1.CardStatus)(0),          // 39: civicard.v1.CardStatus
+	(Status)(0),                    // 0: civicard.ledger.v1.Status
+	(RejectReason)(0),              // 1: civicard.ledger.v1.RejectReason
+	(*Batch)(nil),                  // 2: civicard.ledger.v1.Batch
+	(*Command)(nil),                // 3: civicard.ledger.v1.Command
+	(*RegisterInstitution)(nil),    // 4: civicard.ledger.v1.RegisterInstitution
+	(*RegisterTerminal)(nil),       // 5: civicard.ledger.v1.RegisterTerminal
+	(*OpenCard)(nil),               // 6: civicard.ledger.v1.OpenCard
+	(*TopUp)(nil),                  // 7: civicard.ledger.v1.TopUp
+	(*Charge)(nil),                 // 8: civicard.ledger.v1.Charge
+	(*Posting)(nil),                // 9: civicard.ledger.v1.Posting
+	(*PricingState)(nil),           // 10: civicard.ledger.v1.PricingState
+	(*PricingEntitlement)(nil),     // 11: civicard.ledger.v1.PricingEntitlement
+	(*PricingPass)(nil),            // 12: civicard.ledger.v1.PricingPass
+	(*PricingTicket)(nil),          // 13: civicard.ledger.v1.PricingTicket
+	(*PricingJourney)(nil),         // 14: civicard.ledger.v1.PricingJourney
+	(*PricingStay)(nil),            // 15: civicard.ledger.v1.PricingStay
+	(*PricingCaps)(nil),            // 16: civicard.ledger.v1.PricingCaps
+	(*PricingPurse)(nil),           // 17: civicard.ledger.v1.PricingPurse
+	(*GrantEntitlement)(nil),       // 18: civicard.ledger.v1.GrantEntitlement
+	(*RevokeEntitlement)(nil),      // 19: civicard.ledger.v1.RevokeEntitlement
+	(*ReplaceCard)(nil),            // 20: civicard.ledger.v1.ReplaceCard
+	(*RenewCard)(nil),              // 21: civicard.ledger.v1.RenewCard
+	(*CloseCard)(nil),              // 22: civicard.ledger.v1.CloseCard
+	(*BlockCard)(nil),              // 23: civicard.ledger.v1.BlockCard
+	(*SetTerminalKey)(nil),         // 24: civicard.ledger.v1.SetTerminalKey
+	(*RevokeTerminal)(nil),         // 25: civicard.ledger.v1.RevokeTerminal
+	(*MarkSeeded)(nil),             // 26: civicard.ledger.v1.MarkSeeded
+	(*Result)(nil),                 // 27: civicard.ledger.v1.Result
+	(*CardState)(nil),              // 28: civicard.ledger.v1.CardState
+	(*SnapshotRecord)(nil),         // 29: civicard.ledger.v1.SnapshotRecord
+	(*SnapshotHeader)(nil),         // 30: civicard.ledger.v1.SnapshotHeader
+	(*Receivable)(nil),             // 31: civicard.ledger.v1.Receivable
+	(*StoredResult)(nil),           // 32: civicard.ledger.v1.StoredResult
+	(*CycleClose)(nil),             // 33: civicard.ledger.v1.CycleClose
+	(*CycleTotals)(nil),            // 34: civicard.ledger.v1.CycleTotals
+	(*CycleInstitutionTotals)(nil), // 35: civicard.ledger.v1.CycleInstitutionTotals
+	(*CyclePostings)(nil),          // 36: civicard.ledger.v1.CyclePostings
+	(*PayoutPost)(nil),             // 37: civicard.ledger.v1.PayoutPost
+	(*SettlementRecord)(nil),       // 38: civicard.ledger.v1.SettlementRecord
+	(*SettlementMarkPaid)(nil),     // 39: civicard.ledger.v1.SettlementMarkPaid
+	(*v1.Institution)(nil),         // 40: civicard.v1.Institution
+	(*v1.Terminal)(nil),            // 41: civicard.v1.Terminal
+	(v1.CardKind)(0),               // 42: civicard.v1.CardKind
+	(*v1.Audit)(nil),               // 43: civicard.v1.Audit
+	(v1.DeclineReason)(0),          // 44: civicard.v1.DeclineReason
+	(*v1.Transaction)(nil),         // 45: civicard.v1.Transaction
+	(v1.CardStatus)(0),             // 46: civicard.v1.CardStatus
+	(*v1.SettlementBatch)(nil),     // 47: civicard.v1.SettlementBatch
+	(*v1.CycleFeePolicy)(nil),      // 48: civicard.v1.CycleFeePolicy
 }
 var file_ledger_v1_ledger_proto_depIdxs = []int32{
 	3,  // 0: civicard.ledger.v1.Batch.commands:type_name -> civicard.ledger.v1.Command
@@ -3040,51 +3739,62 @@ var file_ledger_v1_ledger_proto_depIdxs = []int32{
 	20, // 12: civicard.ledger.v1.Command.replace_card:type_name -> civicard.ledger.v1.ReplaceCard
 	21, // 13: civicard.ledger.v1.Command.renew_card:type_name -> civicard.ledger.v1.RenewCard
 	22, // 14: civicard.ledger.v1.Command.close_card:type_name -> civicard.ledger.v1.CloseCard
-	33, // 15: civicard.ledger.v1.RegisterInstitution.institution:type_name -> civicard.v1.Institution
-	34, // 16: civicard.ledger.v1.RegisterTerminal.terminal:type_name -> civicard.v1.Terminal
-	35, // 17: civicard.ledger.v1.OpenCard.kind:type_name -> civicard.v1.CardKind
-	36, // 18: civicard.ledger.v1.OpenCard.audit:type_name -> civicard.v1.Audit
-	10, // 19: civicard.ledger.v1.TopUp.pricing:type_name -> civicard.ledger.v1.PricingState
-	9,  // 20: civicard.ledger.v1.Charge.postings:type_name -> civicard.ledger.v1.Posting
-	10, // 21: civicard.ledger.v1.Charge.pricing:type_name -> civicard.ledger.v1.PricingState
-	37, // 22: civicard.ledger.v1.Charge.decline_reason:type_name -> civicard.v1.DeclineReason
-	36, // 23: civicard.ledger.v1.Charge.audit:type_name -> civicard.v1.Audit
-	11, // 24: civicard.ledger.v1.PricingState.entitlements:type_name -> civicard.ledger.v1.PricingEntitlement
-	12, // 25: civicard.ledger.v1.PricingState.passes:type_name -> civicard.ledger.v1.PricingPass
-	13, // 26: civicard.ledger.v1.PricingState.ticket:type_name -> civicard.ledger.v1.PricingTicket
-	14, // 27: civicard.ledger.v1.PricingState.journey:type_name -> civicard.ledger.v1.PricingJourney
-	15, // 28: civicard.ledger.v1.PricingState.stays:type_name -> civicard.ledger.v1.PricingStay
-	14, // 29: civicard.ledger.v1.PricingState.incomplete:type_name -> civicard.ledger.v1.PricingJourney
-	16, // 30: civicard.ledger.v1.PricingState.caps:type_name -> civicard.ledger.v1.PricingCaps
-	17, // 31: civicard.ledger.v1.PricingState.purse:type_name -> civicard.ledger.v1.PricingPurse
-	11, // 32: civicard.ledger.v1.GrantEntitlement.entitlement:type_name -> civicard.ledger.v1.PricingEntitlement
-	36, // 33: civicard.ledger.v1.GrantEntitlement.audit:type_name -> civicard.v1.Audit
-	36, // 34: civicard.ledger.v1.RevokeEntitlement.audit:type_name -> civicard.v1.Audit
-	36, // 35: civicard.ledger.v1.ReplaceCard.audit:type_name -> civicard.v1.Audit
-	36, // 36: civicard.ledger.v1.RenewCard.audit:type_name -> civicard.v1.Audit
-	36, // 37: civicard.ledger.v1.CloseCard.audit:type_name -> civicard.v1.Audit
-	36, // 38: civicard.ledger.v1.BlockCard.audit:type_name -> civicard.v1.Audit
-	0,  // 39: civicard.ledger.v1.Result.status:type_name -> civicard.ledger.v1.Status
-	28, // 40: civicard.ledger.v1.Result.card:type_name -> civicard.ledger.v1.CardState
-	38, // 41: civicard.ledger.v1.Result.transaction:type_name -> civicard.v1.Transaction
-	1,  // 42: civicard.ledger.v1.Result.reject_reason:type_name -> civicard.ledger.v1.RejectReason
-	28, // 43: civicard.ledger.v1.Result.related_card:type_name -> civicard.ledger.v1.CardState
-	38, // 44: civicard.ledger.v1.Result.related_transaction:type_name -> civicard.v1.Transaction
-	35, // 45: civicard.ledger.v1.CardState.kind:type_name -> civicard.v1.CardKind
-	39, // 46: civicard.ledger.v1.CardState.status:type_name -> civicard.v1.CardStatus
-	10, // 47: civicard.ledger.v1.CardState.pricing:type_name -> civicard.ledger.v1.PricingState
-	30, // 48: civicard.ledger.v1.SnapshotRecord.header:type_name -> civicard.ledger.v1.SnapshotHeader
-	33, // 49: civicard.ledger.v1.SnapshotRecord.institution:type_name -> civicard.v1.Institution
-	34, // 50: civicard.ledger.v1.SnapshotRecord.terminal:type_name -> civicard.v1.Terminal
-	28, // 51: civicard.ledger.v1.SnapshotRecord.card:type_name -> civicard.ledger.v1.CardState
-	32, // 52: civicard.ledger.v1.SnapshotRecord.result:type_name -> civicard.ledger.v1.StoredResult
-	31, // 53: civicard.ledger.v1.SnapshotHeader.receivables:type_name -> civicard.ledger.v1.Receivable
-	27, // 54: civicard.ledger.v1.StoredResult.result:type_name -> civicard.ledger.v1.Result
-	55, // [55:55] is the sub-list for method output_type
-	55, // [55:55] is the sub-list for method input_type
-	55, // [55:55] is the sub-list for extension type_name
-	55, // [55:55] is the sub-list for extension extendee
-	0,  // [0:55] is the sub-list for field type_name
+	33, // 15: civicard.ledger.v1.Command.cycle_close:type_name -> civicard.ledger.v1.CycleClose
+	37, // 16: civicard.ledger.v1.Command.payout_post:type_name -> civicard.ledger.v1.PayoutPost
+	38, // 17: civicard.ledger.v1.Command.settlement_record:type_name -> civicard.ledger.v1.SettlementRecord
+	39, // 18: civicard.ledger.v1.Command.settlement_mark_paid:type_name -> civicard.ledger.v1.SettlementMarkPaid
+	40, // 19: civicard.ledger.v1.RegisterInstitution.institution:type_name -> civicard.v1.Institution
+	41, // 20: civicard.ledger.v1.RegisterTerminal.terminal:type_name -> civicard.v1.Terminal
+	42, // 21: civicard.ledger.v1.OpenCard.kind:type_name -> civicard.v1.CardKind
+	43, // 22: civicard.ledger.v1.OpenCard.audit:type_name -> civicard.v1.Audit
+	10, // 23: civicard.ledger.v1.TopUp.pricing:type_name -> civicard.ledger.v1.PricingState
+	9,  // 24: civicard.ledger.v1.Charge.postings:type_name -> civicard.ledger.v1.Posting
+	10, // 25: civicard.ledger.v1.Charge.pricing:type_name -> civicard.ledger.v1.PricingState
+	44, // 26: civicard.ledger.v1.Charge.decline_reason:type_name -> civicard.v1.DeclineReason
+	43, // 27: civicard.ledger.v1.Charge.audit:type_name -> civicard.v1.Audit
+	11, // 28: civicard.ledger.v1.PricingState.entitlements:type_name -> civicard.ledger.v1.PricingEntitlement
+	12, // 29: civicard.ledger.v1.PricingState.passes:type_name -> civicard.ledger.v1.PricingPass
+	13, // 30: civicard.ledger.v1.PricingState.ticket:type_name -> civicard.ledger.v1.PricingTicket
+	14, // 31: civicard.ledger.v1.PricingState.journey:type_name -> civicard.ledger.v1.PricingJourney
+	15, // 32: civicard.ledger.v1.PricingState.stays:type_name -> civicard.ledger.v1.PricingStay
+	14, // 33: civicard.ledger.v1.PricingState.incomplete:type_name -> civicard.ledger.v1.PricingJourney
+	16, // 34: civicard.ledger.v1.PricingState.caps:type_name -> civicard.ledger.v1.PricingCaps
+	17, // 35: civicard.ledger.v1.PricingState.purse:type_name -> civicard.ledger.v1.PricingPurse
+	11, // 36: civicard.ledger.v1.GrantEntitlement.entitlement:type_name -> civicard.ledger.v1.PricingEntitlement
+	43, // 37: civicard.ledger.v1.GrantEntitlement.audit:type_name -> civicard.v1.Audit
+	43, // 38: civicard.ledger.v1.RevokeEntitlement.audit:type_name -> civicard.v1.Audit
+	43, // 39: civicard.ledger.v1.ReplaceCard.audit:type_name -> civicard.v1.Audit
+	43, // 40: civicard.ledger.v1.RenewCard.audit:type_name -> civicard.v1.Audit
+	43, // 41: civicard.ledger.v1.CloseCard.audit:type_name -> civicard.v1.Audit
+	43, // 42: civicard.ledger.v1.BlockCard.audit:type_name -> civicard.v1.Audit
+	0,  // 43: civicard.ledger.v1.Result.status:type_name -> civicard.ledger.v1.Status
+	28, // 44: civicard.ledger.v1.Result.card:type_name -> civicard.ledger.v1.CardState
+	45, // 45: civicard.ledger.v1.Result.transaction:type_name -> civicard.v1.Transaction
+	1,  // 46: civicard.ledger.v1.Result.reject_reason:type_name -> civicard.ledger.v1.RejectReason
+	28, // 47: civicard.ledger.v1.Result.related_card:type_name -> civicard.ledger.v1.CardState
+	45, // 48: civicard.ledger.v1.Result.related_transaction:type_name -> civicard.v1.Transaction
+	42, // 49: civicard.ledger.v1.CardState.kind:type_name -> civicard.v1.CardKind
+	46, // 50: civicard.ledger.v1.CardState.status:type_name -> civicard.v1.CardStatus
+	10, // 51: civicard.ledger.v1.CardState.pricing:type_name -> civicard.ledger.v1.PricingState
+	30, // 52: civicard.ledger.v1.SnapshotRecord.header:type_name -> civicard.ledger.v1.SnapshotHeader
+	40, // 53: civicard.ledger.v1.SnapshotRecord.institution:type_name -> civicard.v1.Institution
+	41, // 54: civicard.ledger.v1.SnapshotRecord.terminal:type_name -> civicard.v1.Terminal
+	28, // 55: civicard.ledger.v1.SnapshotRecord.card:type_name -> civicard.ledger.v1.CardState
+	32, // 56: civicard.ledger.v1.SnapshotRecord.result:type_name -> civicard.ledger.v1.StoredResult
+	34, // 57: civicard.ledger.v1.SnapshotRecord.cycle:type_name -> civicard.ledger.v1.CycleTotals
+	36, // 58: civicard.ledger.v1.SnapshotRecord.postings:type_name -> civicard.ledger.v1.CyclePostings
+	47, // 59: civicard.ledger.v1.SnapshotRecord.batch:type_name -> civicard.v1.SettlementBatch
+	31, // 60: civicard.ledger.v1.SnapshotHeader.receivables:type_name -> civicard.ledger.v1.Receivable
+	27, // 61: civicard.ledger.v1.StoredResult.result:type_name -> civicard.ledger.v1.Result
+	48, // 62: civicard.ledger.v1.CycleClose.fee:type_name -> civicard.v1.CycleFeePolicy
+	48, // 63: civicard.ledger.v1.CycleTotals.fee:type_name -> civicard.v1.CycleFeePolicy
+	35, // 64: civicard.ledger.v1.CycleTotals.institutions:type_name -> civicard.ledger.v1.CycleInstitutionTotals
+	47, // 65: civicard.ledger.v1.SettlementRecord.batch:type_name -> civicard.v1.SettlementBatch
+	66, // [66:66] is the sub-list for method output_type
+	66, // [66:66] is the sub-list for method input_type
+	66, // [66:66] is the sub-list for extension type_name
+	66, // [66:66] is the sub-list for extension extendee
+	0,  // [0:66] is the sub-list for field type_name
 }
 
 func init() { file_ledger_v1_ledger_proto_init() }
@@ -3107,6 +3817,10 @@ func file_ledger_v1_ledger_proto_init() {
 		(*Command_ReplaceCard)(nil),
 		(*Command_RenewCard)(nil),
 		(*Command_CloseCard)(nil),
+		(*Command_CycleClose)(nil),
+		(*Command_PayoutPost)(nil),
+		(*Command_SettlementRecord)(nil),
+		(*Command_SettlementMarkPaid)(nil),
 	}
 	file_ledger_v1_ledger_proto_msgTypes[27].OneofWrappers = []any{
 		(*SnapshotRecord_Header)(nil),
@@ -3114,6 +3828,9 @@ func file_ledger_v1_ledger_proto_init() {
 		(*SnapshotRecord_Terminal)(nil),
 		(*SnapshotRecord_Card)(nil),
 		(*SnapshotRecord_Result)(nil),
+		(*SnapshotRecord_Cycle)(nil),
+		(*SnapshotRecord_Postings)(nil),
+		(*SnapshotRecord_Batch)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -3121,7 +3838,7 @@ func file_ledger_v1_ledger_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ledger_v1_ledger_proto_rawDesc), len(file_ledger_v1_ledger_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   31,
+			NumMessages:   38,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

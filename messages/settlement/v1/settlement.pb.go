@@ -363,6 +363,12 @@ type Query struct {
 	//	*Query_Transactions
 	//	*Query_InstitutionId
 	//	*Query_TerminalId
+	//	*Query_CycleTotals
+	//	*Query_CycleStatement
+	//	*Query_SettlementBatch
+	//	*Query_SettlementBatches
+	//	*Query_LedgerTotals
+	//	*Query_StatementSums
 	Kind          isQuery_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -441,6 +447,60 @@ func (x *Query) GetTerminalId() string {
 	return ""
 }
 
+func (x *Query) GetCycleTotals() uint64 {
+	if x != nil {
+		if x, ok := x.Kind.(*Query_CycleTotals); ok {
+			return x.CycleTotals
+		}
+	}
+	return 0
+}
+
+func (x *Query) GetCycleStatement() *CycleStatementQuery {
+	if x != nil {
+		if x, ok := x.Kind.(*Query_CycleStatement); ok {
+			return x.CycleStatement
+		}
+	}
+	return nil
+}
+
+func (x *Query) GetSettlementBatch() uint64 {
+	if x != nil {
+		if x, ok := x.Kind.(*Query_SettlementBatch); ok {
+			return x.SettlementBatch
+		}
+	}
+	return 0
+}
+
+func (x *Query) GetSettlementBatches() uint32 {
+	if x != nil {
+		if x, ok := x.Kind.(*Query_SettlementBatches); ok {
+			return x.SettlementBatches
+		}
+	}
+	return 0
+}
+
+func (x *Query) GetLedgerTotals() bool {
+	if x != nil {
+		if x, ok := x.Kind.(*Query_LedgerTotals); ok {
+			return x.LedgerTotals
+		}
+	}
+	return false
+}
+
+func (x *Query) GetStatementSums() uint64 {
+	if x != nil {
+		if x, ok := x.Kind.(*Query_StatementSums); ok {
+			return x.StatementSums
+		}
+	}
+	return 0
+}
+
 type isQuery_Kind interface {
 	isQuery_Kind()
 }
@@ -461,6 +521,33 @@ type Query_TerminalId struct {
 	TerminalId string `protobuf:"bytes,4,opt,name=terminal_id,json=terminalId,proto3,oneof"`
 }
 
+type Query_CycleTotals struct {
+	// Settlement reads.
+	CycleTotals uint64 `protobuf:"varint,30,opt,name=cycle_totals,json=cycleTotals,proto3,oneof"`
+}
+
+type Query_CycleStatement struct {
+	CycleStatement *CycleStatementQuery `protobuf:"bytes,31,opt,name=cycle_statement,json=cycleStatement,proto3,oneof"`
+}
+
+type Query_SettlementBatch struct {
+	SettlementBatch uint64 `protobuf:"varint,32,opt,name=settlement_batch,json=settlementBatch,proto3,oneof"`
+}
+
+type Query_SettlementBatches struct {
+	// The newest this many batches.
+	SettlementBatches uint32 `protobuf:"varint,33,opt,name=settlement_batches,json=settlementBatches,proto3,oneof"`
+}
+
+type Query_LedgerTotals struct {
+	LedgerTotals bool `protobuf:"varint,35,opt,name=ledger_totals,json=ledgerTotals,proto3,oneof"`
+}
+
+type Query_StatementSums struct {
+	// The sums of every institution's statement lines of a closed cycle.
+	StatementSums uint64 `protobuf:"varint,36,opt,name=statement_sums,json=statementSums,proto3,oneof"`
+}
+
 func (*Query_CardId) isQuery_Kind() {}
 
 func (*Query_Transactions) isQuery_Kind() {}
@@ -468,6 +555,70 @@ func (*Query_Transactions) isQuery_Kind() {}
 func (*Query_InstitutionId) isQuery_Kind() {}
 
 func (*Query_TerminalId) isQuery_Kind() {}
+
+func (*Query_CycleTotals) isQuery_Kind() {}
+
+func (*Query_CycleStatement) isQuery_Kind() {}
+
+func (*Query_SettlementBatch) isQuery_Kind() {}
+
+func (*Query_SettlementBatches) isQuery_Kind() {}
+
+func (*Query_LedgerTotals) isQuery_Kind() {}
+
+func (*Query_StatementSums) isQuery_Kind() {}
+
+type CycleStatementQuery struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Cycle         uint64                 `protobuf:"varint,1,opt,name=cycle,proto3" json:"cycle,omitempty"`
+	InstitutionId string                 `protobuf:"bytes,2,opt,name=institution_id,json=institutionId,proto3" json:"institution_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CycleStatementQuery) Reset() {
+	*x = CycleStatementQuery{}
+	mi := &file_settlement_v1_settlement_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CycleStatementQuery) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CycleStatementQuery) ProtoMessage() {}
+
+func (x *CycleStatementQuery) ProtoReflect() protoreflect.Message {
+	mi := &file_settlement_v1_settlement_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CycleStatementQuery.ProtoReflect.Descriptor instead.
+func (*CycleStatementQuery) Descriptor() ([]byte, []int) {
+	return file_settlement_v1_settlement_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *CycleStatementQuery) GetCycle() uint64 {
+	if x != nil {
+		return x.Cycle
+	}
+	return 0
+}
+
+func (x *CycleStatementQuery) GetInstitutionId() string {
+	if x != nil {
+		return x.InstitutionId
+	}
+	return ""
+}
 
 type TransactionsQuery struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
@@ -480,7 +631,7 @@ type TransactionsQuery struct {
 
 func (x *TransactionsQuery) Reset() {
 	*x = TransactionsQuery{}
-	mi := &file_settlement_v1_settlement_proto_msgTypes[3]
+	mi := &file_settlement_v1_settlement_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -492,7 +643,7 @@ func (x *TransactionsQuery) String() string {
 func (*TransactionsQuery) ProtoMessage() {}
 
 func (x *TransactionsQuery) ProtoReflect() protoreflect.Message {
-	mi := &file_settlement_v1_settlement_proto_msgTypes[3]
+	mi := &file_settlement_v1_settlement_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -505,7 +656,7 @@ func (x *TransactionsQuery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransactionsQuery.ProtoReflect.Descriptor instead.
 func (*TransactionsQuery) Descriptor() ([]byte, []int) {
-	return file_settlement_v1_settlement_proto_rawDescGZIP(), []int{3}
+	return file_settlement_v1_settlement_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *TransactionsQuery) GetCardId() string {
@@ -539,14 +690,22 @@ type QueryResult struct {
 	//	*QueryResult_Transactions
 	//	*QueryResult_Institution
 	//	*QueryResult_Terminal
-	Kind          isQueryResult_Kind `protobuf_oneof:"kind"`
+	//	*QueryResult_CycleTotals
+	//	*QueryResult_CycleStatement
+	//	*QueryResult_SettlementBatch
+	//	*QueryResult_SettlementBatches
+	//	*QueryResult_LedgerTotals
+	//	*QueryResult_StatementSums
+	Kind isQueryResult_Kind `protobuf_oneof:"kind"`
+	// The ledger's open clearing cycle (settlement reads only).
+	OpenCycle     uint64 `protobuf:"varint,34,opt,name=open_cycle,json=openCycle,proto3" json:"open_cycle,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *QueryResult) Reset() {
 	*x = QueryResult{}
-	mi := &file_settlement_v1_settlement_proto_msgTypes[4]
+	mi := &file_settlement_v1_settlement_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -558,7 +717,7 @@ func (x *QueryResult) String() string {
 func (*QueryResult) ProtoMessage() {}
 
 func (x *QueryResult) ProtoReflect() protoreflect.Message {
-	mi := &file_settlement_v1_settlement_proto_msgTypes[4]
+	mi := &file_settlement_v1_settlement_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -571,7 +730,7 @@ func (x *QueryResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryResult.ProtoReflect.Descriptor instead.
 func (*QueryResult) Descriptor() ([]byte, []int) {
-	return file_settlement_v1_settlement_proto_rawDescGZIP(), []int{4}
+	return file_settlement_v1_settlement_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *QueryResult) GetFound() bool {
@@ -624,6 +783,67 @@ func (x *QueryResult) GetTerminal() *v11.Terminal {
 	return nil
 }
 
+func (x *QueryResult) GetCycleTotals() *v1.CycleTotals {
+	if x != nil {
+		if x, ok := x.Kind.(*QueryResult_CycleTotals); ok {
+			return x.CycleTotals
+		}
+	}
+	return nil
+}
+
+func (x *QueryResult) GetCycleStatement() *CycleStatementList {
+	if x != nil {
+		if x, ok := x.Kind.(*QueryResult_CycleStatement); ok {
+			return x.CycleStatement
+		}
+	}
+	return nil
+}
+
+func (x *QueryResult) GetSettlementBatch() *v11.SettlementBatch {
+	if x != nil {
+		if x, ok := x.Kind.(*QueryResult_SettlementBatch); ok {
+			return x.SettlementBatch
+		}
+	}
+	return nil
+}
+
+func (x *QueryResult) GetSettlementBatches() *SettlementBatchList {
+	if x != nil {
+		if x, ok := x.Kind.(*QueryResult_SettlementBatches); ok {
+			return x.SettlementBatches
+		}
+	}
+	return nil
+}
+
+func (x *QueryResult) GetLedgerTotals() *v11.LedgerTotals {
+	if x != nil {
+		if x, ok := x.Kind.(*QueryResult_LedgerTotals); ok {
+			return x.LedgerTotals
+		}
+	}
+	return nil
+}
+
+func (x *QueryResult) GetStatementSums() *v1.CycleTotals {
+	if x != nil {
+		if x, ok := x.Kind.(*QueryResult_StatementSums); ok {
+			return x.StatementSums
+		}
+	}
+	return nil
+}
+
+func (x *QueryResult) GetOpenCycle() uint64 {
+	if x != nil {
+		return x.OpenCycle
+	}
+	return 0
+}
+
 type isQueryResult_Kind interface {
 	isQueryResult_Kind()
 }
@@ -644,6 +864,30 @@ type QueryResult_Terminal struct {
 	Terminal *v11.Terminal `protobuf:"bytes,5,opt,name=terminal,proto3,oneof"`
 }
 
+type QueryResult_CycleTotals struct {
+	CycleTotals *v1.CycleTotals `protobuf:"bytes,30,opt,name=cycle_totals,json=cycleTotals,proto3,oneof"`
+}
+
+type QueryResult_CycleStatement struct {
+	CycleStatement *CycleStatementList `protobuf:"bytes,31,opt,name=cycle_statement,json=cycleStatement,proto3,oneof"`
+}
+
+type QueryResult_SettlementBatch struct {
+	SettlementBatch *v11.SettlementBatch `protobuf:"bytes,32,opt,name=settlement_batch,json=settlementBatch,proto3,oneof"`
+}
+
+type QueryResult_SettlementBatches struct {
+	SettlementBatches *SettlementBatchList `protobuf:"bytes,33,opt,name=settlement_batches,json=settlementBatches,proto3,oneof"`
+}
+
+type QueryResult_LedgerTotals struct {
+	LedgerTotals *v11.LedgerTotals `protobuf:"bytes,35,opt,name=ledger_totals,json=ledgerTotals,proto3,oneof"`
+}
+
+type QueryResult_StatementSums struct {
+	StatementSums *v1.CycleTotals `protobuf:"bytes,36,opt,name=statement_sums,json=statementSums,proto3,oneof"`
+}
+
 func (*QueryResult_Card) isQueryResult_Kind() {}
 
 func (*QueryResult_Transactions) isQueryResult_Kind() {}
@@ -651,6 +895,107 @@ func (*QueryResult_Transactions) isQueryResult_Kind() {}
 func (*QueryResult_Institution) isQueryResult_Kind() {}
 
 func (*QueryResult_Terminal) isQueryResult_Kind() {}
+
+func (*QueryResult_CycleTotals) isQueryResult_Kind() {}
+
+func (*QueryResult_CycleStatement) isQueryResult_Kind() {}
+
+func (*QueryResult_SettlementBatch) isQueryResult_Kind() {}
+
+func (*QueryResult_SettlementBatches) isQueryResult_Kind() {}
+
+func (*QueryResult_LedgerTotals) isQueryResult_Kind() {}
+
+func (*QueryResult_StatementSums) isQueryResult_Kind() {}
+
+// CycleStatementList is one institution's postings in one shard's cycle.
+type CycleStatementList struct {
+	state         protoimpl.MessageState         `protogen:"open.v1"`
+	Lines         []*v11.SettlementStatementLine `protobuf:"bytes,1,rep,name=lines,proto3" json:"lines,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CycleStatementList) Reset() {
+	*x = CycleStatementList{}
+	mi := &file_settlement_v1_settlement_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CycleStatementList) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CycleStatementList) ProtoMessage() {}
+
+func (x *CycleStatementList) ProtoReflect() protoreflect.Message {
+	mi := &file_settlement_v1_settlement_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CycleStatementList.ProtoReflect.Descriptor instead.
+func (*CycleStatementList) Descriptor() ([]byte, []int) {
+	return file_settlement_v1_settlement_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *CycleStatementList) GetLines() []*v11.SettlementStatementLine {
+	if x != nil {
+		return x.Lines
+	}
+	return nil
+}
+
+type SettlementBatchList struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Batches       []*v11.SettlementBatch `protobuf:"bytes,1,rep,name=batches,proto3" json:"batches,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SettlementBatchList) Reset() {
+	*x = SettlementBatchList{}
+	mi := &file_settlement_v1_settlement_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SettlementBatchList) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SettlementBatchList) ProtoMessage() {}
+
+func (x *SettlementBatchList) ProtoReflect() protoreflect.Message {
+	mi := &file_settlement_v1_settlement_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SettlementBatchList.ProtoReflect.Descriptor instead.
+func (*SettlementBatchList) Descriptor() ([]byte, []int) {
+	return file_settlement_v1_settlement_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *SettlementBatchList) GetBatches() []*v11.SettlementBatch {
+	if x != nil {
+		return x.Batches
+	}
+	return nil
+}
 
 type TransactionList struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -661,7 +1006,7 @@ type TransactionList struct {
 
 func (x *TransactionList) Reset() {
 	*x = TransactionList{}
-	mi := &file_settlement_v1_settlement_proto_msgTypes[5]
+	mi := &file_settlement_v1_settlement_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -673,7 +1018,7 @@ func (x *TransactionList) String() string {
 func (*TransactionList) ProtoMessage() {}
 
 func (x *TransactionList) ProtoReflect() protoreflect.Message {
-	mi := &file_settlement_v1_settlement_proto_msgTypes[5]
+	mi := &file_settlement_v1_settlement_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -686,7 +1031,7 @@ func (x *TransactionList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransactionList.ProtoReflect.Descriptor instead.
 func (*TransactionList) Descriptor() ([]byte, []int) {
-	return file_settlement_v1_settlement_proto_rawDescGZIP(), []int{5}
+	return file_settlement_v1_settlement_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *TransactionList) GetTransactions() []*v11.Transaction {
@@ -708,7 +1053,7 @@ type MembershipChange struct {
 
 func (x *MembershipChange) Reset() {
 	*x = MembershipChange{}
-	mi := &file_settlement_v1_settlement_proto_msgTypes[6]
+	mi := &file_settlement_v1_settlement_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -720,7 +1065,7 @@ func (x *MembershipChange) String() string {
 func (*MembershipChange) ProtoMessage() {}
 
 func (x *MembershipChange) ProtoReflect() protoreflect.Message {
-	mi := &file_settlement_v1_settlement_proto_msgTypes[6]
+	mi := &file_settlement_v1_settlement_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -733,7 +1078,7 @@ func (x *MembershipChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MembershipChange.ProtoReflect.Descriptor instead.
 func (*MembershipChange) Descriptor() ([]byte, []int) {
-	return file_settlement_v1_settlement_proto_rawDescGZIP(), []int{6}
+	return file_settlement_v1_settlement_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *MembershipChange) GetOp() MembershipOp {
@@ -776,7 +1121,7 @@ type ForwardResponse struct {
 
 func (x *ForwardResponse) Reset() {
 	*x = ForwardResponse{}
-	mi := &file_settlement_v1_settlement_proto_msgTypes[7]
+	mi := &file_settlement_v1_settlement_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -788,7 +1133,7 @@ func (x *ForwardResponse) String() string {
 func (*ForwardResponse) ProtoMessage() {}
 
 func (x *ForwardResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_settlement_v1_settlement_proto_msgTypes[7]
+	mi := &file_settlement_v1_settlement_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -801,7 +1146,7 @@ func (x *ForwardResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ForwardResponse.ProtoReflect.Descriptor instead.
 func (*ForwardResponse) Descriptor() ([]byte, []int) {
-	return file_settlement_v1_settlement_proto_rawDescGZIP(), []int{7}
+	return file_settlement_v1_settlement_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ForwardResponse) GetId() uint64 {
@@ -857,7 +1202,7 @@ var File_settlement_v1_settlement_proto protoreflect.FileDescriptor
 
 const file_settlement_v1_settlement_proto_rawDesc = "" +
 	"\n" +
-	"\x1esettlement/v1/settlement.proto\x12\x16civicard.settlement.v1\x1a\x17civicard/v1/types.proto\x1a\x16ledger/v1/ledger.proto\"\xa4\x02\n" +
+	"\x1esettlement/v1/settlement.proto\x12\x16civicard.settlement.v1\x1a\x17civicard/v1/admin.proto\x1a\x1ccivicard/v1/settlement.proto\x1a\x17civicard/v1/types.proto\x1a\x16ledger/v1/ledger.proto\"\xa4\x02\n" +
 	"\x0eForwardRequest\x12\x0e\n" +
 	"\x02id\x18\x03 \x01(\x04R\x02id\x12\x14\n" +
 	"\x05group\x18\x01 \x01(\tR\x05group\x12\x1d\n" +
@@ -872,25 +1217,46 @@ const file_settlement_v1_settlement_proto_rawDesc = "" +
 	"\x04kind\"[\n" +
 	"\x0eProposeRequest\x127\n" +
 	"\bcommands\x18\x01 \x03(\v2\x1b.civicard.ledger.v1.CommandR\bcommands\x12\x10\n" +
-	"\x03all\x18\x02 \x01(\bR\x03all\"\xc7\x01\n" +
+	"\x03all\x18\x02 \x01(\bR\x03all\"\xf2\x03\n" +
 	"\x05Query\x12\x19\n" +
 	"\acard_id\x18\x01 \x01(\tH\x00R\x06cardId\x12O\n" +
 	"\ftransactions\x18\x02 \x01(\v2).civicard.settlement.v1.TransactionsQueryH\x00R\ftransactions\x12'\n" +
 	"\x0einstitution_id\x18\x03 \x01(\tH\x00R\rinstitutionId\x12!\n" +
 	"\vterminal_id\x18\x04 \x01(\tH\x00R\n" +
-	"terminalIdB\x06\n" +
-	"\x04kind\"k\n" +
+	"terminalId\x12#\n" +
+	"\fcycle_totals\x18\x1e \x01(\x04H\x00R\vcycleTotals\x12V\n" +
+	"\x0fcycle_statement\x18\x1f \x01(\v2+.civicard.settlement.v1.CycleStatementQueryH\x00R\x0ecycleStatement\x12+\n" +
+	"\x10settlement_batch\x18  \x01(\x04H\x00R\x0fsettlementBatch\x12/\n" +
+	"\x12settlement_batches\x18! \x01(\rH\x00R\x11settlementBatches\x12%\n" +
+	"\rledger_totals\x18# \x01(\bH\x00R\fledgerTotals\x12'\n" +
+	"\x0estatement_sums\x18$ \x01(\x04H\x00R\rstatementSumsB\x06\n" +
+	"\x04kind\"R\n" +
+	"\x13CycleStatementQuery\x12\x14\n" +
+	"\x05cycle\x18\x01 \x01(\x04R\x05cycle\x12%\n" +
+	"\x0einstitution_id\x18\x02 \x01(\tR\rinstitutionId\"k\n" +
 	"\x11TransactionsQuery\x12\x17\n" +
 	"\acard_id\x18\x01 \x01(\tR\x06cardId\x12'\n" +
 	"\x0fbefore_sequence\x18\x02 \x01(\x04R\x0ebeforeSequence\x12\x14\n" +
-	"\x05limit\x18\x03 \x01(\rR\x05limit\"\xa2\x02\n" +
+	"\x05limit\x18\x03 \x01(\rR\x05limit\"\x93\x06\n" +
 	"\vQueryResult\x12\x14\n" +
 	"\x05found\x18\x01 \x01(\bR\x05found\x123\n" +
 	"\x04card\x18\x02 \x01(\v2\x1d.civicard.ledger.v1.CardStateH\x00R\x04card\x12M\n" +
 	"\ftransactions\x18\x03 \x01(\v2'.civicard.settlement.v1.TransactionListH\x00R\ftransactions\x12<\n" +
 	"\vinstitution\x18\x04 \x01(\v2\x18.civicard.v1.InstitutionH\x00R\vinstitution\x123\n" +
-	"\bterminal\x18\x05 \x01(\v2\x15.civicard.v1.TerminalH\x00R\bterminalB\x06\n" +
-	"\x04kind\"O\n" +
+	"\bterminal\x18\x05 \x01(\v2\x15.civicard.v1.TerminalH\x00R\bterminal\x12D\n" +
+	"\fcycle_totals\x18\x1e \x01(\v2\x1f.civicard.ledger.v1.CycleTotalsH\x00R\vcycleTotals\x12U\n" +
+	"\x0fcycle_statement\x18\x1f \x01(\v2*.civicard.settlement.v1.CycleStatementListH\x00R\x0ecycleStatement\x12I\n" +
+	"\x10settlement_batch\x18  \x01(\v2\x1c.civicard.v1.SettlementBatchH\x00R\x0fsettlementBatch\x12\\\n" +
+	"\x12settlement_batches\x18! \x01(\v2+.civicard.settlement.v1.SettlementBatchListH\x00R\x11settlementBatches\x12@\n" +
+	"\rledger_totals\x18# \x01(\v2\x19.civicard.v1.LedgerTotalsH\x00R\fledgerTotals\x12H\n" +
+	"\x0estatement_sums\x18$ \x01(\v2\x1f.civicard.ledger.v1.CycleTotalsH\x00R\rstatementSums\x12\x1d\n" +
+	"\n" +
+	"open_cycle\x18\" \x01(\x04R\topenCycleB\x06\n" +
+	"\x04kind\"P\n" +
+	"\x12CycleStatementList\x12:\n" +
+	"\x05lines\x18\x01 \x03(\v2$.civicard.v1.SettlementStatementLineR\x05lines\"M\n" +
+	"\x13SettlementBatchList\x126\n" +
+	"\abatches\x18\x01 \x03(\v2\x1c.civicard.v1.SettlementBatchR\abatches\"O\n" +
 	"\x0fTransactionList\x12<\n" +
 	"\ftransactions\x18\x01 \x03(\v2\x18.civicard.v1.TransactionR\ftransactions\"~\n" +
 	"\x10MembershipChange\x124\n" +
@@ -935,45 +1301,61 @@ func file_settlement_v1_settlement_proto_rawDescGZIP() []byte {
 }
 
 var file_settlement_v1_settlement_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_settlement_v1_settlement_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_settlement_v1_settlement_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_settlement_v1_settlement_proto_goTypes = []any{
-	(MembershipOp)(0),         // 0: civicard.settlement.v1.MembershipOp
-	(ForwardStatus)(0),        // 1: civicard.settlement.v1.ForwardStatus
-	(*ForwardRequest)(nil),    // 2: civicard.settlement.v1.ForwardRequest
-	(*ProposeRequest)(nil),    // 3: civicard.settlement.v1.ProposeRequest
-	(*Query)(nil),             // 4: civicard.settlement.v1.Query
-	(*TransactionsQuery)(nil), // 5: civicard.settlement.v1.TransactionsQuery
-	(*QueryResult)(nil),       // 6: civicard.settlement.v1.QueryResult
-	(*TransactionList)(nil),   // 7: civicard.settlement.v1.TransactionList
-	(*MembershipChange)(nil),  // 8: civicard.settlement.v1.MembershipChange
-	(*ForwardResponse)(nil),   // 9: civicard.settlement.v1.ForwardResponse
-	(*v1.Command)(nil),        // 10: civicard.ledger.v1.Command
-	(*v1.CardState)(nil),      // 11: civicard.ledger.v1.CardState
-	(*v11.Institution)(nil),   // 12: civicard.v1.Institution
-	(*v11.Terminal)(nil),      // 13: civicard.v1.Terminal
-	(*v11.Transaction)(nil),   // 14: civicard.v1.Transaction
-	(*v1.Result)(nil),         // 15: civicard.ledger.v1.Result
+	(MembershipOp)(0),                   // 0: civicard.settlement.v1.MembershipOp
+	(ForwardStatus)(0),                  // 1: civicard.settlement.v1.ForwardStatus
+	(*ForwardRequest)(nil),              // 2: civicard.settlement.v1.ForwardRequest
+	(*ProposeRequest)(nil),              // 3: civicard.settlement.v1.ProposeRequest
+	(*Query)(nil),                       // 4: civicard.settlement.v1.Query
+	(*CycleStatementQuery)(nil),         // 5: civicard.settlement.v1.CycleStatementQuery
+	(*TransactionsQuery)(nil),           // 6: civicard.settlement.v1.TransactionsQuery
+	(*QueryResult)(nil),                 // 7: civicard.settlement.v1.QueryResult
+	(*CycleStatementList)(nil),          // 8: civicard.settlement.v1.CycleStatementList
+	(*SettlementBatchList)(nil),         // 9: civicard.settlement.v1.SettlementBatchList
+	(*TransactionList)(nil),             // 10: civicard.settlement.v1.TransactionList
+	(*MembershipChange)(nil),            // 11: civicard.settlement.v1.MembershipChange
+	(*ForwardResponse)(nil),             // 12: civicard.settlement.v1.ForwardResponse
+	(*v1.Command)(nil),                  // 13: civicard.ledger.v1.Command
+	(*v1.CardState)(nil),                // 14: civicard.ledger.v1.CardState
+	(*v11.Institution)(nil),             // 15: civicard.v1.Institution
+	(*v11.Terminal)(nil),                // 16: civicard.v1.Terminal
+	(*v1.CycleTotals)(nil),              // 17: civicard.ledger.v1.CycleTotals
+	(*v11.SettlementBatch)(nil),         // 18: civicard.v1.SettlementBatch
+	(*v11.LedgerTotals)(nil),            // 19: civicard.v1.LedgerTotals
+	(*v11.SettlementStatementLine)(nil), // 20: civicard.v1.SettlementStatementLine
+	(*v11.Transaction)(nil),             // 21: civicard.v1.Transaction
+	(*v1.Result)(nil),                   // 22: civicard.ledger.v1.Result
 }
 var file_settlement_v1_settlement_proto_depIdxs = []int32{
 	3,  // 0: civicard.settlement.v1.ForwardRequest.propose:type_name -> civicard.settlement.v1.ProposeRequest
 	4,  // 1: civicard.settlement.v1.ForwardRequest.query:type_name -> civicard.settlement.v1.Query
-	8,  // 2: civicard.settlement.v1.ForwardRequest.membership:type_name -> civicard.settlement.v1.MembershipChange
-	10, // 3: civicard.settlement.v1.ProposeRequest.commands:type_name -> civicard.ledger.v1.Command
-	5,  // 4: civicard.settlement.v1.Query.transactions:type_name -> civicard.settlement.v1.TransactionsQuery
-	11, // 5: civicard.settlement.v1.QueryResult.card:type_name -> civicard.ledger.v1.CardState
-	7,  // 6: civicard.settlement.v1.QueryResult.transactions:type_name -> civicard.settlement.v1.TransactionList
-	12, // 7: civicard.settlement.v1.QueryResult.institution:type_name -> civicard.v1.Institution
-	13, // 8: civicard.settlement.v1.QueryResult.terminal:type_name -> civicard.v1.Terminal
-	14, // 9: civicard.settlement.v1.TransactionList.transactions:type_name -> civicard.v1.Transaction
-	0,  // 10: civicard.settlement.v1.MembershipChange.op:type_name -> civicard.settlement.v1.MembershipOp
-	1,  // 11: civicard.settlement.v1.ForwardResponse.status:type_name -> civicard.settlement.v1.ForwardStatus
-	15, // 12: civicard.settlement.v1.ForwardResponse.results:type_name -> civicard.ledger.v1.Result
-	6,  // 13: civicard.settlement.v1.ForwardResponse.query:type_name -> civicard.settlement.v1.QueryResult
-	14, // [14:14] is the sub-list for method output_type
-	14, // [14:14] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	11, // 2: civicard.settlement.v1.ForwardRequest.membership:type_name -> civicard.settlement.v1.MembershipChange
+	13, // 3: civicard.settlement.v1.ProposeRequest.commands:type_name -> civicard.ledger.v1.Command
+	6,  // 4: civicard.settlement.v1.Query.transactions:type_name -> civicard.settlement.v1.TransactionsQuery
+	5,  // 5: civicard.settlement.v1.Query.cycle_statement:type_name -> civicard.settlement.v1.CycleStatementQuery
+	14, // 6: civicard.settlement.v1.QueryResult.card:type_name -> civicard.ledger.v1.CardState
+	10, // 7: civicard.settlement.v1.QueryResult.transactions:type_name -> civicard.settlement.v1.TransactionList
+	15, // 8: civicard.settlement.v1.QueryResult.institution:type_name -> civicard.v1.Institution
+	16, // 9: civicard.settlement.v1.QueryResult.terminal:type_name -> civicard.v1.Terminal
+	17, // 10: civicard.settlement.v1.QueryResult.cycle_totals:type_name -> civicard.ledger.v1.CycleTotals
+	8,  // 11: civicard.settlement.v1.QueryResult.cycle_statement:type_name -> civicard.settlement.v1.CycleStatementList
+	18, // 12: civicard.settlement.v1.QueryResult.settlement_batch:type_name -> civicard.v1.SettlementBatch
+	9,  // 13: civicard.settlement.v1.QueryResult.settlement_batches:type_name -> civicard.settlement.v1.SettlementBatchList
+	19, // 14: civicard.settlement.v1.QueryResult.ledger_totals:type_name -> civicard.v1.LedgerTotals
+	17, // 15: civicard.settlement.v1.QueryResult.statement_sums:type_name -> civicard.ledger.v1.CycleTotals
+	20, // 16: civicard.settlement.v1.CycleStatementList.lines:type_name -> civicard.v1.SettlementStatementLine
+	18, // 17: civicard.settlement.v1.SettlementBatchList.batches:type_name -> civicard.v1.SettlementBatch
+	21, // 18: civicard.settlement.v1.TransactionList.transactions:type_name -> civicard.v1.Transaction
+	0,  // 19: civicard.settlement.v1.MembershipChange.op:type_name -> civicard.settlement.v1.MembershipOp
+	1,  // 20: civicard.settlement.v1.ForwardResponse.status:type_name -> civicard.settlement.v1.ForwardStatus
+	22, // 21: civicard.settlement.v1.ForwardResponse.results:type_name -> civicard.ledger.v1.Result
+	7,  // 22: civicard.settlement.v1.ForwardResponse.query:type_name -> civicard.settlement.v1.QueryResult
+	23, // [23:23] is the sub-list for method output_type
+	23, // [23:23] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_settlement_v1_settlement_proto_init() }
@@ -991,12 +1373,24 @@ func file_settlement_v1_settlement_proto_init() {
 		(*Query_Transactions)(nil),
 		(*Query_InstitutionId)(nil),
 		(*Query_TerminalId)(nil),
+		(*Query_CycleTotals)(nil),
+		(*Query_CycleStatement)(nil),
+		(*Query_SettlementBatch)(nil),
+		(*Query_SettlementBatches)(nil),
+		(*Query_LedgerTotals)(nil),
+		(*Query_StatementSums)(nil),
 	}
-	file_settlement_v1_settlement_proto_msgTypes[4].OneofWrappers = []any{
+	file_settlement_v1_settlement_proto_msgTypes[5].OneofWrappers = []any{
 		(*QueryResult_Card)(nil),
 		(*QueryResult_Transactions)(nil),
 		(*QueryResult_Institution)(nil),
 		(*QueryResult_Terminal)(nil),
+		(*QueryResult_CycleTotals)(nil),
+		(*QueryResult_CycleStatement)(nil),
+		(*QueryResult_SettlementBatch)(nil),
+		(*QueryResult_SettlementBatches)(nil),
+		(*QueryResult_LedgerTotals)(nil),
+		(*QueryResult_StatementSums)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1004,7 +1398,7 @@ func file_settlement_v1_settlement_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_settlement_v1_settlement_proto_rawDesc), len(file_settlement_v1_settlement_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   8,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

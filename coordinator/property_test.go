@@ -1,0 +1,311 @@
+package coordinator_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"civicard/coordinator"
+	"civicard/ledger"
+	civicardv1 "civicard/messages/civicard/v1"
+	ledgerv1 "civicard/messages/ledger/v1"
+	"civicard/payout"
+)
+
+var debtor = payout.Party{Name: "Operator", IBAN: "PL61109010140000071219812874", BIC: "WBKPPLPP"}
+
+// history drives random commands at the shards of a local cluster and
+// remembers what the institutions must be paid for.
+type history struct {
+	t     *testing.T
+	rng   *rand.Rand
+	l     *local
+	n     int
+	cards []string // open, unblocked cards
+	// charged is every charge that moved money: command id -> the
+	// institution and the amount it received.
+	charged map[string]charge
+	now     time.Time
+}
+
+type charge struct {
+	institution string
+	amountMinor int64
+	timeUnixMs  int64
+	offline     bool
+}
+
+// institutions: I3 has no IBAN, so its money is carried, never paid.
+var institutionIDs = []string{"I0", "I1", "I2", "I3"}
+
+func newHistory(t *testing.T, seed uint64, shards int) *history {
+	h := &history{t: t, rng: rand.New(rand.NewPCG(seed, seed^0x5e771e)), l: &local{}, charged: map[string]charge{},
+		now: time.Date(2026, 11, 25, 6, 0, 0, 0, time.UTC)}
+	newState := func() *ledger.State {
+		s, err := ledger.New(ledger.DefaultConfig())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	h.l.registry = newState()
+	for range shards {
+		h.l.shards = append(h.l.shards, newState())
+	}
+	for i, id := range institutionIDs {
+		rec := &civicardv1.Institution{InstitutionId: id, Name: "Institution " + id, Kind: civicardv1.ServiceKind_SERVICE_KIND_PUBLIC_TRANSPORT,
+			Services: []*civicardv1.Service{{Code: "RIDE", UnitPriceMinor: 400}}}
+		if id != "I3" {
+			iban, err := payout.PolishIBAN("10205561", fmt.Sprintf("%016d", 100+i))
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec.Iban = iban
+		}
+		cmd := &ledgerv1.Command{Id: "inst/" + id, Kind: &ledgerv1.Command_RegisterInstitution{RegisterInstitution: &ledgerv1.RegisterInstitution{Institution: rec}}}
+		for _, s := range append([]*ledger.State{h.l.registry}, h.l.shards...) {
+			if res := s.Apply(cmd); res.GetStatus() != ledgerv1.Status_STATUS_OK {
+				t.Fatal(res.GetError())
+			}
+		}
+	}
+	for range 12 {
+		h.openCard()
+	}
+	return h
+}
+
+func (h *history) id(kind string) string {
+	h.n++
+	return fmt.Sprintf("%s/%d", kind, h.n)
+}
+
+// shardOf places a card: by its number, as the cluster does by hash.
+func (h *history) shardOf(card string) *ledger.State {
+	var n int
+	fmt.Sscanf(card, "C%d", &n)
+	return h.l.shards[n%len(h.l.shards)]
+}
+
+func (h *history) apply(s *ledger.State, cmd *ledgerv1.Command) *ledgerv1.Result {
+	res := s.Apply(cmd)
+	if res.GetStatus() == ledgerv1.Status_STATUS_REJECTED && res.GetRejectReason() == ledgerv1.RejectReason_REJECT_REASON_UNSPECIFIED {
+		h.t.Fatalf("%s: ledger invariant broken: %s", cmd.GetId(), res.GetError())
+	}
+	return res
+}
+
+func (h *history) openCard() {
+	card := fmt.Sprintf("C%d", h.n)
+	h.n++
+	h.apply(h.shardOf(card), &ledgerv1.Command{Id: "open/" + card, Kind: &ledgerv1.Command_OpenCard{OpenCard: &ledgerv1.OpenCard{CardId: card, Kind: civicardv1.CardKind_CARD_KIND_BEARER}}})
+	h.cards = append(h.cards, card)
+}
+
+func (h *history) step() {
+	card := h.cards[h.rng.IntN(len(h.cards))]
+	s := h.shardOf(card)
+	inst := institutionIDs[h.rng.IntN(len(institutionIDs))]
+	h.now = h.now.Add(time.Duration(h.rng.IntN(60)) * time.Second)
+	switch r := h.rng.IntN(100); {
+	case r < 50: // a tap online
+		st, _ := s.Card(card)
+		amount := h.rng.Int64N(800)
+		id := h.id("tap")
+		res := h.apply(s, &ledgerv1.Command{Id: id, Kind: &ledgerv1.Command_Charge{Charge: &ledgerv1.Charge{
+			CardId: card, ExpectedVersion: st.GetVersion(), AmountMinor: amount, InstitutionId: inst,
+			TerminalId: "T-" + inst, ServiceCode: "RIDE", Quantity: 1, TimeUnixMs: h.now.UnixMilli(),
+		}}})
+		if res.GetStatus() == ledgerv1.Status_STATUS_OK {
+			h.charged[id] = charge{institution: inst, amountMinor: amount, timeUnixMs: h.now.UnixMilli()}
+		}
+	case r < 75:
+		h.apply(s, &ledgerv1.Command{Id: h.id("topup"), Kind: &ledgerv1.Command_TopUp{TopUp: &ledgerv1.TopUp{CardId: card, AmountMinor: 1 + h.rng.Int64N(3000)}}})
+	case r < 90: // a late offline upload: the tap happened hours ago
+		amount := 1 + h.rng.Int64N(1500)
+		at := h.now.Add(-time.Duration(1+h.rng.IntN(20)) * time.Hour).UnixMilli()
+		id := h.id("offline")
+		res := h.apply(s, &ledgerv1.Command{Id: id, Kind: &ledgerv1.Command_Charge{Charge: &ledgerv1.Charge{
+			CardId: card, AmountMinor: amount, InstitutionId: inst, Offline: true,
+			TerminalId: "T-" + inst, ServiceCode: "RIDE", Quantity: 1, TimeUnixMs: at,
+		}}})
+		if res.GetStatus() == ledgerv1.Status_STATUS_OK {
+			h.charged[id] = charge{institution: inst, amountMinor: amount, timeUnixMs: at, offline: true}
+		}
+	case r < 94: // a card replaced: the old one blocked, a new one opened
+		h.apply(s, &ledgerv1.Command{Id: h.id("block"), Kind: &ledgerv1.Command_BlockCard{BlockCard: &ledgerv1.BlockCard{CardId: card, Reason: "replaced"}}})
+		for i, c := range h.cards {
+			if c == card {
+				h.cards = append(h.cards[:i], h.cards[i+1:]...)
+				break
+			}
+		}
+		h.openCard()
+	default: // a retry of a recent tap: changes nothing
+		if h.n > 2 {
+			h.apply(s, &ledgerv1.Command{Id: fmt.Sprintf("tap/%d", h.n-1), Kind: &ledgerv1.Command_Charge{Charge: &ledgerv1.Charge{CardId: card, AmountMinor: 1, InstitutionId: inst}}})
+		}
+	}
+}
+
+// settle closes the open cycle, now and then crashing the coordinator
+// mid-way and running it again, as a new leader would.
+func (h *history) settle(cfg coordinator.Config) *civicardv1.SettlementBatch {
+	ctx := context.Background()
+	if h.rng.IntN(3) == 0 {
+		h.l.proposals, h.l.failAfter = 0, 1+h.rng.IntN(8)
+		b, err := coordinator.Settle(ctx, h.l, cfg, 0)
+		h.l.failAfter = 0
+		switch {
+		case err == nil: // it finished before the crash came
+			return b
+		case !errors.Is(err, errCrash):
+			h.t.Fatalf("settle with a crash: %v", err)
+		}
+	}
+	b, err := coordinator.Settle(ctx, h.l, cfg, 0)
+	if err != nil {
+		h.t.Fatalf("settle: %v", err)
+	}
+	return b
+}
+
+// TestSettlementProperties runs random histories with cycles closing at
+// random points, the coordinator crashing mid-way now and then, and
+// checks after every batch: every charge settled in exactly one cycle with
+// its own time; every institution's statements sum to what it was paid and
+// carries; the books reconcile; every ledger passes Check and restores from
+// its snapshot to the same digest.
+func TestSettlementProperties(t *testing.T) {
+	seeds := 30
+	if testing.Short() {
+		seeds = 5
+	}
+	for seed := range uint64(seeds) {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			h := newHistory(t, seed, 1+int(seed%3))
+			cfg := coordinator.Config{Currency: "PLN", Now: func() time.Time { return h.now },
+				Fee: &civicardv1.CycleFeePolicy{BasisPoints: h.rng.Int64N(500), PerTransactionMinor: h.rng.Int64N(20)}}
+			var batches []*civicardv1.SettlementBatch
+			for range 400 {
+				h.step()
+				if h.rng.IntN(60) == 0 {
+					batches = append(batches, h.settle(cfg))
+					h.verify(batches)
+				}
+			}
+			batches = append(batches, h.settle(cfg))
+			h.verify(batches)
+			if again, err := coordinator.Settle(context.Background(), h.l, cfg, batches[len(batches)-1].GetCycle()); err != nil || !again.GetPaid() {
+				t.Fatalf("settling a paid batch again: %v", err)
+			}
+			h.verify(batches)
+		})
+	}
+}
+
+func (h *history) verify(batches []*civicardv1.SettlementBatch) {
+	t := h.t
+	t.Helper()
+	ctx := context.Background()
+	for i, b := range batches {
+		if b.GetCycle() != uint64(i)+1 || !b.GetPaid() {
+			t.Fatalf("batch %d is cycle %d, paid %v", i+1, b.GetCycle(), b.GetPaid())
+		}
+	}
+	// Every charge is on exactly one statement, with its amount and time.
+	seen := map[string]uint64{}
+	netOf := map[string]int64{}
+	for _, b := range batches {
+		for _, inst := range institutionIDs {
+			st, err := coordinator.Statement(ctx, h.l, b.GetCycle(), inst)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, line := range st.GetLines() {
+				if k, dup := seen[line.GetTransactionId()]; dup {
+					t.Fatalf("%s is on the statements of cycles %d and %d", line.GetTransactionId(), k, b.GetCycle())
+				}
+				seen[line.GetTransactionId()] = b.GetCycle()
+				want, ok := h.charged[line.GetTransactionId()]
+				switch {
+				case !ok:
+					t.Fatalf("cycle %d: %s on %s's statement moved no money", b.GetCycle(), line.GetTransactionId(), inst)
+				case want.institution != inst || line.GetGrossMinor()-line.GetConcessionMinor() != want.amountMinor:
+					t.Fatalf("cycle %d: %s: %s charged %d, want %s %d", b.GetCycle(), line.GetTransactionId(), inst,
+						line.GetGrossMinor()-line.GetConcessionMinor(), want.institution, want.amountMinor)
+				case line.GetTimeUnixMs() != want.timeUnixMs || line.GetOffline() != want.offline:
+					t.Fatalf("%s: time %d offline %v, want %d %v", line.GetTransactionId(), line.GetTimeUnixMs(), line.GetOffline(), want.timeUnixMs, want.offline)
+				}
+			}
+			if st.GetTotals().GetNetMinor()+st.GetCarriedInMinor() != st.GetPayableMinor()+st.GetCarriedOutMinor() {
+				t.Fatalf("cycle %d %s: statement net %d + carried %d != paid %d + carried %d", b.GetCycle(), inst,
+					st.GetTotals().GetNetMinor(), st.GetCarriedInMinor(), st.GetPayableMinor(), st.GetCarriedOutMinor())
+			}
+			netOf[inst] += st.GetTotals().GetNetMinor()
+		}
+	}
+	for id := range h.charged {
+		if _, ok := seen[id]; !ok {
+			t.Fatalf("charge %s is on no statement", id)
+		}
+	}
+	// What the institutions earned is what they were paid plus what the
+	// last batch carries.
+	last := batches[len(batches)-1]
+	var paidTotal int64
+	for _, inst := range institutionIDs {
+		var paid, carried int64
+		for _, b := range batches {
+			for _, bi := range b.GetInstitutions() {
+				if bi.GetInstitutionId() == inst {
+					paid += bi.GetPayableMinor()
+				}
+			}
+		}
+		for _, bi := range last.GetInstitutions() {
+			if bi.GetInstitutionId() == inst {
+				carried = bi.GetCarriedOutMinor()
+			}
+		}
+		if paid+carried != netOf[inst] {
+			t.Fatalf("%s: statements net %d, paid %d + carried %d", inst, netOf[inst], paid, carried)
+		}
+		if inst == "I3" && paid != 0 {
+			t.Fatalf("I3 has no IBAN but was paid %d", paid)
+		}
+		paidTotal += paid
+	}
+	rep, err := coordinator.Reconcile(ctx, h.l, len(batches), debtor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK() {
+		t.Fatalf("reconcile: %q", rep.Mismatches)
+	}
+	var payouts int64
+	for _, s := range append([]*ledger.State{h.l.registry}, h.l.shards...) {
+		if err := s.Check(); err != nil {
+			t.Fatal(err)
+		}
+		payouts += s.Totals().PayoutsMinor
+		var buf bytes.Buffer
+		if _, err := s.Freeze().WriteTo(&buf); err != nil {
+			t.Fatal(err)
+		}
+		restored, err := ledger.Restore(ledger.DefaultConfig(), &buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if restored.Freeze().Digest() != s.Freeze().Digest() {
+			t.Fatal("a restored ledger digests differently")
+		}
+	}
+	if payouts != paidTotal {
+		t.Fatalf("the payouts accounts hold %d, the batches paid %d", payouts, paidTotal)
+	}
+}
