@@ -32,6 +32,9 @@ type Config struct {
 	Ready func() error
 	// Describe answers AdminService.GetNode.
 	Describe func(withDigests bool) *civicardv1.GetNodeResponse
+	// Nodes answers AdminService's node list calls; nil on a node that is
+	// not part of a multi-node cluster.
+	Nodes    NodeAdmin
 	Logger   *slog.Logger
 	Registry *prometheus.Registry
 }

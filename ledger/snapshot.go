@@ -35,6 +35,8 @@ type Frozen struct {
 	terminals    []*civicardv1.Terminal
 	cards        []card // copies without history: Restore rebuilds it from the results
 	results      []storedResult
+	clusterNodes []*ledgerv1.ClusterNode
+	placements   []*ledgerv1.GroupPlacement
 
 	// Sorting is left to the first WriteTo or Digest, outside the lock.
 	sortOnce sync.Once
@@ -59,6 +61,7 @@ func (s *State) Freeze() *Frozen {
 		// shared array through f.results.
 		results: s.log[:len(s.log):len(s.log)],
 	}
+	f.clusterNodes, f.placements = s.cluster.freeze()
 	for seed := range s.seeds {
 		f.seeds = append(f.seeds, seed)
 	}
@@ -108,6 +111,8 @@ func (f *Frozen) WriteTo(w io.Writer) (int64, error) {
 		Seeds:               f.seeds,
 		Receivables:         make([]*ledgerv1.Receivable, len(f.institutions)),
 		RecordCount:         uint64(len(f.institutions) + len(f.terminals) + len(f.cards) + len(f.results)),
+		ClusterNodes:        f.clusterNodes,
+		Placements:          f.placements,
 	}
 	for i, inst := range f.institutions {
 		header.Receivables[i] = &ledgerv1.Receivable{InstitutionId: inst.rec.GetInstitutionId(), BalanceMinor: inst.receivableMinor}
@@ -332,6 +337,9 @@ func (s *State) restoreHeader(h *ledgerv1.SnapshotHeader) error {
 	}
 	if len(h.GetReceivables()) > institutionsMax {
 		return fmt.Errorf("%d receivables, more than %d institutions", len(h.GetReceivables()), institutionsMax)
+	}
+	if err := s.restoreCluster(h); err != nil {
+		return err
 	}
 	s.fundingMinor = h.GetFundingBalanceMinor()
 	// The results are replayed into the log one by one; the sequence they

@@ -41,6 +41,9 @@ type State struct {
 	// log holds the same results in ledger order: log[i] has sequence i+1.
 	// It is append-only, so a Frozen may share its prefix.
 	log []storedResult
+
+	// cluster is the node list and replica placement (nodes.go).
+	cluster clusterState
 }
 
 // institution is an institution and its receivable account.

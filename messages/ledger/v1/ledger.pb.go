@@ -26,6 +26,61 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type NodeStatus int32
+
+const (
+	NodeStatus_NODE_STATUS_UNSPECIFIED NodeStatus = 0
+	// A member: hosts grains and replicas.
+	NodeStatus_NODE_STATUS_ACTIVE NodeStatus = 1
+	// Leaving: out of the membership, its replicas being moved off.
+	NodeStatus_NODE_STATUS_DRAINING NodeStatus = 2
+	// Gone for good; its name is never used again.
+	NodeStatus_NODE_STATUS_REMOVED NodeStatus = 3
+)
+
+// Enum value maps for NodeStatus.
+var (
+	NodeStatus_name = map[int32]string{
+		0: "NODE_STATUS_UNSPECIFIED",
+		1: "NODE_STATUS_ACTIVE",
+		2: "NODE_STATUS_DRAINING",
+		3: "NODE_STATUS_REMOVED",
+	}
+	NodeStatus_value = map[string]int32{
+		"NODE_STATUS_UNSPECIFIED": 0,
+		"NODE_STATUS_ACTIVE":      1,
+		"NODE_STATUS_DRAINING":    2,
+		"NODE_STATUS_REMOVED":     3,
+	}
+)
+
+func (x NodeStatus) Enum() *NodeStatus {
+	p := new(NodeStatus)
+	*p = x
+	return p
+}
+
+func (x NodeStatus) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (NodeStatus) Descriptor() protoreflect.EnumDescriptor {
+	return file_ledger_v1_ledger_proto_enumTypes[0].Descriptor()
+}
+
+func (NodeStatus) Type() protoreflect.EnumType {
+	return &file_ledger_v1_ledger_proto_enumTypes[0]
+}
+
+func (x NodeStatus) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use NodeStatus.Descriptor instead.
+func (NodeStatus) EnumDescriptor() ([]byte, []int) {
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{0}
+}
+
 type Status int32
 
 const (
@@ -71,11 +126,11 @@ func (x Status) String() string {
 }
 
 func (Status) Descriptor() protoreflect.EnumDescriptor {
-	return file_ledger_v1_ledger_proto_enumTypes[0].Descriptor()
+	return file_ledger_v1_ledger_proto_enumTypes[1].Descriptor()
 }
 
 func (Status) Type() protoreflect.EnumType {
-	return &file_ledger_v1_ledger_proto_enumTypes[0]
+	return &file_ledger_v1_ledger_proto_enumTypes[1]
 }
 
 func (x Status) Number() protoreflect.EnumNumber {
@@ -84,7 +139,7 @@ func (x Status) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Status.Descriptor instead.
 func (Status) EnumDescriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{0}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{1}
 }
 
 type RejectReason int32
@@ -129,11 +184,11 @@ func (x RejectReason) String() string {
 }
 
 func (RejectReason) Descriptor() protoreflect.EnumDescriptor {
-	return file_ledger_v1_ledger_proto_enumTypes[1].Descriptor()
+	return file_ledger_v1_ledger_proto_enumTypes[2].Descriptor()
 }
 
 func (RejectReason) Type() protoreflect.EnumType {
-	return &file_ledger_v1_ledger_proto_enumTypes[1]
+	return &file_ledger_v1_ledger_proto_enumTypes[2]
 }
 
 func (x RejectReason) Number() protoreflect.EnumNumber {
@@ -142,7 +197,7 @@ func (x RejectReason) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use RejectReason.Descriptor instead.
 func (RejectReason) EnumDescriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{1}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{2}
 }
 
 type Batch struct {
@@ -205,6 +260,9 @@ type Command struct {
 	//	*Command_MarkSeeded
 	//	*Command_SetTerminalKey
 	//	*Command_RevokeTerminal
+	//	*Command_AddClusterNode
+	//	*Command_SetClusterNodeStatus
+	//	*Command_PlaceGroup
 	Kind          isCommand_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -335,6 +393,33 @@ func (x *Command) GetRevokeTerminal() *RevokeTerminal {
 	return nil
 }
 
+func (x *Command) GetAddClusterNode() *AddClusterNode {
+	if x != nil {
+		if x, ok := x.Kind.(*Command_AddClusterNode); ok {
+			return x.AddClusterNode
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetSetClusterNodeStatus() *SetClusterNodeStatus {
+	if x != nil {
+		if x, ok := x.Kind.(*Command_SetClusterNodeStatus); ok {
+			return x.SetClusterNodeStatus
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetPlaceGroup() *GroupPlacement {
+	if x != nil {
+		if x, ok := x.Kind.(*Command_PlaceGroup); ok {
+			return x.PlaceGroup
+		}
+	}
+	return nil
+}
+
 type isCommand_Kind interface {
 	isCommand_Kind()
 }
@@ -375,6 +460,19 @@ type Command_RevokeTerminal struct {
 	RevokeTerminal *RevokeTerminal `protobuf:"bytes,18,opt,name=revoke_terminal,json=revokeTerminal,proto3,oneof"`
 }
 
+type Command_AddClusterNode struct {
+	// The cluster's node list and replica placement (registry group only).
+	AddClusterNode *AddClusterNode `protobuf:"bytes,40,opt,name=add_cluster_node,json=addClusterNode,proto3,oneof"`
+}
+
+type Command_SetClusterNodeStatus struct {
+	SetClusterNodeStatus *SetClusterNodeStatus `protobuf:"bytes,41,opt,name=set_cluster_node_status,json=setClusterNodeStatus,proto3,oneof"`
+}
+
+type Command_PlaceGroup struct {
+	PlaceGroup *GroupPlacement `protobuf:"bytes,42,opt,name=place_group,json=placeGroup,proto3,oneof"`
+}
+
 func (*Command_RegisterInstitution) isCommand_Kind() {}
 
 func (*Command_RegisterTerminal) isCommand_Kind() {}
@@ -393,6 +491,237 @@ func (*Command_SetTerminalKey) isCommand_Kind() {}
 
 func (*Command_RevokeTerminal) isCommand_Kind() {}
 
+func (*Command_AddClusterNode) isCommand_Kind() {}
+
+func (*Command_SetClusterNodeStatus) isCommand_Kind() {}
+
+func (*Command_PlaceGroup) isCommand_Kind() {}
+
+// ClusterNode is one node of a multi-node cluster as the registry lists it.
+type ClusterNode struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Its Raft ServerID in every group: never reused.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Its actor system's address; its membership endpoint is the next port.
+	ActorAddr string `protobuf:"bytes,2,opt,name=actor_addr,json=actorAddr,proto3" json:"actor_addr,omitempty"`
+	// The one address of all its Raft groups.
+	RaftAddr      string     `protobuf:"bytes,3,opt,name=raft_addr,json=raftAddr,proto3" json:"raft_addr,omitempty"`
+	Status        NodeStatus `protobuf:"varint,4,opt,name=status,proto3,enum=civicard.ledger.v1.NodeStatus" json:"status,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClusterNode) Reset() {
+	*x = ClusterNode{}
+	mi := &file_ledger_v1_ledger_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClusterNode) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClusterNode) ProtoMessage() {}
+
+func (x *ClusterNode) ProtoReflect() protoreflect.Message {
+	mi := &file_ledger_v1_ledger_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClusterNode.ProtoReflect.Descriptor instead.
+func (*ClusterNode) Descriptor() ([]byte, []int) {
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *ClusterNode) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ClusterNode) GetActorAddr() string {
+	if x != nil {
+		return x.ActorAddr
+	}
+	return ""
+}
+
+func (x *ClusterNode) GetRaftAddr() string {
+	if x != nil {
+		return x.RaftAddr
+	}
+	return ""
+}
+
+func (x *ClusterNode) GetStatus() NodeStatus {
+	if x != nil {
+		return x.Status
+	}
+	return NodeStatus_NODE_STATUS_UNSPECIFIED
+}
+
+// AddClusterNode lists a new node as active. Adding a node already listed
+// with the same addresses changes nothing.
+type AddClusterNode struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Node          *ClusterNode           `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddClusterNode) Reset() {
+	*x = AddClusterNode{}
+	mi := &file_ledger_v1_ledger_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddClusterNode) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddClusterNode) ProtoMessage() {}
+
+func (x *AddClusterNode) ProtoReflect() protoreflect.Message {
+	mi := &file_ledger_v1_ledger_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddClusterNode.ProtoReflect.Descriptor instead.
+func (*AddClusterNode) Descriptor() ([]byte, []int) {
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *AddClusterNode) GetNode() *ClusterNode {
+	if x != nil {
+		return x.Node
+	}
+	return nil
+}
+
+// SetClusterNodeStatus moves a node along active <-> draining -> removed.
+type SetClusterNodeStatus struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Status        NodeStatus             `protobuf:"varint,2,opt,name=status,proto3,enum=civicard.ledger.v1.NodeStatus" json:"status,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetClusterNodeStatus) Reset() {
+	*x = SetClusterNodeStatus{}
+	mi := &file_ledger_v1_ledger_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetClusterNodeStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetClusterNodeStatus) ProtoMessage() {}
+
+func (x *SetClusterNodeStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_ledger_v1_ledger_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetClusterNodeStatus.ProtoReflect.Descriptor instead.
+func (*SetClusterNodeStatus) Descriptor() ([]byte, []int) {
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *SetClusterNodeStatus) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *SetClusterNodeStatus) GetStatus() NodeStatus {
+	if x != nil {
+		return x.Status
+	}
+	return NodeStatus_NODE_STATUS_UNSPECIFIED
+}
+
+// GroupPlacement is the replica set a Raft group should have: the nodes
+// that replicate it, by name, in the order the orchestrator chose.
+type GroupPlacement struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Group         string                 `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
+	Nodes         []string               `protobuf:"bytes,2,rep,name=nodes,proto3" json:"nodes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GroupPlacement) Reset() {
+	*x = GroupPlacement{}
+	mi := &file_ledger_v1_ledger_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GroupPlacement) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GroupPlacement) ProtoMessage() {}
+
+func (x *GroupPlacement) ProtoReflect() protoreflect.Message {
+	mi := &file_ledger_v1_ledger_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GroupPlacement.ProtoReflect.Descriptor instead.
+func (*GroupPlacement) Descriptor() ([]byte, []int) {
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *GroupPlacement) GetGroup() string {
+	if x != nil {
+		return x.Group
+	}
+	return ""
+}
+
+func (x *GroupPlacement) GetNodes() []string {
+	if x != nil {
+		return x.Nodes
+	}
+	return nil
+}
+
 type RegisterInstitution struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Institution   *v1.Institution        `protobuf:"bytes,1,opt,name=institution,proto3" json:"institution,omitempty"`
@@ -402,7 +731,7 @@ type RegisterInstitution struct {
 
 func (x *RegisterInstitution) Reset() {
 	*x = RegisterInstitution{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[2]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -414,7 +743,7 @@ func (x *RegisterInstitution) String() string {
 func (*RegisterInstitution) ProtoMessage() {}
 
 func (x *RegisterInstitution) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[2]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -427,7 +756,7 @@ func (x *RegisterInstitution) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterInstitution.ProtoReflect.Descriptor instead.
 func (*RegisterInstitution) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{2}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *RegisterInstitution) GetInstitution() *v1.Institution {
@@ -446,7 +775,7 @@ type RegisterTerminal struct {
 
 func (x *RegisterTerminal) Reset() {
 	*x = RegisterTerminal{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[3]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -458,7 +787,7 @@ func (x *RegisterTerminal) String() string {
 func (*RegisterTerminal) ProtoMessage() {}
 
 func (x *RegisterTerminal) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[3]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -471,7 +800,7 @@ func (x *RegisterTerminal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterTerminal.ProtoReflect.Descriptor instead.
 func (*RegisterTerminal) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{3}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *RegisterTerminal) GetTerminal() *v1.Terminal {
@@ -492,7 +821,7 @@ type OpenCard struct {
 
 func (x *OpenCard) Reset() {
 	*x = OpenCard{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[4]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -504,7 +833,7 @@ func (x *OpenCard) String() string {
 func (*OpenCard) ProtoMessage() {}
 
 func (x *OpenCard) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[4]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -517,7 +846,7 @@ func (x *OpenCard) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OpenCard.ProtoReflect.Descriptor instead.
 func (*OpenCard) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{4}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *OpenCard) GetCardId() string {
@@ -553,7 +882,7 @@ type TopUp struct {
 
 func (x *TopUp) Reset() {
 	*x = TopUp{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[5]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -565,7 +894,7 @@ func (x *TopUp) String() string {
 func (*TopUp) ProtoMessage() {}
 
 func (x *TopUp) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[5]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -578,7 +907,7 @@ func (x *TopUp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TopUp.ProtoReflect.Descriptor instead.
 func (*TopUp) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{5}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *TopUp) GetCardId() string {
@@ -627,7 +956,7 @@ type Charge struct {
 
 func (x *Charge) Reset() {
 	*x = Charge{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[6]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -639,7 +968,7 @@ func (x *Charge) String() string {
 func (*Charge) ProtoMessage() {}
 
 func (x *Charge) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[6]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -652,7 +981,7 @@ func (x *Charge) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Charge.ProtoReflect.Descriptor instead.
 func (*Charge) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{6}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Charge) GetCardId() string {
@@ -736,7 +1065,7 @@ type BlockCard struct {
 
 func (x *BlockCard) Reset() {
 	*x = BlockCard{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[7]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -748,7 +1077,7 @@ func (x *BlockCard) String() string {
 func (*BlockCard) ProtoMessage() {}
 
 func (x *BlockCard) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[7]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -761,7 +1090,7 @@ func (x *BlockCard) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BlockCard.ProtoReflect.Descriptor instead.
 func (*BlockCard) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{7}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *BlockCard) GetCardId() string {
@@ -797,7 +1126,7 @@ type SetTerminalKey struct {
 
 func (x *SetTerminalKey) Reset() {
 	*x = SetTerminalKey{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[8]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -809,7 +1138,7 @@ func (x *SetTerminalKey) String() string {
 func (*SetTerminalKey) ProtoMessage() {}
 
 func (x *SetTerminalKey) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[8]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -822,7 +1151,7 @@ func (x *SetTerminalKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetTerminalKey.ProtoReflect.Descriptor instead.
 func (*SetTerminalKey) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{8}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *SetTerminalKey) GetTerminalId() string {
@@ -851,7 +1180,7 @@ type RevokeTerminal struct {
 
 func (x *RevokeTerminal) Reset() {
 	*x = RevokeTerminal{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[9]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -863,7 +1192,7 @@ func (x *RevokeTerminal) String() string {
 func (*RevokeTerminal) ProtoMessage() {}
 
 func (x *RevokeTerminal) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[9]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -876,7 +1205,7 @@ func (x *RevokeTerminal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeTerminal.ProtoReflect.Descriptor instead.
 func (*RevokeTerminal) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{9}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *RevokeTerminal) GetTerminalId() string {
@@ -903,7 +1232,7 @@ type MarkSeeded struct {
 
 func (x *MarkSeeded) Reset() {
 	*x = MarkSeeded{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[10]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -915,7 +1244,7 @@ func (x *MarkSeeded) String() string {
 func (*MarkSeeded) ProtoMessage() {}
 
 func (x *MarkSeeded) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[10]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -928,7 +1257,7 @@ func (x *MarkSeeded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MarkSeeded.ProtoReflect.Descriptor instead.
 func (*MarkSeeded) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{10}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *MarkSeeded) GetSeed() uint64 {
@@ -956,7 +1285,7 @@ type Result struct {
 
 func (x *Result) Reset() {
 	*x = Result{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[11]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -968,7 +1297,7 @@ func (x *Result) String() string {
 func (*Result) ProtoMessage() {}
 
 func (x *Result) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[11]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -981,7 +1310,7 @@ func (x *Result) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Result.ProtoReflect.Descriptor instead.
 func (*Result) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{11}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Result) GetStatus() Status {
@@ -1042,7 +1371,7 @@ type CardState struct {
 
 func (x *CardState) Reset() {
 	*x = CardState{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[12]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1054,7 +1383,7 @@ func (x *CardState) String() string {
 func (*CardState) ProtoMessage() {}
 
 func (x *CardState) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[12]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1067,7 +1396,7 @@ func (x *CardState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CardState.ProtoReflect.Descriptor instead.
 func (*CardState) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{12}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *CardState) GetCardId() string {
@@ -1138,7 +1467,7 @@ type SnapshotRecord struct {
 
 func (x *SnapshotRecord) Reset() {
 	*x = SnapshotRecord{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[13]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1150,7 +1479,7 @@ func (x *SnapshotRecord) String() string {
 func (*SnapshotRecord) ProtoMessage() {}
 
 func (x *SnapshotRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[13]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1163,7 +1492,7 @@ func (x *SnapshotRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotRecord.ProtoReflect.Descriptor instead.
 func (*SnapshotRecord) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{13}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *SnapshotRecord) GetKind() isSnapshotRecord_Kind {
@@ -1261,13 +1590,17 @@ type SnapshotHeader struct {
 	Seeds               []uint64               `protobuf:"varint,4,rep,packed,name=seeds,proto3" json:"seeds,omitempty"`
 	Receivables         []*Receivable          `protobuf:"bytes,5,rep,name=receivables,proto3" json:"receivables,omitempty"`
 	RecordCount         uint64                 `protobuf:"varint,6,opt,name=record_count,json=recordCount,proto3" json:"record_count,omitempty"`
-	unknownFields       protoimpl.UnknownFields
-	sizeCache           protoimpl.SizeCache
+	// The cluster's node list, sorted by name, and the replica placement,
+	// sorted by group (registry group only).
+	ClusterNodes  []*ClusterNode    `protobuf:"bytes,20,rep,name=cluster_nodes,json=clusterNodes,proto3" json:"cluster_nodes,omitempty"`
+	Placements    []*GroupPlacement `protobuf:"bytes,21,rep,name=placements,proto3" json:"placements,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SnapshotHeader) Reset() {
 	*x = SnapshotHeader{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[14]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1279,7 +1612,7 @@ func (x *SnapshotHeader) String() string {
 func (*SnapshotHeader) ProtoMessage() {}
 
 func (x *SnapshotHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[14]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1292,7 +1625,7 @@ func (x *SnapshotHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotHeader.ProtoReflect.Descriptor instead.
 func (*SnapshotHeader) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{14}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *SnapshotHeader) GetFormatVersion() uint32 {
@@ -1337,6 +1670,20 @@ func (x *SnapshotHeader) GetRecordCount() uint64 {
 	return 0
 }
 
+func (x *SnapshotHeader) GetClusterNodes() []*ClusterNode {
+	if x != nil {
+		return x.ClusterNodes
+	}
+	return nil
+}
+
+func (x *SnapshotHeader) GetPlacements() []*GroupPlacement {
+	if x != nil {
+		return x.Placements
+	}
+	return nil
+}
+
 type Receivable struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	InstitutionId string                 `protobuf:"bytes,1,opt,name=institution_id,json=institutionId,proto3" json:"institution_id,omitempty"`
@@ -1347,7 +1694,7 @@ type Receivable struct {
 
 func (x *Receivable) Reset() {
 	*x = Receivable{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[15]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1359,7 +1706,7 @@ func (x *Receivable) String() string {
 func (*Receivable) ProtoMessage() {}
 
 func (x *Receivable) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[15]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1372,7 +1719,7 @@ func (x *Receivable) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Receivable.ProtoReflect.Descriptor instead.
 func (*Receivable) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{15}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Receivable) GetInstitutionId() string {
@@ -1399,7 +1746,7 @@ type StoredResult struct {
 
 func (x *StoredResult) Reset() {
 	*x = StoredResult{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[16]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1411,7 +1758,7 @@ func (x *StoredResult) String() string {
 func (*StoredResult) ProtoMessage() {}
 
 func (x *StoredResult) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[16]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1424,7 +1771,7 @@ func (x *StoredResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoredResult.ProtoReflect.Descriptor instead.
 func (*StoredResult) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{16}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *StoredResult) GetId() string {
@@ -1447,7 +1794,7 @@ const file_ledger_v1_ledger_proto_rawDesc = "" +
 	"\n" +
 	"\x16ledger/v1/ledger.proto\x12\x12civicard.ledger.v1\x1a\x17civicard/v1/types.proto\"@\n" +
 	"\x05Batch\x127\n" +
-	"\bcommands\x18\x01 \x03(\v2\x1b.civicard.ledger.v1.CommandR\bcommands\"\x9d\x05\n" +
+	"\bcommands\x18\x01 \x03(\v2\x1b.civicard.ledger.v1.CommandR\bcommands\"\x97\a\n" +
 	"\aCommand\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\\\n" +
 	"\x14register_institution\x18\n" +
@@ -1461,8 +1808,26 @@ const file_ledger_v1_ledger_proto_rawDesc = "" +
 	"\vmark_seeded\x18\x10 \x01(\v2\x1e.civicard.ledger.v1.MarkSeededH\x00R\n" +
 	"markSeeded\x12N\n" +
 	"\x10set_terminal_key\x18\x11 \x01(\v2\".civicard.ledger.v1.SetTerminalKeyH\x00R\x0esetTerminalKey\x12M\n" +
-	"\x0frevoke_terminal\x18\x12 \x01(\v2\".civicard.ledger.v1.RevokeTerminalH\x00R\x0erevokeTerminalB\x06\n" +
-	"\x04kind\"Q\n" +
+	"\x0frevoke_terminal\x18\x12 \x01(\v2\".civicard.ledger.v1.RevokeTerminalH\x00R\x0erevokeTerminal\x12N\n" +
+	"\x10add_cluster_node\x18( \x01(\v2\".civicard.ledger.v1.AddClusterNodeH\x00R\x0eaddClusterNode\x12a\n" +
+	"\x17set_cluster_node_status\x18) \x01(\v2(.civicard.ledger.v1.SetClusterNodeStatusH\x00R\x14setClusterNodeStatus\x12E\n" +
+	"\vplace_group\x18* \x01(\v2\".civicard.ledger.v1.GroupPlacementH\x00R\n" +
+	"placeGroupB\x06\n" +
+	"\x04kind\"\x95\x01\n" +
+	"\vClusterNode\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1d\n" +
+	"\n" +
+	"actor_addr\x18\x02 \x01(\tR\tactorAddr\x12\x1b\n" +
+	"\traft_addr\x18\x03 \x01(\tR\braftAddr\x126\n" +
+	"\x06status\x18\x04 \x01(\x0e2\x1e.civicard.ledger.v1.NodeStatusR\x06status\"E\n" +
+	"\x0eAddClusterNode\x123\n" +
+	"\x04node\x18\x01 \x01(\v2\x1f.civicard.ledger.v1.ClusterNodeR\x04node\"b\n" +
+	"\x14SetClusterNodeStatus\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x126\n" +
+	"\x06status\x18\x02 \x01(\x0e2\x1e.civicard.ledger.v1.NodeStatusR\x06status\"<\n" +
+	"\x0eGroupPlacement\x12\x14\n" +
+	"\x05group\x18\x01 \x01(\tR\x05group\x12\x14\n" +
+	"\x05nodes\x18\x02 \x03(\tR\x05nodes\"Q\n" +
 	"\x13RegisterInstitution\x12:\n" +
 	"\vinstitution\x18\x01 \x01(\v2\x18.civicard.v1.InstitutionR\vinstitution\"E\n" +
 	"\x10RegisterTerminal\x121\n" +
@@ -1531,21 +1896,31 @@ const file_ledger_v1_ledger_proto_rawDesc = "" +
 	"\bterminal\x18\x03 \x01(\v2\x15.civicard.v1.TerminalH\x00R\bterminal\x123\n" +
 	"\x04card\x18\x04 \x01(\v2\x1d.civicard.ledger.v1.CardStateH\x00R\x04card\x12:\n" +
 	"\x06result\x18\x05 \x01(\v2 .civicard.ledger.v1.StoredResultH\x00R\x06resultB\x06\n" +
-	"\x04kind\"\x8f\x02\n" +
+	"\x04kind\"\x99\x03\n" +
 	"\x0eSnapshotHeader\x12%\n" +
 	"\x0eformat_version\x18\x01 \x01(\rR\rformatVersion\x12'\n" +
 	"\x0fledger_sequence\x18\x02 \x01(\x04R\x0eledgerSequence\x122\n" +
 	"\x15funding_balance_minor\x18\x03 \x01(\x03R\x13fundingBalanceMinor\x12\x14\n" +
 	"\x05seeds\x18\x04 \x03(\x04R\x05seeds\x12@\n" +
 	"\vreceivables\x18\x05 \x03(\v2\x1e.civicard.ledger.v1.ReceivableR\vreceivables\x12!\n" +
-	"\frecord_count\x18\x06 \x01(\x04R\vrecordCount\"X\n" +
+	"\frecord_count\x18\x06 \x01(\x04R\vrecordCount\x12D\n" +
+	"\rcluster_nodes\x18\x14 \x03(\v2\x1f.civicard.ledger.v1.ClusterNodeR\fclusterNodes\x12B\n" +
+	"\n" +
+	"placements\x18\x15 \x03(\v2\".civicard.ledger.v1.GroupPlacementR\n" +
+	"placements\"X\n" +
 	"\n" +
 	"Receivable\x12%\n" +
 	"\x0einstitution_id\x18\x01 \x01(\tR\rinstitutionId\x12#\n" +
 	"\rbalance_minor\x18\x02 \x01(\x03R\fbalanceMinor\"R\n" +
 	"\fStoredResult\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x122\n" +
-	"\x06result\x18\x02 \x01(\v2\x1a.civicard.ledger.v1.ResultR\x06result*s\n" +
+	"\x06result\x18\x02 \x01(\v2\x1a.civicard.ledger.v1.ResultR\x06result*t\n" +
+	"\n" +
+	"NodeStatus\x12\x1b\n" +
+	"\x17NODE_STATUS_UNSPECIFIED\x10\x00\x12\x16\n" +
+	"\x12NODE_STATUS_ACTIVE\x10\x01\x12\x18\n" +
+	"\x14NODE_STATUS_DRAINING\x10\x02\x12\x17\n" +
+	"\x13NODE_STATUS_REMOVED\x10\x03*s\n" +
 	"\x06Status\x12\x16\n" +
 	"\x12STATUS_UNSPECIFIED\x10\x00\x12\r\n" +
 	"\tSTATUS_OK\x10\x01\x12\x13\n" +
@@ -1572,66 +1947,79 @@ func file_ledger_v1_ledger_proto_rawDescGZIP() []byte {
 	return file_ledger_v1_ledger_proto_rawDescData
 }
 
-var file_ledger_v1_ledger_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_ledger_v1_ledger_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_ledger_v1_ledger_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_ledger_v1_ledger_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_ledger_v1_ledger_proto_goTypes = []any{
-	(Status)(0),                 // 0: civicard.ledger.v1.Status
-	(RejectReason)(0),           // 1: civicard.ledger.v1.RejectReason
-	(*Batch)(nil),               // 2: civicard.ledger.v1.Batch
-	(*Command)(nil),             // 3: civicard.ledger.v1.Command
-	(*RegisterInstitution)(nil), // 4: civicard.ledger.v1.RegisterInstitution
-	(*RegisterTerminal)(nil),    // 5: civicard.ledger.v1.RegisterTerminal
-	(*OpenCard)(nil),            // 6: civicard.ledger.v1.OpenCard
-	(*TopUp)(nil),               // 7: civicard.ledger.v1.TopUp
-	(*Charge)(nil),              // 8: civicard.ledger.v1.Charge
-	(*BlockCard)(nil),           // 9: civicard.ledger.v1.BlockCard
-	(*SetTerminalKey)(nil),      // 10: civicard.ledger.v1.SetTerminalKey
-	(*RevokeTerminal)(nil),      // 11: civicard.ledger.v1.RevokeTerminal
-	(*MarkSeeded)(nil),          // 12: civicard.ledger.v1.MarkSeeded
-	(*Result)(nil),              // 13: civicard.ledger.v1.Result
-	(*CardState)(nil),           // 14: civicard.ledger.v1.CardState
-	(*SnapshotRecord)(nil),      // 15: civicard.ledger.v1.SnapshotRecord
-	(*SnapshotHeader)(nil),      // 16: civicard.ledger.v1.SnapshotHeader
-	(*Receivable)(nil),          // 17: civicard.ledger.v1.Receivable
-	(*StoredResult)(nil),        // 18: civicard.ledger.v1.StoredResult
-	(*v1.Institution)(nil),      // 19: civicard.v1.Institution
-	(*v1.Terminal)(nil),         // 20: civicard.v1.Terminal
-	(v1.CardKind)(0),            // 21: civicard.v1.CardKind
-	(*v1.Transaction)(nil),      // 22: civicard.v1.Transaction
-	(v1.CardStatus)(0),          // 23: civicard.v1.CardStatus
+	(NodeStatus)(0),              // 0: civicard.ledger.v1.NodeStatus
+	(Status)(0),                  // 1: civicard.ledger.v1.Status
+	(RejectReason)(0),            // 2: civicard.ledger.v1.RejectReason
+	(*Batch)(nil),                // 3: civicard.ledger.v1.Batch
+	(*Command)(nil),              // 4: civicard.ledger.v1.Command
+	(*ClusterNode)(nil),          // 5: civicard.ledger.v1.ClusterNode
+	(*AddClusterNode)(nil),       // 6: civicard.ledger.v1.AddClusterNode
+	(*SetClusterNodeStatus)(nil), // 7: civicard.ledger.v1.SetClusterNodeStatus
+	(*GroupPlacement)(nil),       // 8: civicard.ledger.v1.GroupPlacement
+	(*RegisterInstitution)(nil),  // 9: civicard.ledger.v1.RegisterInstitution
+	(*RegisterTerminal)(nil),     // 10: civicard.ledger.v1.RegisterTerminal
+	(*OpenCard)(nil),             // 11: civicard.ledger.v1.OpenCard
+	(*TopUp)(nil),                // 12: civicard.ledger.v1.TopUp
+	(*Charge)(nil),               // 13: civicard.ledger.v1.Charge
+	(*BlockCard)(nil),            // 14: civicard.ledger.v1.BlockCard
+	(*SetTerminalKey)(nil),       // 15: civicard.ledger.v1.SetTerminalKey
+	(*RevokeTerminal)(nil),       // 16: civicard.ledger.v1.RevokeTerminal
+	(*MarkSeeded)(nil),           // 17: civicard.ledger.v1.MarkSeeded
+	(*Result)(nil),               // 18: civicard.ledger.v1.Result
+	(*CardState)(nil),            // 19: civicard.ledger.v1.CardState
+	(*SnapshotRecord)(nil),       // 20: civicard.ledger.v1.SnapshotRecord
+	(*SnapshotHeader)(nil),       // 21: civicard.ledger.v1.SnapshotHeader
+	(*Receivable)(nil),           // 22: civicard.ledger.v1.Receivable
+	(*StoredResult)(nil),         // 23: civicard.ledger.v1.StoredResult
+	(*v1.Institution)(nil),       // 24: civicard.v1.Institution
+	(*v1.Terminal)(nil),          // 25: civicard.v1.Terminal
+	(v1.CardKind)(0),             // 26: civicard.v1.CardKind
+	(*v1.Transaction)(nil),       // 27: civicard.v1.Transaction
+	(v1.CardStatus)(0),           // 28: civicard.v1.CardStatus
 }
 var file_ledger_v1_ledger_proto_depIdxs = []int32{
-	3,  // 0: civicard.ledger.v1.Batch.commands:type_name -> civicard.ledger.v1.Command
-	4,  // 1: civicard.ledger.v1.Command.register_institution:type_name -> civicard.ledger.v1.RegisterInstitution
-	5,  // 2: civicard.ledger.v1.Command.register_terminal:type_name -> civicard.ledger.v1.RegisterTerminal
-	6,  // 3: civicard.ledger.v1.Command.open_card:type_name -> civicard.ledger.v1.OpenCard
-	7,  // 4: civicard.ledger.v1.Command.top_up:type_name -> civicard.ledger.v1.TopUp
-	8,  // 5: civicard.ledger.v1.Command.charge:type_name -> civicard.ledger.v1.Charge
-	9,  // 6: civicard.ledger.v1.Command.block_card:type_name -> civicard.ledger.v1.BlockCard
-	12, // 7: civicard.ledger.v1.Command.mark_seeded:type_name -> civicard.ledger.v1.MarkSeeded
-	10, // 8: civicard.ledger.v1.Command.set_terminal_key:type_name -> civicard.ledger.v1.SetTerminalKey
-	11, // 9: civicard.ledger.v1.Command.revoke_terminal:type_name -> civicard.ledger.v1.RevokeTerminal
-	19, // 10: civicard.ledger.v1.RegisterInstitution.institution:type_name -> civicard.v1.Institution
-	20, // 11: civicard.ledger.v1.RegisterTerminal.terminal:type_name -> civicard.v1.Terminal
-	21, // 12: civicard.ledger.v1.OpenCard.kind:type_name -> civicard.v1.CardKind
-	0,  // 13: civicard.ledger.v1.Result.status:type_name -> civicard.ledger.v1.Status
-	14, // 14: civicard.ledger.v1.Result.card:type_name -> civicard.ledger.v1.CardState
-	22, // 15: civicard.ledger.v1.Result.transaction:type_name -> civicard.v1.Transaction
-	1,  // 16: civicard.ledger.v1.Result.reject_reason:type_name -> civicard.ledger.v1.RejectReason
-	21, // 17: civicard.ledger.v1.CardState.kind:type_name -> civicard.v1.CardKind
-	23, // 18: civicard.ledger.v1.CardState.status:type_name -> civicard.v1.CardStatus
-	16, // 19: civicard.ledger.v1.SnapshotRecord.header:type_name -> civicard.ledger.v1.SnapshotHeader
-	19, // 20: civicard.ledger.v1.SnapshotRecord.institution:type_name -> civicard.v1.Institution
-	20, // 21: civicard.ledger.v1.SnapshotRecord.terminal:type_name -> civicard.v1.Terminal
-	14, // 22: civicard.ledger.v1.SnapshotRecord.card:type_name -> civicard.ledger.v1.CardState
-	18, // 23: civicard.ledger.v1.SnapshotRecord.result:type_name -> civicard.ledger.v1.StoredResult
-	17, // 24: civicard.ledger.v1.SnapshotHeader.receivables:type_name -> civicard.ledger.v1.Receivable
-	13, // 25: civicard.ledger.v1.StoredResult.result:type_name -> civicard.ledger.v1.Result
-	26, // [26:26] is the sub-list for method output_type
-	26, // [26:26] is the sub-list for method input_type
-	26, // [26:26] is the sub-list for extension type_name
-	26, // [26:26] is the sub-list for extension extendee
-	0,  // [0:26] is the sub-list for field type_name
+	4,  // 0: civicard.ledger.v1.Batch.commands:type_name -> civicard.ledger.v1.Command
+	9,  // 1: civicard.ledger.v1.Command.register_institution:type_name -> civicard.ledger.v1.RegisterInstitution
+	10, // 2: civicard.ledger.v1.Command.register_terminal:type_name -> civicard.ledger.v1.RegisterTerminal
+	11, // 3: civicard.ledger.v1.Command.open_card:type_name -> civicard.ledger.v1.OpenCard
+	12, // 4: civicard.ledger.v1.Command.top_up:type_name -> civicard.ledger.v1.TopUp
+	13, // 5: civicard.ledger.v1.Command.charge:type_name -> civicard.ledger.v1.Charge
+	14, // 6: civicard.ledger.v1.Command.block_card:type_name -> civicard.ledger.v1.BlockCard
+	17, // 7: civicard.ledger.v1.Command.mark_seeded:type_name -> civicard.ledger.v1.MarkSeeded
+	15, // 8: civicard.ledger.v1.Command.set_terminal_key:type_name -> civicard.ledger.v1.SetTerminalKey
+	16, // 9: civicard.ledger.v1.Command.revoke_terminal:type_name -> civicard.ledger.v1.RevokeTerminal
+	6,  // 10: civicard.ledger.v1.Command.add_cluster_node:type_name -> civicard.ledger.v1.AddClusterNode
+	7,  // 11: civicard.ledger.v1.Command.set_cluster_node_status:type_name -> civicard.ledger.v1.SetClusterNodeStatus
+	8,  // 12: civicard.ledger.v1.Command.place_group:type_name -> civicard.ledger.v1.GroupPlacement
+	0,  // 13: civicard.ledger.v1.ClusterNode.status:type_name -> civicard.ledger.v1.NodeStatus
+	5,  // 14: civicard.ledger.v1.AddClusterNode.node:type_name -> civicard.ledger.v1.ClusterNode
+	0,  // 15: civicard.ledger.v1.SetClusterNodeStatus.status:type_name -> civicard.ledger.v1.NodeStatus
+	24, // 16: civicard.ledger.v1.RegisterInstitution.institution:type_name -> civicard.v1.Institution
+	25, // 17: civicard.ledger.v1.RegisterTerminal.terminal:type_name -> civicard.v1.Terminal
+	26, // 18: civicard.ledger.v1.OpenCard.kind:type_name -> civicard.v1.CardKind
+	1,  // 19: civicard.ledger.v1.Result.status:type_name -> civicard.ledger.v1.Status
+	19, // 20: civicard.ledger.v1.Result.card:type_name -> civicard.ledger.v1.CardState
+	27, // 21: civicard.ledger.v1.Result.transaction:type_name -> civicard.v1.Transaction
+	2,  // 22: civicard.ledger.v1.Result.reject_reason:type_name -> civicard.ledger.v1.RejectReason
+	26, // 23: civicard.ledger.v1.CardState.kind:type_name -> civicard.v1.CardKind
+	28, // 24: civicard.ledger.v1.CardState.status:type_name -> civicard.v1.CardStatus
+	21, // 25: civicard.ledger.v1.SnapshotRecord.header:type_name -> civicard.ledger.v1.SnapshotHeader
+	24, // 26: civicard.ledger.v1.SnapshotRecord.institution:type_name -> civicard.v1.Institution
+	25, // 27: civicard.ledger.v1.SnapshotRecord.terminal:type_name -> civicard.v1.Terminal
+	19, // 28: civicard.ledger.v1.SnapshotRecord.card:type_name -> civicard.ledger.v1.CardState
+	23, // 29: civicard.ledger.v1.SnapshotRecord.result:type_name -> civicard.ledger.v1.StoredResult
+	22, // 30: civicard.ledger.v1.SnapshotHeader.receivables:type_name -> civicard.ledger.v1.Receivable
+	5,  // 31: civicard.ledger.v1.SnapshotHeader.cluster_nodes:type_name -> civicard.ledger.v1.ClusterNode
+	8,  // 32: civicard.ledger.v1.SnapshotHeader.placements:type_name -> civicard.ledger.v1.GroupPlacement
+	18, // 33: civicard.ledger.v1.StoredResult.result:type_name -> civicard.ledger.v1.Result
+	34, // [34:34] is the sub-list for method output_type
+	34, // [34:34] is the sub-list for method input_type
+	34, // [34:34] is the sub-list for extension type_name
+	34, // [34:34] is the sub-list for extension extendee
+	0,  // [0:34] is the sub-list for field type_name
 }
 
 func init() { file_ledger_v1_ledger_proto_init() }
@@ -1649,8 +2037,11 @@ func file_ledger_v1_ledger_proto_init() {
 		(*Command_MarkSeeded)(nil),
 		(*Command_SetTerminalKey)(nil),
 		(*Command_RevokeTerminal)(nil),
+		(*Command_AddClusterNode)(nil),
+		(*Command_SetClusterNodeStatus)(nil),
+		(*Command_PlaceGroup)(nil),
 	}
-	file_ledger_v1_ledger_proto_msgTypes[13].OneofWrappers = []any{
+	file_ledger_v1_ledger_proto_msgTypes[17].OneofWrappers = []any{
 		(*SnapshotRecord_Header)(nil),
 		(*SnapshotRecord_Institution)(nil),
 		(*SnapshotRecord_Terminal)(nil),
@@ -1662,8 +2053,8 @@ func file_ledger_v1_ledger_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ledger_v1_ledger_proto_rawDesc), len(file_ledger_v1_ledger_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   17,
+			NumEnums:      3,
+			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -186,6 +186,7 @@ type ForwardRequest struct {
 	//	*ForwardRequest_Propose
 	//	*ForwardRequest_Query
 	//	*ForwardRequest_Membership
+	//	*ForwardRequest_ReplicaStatus
 	Kind          isForwardRequest_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -276,6 +277,15 @@ func (x *ForwardRequest) GetMembership() *MembershipChange {
 	return nil
 }
 
+func (x *ForwardRequest) GetReplicaStatus() *ReplicaStatusRequest {
+	if x != nil {
+		if x, ok := x.Kind.(*ForwardRequest_ReplicaStatus); ok {
+			return x.ReplicaStatus
+		}
+	}
+	return nil
+}
+
 type isForwardRequest_Kind interface {
 	isForwardRequest_Kind()
 }
@@ -292,11 +302,19 @@ type ForwardRequest_Membership struct {
 	Membership *MembershipChange `protobuf:"bytes,12,opt,name=membership,proto3,oneof"`
 }
 
+type ForwardRequest_ReplicaStatus struct {
+	// How the receiving host's own replica of the group stands (no
+	// forwarding: answered by the host it is sent to, leader or not).
+	ReplicaStatus *ReplicaStatusRequest `protobuf:"bytes,13,opt,name=replica_status,json=replicaStatus,proto3,oneof"`
+}
+
 func (*ForwardRequest_Propose) isForwardRequest_Kind() {}
 
 func (*ForwardRequest_Query) isForwardRequest_Kind() {}
 
 func (*ForwardRequest_Membership) isForwardRequest_Kind() {}
+
+func (*ForwardRequest_ReplicaStatus) isForwardRequest_Kind() {}
 
 // ProposeRequest carries the commands of one Propose (one command) or one
 // ProposeAll (all of them, answered only when every one is applied).
@@ -363,6 +381,7 @@ type Query struct {
 	//	*Query_Transactions
 	//	*Query_InstitutionId
 	//	*Query_TerminalId
+	//	*Query_ClusterList
 	Kind          isQuery_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -441,6 +460,15 @@ func (x *Query) GetTerminalId() string {
 	return ""
 }
 
+func (x *Query) GetClusterList() *ClusterListQuery {
+	if x != nil {
+		if x, ok := x.Kind.(*Query_ClusterList); ok {
+			return x.ClusterList
+		}
+	}
+	return nil
+}
+
 type isQuery_Kind interface {
 	isQuery_Kind()
 }
@@ -461,6 +489,10 @@ type Query_TerminalId struct {
 	TerminalId string `protobuf:"bytes,4,opt,name=terminal_id,json=terminalId,proto3,oneof"`
 }
 
+type Query_ClusterList struct {
+	ClusterList *ClusterListQuery `protobuf:"bytes,5,opt,name=cluster_list,json=clusterList,proto3,oneof"`
+}
+
 func (*Query_CardId) isQuery_Kind() {}
 
 func (*Query_Transactions) isQuery_Kind() {}
@@ -468,6 +500,8 @@ func (*Query_Transactions) isQuery_Kind() {}
 func (*Query_InstitutionId) isQuery_Kind() {}
 
 func (*Query_TerminalId) isQuery_Kind() {}
+
+func (*Query_ClusterList) isQuery_Kind() {}
 
 type TransactionsQuery struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
@@ -539,6 +573,7 @@ type QueryResult struct {
 	//	*QueryResult_Transactions
 	//	*QueryResult_Institution
 	//	*QueryResult_Terminal
+	//	*QueryResult_ClusterList
 	Kind          isQueryResult_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -624,6 +659,15 @@ func (x *QueryResult) GetTerminal() *v11.Terminal {
 	return nil
 }
 
+func (x *QueryResult) GetClusterList() *ClusterList {
+	if x != nil {
+		if x, ok := x.Kind.(*QueryResult_ClusterList); ok {
+			return x.ClusterList
+		}
+	}
+	return nil
+}
+
 type isQueryResult_Kind interface {
 	isQueryResult_Kind()
 }
@@ -644,6 +688,10 @@ type QueryResult_Terminal struct {
 	Terminal *v11.Terminal `protobuf:"bytes,5,opt,name=terminal,proto3,oneof"`
 }
 
+type QueryResult_ClusterList struct {
+	ClusterList *ClusterList `protobuf:"bytes,6,opt,name=cluster_list,json=clusterList,proto3,oneof"`
+}
+
 func (*QueryResult_Card) isQueryResult_Kind() {}
 
 func (*QueryResult_Transactions) isQueryResult_Kind() {}
@@ -651,6 +699,8 @@ func (*QueryResult_Transactions) isQueryResult_Kind() {}
 func (*QueryResult_Institution) isQueryResult_Kind() {}
 
 func (*QueryResult_Terminal) isQueryResult_Kind() {}
+
+func (*QueryResult_ClusterList) isQueryResult_Kind() {}
 
 type TransactionList struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -769,7 +819,9 @@ type ForwardResponse struct {
 	// With OK for a proposal: one result per command, in order.
 	Results []*v1.Result `protobuf:"bytes,5,rep,name=results,proto3" json:"results,omitempty"`
 	// With OK for a query.
-	Query         *QueryResult `protobuf:"bytes,6,opt,name=query,proto3" json:"query,omitempty"`
+	Query *QueryResult `protobuf:"bytes,6,opt,name=query,proto3" json:"query,omitempty"`
+	// With OK for a replica status request.
+	ReplicaStatus *ReplicaStatus `protobuf:"bytes,8,opt,name=replica_status,json=replicaStatus,proto3" json:"replica_status,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -853,11 +905,238 @@ func (x *ForwardResponse) GetQuery() *QueryResult {
 	return nil
 }
 
+func (x *ForwardResponse) GetReplicaStatus() *ReplicaStatus {
+	if x != nil {
+		return x.ReplicaStatus
+	}
+	return nil
+}
+
+type ReplicaStatusRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReplicaStatusRequest) Reset() {
+	*x = ReplicaStatusRequest{}
+	mi := &file_settlement_v1_settlement_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplicaStatusRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplicaStatusRequest) ProtoMessage() {}
+
+func (x *ReplicaStatusRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_settlement_v1_settlement_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplicaStatusRequest.ProtoReflect.Descriptor instead.
+func (*ReplicaStatusRequest) Descriptor() ([]byte, []int) {
+	return file_settlement_v1_settlement_proto_rawDescGZIP(), []int{8}
+}
+
+type ReplicaStatus struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Leader, Follower, Candidate or Shutdown.
+	State        string `protobuf:"bytes,1,opt,name=state,proto3" json:"state,omitempty"`
+	LastIndex    uint64 `protobuf:"varint,2,opt,name=last_index,json=lastIndex,proto3" json:"last_index,omitempty"`
+	CommitIndex  uint64 `protobuf:"varint,3,opt,name=commit_index,json=commitIndex,proto3" json:"commit_index,omitempty"`
+	AppliedIndex uint64 `protobuf:"varint,4,opt,name=applied_index,json=appliedIndex,proto3" json:"applied_index,omitempty"`
+	// The group's configuration as this replica knows it, by node id, and
+	// the leader it knows ("" while none).
+	Voters        []string `protobuf:"bytes,5,rep,name=voters,proto3" json:"voters,omitempty"`
+	Nonvoters     []string `protobuf:"bytes,6,rep,name=nonvoters,proto3" json:"nonvoters,omitempty"`
+	Leader        string   `protobuf:"bytes,7,opt,name=leader,proto3" json:"leader,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReplicaStatus) Reset() {
+	*x = ReplicaStatus{}
+	mi := &file_settlement_v1_settlement_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplicaStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplicaStatus) ProtoMessage() {}
+
+func (x *ReplicaStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_settlement_v1_settlement_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplicaStatus.ProtoReflect.Descriptor instead.
+func (*ReplicaStatus) Descriptor() ([]byte, []int) {
+	return file_settlement_v1_settlement_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *ReplicaStatus) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *ReplicaStatus) GetLastIndex() uint64 {
+	if x != nil {
+		return x.LastIndex
+	}
+	return 0
+}
+
+func (x *ReplicaStatus) GetCommitIndex() uint64 {
+	if x != nil {
+		return x.CommitIndex
+	}
+	return 0
+}
+
+func (x *ReplicaStatus) GetAppliedIndex() uint64 {
+	if x != nil {
+		return x.AppliedIndex
+	}
+	return 0
+}
+
+func (x *ReplicaStatus) GetVoters() []string {
+	if x != nil {
+		return x.Voters
+	}
+	return nil
+}
+
+func (x *ReplicaStatus) GetNonvoters() []string {
+	if x != nil {
+		return x.Nonvoters
+	}
+	return nil
+}
+
+func (x *ReplicaStatus) GetLeader() string {
+	if x != nil {
+		return x.Leader
+	}
+	return ""
+}
+
+type ClusterListQuery struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClusterListQuery) Reset() {
+	*x = ClusterListQuery{}
+	mi := &file_settlement_v1_settlement_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClusterListQuery) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClusterListQuery) ProtoMessage() {}
+
+func (x *ClusterListQuery) ProtoReflect() protoreflect.Message {
+	mi := &file_settlement_v1_settlement_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClusterListQuery.ProtoReflect.Descriptor instead.
+func (*ClusterListQuery) Descriptor() ([]byte, []int) {
+	return file_settlement_v1_settlement_proto_rawDescGZIP(), []int{10}
+}
+
+// ClusterList is the registry's node list and replica placement.
+type ClusterList struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Nodes         []*v1.ClusterNode      `protobuf:"bytes,1,rep,name=nodes,proto3" json:"nodes,omitempty"`
+	Placements    []*v1.GroupPlacement   `protobuf:"bytes,2,rep,name=placements,proto3" json:"placements,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClusterList) Reset() {
+	*x = ClusterList{}
+	mi := &file_settlement_v1_settlement_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClusterList) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClusterList) ProtoMessage() {}
+
+func (x *ClusterList) ProtoReflect() protoreflect.Message {
+	mi := &file_settlement_v1_settlement_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClusterList.ProtoReflect.Descriptor instead.
+func (*ClusterList) Descriptor() ([]byte, []int) {
+	return file_settlement_v1_settlement_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *ClusterList) GetNodes() []*v1.ClusterNode {
+	if x != nil {
+		return x.Nodes
+	}
+	return nil
+}
+
+func (x *ClusterList) GetPlacements() []*v1.GroupPlacement {
+	if x != nil {
+		return x.Placements
+	}
+	return nil
+}
+
 var File_settlement_v1_settlement_proto protoreflect.FileDescriptor
 
 const file_settlement_v1_settlement_proto_rawDesc = "" +
 	"\n" +
-	"\x1esettlement/v1/settlement.proto\x12\x16civicard.settlement.v1\x1a\x17civicard/v1/types.proto\x1a\x16ledger/v1/ledger.proto\"\xa4\x02\n" +
+	"\x1esettlement/v1/settlement.proto\x12\x16civicard.settlement.v1\x1a\x17civicard/v1/types.proto\x1a\x16ledger/v1/ledger.proto\"\xfb\x02\n" +
 	"\x0eForwardRequest\x12\x0e\n" +
 	"\x02id\x18\x03 \x01(\x04R\x02id\x12\x14\n" +
 	"\x05group\x18\x01 \x01(\tR\x05group\x12\x1d\n" +
@@ -868,35 +1147,38 @@ const file_settlement_v1_settlement_proto_rawDesc = "" +
 	"\x05query\x18\v \x01(\v2\x1d.civicard.settlement.v1.QueryH\x00R\x05query\x12J\n" +
 	"\n" +
 	"membership\x18\f \x01(\v2(.civicard.settlement.v1.MembershipChangeH\x00R\n" +
-	"membershipB\x06\n" +
+	"membership\x12U\n" +
+	"\x0ereplica_status\x18\r \x01(\v2,.civicard.settlement.v1.ReplicaStatusRequestH\x00R\rreplicaStatusB\x06\n" +
 	"\x04kind\"[\n" +
 	"\x0eProposeRequest\x127\n" +
 	"\bcommands\x18\x01 \x03(\v2\x1b.civicard.ledger.v1.CommandR\bcommands\x12\x10\n" +
-	"\x03all\x18\x02 \x01(\bR\x03all\"\xc7\x01\n" +
+	"\x03all\x18\x02 \x01(\bR\x03all\"\x96\x02\n" +
 	"\x05Query\x12\x19\n" +
 	"\acard_id\x18\x01 \x01(\tH\x00R\x06cardId\x12O\n" +
 	"\ftransactions\x18\x02 \x01(\v2).civicard.settlement.v1.TransactionsQueryH\x00R\ftransactions\x12'\n" +
 	"\x0einstitution_id\x18\x03 \x01(\tH\x00R\rinstitutionId\x12!\n" +
 	"\vterminal_id\x18\x04 \x01(\tH\x00R\n" +
-	"terminalIdB\x06\n" +
+	"terminalId\x12M\n" +
+	"\fcluster_list\x18\x05 \x01(\v2(.civicard.settlement.v1.ClusterListQueryH\x00R\vclusterListB\x06\n" +
 	"\x04kind\"k\n" +
 	"\x11TransactionsQuery\x12\x17\n" +
 	"\acard_id\x18\x01 \x01(\tR\x06cardId\x12'\n" +
 	"\x0fbefore_sequence\x18\x02 \x01(\x04R\x0ebeforeSequence\x12\x14\n" +
-	"\x05limit\x18\x03 \x01(\rR\x05limit\"\xa2\x02\n" +
+	"\x05limit\x18\x03 \x01(\rR\x05limit\"\xec\x02\n" +
 	"\vQueryResult\x12\x14\n" +
 	"\x05found\x18\x01 \x01(\bR\x05found\x123\n" +
 	"\x04card\x18\x02 \x01(\v2\x1d.civicard.ledger.v1.CardStateH\x00R\x04card\x12M\n" +
 	"\ftransactions\x18\x03 \x01(\v2'.civicard.settlement.v1.TransactionListH\x00R\ftransactions\x12<\n" +
 	"\vinstitution\x18\x04 \x01(\v2\x18.civicard.v1.InstitutionH\x00R\vinstitution\x123\n" +
-	"\bterminal\x18\x05 \x01(\v2\x15.civicard.v1.TerminalH\x00R\bterminalB\x06\n" +
+	"\bterminal\x18\x05 \x01(\v2\x15.civicard.v1.TerminalH\x00R\bterminal\x12H\n" +
+	"\fcluster_list\x18\x06 \x01(\v2#.civicard.settlement.v1.ClusterListH\x00R\vclusterListB\x06\n" +
 	"\x04kind\"O\n" +
 	"\x0fTransactionList\x12<\n" +
 	"\ftransactions\x18\x01 \x03(\v2\x18.civicard.v1.TransactionR\ftransactions\"~\n" +
 	"\x10MembershipChange\x124\n" +
 	"\x02op\x18\x01 \x01(\x0e2$.civicard.settlement.v1.MembershipOpR\x02op\x12\x17\n" +
 	"\anode_id\x18\x02 \x01(\tR\x06nodeId\x12\x1b\n" +
-	"\traft_addr\x18\x03 \x01(\tR\braftAddr\"\xa5\x02\n" +
+	"\traft_addr\x18\x03 \x01(\tR\braftAddr\"\xf3\x02\n" +
 	"\x0fForwardResponse\x12\x0e\n" +
 	"\x02id\x18\a \x01(\x04R\x02id\x12=\n" +
 	"\x06status\x18\x01 \x01(\x0e2%.civicard.settlement.v1.ForwardStatusR\x06status\x12\x14\n" +
@@ -905,7 +1187,24 @@ const file_settlement_v1_settlement_proto_rawDesc = "" +
 	"\vleader_addr\x18\x04 \x01(\tR\n" +
 	"leaderAddr\x124\n" +
 	"\aresults\x18\x05 \x03(\v2\x1a.civicard.ledger.v1.ResultR\aresults\x129\n" +
-	"\x05query\x18\x06 \x01(\v2#.civicard.settlement.v1.QueryResultR\x05query*\xab\x01\n" +
+	"\x05query\x18\x06 \x01(\v2#.civicard.settlement.v1.QueryResultR\x05query\x12L\n" +
+	"\x0ereplica_status\x18\b \x01(\v2%.civicard.settlement.v1.ReplicaStatusR\rreplicaStatus\"\x16\n" +
+	"\x14ReplicaStatusRequest\"\xda\x01\n" +
+	"\rReplicaStatus\x12\x14\n" +
+	"\x05state\x18\x01 \x01(\tR\x05state\x12\x1d\n" +
+	"\n" +
+	"last_index\x18\x02 \x01(\x04R\tlastIndex\x12!\n" +
+	"\fcommit_index\x18\x03 \x01(\x04R\vcommitIndex\x12#\n" +
+	"\rapplied_index\x18\x04 \x01(\x04R\fappliedIndex\x12\x16\n" +
+	"\x06voters\x18\x05 \x03(\tR\x06voters\x12\x1c\n" +
+	"\tnonvoters\x18\x06 \x03(\tR\tnonvoters\x12\x16\n" +
+	"\x06leader\x18\a \x01(\tR\x06leader\"\x12\n" +
+	"\x10ClusterListQuery\"\x88\x01\n" +
+	"\vClusterList\x125\n" +
+	"\x05nodes\x18\x01 \x03(\v2\x1f.civicard.ledger.v1.ClusterNodeR\x05nodes\x12B\n" +
+	"\n" +
+	"placements\x18\x02 \x03(\v2\".civicard.ledger.v1.GroupPlacementR\n" +
+	"placements*\xab\x01\n" +
 	"\fMembershipOp\x12\x1d\n" +
 	"\x19MEMBERSHIP_OP_UNSPECIFIED\x10\x00\x12\x1e\n" +
 	"\x1aMEMBERSHIP_OP_ADD_NONVOTER\x10\x01\x12\x1b\n" +
@@ -935,45 +1234,57 @@ func file_settlement_v1_settlement_proto_rawDescGZIP() []byte {
 }
 
 var file_settlement_v1_settlement_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_settlement_v1_settlement_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_settlement_v1_settlement_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_settlement_v1_settlement_proto_goTypes = []any{
-	(MembershipOp)(0),         // 0: civicard.settlement.v1.MembershipOp
-	(ForwardStatus)(0),        // 1: civicard.settlement.v1.ForwardStatus
-	(*ForwardRequest)(nil),    // 2: civicard.settlement.v1.ForwardRequest
-	(*ProposeRequest)(nil),    // 3: civicard.settlement.v1.ProposeRequest
-	(*Query)(nil),             // 4: civicard.settlement.v1.Query
-	(*TransactionsQuery)(nil), // 5: civicard.settlement.v1.TransactionsQuery
-	(*QueryResult)(nil),       // 6: civicard.settlement.v1.QueryResult
-	(*TransactionList)(nil),   // 7: civicard.settlement.v1.TransactionList
-	(*MembershipChange)(nil),  // 8: civicard.settlement.v1.MembershipChange
-	(*ForwardResponse)(nil),   // 9: civicard.settlement.v1.ForwardResponse
-	(*v1.Command)(nil),        // 10: civicard.ledger.v1.Command
-	(*v1.CardState)(nil),      // 11: civicard.ledger.v1.CardState
-	(*v11.Institution)(nil),   // 12: civicard.v1.Institution
-	(*v11.Terminal)(nil),      // 13: civicard.v1.Terminal
-	(*v11.Transaction)(nil),   // 14: civicard.v1.Transaction
-	(*v1.Result)(nil),         // 15: civicard.ledger.v1.Result
+	(MembershipOp)(0),            // 0: civicard.settlement.v1.MembershipOp
+	(ForwardStatus)(0),           // 1: civicard.settlement.v1.ForwardStatus
+	(*ForwardRequest)(nil),       // 2: civicard.settlement.v1.ForwardRequest
+	(*ProposeRequest)(nil),       // 3: civicard.settlement.v1.ProposeRequest
+	(*Query)(nil),                // 4: civicard.settlement.v1.Query
+	(*TransactionsQuery)(nil),    // 5: civicard.settlement.v1.TransactionsQuery
+	(*QueryResult)(nil),          // 6: civicard.settlement.v1.QueryResult
+	(*TransactionList)(nil),      // 7: civicard.settlement.v1.TransactionList
+	(*MembershipChange)(nil),     // 8: civicard.settlement.v1.MembershipChange
+	(*ForwardResponse)(nil),      // 9: civicard.settlement.v1.ForwardResponse
+	(*ReplicaStatusRequest)(nil), // 10: civicard.settlement.v1.ReplicaStatusRequest
+	(*ReplicaStatus)(nil),        // 11: civicard.settlement.v1.ReplicaStatus
+	(*ClusterListQuery)(nil),     // 12: civicard.settlement.v1.ClusterListQuery
+	(*ClusterList)(nil),          // 13: civicard.settlement.v1.ClusterList
+	(*v1.Command)(nil),           // 14: civicard.ledger.v1.Command
+	(*v1.CardState)(nil),         // 15: civicard.ledger.v1.CardState
+	(*v11.Institution)(nil),      // 16: civicard.v1.Institution
+	(*v11.Terminal)(nil),         // 17: civicard.v1.Terminal
+	(*v11.Transaction)(nil),      // 18: civicard.v1.Transaction
+	(*v1.Result)(nil),            // 19: civicard.ledger.v1.Result
+	(*v1.ClusterNode)(nil),       // 20: civicard.ledger.v1.ClusterNode
+	(*v1.GroupPlacement)(nil),    // 21: civicard.ledger.v1.GroupPlacement
 }
 var file_settlement_v1_settlement_proto_depIdxs = []int32{
 	3,  // 0: civicard.settlement.v1.ForwardRequest.propose:type_name -> civicard.settlement.v1.ProposeRequest
 	4,  // 1: civicard.settlement.v1.ForwardRequest.query:type_name -> civicard.settlement.v1.Query
 	8,  // 2: civicard.settlement.v1.ForwardRequest.membership:type_name -> civicard.settlement.v1.MembershipChange
-	10, // 3: civicard.settlement.v1.ProposeRequest.commands:type_name -> civicard.ledger.v1.Command
-	5,  // 4: civicard.settlement.v1.Query.transactions:type_name -> civicard.settlement.v1.TransactionsQuery
-	11, // 5: civicard.settlement.v1.QueryResult.card:type_name -> civicard.ledger.v1.CardState
-	7,  // 6: civicard.settlement.v1.QueryResult.transactions:type_name -> civicard.settlement.v1.TransactionList
-	12, // 7: civicard.settlement.v1.QueryResult.institution:type_name -> civicard.v1.Institution
-	13, // 8: civicard.settlement.v1.QueryResult.terminal:type_name -> civicard.v1.Terminal
-	14, // 9: civicard.settlement.v1.TransactionList.transactions:type_name -> civicard.v1.Transaction
-	0,  // 10: civicard.settlement.v1.MembershipChange.op:type_name -> civicard.settlement.v1.MembershipOp
-	1,  // 11: civicard.settlement.v1.ForwardResponse.status:type_name -> civicard.settlement.v1.ForwardStatus
-	15, // 12: civicard.settlement.v1.ForwardResponse.results:type_name -> civicard.ledger.v1.Result
-	6,  // 13: civicard.settlement.v1.ForwardResponse.query:type_name -> civicard.settlement.v1.QueryResult
-	14, // [14:14] is the sub-list for method output_type
-	14, // [14:14] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	10, // 3: civicard.settlement.v1.ForwardRequest.replica_status:type_name -> civicard.settlement.v1.ReplicaStatusRequest
+	14, // 4: civicard.settlement.v1.ProposeRequest.commands:type_name -> civicard.ledger.v1.Command
+	5,  // 5: civicard.settlement.v1.Query.transactions:type_name -> civicard.settlement.v1.TransactionsQuery
+	12, // 6: civicard.settlement.v1.Query.cluster_list:type_name -> civicard.settlement.v1.ClusterListQuery
+	15, // 7: civicard.settlement.v1.QueryResult.card:type_name -> civicard.ledger.v1.CardState
+	7,  // 8: civicard.settlement.v1.QueryResult.transactions:type_name -> civicard.settlement.v1.TransactionList
+	16, // 9: civicard.settlement.v1.QueryResult.institution:type_name -> civicard.v1.Institution
+	17, // 10: civicard.settlement.v1.QueryResult.terminal:type_name -> civicard.v1.Terminal
+	13, // 11: civicard.settlement.v1.QueryResult.cluster_list:type_name -> civicard.settlement.v1.ClusterList
+	18, // 12: civicard.settlement.v1.TransactionList.transactions:type_name -> civicard.v1.Transaction
+	0,  // 13: civicard.settlement.v1.MembershipChange.op:type_name -> civicard.settlement.v1.MembershipOp
+	1,  // 14: civicard.settlement.v1.ForwardResponse.status:type_name -> civicard.settlement.v1.ForwardStatus
+	19, // 15: civicard.settlement.v1.ForwardResponse.results:type_name -> civicard.ledger.v1.Result
+	6,  // 16: civicard.settlement.v1.ForwardResponse.query:type_name -> civicard.settlement.v1.QueryResult
+	11, // 17: civicard.settlement.v1.ForwardResponse.replica_status:type_name -> civicard.settlement.v1.ReplicaStatus
+	20, // 18: civicard.settlement.v1.ClusterList.nodes:type_name -> civicard.ledger.v1.ClusterNode
+	21, // 19: civicard.settlement.v1.ClusterList.placements:type_name -> civicard.ledger.v1.GroupPlacement
+	20, // [20:20] is the sub-list for method output_type
+	20, // [20:20] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_settlement_v1_settlement_proto_init() }
@@ -985,18 +1296,21 @@ func file_settlement_v1_settlement_proto_init() {
 		(*ForwardRequest_Propose)(nil),
 		(*ForwardRequest_Query)(nil),
 		(*ForwardRequest_Membership)(nil),
+		(*ForwardRequest_ReplicaStatus)(nil),
 	}
 	file_settlement_v1_settlement_proto_msgTypes[2].OneofWrappers = []any{
 		(*Query_CardId)(nil),
 		(*Query_Transactions)(nil),
 		(*Query_InstitutionId)(nil),
 		(*Query_TerminalId)(nil),
+		(*Query_ClusterList)(nil),
 	}
 	file_settlement_v1_settlement_proto_msgTypes[4].OneofWrappers = []any{
 		(*QueryResult_Card)(nil),
 		(*QueryResult_Transactions)(nil),
 		(*QueryResult_Institution)(nil),
 		(*QueryResult_Terminal)(nil),
+		(*QueryResult_ClusterList)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1004,7 +1318,7 @@ func file_settlement_v1_settlement_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_settlement_v1_settlement_proto_rawDesc), len(file_settlement_v1_settlement_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   8,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
