@@ -38,6 +38,36 @@ type testCluster struct {
 	data     *demo.Dataset
 	operator string
 	http     *http.Client
+
+	// serving are the nodes whose gateways the clients use, by index in
+	// nodes (all of them unless a test changes it).
+	mu      sync.Mutex
+	serving []int // guarded by mu
+}
+
+// gateways returns the base URLs of the gateways the clients use now.
+func (c *testCluster) gateways() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.serving == nil {
+		urls := make([]string, len(c.nodes))
+		for i, n := range c.nodes {
+			urls[i] = n.BaseURL
+		}
+		return urls
+	}
+	urls := make([]string, len(c.serving))
+	for k, i := range c.serving {
+		urls[k] = c.nodes[i].BaseURL
+	}
+	return urls
+}
+
+// serve makes the clients use the gateways of these nodes from now on.
+func (c *testCluster) serve(nodes ...int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.serving = slices.Clone(nodes)
 }
 
 func startCluster(t *testing.T, n int) *testCluster {
@@ -101,7 +131,11 @@ func startCluster(t *testing.T, n int) *testCluster {
 
 // cards returns the card service at node i's gateway.
 func (c *testCluster) cards(i int) civicardv1connect.CardServiceClient {
-	return civicardv1connect.NewCardServiceClient(c.http, c.nodes[i].BaseURL, terminals.WithCredential(c.operator))
+	return c.cardsAt(c.nodes[i].BaseURL)
+}
+
+func (c *testCluster) cardsAt(baseURL string) civicardv1connect.CardServiceClient {
+	return civicardv1connect.NewCardServiceClient(c.http, baseURL, terminals.WithCredential(c.operator))
 }
 
 // restart starts node i again on its data and waits until it is healthy.
@@ -151,6 +185,12 @@ type clusterLoad struct {
 	// sendTimes when it was first sent.
 	ackTimes, sendTimes []time.Time
 
+	// Outcomes of the operations: sent more than once, never answered
+	// (lost), refused with an error that is not worth retrying, and taps
+	// declined by reason.
+	retried, lost, refused int
+	declined               map[civicardv1.DeclineReason]int
+
 	stop atomic.Bool
 	wg   sync.WaitGroup
 }
@@ -170,7 +210,7 @@ func gatewayOrder(worker, n int) []int {
 const attemptsMax = 20
 
 func startClusterLoad(t *testing.T, c *testCluster, tapWorkers, topUpWorkers, cardsUsed int) *clusterLoad {
-	l := &clusterLoad{c: c, tried: map[string]bool{}}
+	l := &clusterLoad{c: c, tried: map[string]bool{}, declined: map[civicardv1.DeclineReason]int{}}
 	used := 0
 	for _, card := range c.data.Cards {
 		if card.BalanceMinor > 0 && used < cardsUsed {
@@ -178,13 +218,8 @@ func startClusterLoad(t *testing.T, c *testCluster, tapWorkers, topUpWorkers, ca
 			used++
 		}
 	}
-	n := len(c.nodes)
 	for w := range tapWorkers {
 		seed := c.data.Terminals[w]
-		clients := make([]*terminals.Client, n)
-		for i := range n {
-			clients[i] = terminals.NewClient(c.http, c.nodes[i].BaseURL, seed.Terminal.GetTerminalId(), seed.Credential)
-		}
 		rng := rand.New(rand.NewPCG(3, uint64(w)))
 		l.wg.Go(func() {
 			for seq := uint64(1); !l.stop.Load(); seq++ {
@@ -192,14 +227,15 @@ func startClusterLoad(t *testing.T, c *testCluster, tapWorkers, topUpWorkers, ca
 				id := fmt.Sprintf("tap/%s/%d", seed.Terminal.GetTerminalId(), seq)
 				sent := time.Now()
 				var res *civicardv1.TapResponse
-				err := l.retry(w, func(i int) error {
+				attempts, err := l.retry(w, func(gateway string) error {
 					ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 					defer cancel()
 					var err error
-					res, err = clients[i].Tap(ctx, seq, card, terminals.Purchase{}, sent)
+					client := terminals.NewClient(c.http, gateway, seed.Terminal.GetTerminalId(), seed.Credential)
+					res, err = client.Tap(ctx, seq, card, terminals.Purchase{}, sent)
 					return err
 				})
-				l.record(ackedOp{cardID: card, transactionID: id, tap: &tapKey{w, seq}, answer: res}, err == nil, sent)
+				l.record(ackedOp{cardID: card, transactionID: id, tap: &tapKey{w, seq}, answer: res}, attempts, err, sent)
 			}
 		})
 	}
@@ -210,43 +246,57 @@ func startClusterLoad(t *testing.T, c *testCluster, tapWorkers, topUpWorkers, ca
 				card := l.cards[rng.IntN(len(l.cards))]
 				requestID := fmt.Sprintf("cluster-%d-%d", w, i)
 				sent := time.Now()
-				err := l.retry(w, func(g int) error {
+				attempts, err := l.retry(w, func(gateway string) error {
 					ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 					defer cancel()
-					_, err := c.cards(g).TopUp(ctx, connect.NewRequest(&civicardv1.TopUpRequest{
+					_, err := c.cardsAt(gateway).TopUp(ctx, connect.NewRequest(&civicardv1.TopUpRequest{
 						CardId: card, Amount: &civicardv1.Money{Currency: "PLN", MinorUnits: 150}, RequestId: requestID,
 					}))
 					return err
 				})
-				l.record(ackedOp{cardID: card, transactionID: "topup/" + requestID}, err == nil, sent)
+				l.record(ackedOp{cardID: card, transactionID: "topup/" + requestID}, attempts, err, sent)
 			}
 		})
 	}
 	return l
 }
 
-// retry sends one operation through the gateways in the worker's order
-// while its outcome is unknown.
-func (l *clusterLoad) retry(worker int, send func(gateway int) error) error {
-	order := gatewayOrder(worker, len(l.c.nodes))
+// retry sends one operation through the gateways in use, in the worker's
+// order, while its outcome is unknown; it returns how often it sent it.
+func (l *clusterLoad) retry(worker int, send func(gateway string) error) (int, error) {
 	var err error
 	for attempt := range attemptsMax {
-		if err = send(order[attempt%len(order)]); err == nil || !terminals.OutcomeUnknown(err) {
-			return err
+		gateways := l.c.gateways()
+		order := gatewayOrder(worker, len(gateways))
+		if err = send(gateways[order[attempt%len(order)]]); err == nil || !terminals.OutcomeUnknown(err) {
+			return attempt + 1, err
 		}
 		if l.stop.Load() {
-			return err
+			return attempt + 1, err
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return err
+	return attemptsMax, err
 }
 
-func (l *clusterLoad) record(op ackedOp, ok bool, sent time.Time) {
+func (l *clusterLoad) record(op ackedOp, attempts int, err error, sent time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.tried[op.transactionID] = true
-	if ok {
+	switch {
+	case err != nil && terminals.OutcomeUnknown(err):
+		if !l.stop.Load() { // not cut short by the end of the run
+			l.lost++
+		}
+	case err != nil:
+		l.refused++
+	case op.answer.GetResult() == civicardv1.TapResult_TAP_RESULT_DECLINED:
+		l.declined[op.answer.GetDeclineReason()]++
+	}
+	if attempts > 1 {
+		l.retried++
+	}
+	if err == nil {
 		l.acked = append(l.acked, op)
 		l.ackTimes = append(l.ackTimes, time.Now())
 		l.sendTimes = append(l.sendTimes, sent)
