@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -123,6 +125,24 @@ func TestClusterScaling(t *testing.T) {
 		case "registry", "shard-0":
 			if strings.Contains(fields[1], name) {
 				t.Errorf("%s is still placed on %s:\n%s", fields[0], name, listing)
+			}
+		}
+	}
+
+	// Each node's metrics say the same, scraped as Prometheus would.
+	for _, i := range rest {
+		metrics := c.scrape(t, i)
+		for _, want := range []*regexp.Regexp{
+			regexp.MustCompile(`(?m)^civicard_cluster_members 4$`),
+			regexp.MustCompile(`(?m)^civicard_cluster_node_status 1$`),
+			regexp.MustCompile(`(?m)^civicard_cluster_groups_replicated [1-9]`),
+			regexp.MustCompile(`(?m)^civicard_cluster_groups_led [0-9]`),
+			regexp.MustCompile(`(?m)^civicard_grains_hosted\{kind="Card"\} [1-9]`),
+			regexp.MustCompile(`(?m)^civicard_settlement_raft_state\{group="[a-z0-9-]+"\} [0-2]$`),
+			regexp.MustCompile(`(?m)^civicard_settlement_apply_lag_entries\{group="[a-z0-9-]+"\} \d+$`),
+		} {
+			if !want.MatchString(metrics) {
+				t.Errorf("n%d's metrics have no line matching %s", i+1, want)
 			}
 		}
 	}
@@ -286,6 +306,21 @@ func placed(list *civicardv1.ListNodesResponse, nodes map[string]*civicardv1.Get
 		}
 	}
 	return true
+}
+
+// scrape returns node i's /metrics.
+func (c *testCluster) scrape(t *testing.T, i int) string {
+	t.Helper()
+	res, err := c.http.Get(c.nodes[i].BaseURL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(body)
 }
 
 func grainsOf(n *civicardv1.GetNodeResponse) int32 {
