@@ -26,7 +26,7 @@ func (n *Node) Describe(withDigests bool) *civicardv1.GetNodeResponse {
 	if n.describeLedger != nil {
 		out.Groups = n.describeLedger(withDigests)
 	}
-	if n.scaler != nil {
+	if n.scaler != nil && !n.scaler.membersOnly {
 		if view, ok := n.scaler.currentView(); ok {
 			if self := view.node(n.name); self != nil {
 				out.ActorAddr, out.RaftAddr, out.Status = self.GetActorAddr(), self.GetRaftAddr(), statusText(self.GetStatus())

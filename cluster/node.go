@@ -11,8 +11,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/asynkron/protoactor-go/cluster/clusterproviders/automanaged"
-
 	"civicard/settlement"
 )
 
@@ -143,7 +141,7 @@ func StartNode(ctx context.Context, cfg NodeConfig) (*Node, error) {
 		}
 		hosts = append(hosts, h)
 	}
-	health, healthPort, err := healthAddr(self.Actor)
+	health, _, err := healthAddr(self.Actor)
 	if err != nil {
 		return nil, err
 	}
@@ -152,16 +150,15 @@ func StartNode(ctx context.Context, cfg NodeConfig) (*Node, error) {
 		raftAddr: self.Raft, actorAddr: self.Actor, join: cfg.Join,
 		watchPauses: true,
 	}
-	var shutdownProvider func() error
+	// A node or gateway starts with the peers (a joining node with nobody:
+	// it learns the members from the registry) and follows the node list.
+	provider := newNodeListProvider(cfg.MembershipRefresh, health, hosts, cfg.Logger)
+	spec.provider, spec.nodeList = provider, provider
+	shutdownProvider := func() error { return provider.Shutdown(true) }
 	if cfg.Gateway {
-		// A gateway follows the peers it was given.
-		provider := automanaged.NewWithConfig(cfg.MembershipRefresh, healthPort, hosts...)
-		spec.provider, shutdownProvider = provider, func() error { return provider.Shutdown(true) }
-	} else {
-		// A node starts with the peers (a joining node with nobody: it
-		// learns the members from the registry) and follows the node list.
-		provider := newNodeListProvider(cfg.MembershipRefresh, health, hosts, cfg.Logger)
-		spec.provider, spec.nodeList, shutdownProvider = provider, provider, func() error { return provider.Shutdown(true) }
+		for _, p := range cfg.Peers {
+			spec.registryPeers = append(spec.registryPeers, settlement.Peer{NodeID: p.Name, RaftAddr: p.Raft})
+		}
 	}
 	// Leave the membership before the grains stop: the others drop this
 	// node at their next poll and activate its grains elsewhere, while

@@ -98,6 +98,9 @@ type scaler struct {
 	seed *Layout
 	// removed receives ErrRemoved once.
 	removed chan<- error
+	// membersOnly: a gateway's scaler, which only follows the membership
+	// and the registry's route.
+	membersOnly bool
 
 	mu       sync.Mutex
 	view     clusterView // guarded by mu
@@ -141,6 +144,15 @@ func (s *scaler) tick(ctx context.Context) {
 		return
 	}
 	view := viewOf(list)
+	if s.membersOnly {
+		if len(view.nodes) > 0 {
+			s.followMembers(view)
+			if peers := placedPeers(view, settlement.RegistryGroup); len(peers) > 0 {
+				_ = s.host.Route(settlement.RegistryGroup, peers)
+			}
+		}
+		return
+	}
 	if len(view.nodes) == 0 {
 		if s.seed != nil {
 			s.seedRegistry(ctx)
@@ -207,15 +219,7 @@ func (s *scaler) reconcile(ctx context.Context, view clusterView) {
 		}
 		return
 	}
-	var hosts []string
-	for _, n := range view.nodes {
-		if n.GetStatus() == ledgerv1.NodeStatus_NODE_STATUS_ACTIVE {
-			if h, _, err := healthAddr(n.GetActorAddr()); err == nil {
-				hosts = append(hosts, h)
-			}
-		}
-	}
-	s.provider.setHosts(hosts)
+	s.followMembers(view)
 
 	hosted := map[string]bool{}
 	for _, st := range s.host.Groups() {
@@ -223,13 +227,7 @@ func (s *scaler) reconcile(ctx context.Context, view clusterView) {
 	}
 	for _, g := range sortedKeys(view.placements) {
 		placed := view.placements[g]
-		var peers []settlement.Peer
-		for _, name := range placed {
-			if p, ok := view.peer(name); ok {
-				peers = append(peers, p)
-			}
-		}
-		if len(peers) > 0 {
+		if peers := placedPeers(view, g); len(peers) > 0 {
 			if err := s.host.Route(g, peers); err != nil {
 				s.logger.Warn("route", slog.String("group", g), slog.Any("error", err))
 			}
@@ -247,6 +245,30 @@ func (s *scaler) reconcile(ctx context.Context, view clusterView) {
 			s.leaveIfRemoved(ctx, view, g)
 		}
 	}
+}
+
+// followMembers makes the membership the active nodes of the list.
+func (s *scaler) followMembers(view clusterView) {
+	var hosts []string
+	for _, n := range view.nodes {
+		if n.GetStatus() == ledgerv1.NodeStatus_NODE_STATUS_ACTIVE {
+			if h, _, err := healthAddr(n.GetActorAddr()); err == nil {
+				hosts = append(hosts, h)
+			}
+		}
+	}
+	s.provider.setHosts(hosts)
+}
+
+// placedPeers are the listed nodes group g is placed on.
+func placedPeers(view clusterView, g string) []settlement.Peer {
+	var peers []settlement.Peer
+	for _, name := range view.placements[g] {
+		if p, ok := view.peer(name); ok {
+			peers = append(peers, p)
+		}
+	}
+	return peers
 }
 
 // leaveIfRemoved stops and deletes this node's replica of g once the

@@ -53,6 +53,8 @@ type startSpec struct {
 	// nodeList, if set, is the membership provider that follows the
 	// replicated node list; provider is then this one.
 	nodeList *nodeListProvider
+	// registryPeers, for a gateway: where to read the node list.
+	registryPeers []settlement.Peer
 }
 
 // start brings a node up: secrets, its Raft groups (waiting for every
@@ -112,6 +114,16 @@ func start(ctx context.Context, spec startSpec) (_ *Node, err error) {
 			return nil, err
 		}
 		kinds = actors.Kinds(&actors.Deps{Config: spec.Actors, Ledger: router, Context: life, Logger: spec.Logger, Metrics: metrics})
+	} else if spec.nodeList != nil {
+		// A gateway replicates nothing but follows the node list, read
+		// through a host that only forwards.
+		host, err := followerHost(ctx, spec)
+		if err != nil {
+			return nil, err
+		}
+		node.closeLedger = host.Close
+		node.failed = make(chan error, 2)
+		node.scaler = &scaler{name: spec.name, host: host, provider: spec.nodeList, logger: spec.Logger, removed: node.failed, membersOnly: true}
 	}
 	if node.Cluster, err = startMember(spec, kinds); err != nil {
 		return nil, err
@@ -288,6 +300,27 @@ func restartReplicas(ctx context.Context, spec startSpec, host *settlement.Host,
 		}
 	}
 	return routedLedger{host: host, shards: shards}, nil
+}
+
+// followerHost is a gateway's settlement host: it replicates no group and
+// listens on a loopback port nobody is told of; it only forwards reads of
+// the node list to the registry.
+func followerHost(ctx context.Context, spec startSpec) (*settlement.Host, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("cluster: forwarding listener: %w", err)
+	}
+	hostCfg := spec.Host
+	hostCfg.NodeID, hostCfg.Dir, hostCfg.Listener = spec.name, filepath.Join(spec.DataDir, "raft"), ln
+	hostCfg.Logger, hostCfg.Registerer = spec.Logger, spec.Registerer
+	host, err := settlement.OpenHost(ctx, hostCfg)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: open forwarding host: %w", err)
+	}
+	if err := host.Route(settlement.RegistryGroup, spec.registryPeers); err != nil {
+		return nil, errors.Join(err, host.Close())
+	}
+	return host, nil
 }
 
 // groupsOnDisk lists the groups a node's Raft directory holds.

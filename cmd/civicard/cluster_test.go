@@ -39,28 +39,31 @@ type testCluster struct {
 	operator string
 	http     *http.Client
 
+	// peers is the --peers the nodes were started with.
+	peers string
+
 	// serving are the nodes whose gateways the clients use, by index in
-	// nodes (all of them unless a test changes it).
+	// nodes (all of them unless a test changes it), and extra the base URLs
+	// of more gateways they use.
 	mu      sync.Mutex
-	serving []int // guarded by mu
+	serving []int    // guarded by mu
+	extra   []string // guarded by mu
 }
 
 // gateways returns the base URLs of the gateways the clients use now.
 func (c *testCluster) gateways() []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	var urls []string
 	if c.serving == nil {
-		urls := make([]string, len(c.nodes))
-		for i, n := range c.nodes {
-			urls[i] = n.BaseURL
+		for _, n := range c.nodes {
+			urls = append(urls, n.BaseURL)
 		}
-		return urls
 	}
-	urls := make([]string, len(c.serving))
-	for k, i := range c.serving {
-		urls[k] = c.nodes[i].BaseURL
+	for _, i := range c.serving {
+		urls = append(urls, c.nodes[i].BaseURL)
 	}
-	return urls
+	return append(urls, c.extra...)
 }
 
 // serve makes the clients use the gateways of these nodes from now on.
@@ -85,7 +88,7 @@ func startCluster(t *testing.T, n int) *testCluster {
 		}
 		peers = append(peers, fmt.Sprintf("n%d=127.0.0.1:%d=127.0.0.1:%d", i+1, actor, raft[0]))
 	}
-	c := &testCluster{secrets: filepath.Join(dir, "secrets"), http: &http.Client{Timeout: 10 * time.Second}}
+	c := &testCluster{secrets: filepath.Join(dir, "secrets"), peers: strings.Join(peers, ","), http: &http.Client{Timeout: 10 * time.Second}}
 	for i := range n {
 		data := filepath.Join(dir, fmt.Sprintf("n%d", i+1))
 		c.nodes = append(c.nodes, &procnode.Node{

@@ -30,6 +30,12 @@ func TestClusterScaling(t *testing.T) {
 		t.Skip("starts 5 civicard nodes")
 	}
 	c := startCluster(t, 3)
+	// A gateway (no grains, no ledger) serves clients too: it must follow
+	// the node list, not only the peers it was started with.
+	gw := c.startGateway(t)
+	c.mu.Lock()
+	c.extra = []string{gw.BaseURL}
+	c.mu.Unlock()
 	l := startClusterLoad(t, c, 24, 4, 300)
 	l.waitAcked(t, 600)
 	scalingFrom := time.Now()
@@ -209,6 +215,28 @@ func (c *testCluster) join(t *testing.T, name string, joinAddrs []string) {
 	c.mu.Lock() // the clients read c.nodes
 	c.nodes = append(c.nodes, node)
 	c.mu.Unlock()
+}
+
+// startGateway starts `civicard gateway` on the cluster's peers.
+func (c *testCluster) startGateway(t *testing.T) *procnode.Node {
+	t.Helper()
+	actor, err := procnode.FreePortPair()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := filepath.Join(filepath.Dir(c.secrets), "gw")
+	gw := &procnode.Node{
+		Bin: civicardBin, DataDir: data, Log: processLog(),
+		Command: []string{"gateway", "--name", "gw", "--peers", c.peers, "--actor", fmt.Sprintf("127.0.0.1:%d", actor),
+			"--data", data, "--secrets", c.secrets, "--http", "127.0.0.1:0", "--cards", "0", "--log-level", "warn"},
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := gw.Start(ctx); err != nil {
+		t.Fatalf("gateway: %v", err)
+	}
+	t.Cleanup(gw.Kill)
+	return gw
 }
 
 // raftAddrOf asks a node's gateway for its Raft address.
