@@ -379,77 +379,39 @@ func (s *scaler) orchestrate(ctx context.Context, view clusterView) {
 	}
 }
 
-// step takes the next membership step of group g toward its placement, in
-// the order that never loses a quorum: add the new replica as a non-voter,
-// wait until it has caught up, promote it, move the leadership off a
-// replica that goes, remove that replica. It reports whether g matches
-// its placement already.
+// step takes the next membership step of group g toward its placement
+// (nextMove) and reports whether g matches its placement already.
 func (s *scaler) step(ctx context.Context, view clusterView, g string) (bool, error) {
-	placed := view.placements[g]
 	statuses := s.statuses(ctx, view, g)
 	leader, found := leaderOf(statuses)
 	if !found {
 		return false, fmt.Errorf("no leader of %s answered", g)
 	}
-	members := append(slices.Clone(leader.Voters), leader.Nonvoters...)
-	if samePlacement(leader.Voters, placed) {
+	move, err := nextMove(view.placements[g], leader, statuses)
+	if err != nil {
+		return false, fmt.Errorf("%s: %w", g, err)
+	}
+	peer, listed := view.peer(move.node)
+	if !listed && move.action != moveNone && move.action != moveWait && move.action != moveRemove {
+		return false, fmt.Errorf("%s: node %s is not listed", g, move.node)
+	}
+	log := s.logger.With(slog.String("group", g), slog.String("node", move.node))
+	switch move.action {
+	case moveNone:
 		return true, nil
-	}
-	for _, name := range placed {
-		if slices.Contains(members, name) {
-			continue
-		}
-		peer, ok := view.peer(name)
-		if !ok {
-			return false, fmt.Errorf("node %s is not listed", name)
-		}
-		if _, ok := statuses[name]; !ok {
-			return false, nil // its replica has not started yet
-		}
-		s.logger.Info("adding replica as non-voter", slog.String("group", g), slog.String("node", name))
+	case moveWait:
+		return false, nil
+	case moveAddNonvoter:
+		log.Info("adding replica as non-voter")
 		return false, s.host.AddNonvoter(ctx, g, peer)
-	}
-	for _, name := range placed {
-		if !slices.Contains(leader.Nonvoters, name) {
-			continue
-		}
-		if st := statuses[name]; st.AppliedIndex+catchUpSlackEntries < leader.CommitIndex {
-			return false, nil // still catching up
-		}
-		peer, _ := view.peer(name)
-		s.logger.Info("promoting caught-up replica to voter", slog.String("group", g), slog.String("node", name))
+	case movePromote:
+		log.Info("promoting caught-up replica to voter")
 		return false, s.host.AddVoter(ctx, g, peer)
+	case moveTransferLeadership:
+		log.Info("moving leadership off a leaving replica", slog.String("from", leader.Leader))
+		return false, s.host.TransferLeadership(ctx, g, peer)
+	default:
+		log.Info("removing replica")
+		return false, s.host.RemoveServer(ctx, g, move.node)
 	}
-	for _, name := range members {
-		if slices.Contains(placed, name) {
-			continue
-		}
-		if name == leader.Leader {
-			to := successor(view, statuses, leader.Voters, placed)
-			if to.NodeID == "" {
-				return false, fmt.Errorf("no placed voter of %s to hand the leadership to", g)
-			}
-			s.logger.Info("moving leadership off a leaving replica", slog.String("group", g), slog.String("from", name), slog.String("to", to.NodeID))
-			return false, s.host.TransferLeadership(ctx, g, to)
-		}
-		s.logger.Info("removing replica", slog.String("group", g), slog.String("node", name))
-		return false, s.host.RemoveServer(ctx, g, name)
-	}
-	return true, nil
-}
-
-// successor is the placed voter with the highest applied index.
-func successor(view clusterView, statuses map[string]settlement.ReplicaStatus, voters, placed []string) settlement.Peer {
-	var best settlement.Peer
-	var bestApplied uint64
-	for _, name := range placed {
-		st, ok := statuses[name]
-		if !ok || st.State != "Follower" || !slices.Contains(voters, name) {
-			continue
-		}
-		if p, ok := view.peer(name); ok && (best.NodeID == "" || st.AppliedIndex > bestApplied) {
-			best, bestApplied = p, st.AppliedIndex
-		}
-	}
-	return best
 }

@@ -286,14 +286,8 @@ func restartReplicas(ctx context.Context, spec startSpec, host *settlement.Host,
 	if shards == 0 {
 		return routedLedger{}, errors.New("cluster: the registry places no ledger shard")
 	}
-	for g, placed := range view.placements {
-		var peers []settlement.Peer
-		for _, name := range placed {
-			if p, ok := view.peer(name); ok {
-				peers = append(peers, p)
-			}
-		}
-		if len(peers) > 0 {
+	for g := range view.placements {
+		if peers := placedPeers(view, g); len(peers) > 0 {
 			if err := host.Route(g, peers); err != nil {
 				return routedLedger{}, err
 			}
