@@ -61,9 +61,9 @@
 // retried by the terminal with the same sequence; the ledger answers a
 // repeat with its first result, so a retry is never charged twice.
 //
-// Limits: the shard count stays what the cluster was created with; a gateway
-// (civicard gateway) follows its static peer list; a node that replicates
-// no shard cannot list the blocked cards (routedLedger.BlockedCards).
+// A gateway (civicard gateway) follows the node list too, read through a
+// settlement host that replicates nothing. The shard count stays what the
+// cluster was created with.
 //
 // A node's data directory holds:
 //

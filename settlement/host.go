@@ -943,6 +943,8 @@ func (h *Host) queryLocal(ctx context.Context, g *Group, q *settlementv1.Query) 
 			if t, ok := s.Terminal(k.TerminalId); ok {
 				qr.Found, qr.Kind = true, &settlementv1.QueryResult_Terminal{Terminal: t}
 			}
+		case *settlementv1.Query_BlockedCards:
+			qr.Found, qr.Kind = true, &settlementv1.QueryResult_BlockedCards{BlockedCards: &settlementv1.BlockedCards{CardIds: s.BlockedCards()}}
 		case *settlementv1.Query_ClusterList:
 			qr.Found, qr.Kind = true, &settlementv1.QueryResult_ClusterList{ClusterList: &settlementv1.ClusterList{
 				Nodes: s.ClusterNodes(), Placements: s.Placements(),

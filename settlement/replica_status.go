@@ -83,6 +83,16 @@ func (h *Host) ClusterList(ctx context.Context) (*settlementv1.ClusterList, erro
 	return r.GetClusterList(), nil
 }
 
+// BlockedCards lists a shard's blocked cards, sorted, read at its leader
+// (Query), for a host that does not replicate the shard.
+func (h *Host) BlockedCards(ctx context.Context, group string) ([]string, error) {
+	r, err := h.Query(ctx, group, &settlementv1.Query{Kind: &settlementv1.Query_BlockedCards{BlockedCards: &settlementv1.BlockedCardsQuery{}}})
+	if err != nil {
+		return nil, err
+	}
+	return r.GetBlockedCards().GetCardIds(), nil
+}
+
 // DeleteGroupData deletes what this node kept of a group it no longer
 // replicates (after Leave): its log and snapshots. A replica added again
 // later starts empty and catches up from the leader.

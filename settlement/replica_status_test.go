@@ -53,6 +53,23 @@ func TestReplicaStatusAndClusterList(t *testing.T) {
 		t.Errorf("node list %v, want n9 active", list)
 	}
 
+	// A shard's blocked cards, read at its leader from a host without it.
+	const shard = "shard-0"
+	for _, h := range hosts[:3] {
+		if err := h.Join(t.Context(), GroupSpec{Name: shard, Voters: []Peer{hosts[0].Self(), hosts[1].Self(), hosts[2].Self()}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := hosts[3].Route(shard, []Peer{hosts[0].Self(), hosts[1].Self(), hosts[2].Self()}); err != nil {
+		t.Fatal(err)
+	}
+	hostAllOK(t, hosts[3], shard, append(setupCommands("C-1", "C-2"), &ledgerv1.Command{
+		Id: "block/C-2", Kind: &ledgerv1.Command_BlockCard{BlockCard: &ledgerv1.BlockCard{CardId: "C-2", Reason: "stolen", TimeUnixMs: 1}},
+	}))
+	if blocked, err := hosts[3].BlockedCards(t.Context(), shard); err != nil || !slices.Equal(blocked, []string{"C-2"}) {
+		t.Errorf("blocked cards of %s: %v, %v; want [C-2]", shard, blocked, err)
+	}
+
 	follower := hosts[0]
 	if follower == leader {
 		follower = hosts[1]

@@ -193,6 +193,8 @@ type clusterLoad struct {
 	// declined by reason.
 	retried, lost, refused int
 	declined               map[civicardv1.DeclineReason]int
+	// refusals are the first refusals' errors (at most refusalsKept).
+	refusals []string
 
 	stop atomic.Bool
 	wg   sync.WaitGroup
@@ -207,6 +209,9 @@ func gatewayOrder(worker, n int) []int {
 	}
 	return order
 }
+
+// refusalsKept bounds the refusals a load keeps to report.
+const refusalsKept = 10
 
 // attemptsMax bounds how often a client sends one operation (to the next
 // gateway each time) before it gives up and leaves the outcome unknown.
@@ -293,6 +298,9 @@ func (l *clusterLoad) record(op ackedOp, attempts int, err error, sent time.Time
 		}
 	case err != nil:
 		l.refused++
+		if len(l.refusals) < refusalsKept {
+			l.refusals = append(l.refusals, fmt.Sprintf("%s: %v", op.transactionID, err))
+		}
 	case op.answer.GetResult() == civicardv1.TapResult_TAP_RESULT_DECLINED:
 		l.declined[op.answer.GetDeclineReason()]++
 	}

@@ -382,6 +382,7 @@ type Query struct {
 	//	*Query_InstitutionId
 	//	*Query_TerminalId
 	//	*Query_ClusterList
+	//	*Query_BlockedCards
 	Kind          isQuery_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -469,6 +470,15 @@ func (x *Query) GetClusterList() *ClusterListQuery {
 	return nil
 }
 
+func (x *Query) GetBlockedCards() *BlockedCardsQuery {
+	if x != nil {
+		if x, ok := x.Kind.(*Query_BlockedCards); ok {
+			return x.BlockedCards
+		}
+	}
+	return nil
+}
+
 type isQuery_Kind interface {
 	isQuery_Kind()
 }
@@ -493,6 +503,10 @@ type Query_ClusterList struct {
 	ClusterList *ClusterListQuery `protobuf:"bytes,5,opt,name=cluster_list,json=clusterList,proto3,oneof"`
 }
 
+type Query_BlockedCards struct {
+	BlockedCards *BlockedCardsQuery `protobuf:"bytes,6,opt,name=blocked_cards,json=blockedCards,proto3,oneof"`
+}
+
 func (*Query_CardId) isQuery_Kind() {}
 
 func (*Query_Transactions) isQuery_Kind() {}
@@ -502,6 +516,8 @@ func (*Query_InstitutionId) isQuery_Kind() {}
 func (*Query_TerminalId) isQuery_Kind() {}
 
 func (*Query_ClusterList) isQuery_Kind() {}
+
+func (*Query_BlockedCards) isQuery_Kind() {}
 
 type TransactionsQuery struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
@@ -574,6 +590,7 @@ type QueryResult struct {
 	//	*QueryResult_Institution
 	//	*QueryResult_Terminal
 	//	*QueryResult_ClusterList
+	//	*QueryResult_BlockedCards
 	Kind          isQueryResult_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -668,6 +685,15 @@ func (x *QueryResult) GetClusterList() *ClusterList {
 	return nil
 }
 
+func (x *QueryResult) GetBlockedCards() *BlockedCards {
+	if x != nil {
+		if x, ok := x.Kind.(*QueryResult_BlockedCards); ok {
+			return x.BlockedCards
+		}
+	}
+	return nil
+}
+
 type isQueryResult_Kind interface {
 	isQueryResult_Kind()
 }
@@ -692,6 +718,10 @@ type QueryResult_ClusterList struct {
 	ClusterList *ClusterList `protobuf:"bytes,6,opt,name=cluster_list,json=clusterList,proto3,oneof"`
 }
 
+type QueryResult_BlockedCards struct {
+	BlockedCards *BlockedCards `protobuf:"bytes,7,opt,name=blocked_cards,json=blockedCards,proto3,oneof"`
+}
+
 func (*QueryResult_Card) isQueryResult_Kind() {}
 
 func (*QueryResult_Transactions) isQueryResult_Kind() {}
@@ -701,6 +731,8 @@ func (*QueryResult_Institution) isQueryResult_Kind() {}
 func (*QueryResult_Terminal) isQueryResult_Kind() {}
 
 func (*QueryResult_ClusterList) isQueryResult_Kind() {}
+
+func (*QueryResult_BlockedCards) isQueryResult_Kind() {}
 
 type TransactionList struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1079,6 +1111,87 @@ func (*ClusterListQuery) Descriptor() ([]byte, []int) {
 	return file_settlement_v1_settlement_proto_rawDescGZIP(), []int{10}
 }
 
+type BlockedCardsQuery struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BlockedCardsQuery) Reset() {
+	*x = BlockedCardsQuery{}
+	mi := &file_settlement_v1_settlement_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BlockedCardsQuery) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BlockedCardsQuery) ProtoMessage() {}
+
+func (x *BlockedCardsQuery) ProtoReflect() protoreflect.Message {
+	mi := &file_settlement_v1_settlement_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BlockedCardsQuery.ProtoReflect.Descriptor instead.
+func (*BlockedCardsQuery) Descriptor() ([]byte, []int) {
+	return file_settlement_v1_settlement_proto_rawDescGZIP(), []int{11}
+}
+
+// BlockedCards are the ids of a shard's blocked cards, sorted.
+type BlockedCards struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CardIds       []string               `protobuf:"bytes,1,rep,name=card_ids,json=cardIds,proto3" json:"card_ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BlockedCards) Reset() {
+	*x = BlockedCards{}
+	mi := &file_settlement_v1_settlement_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BlockedCards) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BlockedCards) ProtoMessage() {}
+
+func (x *BlockedCards) ProtoReflect() protoreflect.Message {
+	mi := &file_settlement_v1_settlement_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BlockedCards.ProtoReflect.Descriptor instead.
+func (*BlockedCards) Descriptor() ([]byte, []int) {
+	return file_settlement_v1_settlement_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *BlockedCards) GetCardIds() []string {
+	if x != nil {
+		return x.CardIds
+	}
+	return nil
+}
+
 // ClusterList is the registry's node list and replica placement.
 type ClusterList struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1090,7 +1203,7 @@ type ClusterList struct {
 
 func (x *ClusterList) Reset() {
 	*x = ClusterList{}
-	mi := &file_settlement_v1_settlement_proto_msgTypes[11]
+	mi := &file_settlement_v1_settlement_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1102,7 +1215,7 @@ func (x *ClusterList) String() string {
 func (*ClusterList) ProtoMessage() {}
 
 func (x *ClusterList) ProtoReflect() protoreflect.Message {
-	mi := &file_settlement_v1_settlement_proto_msgTypes[11]
+	mi := &file_settlement_v1_settlement_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1115,7 +1228,7 @@ func (x *ClusterList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterList.ProtoReflect.Descriptor instead.
 func (*ClusterList) Descriptor() ([]byte, []int) {
-	return file_settlement_v1_settlement_proto_rawDescGZIP(), []int{11}
+	return file_settlement_v1_settlement_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ClusterList) GetNodes() []*v1.ClusterNode {
@@ -1152,26 +1265,28 @@ const file_settlement_v1_settlement_proto_rawDesc = "" +
 	"\x04kind\"[\n" +
 	"\x0eProposeRequest\x127\n" +
 	"\bcommands\x18\x01 \x03(\v2\x1b.civicard.ledger.v1.CommandR\bcommands\x12\x10\n" +
-	"\x03all\x18\x02 \x01(\bR\x03all\"\x96\x02\n" +
+	"\x03all\x18\x02 \x01(\bR\x03all\"\xe8\x02\n" +
 	"\x05Query\x12\x19\n" +
 	"\acard_id\x18\x01 \x01(\tH\x00R\x06cardId\x12O\n" +
 	"\ftransactions\x18\x02 \x01(\v2).civicard.settlement.v1.TransactionsQueryH\x00R\ftransactions\x12'\n" +
 	"\x0einstitution_id\x18\x03 \x01(\tH\x00R\rinstitutionId\x12!\n" +
 	"\vterminal_id\x18\x04 \x01(\tH\x00R\n" +
 	"terminalId\x12M\n" +
-	"\fcluster_list\x18\x05 \x01(\v2(.civicard.settlement.v1.ClusterListQueryH\x00R\vclusterListB\x06\n" +
+	"\fcluster_list\x18\x05 \x01(\v2(.civicard.settlement.v1.ClusterListQueryH\x00R\vclusterList\x12P\n" +
+	"\rblocked_cards\x18\x06 \x01(\v2).civicard.settlement.v1.BlockedCardsQueryH\x00R\fblockedCardsB\x06\n" +
 	"\x04kind\"k\n" +
 	"\x11TransactionsQuery\x12\x17\n" +
 	"\acard_id\x18\x01 \x01(\tR\x06cardId\x12'\n" +
 	"\x0fbefore_sequence\x18\x02 \x01(\x04R\x0ebeforeSequence\x12\x14\n" +
-	"\x05limit\x18\x03 \x01(\rR\x05limit\"\xec\x02\n" +
+	"\x05limit\x18\x03 \x01(\rR\x05limit\"\xb9\x03\n" +
 	"\vQueryResult\x12\x14\n" +
 	"\x05found\x18\x01 \x01(\bR\x05found\x123\n" +
 	"\x04card\x18\x02 \x01(\v2\x1d.civicard.ledger.v1.CardStateH\x00R\x04card\x12M\n" +
 	"\ftransactions\x18\x03 \x01(\v2'.civicard.settlement.v1.TransactionListH\x00R\ftransactions\x12<\n" +
 	"\vinstitution\x18\x04 \x01(\v2\x18.civicard.v1.InstitutionH\x00R\vinstitution\x123\n" +
 	"\bterminal\x18\x05 \x01(\v2\x15.civicard.v1.TerminalH\x00R\bterminal\x12H\n" +
-	"\fcluster_list\x18\x06 \x01(\v2#.civicard.settlement.v1.ClusterListH\x00R\vclusterListB\x06\n" +
+	"\fcluster_list\x18\x06 \x01(\v2#.civicard.settlement.v1.ClusterListH\x00R\vclusterList\x12K\n" +
+	"\rblocked_cards\x18\a \x01(\v2$.civicard.settlement.v1.BlockedCardsH\x00R\fblockedCardsB\x06\n" +
 	"\x04kind\"O\n" +
 	"\x0fTransactionList\x12<\n" +
 	"\ftransactions\x18\x01 \x03(\v2\x18.civicard.v1.TransactionR\ftransactions\"~\n" +
@@ -1199,7 +1314,10 @@ const file_settlement_v1_settlement_proto_rawDesc = "" +
 	"\x06voters\x18\x05 \x03(\tR\x06voters\x12\x1c\n" +
 	"\tnonvoters\x18\x06 \x03(\tR\tnonvoters\x12\x16\n" +
 	"\x06leader\x18\a \x01(\tR\x06leader\"\x12\n" +
-	"\x10ClusterListQuery\"\x88\x01\n" +
+	"\x10ClusterListQuery\"\x13\n" +
+	"\x11BlockedCardsQuery\")\n" +
+	"\fBlockedCards\x12\x19\n" +
+	"\bcard_ids\x18\x01 \x03(\tR\acardIds\"\x88\x01\n" +
 	"\vClusterList\x125\n" +
 	"\x05nodes\x18\x01 \x03(\v2\x1f.civicard.ledger.v1.ClusterNodeR\x05nodes\x12B\n" +
 	"\n" +
@@ -1234,7 +1352,7 @@ func file_settlement_v1_settlement_proto_rawDescGZIP() []byte {
 }
 
 var file_settlement_v1_settlement_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_settlement_v1_settlement_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_settlement_v1_settlement_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_settlement_v1_settlement_proto_goTypes = []any{
 	(MembershipOp)(0),            // 0: civicard.settlement.v1.MembershipOp
 	(ForwardStatus)(0),           // 1: civicard.settlement.v1.ForwardStatus
@@ -1249,42 +1367,46 @@ var file_settlement_v1_settlement_proto_goTypes = []any{
 	(*ReplicaStatusRequest)(nil), // 10: civicard.settlement.v1.ReplicaStatusRequest
 	(*ReplicaStatus)(nil),        // 11: civicard.settlement.v1.ReplicaStatus
 	(*ClusterListQuery)(nil),     // 12: civicard.settlement.v1.ClusterListQuery
-	(*ClusterList)(nil),          // 13: civicard.settlement.v1.ClusterList
-	(*v1.Command)(nil),           // 14: civicard.ledger.v1.Command
-	(*v1.CardState)(nil),         // 15: civicard.ledger.v1.CardState
-	(*v11.Institution)(nil),      // 16: civicard.v1.Institution
-	(*v11.Terminal)(nil),         // 17: civicard.v1.Terminal
-	(*v11.Transaction)(nil),      // 18: civicard.v1.Transaction
-	(*v1.Result)(nil),            // 19: civicard.ledger.v1.Result
-	(*v1.ClusterNode)(nil),       // 20: civicard.ledger.v1.ClusterNode
-	(*v1.GroupPlacement)(nil),    // 21: civicard.ledger.v1.GroupPlacement
+	(*BlockedCardsQuery)(nil),    // 13: civicard.settlement.v1.BlockedCardsQuery
+	(*BlockedCards)(nil),         // 14: civicard.settlement.v1.BlockedCards
+	(*ClusterList)(nil),          // 15: civicard.settlement.v1.ClusterList
+	(*v1.Command)(nil),           // 16: civicard.ledger.v1.Command
+	(*v1.CardState)(nil),         // 17: civicard.ledger.v1.CardState
+	(*v11.Institution)(nil),      // 18: civicard.v1.Institution
+	(*v11.Terminal)(nil),         // 19: civicard.v1.Terminal
+	(*v11.Transaction)(nil),      // 20: civicard.v1.Transaction
+	(*v1.Result)(nil),            // 21: civicard.ledger.v1.Result
+	(*v1.ClusterNode)(nil),       // 22: civicard.ledger.v1.ClusterNode
+	(*v1.GroupPlacement)(nil),    // 23: civicard.ledger.v1.GroupPlacement
 }
 var file_settlement_v1_settlement_proto_depIdxs = []int32{
 	3,  // 0: civicard.settlement.v1.ForwardRequest.propose:type_name -> civicard.settlement.v1.ProposeRequest
 	4,  // 1: civicard.settlement.v1.ForwardRequest.query:type_name -> civicard.settlement.v1.Query
 	8,  // 2: civicard.settlement.v1.ForwardRequest.membership:type_name -> civicard.settlement.v1.MembershipChange
 	10, // 3: civicard.settlement.v1.ForwardRequest.replica_status:type_name -> civicard.settlement.v1.ReplicaStatusRequest
-	14, // 4: civicard.settlement.v1.ProposeRequest.commands:type_name -> civicard.ledger.v1.Command
+	16, // 4: civicard.settlement.v1.ProposeRequest.commands:type_name -> civicard.ledger.v1.Command
 	5,  // 5: civicard.settlement.v1.Query.transactions:type_name -> civicard.settlement.v1.TransactionsQuery
 	12, // 6: civicard.settlement.v1.Query.cluster_list:type_name -> civicard.settlement.v1.ClusterListQuery
-	15, // 7: civicard.settlement.v1.QueryResult.card:type_name -> civicard.ledger.v1.CardState
-	7,  // 8: civicard.settlement.v1.QueryResult.transactions:type_name -> civicard.settlement.v1.TransactionList
-	16, // 9: civicard.settlement.v1.QueryResult.institution:type_name -> civicard.v1.Institution
-	17, // 10: civicard.settlement.v1.QueryResult.terminal:type_name -> civicard.v1.Terminal
-	13, // 11: civicard.settlement.v1.QueryResult.cluster_list:type_name -> civicard.settlement.v1.ClusterList
-	18, // 12: civicard.settlement.v1.TransactionList.transactions:type_name -> civicard.v1.Transaction
-	0,  // 13: civicard.settlement.v1.MembershipChange.op:type_name -> civicard.settlement.v1.MembershipOp
-	1,  // 14: civicard.settlement.v1.ForwardResponse.status:type_name -> civicard.settlement.v1.ForwardStatus
-	19, // 15: civicard.settlement.v1.ForwardResponse.results:type_name -> civicard.ledger.v1.Result
-	6,  // 16: civicard.settlement.v1.ForwardResponse.query:type_name -> civicard.settlement.v1.QueryResult
-	11, // 17: civicard.settlement.v1.ForwardResponse.replica_status:type_name -> civicard.settlement.v1.ReplicaStatus
-	20, // 18: civicard.settlement.v1.ClusterList.nodes:type_name -> civicard.ledger.v1.ClusterNode
-	21, // 19: civicard.settlement.v1.ClusterList.placements:type_name -> civicard.ledger.v1.GroupPlacement
-	20, // [20:20] is the sub-list for method output_type
-	20, // [20:20] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	13, // 7: civicard.settlement.v1.Query.blocked_cards:type_name -> civicard.settlement.v1.BlockedCardsQuery
+	17, // 8: civicard.settlement.v1.QueryResult.card:type_name -> civicard.ledger.v1.CardState
+	7,  // 9: civicard.settlement.v1.QueryResult.transactions:type_name -> civicard.settlement.v1.TransactionList
+	18, // 10: civicard.settlement.v1.QueryResult.institution:type_name -> civicard.v1.Institution
+	19, // 11: civicard.settlement.v1.QueryResult.terminal:type_name -> civicard.v1.Terminal
+	15, // 12: civicard.settlement.v1.QueryResult.cluster_list:type_name -> civicard.settlement.v1.ClusterList
+	14, // 13: civicard.settlement.v1.QueryResult.blocked_cards:type_name -> civicard.settlement.v1.BlockedCards
+	20, // 14: civicard.settlement.v1.TransactionList.transactions:type_name -> civicard.v1.Transaction
+	0,  // 15: civicard.settlement.v1.MembershipChange.op:type_name -> civicard.settlement.v1.MembershipOp
+	1,  // 16: civicard.settlement.v1.ForwardResponse.status:type_name -> civicard.settlement.v1.ForwardStatus
+	21, // 17: civicard.settlement.v1.ForwardResponse.results:type_name -> civicard.ledger.v1.Result
+	6,  // 18: civicard.settlement.v1.ForwardResponse.query:type_name -> civicard.settlement.v1.QueryResult
+	11, // 19: civicard.settlement.v1.ForwardResponse.replica_status:type_name -> civicard.settlement.v1.ReplicaStatus
+	22, // 20: civicard.settlement.v1.ClusterList.nodes:type_name -> civicard.ledger.v1.ClusterNode
+	23, // 21: civicard.settlement.v1.ClusterList.placements:type_name -> civicard.ledger.v1.GroupPlacement
+	22, // [22:22] is the sub-list for method output_type
+	22, // [22:22] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_settlement_v1_settlement_proto_init() }
@@ -1304,6 +1426,7 @@ func file_settlement_v1_settlement_proto_init() {
 		(*Query_InstitutionId)(nil),
 		(*Query_TerminalId)(nil),
 		(*Query_ClusterList)(nil),
+		(*Query_BlockedCards)(nil),
 	}
 	file_settlement_v1_settlement_proto_msgTypes[4].OneofWrappers = []any{
 		(*QueryResult_Card)(nil),
@@ -1311,6 +1434,7 @@ func file_settlement_v1_settlement_proto_init() {
 		(*QueryResult_Institution)(nil),
 		(*QueryResult_Terminal)(nil),
 		(*QueryResult_ClusterList)(nil),
+		(*QueryResult_BlockedCards)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1318,7 +1442,7 @@ func file_settlement_v1_settlement_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_settlement_v1_settlement_proto_rawDesc), len(file_settlement_v1_settlement_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   12,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
