@@ -3,6 +3,7 @@ package cluster
 import (
 	"slices"
 	"strings"
+	"time"
 
 	"civicard/ledger"
 	civicardv1 "civicard/messages/civicard/v1"
@@ -25,6 +26,19 @@ func (n *Node) Describe(withDigests bool) *civicardv1.GetNodeResponse {
 	if n.describeLedger != nil {
 		out.Groups = n.describeLedger(withDigests)
 	}
+	if n.scaler != nil && !n.scaler.membersOnly {
+		if view, ok := n.scaler.currentView(); ok {
+			if self := view.node(n.name); self != nil {
+				out.ActorAddr, out.RaftAddr, out.Status = self.GetActorAddr(), self.GetRaftAddr(), statusText(self.GetStatus())
+			}
+		}
+		if out.RaftAddr == "" {
+			out.RaftAddr = n.scaler.host.Addr()
+		}
+		if out.ActorAddr == "" {
+			out.ActorAddr = n.Cluster.ActorSystem.Address()
+		}
+	}
 	return out
 }
 
@@ -39,6 +53,13 @@ func describeHost(host *settlement.Host) func(bool) []*civicardv1.GroupReplica {
 				Leader:       status.Leader.NodeID,
 				CommitIndex:  status.CommitIndex,
 				AppliedIndex: status.AppliedIndex,
+				LastIndex:    status.LastIndex,
+				// The log entries not applied yet, and how long since the
+				// leader was last heard: together, how far behind it is.
+				ApplyLagEntries: status.LastIndex - min(status.LastIndex, status.AppliedIndex),
+			}
+			if status.State != "Leader" && !status.LastContact.IsZero() {
+				replica.LeaderContactAgeMs = time.Since(status.LastContact).Milliseconds()
 			}
 			for _, p := range status.Voters {
 				replica.Voters = append(replica.Voters, p.NodeID)

@@ -8,8 +8,8 @@
 //   - StartEmbedded is a cluster of one, in one process: the in-memory
 //     membership provider, and the registry group and one ledger shard with
 //     this node as their only voter.
-//   - StartNode is one of several processes: the automanaged membership
-//     provider over a static peer list, and the registry and shards placed
+//   - StartNode is one of several processes. A new cluster's nodes are
+//     given the same peer list (--peers); the registry and shards are placed
 //     by NewLayout on three nodes each (topology.go). A node replicates the
 //     groups naming it and reaches the others through settlement's
 //     forwarding; the grains reach every group through routedLedger
@@ -24,6 +24,53 @@
 // leader left half done (package coordinator). A leader that loses the
 // registry mid-way and a new one may both run the steps: each is
 // idempotent by its id, so that costs nothing but a repeat.
+//
+// # Scaling: adding, draining and removing nodes
+//
+// The peer list is only where a cluster starts. What holds afterwards is
+// replicated in the registry group (ledger/nodes.go): the node list (name,
+// actor and Raft address, status active, draining or removed) and the
+// placement, the nodes each Raft group should have replicas on. The nodes
+// of a new cluster seed both from the layout, with fixed command ids, so
+// whichever node does it first wins and the others replay. Every node of a
+// multi-node cluster runs a scaler (scaling.go) that reads both every
+// 500 ms and reconciles to them:
+//
+//   - Membership: the node's provider (nodelist_provider.go, the
+//     automanaged provider's health protocol over a host list that can
+//     change) polls the active nodes of the list, so a node added later is
+//     seen by all, and a draining node leaves every member's topology, its
+//     own included. The rendezvous placement of grains (placement/) then
+//     moves grains onto a new member, and off a draining one, by itself.
+//   - Replicas: a node starts an empty replica of each group placed on it,
+//     routes to every group through its placement, and stops and deletes a
+//     replica once the group's leader no longer counts it as a member.
+//   - On the registry's leader only, the orchestrator: for each group whose
+//     Raft configuration differs from its placement it takes the next step,
+//     in the order that never loses a quorum (add before remove): add the
+//     new replica as a non-voter, wait until it has caught up with the
+//     leader's commit index, promote it, move the leadership off a replica
+//     that goes (leadership transfer), remove that replica. When every
+//     group matches, it plans again (PlanPlacement, pure: draining nodes'
+//     replicas go to the least loaded active nodes, then replicas move from
+//     the busiest node to the idlest while they differ by two or more) and
+//     writes the placements that change. Each step is decided from what
+//     the replicas report at that moment, so a retry, or a new registry
+//     leader, finishes what another began.
+//
+// The operator only changes the list (AdminService: AddNode, DrainNode,
+// RemoveNode; `civicard admin nodes add|drain|remove`). A new node starts
+// with --join (the Raft addresses of running nodes, asked for the list) and
+// hosts nothing until it is added. A draining node answers /healthz with
+// 503 and hosts no grain from the next membership poll on; once no group
+// counts it a member, RemoveNode marks it removed and its process exits. A
+// tap in flight on a moving grain or replica fails with UNAVAILABLE and is
+// retried by the terminal with the same sequence; the ledger answers a
+// repeat with its first result, so a retry is never charged twice.
+//
+// A gateway (civicard gateway) follows the node list too, read through a
+// settlement host that replicates nothing. The shard count stays what the
+// cluster was created with.
 //
 // A node's data directory holds:
 //

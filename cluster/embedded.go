@@ -128,6 +128,9 @@ type Node struct {
 	failed chan error
 	// name is the node's name in its cluster; empty for the embedded node.
 	name string
+	// scaler keeps a multi-node cluster's node in line with the replicated
+	// node list and placement; nil for the embedded node and a gateway.
+	scaler *scaler
 	// describeLedger reports this node's ledger replicas.
 	describeLedger func(withDigests bool) []*civicardv1.GroupReplica
 	// handOver, if set, runs first when the node stops: it moves the work

@@ -38,3 +38,39 @@ func registerMemberMetrics(reg prometheus.Registerer, c *protocluster.Cluster) e
 	}
 	return nil
 }
+
+// registerScalerMetrics exports, read at scrape time, this node's status in
+// the node list (0 not listed, 1 active, 2 draining, 3 removed) and how many
+// Raft groups it replicates and leads. The Raft state and replication lag
+// of each replica are settlement's (civicard_settlement_raft_state,
+// _apply_lag_entries, _leader_contact_age_seconds).
+func registerScalerMetrics(reg prometheus.Registerer, s *scaler) error {
+	count := func(leading bool) float64 {
+		n := 0
+		for _, st := range s.host.Groups() {
+			if !leading || st.State == "Leader" {
+				n++
+			}
+		}
+		return float64(n)
+	}
+	for _, col := range []prometheus.Collector{
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "civicard_cluster_node_status",
+			Help: "This node's status in the cluster's node list: 0 not listed, 1 active, 2 draining, 3 removed.",
+		}, func() float64 { return float64(s.status()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "civicard_cluster_groups_replicated",
+			Help: "Raft groups (registry and shards) this node holds a replica of.",
+		}, func() float64 { return count(false) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "civicard_cluster_groups_led",
+			Help: "Raft groups (registry and shards) whose leader is this node.",
+		}, func() float64 { return count(true) }),
+	} {
+		if err := reg.Register(col); err != nil {
+			return fmt.Errorf("cluster: register metrics: %w", err)
+		}
+	}
+	return nil
+}

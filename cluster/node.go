@@ -11,8 +11,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/asynkron/protoactor-go/cluster/clusterproviders/automanaged"
-
 	"civicard/settlement"
 )
 
@@ -36,9 +34,16 @@ type NodeConfig struct {
 	// Peers, and listens on GatewayActor.
 	Gateway      bool
 	GatewayActor string
-	// MembershipRefresh is how often the automanaged provider polls every
-	// peer's health endpoint: a dead node is noticed after about this long.
+	// MembershipRefresh is how often the membership provider polls every
+	// member's health endpoint: a dead node is noticed after about this long.
 	MembershipRefresh time.Duration
+	// Join makes a node that is not among the Peers of a running cluster:
+	// the Raft addresses of some of its nodes (one that replicates the
+	// registry is enough), asked for the node list. Peers is then empty and
+	// Self gives this node's addresses. The node replicates nothing and
+	// hosts no grain until an operator adds it (AdminService.AddNode).
+	Join []string
+	Self Peer
 }
 
 // DefaultNodeConfig returns the settings of `civicard node`; Name, DataDir
@@ -50,6 +55,28 @@ func DefaultNodeConfig() NodeConfig {
 
 // Validate rejects settings that cannot work.
 func (c NodeConfig) Validate() error {
+	if len(c.Join) > 0 {
+		switch {
+		case c.Gateway || len(c.Peers) > 0:
+			return errors.New("cluster: a joining node has no peers list and is no gateway")
+		case c.Self.Name != c.Name:
+			return fmt.Errorf("cluster: joining node %q has addresses for %q", c.Name, c.Self.Name)
+		case len(c.Join) > 64:
+			return fmt.Errorf("cluster: %d join addresses, at most 64", len(c.Join))
+		}
+		if err := c.Self.validate(); err != nil {
+			return err
+		}
+		for _, addr := range c.Join {
+			if _, _, err := net.SplitHostPort(addr); err != nil {
+				return fmt.Errorf("cluster: join address %q: %w", addr, err)
+			}
+		}
+		if c.MembershipRefresh < 100*time.Millisecond || c.MembershipRefresh > time.Minute {
+			return fmt.Errorf("cluster: MembershipRefresh %v outside [100ms, 1m]", c.MembershipRefresh)
+		}
+		return c.validate()
+	}
 	switch {
 	case c.Gateway && c.self().Name != "":
 		return fmt.Errorf("cluster: gateway %q must not be among the peers", c.Name)
@@ -68,6 +95,9 @@ func (c NodeConfig) Validate() error {
 }
 
 func (c NodeConfig) self() Peer {
+	if len(c.Join) > 0 {
+		return c.Self
+	}
 	for _, p := range c.Peers {
 		if p.Name == c.Name {
 			return p
@@ -111,30 +141,39 @@ func StartNode(ctx context.Context, cfg NodeConfig) (*Node, error) {
 		}
 		hosts = append(hosts, h)
 	}
-	_, healthPort, err := healthAddr(self.Actor)
+	health, _, err := healthAddr(self.Actor)
 	if err != nil {
 		return nil, err
 	}
-	provider := automanaged.NewWithConfig(cfg.MembershipRefresh, healthPort, hosts...)
 	spec := startSpec{
 		Settings: cfg.Settings, name: cfg.Name, secretsDir: cmp.Or(cfg.SecretsDir, cfg.DataDir),
-		raftAddr: self.Raft, loadsDemo: firstPeer(cfg.Peers) == cfg.Name,
-		provider: provider, actorAddr: self.Actor,
-		// Leave the membership before the grains stop: the others drop
-		// this node at their next poll and activate its grains elsewhere,
-		// while calls already routed here are still answered.
-		leaveMembership: func() {
-			_ = provider.Shutdown(true)
-			time.Sleep(leaveGrace * cfg.MembershipRefresh)
-		},
+		raftAddr: self.Raft, actorAddr: self.Actor, join: cfg.Join,
 		watchPauses: true,
 	}
-	if !cfg.Gateway {
+	// A node or gateway starts with the peers (a joining node with nobody:
+	// it learns the members from the registry) and follows the node list.
+	provider := newNodeListProvider(cfg.MembershipRefresh, health, hosts, cfg.Logger)
+	spec.provider, spec.nodeList = provider, provider
+	shutdownProvider := func() error { return provider.Shutdown(true) }
+	if cfg.Gateway {
+		for _, p := range cfg.Peers {
+			spec.registryPeers = append(spec.registryPeers, settlement.Peer{NodeID: p.Name, RaftAddr: p.Raft})
+		}
+	}
+	// Leave the membership before the grains stop: the others drop this
+	// node at their next poll and activate its grains elsewhere, while
+	// calls already routed here are still answered.
+	spec.leaveMembership = func() {
+		_ = shutdownProvider()
+		time.Sleep(leaveGrace * cfg.MembershipRefresh)
+	}
+	if !cfg.Gateway && len(cfg.Peers) > 0 {
 		layout, err := NewLayout(cfg.Peers, cmp.Or(cfg.Shards, DefaultShards(len(cfg.Peers))))
 		if err != nil {
 			return nil, err
 		}
 		spec.layout = &layout
+		spec.loadsDemo = firstPeer(cfg.Peers) == cfg.Name
 	}
 	return start(ctx, spec)
 }

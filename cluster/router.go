@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -194,15 +195,21 @@ func (r routedLedger) ready() error {
 
 var _ actors.DenylistReader = routedLedger{}
 
-// BlockedCards lists the blocked cards of every shard, sorted, from this
-// node's replicas (a follower's copy lags by milliseconds, and terminals
-// refresh their denylists periodically anyway). A node that does not
-// replicate every shard cannot answer.
-func (r routedLedger) BlockedCards(context.Context) ([]string, error) {
+// BlockedCards lists the blocked cards of every shard, sorted: from this
+// node's replica of a shard (a follower's copy lags by milliseconds, and
+// terminals refresh their denylists periodically anyway), or else read at
+// the shard's leader.
+func (r routedLedger) BlockedCards(ctx context.Context) ([]string, error) {
 	var ids []string
 	for i := range r.shards {
 		group := settlement.ShardGroup(i)
-		if err := r.host.ReadLocal(group, func(s *ledger.State) { ids = append(ids, s.BlockedCards()...) }); err != nil {
+		err := r.host.ReadLocal(group, func(s *ledger.State) { ids = append(ids, s.BlockedCards()...) })
+		if errors.Is(err, settlement.ErrNoGroup) {
+			var remote []string
+			remote, err = r.host.BlockedCards(ctx, group)
+			ids = append(ids, remote...)
+		}
+		if err != nil {
 			return nil, fmt.Errorf("blocked cards of %s: %w", group, err)
 		}
 	}

@@ -19,6 +19,7 @@ import (
 	"civicard/actors"
 	"civicard/cluster/placement"
 	"civicard/demo"
+	ledgerv1 "civicard/messages/ledger/v1"
 	"civicard/settlement"
 )
 
@@ -46,6 +47,15 @@ type startSpec struct {
 	// watchPauses stops the node after a pause long enough for the other
 	// members to have declared it dead.
 	watchPauses bool
+	// join, for a node that is not among the peers the cluster was created
+	// with: Raft addresses of nodes of the running cluster, asked for the
+	// node list and placement. The node then has no layout.
+	join []string
+	// nodeList, if set, is the membership provider that follows the
+	// replicated node list; provider is then this one.
+	nodeList *nodeListProvider
+	// registryPeers, for a gateway: where to read the node list.
+	registryPeers []settlement.Peer
 }
 
 // start brings a node up: secrets, its Raft groups (waiting for every
@@ -75,7 +85,7 @@ func start(ctx context.Context, spec startSpec) (_ *Node, err error) {
 	}()
 
 	var kinds []*protocluster.Kind
-	if spec.layout != nil {
+	if spec.layout != nil || len(spec.join) > 0 {
 		router, host, err := startLedger(ctx, spec)
 		if err != nil {
 			return nil, err
@@ -95,6 +105,17 @@ func start(ctx context.Context, spec startSpec) (_ *Node, err error) {
 			return host.Close()
 		}
 		node.handOver = func() { handOverLeadership(host, spec.Logger) }
+		if spec.nodeList != nil {
+			node.failed = make(chan error, 2)
+			node.scaler = &scaler{name: spec.name, host: host, provider: spec.nodeList, logger: spec.Logger, seed: spec.layout, removed: node.failed}
+			ready := node.ready
+			node.ready = func() error {
+				if st := node.scaler.status(); st != ledgerv1.NodeStatus_NODE_STATUS_UNSPECIFIED && st != ledgerv1.NodeStatus_NODE_STATUS_ACTIVE {
+					return fmt.Errorf("this node is %s: it takes no taps", statusText(st))
+				}
+				return ready()
+			}
+		}
 		if spec.loadsDemo && spec.Demo.Cards > 0 {
 			demoCfg := spec.Demo
 			demoCfg.CredentialKey = []byte(credentialKey)
@@ -113,6 +134,16 @@ func start(ctx context.Context, spec startSpec) (_ *Node, err error) {
 			return nil, err
 		}
 		kinds = actors.Kinds(&actors.Deps{Config: spec.Actors, Ledger: router, Pricing: pricing, Context: life, Logger: spec.Logger, Metrics: metrics})
+	} else if spec.nodeList != nil {
+		// A gateway replicates nothing but follows the node list, read
+		// through a host that only forwards.
+		host, err := followerHost(ctx, spec)
+		if err != nil {
+			return nil, err
+		}
+		node.closeLedger = host.Close
+		node.failed = make(chan error, 2)
+		node.scaler = &scaler{name: spec.name, host: host, provider: spec.nodeList, logger: spec.Logger, removed: node.failed, membersOnly: true}
 	}
 	if node.Cluster, err = startMember(spec, kinds); err != nil {
 		return nil, err
@@ -120,6 +151,13 @@ func start(ctx context.Context, spec startSpec) (_ *Node, err error) {
 	if err := registerMemberMetrics(spec.Registerer, node.Cluster); err != nil {
 		node.Cluster.Shutdown(false)
 		return nil, err
+	}
+	if node.scaler != nil {
+		if err := registerScalerMetrics(spec.Registerer, node.scaler); err != nil {
+			node.Cluster.Shutdown(false)
+			return nil, err
+		}
+		go node.scaler.run(life)
 	}
 	if spec.leaveMembership != nil {
 		handOverRaft := node.handOver
@@ -131,7 +169,9 @@ func start(ctx context.Context, spec startSpec) (_ *Node, err error) {
 		}
 	}
 	if spec.watchPauses {
-		node.failed = make(chan error, 1)
+		if node.failed == nil {
+			node.failed = make(chan error, 1)
+		}
 		ticker := time.NewTicker(pauseTick)
 		go func() {
 			defer ticker.Stop()
@@ -141,17 +181,40 @@ func start(ctx context.Context, spec startSpec) (_ *Node, err error) {
 	return node, nil
 }
 
-// startLedger opens this node's settlement host, joins the groups the
-// layout gives it, routes to the others and waits for every group's leader.
+// startLedger opens this node's settlement host and starts its replicas.
+// A node of a new cluster joins the groups the layout gives it (creating
+// them) and waits for every group's leader. A node restarting, or joining a
+// running cluster, restarts the replicas it has on disk and reads the node
+// list and placement from the registry; its scaler (scaling.go) does the
+// rest.
 func startLedger(ctx context.Context, spec startSpec) (routedLedger, *settlement.Host, error) {
 	hostCfg := spec.Host
 	hostCfg.NodeID, hostCfg.Dir = spec.name, filepath.Join(spec.DataDir, "raft")
 	hostCfg.RaftAddr, hostCfg.Listener = spec.raftAddr, spec.raftListener
 	hostCfg.Logger, hostCfg.Registerer = spec.Logger, spec.Registerer
+	onDisk, err := groupsOnDisk(hostCfg.Dir)
+	if err != nil {
+		return routedLedger{}, nil, err
+	}
 	host, err := settlement.OpenHost(ctx, hostCfg)
 	if err != nil {
 		return routedLedger{}, nil, fmt.Errorf("cluster: open raft host: %w", err)
 	}
+	var router routedLedger
+	if spec.layout != nil && (len(onDisk) == 0 || spec.nodeList == nil) {
+		router, err = startLayout(ctx, spec, host)
+	} else {
+		router, err = restartReplicas(ctx, spec, host, onDisk)
+	}
+	if err != nil {
+		return routedLedger{}, nil, errors.Join(err, host.Close())
+	}
+	return router, host, nil
+}
+
+// startLayout joins the groups the layout gives this node, routes to the
+// others and waits for every group's leader.
+func startLayout(ctx context.Context, spec startSpec, host *settlement.Host) (routedLedger, error) {
 	self := host.Self()
 	for _, g := range spec.layout.Groups {
 		voters := make([]settlement.Peer, len(g.Voters))
@@ -161,22 +224,135 @@ func startLedger(ctx context.Context, spec startSpec) (routedLedger, *settlement
 				voters[i] = self
 			}
 		}
+		var err error
 		if slices.ContainsFunc(g.Voters, func(p Peer) bool { return p.Name == spec.name }) {
 			err = host.Join(ctx, settlement.GroupSpec{Name: g.Name, Voters: voters})
 		} else {
 			err = host.Route(g.Name, voters)
 		}
 		if err != nil {
-			return routedLedger{}, nil, errors.Join(fmt.Errorf("cluster: group %s: %w", g.Name, err), host.Close())
+			return routedLedger{}, fmt.Errorf("cluster: group %s: %w", g.Name, err)
 		}
 	}
 	spec.Logger.Info("waiting for every Raft group to elect a leader", slog.Int("groups", len(spec.layout.Groups)))
 	for _, g := range spec.layout.Groups {
 		if _, err := host.WaitLeader(ctx, g.Name); err != nil {
-			return routedLedger{}, nil, errors.Join(fmt.Errorf("cluster: group %s has no leader: %w", g.Name, err), host.Close())
+			return routedLedger{}, fmt.Errorf("cluster: group %s has no leader: %w", g.Name, err)
 		}
 	}
-	return routedLedger{host: host, shards: spec.layout.Shards}, host, nil
+	return routedLedger{host: host, shards: spec.layout.Shards}, nil
+}
+
+// restartReplicas restarts the replicas on disk (their membership is in
+// their logs), routes to the registry through the layout's nodes or the
+// join addresses, and waits until the registry answers with the node list.
+func restartReplicas(ctx context.Context, spec startSpec, host *settlement.Host, onDisk []string) (routedLedger, error) {
+	for _, g := range onDisk {
+		if err := host.Join(ctx, settlement.GroupSpec{Name: g}); err != nil {
+			return routedLedger{}, fmt.Errorf("cluster: group %s: %w", g, err)
+		}
+	}
+	if spec.layout != nil {
+		for _, g := range spec.layout.Groups {
+			var peers []settlement.Peer
+			for _, v := range g.Voters {
+				peers = append(peers, settlement.Peer{NodeID: v.Name, RaftAddr: v.Raft})
+			}
+			if err := host.Route(g.Name, peers); err != nil {
+				return routedLedger{}, err
+			}
+		}
+	}
+	if len(spec.join) > 0 {
+		var peers []settlement.Peer
+		for _, addr := range spec.join {
+			peers = append(peers, settlement.Peer{NodeID: addr, RaftAddr: addr})
+		}
+		if err := host.Route(settlement.RegistryGroup, peers); err != nil {
+			return routedLedger{}, err
+		}
+	}
+	spec.Logger.Info("reading the node list from the registry", slog.Int("replicas_on_disk", len(onDisk)))
+	var view clusterView
+	for {
+		attempt, cancel := context.WithTimeout(ctx, scaleCallTimeout)
+		list, err := host.ClusterList(attempt)
+		cancel()
+		if err == nil {
+			view = viewOf(list)
+			if len(view.nodes) > 0 || spec.layout != nil {
+				break
+			}
+			err = errors.New("the registry lists no node yet")
+		}
+		select {
+		case <-ctx.Done():
+			return routedLedger{}, fmt.Errorf("cluster: node list: %w (last: %w)", ctx.Err(), err)
+		case <-time.After(scaleTick):
+		}
+	}
+	if self := view.node(spec.name); self != nil {
+		switch {
+		case self.GetStatus() == ledgerv1.NodeStatus_NODE_STATUS_REMOVED:
+			return routedLedger{}, ErrRemoved
+		case self.GetActorAddr() != spec.actorAddr || self.GetRaftAddr() != host.Addr():
+			return routedLedger{}, fmt.Errorf("cluster: the node list has %s at %s and %s, not %s and %s", spec.name, self.GetActorAddr(), self.GetRaftAddr(), spec.actorAddr, host.Addr())
+		}
+	}
+	shards := view.shards()
+	if spec.layout != nil && shards == 0 {
+		shards = spec.layout.Shards
+	}
+	if shards == 0 {
+		return routedLedger{}, errors.New("cluster: the registry places no ledger shard")
+	}
+	for g := range view.placements {
+		if peers := placedPeers(view, g); len(peers) > 0 {
+			if err := host.Route(g, peers); err != nil {
+				return routedLedger{}, err
+			}
+		}
+	}
+	return routedLedger{host: host, shards: shards}, nil
+}
+
+// followerHost is a gateway's settlement host: it replicates no group and
+// listens on a loopback port nobody is told of; it only forwards reads of
+// the node list to the registry.
+func followerHost(ctx context.Context, spec startSpec) (*settlement.Host, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("cluster: forwarding listener: %w", err)
+	}
+	hostCfg := spec.Host
+	hostCfg.NodeID, hostCfg.Dir, hostCfg.Listener = spec.name, filepath.Join(spec.DataDir, "raft"), ln
+	hostCfg.Logger, hostCfg.Registerer = spec.Logger, spec.Registerer
+	host, err := settlement.OpenHost(ctx, hostCfg)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: open forwarding host: %w", err)
+	}
+	if err := host.Route(settlement.RegistryGroup, spec.registryPeers); err != nil {
+		return nil, errors.Join(err, host.Close())
+	}
+	return host, nil
+}
+
+// groupsOnDisk lists the groups a node's Raft directory holds.
+func groupsOnDisk(dir string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cluster: raft directory: %w", err)
+	}
+	var groups []string
+	for _, e := range entries {
+		if e.IsDir() {
+			groups = append(groups, e.Name())
+		}
+	}
+	return groups, nil
 }
 
 // startMember starts an actor system listening on spec.actorAddr and a

@@ -35,8 +35,11 @@ type Config struct {
 	// Settlement serves the SettlementService; nil on a node without a
 	// ledger (it answers UNIMPLEMENTED).
 	Settlement Settlement
-	Logger     *slog.Logger
-	Registry   *prometheus.Registry
+	// Nodes answers AdminService's node list calls; nil on a node that is
+	// not part of a multi-node cluster.
+	Nodes    NodeAdmin
+	Logger   *slog.Logger
+	Registry *prometheus.Registry
 }
 
 // DefaultConfig returns production settings; OperatorToken, Ready and

@@ -115,6 +115,8 @@ func (s *State) Apply(cmd *ledgerv1.Command) *ledgerv1.Result {
 		if k != nil {
 			res = s.settlementMarkPaid(rc, k.SettlementMarkPaid)
 		}
+	case *ledgerv1.Command_AddClusterNode, *ledgerv1.Command_SetClusterNodeStatus, *ledgerv1.Command_PlaceGroup:
+		res = s.applyCluster(cmd)
 	}
 	if res == nil {
 		return rejected(ledgerv1.RejectReason_REJECT_REASON_INVALID, "command %s has no kind; nothing recorded", clip(id))

@@ -24,6 +24,11 @@
 // readers and Freeze. Apply's stored results and the Transactions it lists
 // are shared with the ledger; marshal them freely, never mutate them.
 //
+// The registry group's ledger also holds a multi-node cluster's node list
+// and the placement of its Raft groups (nodes.go): records that hold no
+// money, replicated so that every node reconciles to one decision. A node
+// goes active <-> draining -> removed, and never comes back under its name.
+//
 // # Accounts and invariants
 //
 // There are five kinds of account: the funding account, which pays every

@@ -40,6 +40,8 @@ type Frozen struct {
 	postings     []posting
 	cycles       []*ledgerv1.CycleTotals
 	batches      []*civicardv1.SettlementBatch
+	clusterNodes []*ledgerv1.ClusterNode
+	placements   []*ledgerv1.GroupPlacement
 
 	// Sorting is left to the first WriteTo or Digest, outside the lock.
 	sortOnce sync.Once
@@ -71,6 +73,7 @@ func (s *State) Freeze() *Frozen {
 		// MarkPaid replaces elements of batches: copy the (short) slice.
 		batches: slices.Clone(s.batches),
 	}
+	f.clusterNodes, f.placements = s.cluster.freeze()
 	for seed := range s.seeds {
 		f.seeds = append(f.seeds, seed)
 	}
@@ -123,6 +126,8 @@ func (f *Frozen) WriteTo(w io.Writer) (int64, error) {
 			len(f.cycles) + postingChunks(len(f.postings)) + len(f.batches)),
 		PayoutsMinor: f.payoutsMinor,
 		FeesMinor:    f.feesMinor,
+		ClusterNodes: f.clusterNodes,
+		Placements:   f.placements,
 	}
 	settled := false
 	for i, inst := range f.institutions {
@@ -374,6 +379,9 @@ func (s *State) restoreHeader(h *ledgerv1.SnapshotHeader) error {
 	}
 	if len(h.GetReceivables()) > institutionsMax {
 		return fmt.Errorf("%d receivables, more than %d institutions", len(h.GetReceivables()), institutionsMax)
+	}
+	if err := s.restoreCluster(h); err != nil {
+		return err
 	}
 	s.fundingMinor = h.GetFundingBalanceMinor()
 	s.payoutsMinor, s.feesMinor = h.GetPayoutsMinor(), h.GetFeesMinor()

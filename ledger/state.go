@@ -59,6 +59,8 @@ type State struct {
 	// them by index) and the header's settled amounts.
 	restoringInstitutions []*institution
 	restoringSettled      []int64
+	// cluster is the node list and replica placement (nodes.go).
+	cluster clusterState
 }
 
 // institution is an institution and its receivable account.

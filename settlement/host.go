@@ -855,6 +855,10 @@ func (h *Host) serve(ctx context.Context, req *settlementv1.ForwardRequest) *set
 	if rep == nil {
 		return &settlementv1.ForwardResponse{Status: settlementv1.ForwardStatus_FORWARD_STATUS_NO_GROUP, Error: "group not hosted here"}
 	}
+	if _, ok := req.GetKind().(*settlementv1.ForwardRequest_ReplicaStatus); ok {
+		// Answered by any replica: it is about this one.
+		return &settlementv1.ForwardResponse{Status: settlementv1.ForwardStatus_FORWARD_STATUS_OK, ReplicaStatus: replicaStatusOf(rep.g)}
+	}
 	return h.serveLocal(ctx, rep.g, req)
 }
 
@@ -939,6 +943,12 @@ func (h *Host) queryLocal(ctx context.Context, g *Group, q *settlementv1.Query) 
 			if t, ok := s.Terminal(k.TerminalId); ok {
 				qr.Found, qr.Kind = true, &settlementv1.QueryResult_Terminal{Terminal: t}
 			}
+		case *settlementv1.Query_BlockedCards:
+			qr.Found, qr.Kind = true, &settlementv1.QueryResult_BlockedCards{BlockedCards: &settlementv1.BlockedCards{CardIds: s.BlockedCards()}}
+		case *settlementv1.Query_ClusterList:
+			qr.Found, qr.Kind = true, &settlementv1.QueryResult_ClusterList{ClusterList: &settlementv1.ClusterList{
+				Nodes: s.ClusterNodes(), Placements: s.Placements(),
+			}}
 		default:
 			invalid = !querySettlement(s, q, qr)
 		}

@@ -38,6 +38,39 @@ type testCluster struct {
 	data     *demo.Dataset
 	operator string
 	http     *http.Client
+
+	// peers is the --peers the nodes were started with.
+	peers string
+
+	// serving are the nodes whose gateways the clients use, by index in
+	// nodes (all of them unless a test changes it), and extra the base URLs
+	// of more gateways they use.
+	mu      sync.Mutex
+	serving []int    // guarded by mu
+	extra   []string // guarded by mu
+}
+
+// gateways returns the base URLs of the gateways the clients use now.
+func (c *testCluster) gateways() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var urls []string
+	if c.serving == nil {
+		for _, n := range c.nodes {
+			urls = append(urls, n.BaseURL)
+		}
+	}
+	for _, i := range c.serving {
+		urls = append(urls, c.nodes[i].BaseURL)
+	}
+	return append(urls, c.extra...)
+}
+
+// serve makes the clients use the gateways of these nodes from now on.
+func (c *testCluster) serve(nodes ...int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.serving = slices.Clone(nodes)
 }
 
 func startCluster(t *testing.T, n int) *testCluster {
@@ -55,7 +88,7 @@ func startCluster(t *testing.T, n int) *testCluster {
 		}
 		peers = append(peers, fmt.Sprintf("n%d=127.0.0.1:%d=127.0.0.1:%d", i+1, actor, raft[0]))
 	}
-	c := &testCluster{secrets: filepath.Join(dir, "secrets"), http: &http.Client{Timeout: 10 * time.Second}}
+	c := &testCluster{secrets: filepath.Join(dir, "secrets"), peers: strings.Join(peers, ","), http: &http.Client{Timeout: 10 * time.Second}}
 	for i := range n {
 		data := filepath.Join(dir, fmt.Sprintf("n%d", i+1))
 		c.nodes = append(c.nodes, &procnode.Node{
@@ -101,7 +134,11 @@ func startCluster(t *testing.T, n int) *testCluster {
 
 // cards returns the card service at node i's gateway.
 func (c *testCluster) cards(i int) civicardv1connect.CardServiceClient {
-	return civicardv1connect.NewCardServiceClient(c.http, c.nodes[i].BaseURL, terminals.WithCredential(c.operator))
+	return c.cardsAt(c.nodes[i].BaseURL)
+}
+
+func (c *testCluster) cardsAt(baseURL string) civicardv1connect.CardServiceClient {
+	return civicardv1connect.NewCardServiceClient(c.http, baseURL, terminals.WithCredential(c.operator))
 }
 
 // restart starts node i again on its data and waits until it is healthy.
@@ -151,6 +188,14 @@ type clusterLoad struct {
 	// sendTimes when it was first sent.
 	ackTimes, sendTimes []time.Time
 
+	// Outcomes of the operations: sent more than once, never answered
+	// (lost), refused with an error that is not worth retrying, and taps
+	// declined by reason.
+	retried, lost, refused int
+	declined               map[civicardv1.DeclineReason]int
+	// refusals are the first refusals' errors (at most refusalsKept).
+	refusals []string
+
 	stop atomic.Bool
 	wg   sync.WaitGroup
 }
@@ -165,12 +210,15 @@ func gatewayOrder(worker, n int) []int {
 	return order
 }
 
+// refusalsKept bounds the refusals a load keeps to report.
+const refusalsKept = 10
+
 // attemptsMax bounds how often a client sends one operation (to the next
 // gateway each time) before it gives up and leaves the outcome unknown.
 const attemptsMax = 20
 
 func startClusterLoad(t *testing.T, c *testCluster, tapWorkers, topUpWorkers, cardsUsed int) *clusterLoad {
-	l := &clusterLoad{c: c, tried: map[string]bool{}}
+	l := &clusterLoad{c: c, tried: map[string]bool{}, declined: map[civicardv1.DeclineReason]int{}}
 	used := 0
 	for _, card := range c.data.Cards {
 		if card.BalanceMinor > 0 && used < cardsUsed {
@@ -178,13 +226,8 @@ func startClusterLoad(t *testing.T, c *testCluster, tapWorkers, topUpWorkers, ca
 			used++
 		}
 	}
-	n := len(c.nodes)
 	for w := range tapWorkers {
 		seed := c.data.Terminals[w]
-		clients := make([]*terminals.Client, n)
-		for i := range n {
-			clients[i] = terminals.NewClient(c.http, c.nodes[i].BaseURL, seed.Terminal.GetTerminalId(), seed.Credential)
-		}
 		rng := rand.New(rand.NewPCG(3, uint64(w)))
 		l.wg.Go(func() {
 			for seq := uint64(1); !l.stop.Load(); seq++ {
@@ -192,14 +235,15 @@ func startClusterLoad(t *testing.T, c *testCluster, tapWorkers, topUpWorkers, ca
 				id := fmt.Sprintf("tap/%s/%d", seed.Terminal.GetTerminalId(), seq)
 				sent := time.Now()
 				var res *civicardv1.TapResponse
-				err := l.retry(w, func(i int) error {
+				attempts, err := l.retry(w, func(gateway string) error {
 					ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 					defer cancel()
 					var err error
-					res, err = clients[i].Tap(ctx, seq, card, terminals.Purchase{}, sent)
+					client := terminals.NewClient(c.http, gateway, seed.Terminal.GetTerminalId(), seed.Credential)
+					res, err = client.Tap(ctx, seq, card, terminals.Purchase{}, sent)
 					return err
 				})
-				l.record(ackedOp{cardID: card, transactionID: id, tap: &tapKey{w, seq}, answer: res}, err == nil, sent)
+				l.record(ackedOp{cardID: card, transactionID: id, tap: &tapKey{w, seq}, answer: res}, attempts, err, sent)
 			}
 		})
 	}
@@ -210,43 +254,60 @@ func startClusterLoad(t *testing.T, c *testCluster, tapWorkers, topUpWorkers, ca
 				card := l.cards[rng.IntN(len(l.cards))]
 				requestID := fmt.Sprintf("cluster-%d-%d", w, i)
 				sent := time.Now()
-				err := l.retry(w, func(g int) error {
+				attempts, err := l.retry(w, func(gateway string) error {
 					ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 					defer cancel()
-					_, err := c.cards(g).TopUp(ctx, connect.NewRequest(&civicardv1.TopUpRequest{
+					_, err := c.cardsAt(gateway).TopUp(ctx, connect.NewRequest(&civicardv1.TopUpRequest{
 						CardId: card, Amount: &civicardv1.Money{Currency: "PLN", MinorUnits: 150}, RequestId: requestID,
 					}))
 					return err
 				})
-				l.record(ackedOp{cardID: card, transactionID: "topup/" + requestID}, err == nil, sent)
+				l.record(ackedOp{cardID: card, transactionID: "topup/" + requestID}, attempts, err, sent)
 			}
 		})
 	}
 	return l
 }
 
-// retry sends one operation through the gateways in the worker's order
-// while its outcome is unknown.
-func (l *clusterLoad) retry(worker int, send func(gateway int) error) error {
-	order := gatewayOrder(worker, len(l.c.nodes))
+// retry sends one operation through the gateways in use, in the worker's
+// order, while its outcome is unknown; it returns how often it sent it.
+func (l *clusterLoad) retry(worker int, send func(gateway string) error) (int, error) {
 	var err error
 	for attempt := range attemptsMax {
-		if err = send(order[attempt%len(order)]); err == nil || !terminals.OutcomeUnknown(err) {
-			return err
+		gateways := l.c.gateways()
+		order := gatewayOrder(worker, len(gateways))
+		if err = send(gateways[order[attempt%len(order)]]); err == nil || !terminals.OutcomeUnknown(err) {
+			return attempt + 1, err
 		}
 		if l.stop.Load() {
-			return err
+			return attempt + 1, err
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return err
+	return attemptsMax, err
 }
 
-func (l *clusterLoad) record(op ackedOp, ok bool, sent time.Time) {
+func (l *clusterLoad) record(op ackedOp, attempts int, err error, sent time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.tried[op.transactionID] = true
-	if ok {
+	switch {
+	case err != nil && terminals.OutcomeUnknown(err):
+		if !l.stop.Load() { // not cut short by the end of the run
+			l.lost++
+		}
+	case err != nil:
+		l.refused++
+		if len(l.refusals) < refusalsKept {
+			l.refusals = append(l.refusals, fmt.Sprintf("%s: %v", op.transactionID, err))
+		}
+	case op.answer.GetResult() == civicardv1.TapResult_TAP_RESULT_DECLINED:
+		l.declined[op.answer.GetDeclineReason()]++
+	}
+	if attempts > 1 {
+		l.retried++
+	}
+	if err == nil {
 		l.acked = append(l.acked, op)
 		l.ackTimes = append(l.ackTimes, time.Now())
 		l.sendTimes = append(l.sendTimes, sent)

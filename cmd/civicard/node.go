@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -22,11 +23,13 @@ func runNode(ctx context.Context, self string, args []string, stdout, stderr io.
 		name = "gateway"
 	}
 	fs := newFlags(name)
-	nodeName := fs.String("name", "", "this node's name among --peers (required)")
+	nodeName := fs.String("name", "", "this node's name among --peers, or the name a joining node is added under (required)")
 	dataDir := fs.String("data", "./data", "data directory of this node")
 	secretsDir := fs.String("secrets", "", "directory of the cluster's secrets, the same files on every node (default: --data)")
 	peersFlag := fs.String("peers", "", "every node the cluster was created with: NAME=ACTOR_ADDR=RAFT_ADDR,... (required; a node's membership endpoint listens on its actor port + 1)")
-	actorAddr := fs.String("actor", "", "a gateway's own actor address, e.g. 127.0.0.1:7150 (its membership endpoint listens on the next port)")
+	actorAddr := fs.String("actor", "", "a gateway's or joining node's own actor address, e.g. 127.0.0.1:7150 (its membership endpoint listens on the next port)")
+	raftAddr := fs.String("raft", "", "a joining node's own Raft address, e.g. 127.0.0.1:7250")
+	join := fs.String("join", "", "instead of --peers, for a node added to a running cluster: Raft addresses of some of its nodes, comma-separated (then `civicard admin nodes add`)")
 	shards := fs.Int("shards", 0, "ledger shards, fixed when the cluster is created (default: one per 3 nodes)")
 	seed := fs.Uint64("seed", demo.DefaultConfig().Seed, "seed of the demo city the first node loads into a new cluster")
 	cards := fs.Int("cards", demo.DefaultConfig().Cards, "cards in the demo city (0: no demo data)")
@@ -39,23 +42,41 @@ func runNode(ctx context.Context, self string, args []string, stdout, stderr io.
 	if err != nil {
 		return err
 	}
-	if *nodeName == "" || *peersFlag == "" {
-		return usagef("%s: --name and --peers are required", name)
-	}
-	peers, err := cluster.ParsePeers(*peersFlag)
-	if err != nil {
-		return usagef("--peers: %v", err)
+	var peers []cluster.Peer
+	var joinAddrs []string
+	switch {
+	case *nodeName == "":
+		return usagef("%s: --name is required", name)
+	case *join != "" && !gatewayOnly:
+		if *peersFlag != "" || *actorAddr == "" || *raftAddr == "" {
+			return usagef("%s: --join takes --actor and --raft, and no --peers", name)
+		}
+		joinAddrs = strings.Split(*join, ",")
+	case *peersFlag == "":
+		return usagef("%s: --peers (or, to join a running cluster, --join) is required", name)
+	default:
+		var err error
+		if peers, err = cluster.ParsePeers(*peersFlag); err != nil {
+			return usagef("--peers: %v", err)
+		}
 	}
 	return serve(ctx, serving, stderr, func(logger *slog.Logger, registry *prometheus.Registry) (*cluster.Node, error) {
 		cfg := cluster.DefaultNodeConfig()
 		cfg.Settlement = settleCfg
 		cfg.Name, cfg.DataDir, cfg.SecretsDir, cfg.Peers, cfg.Shards = *nodeName, *dataDir, *secretsDir, peers, *shards
 		cfg.Gateway, cfg.GatewayActor = gatewayOnly, *actorAddr
+		if len(joinAddrs) > 0 {
+			cfg.Join, cfg.Self = joinAddrs, cluster.Peer{Name: *nodeName, Actor: *actorAddr, Raft: *raftAddr}
+		}
 		cfg.Demo.Seed, cfg.Demo.Cards = *seed, *cards
 		cfg.Logger, cfg.Registerer = logger, registry
 		return cluster.StartNode(ctx, cfg)
 	}, func(node *cluster.Node, baseURL string) {
-		fmt.Fprintf(stdout, "civicard %s %s is up (data in %s), one of a cluster of %d nodes\n", name, *nodeName, *dataDir, len(peers))
+		if len(joinAddrs) > 0 {
+			fmt.Fprintf(stdout, "civicard %s %s is up (data in %s), joining a running cluster: add it with `civicard admin nodes add`\n", name, *nodeName, *dataDir)
+		} else {
+			fmt.Fprintf(stdout, "civicard %s %s is up (data in %s), one of a cluster created with %d nodes\n", name, *nodeName, *dataDir, len(peers))
+		}
 		printWelcome(stdout, self, cmp.Or(*secretsDir, *dataDir), baseURL, node.Demo)
 	})
 }

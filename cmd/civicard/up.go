@@ -104,6 +104,7 @@ func serve(ctx context.Context, flags serveFlags, stderr io.Writer,
 	if node.Settlement != nil {
 		gwCfg.Settlement = node.Settlement
 	}
+	gwCfg.Nodes = node
 	gwCfg.Logger = logger
 	gwCfg.Registry = registry
 	gw, err := gateway.New(node.Cluster, gwCfg)
@@ -121,14 +122,18 @@ func serve(ctx context.Context, flags serveFlags, stderr io.Writer,
 	go func() {
 		select {
 		case err := <-node.Failed():
-			logger.Error("node failed", slog.Any("error", err))
+			if errors.Is(err, cluster.ErrRemoved) {
+				logger.Info("stopping: this node was removed from the cluster")
+			} else {
+				logger.Error("node failed", slog.Any("error", err))
+			}
 			stopServing(err)
 		case <-serveCtx.Done():
 		}
 	}()
 	err = gw.Serve(serveCtx, ln, drainTimeout)
 	logger.Info("stopping")
-	if cause := context.Cause(serveCtx); err == nil && cause != nil && !errors.Is(cause, context.Canceled) {
+	if cause := context.Cause(serveCtx); err == nil && cause != nil && !errors.Is(cause, context.Canceled) && !errors.Is(cause, cluster.ErrRemoved) {
 		return cause
 	}
 	return err

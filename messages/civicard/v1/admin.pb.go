@@ -21,6 +21,365 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type ListNodesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListNodesRequest) Reset() {
+	*x = ListNodesRequest{}
+	mi := &file_civicard_v1_admin_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListNodesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListNodesRequest) ProtoMessage() {}
+
+func (x *ListNodesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_civicard_v1_admin_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListNodesRequest.ProtoReflect.Descriptor instead.
+func (*ListNodesRequest) Descriptor() ([]byte, []int) {
+	return file_civicard_v1_admin_proto_rawDescGZIP(), []int{0}
+}
+
+type ListNodesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Sorted by name; removed nodes included.
+	Nodes []*ClusterNodeInfo `protobuf:"bytes,1,rep,name=nodes,proto3" json:"nodes,omitempty"`
+	// The replica set each Raft group should have, sorted by group.
+	Placements    []*GroupPlacementInfo `protobuf:"bytes,2,rep,name=placements,proto3" json:"placements,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListNodesResponse) Reset() {
+	*x = ListNodesResponse{}
+	mi := &file_civicard_v1_admin_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListNodesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListNodesResponse) ProtoMessage() {}
+
+func (x *ListNodesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_civicard_v1_admin_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListNodesResponse.ProtoReflect.Descriptor instead.
+func (*ListNodesResponse) Descriptor() ([]byte, []int) {
+	return file_civicard_v1_admin_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ListNodesResponse) GetNodes() []*ClusterNodeInfo {
+	if x != nil {
+		return x.Nodes
+	}
+	return nil
+}
+
+func (x *ListNodesResponse) GetPlacements() []*GroupPlacementInfo {
+	if x != nil {
+		return x.Placements
+	}
+	return nil
+}
+
+type ClusterNodeInfo struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Name      string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	ActorAddr string                 `protobuf:"bytes,2,opt,name=actor_addr,json=actorAddr,proto3" json:"actor_addr,omitempty"`
+	RaftAddr  string                 `protobuf:"bytes,3,opt,name=raft_addr,json=raftAddr,proto3" json:"raft_addr,omitempty"`
+	// active, draining or removed.
+	Status        string `protobuf:"bytes,4,opt,name=status,proto3" json:"status,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClusterNodeInfo) Reset() {
+	*x = ClusterNodeInfo{}
+	mi := &file_civicard_v1_admin_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClusterNodeInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClusterNodeInfo) ProtoMessage() {}
+
+func (x *ClusterNodeInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_civicard_v1_admin_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClusterNodeInfo.ProtoReflect.Descriptor instead.
+func (*ClusterNodeInfo) Descriptor() ([]byte, []int) {
+	return file_civicard_v1_admin_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *ClusterNodeInfo) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ClusterNodeInfo) GetActorAddr() string {
+	if x != nil {
+		return x.ActorAddr
+	}
+	return ""
+}
+
+func (x *ClusterNodeInfo) GetRaftAddr() string {
+	if x != nil {
+		return x.RaftAddr
+	}
+	return ""
+}
+
+func (x *ClusterNodeInfo) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+type GroupPlacementInfo struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Group         string                 `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
+	Nodes         []string               `protobuf:"bytes,2,rep,name=nodes,proto3" json:"nodes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GroupPlacementInfo) Reset() {
+	*x = GroupPlacementInfo{}
+	mi := &file_civicard_v1_admin_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GroupPlacementInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GroupPlacementInfo) ProtoMessage() {}
+
+func (x *GroupPlacementInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_civicard_v1_admin_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GroupPlacementInfo.ProtoReflect.Descriptor instead.
+func (*GroupPlacementInfo) Descriptor() ([]byte, []int) {
+	return file_civicard_v1_admin_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *GroupPlacementInfo) GetGroup() string {
+	if x != nil {
+		return x.Group
+	}
+	return ""
+}
+
+func (x *GroupPlacementInfo) GetNodes() []string {
+	if x != nil {
+		return x.Nodes
+	}
+	return nil
+}
+
+type AddNodeRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	ActorAddr     string                 `protobuf:"bytes,2,opt,name=actor_addr,json=actorAddr,proto3" json:"actor_addr,omitempty"`
+	RaftAddr      string                 `protobuf:"bytes,3,opt,name=raft_addr,json=raftAddr,proto3" json:"raft_addr,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddNodeRequest) Reset() {
+	*x = AddNodeRequest{}
+	mi := &file_civicard_v1_admin_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddNodeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddNodeRequest) ProtoMessage() {}
+
+func (x *AddNodeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_civicard_v1_admin_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddNodeRequest.ProtoReflect.Descriptor instead.
+func (*AddNodeRequest) Descriptor() ([]byte, []int) {
+	return file_civicard_v1_admin_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *AddNodeRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *AddNodeRequest) GetActorAddr() string {
+	if x != nil {
+		return x.ActorAddr
+	}
+	return ""
+}
+
+func (x *AddNodeRequest) GetRaftAddr() string {
+	if x != nil {
+		return x.RaftAddr
+	}
+	return ""
+}
+
+type DrainNodeRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DrainNodeRequest) Reset() {
+	*x = DrainNodeRequest{}
+	mi := &file_civicard_v1_admin_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DrainNodeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DrainNodeRequest) ProtoMessage() {}
+
+func (x *DrainNodeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_civicard_v1_admin_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DrainNodeRequest.ProtoReflect.Descriptor instead.
+func (*DrainNodeRequest) Descriptor() ([]byte, []int) {
+	return file_civicard_v1_admin_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *DrainNodeRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type RemoveNodeRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveNodeRequest) Reset() {
+	*x = RemoveNodeRequest{}
+	mi := &file_civicard_v1_admin_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveNodeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveNodeRequest) ProtoMessage() {}
+
+func (x *RemoveNodeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_civicard_v1_admin_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveNodeRequest.ProtoReflect.Descriptor instead.
+func (*RemoveNodeRequest) Descriptor() ([]byte, []int) {
+	return file_civicard_v1_admin_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *RemoveNodeRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
 type GetNodeRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Also hash every ledger replica (costs a pass over each ledger).
@@ -31,7 +390,7 @@ type GetNodeRequest struct {
 
 func (x *GetNodeRequest) Reset() {
 	*x = GetNodeRequest{}
-	mi := &file_civicard_v1_admin_proto_msgTypes[0]
+	mi := &file_civicard_v1_admin_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -43,7 +402,7 @@ func (x *GetNodeRequest) String() string {
 func (*GetNodeRequest) ProtoMessage() {}
 
 func (x *GetNodeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_civicard_v1_admin_proto_msgTypes[0]
+	mi := &file_civicard_v1_admin_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -56,7 +415,7 @@ func (x *GetNodeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetNodeRequest.ProtoReflect.Descriptor instead.
 func (*GetNodeRequest) Descriptor() ([]byte, []int) {
-	return file_civicard_v1_admin_proto_rawDescGZIP(), []int{0}
+	return file_civicard_v1_admin_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *GetNodeRequest) GetWithDigests() bool {
@@ -75,14 +434,19 @@ type GetNodeResponse struct {
 	// Grains active on this node, by kind (Card, Terminal, Institution).
 	Grains map[string]int32 `protobuf:"bytes,3,rep,name=grains,proto3" json:"grains,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
 	// This node's replicas of the ledger's Raft groups.
-	Groups        []*GroupReplica `protobuf:"bytes,4,rep,name=groups,proto3" json:"groups,omitempty"`
+	Groups []*GroupReplica `protobuf:"bytes,4,rep,name=groups,proto3" json:"groups,omitempty"`
+	// This node's addresses and status in the cluster's node list (empty for
+	// the embedded node and a gateway).
+	ActorAddr     string `protobuf:"bytes,5,opt,name=actor_addr,json=actorAddr,proto3" json:"actor_addr,omitempty"`
+	RaftAddr      string `protobuf:"bytes,6,opt,name=raft_addr,json=raftAddr,proto3" json:"raft_addr,omitempty"`
+	Status        string `protobuf:"bytes,7,opt,name=status,proto3" json:"status,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GetNodeResponse) Reset() {
 	*x = GetNodeResponse{}
-	mi := &file_civicard_v1_admin_proto_msgTypes[1]
+	mi := &file_civicard_v1_admin_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -94,7 +458,7 @@ func (x *GetNodeResponse) String() string {
 func (*GetNodeResponse) ProtoMessage() {}
 
 func (x *GetNodeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_civicard_v1_admin_proto_msgTypes[1]
+	mi := &file_civicard_v1_admin_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -107,7 +471,7 @@ func (x *GetNodeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetNodeResponse.ProtoReflect.Descriptor instead.
 func (*GetNodeResponse) Descriptor() ([]byte, []int) {
-	return file_civicard_v1_admin_proto_rawDescGZIP(), []int{1}
+	return file_civicard_v1_admin_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *GetNodeResponse) GetName() string {
@@ -138,6 +502,27 @@ func (x *GetNodeResponse) GetGroups() []*GroupReplica {
 	return nil
 }
 
+func (x *GetNodeResponse) GetActorAddr() string {
+	if x != nil {
+		return x.ActorAddr
+	}
+	return ""
+}
+
+func (x *GetNodeResponse) GetRaftAddr() string {
+	if x != nil {
+		return x.RaftAddr
+	}
+	return ""
+}
+
+func (x *GetNodeResponse) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
 type GroupReplica struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// "registry", "shard-0" ... ("ledger" for the embedded node).
@@ -152,15 +537,21 @@ type GroupReplica struct {
 	AppliedIndex uint64   `protobuf:"varint,7,opt,name=applied_index,json=appliedIndex,proto3" json:"applied_index,omitempty"`
 	// SHA-256 of the replica's ledger state (with_digests only): equal on
 	// every replica that applied the same entries.
-	Digest        []byte        `protobuf:"bytes,8,opt,name=digest,proto3" json:"digest,omitempty"`
-	Totals        *LedgerTotals `protobuf:"bytes,9,opt,name=totals,proto3" json:"totals,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Digest []byte        `protobuf:"bytes,8,opt,name=digest,proto3" json:"digest,omitempty"`
+	Totals *LedgerTotals `protobuf:"bytes,9,opt,name=totals,proto3" json:"totals,omitempty"`
+	// Newest entry in this replica's log.
+	LastIndex uint64 `protobuf:"varint,10,opt,name=last_index,json=lastIndex,proto3" json:"last_index,omitempty"`
+	// Entries in the log not applied yet, and on a follower how long ago it
+	// last heard from its leader (0 on the leader): its replication lag.
+	ApplyLagEntries    uint64 `protobuf:"varint,11,opt,name=apply_lag_entries,json=applyLagEntries,proto3" json:"apply_lag_entries,omitempty"`
+	LeaderContactAgeMs int64  `protobuf:"varint,12,opt,name=leader_contact_age_ms,json=leaderContactAgeMs,proto3" json:"leader_contact_age_ms,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *GroupReplica) Reset() {
 	*x = GroupReplica{}
-	mi := &file_civicard_v1_admin_proto_msgTypes[2]
+	mi := &file_civicard_v1_admin_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -172,7 +563,7 @@ func (x *GroupReplica) String() string {
 func (*GroupReplica) ProtoMessage() {}
 
 func (x *GroupReplica) ProtoReflect() protoreflect.Message {
-	mi := &file_civicard_v1_admin_proto_msgTypes[2]
+	mi := &file_civicard_v1_admin_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -185,7 +576,7 @@ func (x *GroupReplica) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupReplica.ProtoReflect.Descriptor instead.
 func (*GroupReplica) Descriptor() ([]byte, []int) {
-	return file_civicard_v1_admin_proto_rawDescGZIP(), []int{2}
+	return file_civicard_v1_admin_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *GroupReplica) GetGroup() string {
@@ -251,6 +642,27 @@ func (x *GroupReplica) GetTotals() *LedgerTotals {
 	return nil
 }
 
+func (x *GroupReplica) GetLastIndex() uint64 {
+	if x != nil {
+		return x.LastIndex
+	}
+	return 0
+}
+
+func (x *GroupReplica) GetApplyLagEntries() uint64 {
+	if x != nil {
+		return x.ApplyLagEntries
+	}
+	return 0
+}
+
+func (x *GroupReplica) GetLeaderContactAgeMs() int64 {
+	if x != nil {
+		return x.LeaderContactAgeMs
+	}
+	return 0
+}
+
 // LedgerTotals are the sums of a ledger's accounts.
 type LedgerTotals struct {
 	state            protoimpl.MessageState `protogen:"open.v1"`
@@ -271,7 +683,7 @@ type LedgerTotals struct {
 
 func (x *LedgerTotals) Reset() {
 	*x = LedgerTotals{}
-	mi := &file_civicard_v1_admin_proto_msgTypes[3]
+	mi := &file_civicard_v1_admin_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -283,7 +695,7 @@ func (x *LedgerTotals) String() string {
 func (*LedgerTotals) ProtoMessage() {}
 
 func (x *LedgerTotals) ProtoReflect() protoreflect.Message {
-	mi := &file_civicard_v1_admin_proto_msgTypes[3]
+	mi := &file_civicard_v1_admin_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -296,7 +708,7 @@ func (x *LedgerTotals) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LedgerTotals.ProtoReflect.Descriptor instead.
 func (*LedgerTotals) Descriptor() ([]byte, []int) {
-	return file_civicard_v1_admin_proto_rawDescGZIP(), []int{3}
+	return file_civicard_v1_admin_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *LedgerTotals) GetFundingMinor() int64 {
@@ -359,17 +771,45 @@ var File_civicard_v1_admin_proto protoreflect.FileDescriptor
 
 const file_civicard_v1_admin_proto_rawDesc = "" +
 	"\n" +
-	"\x17civicard/v1/admin.proto\x12\vcivicard.v1\"3\n" +
+	"\x17civicard/v1/admin.proto\x12\vcivicard.v1\"\x12\n" +
+	"\x10ListNodesRequest\"\x88\x01\n" +
+	"\x11ListNodesResponse\x122\n" +
+	"\x05nodes\x18\x01 \x03(\v2\x1c.civicard.v1.ClusterNodeInfoR\x05nodes\x12?\n" +
+	"\n" +
+	"placements\x18\x02 \x03(\v2\x1f.civicard.v1.GroupPlacementInfoR\n" +
+	"placements\"y\n" +
+	"\x0fClusterNodeInfo\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1d\n" +
+	"\n" +
+	"actor_addr\x18\x02 \x01(\tR\tactorAddr\x12\x1b\n" +
+	"\traft_addr\x18\x03 \x01(\tR\braftAddr\x12\x16\n" +
+	"\x06status\x18\x04 \x01(\tR\x06status\"@\n" +
+	"\x12GroupPlacementInfo\x12\x14\n" +
+	"\x05group\x18\x01 \x01(\tR\x05group\x12\x14\n" +
+	"\x05nodes\x18\x02 \x03(\tR\x05nodes\"`\n" +
+	"\x0eAddNodeRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1d\n" +
+	"\n" +
+	"actor_addr\x18\x02 \x01(\tR\tactorAddr\x12\x1b\n" +
+	"\traft_addr\x18\x03 \x01(\tR\braftAddr\"&\n" +
+	"\x10DrainNodeRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"'\n" +
+	"\x11RemoveNodeRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"3\n" +
 	"\x0eGetNodeRequest\x12!\n" +
-	"\fwith_digests\x18\x01 \x01(\bR\vwithDigests\"\xef\x01\n" +
+	"\fwith_digests\x18\x01 \x01(\bR\vwithDigests\"\xc3\x02\n" +
 	"\x0fGetNodeResponse\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\amembers\x18\x02 \x03(\tR\amembers\x12@\n" +
 	"\x06grains\x18\x03 \x03(\v2(.civicard.v1.GetNodeResponse.GrainsEntryR\x06grains\x121\n" +
-	"\x06groups\x18\x04 \x03(\v2\x19.civicard.v1.GroupReplicaR\x06groups\x1a9\n" +
+	"\x06groups\x18\x04 \x03(\v2\x19.civicard.v1.GroupReplicaR\x06groups\x12\x1d\n" +
+	"\n" +
+	"actor_addr\x18\x05 \x01(\tR\tactorAddr\x12\x1b\n" +
+	"\traft_addr\x18\x06 \x01(\tR\braftAddr\x12\x16\n" +
+	"\x06status\x18\a \x01(\tR\x06status\x1a9\n" +
 	"\vGrainsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01\"\x9b\x02\n" +
+	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01\"\x99\x03\n" +
 	"\fGroupReplica\x12\x14\n" +
 	"\x05group\x18\x01 \x01(\tR\x05group\x12\x14\n" +
 	"\x05state\x18\x02 \x01(\tR\x05state\x12\x16\n" +
@@ -379,7 +819,12 @@ const file_civicard_v1_admin_proto_rawDesc = "" +
 	"\fcommit_index\x18\x06 \x01(\x04R\vcommitIndex\x12#\n" +
 	"\rapplied_index\x18\a \x01(\x04R\fappliedIndex\x12\x16\n" +
 	"\x06digest\x18\b \x01(\fR\x06digest\x121\n" +
-	"\x06totals\x18\t \x01(\v2\x19.civicard.v1.LedgerTotalsR\x06totals\"\xa9\x02\n" +
+	"\x06totals\x18\t \x01(\v2\x19.civicard.v1.LedgerTotalsR\x06totals\x12\x1d\n" +
+	"\n" +
+	"last_index\x18\n" +
+	" \x01(\x04R\tlastIndex\x12*\n" +
+	"\x11apply_lag_entries\x18\v \x01(\x04R\x0fapplyLagEntries\x121\n" +
+	"\x15leader_contact_age_ms\x18\f \x01(\x03R\x12leaderContactAgeMs\"\xa9\x02\n" +
 	"\fLedgerTotals\x12#\n" +
 	"\rfunding_minor\x18\x01 \x01(\x03R\ffundingMinor\x12\x1f\n" +
 	"\vcards_minor\x18\x02 \x01(\x03R\n" +
@@ -390,9 +835,14 @@ const file_civicard_v1_admin_proto_rawDesc = "" +
 	"\rpayouts_minor\x18\x06 \x01(\x03R\fpayoutsMinor\x12\x1d\n" +
 	"\n" +
 	"fees_minor\x18\a \x01(\x03R\tfeesMinor\x12#\n" +
-	"\rcycles_closed\x18\b \x01(\x04R\fcyclesClosed2V\n" +
+	"\rcycles_closed\x18\b \x01(\x04R\fcyclesClosed2\x86\x03\n" +
 	"\fAdminService\x12F\n" +
-	"\aGetNode\x12\x1b.civicard.v1.GetNodeRequest\x1a\x1c.civicard.v1.GetNodeResponse\"\x00B*Z(civicard/messages/civicard/v1;civicardv1b\x06proto3"
+	"\aGetNode\x12\x1b.civicard.v1.GetNodeRequest\x1a\x1c.civicard.v1.GetNodeResponse\"\x00\x12L\n" +
+	"\tListNodes\x12\x1d.civicard.v1.ListNodesRequest\x1a\x1e.civicard.v1.ListNodesResponse\"\x00\x12F\n" +
+	"\aAddNode\x12\x1b.civicard.v1.AddNodeRequest\x1a\x1c.civicard.v1.ClusterNodeInfo\"\x00\x12J\n" +
+	"\tDrainNode\x12\x1d.civicard.v1.DrainNodeRequest\x1a\x1c.civicard.v1.ClusterNodeInfo\"\x00\x12L\n" +
+	"\n" +
+	"RemoveNode\x12\x1e.civicard.v1.RemoveNodeRequest\x1a\x1c.civicard.v1.ClusterNodeInfo\"\x00B*Z(civicard/messages/civicard/v1;civicardv1b\x06proto3"
 
 var (
 	file_civicard_v1_admin_proto_rawDescOnce sync.Once
@@ -406,25 +856,42 @@ func file_civicard_v1_admin_proto_rawDescGZIP() []byte {
 	return file_civicard_v1_admin_proto_rawDescData
 }
 
-var file_civicard_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_civicard_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_civicard_v1_admin_proto_goTypes = []any{
-	(*GetNodeRequest)(nil),  // 0: civicard.v1.GetNodeRequest
-	(*GetNodeResponse)(nil), // 1: civicard.v1.GetNodeResponse
-	(*GroupReplica)(nil),    // 2: civicard.v1.GroupReplica
-	(*LedgerTotals)(nil),    // 3: civicard.v1.LedgerTotals
-	nil,                     // 4: civicard.v1.GetNodeResponse.GrainsEntry
+	(*ListNodesRequest)(nil),   // 0: civicard.v1.ListNodesRequest
+	(*ListNodesResponse)(nil),  // 1: civicard.v1.ListNodesResponse
+	(*ClusterNodeInfo)(nil),    // 2: civicard.v1.ClusterNodeInfo
+	(*GroupPlacementInfo)(nil), // 3: civicard.v1.GroupPlacementInfo
+	(*AddNodeRequest)(nil),     // 4: civicard.v1.AddNodeRequest
+	(*DrainNodeRequest)(nil),   // 5: civicard.v1.DrainNodeRequest
+	(*RemoveNodeRequest)(nil),  // 6: civicard.v1.RemoveNodeRequest
+	(*GetNodeRequest)(nil),     // 7: civicard.v1.GetNodeRequest
+	(*GetNodeResponse)(nil),    // 8: civicard.v1.GetNodeResponse
+	(*GroupReplica)(nil),       // 9: civicard.v1.GroupReplica
+	(*LedgerTotals)(nil),       // 10: civicard.v1.LedgerTotals
+	nil,                        // 11: civicard.v1.GetNodeResponse.GrainsEntry
 }
 var file_civicard_v1_admin_proto_depIdxs = []int32{
-	4, // 0: civicard.v1.GetNodeResponse.grains:type_name -> civicard.v1.GetNodeResponse.GrainsEntry
-	2, // 1: civicard.v1.GetNodeResponse.groups:type_name -> civicard.v1.GroupReplica
-	3, // 2: civicard.v1.GroupReplica.totals:type_name -> civicard.v1.LedgerTotals
-	0, // 3: civicard.v1.AdminService.GetNode:input_type -> civicard.v1.GetNodeRequest
-	1, // 4: civicard.v1.AdminService.GetNode:output_type -> civicard.v1.GetNodeResponse
-	4, // [4:5] is the sub-list for method output_type
-	3, // [3:4] is the sub-list for method input_type
-	3, // [3:3] is the sub-list for extension type_name
-	3, // [3:3] is the sub-list for extension extendee
-	0, // [0:3] is the sub-list for field type_name
+	2,  // 0: civicard.v1.ListNodesResponse.nodes:type_name -> civicard.v1.ClusterNodeInfo
+	3,  // 1: civicard.v1.ListNodesResponse.placements:type_name -> civicard.v1.GroupPlacementInfo
+	11, // 2: civicard.v1.GetNodeResponse.grains:type_name -> civicard.v1.GetNodeResponse.GrainsEntry
+	9,  // 3: civicard.v1.GetNodeResponse.groups:type_name -> civicard.v1.GroupReplica
+	10, // 4: civicard.v1.GroupReplica.totals:type_name -> civicard.v1.LedgerTotals
+	7,  // 5: civicard.v1.AdminService.GetNode:input_type -> civicard.v1.GetNodeRequest
+	0,  // 6: civicard.v1.AdminService.ListNodes:input_type -> civicard.v1.ListNodesRequest
+	4,  // 7: civicard.v1.AdminService.AddNode:input_type -> civicard.v1.AddNodeRequest
+	5,  // 8: civicard.v1.AdminService.DrainNode:input_type -> civicard.v1.DrainNodeRequest
+	6,  // 9: civicard.v1.AdminService.RemoveNode:input_type -> civicard.v1.RemoveNodeRequest
+	8,  // 10: civicard.v1.AdminService.GetNode:output_type -> civicard.v1.GetNodeResponse
+	1,  // 11: civicard.v1.AdminService.ListNodes:output_type -> civicard.v1.ListNodesResponse
+	2,  // 12: civicard.v1.AdminService.AddNode:output_type -> civicard.v1.ClusterNodeInfo
+	2,  // 13: civicard.v1.AdminService.DrainNode:output_type -> civicard.v1.ClusterNodeInfo
+	2,  // 14: civicard.v1.AdminService.RemoveNode:output_type -> civicard.v1.ClusterNodeInfo
+	10, // [10:15] is the sub-list for method output_type
+	5,  // [5:10] is the sub-list for method input_type
+	5,  // [5:5] is the sub-list for extension type_name
+	5,  // [5:5] is the sub-list for extension extendee
+	0,  // [0:5] is the sub-list for field type_name
 }
 
 func init() { file_civicard_v1_admin_proto_init() }
@@ -438,7 +905,7 @@ func file_civicard_v1_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_civicard_v1_admin_proto_rawDesc), len(file_civicard_v1_admin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   5,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

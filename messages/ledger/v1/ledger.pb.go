@@ -26,6 +26,61 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type NodeStatus int32
+
+const (
+	NodeStatus_NODE_STATUS_UNSPECIFIED NodeStatus = 0
+	// A member: hosts grains and replicas.
+	NodeStatus_NODE_STATUS_ACTIVE NodeStatus = 1
+	// Leaving: out of the membership, its replicas being moved off.
+	NodeStatus_NODE_STATUS_DRAINING NodeStatus = 2
+	// Gone for good; its name is never used again.
+	NodeStatus_NODE_STATUS_REMOVED NodeStatus = 3
+)
+
+// Enum value maps for NodeStatus.
+var (
+	NodeStatus_name = map[int32]string{
+		0: "NODE_STATUS_UNSPECIFIED",
+		1: "NODE_STATUS_ACTIVE",
+		2: "NODE_STATUS_DRAINING",
+		3: "NODE_STATUS_REMOVED",
+	}
+	NodeStatus_value = map[string]int32{
+		"NODE_STATUS_UNSPECIFIED": 0,
+		"NODE_STATUS_ACTIVE":      1,
+		"NODE_STATUS_DRAINING":    2,
+		"NODE_STATUS_REMOVED":     3,
+	}
+)
+
+func (x NodeStatus) Enum() *NodeStatus {
+	p := new(NodeStatus)
+	*p = x
+	return p
+}
+
+func (x NodeStatus) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (NodeStatus) Descriptor() protoreflect.EnumDescriptor {
+	return file_ledger_v1_ledger_proto_enumTypes[0].Descriptor()
+}
+
+func (NodeStatus) Type() protoreflect.EnumType {
+	return &file_ledger_v1_ledger_proto_enumTypes[0]
+}
+
+func (x NodeStatus) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use NodeStatus.Descriptor instead.
+func (NodeStatus) EnumDescriptor() ([]byte, []int) {
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{0}
+}
+
 type Status int32
 
 const (
@@ -71,11 +126,11 @@ func (x Status) String() string {
 }
 
 func (Status) Descriptor() protoreflect.EnumDescriptor {
-	return file_ledger_v1_ledger_proto_enumTypes[0].Descriptor()
+	return file_ledger_v1_ledger_proto_enumTypes[1].Descriptor()
 }
 
 func (Status) Type() protoreflect.EnumType {
-	return &file_ledger_v1_ledger_proto_enumTypes[0]
+	return &file_ledger_v1_ledger_proto_enumTypes[1]
 }
 
 func (x Status) Number() protoreflect.EnumNumber {
@@ -84,7 +139,7 @@ func (x Status) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Status.Descriptor instead.
 func (Status) EnumDescriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{0}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{1}
 }
 
 type RejectReason int32
@@ -147,11 +202,11 @@ func (x RejectReason) String() string {
 }
 
 func (RejectReason) Descriptor() protoreflect.EnumDescriptor {
-	return file_ledger_v1_ledger_proto_enumTypes[1].Descriptor()
+	return file_ledger_v1_ledger_proto_enumTypes[2].Descriptor()
 }
 
 func (RejectReason) Type() protoreflect.EnumType {
-	return &file_ledger_v1_ledger_proto_enumTypes[1]
+	return &file_ledger_v1_ledger_proto_enumTypes[2]
 }
 
 func (x RejectReason) Number() protoreflect.EnumNumber {
@@ -160,7 +215,7 @@ func (x RejectReason) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use RejectReason.Descriptor instead.
 func (RejectReason) EnumDescriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{1}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{2}
 }
 
 type Batch struct {
@@ -232,6 +287,9 @@ type Command struct {
 	//	*Command_PayoutPost
 	//	*Command_SettlementRecord
 	//	*Command_SettlementMarkPaid
+	//	*Command_AddClusterNode
+	//	*Command_SetClusterNodeStatus
+	//	*Command_PlaceGroup
 	Kind          isCommand_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -443,6 +501,33 @@ func (x *Command) GetSettlementMarkPaid() *SettlementMarkPaid {
 	return nil
 }
 
+func (x *Command) GetAddClusterNode() *AddClusterNode {
+	if x != nil {
+		if x, ok := x.Kind.(*Command_AddClusterNode); ok {
+			return x.AddClusterNode
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetSetClusterNodeStatus() *SetClusterNodeStatus {
+	if x != nil {
+		if x, ok := x.Kind.(*Command_SetClusterNodeStatus); ok {
+			return x.SetClusterNodeStatus
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetPlaceGroup() *GroupPlacement {
+	if x != nil {
+		if x, ok := x.Kind.(*Command_PlaceGroup); ok {
+			return x.PlaceGroup
+		}
+	}
+	return nil
+}
+
 type isCommand_Kind interface {
 	isCommand_Kind()
 }
@@ -520,6 +605,19 @@ type Command_SettlementMarkPaid struct {
 	SettlementMarkPaid *SettlementMarkPaid `protobuf:"bytes,33,opt,name=settlement_mark_paid,json=settlementMarkPaid,proto3,oneof"`
 }
 
+type Command_AddClusterNode struct {
+	// The cluster's node list and replica placement (registry group only).
+	AddClusterNode *AddClusterNode `protobuf:"bytes,40,opt,name=add_cluster_node,json=addClusterNode,proto3,oneof"`
+}
+
+type Command_SetClusterNodeStatus struct {
+	SetClusterNodeStatus *SetClusterNodeStatus `protobuf:"bytes,41,opt,name=set_cluster_node_status,json=setClusterNodeStatus,proto3,oneof"`
+}
+
+type Command_PlaceGroup struct {
+	PlaceGroup *GroupPlacement `protobuf:"bytes,42,opt,name=place_group,json=placeGroup,proto3,oneof"`
+}
+
 func (*Command_RegisterInstitution) isCommand_Kind() {}
 
 func (*Command_RegisterTerminal) isCommand_Kind() {}
@@ -556,6 +654,237 @@ func (*Command_SettlementRecord) isCommand_Kind() {}
 
 func (*Command_SettlementMarkPaid) isCommand_Kind() {}
 
+func (*Command_AddClusterNode) isCommand_Kind() {}
+
+func (*Command_SetClusterNodeStatus) isCommand_Kind() {}
+
+func (*Command_PlaceGroup) isCommand_Kind() {}
+
+// ClusterNode is one node of a multi-node cluster as the registry lists it.
+type ClusterNode struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Its Raft ServerID in every group: never reused.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Its actor system's address; its membership endpoint is the next port.
+	ActorAddr string `protobuf:"bytes,2,opt,name=actor_addr,json=actorAddr,proto3" json:"actor_addr,omitempty"`
+	// The one address of all its Raft groups.
+	RaftAddr      string     `protobuf:"bytes,3,opt,name=raft_addr,json=raftAddr,proto3" json:"raft_addr,omitempty"`
+	Status        NodeStatus `protobuf:"varint,4,opt,name=status,proto3,enum=civicard.ledger.v1.NodeStatus" json:"status,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClusterNode) Reset() {
+	*x = ClusterNode{}
+	mi := &file_ledger_v1_ledger_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClusterNode) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClusterNode) ProtoMessage() {}
+
+func (x *ClusterNode) ProtoReflect() protoreflect.Message {
+	mi := &file_ledger_v1_ledger_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClusterNode.ProtoReflect.Descriptor instead.
+func (*ClusterNode) Descriptor() ([]byte, []int) {
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *ClusterNode) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ClusterNode) GetActorAddr() string {
+	if x != nil {
+		return x.ActorAddr
+	}
+	return ""
+}
+
+func (x *ClusterNode) GetRaftAddr() string {
+	if x != nil {
+		return x.RaftAddr
+	}
+	return ""
+}
+
+func (x *ClusterNode) GetStatus() NodeStatus {
+	if x != nil {
+		return x.Status
+	}
+	return NodeStatus_NODE_STATUS_UNSPECIFIED
+}
+
+// AddClusterNode lists a new node as active. Adding a node already listed
+// with the same addresses changes nothing.
+type AddClusterNode struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Node          *ClusterNode           `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddClusterNode) Reset() {
+	*x = AddClusterNode{}
+	mi := &file_ledger_v1_ledger_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddClusterNode) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddClusterNode) ProtoMessage() {}
+
+func (x *AddClusterNode) ProtoReflect() protoreflect.Message {
+	mi := &file_ledger_v1_ledger_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddClusterNode.ProtoReflect.Descriptor instead.
+func (*AddClusterNode) Descriptor() ([]byte, []int) {
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *AddClusterNode) GetNode() *ClusterNode {
+	if x != nil {
+		return x.Node
+	}
+	return nil
+}
+
+// SetClusterNodeStatus moves a node along active <-> draining -> removed.
+type SetClusterNodeStatus struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Status        NodeStatus             `protobuf:"varint,2,opt,name=status,proto3,enum=civicard.ledger.v1.NodeStatus" json:"status,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetClusterNodeStatus) Reset() {
+	*x = SetClusterNodeStatus{}
+	mi := &file_ledger_v1_ledger_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetClusterNodeStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetClusterNodeStatus) ProtoMessage() {}
+
+func (x *SetClusterNodeStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_ledger_v1_ledger_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetClusterNodeStatus.ProtoReflect.Descriptor instead.
+func (*SetClusterNodeStatus) Descriptor() ([]byte, []int) {
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *SetClusterNodeStatus) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *SetClusterNodeStatus) GetStatus() NodeStatus {
+	if x != nil {
+		return x.Status
+	}
+	return NodeStatus_NODE_STATUS_UNSPECIFIED
+}
+
+// GroupPlacement is the replica set a Raft group should have: the nodes
+// that replicate it, by name, in the order the orchestrator chose.
+type GroupPlacement struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Group         string                 `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
+	Nodes         []string               `protobuf:"bytes,2,rep,name=nodes,proto3" json:"nodes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GroupPlacement) Reset() {
+	*x = GroupPlacement{}
+	mi := &file_ledger_v1_ledger_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GroupPlacement) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GroupPlacement) ProtoMessage() {}
+
+func (x *GroupPlacement) ProtoReflect() protoreflect.Message {
+	mi := &file_ledger_v1_ledger_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GroupPlacement.ProtoReflect.Descriptor instead.
+func (*GroupPlacement) Descriptor() ([]byte, []int) {
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *GroupPlacement) GetGroup() string {
+	if x != nil {
+		return x.Group
+	}
+	return ""
+}
+
+func (x *GroupPlacement) GetNodes() []string {
+	if x != nil {
+		return x.Nodes
+	}
+	return nil
+}
+
 type RegisterInstitution struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Institution   *v1.Institution        `protobuf:"bytes,1,opt,name=institution,proto3" json:"institution,omitempty"`
@@ -565,7 +894,7 @@ type RegisterInstitution struct {
 
 func (x *RegisterInstitution) Reset() {
 	*x = RegisterInstitution{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[2]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -577,7 +906,7 @@ func (x *RegisterInstitution) String() string {
 func (*RegisterInstitution) ProtoMessage() {}
 
 func (x *RegisterInstitution) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[2]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -590,7 +919,7 @@ func (x *RegisterInstitution) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterInstitution.ProtoReflect.Descriptor instead.
 func (*RegisterInstitution) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{2}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *RegisterInstitution) GetInstitution() *v1.Institution {
@@ -609,7 +938,7 @@ type RegisterTerminal struct {
 
 func (x *RegisterTerminal) Reset() {
 	*x = RegisterTerminal{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[3]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -621,7 +950,7 @@ func (x *RegisterTerminal) String() string {
 func (*RegisterTerminal) ProtoMessage() {}
 
 func (x *RegisterTerminal) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[3]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -634,7 +963,7 @@ func (x *RegisterTerminal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterTerminal.ProtoReflect.Descriptor instead.
 func (*RegisterTerminal) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{3}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *RegisterTerminal) GetTerminal() *v1.Terminal {
@@ -660,7 +989,7 @@ type OpenCard struct {
 
 func (x *OpenCard) Reset() {
 	*x = OpenCard{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[4]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -672,7 +1001,7 @@ func (x *OpenCard) String() string {
 func (*OpenCard) ProtoMessage() {}
 
 func (x *OpenCard) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[4]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -685,7 +1014,7 @@ func (x *OpenCard) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OpenCard.ProtoReflect.Descriptor instead.
 func (*OpenCard) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{4}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *OpenCard) GetCardId() string {
@@ -742,7 +1071,7 @@ type TopUp struct {
 
 func (x *TopUp) Reset() {
 	*x = TopUp{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[5]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -754,7 +1083,7 @@ func (x *TopUp) String() string {
 func (*TopUp) ProtoMessage() {}
 
 func (x *TopUp) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[5]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -767,7 +1096,7 @@ func (x *TopUp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TopUp.ProtoReflect.Descriptor instead.
 func (*TopUp) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{5}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *TopUp) GetCardId() string {
@@ -853,7 +1182,7 @@ type Charge struct {
 
 func (x *Charge) Reset() {
 	*x = Charge{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[6]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -865,7 +1194,7 @@ func (x *Charge) String() string {
 func (*Charge) ProtoMessage() {}
 
 func (x *Charge) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[6]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -878,7 +1207,7 @@ func (x *Charge) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Charge.ProtoReflect.Descriptor instead.
 func (*Charge) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{6}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Charge) GetCardId() string {
@@ -1016,7 +1345,7 @@ type Posting struct {
 
 func (x *Posting) Reset() {
 	*x = Posting{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[7]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1028,7 +1357,7 @@ func (x *Posting) String() string {
 func (*Posting) ProtoMessage() {}
 
 func (x *Posting) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[7]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1041,7 +1370,7 @@ func (x *Posting) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Posting.ProtoReflect.Descriptor instead.
 func (*Posting) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{7}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Posting) GetInstitutionId() string {
@@ -1093,7 +1422,7 @@ type PricingState struct {
 
 func (x *PricingState) Reset() {
 	*x = PricingState{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[8]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1105,7 +1434,7 @@ func (x *PricingState) String() string {
 func (*PricingState) ProtoMessage() {}
 
 func (x *PricingState) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[8]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1118,7 +1447,7 @@ func (x *PricingState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PricingState.ProtoReflect.Descriptor instead.
 func (*PricingState) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{8}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *PricingState) GetBearer() bool {
@@ -1203,7 +1532,7 @@ type PricingEntitlement struct {
 
 func (x *PricingEntitlement) Reset() {
 	*x = PricingEntitlement{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[9]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1215,7 +1544,7 @@ func (x *PricingEntitlement) String() string {
 func (*PricingEntitlement) ProtoMessage() {}
 
 func (x *PricingEntitlement) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[9]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1228,7 +1557,7 @@ func (x *PricingEntitlement) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PricingEntitlement.ProtoReflect.Descriptor instead.
 func (*PricingEntitlement) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{9}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *PricingEntitlement) GetConcession() string {
@@ -1272,7 +1601,7 @@ type PricingPass struct {
 
 func (x *PricingPass) Reset() {
 	*x = PricingPass{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[10]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1284,7 +1613,7 @@ func (x *PricingPass) String() string {
 func (*PricingPass) ProtoMessage() {}
 
 func (x *PricingPass) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[10]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1297,7 +1626,7 @@ func (x *PricingPass) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PricingPass.ProtoReflect.Descriptor instead.
 func (*PricingPass) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{10}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *PricingPass) GetProduct() string {
@@ -1346,7 +1675,7 @@ type PricingTicket struct {
 
 func (x *PricingTicket) Reset() {
 	*x = PricingTicket{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[11]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1358,7 +1687,7 @@ func (x *PricingTicket) String() string {
 func (*PricingTicket) ProtoMessage() {}
 
 func (x *PricingTicket) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[11]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1371,7 +1700,7 @@ func (x *PricingTicket) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PricingTicket.ProtoReflect.Descriptor instead.
 func (*PricingTicket) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{11}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *PricingTicket) GetProduct() string {
@@ -1414,7 +1743,7 @@ type PricingJourney struct {
 
 func (x *PricingJourney) Reset() {
 	*x = PricingJourney{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[12]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1426,7 +1755,7 @@ func (x *PricingJourney) String() string {
 func (*PricingJourney) ProtoMessage() {}
 
 func (x *PricingJourney) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[12]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1439,7 +1768,7 @@ func (x *PricingJourney) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PricingJourney.ProtoReflect.Descriptor instead.
 func (*PricingJourney) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{12}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *PricingJourney) GetId() string {
@@ -1531,7 +1860,7 @@ type PricingStay struct {
 
 func (x *PricingStay) Reset() {
 	*x = PricingStay{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[13]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1543,7 +1872,7 @@ func (x *PricingStay) String() string {
 func (*PricingStay) ProtoMessage() {}
 
 func (x *PricingStay) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[13]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1556,7 +1885,7 @@ func (x *PricingStay) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PricingStay.ProtoReflect.Descriptor instead.
 func (*PricingStay) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{13}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *PricingStay) GetId() string {
@@ -1599,7 +1928,7 @@ type PricingCaps struct {
 
 func (x *PricingCaps) Reset() {
 	*x = PricingCaps{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[14]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1611,7 +1940,7 @@ func (x *PricingCaps) String() string {
 func (*PricingCaps) ProtoMessage() {}
 
 func (x *PricingCaps) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[14]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1624,7 +1953,7 @@ func (x *PricingCaps) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PricingCaps.ProtoReflect.Descriptor instead.
 func (*PricingCaps) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{14}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *PricingCaps) GetDay() int32 {
@@ -1667,7 +1996,7 @@ type PricingPurse struct {
 
 func (x *PricingPurse) Reset() {
 	*x = PricingPurse{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[15]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1679,7 +2008,7 @@ func (x *PricingPurse) String() string {
 func (*PricingPurse) ProtoMessage() {}
 
 func (x *PricingPurse) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[15]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1692,7 +2021,7 @@ func (x *PricingPurse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PricingPurse.ProtoReflect.Descriptor instead.
 func (*PricingPurse) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{15}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *PricingPurse) GetMonth() int32 {
@@ -1736,7 +2065,7 @@ type GrantEntitlement struct {
 
 func (x *GrantEntitlement) Reset() {
 	*x = GrantEntitlement{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[16]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1748,7 +2077,7 @@ func (x *GrantEntitlement) String() string {
 func (*GrantEntitlement) ProtoMessage() {}
 
 func (x *GrantEntitlement) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[16]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1761,7 +2090,7 @@ func (x *GrantEntitlement) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GrantEntitlement.ProtoReflect.Descriptor instead.
 func (*GrantEntitlement) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{16}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *GrantEntitlement) GetCardId() string {
@@ -1796,7 +2125,7 @@ type RevokeEntitlement struct {
 
 func (x *RevokeEntitlement) Reset() {
 	*x = RevokeEntitlement{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[17]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1808,7 +2137,7 @@ func (x *RevokeEntitlement) String() string {
 func (*RevokeEntitlement) ProtoMessage() {}
 
 func (x *RevokeEntitlement) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[17]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1821,7 +2150,7 @@ func (x *RevokeEntitlement) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeEntitlement.ProtoReflect.Descriptor instead.
 func (*RevokeEntitlement) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{17}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *RevokeEntitlement) GetCardId() string {
@@ -1859,7 +2188,7 @@ type ReplaceCard struct {
 
 func (x *ReplaceCard) Reset() {
 	*x = ReplaceCard{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[18]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1871,7 +2200,7 @@ func (x *ReplaceCard) String() string {
 func (*ReplaceCard) ProtoMessage() {}
 
 func (x *ReplaceCard) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[18]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1884,7 +2213,7 @@ func (x *ReplaceCard) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplaceCard.ProtoReflect.Descriptor instead.
 func (*ReplaceCard) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{18}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ReplaceCard) GetCardId() string {
@@ -1920,7 +2249,7 @@ type RenewCard struct {
 
 func (x *RenewCard) Reset() {
 	*x = RenewCard{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[19]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1932,7 +2261,7 @@ func (x *RenewCard) String() string {
 func (*RenewCard) ProtoMessage() {}
 
 func (x *RenewCard) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[19]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1945,7 +2274,7 @@ func (x *RenewCard) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RenewCard.ProtoReflect.Descriptor instead.
 func (*RenewCard) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{19}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *RenewCard) GetCardId() string {
@@ -1974,7 +2303,7 @@ type CloseCard struct {
 
 func (x *CloseCard) Reset() {
 	*x = CloseCard{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[20]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1986,7 +2315,7 @@ func (x *CloseCard) String() string {
 func (*CloseCard) ProtoMessage() {}
 
 func (x *CloseCard) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[20]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1999,7 +2328,7 @@ func (x *CloseCard) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseCard.ProtoReflect.Descriptor instead.
 func (*CloseCard) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{20}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *CloseCard) GetCardId() string {
@@ -2029,7 +2358,7 @@ type BlockCard struct {
 
 func (x *BlockCard) Reset() {
 	*x = BlockCard{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[21]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2041,7 +2370,7 @@ func (x *BlockCard) String() string {
 func (*BlockCard) ProtoMessage() {}
 
 func (x *BlockCard) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[21]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2054,7 +2383,7 @@ func (x *BlockCard) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BlockCard.ProtoReflect.Descriptor instead.
 func (*BlockCard) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{21}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *BlockCard) GetCardId() string {
@@ -2097,7 +2426,7 @@ type SetTerminalKey struct {
 
 func (x *SetTerminalKey) Reset() {
 	*x = SetTerminalKey{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[22]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2109,7 +2438,7 @@ func (x *SetTerminalKey) String() string {
 func (*SetTerminalKey) ProtoMessage() {}
 
 func (x *SetTerminalKey) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[22]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2122,7 +2451,7 @@ func (x *SetTerminalKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetTerminalKey.ProtoReflect.Descriptor instead.
 func (*SetTerminalKey) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{22}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *SetTerminalKey) GetTerminalId() string {
@@ -2151,7 +2480,7 @@ type RevokeTerminal struct {
 
 func (x *RevokeTerminal) Reset() {
 	*x = RevokeTerminal{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[23]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2163,7 +2492,7 @@ func (x *RevokeTerminal) String() string {
 func (*RevokeTerminal) ProtoMessage() {}
 
 func (x *RevokeTerminal) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[23]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2176,7 +2505,7 @@ func (x *RevokeTerminal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeTerminal.ProtoReflect.Descriptor instead.
 func (*RevokeTerminal) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{23}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *RevokeTerminal) GetTerminalId() string {
@@ -2203,7 +2532,7 @@ type MarkSeeded struct {
 
 func (x *MarkSeeded) Reset() {
 	*x = MarkSeeded{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[24]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2215,7 +2544,7 @@ func (x *MarkSeeded) String() string {
 func (*MarkSeeded) ProtoMessage() {}
 
 func (x *MarkSeeded) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[24]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2228,7 +2557,7 @@ func (x *MarkSeeded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MarkSeeded.ProtoReflect.Descriptor instead.
 func (*MarkSeeded) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{24}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *MarkSeeded) GetSeed() uint64 {
@@ -2259,7 +2588,7 @@ type Result struct {
 
 func (x *Result) Reset() {
 	*x = Result{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[25]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2271,7 +2600,7 @@ func (x *Result) String() string {
 func (*Result) ProtoMessage() {}
 
 func (x *Result) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[25]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2284,7 +2613,7 @@ func (x *Result) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Result.ProtoReflect.Descriptor instead.
 func (*Result) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{25}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *Result) GetStatus() Status {
@@ -2365,7 +2694,7 @@ type CardState struct {
 
 func (x *CardState) Reset() {
 	*x = CardState{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[26]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2377,7 +2706,7 @@ func (x *CardState) String() string {
 func (*CardState) ProtoMessage() {}
 
 func (x *CardState) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[26]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2390,7 +2719,7 @@ func (x *CardState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CardState.ProtoReflect.Descriptor instead.
 func (*CardState) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{26}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *CardState) GetCardId() string {
@@ -2492,7 +2821,7 @@ type SnapshotRecord struct {
 
 func (x *SnapshotRecord) Reset() {
 	*x = SnapshotRecord{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[27]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2504,7 +2833,7 @@ func (x *SnapshotRecord) String() string {
 func (*SnapshotRecord) ProtoMessage() {}
 
 func (x *SnapshotRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[27]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2517,7 +2846,7 @@ func (x *SnapshotRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotRecord.ProtoReflect.Descriptor instead.
 func (*SnapshotRecord) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{27}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *SnapshotRecord) GetKind() isSnapshotRecord_Kind {
@@ -2668,14 +2997,18 @@ type SnapshotHeader struct {
 	FeesMinor int64 `protobuf:"varint,11,opt,name=fees_minor,json=feesMinor,proto3" json:"fees_minor,omitempty"`
 	// What payouts and fees took out of each receivable, in the order of
 	// receivables.
-	SettledMinor  []int64 `protobuf:"varint,12,rep,packed,name=settled_minor,json=settledMinor,proto3" json:"settled_minor,omitempty"`
+	SettledMinor []int64 `protobuf:"varint,12,rep,packed,name=settled_minor,json=settledMinor,proto3" json:"settled_minor,omitempty"`
+	// The cluster's node list, sorted by name, and the replica placement,
+	// sorted by group (registry group only).
+	ClusterNodes  []*ClusterNode    `protobuf:"bytes,20,rep,name=cluster_nodes,json=clusterNodes,proto3" json:"cluster_nodes,omitempty"`
+	Placements    []*GroupPlacement `protobuf:"bytes,21,rep,name=placements,proto3" json:"placements,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SnapshotHeader) Reset() {
 	*x = SnapshotHeader{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[28]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2687,7 +3020,7 @@ func (x *SnapshotHeader) String() string {
 func (*SnapshotHeader) ProtoMessage() {}
 
 func (x *SnapshotHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[28]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2700,7 +3033,7 @@ func (x *SnapshotHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotHeader.ProtoReflect.Descriptor instead.
 func (*SnapshotHeader) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{28}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *SnapshotHeader) GetFormatVersion() uint32 {
@@ -2766,6 +3099,20 @@ func (x *SnapshotHeader) GetSettledMinor() []int64 {
 	return nil
 }
 
+func (x *SnapshotHeader) GetClusterNodes() []*ClusterNode {
+	if x != nil {
+		return x.ClusterNodes
+	}
+	return nil
+}
+
+func (x *SnapshotHeader) GetPlacements() []*GroupPlacement {
+	if x != nil {
+		return x.Placements
+	}
+	return nil
+}
+
 type Receivable struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	InstitutionId string                 `protobuf:"bytes,1,opt,name=institution_id,json=institutionId,proto3" json:"institution_id,omitempty"`
@@ -2776,7 +3123,7 @@ type Receivable struct {
 
 func (x *Receivable) Reset() {
 	*x = Receivable{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[29]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2788,7 +3135,7 @@ func (x *Receivable) String() string {
 func (*Receivable) ProtoMessage() {}
 
 func (x *Receivable) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[29]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2801,7 +3148,7 @@ func (x *Receivable) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Receivable.ProtoReflect.Descriptor instead.
 func (*Receivable) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{29}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *Receivable) GetInstitutionId() string {
@@ -2828,7 +3175,7 @@ type StoredResult struct {
 
 func (x *StoredResult) Reset() {
 	*x = StoredResult{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[30]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2840,7 +3187,7 @@ func (x *StoredResult) String() string {
 func (*StoredResult) ProtoMessage() {}
 
 func (x *StoredResult) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[30]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2853,7 +3200,7 @@ func (x *StoredResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoredResult.ProtoReflect.Descriptor instead.
 func (*StoredResult) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{30}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *StoredResult) GetId() string {
@@ -2886,7 +3233,7 @@ type CycleClose struct {
 
 func (x *CycleClose) Reset() {
 	*x = CycleClose{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[31]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2898,7 +3245,7 @@ func (x *CycleClose) String() string {
 func (*CycleClose) ProtoMessage() {}
 
 func (x *CycleClose) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[31]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2911,7 +3258,7 @@ func (x *CycleClose) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CycleClose.ProtoReflect.Descriptor instead.
 func (*CycleClose) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{31}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *CycleClose) GetCycle() uint64 {
@@ -2956,7 +3303,7 @@ type CycleTotals struct {
 
 func (x *CycleTotals) Reset() {
 	*x = CycleTotals{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[32]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2968,7 +3315,7 @@ func (x *CycleTotals) String() string {
 func (*CycleTotals) ProtoMessage() {}
 
 func (x *CycleTotals) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[32]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2981,7 +3328,7 @@ func (x *CycleTotals) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CycleTotals.ProtoReflect.Descriptor instead.
 func (*CycleTotals) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{32}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *CycleTotals) GetCycle() uint64 {
@@ -3058,7 +3405,7 @@ type CycleInstitutionTotals struct {
 
 func (x *CycleInstitutionTotals) Reset() {
 	*x = CycleInstitutionTotals{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[33]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3070,7 +3417,7 @@ func (x *CycleInstitutionTotals) String() string {
 func (*CycleInstitutionTotals) ProtoMessage() {}
 
 func (x *CycleInstitutionTotals) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[33]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3083,7 +3430,7 @@ func (x *CycleInstitutionTotals) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CycleInstitutionTotals.ProtoReflect.Descriptor instead.
 func (*CycleInstitutionTotals) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{33}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *CycleInstitutionTotals) GetInstitutionId() string {
@@ -3143,7 +3490,7 @@ type CyclePostings struct {
 
 func (x *CyclePostings) Reset() {
 	*x = CyclePostings{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[34]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3155,7 +3502,7 @@ func (x *CyclePostings) String() string {
 func (*CyclePostings) ProtoMessage() {}
 
 func (x *CyclePostings) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[34]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3168,7 +3515,7 @@ func (x *CyclePostings) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CyclePostings.ProtoReflect.Descriptor instead.
 func (*CyclePostings) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{34}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *CyclePostings) GetSequences() []uint64 {
@@ -3208,7 +3555,7 @@ type PayoutPost struct {
 
 func (x *PayoutPost) Reset() {
 	*x = PayoutPost{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[35]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3220,7 +3567,7 @@ func (x *PayoutPost) String() string {
 func (*PayoutPost) ProtoMessage() {}
 
 func (x *PayoutPost) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[35]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3233,7 +3580,7 @@ func (x *PayoutPost) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PayoutPost.ProtoReflect.Descriptor instead.
 func (*PayoutPost) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{35}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *PayoutPost) GetCycle() uint64 {
@@ -3275,7 +3622,7 @@ type SettlementRecord struct {
 
 func (x *SettlementRecord) Reset() {
 	*x = SettlementRecord{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[36]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3287,7 +3634,7 @@ func (x *SettlementRecord) String() string {
 func (*SettlementRecord) ProtoMessage() {}
 
 func (x *SettlementRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[36]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3300,7 +3647,7 @@ func (x *SettlementRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SettlementRecord.ProtoReflect.Descriptor instead.
 func (*SettlementRecord) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{36}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *SettlementRecord) GetBatch() *v1.SettlementBatch {
@@ -3321,7 +3668,7 @@ type SettlementMarkPaid struct {
 
 func (x *SettlementMarkPaid) Reset() {
 	*x = SettlementMarkPaid{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[37]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3333,7 +3680,7 @@ func (x *SettlementMarkPaid) String() string {
 func (*SettlementMarkPaid) ProtoMessage() {}
 
 func (x *SettlementMarkPaid) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[37]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3346,7 +3693,7 @@ func (x *SettlementMarkPaid) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SettlementMarkPaid.ProtoReflect.Descriptor instead.
 func (*SettlementMarkPaid) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{37}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *SettlementMarkPaid) GetCycle() uint64 {
@@ -3369,8 +3716,7 @@ const file_ledger_v1_ledger_proto_rawDesc = "" +
 	"\n" +
 	"\x16ledger/v1/ledger.proto\x12\x12civicard.ledger.v1\x1a\x1ccivicard/v1/settlement.proto\x1a\x17civicard/v1/types.proto\"@\n" +
 	"\x05Batch\x127\n" +
-	"\bcommands\x18\x01 \x03(\v2\x1b.civicard.ledger.v1.CommandR\bcommands\"\xc7\n" +
-	"\n" +
+	"\bcommands\x18\x01 \x03(\v2\x1b.civicard.ledger.v1.CommandR\bcommands\"\xc1\f\n" +
 	"\aCommand\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\\\n" +
 	"\x14register_institution\x18\n" +
@@ -3397,8 +3743,26 @@ const file_ledger_v1_ledger_proto_rawDesc = "" +
 	"\vpayout_post\x18\x1f \x01(\v2\x1e.civicard.ledger.v1.PayoutPostH\x00R\n" +
 	"payoutPost\x12S\n" +
 	"\x11settlement_record\x18  \x01(\v2$.civicard.ledger.v1.SettlementRecordH\x00R\x10settlementRecord\x12Z\n" +
-	"\x14settlement_mark_paid\x18! \x01(\v2&.civicard.ledger.v1.SettlementMarkPaidH\x00R\x12settlementMarkPaidB\x06\n" +
-	"\x04kind\"Q\n" +
+	"\x14settlement_mark_paid\x18! \x01(\v2&.civicard.ledger.v1.SettlementMarkPaidH\x00R\x12settlementMarkPaid\x12N\n" +
+	"\x10add_cluster_node\x18( \x01(\v2\".civicard.ledger.v1.AddClusterNodeH\x00R\x0eaddClusterNode\x12a\n" +
+	"\x17set_cluster_node_status\x18) \x01(\v2(.civicard.ledger.v1.SetClusterNodeStatusH\x00R\x14setClusterNodeStatus\x12E\n" +
+	"\vplace_group\x18* \x01(\v2\".civicard.ledger.v1.GroupPlacementH\x00R\n" +
+	"placeGroupB\x06\n" +
+	"\x04kind\"\x95\x01\n" +
+	"\vClusterNode\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1d\n" +
+	"\n" +
+	"actor_addr\x18\x02 \x01(\tR\tactorAddr\x12\x1b\n" +
+	"\traft_addr\x18\x03 \x01(\tR\braftAddr\x126\n" +
+	"\x06status\x18\x04 \x01(\x0e2\x1e.civicard.ledger.v1.NodeStatusR\x06status\"E\n" +
+	"\x0eAddClusterNode\x123\n" +
+	"\x04node\x18\x01 \x01(\v2\x1f.civicard.ledger.v1.ClusterNodeR\x04node\"b\n" +
+	"\x14SetClusterNodeStatus\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x126\n" +
+	"\x06status\x18\x02 \x01(\x0e2\x1e.civicard.ledger.v1.NodeStatusR\x06status\"<\n" +
+	"\x0eGroupPlacement\x12\x14\n" +
+	"\x05group\x18\x01 \x01(\tR\x05group\x12\x14\n" +
+	"\x05nodes\x18\x02 \x03(\tR\x05nodes\"Q\n" +
 	"\x13RegisterInstitution\x12:\n" +
 	"\vinstitution\x18\x01 \x01(\v2\x18.civicard.v1.InstitutionR\vinstitution\"E\n" +
 	"\x10RegisterTerminal\x121\n" +
@@ -3580,7 +3944,7 @@ const file_ledger_v1_ledger_proto_rawDesc = "" +
 	" \x01(\v2\x1f.civicard.ledger.v1.CycleTotalsH\x00R\x05cycle\x12?\n" +
 	"\bpostings\x18\v \x01(\v2!.civicard.ledger.v1.CyclePostingsH\x00R\bpostings\x124\n" +
 	"\x05batch\x18\f \x01(\v2\x1c.civicard.v1.SettlementBatchH\x00R\x05batchB\x06\n" +
-	"\x04kind\"\xf8\x02\n" +
+	"\x04kind\"\x82\x04\n" +
 	"\x0eSnapshotHeader\x12%\n" +
 	"\x0eformat_version\x18\x01 \x01(\rR\rformatVersion\x12'\n" +
 	"\x0fledger_sequence\x18\x02 \x01(\x04R\x0eledgerSequence\x122\n" +
@@ -3592,7 +3956,11 @@ const file_ledger_v1_ledger_proto_rawDesc = "" +
 	" \x01(\x03R\fpayoutsMinor\x12\x1d\n" +
 	"\n" +
 	"fees_minor\x18\v \x01(\x03R\tfeesMinor\x12#\n" +
-	"\rsettled_minor\x18\f \x03(\x03R\fsettledMinor\"X\n" +
+	"\rsettled_minor\x18\f \x03(\x03R\fsettledMinor\x12D\n" +
+	"\rcluster_nodes\x18\x14 \x03(\v2\x1f.civicard.ledger.v1.ClusterNodeR\fclusterNodes\x12B\n" +
+	"\n" +
+	"placements\x18\x15 \x03(\v2\".civicard.ledger.v1.GroupPlacementR\n" +
+	"placements\"X\n" +
 	"\n" +
 	"Receivable\x12%\n" +
 	"\x0einstitution_id\x18\x01 \x01(\tR\rinstitutionId\x12#\n" +
@@ -3637,7 +4005,13 @@ const file_ledger_v1_ledger_proto_rawDesc = "" +
 	"\x12SettlementMarkPaid\x12\x14\n" +
 	"\x05cycle\x18\x01 \x01(\x04R\x05cycle\x12 \n" +
 	"\ftime_unix_ms\x18\x02 \x01(\x03R\n" +
-	"timeUnixMs*s\n" +
+	"timeUnixMs*t\n" +
+	"\n" +
+	"NodeStatus\x12\x1b\n" +
+	"\x17NODE_STATUS_UNSPECIFIED\x10\x00\x12\x16\n" +
+	"\x12NODE_STATUS_ACTIVE\x10\x01\x12\x18\n" +
+	"\x14NODE_STATUS_DRAINING\x10\x02\x12\x17\n" +
+	"\x13NODE_STATUS_REMOVED\x10\x03*s\n" +
 	"\x06Status\x12\x16\n" +
 	"\x12STATUS_UNSPECIFIED\x10\x00\x12\r\n" +
 	"\tSTATUS_OK\x10\x01\x12\x13\n" +
@@ -3670,131 +4044,144 @@ func file_ledger_v1_ledger_proto_rawDescGZIP() []byte {
 	return file_ledger_v1_ledger_proto_rawDescData
 }
 
-var file_ledger_v1_ledger_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_ledger_v1_ledger_proto_msgTypes = make([]protoimpl.MessageInfo, 38)
+var file_ledger_v1_ledger_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_ledger_v1_ledger_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
 var file_ledger_v1_ledger_proto_goTypes = []any{
-	(Status)(0),                    // 0: civicard.ledger.v1.Status
-	(RejectReason)(0),              // 1: civicard.ledger.v1.RejectReason
-	(*Batch)(nil),                  // 2: civicard.ledger.v1.Batch
-	(*Command)(nil),                // 3: civicard.ledger.v1.Command
-	(*RegisterInstitution)(nil),    // 4: civicard.ledger.v1.RegisterInstitution
-	(*RegisterTerminal)(nil),       // 5: civicard.ledger.v1.RegisterTerminal
-	(*OpenCard)(nil),               // 6: civicard.ledger.v1.OpenCard
-	(*TopUp)(nil),                  // 7: civicard.ledger.v1.TopUp
-	(*Charge)(nil),                 // 8: civicard.ledger.v1.Charge
-	(*Posting)(nil),                // 9: civicard.ledger.v1.Posting
-	(*PricingState)(nil),           // 10: civicard.ledger.v1.PricingState
-	(*PricingEntitlement)(nil),     // 11: civicard.ledger.v1.PricingEntitlement
-	(*PricingPass)(nil),            // 12: civicard.ledger.v1.PricingPass
-	(*PricingTicket)(nil),          // 13: civicard.ledger.v1.PricingTicket
-	(*PricingJourney)(nil),         // 14: civicard.ledger.v1.PricingJourney
-	(*PricingStay)(nil),            // 15: civicard.ledger.v1.PricingStay
-	(*PricingCaps)(nil),            // 16: civicard.ledger.v1.PricingCaps
-	(*PricingPurse)(nil),           // 17: civicard.ledger.v1.PricingPurse
-	(*GrantEntitlement)(nil),       // 18: civicard.ledger.v1.GrantEntitlement
-	(*RevokeEntitlement)(nil),      // 19: civicard.ledger.v1.RevokeEntitlement
-	(*ReplaceCard)(nil),            // 20: civicard.ledger.v1.ReplaceCard
-	(*RenewCard)(nil),              // 21: civicard.ledger.v1.RenewCard
-	(*CloseCard)(nil),              // 22: civicard.ledger.v1.CloseCard
-	(*BlockCard)(nil),              // 23: civicard.ledger.v1.BlockCard
-	(*SetTerminalKey)(nil),         // 24: civicard.ledger.v1.SetTerminalKey
-	(*RevokeTerminal)(nil),         // 25: civicard.ledger.v1.RevokeTerminal
-	(*MarkSeeded)(nil),             // 26: civicard.ledger.v1.MarkSeeded
-	(*Result)(nil),                 // 27: civicard.ledger.v1.Result
-	(*CardState)(nil),              // 28: civicard.ledger.v1.CardState
-	(*SnapshotRecord)(nil),         // 29: civicard.ledger.v1.SnapshotRecord
-	(*SnapshotHeader)(nil),         // 30: civicard.ledger.v1.SnapshotHeader
-	(*Receivable)(nil),             // 31: civicard.ledger.v1.Receivable
-	(*StoredResult)(nil),           // 32: civicard.ledger.v1.StoredResult
-	(*CycleClose)(nil),             // 33: civicard.ledger.v1.CycleClose
-	(*CycleTotals)(nil),            // 34: civicard.ledger.v1.CycleTotals
-	(*CycleInstitutionTotals)(nil), // 35: civicard.ledger.v1.CycleInstitutionTotals
-	(*CyclePostings)(nil),          // 36: civicard.ledger.v1.CyclePostings
-	(*PayoutPost)(nil),             // 37: civicard.ledger.v1.PayoutPost
-	(*SettlementRecord)(nil),       // 38: civicard.ledger.v1.SettlementRecord
-	(*SettlementMarkPaid)(nil),     // 39: civicard.ledger.v1.SettlementMarkPaid
-	(*v1.Institution)(nil),         // 40: civicard.v1.Institution
-	(*v1.Terminal)(nil),            // 41: civicard.v1.Terminal
-	(v1.CardKind)(0),               // 42: civicard.v1.CardKind
-	(*v1.Audit)(nil),               // 43: civicard.v1.Audit
-	(v1.DeclineReason)(0),          // 44: civicard.v1.DeclineReason
-	(*v1.Transaction)(nil),         // 45: civicard.v1.Transaction
-	(v1.CardStatus)(0),             // 46: civicard.v1.CardStatus
-	(*v1.SettlementBatch)(nil),     // 47: civicard.v1.SettlementBatch
-	(*v1.CycleFeePolicy)(nil),      // 48: civicard.v1.CycleFeePolicy
+	(NodeStatus)(0),                // 0: civicard.ledger.v1.NodeStatus
+	(Status)(0),                    // 1: civicard.ledger.v1.Status
+	(RejectReason)(0),              // 2: civicard.ledger.v1.RejectReason
+	(*Batch)(nil),                  // 3: civicard.ledger.v1.Batch
+	(*Command)(nil),                // 4: civicard.ledger.v1.Command
+	(*ClusterNode)(nil),            // 5: civicard.ledger.v1.ClusterNode
+	(*AddClusterNode)(nil),         // 6: civicard.ledger.v1.AddClusterNode
+	(*SetClusterNodeStatus)(nil),   // 7: civicard.ledger.v1.SetClusterNodeStatus
+	(*GroupPlacement)(nil),         // 8: civicard.ledger.v1.GroupPlacement
+	(*RegisterInstitution)(nil),    // 9: civicard.ledger.v1.RegisterInstitution
+	(*RegisterTerminal)(nil),       // 10: civicard.ledger.v1.RegisterTerminal
+	(*OpenCard)(nil),               // 11: civicard.ledger.v1.OpenCard
+	(*TopUp)(nil),                  // 12: civicard.ledger.v1.TopUp
+	(*Charge)(nil),                 // 13: civicard.ledger.v1.Charge
+	(*Posting)(nil),                // 14: civicard.ledger.v1.Posting
+	(*PricingState)(nil),           // 15: civicard.ledger.v1.PricingState
+	(*PricingEntitlement)(nil),     // 16: civicard.ledger.v1.PricingEntitlement
+	(*PricingPass)(nil),            // 17: civicard.ledger.v1.PricingPass
+	(*PricingTicket)(nil),          // 18: civicard.ledger.v1.PricingTicket
+	(*PricingJourney)(nil),         // 19: civicard.ledger.v1.PricingJourney
+	(*PricingStay)(nil),            // 20: civicard.ledger.v1.PricingStay
+	(*PricingCaps)(nil),            // 21: civicard.ledger.v1.PricingCaps
+	(*PricingPurse)(nil),           // 22: civicard.ledger.v1.PricingPurse
+	(*GrantEntitlement)(nil),       // 23: civicard.ledger.v1.GrantEntitlement
+	(*RevokeEntitlement)(nil),      // 24: civicard.ledger.v1.RevokeEntitlement
+	(*ReplaceCard)(nil),            // 25: civicard.ledger.v1.ReplaceCard
+	(*RenewCard)(nil),              // 26: civicard.ledger.v1.RenewCard
+	(*CloseCard)(nil),              // 27: civicard.ledger.v1.CloseCard
+	(*BlockCard)(nil),              // 28: civicard.ledger.v1.BlockCard
+	(*SetTerminalKey)(nil),         // 29: civicard.ledger.v1.SetTerminalKey
+	(*RevokeTerminal)(nil),         // 30: civicard.ledger.v1.RevokeTerminal
+	(*MarkSeeded)(nil),             // 31: civicard.ledger.v1.MarkSeeded
+	(*Result)(nil),                 // 32: civicard.ledger.v1.Result
+	(*CardState)(nil),              // 33: civicard.ledger.v1.CardState
+	(*SnapshotRecord)(nil),         // 34: civicard.ledger.v1.SnapshotRecord
+	(*SnapshotHeader)(nil),         // 35: civicard.ledger.v1.SnapshotHeader
+	(*Receivable)(nil),             // 36: civicard.ledger.v1.Receivable
+	(*StoredResult)(nil),           // 37: civicard.ledger.v1.StoredResult
+	(*CycleClose)(nil),             // 38: civicard.ledger.v1.CycleClose
+	(*CycleTotals)(nil),            // 39: civicard.ledger.v1.CycleTotals
+	(*CycleInstitutionTotals)(nil), // 40: civicard.ledger.v1.CycleInstitutionTotals
+	(*CyclePostings)(nil),          // 41: civicard.ledger.v1.CyclePostings
+	(*PayoutPost)(nil),             // 42: civicard.ledger.v1.PayoutPost
+	(*SettlementRecord)(nil),       // 43: civicard.ledger.v1.SettlementRecord
+	(*SettlementMarkPaid)(nil),     // 44: civicard.ledger.v1.SettlementMarkPaid
+	(*v1.Institution)(nil),         // 45: civicard.v1.Institution
+	(*v1.Terminal)(nil),            // 46: civicard.v1.Terminal
+	(v1.CardKind)(0),               // 47: civicard.v1.CardKind
+	(*v1.Audit)(nil),               // 48: civicard.v1.Audit
+	(v1.DeclineReason)(0),          // 49: civicard.v1.DeclineReason
+	(*v1.Transaction)(nil),         // 50: civicard.v1.Transaction
+	(v1.CardStatus)(0),             // 51: civicard.v1.CardStatus
+	(*v1.SettlementBatch)(nil),     // 52: civicard.v1.SettlementBatch
+	(*v1.CycleFeePolicy)(nil),      // 53: civicard.v1.CycleFeePolicy
 }
 var file_ledger_v1_ledger_proto_depIdxs = []int32{
-	3,  // 0: civicard.ledger.v1.Batch.commands:type_name -> civicard.ledger.v1.Command
-	4,  // 1: civicard.ledger.v1.Command.register_institution:type_name -> civicard.ledger.v1.RegisterInstitution
-	5,  // 2: civicard.ledger.v1.Command.register_terminal:type_name -> civicard.ledger.v1.RegisterTerminal
-	6,  // 3: civicard.ledger.v1.Command.open_card:type_name -> civicard.ledger.v1.OpenCard
-	7,  // 4: civicard.ledger.v1.Command.top_up:type_name -> civicard.ledger.v1.TopUp
-	8,  // 5: civicard.ledger.v1.Command.charge:type_name -> civicard.ledger.v1.Charge
-	23, // 6: civicard.ledger.v1.Command.block_card:type_name -> civicard.ledger.v1.BlockCard
-	26, // 7: civicard.ledger.v1.Command.mark_seeded:type_name -> civicard.ledger.v1.MarkSeeded
-	24, // 8: civicard.ledger.v1.Command.set_terminal_key:type_name -> civicard.ledger.v1.SetTerminalKey
-	25, // 9: civicard.ledger.v1.Command.revoke_terminal:type_name -> civicard.ledger.v1.RevokeTerminal
-	18, // 10: civicard.ledger.v1.Command.grant_entitlement:type_name -> civicard.ledger.v1.GrantEntitlement
-	19, // 11: civicard.ledger.v1.Command.revoke_entitlement:type_name -> civicard.ledger.v1.RevokeEntitlement
-	20, // 12: civicard.ledger.v1.Command.replace_card:type_name -> civicard.ledger.v1.ReplaceCard
-	21, // 13: civicard.ledger.v1.Command.renew_card:type_name -> civicard.ledger.v1.RenewCard
-	22, // 14: civicard.ledger.v1.Command.close_card:type_name -> civicard.ledger.v1.CloseCard
-	33, // 15: civicard.ledger.v1.Command.cycle_close:type_name -> civicard.ledger.v1.CycleClose
-	37, // 16: civicard.ledger.v1.Command.payout_post:type_name -> civicard.ledger.v1.PayoutPost
-	38, // 17: civicard.ledger.v1.Command.settlement_record:type_name -> civicard.ledger.v1.SettlementRecord
-	39, // 18: civicard.ledger.v1.Command.settlement_mark_paid:type_name -> civicard.ledger.v1.SettlementMarkPaid
-	40, // 19: civicard.ledger.v1.RegisterInstitution.institution:type_name -> civicard.v1.Institution
-	41, // 20: civicard.ledger.v1.RegisterTerminal.terminal:type_name -> civicard.v1.Terminal
-	42, // 21: civicard.ledger.v1.OpenCard.kind:type_name -> civicard.v1.CardKind
-	43, // 22: civicard.ledger.v1.OpenCard.audit:type_name -> civicard.v1.Audit
-	10, // 23: civicard.ledger.v1.TopUp.pricing:type_name -> civicard.ledger.v1.PricingState
-	9,  // 24: civicard.ledger.v1.Charge.postings:type_name -> civicard.ledger.v1.Posting
-	10, // 25: civicard.ledger.v1.Charge.pricing:type_name -> civicard.ledger.v1.PricingState
-	44, // 26: civicard.ledger.v1.Charge.decline_reason:type_name -> civicard.v1.DeclineReason
-	43, // 27: civicard.ledger.v1.Charge.audit:type_name -> civicard.v1.Audit
-	11, // 28: civicard.ledger.v1.PricingState.entitlements:type_name -> civicard.ledger.v1.PricingEntitlement
-	12, // 29: civicard.ledger.v1.PricingState.passes:type_name -> civicard.ledger.v1.PricingPass
-	13, // 30: civicard.ledger.v1.PricingState.ticket:type_name -> civicard.ledger.v1.PricingTicket
-	14, // 31: civicard.ledger.v1.PricingState.journey:type_name -> civicard.ledger.v1.PricingJourney
-	15, // 32: civicard.ledger.v1.PricingState.stays:type_name -> civicard.ledger.v1.PricingStay
-	14, // 33: civicard.ledger.v1.PricingState.incomplete:type_name -> civicard.ledger.v1.PricingJourney
-	16, // 34: civicard.ledger.v1.PricingState.caps:type_name -> civicard.ledger.v1.PricingCaps
-	17, // 35: civicard.ledger.v1.PricingState.purse:type_name -> civicard.ledger.v1.PricingPurse
-	11, // 36: civicard.ledger.v1.GrantEntitlement.entitlement:type_name -> civicard.ledger.v1.PricingEntitlement
-	43, // 37: civicard.ledger.v1.GrantEntitlement.audit:type_name -> civicard.v1.Audit
-	43, // 38: civicard.ledger.v1.RevokeEntitlement.audit:type_name -> civicard.v1.Audit
-	43, // 39: civicard.ledger.v1.ReplaceCard.audit:type_name -> civicard.v1.Audit
-	43, // 40: civicard.ledger.v1.RenewCard.audit:type_name -> civicard.v1.Audit
-	43, // 41: civicard.ledger.v1.CloseCard.audit:type_name -> civicard.v1.Audit
-	43, // 42: civicard.ledger.v1.BlockCard.audit:type_name -> civicard.v1.Audit
-	0,  // 43: civicard.ledger.v1.Result.status:type_name -> civicard.ledger.v1.Status
-	28, // 44: civicard.ledger.v1.Result.card:type_name -> civicard.ledger.v1.CardState
-	45, // 45: civicard.ledger.v1.Result.transaction:type_name -> civicard.v1.Transaction
-	1,  // 46: civicard.ledger.v1.Result.reject_reason:type_name -> civicard.ledger.v1.RejectReason
-	28, // 47: civicard.ledger.v1.Result.related_card:type_name -> civicard.ledger.v1.CardState
-	45, // 48: civicard.ledger.v1.Result.related_transaction:type_name -> civicard.v1.Transaction
-	42, // 49: civicard.ledger.v1.CardState.kind:type_name -> civicard.v1.CardKind
-	46, // 50: civicard.ledger.v1.CardState.status:type_name -> civicard.v1.CardStatus
-	10, // 51: civicard.ledger.v1.CardState.pricing:type_name -> civicard.ledger.v1.PricingState
-	30, // 52: civicard.ledger.v1.SnapshotRecord.header:type_name -> civicard.ledger.v1.SnapshotHeader
-	40, // 53: civicard.ledger.v1.SnapshotRecord.institution:type_name -> civicard.v1.Institution
-	41, // 54: civicard.ledger.v1.SnapshotRecord.terminal:type_name -> civicard.v1.Terminal
-	28, // 55: civicard.ledger.v1.SnapshotRecord.card:type_name -> civicard.ledger.v1.CardState
-	32, // 56: civicard.ledger.v1.SnapshotRecord.result:type_name -> civicard.ledger.v1.StoredResult
-	34, // 57: civicard.ledger.v1.SnapshotRecord.cycle:type_name -> civicard.ledger.v1.CycleTotals
-	36, // 58: civicard.ledger.v1.SnapshotRecord.postings:type_name -> civicard.ledger.v1.CyclePostings
-	47, // 59: civicard.ledger.v1.SnapshotRecord.batch:type_name -> civicard.v1.SettlementBatch
-	31, // 60: civicard.ledger.v1.SnapshotHeader.receivables:type_name -> civicard.ledger.v1.Receivable
-	27, // 61: civicard.ledger.v1.StoredResult.result:type_name -> civicard.ledger.v1.Result
-	48, // 62: civicard.ledger.v1.CycleClose.fee:type_name -> civicard.v1.CycleFeePolicy
-	48, // 63: civicard.ledger.v1.CycleTotals.fee:type_name -> civicard.v1.CycleFeePolicy
-	35, // 64: civicard.ledger.v1.CycleTotals.institutions:type_name -> civicard.ledger.v1.CycleInstitutionTotals
-	47, // 65: civicard.ledger.v1.SettlementRecord.batch:type_name -> civicard.v1.SettlementBatch
-	66, // [66:66] is the sub-list for method output_type
-	66, // [66:66] is the sub-list for method input_type
-	66, // [66:66] is the sub-list for extension type_name
-	66, // [66:66] is the sub-list for extension extendee
-	0,  // [0:66] is the sub-list for field type_name
+	4,  // 0: civicard.ledger.v1.Batch.commands:type_name -> civicard.ledger.v1.Command
+	9,  // 1: civicard.ledger.v1.Command.register_institution:type_name -> civicard.ledger.v1.RegisterInstitution
+	10, // 2: civicard.ledger.v1.Command.register_terminal:type_name -> civicard.ledger.v1.RegisterTerminal
+	11, // 3: civicard.ledger.v1.Command.open_card:type_name -> civicard.ledger.v1.OpenCard
+	12, // 4: civicard.ledger.v1.Command.top_up:type_name -> civicard.ledger.v1.TopUp
+	13, // 5: civicard.ledger.v1.Command.charge:type_name -> civicard.ledger.v1.Charge
+	28, // 6: civicard.ledger.v1.Command.block_card:type_name -> civicard.ledger.v1.BlockCard
+	31, // 7: civicard.ledger.v1.Command.mark_seeded:type_name -> civicard.ledger.v1.MarkSeeded
+	29, // 8: civicard.ledger.v1.Command.set_terminal_key:type_name -> civicard.ledger.v1.SetTerminalKey
+	30, // 9: civicard.ledger.v1.Command.revoke_terminal:type_name -> civicard.ledger.v1.RevokeTerminal
+	23, // 10: civicard.ledger.v1.Command.grant_entitlement:type_name -> civicard.ledger.v1.GrantEntitlement
+	24, // 11: civicard.ledger.v1.Command.revoke_entitlement:type_name -> civicard.ledger.v1.RevokeEntitlement
+	25, // 12: civicard.ledger.v1.Command.replace_card:type_name -> civicard.ledger.v1.ReplaceCard
+	26, // 13: civicard.ledger.v1.Command.renew_card:type_name -> civicard.ledger.v1.RenewCard
+	27, // 14: civicard.ledger.v1.Command.close_card:type_name -> civicard.ledger.v1.CloseCard
+	38, // 15: civicard.ledger.v1.Command.cycle_close:type_name -> civicard.ledger.v1.CycleClose
+	42, // 16: civicard.ledger.v1.Command.payout_post:type_name -> civicard.ledger.v1.PayoutPost
+	43, // 17: civicard.ledger.v1.Command.settlement_record:type_name -> civicard.ledger.v1.SettlementRecord
+	44, // 18: civicard.ledger.v1.Command.settlement_mark_paid:type_name -> civicard.ledger.v1.SettlementMarkPaid
+	6,  // 19: civicard.ledger.v1.Command.add_cluster_node:type_name -> civicard.ledger.v1.AddClusterNode
+	7,  // 20: civicard.ledger.v1.Command.set_cluster_node_status:type_name -> civicard.ledger.v1.SetClusterNodeStatus
+	8,  // 21: civicard.ledger.v1.Command.place_group:type_name -> civicard.ledger.v1.GroupPlacement
+	0,  // 22: civicard.ledger.v1.ClusterNode.status:type_name -> civicard.ledger.v1.NodeStatus
+	5,  // 23: civicard.ledger.v1.AddClusterNode.node:type_name -> civicard.ledger.v1.ClusterNode
+	0,  // 24: civicard.ledger.v1.SetClusterNodeStatus.status:type_name -> civicard.ledger.v1.NodeStatus
+	45, // 25: civicard.ledger.v1.RegisterInstitution.institution:type_name -> civicard.v1.Institution
+	46, // 26: civicard.ledger.v1.RegisterTerminal.terminal:type_name -> civicard.v1.Terminal
+	47, // 27: civicard.ledger.v1.OpenCard.kind:type_name -> civicard.v1.CardKind
+	48, // 28: civicard.ledger.v1.OpenCard.audit:type_name -> civicard.v1.Audit
+	15, // 29: civicard.ledger.v1.TopUp.pricing:type_name -> civicard.ledger.v1.PricingState
+	14, // 30: civicard.ledger.v1.Charge.postings:type_name -> civicard.ledger.v1.Posting
+	15, // 31: civicard.ledger.v1.Charge.pricing:type_name -> civicard.ledger.v1.PricingState
+	49, // 32: civicard.ledger.v1.Charge.decline_reason:type_name -> civicard.v1.DeclineReason
+	48, // 33: civicard.ledger.v1.Charge.audit:type_name -> civicard.v1.Audit
+	16, // 34: civicard.ledger.v1.PricingState.entitlements:type_name -> civicard.ledger.v1.PricingEntitlement
+	17, // 35: civicard.ledger.v1.PricingState.passes:type_name -> civicard.ledger.v1.PricingPass
+	18, // 36: civicard.ledger.v1.PricingState.ticket:type_name -> civicard.ledger.v1.PricingTicket
+	19, // 37: civicard.ledger.v1.PricingState.journey:type_name -> civicard.ledger.v1.PricingJourney
+	20, // 38: civicard.ledger.v1.PricingState.stays:type_name -> civicard.ledger.v1.PricingStay
+	19, // 39: civicard.ledger.v1.PricingState.incomplete:type_name -> civicard.ledger.v1.PricingJourney
+	21, // 40: civicard.ledger.v1.PricingState.caps:type_name -> civicard.ledger.v1.PricingCaps
+	22, // 41: civicard.ledger.v1.PricingState.purse:type_name -> civicard.ledger.v1.PricingPurse
+	16, // 42: civicard.ledger.v1.GrantEntitlement.entitlement:type_name -> civicard.ledger.v1.PricingEntitlement
+	48, // 43: civicard.ledger.v1.GrantEntitlement.audit:type_name -> civicard.v1.Audit
+	48, // 44: civicard.ledger.v1.RevokeEntitlement.audit:type_name -> civicard.v1.Audit
+	48, // 45: civicard.ledger.v1.ReplaceCard.audit:type_name -> civicard.v1.Audit
+	48, // 46: civicard.ledger.v1.RenewCard.audit:type_name -> civicard.v1.Audit
+	48, // 47: civicard.ledger.v1.CloseCard.audit:type_name -> civicard.v1.Audit
+	48, // 48: civicard.ledger.v1.BlockCard.audit:type_name -> civicard.v1.Audit
+	1,  // 49: civicard.ledger.v1.Result.status:type_name -> civicard.ledger.v1.Status
+	33, // 50: civicard.ledger.v1.Result.card:type_name -> civicard.ledger.v1.CardState
+	50, // 51: civicard.ledger.v1.Result.transaction:type_name -> civicard.v1.Transaction
+	2,  // 52: civicard.ledger.v1.Result.reject_reason:type_name -> civicard.ledger.v1.RejectReason
+	33, // 53: civicard.ledger.v1.Result.related_card:type_name -> civicard.ledger.v1.CardState
+	50, // 54: civicard.ledger.v1.Result.related_transaction:type_name -> civicard.v1.Transaction
+	47, // 55: civicard.ledger.v1.CardState.kind:type_name -> civicard.v1.CardKind
+	51, // 56: civicard.ledger.v1.CardState.status:type_name -> civicard.v1.CardStatus
+	15, // 57: civicard.ledger.v1.CardState.pricing:type_name -> civicard.ledger.v1.PricingState
+	35, // 58: civicard.ledger.v1.SnapshotRecord.header:type_name -> civicard.ledger.v1.SnapshotHeader
+	45, // 59: civicard.ledger.v1.SnapshotRecord.institution:type_name -> civicard.v1.Institution
+	46, // 60: civicard.ledger.v1.SnapshotRecord.terminal:type_name -> civicard.v1.Terminal
+	33, // 61: civicard.ledger.v1.SnapshotRecord.card:type_name -> civicard.ledger.v1.CardState
+	37, // 62: civicard.ledger.v1.SnapshotRecord.result:type_name -> civicard.ledger.v1.StoredResult
+	39, // 63: civicard.ledger.v1.SnapshotRecord.cycle:type_name -> civicard.ledger.v1.CycleTotals
+	41, // 64: civicard.ledger.v1.SnapshotRecord.postings:type_name -> civicard.ledger.v1.CyclePostings
+	52, // 65: civicard.ledger.v1.SnapshotRecord.batch:type_name -> civicard.v1.SettlementBatch
+	36, // 66: civicard.ledger.v1.SnapshotHeader.receivables:type_name -> civicard.ledger.v1.Receivable
+	5,  // 67: civicard.ledger.v1.SnapshotHeader.cluster_nodes:type_name -> civicard.ledger.v1.ClusterNode
+	8,  // 68: civicard.ledger.v1.SnapshotHeader.placements:type_name -> civicard.ledger.v1.GroupPlacement
+	32, // 69: civicard.ledger.v1.StoredResult.result:type_name -> civicard.ledger.v1.Result
+	53, // 70: civicard.ledger.v1.CycleClose.fee:type_name -> civicard.v1.CycleFeePolicy
+	53, // 71: civicard.ledger.v1.CycleTotals.fee:type_name -> civicard.v1.CycleFeePolicy
+	40, // 72: civicard.ledger.v1.CycleTotals.institutions:type_name -> civicard.ledger.v1.CycleInstitutionTotals
+	52, // 73: civicard.ledger.v1.SettlementRecord.batch:type_name -> civicard.v1.SettlementBatch
+	74, // [74:74] is the sub-list for method output_type
+	74, // [74:74] is the sub-list for method input_type
+	74, // [74:74] is the sub-list for extension type_name
+	74, // [74:74] is the sub-list for extension extendee
+	0,  // [0:74] is the sub-list for field type_name
 }
 
 func init() { file_ledger_v1_ledger_proto_init() }
@@ -3821,8 +4208,11 @@ func file_ledger_v1_ledger_proto_init() {
 		(*Command_PayoutPost)(nil),
 		(*Command_SettlementRecord)(nil),
 		(*Command_SettlementMarkPaid)(nil),
+		(*Command_AddClusterNode)(nil),
+		(*Command_SetClusterNodeStatus)(nil),
+		(*Command_PlaceGroup)(nil),
 	}
-	file_ledger_v1_ledger_proto_msgTypes[27].OneofWrappers = []any{
+	file_ledger_v1_ledger_proto_msgTypes[31].OneofWrappers = []any{
 		(*SnapshotRecord_Header)(nil),
 		(*SnapshotRecord_Institution)(nil),
 		(*SnapshotRecord_Terminal)(nil),
@@ -3837,8 +4227,8 @@ func file_ledger_v1_ledger_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ledger_v1_ledger_proto_rawDesc), len(file_ledger_v1_ledger_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   38,
+			NumEnums:      3,
+			NumMessages:   42,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -186,6 +186,7 @@ type ForwardRequest struct {
 	//	*ForwardRequest_Propose
 	//	*ForwardRequest_Query
 	//	*ForwardRequest_Membership
+	//	*ForwardRequest_ReplicaStatus
 	Kind          isForwardRequest_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -276,6 +277,15 @@ func (x *ForwardRequest) GetMembership() *MembershipChange {
 	return nil
 }
 
+func (x *ForwardRequest) GetReplicaStatus() *ReplicaStatusRequest {
+	if x != nil {
+		if x, ok := x.Kind.(*ForwardRequest_ReplicaStatus); ok {
+			return x.ReplicaStatus
+		}
+	}
+	return nil
+}
+
 type isForwardRequest_Kind interface {
 	isForwardRequest_Kind()
 }
@@ -292,11 +302,19 @@ type ForwardRequest_Membership struct {
 	Membership *MembershipChange `protobuf:"bytes,12,opt,name=membership,proto3,oneof"`
 }
 
+type ForwardRequest_ReplicaStatus struct {
+	// How the receiving host's own replica of the group stands (no
+	// forwarding: answered by the host it is sent to, leader or not).
+	ReplicaStatus *ReplicaStatusRequest `protobuf:"bytes,13,opt,name=replica_status,json=replicaStatus,proto3,oneof"`
+}
+
 func (*ForwardRequest_Propose) isForwardRequest_Kind() {}
 
 func (*ForwardRequest_Query) isForwardRequest_Kind() {}
 
 func (*ForwardRequest_Membership) isForwardRequest_Kind() {}
+
+func (*ForwardRequest_ReplicaStatus) isForwardRequest_Kind() {}
 
 // ProposeRequest carries the commands of one Propose (one command) or one
 // ProposeAll (all of them, answered only when every one is applied).
@@ -369,6 +387,8 @@ type Query struct {
 	//	*Query_SettlementBatches
 	//	*Query_LedgerTotals
 	//	*Query_StatementSums
+	//	*Query_ClusterList
+	//	*Query_BlockedCards
 	Kind          isQuery_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -501,6 +521,24 @@ func (x *Query) GetStatementSums() uint64 {
 	return 0
 }
 
+func (x *Query) GetClusterList() *ClusterListQuery {
+	if x != nil {
+		if x, ok := x.Kind.(*Query_ClusterList); ok {
+			return x.ClusterList
+		}
+	}
+	return nil
+}
+
+func (x *Query) GetBlockedCards() *BlockedCardsQuery {
+	if x != nil {
+		if x, ok := x.Kind.(*Query_BlockedCards); ok {
+			return x.BlockedCards
+		}
+	}
+	return nil
+}
+
 type isQuery_Kind interface {
 	isQuery_Kind()
 }
@@ -548,6 +586,14 @@ type Query_StatementSums struct {
 	StatementSums uint64 `protobuf:"varint,36,opt,name=statement_sums,json=statementSums,proto3,oneof"`
 }
 
+type Query_ClusterList struct {
+	ClusterList *ClusterListQuery `protobuf:"bytes,5,opt,name=cluster_list,json=clusterList,proto3,oneof"`
+}
+
+type Query_BlockedCards struct {
+	BlockedCards *BlockedCardsQuery `protobuf:"bytes,6,opt,name=blocked_cards,json=blockedCards,proto3,oneof"`
+}
+
 func (*Query_CardId) isQuery_Kind() {}
 
 func (*Query_Transactions) isQuery_Kind() {}
@@ -567,6 +613,10 @@ func (*Query_SettlementBatches) isQuery_Kind() {}
 func (*Query_LedgerTotals) isQuery_Kind() {}
 
 func (*Query_StatementSums) isQuery_Kind() {}
+
+func (*Query_ClusterList) isQuery_Kind() {}
+
+func (*Query_BlockedCards) isQuery_Kind() {}
 
 type CycleStatementQuery struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -696,6 +746,8 @@ type QueryResult struct {
 	//	*QueryResult_SettlementBatches
 	//	*QueryResult_LedgerTotals
 	//	*QueryResult_StatementSums
+	//	*QueryResult_ClusterList
+	//	*QueryResult_BlockedCards
 	Kind isQueryResult_Kind `protobuf_oneof:"kind"`
 	// The ledger's open clearing cycle (settlement reads only).
 	OpenCycle     uint64 `protobuf:"varint,34,opt,name=open_cycle,json=openCycle,proto3" json:"open_cycle,omitempty"`
@@ -837,6 +889,24 @@ func (x *QueryResult) GetStatementSums() *v1.CycleTotals {
 	return nil
 }
 
+func (x *QueryResult) GetClusterList() *ClusterList {
+	if x != nil {
+		if x, ok := x.Kind.(*QueryResult_ClusterList); ok {
+			return x.ClusterList
+		}
+	}
+	return nil
+}
+
+func (x *QueryResult) GetBlockedCards() *BlockedCards {
+	if x != nil {
+		if x, ok := x.Kind.(*QueryResult_BlockedCards); ok {
+			return x.BlockedCards
+		}
+	}
+	return nil
+}
+
 func (x *QueryResult) GetOpenCycle() uint64 {
 	if x != nil {
 		return x.OpenCycle
@@ -888,6 +958,14 @@ type QueryResult_StatementSums struct {
 	StatementSums *v1.CycleTotals `protobuf:"bytes,36,opt,name=statement_sums,json=statementSums,proto3,oneof"`
 }
 
+type QueryResult_ClusterList struct {
+	ClusterList *ClusterList `protobuf:"bytes,6,opt,name=cluster_list,json=clusterList,proto3,oneof"`
+}
+
+type QueryResult_BlockedCards struct {
+	BlockedCards *BlockedCards `protobuf:"bytes,7,opt,name=blocked_cards,json=blockedCards,proto3,oneof"`
+}
+
 func (*QueryResult_Card) isQueryResult_Kind() {}
 
 func (*QueryResult_Transactions) isQueryResult_Kind() {}
@@ -907,6 +985,10 @@ func (*QueryResult_SettlementBatches) isQueryResult_Kind() {}
 func (*QueryResult_LedgerTotals) isQueryResult_Kind() {}
 
 func (*QueryResult_StatementSums) isQueryResult_Kind() {}
+
+func (*QueryResult_ClusterList) isQueryResult_Kind() {}
+
+func (*QueryResult_BlockedCards) isQueryResult_Kind() {}
 
 // CycleStatementList is one institution's postings in one shard's cycle.
 type CycleStatementList struct {
@@ -1114,7 +1196,9 @@ type ForwardResponse struct {
 	// With OK for a proposal: one result per command, in order.
 	Results []*v1.Result `protobuf:"bytes,5,rep,name=results,proto3" json:"results,omitempty"`
 	// With OK for a query.
-	Query         *QueryResult `protobuf:"bytes,6,opt,name=query,proto3" json:"query,omitempty"`
+	Query *QueryResult `protobuf:"bytes,6,opt,name=query,proto3" json:"query,omitempty"`
+	// With OK for a replica status request.
+	ReplicaStatus *ReplicaStatus `protobuf:"bytes,8,opt,name=replica_status,json=replicaStatus,proto3" json:"replica_status,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1198,11 +1282,319 @@ func (x *ForwardResponse) GetQuery() *QueryResult {
 	return nil
 }
 
+func (x *ForwardResponse) GetReplicaStatus() *ReplicaStatus {
+	if x != nil {
+		return x.ReplicaStatus
+	}
+	return nil
+}
+
+type ReplicaStatusRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReplicaStatusRequest) Reset() {
+	*x = ReplicaStatusRequest{}
+	mi := &file_settlement_v1_settlement_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplicaStatusRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplicaStatusRequest) ProtoMessage() {}
+
+func (x *ReplicaStatusRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_settlement_v1_settlement_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplicaStatusRequest.ProtoReflect.Descriptor instead.
+func (*ReplicaStatusRequest) Descriptor() ([]byte, []int) {
+	return file_settlement_v1_settlement_proto_rawDescGZIP(), []int{11}
+}
+
+type ReplicaStatus struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Leader, Follower, Candidate or Shutdown.
+	State        string `protobuf:"bytes,1,opt,name=state,proto3" json:"state,omitempty"`
+	LastIndex    uint64 `protobuf:"varint,2,opt,name=last_index,json=lastIndex,proto3" json:"last_index,omitempty"`
+	CommitIndex  uint64 `protobuf:"varint,3,opt,name=commit_index,json=commitIndex,proto3" json:"commit_index,omitempty"`
+	AppliedIndex uint64 `protobuf:"varint,4,opt,name=applied_index,json=appliedIndex,proto3" json:"applied_index,omitempty"`
+	// The group's configuration as this replica knows it, by node id, and
+	// the leader it knows ("" while none).
+	Voters        []string `protobuf:"bytes,5,rep,name=voters,proto3" json:"voters,omitempty"`
+	Nonvoters     []string `protobuf:"bytes,6,rep,name=nonvoters,proto3" json:"nonvoters,omitempty"`
+	Leader        string   `protobuf:"bytes,7,opt,name=leader,proto3" json:"leader,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReplicaStatus) Reset() {
+	*x = ReplicaStatus{}
+	mi := &file_settlement_v1_settlement_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplicaStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplicaStatus) ProtoMessage() {}
+
+func (x *ReplicaStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_settlement_v1_settlement_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplicaStatus.ProtoReflect.Descriptor instead.
+func (*ReplicaStatus) Descriptor() ([]byte, []int) {
+	return file_settlement_v1_settlement_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *ReplicaStatus) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *ReplicaStatus) GetLastIndex() uint64 {
+	if x != nil {
+		return x.LastIndex
+	}
+	return 0
+}
+
+func (x *ReplicaStatus) GetCommitIndex() uint64 {
+	if x != nil {
+		return x.CommitIndex
+	}
+	return 0
+}
+
+func (x *ReplicaStatus) GetAppliedIndex() uint64 {
+	if x != nil {
+		return x.AppliedIndex
+	}
+	return 0
+}
+
+func (x *ReplicaStatus) GetVoters() []string {
+	if x != nil {
+		return x.Voters
+	}
+	return nil
+}
+
+func (x *ReplicaStatus) GetNonvoters() []string {
+	if x != nil {
+		return x.Nonvoters
+	}
+	return nil
+}
+
+func (x *ReplicaStatus) GetLeader() string {
+	if x != nil {
+		return x.Leader
+	}
+	return ""
+}
+
+type ClusterListQuery struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClusterListQuery) Reset() {
+	*x = ClusterListQuery{}
+	mi := &file_settlement_v1_settlement_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClusterListQuery) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClusterListQuery) ProtoMessage() {}
+
+func (x *ClusterListQuery) ProtoReflect() protoreflect.Message {
+	mi := &file_settlement_v1_settlement_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClusterListQuery.ProtoReflect.Descriptor instead.
+func (*ClusterListQuery) Descriptor() ([]byte, []int) {
+	return file_settlement_v1_settlement_proto_rawDescGZIP(), []int{13}
+}
+
+type BlockedCardsQuery struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BlockedCardsQuery) Reset() {
+	*x = BlockedCardsQuery{}
+	mi := &file_settlement_v1_settlement_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BlockedCardsQuery) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BlockedCardsQuery) ProtoMessage() {}
+
+func (x *BlockedCardsQuery) ProtoReflect() protoreflect.Message {
+	mi := &file_settlement_v1_settlement_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BlockedCardsQuery.ProtoReflect.Descriptor instead.
+func (*BlockedCardsQuery) Descriptor() ([]byte, []int) {
+	return file_settlement_v1_settlement_proto_rawDescGZIP(), []int{14}
+}
+
+// BlockedCards are the ids of a shard's blocked cards, sorted.
+type BlockedCards struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CardIds       []string               `protobuf:"bytes,1,rep,name=card_ids,json=cardIds,proto3" json:"card_ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BlockedCards) Reset() {
+	*x = BlockedCards{}
+	mi := &file_settlement_v1_settlement_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BlockedCards) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BlockedCards) ProtoMessage() {}
+
+func (x *BlockedCards) ProtoReflect() protoreflect.Message {
+	mi := &file_settlement_v1_settlement_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BlockedCards.ProtoReflect.Descriptor instead.
+func (*BlockedCards) Descriptor() ([]byte, []int) {
+	return file_settlement_v1_settlement_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *BlockedCards) GetCardIds() []string {
+	if x != nil {
+		return x.CardIds
+	}
+	return nil
+}
+
+// ClusterList is the registry's node list and replica placement.
+type ClusterList struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Nodes         []*v1.ClusterNode      `protobuf:"bytes,1,rep,name=nodes,proto3" json:"nodes,omitempty"`
+	Placements    []*v1.GroupPlacement   `protobuf:"bytes,2,rep,name=placements,proto3" json:"placements,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClusterList) Reset() {
+	*x = ClusterList{}
+	mi := &file_settlement_v1_settlement_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClusterList) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClusterList) ProtoMessage() {}
+
+func (x *ClusterList) ProtoReflect() protoreflect.Message {
+	mi := &file_settlement_v1_settlement_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClusterList.ProtoReflect.Descriptor instead.
+func (*ClusterList) Descriptor() ([]byte, []int) {
+	return file_settlement_v1_settlement_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *ClusterList) GetNodes() []*v1.ClusterNode {
+	if x != nil {
+		return x.Nodes
+	}
+	return nil
+}
+
+func (x *ClusterList) GetPlacements() []*v1.GroupPlacement {
+	if x != nil {
+		return x.Placements
+	}
+	return nil
+}
+
 var File_settlement_v1_settlement_proto protoreflect.FileDescriptor
 
 const file_settlement_v1_settlement_proto_rawDesc = "" +
 	"\n" +
-	"\x1esettlement/v1/settlement.proto\x12\x16civicard.settlement.v1\x1a\x17civicard/v1/admin.proto\x1a\x1ccivicard/v1/settlement.proto\x1a\x17civicard/v1/types.proto\x1a\x16ledger/v1/ledger.proto\"\xa4\x02\n" +
+	"\x1esettlement/v1/settlement.proto\x12\x16civicard.settlement.v1\x1a\x17civicard/v1/admin.proto\x1a\x1ccivicard/v1/settlement.proto\x1a\x17civicard/v1/types.proto\x1a\x16ledger/v1/ledger.proto\"\xfb\x02\n" +
 	"\x0eForwardRequest\x12\x0e\n" +
 	"\x02id\x18\x03 \x01(\x04R\x02id\x12\x14\n" +
 	"\x05group\x18\x01 \x01(\tR\x05group\x12\x1d\n" +
@@ -1213,11 +1605,12 @@ const file_settlement_v1_settlement_proto_rawDesc = "" +
 	"\x05query\x18\v \x01(\v2\x1d.civicard.settlement.v1.QueryH\x00R\x05query\x12J\n" +
 	"\n" +
 	"membership\x18\f \x01(\v2(.civicard.settlement.v1.MembershipChangeH\x00R\n" +
-	"membershipB\x06\n" +
+	"membership\x12U\n" +
+	"\x0ereplica_status\x18\r \x01(\v2,.civicard.settlement.v1.ReplicaStatusRequestH\x00R\rreplicaStatusB\x06\n" +
 	"\x04kind\"[\n" +
 	"\x0eProposeRequest\x127\n" +
 	"\bcommands\x18\x01 \x03(\v2\x1b.civicard.ledger.v1.CommandR\bcommands\x12\x10\n" +
-	"\x03all\x18\x02 \x01(\bR\x03all\"\xf2\x03\n" +
+	"\x03all\x18\x02 \x01(\bR\x03all\"\x93\x05\n" +
 	"\x05Query\x12\x19\n" +
 	"\acard_id\x18\x01 \x01(\tH\x00R\x06cardId\x12O\n" +
 	"\ftransactions\x18\x02 \x01(\v2).civicard.settlement.v1.TransactionsQueryH\x00R\ftransactions\x12'\n" +
@@ -1229,7 +1622,9 @@ const file_settlement_v1_settlement_proto_rawDesc = "" +
 	"\x10settlement_batch\x18  \x01(\x04H\x00R\x0fsettlementBatch\x12/\n" +
 	"\x12settlement_batches\x18! \x01(\rH\x00R\x11settlementBatches\x12%\n" +
 	"\rledger_totals\x18# \x01(\bH\x00R\fledgerTotals\x12'\n" +
-	"\x0estatement_sums\x18$ \x01(\x04H\x00R\rstatementSumsB\x06\n" +
+	"\x0estatement_sums\x18$ \x01(\x04H\x00R\rstatementSums\x12M\n" +
+	"\fcluster_list\x18\x05 \x01(\v2(.civicard.settlement.v1.ClusterListQueryH\x00R\vclusterList\x12P\n" +
+	"\rblocked_cards\x18\x06 \x01(\v2).civicard.settlement.v1.BlockedCardsQueryH\x00R\fblockedCardsB\x06\n" +
 	"\x04kind\"R\n" +
 	"\x13CycleStatementQuery\x12\x14\n" +
 	"\x05cycle\x18\x01 \x01(\x04R\x05cycle\x12%\n" +
@@ -1237,7 +1632,7 @@ const file_settlement_v1_settlement_proto_rawDesc = "" +
 	"\x11TransactionsQuery\x12\x17\n" +
 	"\acard_id\x18\x01 \x01(\tR\x06cardId\x12'\n" +
 	"\x0fbefore_sequence\x18\x02 \x01(\x04R\x0ebeforeSequence\x12\x14\n" +
-	"\x05limit\x18\x03 \x01(\rR\x05limit\"\x93\x06\n" +
+	"\x05limit\x18\x03 \x01(\rR\x05limit\"\xaa\a\n" +
 	"\vQueryResult\x12\x14\n" +
 	"\x05found\x18\x01 \x01(\bR\x05found\x123\n" +
 	"\x04card\x18\x02 \x01(\v2\x1d.civicard.ledger.v1.CardStateH\x00R\x04card\x12M\n" +
@@ -1249,7 +1644,9 @@ const file_settlement_v1_settlement_proto_rawDesc = "" +
 	"\x10settlement_batch\x18  \x01(\v2\x1c.civicard.v1.SettlementBatchH\x00R\x0fsettlementBatch\x12\\\n" +
 	"\x12settlement_batches\x18! \x01(\v2+.civicard.settlement.v1.SettlementBatchListH\x00R\x11settlementBatches\x12@\n" +
 	"\rledger_totals\x18# \x01(\v2\x19.civicard.v1.LedgerTotalsH\x00R\fledgerTotals\x12H\n" +
-	"\x0estatement_sums\x18$ \x01(\v2\x1f.civicard.ledger.v1.CycleTotalsH\x00R\rstatementSums\x12\x1d\n" +
+	"\x0estatement_sums\x18$ \x01(\v2\x1f.civicard.ledger.v1.CycleTotalsH\x00R\rstatementSums\x12H\n" +
+	"\fcluster_list\x18\x06 \x01(\v2#.civicard.settlement.v1.ClusterListH\x00R\vclusterList\x12K\n" +
+	"\rblocked_cards\x18\a \x01(\v2$.civicard.settlement.v1.BlockedCardsH\x00R\fblockedCards\x12\x1d\n" +
 	"\n" +
 	"open_cycle\x18\" \x01(\x04R\topenCycleB\x06\n" +
 	"\x04kind\"P\n" +
@@ -1262,7 +1659,7 @@ const file_settlement_v1_settlement_proto_rawDesc = "" +
 	"\x10MembershipChange\x124\n" +
 	"\x02op\x18\x01 \x01(\x0e2$.civicard.settlement.v1.MembershipOpR\x02op\x12\x17\n" +
 	"\anode_id\x18\x02 \x01(\tR\x06nodeId\x12\x1b\n" +
-	"\traft_addr\x18\x03 \x01(\tR\braftAddr\"\xa5\x02\n" +
+	"\traft_addr\x18\x03 \x01(\tR\braftAddr\"\xf3\x02\n" +
 	"\x0fForwardResponse\x12\x0e\n" +
 	"\x02id\x18\a \x01(\x04R\x02id\x12=\n" +
 	"\x06status\x18\x01 \x01(\x0e2%.civicard.settlement.v1.ForwardStatusR\x06status\x12\x14\n" +
@@ -1271,7 +1668,27 @@ const file_settlement_v1_settlement_proto_rawDesc = "" +
 	"\vleader_addr\x18\x04 \x01(\tR\n" +
 	"leaderAddr\x124\n" +
 	"\aresults\x18\x05 \x03(\v2\x1a.civicard.ledger.v1.ResultR\aresults\x129\n" +
-	"\x05query\x18\x06 \x01(\v2#.civicard.settlement.v1.QueryResultR\x05query*\xab\x01\n" +
+	"\x05query\x18\x06 \x01(\v2#.civicard.settlement.v1.QueryResultR\x05query\x12L\n" +
+	"\x0ereplica_status\x18\b \x01(\v2%.civicard.settlement.v1.ReplicaStatusR\rreplicaStatus\"\x16\n" +
+	"\x14ReplicaStatusRequest\"\xda\x01\n" +
+	"\rReplicaStatus\x12\x14\n" +
+	"\x05state\x18\x01 \x01(\tR\x05state\x12\x1d\n" +
+	"\n" +
+	"last_index\x18\x02 \x01(\x04R\tlastIndex\x12!\n" +
+	"\fcommit_index\x18\x03 \x01(\x04R\vcommitIndex\x12#\n" +
+	"\rapplied_index\x18\x04 \x01(\x04R\fappliedIndex\x12\x16\n" +
+	"\x06voters\x18\x05 \x03(\tR\x06voters\x12\x1c\n" +
+	"\tnonvoters\x18\x06 \x03(\tR\tnonvoters\x12\x16\n" +
+	"\x06leader\x18\a \x01(\tR\x06leader\"\x12\n" +
+	"\x10ClusterListQuery\"\x13\n" +
+	"\x11BlockedCardsQuery\")\n" +
+	"\fBlockedCards\x12\x19\n" +
+	"\bcard_ids\x18\x01 \x03(\tR\acardIds\"\x88\x01\n" +
+	"\vClusterList\x125\n" +
+	"\x05nodes\x18\x01 \x03(\v2\x1f.civicard.ledger.v1.ClusterNodeR\x05nodes\x12B\n" +
+	"\n" +
+	"placements\x18\x02 \x03(\v2\".civicard.ledger.v1.GroupPlacementR\n" +
+	"placements*\xab\x01\n" +
 	"\fMembershipOp\x12\x1d\n" +
 	"\x19MEMBERSHIP_OP_UNSPECIFIED\x10\x00\x12\x1e\n" +
 	"\x1aMEMBERSHIP_OP_ADD_NONVOTER\x10\x01\x12\x1b\n" +
@@ -1301,7 +1718,7 @@ func file_settlement_v1_settlement_proto_rawDescGZIP() []byte {
 }
 
 var file_settlement_v1_settlement_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_settlement_v1_settlement_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_settlement_v1_settlement_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_settlement_v1_settlement_proto_goTypes = []any{
 	(MembershipOp)(0),                   // 0: civicard.settlement.v1.MembershipOp
 	(ForwardStatus)(0),                  // 1: civicard.settlement.v1.ForwardStatus
@@ -1316,46 +1733,62 @@ var file_settlement_v1_settlement_proto_goTypes = []any{
 	(*TransactionList)(nil),             // 10: civicard.settlement.v1.TransactionList
 	(*MembershipChange)(nil),            // 11: civicard.settlement.v1.MembershipChange
 	(*ForwardResponse)(nil),             // 12: civicard.settlement.v1.ForwardResponse
-	(*v1.Command)(nil),                  // 13: civicard.ledger.v1.Command
-	(*v1.CardState)(nil),                // 14: civicard.ledger.v1.CardState
-	(*v11.Institution)(nil),             // 15: civicard.v1.Institution
-	(*v11.Terminal)(nil),                // 16: civicard.v1.Terminal
-	(*v1.CycleTotals)(nil),              // 17: civicard.ledger.v1.CycleTotals
-	(*v11.SettlementBatch)(nil),         // 18: civicard.v1.SettlementBatch
-	(*v11.LedgerTotals)(nil),            // 19: civicard.v1.LedgerTotals
-	(*v11.SettlementStatementLine)(nil), // 20: civicard.v1.SettlementStatementLine
-	(*v11.Transaction)(nil),             // 21: civicard.v1.Transaction
-	(*v1.Result)(nil),                   // 22: civicard.ledger.v1.Result
+	(*ReplicaStatusRequest)(nil),        // 13: civicard.settlement.v1.ReplicaStatusRequest
+	(*ReplicaStatus)(nil),               // 14: civicard.settlement.v1.ReplicaStatus
+	(*ClusterListQuery)(nil),            // 15: civicard.settlement.v1.ClusterListQuery
+	(*BlockedCardsQuery)(nil),           // 16: civicard.settlement.v1.BlockedCardsQuery
+	(*BlockedCards)(nil),                // 17: civicard.settlement.v1.BlockedCards
+	(*ClusterList)(nil),                 // 18: civicard.settlement.v1.ClusterList
+	(*v1.Command)(nil),                  // 19: civicard.ledger.v1.Command
+	(*v1.CardState)(nil),                // 20: civicard.ledger.v1.CardState
+	(*v11.Institution)(nil),             // 21: civicard.v1.Institution
+	(*v11.Terminal)(nil),                // 22: civicard.v1.Terminal
+	(*v1.CycleTotals)(nil),              // 23: civicard.ledger.v1.CycleTotals
+	(*v11.SettlementBatch)(nil),         // 24: civicard.v1.SettlementBatch
+	(*v11.LedgerTotals)(nil),            // 25: civicard.v1.LedgerTotals
+	(*v11.SettlementStatementLine)(nil), // 26: civicard.v1.SettlementStatementLine
+	(*v11.Transaction)(nil),             // 27: civicard.v1.Transaction
+	(*v1.Result)(nil),                   // 28: civicard.ledger.v1.Result
+	(*v1.ClusterNode)(nil),              // 29: civicard.ledger.v1.ClusterNode
+	(*v1.GroupPlacement)(nil),           // 30: civicard.ledger.v1.GroupPlacement
 }
 var file_settlement_v1_settlement_proto_depIdxs = []int32{
 	3,  // 0: civicard.settlement.v1.ForwardRequest.propose:type_name -> civicard.settlement.v1.ProposeRequest
 	4,  // 1: civicard.settlement.v1.ForwardRequest.query:type_name -> civicard.settlement.v1.Query
 	11, // 2: civicard.settlement.v1.ForwardRequest.membership:type_name -> civicard.settlement.v1.MembershipChange
-	13, // 3: civicard.settlement.v1.ProposeRequest.commands:type_name -> civicard.ledger.v1.Command
-	6,  // 4: civicard.settlement.v1.Query.transactions:type_name -> civicard.settlement.v1.TransactionsQuery
-	5,  // 5: civicard.settlement.v1.Query.cycle_statement:type_name -> civicard.settlement.v1.CycleStatementQuery
-	14, // 6: civicard.settlement.v1.QueryResult.card:type_name -> civicard.ledger.v1.CardState
-	10, // 7: civicard.settlement.v1.QueryResult.transactions:type_name -> civicard.settlement.v1.TransactionList
-	15, // 8: civicard.settlement.v1.QueryResult.institution:type_name -> civicard.v1.Institution
-	16, // 9: civicard.settlement.v1.QueryResult.terminal:type_name -> civicard.v1.Terminal
-	17, // 10: civicard.settlement.v1.QueryResult.cycle_totals:type_name -> civicard.ledger.v1.CycleTotals
-	8,  // 11: civicard.settlement.v1.QueryResult.cycle_statement:type_name -> civicard.settlement.v1.CycleStatementList
-	18, // 12: civicard.settlement.v1.QueryResult.settlement_batch:type_name -> civicard.v1.SettlementBatch
-	9,  // 13: civicard.settlement.v1.QueryResult.settlement_batches:type_name -> civicard.settlement.v1.SettlementBatchList
-	19, // 14: civicard.settlement.v1.QueryResult.ledger_totals:type_name -> civicard.v1.LedgerTotals
-	17, // 15: civicard.settlement.v1.QueryResult.statement_sums:type_name -> civicard.ledger.v1.CycleTotals
-	20, // 16: civicard.settlement.v1.CycleStatementList.lines:type_name -> civicard.v1.SettlementStatementLine
-	18, // 17: civicard.settlement.v1.SettlementBatchList.batches:type_name -> civicard.v1.SettlementBatch
-	21, // 18: civicard.settlement.v1.TransactionList.transactions:type_name -> civicard.v1.Transaction
-	0,  // 19: civicard.settlement.v1.MembershipChange.op:type_name -> civicard.settlement.v1.MembershipOp
-	1,  // 20: civicard.settlement.v1.ForwardResponse.status:type_name -> civicard.settlement.v1.ForwardStatus
-	22, // 21: civicard.settlement.v1.ForwardResponse.results:type_name -> civicard.ledger.v1.Result
-	7,  // 22: civicard.settlement.v1.ForwardResponse.query:type_name -> civicard.settlement.v1.QueryResult
-	23, // [23:23] is the sub-list for method output_type
-	23, // [23:23] is the sub-list for method input_type
-	23, // [23:23] is the sub-list for extension type_name
-	23, // [23:23] is the sub-list for extension extendee
-	0,  // [0:23] is the sub-list for field type_name
+	13, // 3: civicard.settlement.v1.ForwardRequest.replica_status:type_name -> civicard.settlement.v1.ReplicaStatusRequest
+	19, // 4: civicard.settlement.v1.ProposeRequest.commands:type_name -> civicard.ledger.v1.Command
+	6,  // 5: civicard.settlement.v1.Query.transactions:type_name -> civicard.settlement.v1.TransactionsQuery
+	5,  // 6: civicard.settlement.v1.Query.cycle_statement:type_name -> civicard.settlement.v1.CycleStatementQuery
+	15, // 7: civicard.settlement.v1.Query.cluster_list:type_name -> civicard.settlement.v1.ClusterListQuery
+	16, // 8: civicard.settlement.v1.Query.blocked_cards:type_name -> civicard.settlement.v1.BlockedCardsQuery
+	20, // 9: civicard.settlement.v1.QueryResult.card:type_name -> civicard.ledger.v1.CardState
+	10, // 10: civicard.settlement.v1.QueryResult.transactions:type_name -> civicard.settlement.v1.TransactionList
+	21, // 11: civicard.settlement.v1.QueryResult.institution:type_name -> civicard.v1.Institution
+	22, // 12: civicard.settlement.v1.QueryResult.terminal:type_name -> civicard.v1.Terminal
+	23, // 13: civicard.settlement.v1.QueryResult.cycle_totals:type_name -> civicard.ledger.v1.CycleTotals
+	8,  // 14: civicard.settlement.v1.QueryResult.cycle_statement:type_name -> civicard.settlement.v1.CycleStatementList
+	24, // 15: civicard.settlement.v1.QueryResult.settlement_batch:type_name -> civicard.v1.SettlementBatch
+	9,  // 16: civicard.settlement.v1.QueryResult.settlement_batches:type_name -> civicard.settlement.v1.SettlementBatchList
+	25, // 17: civicard.settlement.v1.QueryResult.ledger_totals:type_name -> civicard.v1.LedgerTotals
+	23, // 18: civicard.settlement.v1.QueryResult.statement_sums:type_name -> civicard.ledger.v1.CycleTotals
+	18, // 19: civicard.settlement.v1.QueryResult.cluster_list:type_name -> civicard.settlement.v1.ClusterList
+	17, // 20: civicard.settlement.v1.QueryResult.blocked_cards:type_name -> civicard.settlement.v1.BlockedCards
+	26, // 21: civicard.settlement.v1.CycleStatementList.lines:type_name -> civicard.v1.SettlementStatementLine
+	24, // 22: civicard.settlement.v1.SettlementBatchList.batches:type_name -> civicard.v1.SettlementBatch
+	27, // 23: civicard.settlement.v1.TransactionList.transactions:type_name -> civicard.v1.Transaction
+	0,  // 24: civicard.settlement.v1.MembershipChange.op:type_name -> civicard.settlement.v1.MembershipOp
+	1,  // 25: civicard.settlement.v1.ForwardResponse.status:type_name -> civicard.settlement.v1.ForwardStatus
+	28, // 26: civicard.settlement.v1.ForwardResponse.results:type_name -> civicard.ledger.v1.Result
+	7,  // 27: civicard.settlement.v1.ForwardResponse.query:type_name -> civicard.settlement.v1.QueryResult
+	14, // 28: civicard.settlement.v1.ForwardResponse.replica_status:type_name -> civicard.settlement.v1.ReplicaStatus
+	29, // 29: civicard.settlement.v1.ClusterList.nodes:type_name -> civicard.ledger.v1.ClusterNode
+	30, // 30: civicard.settlement.v1.ClusterList.placements:type_name -> civicard.ledger.v1.GroupPlacement
+	31, // [31:31] is the sub-list for method output_type
+	31, // [31:31] is the sub-list for method input_type
+	31, // [31:31] is the sub-list for extension type_name
+	31, // [31:31] is the sub-list for extension extendee
+	0,  // [0:31] is the sub-list for field type_name
 }
 
 func init() { file_settlement_v1_settlement_proto_init() }
@@ -1367,6 +1800,7 @@ func file_settlement_v1_settlement_proto_init() {
 		(*ForwardRequest_Propose)(nil),
 		(*ForwardRequest_Query)(nil),
 		(*ForwardRequest_Membership)(nil),
+		(*ForwardRequest_ReplicaStatus)(nil),
 	}
 	file_settlement_v1_settlement_proto_msgTypes[2].OneofWrappers = []any{
 		(*Query_CardId)(nil),
@@ -1379,6 +1813,8 @@ func file_settlement_v1_settlement_proto_init() {
 		(*Query_SettlementBatches)(nil),
 		(*Query_LedgerTotals)(nil),
 		(*Query_StatementSums)(nil),
+		(*Query_ClusterList)(nil),
+		(*Query_BlockedCards)(nil),
 	}
 	file_settlement_v1_settlement_proto_msgTypes[5].OneofWrappers = []any{
 		(*QueryResult_Card)(nil),
@@ -1391,6 +1827,8 @@ func file_settlement_v1_settlement_proto_init() {
 		(*QueryResult_SettlementBatches)(nil),
 		(*QueryResult_LedgerTotals)(nil),
 		(*QueryResult_StatementSums)(nil),
+		(*QueryResult_ClusterList)(nil),
+		(*QueryResult_BlockedCards)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1398,7 +1836,7 @@ func file_settlement_v1_settlement_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_settlement_v1_settlement_proto_rawDesc), len(file_settlement_v1_settlement_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   11,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -35,12 +35,32 @@ const (
 const (
 	// AdminServiceGetNodeProcedure is the fully-qualified name of the AdminService's GetNode RPC.
 	AdminServiceGetNodeProcedure = "/civicard.v1.AdminService/GetNode"
+	// AdminServiceListNodesProcedure is the fully-qualified name of the AdminService's ListNodes RPC.
+	AdminServiceListNodesProcedure = "/civicard.v1.AdminService/ListNodes"
+	// AdminServiceAddNodeProcedure is the fully-qualified name of the AdminService's AddNode RPC.
+	AdminServiceAddNodeProcedure = "/civicard.v1.AdminService/AddNode"
+	// AdminServiceDrainNodeProcedure is the fully-qualified name of the AdminService's DrainNode RPC.
+	AdminServiceDrainNodeProcedure = "/civicard.v1.AdminService/DrainNode"
+	// AdminServiceRemoveNodeProcedure is the fully-qualified name of the AdminService's RemoveNode RPC.
+	AdminServiceRemoveNodeProcedure = "/civicard.v1.AdminService/RemoveNode"
 )
 
 // AdminServiceClient is a client for the civicard.v1.AdminService service.
 type AdminServiceClient interface {
 	// GetNode describes the node that answers.
 	GetNode(context.Context, *connect.Request[v1.GetNodeRequest]) (*connect.Response[v1.GetNodeResponse], error)
+	// ListNodes is the cluster's node list and replica placement, as the
+	// registry holds them.
+	ListNodes(context.Context, *connect.Request[v1.ListNodesRequest]) (*connect.Response[v1.ListNodesResponse], error)
+	// AddNode lists a new node: grains and replicas then move onto it.
+	// Idempotent: adding a listed node again changes nothing.
+	AddNode(context.Context, *connect.Request[v1.AddNodeRequest]) (*connect.Response[v1.ClusterNodeInfo], error)
+	// DrainNode takes a node out of the membership and moves its replicas
+	// off; it keeps running, hosting nothing, until RemoveNode.
+	DrainNode(context.Context, *connect.Request[v1.DrainNodeRequest]) (*connect.Response[v1.ClusterNodeInfo], error)
+	// RemoveNode forgets a drained node (one that hosts no replica any
+	// more); its process then stops.
+	RemoveNode(context.Context, *connect.Request[v1.RemoveNodeRequest]) (*connect.Response[v1.ClusterNodeInfo], error)
 }
 
 // NewAdminServiceClient constructs a client for the civicard.v1.AdminService service. By default,
@@ -60,12 +80,40 @@ func NewAdminServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			connect.WithSchema(adminServiceMethods.ByName("GetNode")),
 			connect.WithClientOptions(opts...),
 		),
+		listNodes: connect.NewClient[v1.ListNodesRequest, v1.ListNodesResponse](
+			httpClient,
+			baseURL+AdminServiceListNodesProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("ListNodes")),
+			connect.WithClientOptions(opts...),
+		),
+		addNode: connect.NewClient[v1.AddNodeRequest, v1.ClusterNodeInfo](
+			httpClient,
+			baseURL+AdminServiceAddNodeProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("AddNode")),
+			connect.WithClientOptions(opts...),
+		),
+		drainNode: connect.NewClient[v1.DrainNodeRequest, v1.ClusterNodeInfo](
+			httpClient,
+			baseURL+AdminServiceDrainNodeProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("DrainNode")),
+			connect.WithClientOptions(opts...),
+		),
+		removeNode: connect.NewClient[v1.RemoveNodeRequest, v1.ClusterNodeInfo](
+			httpClient,
+			baseURL+AdminServiceRemoveNodeProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("RemoveNode")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // adminServiceClient implements AdminServiceClient.
 type adminServiceClient struct {
-	getNode *connect.Client[v1.GetNodeRequest, v1.GetNodeResponse]
+	getNode    *connect.Client[v1.GetNodeRequest, v1.GetNodeResponse]
+	listNodes  *connect.Client[v1.ListNodesRequest, v1.ListNodesResponse]
+	addNode    *connect.Client[v1.AddNodeRequest, v1.ClusterNodeInfo]
+	drainNode  *connect.Client[v1.DrainNodeRequest, v1.ClusterNodeInfo]
+	removeNode *connect.Client[v1.RemoveNodeRequest, v1.ClusterNodeInfo]
 }
 
 // GetNode calls civicard.v1.AdminService.GetNode.
@@ -73,10 +121,42 @@ func (c *adminServiceClient) GetNode(ctx context.Context, req *connect.Request[v
 	return c.getNode.CallUnary(ctx, req)
 }
 
+// ListNodes calls civicard.v1.AdminService.ListNodes.
+func (c *adminServiceClient) ListNodes(ctx context.Context, req *connect.Request[v1.ListNodesRequest]) (*connect.Response[v1.ListNodesResponse], error) {
+	return c.listNodes.CallUnary(ctx, req)
+}
+
+// AddNode calls civicard.v1.AdminService.AddNode.
+func (c *adminServiceClient) AddNode(ctx context.Context, req *connect.Request[v1.AddNodeRequest]) (*connect.Response[v1.ClusterNodeInfo], error) {
+	return c.addNode.CallUnary(ctx, req)
+}
+
+// DrainNode calls civicard.v1.AdminService.DrainNode.
+func (c *adminServiceClient) DrainNode(ctx context.Context, req *connect.Request[v1.DrainNodeRequest]) (*connect.Response[v1.ClusterNodeInfo], error) {
+	return c.drainNode.CallUnary(ctx, req)
+}
+
+// RemoveNode calls civicard.v1.AdminService.RemoveNode.
+func (c *adminServiceClient) RemoveNode(ctx context.Context, req *connect.Request[v1.RemoveNodeRequest]) (*connect.Response[v1.ClusterNodeInfo], error) {
+	return c.removeNode.CallUnary(ctx, req)
+}
+
 // AdminServiceHandler is an implementation of the civicard.v1.AdminService service.
 type AdminServiceHandler interface {
 	// GetNode describes the node that answers.
 	GetNode(context.Context, *connect.Request[v1.GetNodeRequest]) (*connect.Response[v1.GetNodeResponse], error)
+	// ListNodes is the cluster's node list and replica placement, as the
+	// registry holds them.
+	ListNodes(context.Context, *connect.Request[v1.ListNodesRequest]) (*connect.Response[v1.ListNodesResponse], error)
+	// AddNode lists a new node: grains and replicas then move onto it.
+	// Idempotent: adding a listed node again changes nothing.
+	AddNode(context.Context, *connect.Request[v1.AddNodeRequest]) (*connect.Response[v1.ClusterNodeInfo], error)
+	// DrainNode takes a node out of the membership and moves its replicas
+	// off; it keeps running, hosting nothing, until RemoveNode.
+	DrainNode(context.Context, *connect.Request[v1.DrainNodeRequest]) (*connect.Response[v1.ClusterNodeInfo], error)
+	// RemoveNode forgets a drained node (one that hosts no replica any
+	// more); its process then stops.
+	RemoveNode(context.Context, *connect.Request[v1.RemoveNodeRequest]) (*connect.Response[v1.ClusterNodeInfo], error)
 }
 
 // NewAdminServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -92,10 +172,42 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 		connect.WithSchema(adminServiceMethods.ByName("GetNode")),
 		connect.WithHandlerOptions(opts...),
 	)
+	adminServiceListNodesHandler := connect.NewUnaryHandler(
+		AdminServiceListNodesProcedure,
+		svc.ListNodes,
+		connect.WithSchema(adminServiceMethods.ByName("ListNodes")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceAddNodeHandler := connect.NewUnaryHandler(
+		AdminServiceAddNodeProcedure,
+		svc.AddNode,
+		connect.WithSchema(adminServiceMethods.ByName("AddNode")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceDrainNodeHandler := connect.NewUnaryHandler(
+		AdminServiceDrainNodeProcedure,
+		svc.DrainNode,
+		connect.WithSchema(adminServiceMethods.ByName("DrainNode")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceRemoveNodeHandler := connect.NewUnaryHandler(
+		AdminServiceRemoveNodeProcedure,
+		svc.RemoveNode,
+		connect.WithSchema(adminServiceMethods.ByName("RemoveNode")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/civicard.v1.AdminService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case AdminServiceGetNodeProcedure:
 			adminServiceGetNodeHandler.ServeHTTP(w, r)
+		case AdminServiceListNodesProcedure:
+			adminServiceListNodesHandler.ServeHTTP(w, r)
+		case AdminServiceAddNodeProcedure:
+			adminServiceAddNodeHandler.ServeHTTP(w, r)
+		case AdminServiceDrainNodeProcedure:
+			adminServiceDrainNodeHandler.ServeHTTP(w, r)
+		case AdminServiceRemoveNodeProcedure:
+			adminServiceRemoveNodeHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -107,4 +219,20 @@ type UnimplementedAdminServiceHandler struct{}
 
 func (UnimplementedAdminServiceHandler) GetNode(context.Context, *connect.Request[v1.GetNodeRequest]) (*connect.Response[v1.GetNodeResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("civicard.v1.AdminService.GetNode is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) ListNodes(context.Context, *connect.Request[v1.ListNodesRequest]) (*connect.Response[v1.ListNodesResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("civicard.v1.AdminService.ListNodes is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) AddNode(context.Context, *connect.Request[v1.AddNodeRequest]) (*connect.Response[v1.ClusterNodeInfo], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("civicard.v1.AdminService.AddNode is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) DrainNode(context.Context, *connect.Request[v1.DrainNodeRequest]) (*connect.Response[v1.ClusterNodeInfo], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("civicard.v1.AdminService.DrainNode is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) RemoveNode(context.Context, *connect.Request[v1.RemoveNodeRequest]) (*connect.Response[v1.ClusterNodeInfo], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("civicard.v1.AdminService.RemoveNode is not implemented"))
 }
