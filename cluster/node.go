@@ -39,13 +39,18 @@ type NodeConfig struct {
 	// MembershipRefresh is how often the automanaged provider polls every
 	// peer's health endpoint: a dead node is noticed after about this long.
 	MembershipRefresh time.Duration
+	// QuorumLossMax is how long the node may see fewer than a quorum of
+	// Peers before it stops with ErrRestartRequired (quorum.go): longer
+	// than the membership takes to declare a node dead, so that a
+	// partition is told from a slow poll.
+	QuorumLossMax time.Duration
 }
 
 // DefaultNodeConfig returns the settings of `civicard node`; Name, DataDir
 // and Peers must be set. The demo city is loaded by the first peer (by
 // name) when the cluster is new.
 func DefaultNodeConfig() NodeConfig {
-	return NodeConfig{Settings: DefaultSettings(), MembershipRefresh: 500 * time.Millisecond}
+	return NodeConfig{Settings: DefaultSettings(), MembershipRefresh: 500 * time.Millisecond, QuorumLossMax: 3 * time.Second}
 }
 
 // Validate rejects settings that cannot work.
@@ -63,6 +68,9 @@ func (c NodeConfig) Validate() error {
 	}
 	if c.MembershipRefresh < 100*time.Millisecond || c.MembershipRefresh > time.Minute {
 		return fmt.Errorf("cluster: MembershipRefresh %v outside [100ms, 1m]", c.MembershipRefresh)
+	}
+	if c.QuorumLossMax < 4*c.MembershipRefresh || c.QuorumLossMax > 10*time.Minute {
+		return fmt.Errorf("cluster: QuorumLossMax %v outside [4 membership refreshes (%v), 10m]", c.QuorumLossMax, 4*c.MembershipRefresh)
 	}
 	return c.validate()
 }
@@ -128,6 +136,7 @@ func StartNode(ctx context.Context, cfg NodeConfig) (*Node, error) {
 			time.Sleep(leaveGrace * cfg.MembershipRefresh)
 		},
 		watchPauses: true,
+		quorum:      newQuorumWatch(cfg.Peers, cfg.QuorumLossMax),
 	}
 	if !cfg.Gateway {
 		layout, err := NewLayout(cfg.Peers, cmp.Or(cfg.Shards, DefaultShards(len(cfg.Peers))))

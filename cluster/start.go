@@ -45,6 +45,9 @@ type startSpec struct {
 	// watchPauses stops the node after a pause long enough for the other
 	// members to have declared it dead.
 	watchPauses bool
+	// quorum, if set, stops the node when it has been cut off from most of
+	// the cluster (quorum.go), and keeps it unready while it is.
+	quorum *quorumWatch
 }
 
 // start brings a node up: secrets, its Raft groups (waiting for every
@@ -110,12 +113,29 @@ func start(ctx context.Context, spec startSpec) (_ *Node, err error) {
 			spec.leaveMembership()
 		}
 	}
+	// One slot per watch: each fails at most once.
+	node.failed = make(chan error, 2)
 	if spec.watchPauses {
-		node.failed = make(chan error, 1)
 		ticker := time.NewTicker(pauseTick)
 		go func() {
 			defer ticker.Stop()
-			watchPauses(life, time.Now(), ticker.C, node.failed)
+			watchPauses(life, time.Now(), ticker.C, node.fail)
+		}()
+	}
+	if spec.quorum != nil {
+		ledgerReady := node.ready
+		node.ready = func() error { return errors.Join(spec.quorum.ready(), ledgerReady()) }
+		members := node.Cluster.MemberList
+		ticker := time.NewTicker(quorumTick)
+		go func() {
+			defer ticker.Stop()
+			spec.quorum.run(life, ticker.C, func() []string {
+				var addrs []string
+				for _, m := range members.Members().Members() {
+					addrs = append(addrs, m.Address())
+				}
+				return addrs
+			}, node.fail)
 		}()
 	}
 	return node, nil

@@ -30,6 +30,7 @@ func runNode(ctx context.Context, self string, args []string, stdout, stderr io.
 	shards := fs.Int("shards", 0, "ledger shards, fixed when the cluster is created (default: one per 3 nodes)")
 	seed := fs.Uint64("seed", demo.DefaultConfig().Seed, "seed of the demo city the first node loads into a new cluster")
 	cards := fs.Int("cards", demo.DefaultConfig().Cards, "cards in the demo city (0: no demo data)")
+	quorumLossMax := fs.Duration("quorum-timeout", cluster.DefaultNodeConfig().QuorumLossMax, "how long the node may see fewer than a quorum of --peers before it exits with status 3 to be started again as a new member")
 	serving := addServeFlags(fs)
 	if _, err := parse(fs, args, 0); err != nil {
 		return err
@@ -45,6 +46,7 @@ func runNode(ctx context.Context, self string, args []string, stdout, stderr io.
 		cfg := cluster.DefaultNodeConfig()
 		cfg.Name, cfg.DataDir, cfg.SecretsDir, cfg.Peers, cfg.Shards = *nodeName, *dataDir, *secretsDir, peers, *shards
 		cfg.Gateway, cfg.GatewayActor = gatewayOnly, *actorAddr
+		cfg.QuorumLossMax = *quorumLossMax
 		cfg.Demo.Seed, cfg.Demo.Cards = *seed, *cards
 		cfg.Logger, cfg.Registerer = logger, registry
 		return cluster.StartNode(ctx, cfg)
