@@ -11,8 +11,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/asynkron/protoactor-go/cluster/clusterproviders/automanaged"
-
 	"civicard/settlement"
 )
 
@@ -36,6 +34,8 @@ type NodeConfig struct {
 	// Peers, and listens on GatewayActor.
 	Gateway      bool
 	GatewayActor string
+	// Membership says how the node finds the other members (provider.go).
+	Membership Membership
 	// MembershipRefresh is how often the automanaged provider polls every
 	// peer's health endpoint: a dead node is noticed after about this long.
 	MembershipRefresh time.Duration
@@ -50,7 +50,10 @@ type NodeConfig struct {
 // and Peers must be set. The demo city is loaded by the first peer (by
 // name) when the cluster is new.
 func DefaultNodeConfig() NodeConfig {
-	return NodeConfig{Settings: DefaultSettings(), MembershipRefresh: 500 * time.Millisecond, QuorumLossMax: 3 * time.Second}
+	return NodeConfig{
+		Settings: DefaultSettings(), Membership: DefaultMembership(),
+		MembershipRefresh: 500 * time.Millisecond, QuorumLossMax: 3 * time.Second,
+	}
 }
 
 // Validate rejects settings that cannot work.
@@ -64,6 +67,9 @@ func (c NodeConfig) Validate() error {
 		return fmt.Errorf("cluster: node %q is not among the peers", c.Name)
 	}
 	if err := checkUnique(c.Peers); err != nil {
+		return err
+	}
+	if err := c.Membership.validate(); err != nil {
 		return err
 	}
 	if c.MembershipRefresh < 100*time.Millisecond || c.MembershipRefresh > time.Minute {
@@ -123,7 +129,10 @@ func StartNode(ctx context.Context, cfg NodeConfig) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	provider := automanaged.NewWithConfig(cfg.MembershipRefresh, healthPort, hosts...)
+	provider, err := newProvider(cfg.Membership, cfg.MembershipRefresh, healthPort, hosts)
+	if err != nil {
+		return nil, err
+	}
 	spec := startSpec{
 		Settings: cfg.Settings, name: cfg.Name, secretsDir: cmp.Or(cfg.SecretsDir, cfg.DataDir),
 		raftAddr: self.Raft, loadsDemo: firstPeer(cfg.Peers) == cfg.Name,

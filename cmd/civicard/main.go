@@ -36,6 +36,7 @@ const usage = `civicard — the city's public-services card
 Usage:
   civicard up [--data DIR] [--http ADDR] [--seed N] [--cards N]
   civicard node --name N --peers NAME=ACTOR=RAFT,... [--data DIR] [--secrets DIR] [--http ADDR] [--shards N]
+                [--membership automanaged|consul|etcd|k8s] [--quorum-timeout D]
   civicard gateway --name N --actor ADDR --peers ... [--http ADDR]   a member that only serves the API
   civicard card show ID
   civicard card transactions ID [--limit N]

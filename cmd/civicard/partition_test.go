@@ -3,8 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -42,13 +45,19 @@ func TestClusterPartition(t *testing.T) {
 const cutOffMax = 15 * time.Second
 
 func partition(lab *netLab, leader bool, name string) clusterFault {
-	return clusterFault{name: name, resumeMax: 3 * time.Second, inject: func(t *testing.T, c *testCluster, l *clusterLoad) faultOutcome {
+	// A silent cut is noticed only by timeouts: the membership's health
+	// poll (2 s) and the clients' attempts (3 s), which bound how long
+	// taps stop altogether; the worst single tap (an attempt at the
+	// cut-off node, then one at a grain it still hosted) is reported.
+	return clusterFault{name: name, resumeMax: 4 * time.Second, inject: func(t *testing.T, c *testCluster, l *clusterLoad) faultOutcome {
 		victim := c.pick(t, leader)
 		p := newProbe(t, c, l, victim)
 		at := time.Now()
 		lab.cut(t, victim, actorNet, raftNet)
 		p.start()
 		l.waitAcked(t, 300) // the majority carries on
+		// Until it stops, it tells a load balancer not to send it anything.
+		unready := c.waitUnready(t, victim, "sees 1 of the cluster's 3 nodes")
 		select {
 		case <-c.nodes[victim].Exited():
 		case <-time.After(cutOffMax - time.Since(at)):
@@ -63,8 +72,8 @@ func partition(lab *netLab, leader bool, name string) clusterFault {
 		lab.heal(t, victim, actorNet, raftNet)
 		healed := time.Now()
 		c.restart(t, victim)
-		t.Logf("n%d cut off: it stopped itself after %v; %d taps sent to it meanwhile, %d answered; started again after the heal, it took taps %v later",
-			victim+1, stopped.Round(time.Millisecond), p.sent.Load(), p.answered.Load(), time.Since(healed).Round(time.Millisecond))
+		t.Logf("n%d cut off: unready after %v, stopped itself after %v; %d taps sent to it meanwhile, %d answered; started again after the heal, it took taps %v later",
+			victim+1, unready.Sub(at).Round(time.Millisecond), stopped.Round(time.Millisecond), p.sent.Load(), p.answered.Load(), time.Since(healed).Round(time.Millisecond))
 		return faultOutcome{at: []time.Time{at}, alive: c.aliveWithout(-1)}
 	}}
 }
@@ -139,6 +148,28 @@ func (p *probe) start() {
 func (p *probe) finish() {
 	p.stop.Store(true)
 	p.wg.Wait()
+}
+
+// waitUnready waits until node i's /healthz answers 503 with reason, and
+// returns when it did.
+func (c *testCluster) waitUnready(t *testing.T, i int, reason string) time.Time {
+	t.Helper()
+	deadline := time.Now().Add(cutOffMax)
+	var last string
+	for time.Now().Before(deadline) {
+		res, err := c.http.Get(c.nodes[i].BaseURL + "/healthz")
+		if err == nil {
+			body, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			last = fmt.Sprintf("%d %s", res.StatusCode, body)
+			if res.StatusCode == http.StatusServiceUnavailable && strings.Contains(string(body), reason) {
+				return time.Now()
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("n%d /healthz did not say %q in time; last: %s", i+1, reason, last)
+	return time.Time{}
 }
 
 var (
