@@ -126,7 +126,7 @@ func startClusterAt(t *testing.T, places []nodePlace, args ...string) *testClust
 
 // cards returns the card service at node i's gateway.
 func (c *testCluster) cards(i int) civicardv1connect.CardServiceClient {
-	return civicardv1connect.NewCardServiceClient(c.http, c.nodes[i].BaseURL, terminals.WithCredential(c.operator))
+	return civicardv1connect.NewCardServiceClient(c.http, c.nodes[i].URL(), terminals.WithCredential(c.operator))
 }
 
 // restart starts node i again on its data and waits until it is healthy.
@@ -231,13 +231,8 @@ func startClusterLoad(t *testing.T, c *testCluster, tapWorkers, topUpWorkers, ca
 			used++
 		}
 	}
-	n := len(c.nodes)
 	for w := range tapWorkers {
 		seed := c.data.Terminals[w]
-		clients := make([]*terminals.Client, n)
-		for i := range n {
-			clients[i] = terminals.NewClient(c.http, c.nodes[i].BaseURL, seed.Terminal.GetTerminalId(), seed.Credential)
-		}
 		rng := rand.New(rand.NewPCG(3, uint64(w)))
 		l.wg.Go(func() {
 			for seq := uint64(1); !l.stop.Load(); seq++ {
@@ -247,7 +242,8 @@ func startClusterLoad(t *testing.T, c *testCluster, tapWorkers, topUpWorkers, ca
 				send := func(i int) (*civicardv1.TapResponse, error) {
 					ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 					defer cancel()
-					return clients[i].Tap(ctx, seq, card, terminals.Purchase{}, sent)
+					client := terminals.NewClient(c.http, c.nodes[i].URL(), seed.Terminal.GetTerminalId(), seed.Credential)
+					return client.Tap(ctx, seq, card, terminals.Purchase{}, sent)
 				}
 				res, err := l.retry(w, send)
 				l.record(ackedOp{cardID: card, transactionID: id, tap: &tapKey{w, seq}, answer: res}, err, sent, send)
@@ -313,19 +309,20 @@ func (l *clusterLoad) record(op ackedOp, err error, sent time.Time, send sendFun
 	}
 }
 
-// resolve sends every operation whose outcome was left unknown again
-// through gateway g, as its client would once the cluster answers, until
-// it is answered: afterwards every operation tried is either acknowledged
-// or was refused. Call it after finish.
-func (l *clusterLoad) resolve(t *testing.T, g int) {
+// resolve sends every operation whose outcome was left unknown again, as
+// its client would once the cluster answers, through the gateways in turn
+// (a restarted node's address has changed) until it is answered:
+// afterwards every operation tried is either acknowledged or was refused.
+// Call it after finish.
+func (l *clusterLoad) resolve(t *testing.T) {
 	t.Helper()
 	pending := l.unknown
 	l.unknown = nil
 	for _, p := range pending {
 		var res *civicardv1.TapResponse
 		var err error
-		for range attemptsMax {
-			if res, err = p.send(g); err == nil || !terminals.OutcomeUnknown(err) {
+		for attempt := range attemptsMax {
+			if res, err = p.send(attempt % len(l.c.nodes)); err == nil || !terminals.OutcomeUnknown(err) {
 				break
 			}
 			time.Sleep(100 * time.Millisecond)
@@ -569,7 +566,7 @@ func (fault clusterFault) run(t *testing.T, c *testCluster) {
 		gap = max(gap, l.gap(at, 10*time.Second))
 	}
 	l.finish()
-	l.resolve(t, slices.Index(outcome.alive, true))
+	l.resolve(t)
 	l.verify(t, slices.Index(outcome.alive, true))
 	c.checkReplicas(t, outcome.alive, l)
 	t.Logf("%s: %d operations acknowledged, %d sent; an operation sent in the 2 s after the fault waited at most %v; no operation was acknowledged for %v at most",

@@ -251,7 +251,7 @@ func TestDuplicateActivationsChargeOnce(t *testing.T) {
 	c.restart(t, lone)
 	l.waitAcked(t, 100)
 	l.finish()
-	l.resolve(t, 1)
+	l.resolve(t)
 	l.verify(t, 1)
 	c.checkReplicas(t, c.aliveWithout(-1), l)
 	t.Logf("card %s active on n1 and on n2/n3 at once for %v: %d operations acknowledged meanwhile, %v version retries (civicard_card_version_retries_total over the nodes); %d acknowledged in all, balance exact",

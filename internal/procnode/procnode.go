@@ -126,7 +126,10 @@ func (n *Node) Start(ctx context.Context) error {
 		close(n.exited)
 	}()
 	select {
-	case n.BaseURL = <-urls:
+	case url := <-urls:
+		n.mu.Lock()
+		n.BaseURL = url
+		n.mu.Unlock()
 	case <-n.exited:
 		return fmt.Errorf("civicard exited before it was up: %s\n%s", n.cmd.ProcessState, n.stderrTail)
 	case <-ctx.Done():
@@ -154,6 +157,13 @@ func (n *Node) waitHealthy(ctx context.Context) error {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// URL is BaseURL, for callers that read it while Start may run again.
+func (n *Node) URL() string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.BaseURL
 }
 
 // Output returns what the process printed on stdout so far.
