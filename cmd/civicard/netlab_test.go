@@ -49,8 +49,12 @@ func newNetLab(t *testing.T, nodes int) *netLab {
 		if strings.Contains(string(routes), lab.subnet(actorNet)) || strings.Contains(string(routes), lab.subnet(raftNet)) {
 			continue
 		}
-		if err := exec.Command("ip", "link", "add", lab.bridge(), "type", "bridge").Run(); err == nil {
+		out, err := exec.Command("ip", "link", "add", lab.bridge(), "type", "bridge").CombinedOutput()
+		if err == nil {
 			break
+		}
+		if strings.Contains(string(out), "not permitted") {
+			t.Skipf("cannot create network devices (needs root): %s", out)
 		}
 	}
 	if lab.id == netLabsMax {
