@@ -8,12 +8,23 @@
 //   - StartEmbedded is a cluster of one, in one process: the in-memory
 //     membership provider, and the registry group and one ledger shard with
 //     this node as their only voter.
-//   - StartNode is one of several processes. A new cluster's nodes are
-//     given the same peer list (--peers); the registry and shards are placed
-//     by NewLayout on three nodes each (topology.go). A node replicates the
-//     groups naming it and reaches the others through settlement's
-//     forwarding; the grains reach every group through routedLedger
-//     (router.go), which sends a card's commands to its shard.
+//   - StartNode is one of several processes: a membership provider (by
+//     default the automanaged protocol over the replicated node list, see
+//     Scaling below; Consul, etcd or Kubernetes in a binary built with
+//     their tag, provider.go). A new cluster's nodes are given the same
+//     peer list (--peers); the registry and shards are placed by NewLayout
+//     on three nodes each (topology.go). A node replicates the groups
+//     naming it and reaches the others through settlement's forwarding; the
+//     grains reach every group through routedLedger (router.go), which
+//     sends a card's commands to its shard.
+//
+// The actor library never takes back a member it has declared dead. So a
+// cluster node watches for the two ways of being declared dead while still
+// running — a long pause (pause.go) and being cut off from most of the
+// cluster (quorum.go) — and then fails with ErrRestartRequired, for its
+// supervisor to start it again as a new member. Money is safe meanwhile
+// either way: a cut-off node cannot commit, and a card grain active on
+// both sides of a split is held to the ledger's card versions.
 //
 // Both build a startSpec and call start (start.go), so the embedded node
 // runs exactly the code a cluster runs.

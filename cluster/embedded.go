@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	protocluster "github.com/asynkron/protoactor-go/cluster"
@@ -124,8 +125,10 @@ type Node struct {
 	Settlement *Settler
 
 	// failed receives an error when the node can no longer serve and must
-	// be started again; nil for the embedded node.
+	// be started again (fail); never for the embedded node. lost is set
+	// then.
 	failed chan error
+	lost   atomic.Bool
 	// name is the node's name in its cluster; empty for the embedded node.
 	name string
 	// scaler keeps a multi-node cluster's node in line with the replicated
@@ -144,10 +147,20 @@ type Node struct {
 	closeErr    error
 }
 
-// Close leaves the cluster (grains terminate), then closes the ledger. Safe
-// to call more than once.
+// Close leaves the cluster (grains terminate), then closes the ledger; a
+// node that failed (Failed) only stops. Safe to call more than once.
 func (n *Node) Close() error {
 	n.closeOnce.Do(func() {
+		// A member the cluster has taken for dead has nobody to hand its
+		// work to or to take leave of, and its grains' calls would only
+		// time out: it stops at once. Its grains keep nothing the ledger
+		// does not have.
+		if n.lost.Load() {
+			n.Cluster.Shutdown(false)
+			n.stop()
+			n.closeErr = n.closeLedger()
+			return
+		}
 		if n.handOver != nil {
 			n.handOver()
 		}
@@ -158,9 +171,16 @@ func (n *Node) Close() error {
 	return n.closeErr
 }
 
+// fail reports that the node can no longer serve; at most one report per
+// watch fits in failed.
+func (n *Node) fail(err error) {
+	n.lost.Store(true)
+	n.failed <- err
+}
+
 // Failed receives an error when the node can no longer serve (see
-// watchPauses) and its process should stop; it never does for the embedded
-// node.
+// watchPauses and quorumWatch) and its process should stop; it never does
+// for the embedded node.
 func (n *Node) Failed() <-chan error { return n.failed }
 
 // Ready reports whether the node takes taps: its ledger has a leader it can

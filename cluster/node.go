@@ -34,9 +34,16 @@ type NodeConfig struct {
 	// Peers, and listens on GatewayActor.
 	Gateway      bool
 	GatewayActor string
+	// Membership says how the node finds the other members (provider.go).
+	Membership Membership
 	// MembershipRefresh is how often the membership provider polls every
 	// member's health endpoint: a dead node is noticed after about this long.
 	MembershipRefresh time.Duration
+	// QuorumLossMax is how long the node may see fewer than a quorum of
+	// Peers before it stops with ErrRestartRequired (quorum.go): longer
+	// than the membership takes to declare a node dead, so that a
+	// partition is told from a slow poll.
+	QuorumLossMax time.Duration
 	// Join makes a node that is not among the Peers of a running cluster:
 	// the Raft addresses of some of its nodes (one that replicates the
 	// registry is enough), asked for the node list. Peers is then empty and
@@ -50,7 +57,10 @@ type NodeConfig struct {
 // and Peers must be set. The demo city is loaded by the first peer (by
 // name) when the cluster is new.
 func DefaultNodeConfig() NodeConfig {
-	return NodeConfig{Settings: DefaultSettings(), MembershipRefresh: 500 * time.Millisecond}
+	return NodeConfig{
+		Settings: DefaultSettings(), Membership: DefaultMembership(),
+		MembershipRefresh: 500 * time.Millisecond, QuorumLossMax: 3 * time.Second,
+	}
 }
 
 // Validate rejects settings that cannot work.
@@ -88,8 +98,14 @@ func (c NodeConfig) Validate() error {
 	if err := checkUnique(c.Peers); err != nil {
 		return err
 	}
+	if err := c.Membership.validate(); err != nil {
+		return err
+	}
 	if c.MembershipRefresh < 100*time.Millisecond || c.MembershipRefresh > time.Minute {
 		return fmt.Errorf("cluster: MembershipRefresh %v outside [100ms, 1m]", c.MembershipRefresh)
+	}
+	if c.QuorumLossMax < 4*c.MembershipRefresh || c.QuorumLossMax > 10*time.Minute {
+		return fmt.Errorf("cluster: QuorumLossMax %v outside [4 membership refreshes (%v), 10m]", c.QuorumLossMax, 4*c.MembershipRefresh)
 	}
 	return c.validate()
 }
@@ -141,7 +157,7 @@ func StartNode(ctx context.Context, cfg NodeConfig) (*Node, error) {
 		}
 		hosts = append(hosts, h)
 	}
-	health, _, err := healthAddr(self.Actor)
+	health, healthPort, err := healthAddr(self.Actor)
 	if err != nil {
 		return nil, err
 	}
@@ -150,10 +166,27 @@ func StartNode(ctx context.Context, cfg NodeConfig) (*Node, error) {
 		raftAddr: self.Raft, actorAddr: self.Actor, join: cfg.Join,
 		watchPauses: true,
 	}
+	// The quorum is counted among the peers the cluster was created with;
+	// a node that joined later has none to count and goes without the
+	// watch.
+	if len(cfg.Peers) > 0 {
+		spec.quorum = newQuorumWatch(cfg.Peers, cfg.QuorumLossMax)
+	}
 	// A node or gateway starts with the peers (a joining node with nobody:
 	// it learns the members from the registry) and follows the node list.
-	provider := newNodeListProvider(cfg.MembershipRefresh, health, hosts, cfg.Logger)
-	spec.provider, spec.nodeList = provider, provider
+	// With the automanaged protocol the provider polls the replicated node
+	// list's hosts; a provider backed by a service (Consul, etcd,
+	// Kubernetes) finds the members there.
+	if cfg.Membership.Provider == "" || cfg.Membership.Provider == MembershipAutomanaged {
+		provider := newNodeListProvider(cfg.MembershipRefresh, health, hosts, cfg.Logger)
+		spec.provider, spec.nodeList = provider, provider
+	} else {
+		if spec.provider, err = newProvider(cfg.Membership, cfg.MembershipRefresh, healthPort, hosts); err != nil {
+			return nil, err
+		}
+		spec.nodeList = serviceMembership{}
+	}
+	provider := spec.provider
 	shutdownProvider := func() error { return provider.Shutdown(true) }
 	if cfg.Gateway {
 		for _, p := range cfg.Peers {

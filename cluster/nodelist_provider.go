@@ -17,6 +17,19 @@ import (
 	"github.com/asynkron/protoactor-go/cluster/clusterproviders/automanaged"
 )
 
+// membershipHosts is what the scaler steers of a membership provider: the
+// hosts it polls.
+type membershipHosts interface {
+	setHosts(hosts []string)
+}
+
+// serviceMembership is the membershipHosts of a provider backed by a
+// service (Consul, etcd, Kubernetes): the service knows the members, and
+// the node list's hosts are not its business.
+type serviceMembership struct{}
+
+func (serviceMembership) setHosts([]string) {}
+
 // nodeListProvider is protoactor's membership over a host list that
 // changes: it answers /_health on the actor port + 1 as the automanaged
 // provider does (same JSON, so either can poll the other), and polls the

@@ -24,11 +24,11 @@ const (
 	pauseMax = 2 * time.Second
 )
 
-// watchPauses sends one error on failed when two ticks (a time.Ticker's,
-// which carry the time they fired: after a pause, the time of waking) are
-// more than pauseMax apart, and returns; or returns when ctx ends. start is
-// the time before the first tick.
-func watchPauses(ctx context.Context, start time.Time, tick <-chan time.Time, failed chan<- error) {
+// watchPauses calls fail once when two ticks (a time.Ticker's, which carry
+// the time they fired: after a pause, the time of waking) are more than
+// pauseMax apart, and returns; or returns when ctx ends. start is the time
+// before the first tick.
+func watchPauses(ctx context.Context, start time.Time, tick <-chan time.Time, fail func(error)) {
 	last := start
 	for {
 		var current time.Time
@@ -38,7 +38,7 @@ func watchPauses(ctx context.Context, start time.Time, tick <-chan time.Time, fa
 		case current = <-tick:
 		}
 		if gap := current.Sub(last); gap > pauseMax {
-			failed <- fmt.Errorf("cluster: this process did not run for %v (paused or starved): the cluster has likely declared it dead and blocks its identity; stopping so it can be started again as a new member", gap.Round(time.Millisecond))
+			fail(fmt.Errorf("cluster: %w: this process did not run for %v (paused or starved): the cluster has likely declared it dead and blocks its identity; stopping so it can be started again as a new member", ErrRestartRequired, gap.Round(time.Millisecond)))
 			return
 		}
 		last = current

@@ -91,7 +91,7 @@ func (v clusterView) shards() int {
 type scaler struct {
 	name     string
 	host     *settlement.Host
-	provider *nodeListProvider
+	provider membershipHosts
 	logger   *slog.Logger
 	// seed is the layout of --peers, written to a registry that lists no
 	// node yet; nil on a node that joined.

@@ -51,11 +51,14 @@ type startSpec struct {
 	// with: Raft addresses of nodes of the running cluster, asked for the
 	// node list and placement. The node then has no layout.
 	join []string
-	// nodeList, if set, is the membership provider that follows the
-	// replicated node list; provider is then this one.
-	nodeList *nodeListProvider
+	// nodeList, if set, is the part of the membership provider that
+	// follows the replicated node list (the hosts it polls).
+	nodeList membershipHosts
 	// registryPeers, for a gateway: where to read the node list.
 	registryPeers []settlement.Peer
+	// quorum, if set, stops the node when it has been cut off from most of
+	// the cluster (quorum.go), and keeps it unready while it is.
+	quorum *quorumWatch
 }
 
 // start brings a node up: secrets, its Raft groups (waiting for every
@@ -76,6 +79,9 @@ func start(ctx context.Context, spec startSpec) (_ *Node, err error) {
 	node := &Node{
 		name: spec.name, OperatorToken: operatorToken, CredentialKey: credentialKey, stop: stop,
 		ready: func() error { return nil }, closeLedger: func() error { return nil },
+		// One slot per way a node fails (a pause, lost quorum, removed
+		// from the cluster): each fails at most once.
+		failed: make(chan error, 3),
 	}
 	defer func() {
 		if err != nil {
@@ -106,7 +112,6 @@ func start(ctx context.Context, spec startSpec) (_ *Node, err error) {
 		}
 		node.handOver = func() { handOverLeadership(host, spec.Logger) }
 		if spec.nodeList != nil {
-			node.failed = make(chan error, 2)
 			node.scaler = &scaler{name: spec.name, host: host, provider: spec.nodeList, logger: spec.Logger, seed: spec.layout, removed: node.failed}
 			ready := node.ready
 			node.ready = func() error {
@@ -142,7 +147,6 @@ func start(ctx context.Context, spec startSpec) (_ *Node, err error) {
 			return nil, err
 		}
 		node.closeLedger = host.Close
-		node.failed = make(chan error, 2)
 		node.scaler = &scaler{name: spec.name, host: host, provider: spec.nodeList, logger: spec.Logger, removed: node.failed, membersOnly: true}
 	}
 	if node.Cluster, err = startMember(spec, kinds); err != nil {
@@ -169,13 +173,26 @@ func start(ctx context.Context, spec startSpec) (_ *Node, err error) {
 		}
 	}
 	if spec.watchPauses {
-		if node.failed == nil {
-			node.failed = make(chan error, 1)
-		}
 		ticker := time.NewTicker(pauseTick)
 		go func() {
 			defer ticker.Stop()
-			watchPauses(life, time.Now(), ticker.C, node.failed)
+			watchPauses(life, time.Now(), ticker.C, node.fail)
+		}()
+	}
+	if spec.quorum != nil {
+		ledgerReady := node.ready
+		node.ready = func() error { return errors.Join(spec.quorum.ready(), ledgerReady()) }
+		members := node.Cluster.MemberList
+		ticker := time.NewTicker(quorumTick)
+		go func() {
+			defer ticker.Stop()
+			spec.quorum.run(life, ticker.C, func() []string {
+				var addrs []string
+				for _, m := range members.Members().Members() {
+					addrs = append(addrs, m.Address())
+				}
+				return addrs
+			}, node.fail)
 		}()
 	}
 	return node, nil

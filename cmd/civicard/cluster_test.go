@@ -57,11 +57,11 @@ func (c *testCluster) gateways() []string {
 	var urls []string
 	if c.serving == nil {
 		for _, n := range c.nodes {
-			urls = append(urls, n.BaseURL)
+			urls = append(urls, n.URL())
 		}
 	}
 	for _, i := range c.serving {
-		urls = append(urls, c.nodes[i].BaseURL)
+		urls = append(urls, c.nodes[i].URL())
 	}
 	return append(urls, c.extra...)
 }
@@ -73,11 +73,18 @@ func (c *testCluster) serve(nodes ...int) {
 	c.serving = slices.Clone(nodes)
 }
 
-func startCluster(t *testing.T, n int) *testCluster {
+// nodePlace is where a test node listens, and the network namespace it
+// runs in ("": the test's own).
+type nodePlace struct {
+	actor, raft, http string
+	netns             string
+}
+
+// loopbackPlaces gives n nodes free ports on 127.0.0.1.
+func loopbackPlaces(t *testing.T, n int) []nodePlace {
 	t.Helper()
-	dir := t.TempDir()
-	var peers []string
-	for i := range n {
+	var places []nodePlace
+	for range n {
 		actor, err := procnode.FreePortPair()
 		if err != nil {
 			t.Fatal(err)
@@ -86,15 +93,33 @@ func startCluster(t *testing.T, n int) *testCluster {
 		if err != nil {
 			t.Fatal(err)
 		}
-		peers = append(peers, fmt.Sprintf("n%d=127.0.0.1:%d=127.0.0.1:%d", i+1, actor, raft[0]))
+		places = append(places, nodePlace{actor: fmt.Sprintf("127.0.0.1:%d", actor), raft: fmt.Sprintf("127.0.0.1:%d", raft[0]), http: "127.0.0.1:0"})
+	}
+	return places
+}
+
+func startCluster(t *testing.T, n int) *testCluster {
+	t.Helper()
+	return startClusterAt(t, loopbackPlaces(t, n))
+}
+
+// startClusterAt starts a node at each place; args are added to every
+// node's command line.
+func startClusterAt(t *testing.T, places []nodePlace, args ...string) *testCluster {
+	t.Helper()
+	dir := t.TempDir()
+	n := len(places)
+	var peers []string
+	for i, p := range places {
+		peers = append(peers, fmt.Sprintf("n%d=%s=%s", i+1, p.actor, p.raft))
 	}
 	c := &testCluster{secrets: filepath.Join(dir, "secrets"), peers: strings.Join(peers, ","), http: &http.Client{Timeout: 10 * time.Second}}
 	for i := range n {
 		data := filepath.Join(dir, fmt.Sprintf("n%d", i+1))
 		c.nodes = append(c.nodes, &procnode.Node{
-			Bin: civicardBin, DataDir: data, Log: processLog(),
+			Bin: civicardBin, DataDir: data, Log: processLog(), Netns: places[i].netns, Args: args,
 			Command: []string{"node", "--name", fmt.Sprintf("n%d", i+1), "--peers", strings.Join(peers, ","),
-				"--data", data, "--secrets", c.secrets, "--http", "127.0.0.1:0", "--cards", fmt.Sprint(testCards), "--log-level", "warn"},
+				"--data", data, "--secrets", c.secrets, "--http", places[i].http, "--cards", fmt.Sprint(testCards), "--log-level", "warn"},
 		})
 	}
 	// Every node waits for a quorum of the others: start them together.
@@ -134,7 +159,7 @@ func startCluster(t *testing.T, n int) *testCluster {
 
 // cards returns the card service at node i's gateway.
 func (c *testCluster) cards(i int) civicardv1connect.CardServiceClient {
-	return c.cardsAt(c.nodes[i].BaseURL)
+	return c.cardsAt(c.nodes[i].URL())
 }
 
 func (c *testCluster) cardsAt(baseURL string) civicardv1connect.CardServiceClient {
@@ -153,22 +178,36 @@ func (c *testCluster) restart(t *testing.T, i int) {
 
 var leaderMetric = regexp.MustCompile(`(?m)^civicard_settlement_is_leader\{group="([^"]+)"\} 1$`)
 
+// metrics returns what node i's /metrics says.
+func (c *testCluster) metrics(t *testing.T, i int) string {
+	t.Helper()
+	return c.metricsAt(t, c.nodes[i].URL())
+}
+
+// metricsAt returns what the node at baseURL says on /metrics.
+func (c *testCluster) metricsAt(t *testing.T, baseURL string) string {
+	t.Helper()
+	res, err := c.http.Get(baseURL + "/metrics")
+	if err != nil {
+		t.Fatalf("metrics of %s: %v", baseURL, err)
+	}
+	defer res.Body.Close()
+	var body strings.Builder
+	if _, err := io.Copy(&body, res.Body); err != nil {
+		t.Fatalf("metrics of %s: %v", baseURL, err)
+	}
+	return body.String()
+}
+
 // leaders returns, per node, the groups it leads (from its /metrics).
 func (c *testCluster) leaders(t *testing.T, alive []bool) map[int][]string {
 	t.Helper()
 	out := map[int][]string{}
-	for i, node := range c.nodes {
+	for i := range c.nodes {
 		if !alive[i] {
 			continue
 		}
-		res, err := c.http.Get(node.BaseURL + "/metrics")
-		if err != nil {
-			t.Fatalf("metrics of n%d: %v", i+1, err)
-		}
-		var body strings.Builder
-		_, _ = io.Copy(&body, res.Body)
-		res.Body.Close()
-		for _, m := range leaderMetric.FindAllStringSubmatch(body.String(), -1) {
+		for _, m := range leaderMetric.FindAllStringSubmatch(c.metrics(t, i), -1) {
 			out[i] = append(out[i], m[1])
 		}
 	}
@@ -184,6 +223,9 @@ type clusterLoad struct {
 	mu    sync.Mutex
 	acked []ackedOp
 	tried map[string]bool
+	// unknown are the operations given up on while their outcome was
+	// unknown; resolve sends them again.
+	unknown []pendingOp
 	// ackTimes are when each acknowledged operation was answered, and
 	// sendTimes when it was first sent.
 	ackTimes, sendTimes []time.Time
@@ -198,6 +240,18 @@ type clusterLoad struct {
 
 	stop atomic.Bool
 	wg   sync.WaitGroup
+}
+
+// sendFunc sends one operation to the gateway at a base URL; a tap's
+// answer comes back, nil for other operations.
+type sendFunc func(gateway string) (*civicardv1.TapResponse, error)
+
+// pendingOp is an operation whose outcome is unknown, and how to send it
+// again.
+type pendingOp struct {
+	op   ackedOp
+	sent time.Time
+	send sendFunc
 }
 
 // gatewayOrder is the order in which a client tries the gateways: its own
@@ -217,7 +271,12 @@ const refusalsKept = 10
 // gateway each time) before it gives up and leaves the outcome unknown.
 const attemptsMax = 20
 
-func startClusterLoad(t *testing.T, c *testCluster, tapWorkers, topUpWorkers, cardsUsed int) *clusterLoad {
+// topUpMinor is what each top-up of the load adds.
+const topUpMinor = 150
+
+// startClusterLoad starts tapWorkers terminals and topUpWorkers back-office
+// clients on cardsUsed cards; each waits pause after every operation.
+func startClusterLoad(t *testing.T, c *testCluster, tapWorkers, topUpWorkers, cardsUsed int, pause time.Duration) *clusterLoad {
 	l := &clusterLoad{c: c, tried: map[string]bool{}, declined: map[civicardv1.DeclineReason]int{}}
 	used := 0
 	for _, card := range c.data.Cards {
@@ -234,16 +293,15 @@ func startClusterLoad(t *testing.T, c *testCluster, tapWorkers, topUpWorkers, ca
 				card := l.cards[rng.IntN(len(l.cards))]
 				id := fmt.Sprintf("tap/%s/%d", seed.Terminal.GetTerminalId(), seq)
 				sent := time.Now()
-				var res *civicardv1.TapResponse
-				attempts, err := l.retry(w, func(gateway string) error {
+				send := func(gateway string) (*civicardv1.TapResponse, error) {
 					ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 					defer cancel()
-					var err error
 					client := terminals.NewClient(c.http, gateway, seed.Terminal.GetTerminalId(), seed.Credential)
-					res, err = client.Tap(ctx, seq, card, terminals.Purchase{}, sent)
-					return err
-				})
-				l.record(ackedOp{cardID: card, transactionID: id, tap: &tapKey{w, seq}, answer: res}, attempts, err, sent)
+					return client.Tap(ctx, seq, card, terminals.Purchase{}, sent)
+				}
+				res, attempts, err := l.retry(w, send)
+				l.record(ackedOp{cardID: card, transactionID: id, tap: &tapKey{w, seq}, answer: res}, attempts, err, sent, send)
+				time.Sleep(pause)
 			}
 		})
 	}
@@ -254,15 +312,17 @@ func startClusterLoad(t *testing.T, c *testCluster, tapWorkers, topUpWorkers, ca
 				card := l.cards[rng.IntN(len(l.cards))]
 				requestID := fmt.Sprintf("cluster-%d-%d", w, i)
 				sent := time.Now()
-				attempts, err := l.retry(w, func(gateway string) error {
+				send := func(gateway string) (*civicardv1.TapResponse, error) {
 					ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 					defer cancel()
 					_, err := c.cardsAt(gateway).TopUp(ctx, connect.NewRequest(&civicardv1.TopUpRequest{
-						CardId: card, Amount: &civicardv1.Money{Currency: "PLN", MinorUnits: 150}, RequestId: requestID,
+						CardId: card, Amount: &civicardv1.Money{Currency: "PLN", MinorUnits: topUpMinor}, RequestId: requestID,
 					}))
-					return err
-				})
-				l.record(ackedOp{cardID: card, transactionID: "topup/" + requestID}, attempts, err, sent)
+					return nil, err
+				}
+				_, attempts, err := l.retry(w, send)
+				l.record(ackedOp{cardID: card, transactionID: "topup/" + requestID}, attempts, err, sent, send)
+				time.Sleep(pause)
 			}
 		})
 	}
@@ -271,46 +331,83 @@ func startClusterLoad(t *testing.T, c *testCluster, tapWorkers, topUpWorkers, ca
 
 // retry sends one operation through the gateways in use, in the worker's
 // order, while its outcome is unknown; it returns how often it sent it.
-func (l *clusterLoad) retry(worker int, send func(gateway string) error) (int, error) {
+func (l *clusterLoad) retry(worker int, send sendFunc) (*civicardv1.TapResponse, int, error) {
+	var res *civicardv1.TapResponse
 	var err error
 	for attempt := range attemptsMax {
 		gateways := l.c.gateways()
 		order := gatewayOrder(worker, len(gateways))
-		if err = send(gateways[order[attempt%len(order)]]); err == nil || !terminals.OutcomeUnknown(err) {
-			return attempt + 1, err
+		if res, err = send(gateways[order[attempt%len(order)]]); err == nil || !terminals.OutcomeUnknown(err) {
+			return res, attempt + 1, err
 		}
 		if l.stop.Load() {
-			return attempt + 1, err
+			return nil, attempt + 1, err
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return attemptsMax, err
+	return nil, attemptsMax, err
 }
 
-func (l *clusterLoad) record(op ackedOp, attempts int, err error, sent time.Time) {
+// record notes the outcome of an operation sent attempts times:
+// acknowledged (err == nil; a tap possibly declined), refused (nothing
+// applied), or unknown (kept for resolve).
+func (l *clusterLoad) record(op ackedOp, attempts int, err error, sent time.Time, send sendFunc) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.tried[op.transactionID] = true
+	if attempts > 1 {
+		l.retried++
+	}
 	switch {
-	case err != nil && terminals.OutcomeUnknown(err):
+	case err == nil:
+		if op.answer.GetResult() == civicardv1.TapResult_TAP_RESULT_DECLINED {
+			l.declined[op.answer.GetDeclineReason()]++
+		}
+		l.acked = append(l.acked, op)
+		l.ackTimes = append(l.ackTimes, time.Now())
+		l.sendTimes = append(l.sendTimes, sent)
+	case terminals.OutcomeUnknown(err):
 		if !l.stop.Load() { // not cut short by the end of the run
 			l.lost++
 		}
-	case err != nil:
+		l.unknown = append(l.unknown, pendingOp{op: op, sent: sent, send: send})
+	default:
 		l.refused++
 		if len(l.refusals) < refusalsKept {
 			l.refusals = append(l.refusals, fmt.Sprintf("%s: %v", op.transactionID, err))
 		}
-	case op.answer.GetResult() == civicardv1.TapResult_TAP_RESULT_DECLINED:
-		l.declined[op.answer.GetDeclineReason()]++
 	}
-	if attempts > 1 {
-		l.retried++
+}
+
+// resolve sends every operation whose outcome was left unknown again, as
+// its client would once the cluster answers, through the gateways in turn
+// (a restarted node's address has changed) until it is answered:
+// afterwards every operation tried is either acknowledged or was refused.
+// Call it after finish.
+func (l *clusterLoad) resolve(t *testing.T) {
+	t.Helper()
+	pending := l.unknown
+	l.unknown = nil
+	for _, p := range pending {
+		var res *civicardv1.TapResponse
+		var err error
+		for attempt := range attemptsMax {
+			gateways := l.c.gateways()
+			if res, err = p.send(gateways[attempt%len(gateways)]); err == nil || !terminals.OutcomeUnknown(err) {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		switch {
+		case err == nil:
+			p.op.answer = res
+			l.record(p.op, 1, nil, p.sent, p.send)
+		case terminals.OutcomeUnknown(err):
+			t.Fatalf("%s: outcome still unknown after %d attempts: %v", p.op.transactionID, attemptsMax, err)
+		}
 	}
-	if err == nil {
-		l.acked = append(l.acked, op)
-		l.ackTimes = append(l.ackTimes, time.Now())
-		l.sendTimes = append(l.sendTimes, sent)
+	if len(pending) > 0 {
+		t.Logf("%d operations of unknown outcome sent again and answered", len(pending))
 	}
 }
 
@@ -348,6 +445,28 @@ func (l *clusterLoad) stall(fault time.Time, window time.Duration) time.Duration
 	return longest
 }
 
+// gap is the longest time within window after the fault in which no
+// operation was acknowledged: how long the city's taps stopped altogether.
+func (l *clusterLoad) gap(fault time.Time, window time.Duration) time.Duration {
+	l.mu.Lock()
+	times := slices.Clone(l.ackTimes)
+	l.mu.Unlock()
+	slices.SortFunc(times, time.Time.Compare)
+	last, end := fault, fault.Add(window)
+	var longest time.Duration
+	for _, at := range times {
+		if at.Before(fault) {
+			continue
+		}
+		if at.After(end) {
+			break
+		}
+		longest = max(longest, at.Sub(last))
+		last = at
+	}
+	return longest
+}
+
 func (l *clusterLoad) finish() {
 	l.stop.Store(true)
 	l.wg.Wait()
@@ -355,12 +474,25 @@ func (l *clusterLoad) finish() {
 
 // verify checks the ledger, read through gateway g, against the record:
 // every acknowledged operation exactly once, nothing twice, every card's
-// balance its newest transaction's, and every acknowledged tap answered
-// again, replayed, with its first answer.
+// balance its newest transaction's and, to the grosz, its first balance
+// plus the acknowledged top-ups less the acknowledged charges, and every
+// acknowledged tap answered again, replayed, with its first answer. Call
+// resolve first, so that no operation's outcome is unknown.
 func (l *clusterLoad) verify(t *testing.T, g int) {
 	t.Helper()
 	seen := map[string]int{}
 	api := l.c.cards(g)
+	want := map[string]int64{}
+	for _, card := range l.c.data.Cards {
+		want[card.CardID] = card.BalanceMinor
+	}
+	for _, op := range l.acked {
+		if op.tap == nil {
+			want[op.cardID] += topUpMinor
+		} else {
+			want[op.cardID] -= op.answer.GetCharged().GetMinorUnits()
+		}
+	}
 	for _, card := range l.cards {
 		txns := allTransactions(t, api, card)
 		for _, txn := range txns {
@@ -375,6 +507,9 @@ func (l *clusterLoad) verify(t *testing.T, g int) {
 		}
 		if got.Msg.GetCard().GetBalance().GetMinorUnits() < 0 {
 			t.Errorf("card %s: negative balance", card)
+		}
+		if balance := got.Msg.GetCard().GetBalance().GetMinorUnits(); balance != want[card] {
+			t.Errorf("card %s: balance %d, want %d (first balance, plus top-ups, less charges acknowledged)", card, balance, want[card])
 		}
 	}
 	for _, op := range l.acked {
@@ -407,12 +542,23 @@ func (l *clusterLoad) verify(t *testing.T, g int) {
 type clusterFault struct {
 	name string
 	// stallMax is the longest an operation sent just after the fault may
-	// wait; 0 only reports it (a paused node is not a crash: it is noticed
-	// only by timeouts).
+	// wait; 0 only reports it (a paused or cut-off node is not a crash: it
+	// is noticed only by timeouts, and a client's attempts that reach it
+	// or its grains time out first).
 	stallMax time.Duration
-	// inject returns when the fault is over (or has been made), with the
-	// moments a node failed or stopped and which nodes are alive afterwards.
-	inject func(t *testing.T, c *testCluster, l *clusterLoad) (faultsAt []time.Time, alive []bool)
+	// resumeMax, if set, is the longest the cluster may acknowledge nothing
+	// after the fault: the time until taps resume.
+	resumeMax time.Duration
+	// inject returns when the fault is over (or has been made).
+	inject func(t *testing.T, c *testCluster, l *clusterLoad) faultOutcome
+}
+
+// faultOutcome is what a fault did.
+type faultOutcome struct {
+	// at are the moments a node failed or stopped.
+	at []time.Time
+	// alive are the nodes alive afterwards.
+	alive []bool
 }
 
 func TestClusterFaults(t *testing.T) {
@@ -420,19 +566,19 @@ func TestClusterFaults(t *testing.T) {
 		t.Skip("starts 3 civicard nodes per fault")
 	}
 	faults := []clusterFault{
-		{"kill -9 of a follower", 3 * time.Second, func(t *testing.T, c *testCluster, l *clusterLoad) ([]time.Time, []bool) {
+		{name: "kill -9 of a follower", stallMax: 3 * time.Second, inject: func(t *testing.T, c *testCluster, l *clusterLoad) faultOutcome {
 			victim := c.pick(t, false)
 			at := time.Now()
 			c.nodes[victim].Kill()
-			return []time.Time{at}, c.aliveWithout(victim)
+			return faultOutcome{at: []time.Time{at}, alive: c.aliveWithout(victim)}
 		}},
-		{"kill -9 of the node leading the most groups", 3 * time.Second, func(t *testing.T, c *testCluster, l *clusterLoad) ([]time.Time, []bool) {
+		{name: "kill -9 of the node leading the most groups", stallMax: 3 * time.Second, inject: func(t *testing.T, c *testCluster, l *clusterLoad) faultOutcome {
 			victim := c.pick(t, true)
 			at := time.Now()
 			c.nodes[victim].Kill()
-			return []time.Time{at}, c.aliveWithout(victim)
+			return faultOutcome{at: []time.Time{at}, alive: c.aliveWithout(victim)}
 		}},
-		{"SIGSTOP of the leader for 10 s, then SIGCONT", 0, func(t *testing.T, c *testCluster, l *clusterLoad) ([]time.Time, []bool) {
+		{name: "SIGSTOP of the leader for 10 s, then SIGCONT", stallMax: 0, inject: func(t *testing.T, c *testCluster, l *clusterLoad) faultOutcome {
 			victim := c.pick(t, true)
 			at := time.Now()
 			if err := c.nodes[victim].Signal(syscall.SIGSTOP); err != nil {
@@ -451,10 +597,11 @@ func TestClusterFaults(t *testing.T) {
 			case <-time.After(15 * time.Second):
 				t.Fatalf("n%d still runs 15 s after waking from a 10 s pause", victim+1)
 			}
+			c.expectRestartRequired(t, victim)
 			c.restart(t, victim)
-			return []time.Time{at}, c.aliveWithout(-1)
+			return faultOutcome{at: []time.Time{at}, alive: c.aliveWithout(-1)}
 		}},
-		{"rolling restart of every node", 5 * time.Second, func(t *testing.T, c *testCluster, l *clusterLoad) ([]time.Time, []bool) {
+		{name: "rolling restart of every node", stallMax: 5 * time.Second, inject: func(t *testing.T, c *testCluster, l *clusterLoad) faultOutcome {
 			var stops []time.Time
 			for i, node := range c.nodes {
 				stops = append(stops, time.Now())
@@ -467,36 +614,51 @@ func TestClusterFaults(t *testing.T) {
 				c.restart(t, i)
 				l.waitAcked(t, 200)
 			}
-			return stops, c.aliveWithout(-1)
+			return faultOutcome{at: stops, alive: c.aliveWithout(-1)}
 		}},
 	}
 	for _, fault := range faults {
-		t.Run(fault.name, func(t *testing.T) {
-			c := startCluster(t, 3)
-			l := startClusterLoad(t, c, 24, 4, 300)
-			l.waitAcked(t, 600)
-			faultsAt, alive := fault.inject(t, c, l)
-			l.waitAcked(t, 600)
-			var stall time.Duration
-			for _, at := range faultsAt {
-				stall = max(stall, l.stall(at, 2*time.Second))
-			}
-			l.finish()
-			live := 0
-			for i := range alive {
-				if alive[i] {
-					live = i
-					break
-				}
-			}
-			l.verify(t, live)
-			c.checkReplicas(t, alive, l)
-			t.Logf("%s: %d operations acknowledged, %d sent; an operation sent in the 2 s after the fault waited at most %v",
-				fault.name, len(l.acked), len(l.tried), stall.Round(time.Millisecond))
-			if fault.stallMax > 0 && stall > fault.stallMax {
-				t.Errorf("an operation sent after the fault waited %v, want taps to resume within %v", stall, fault.stallMax)
-			}
-		})
+		t.Run(fault.name, func(t *testing.T) { fault.run(t, startCluster(t, 3)) })
+	}
+}
+
+// run drives taps and top-ups through every gateway of c, injects the
+// fault under load, keeps the load going, and checks the outcome against
+// the record of what was acknowledged.
+func (fault clusterFault) run(t *testing.T, c *testCluster) {
+	t.Helper()
+	l := startClusterLoad(t, c, 24, 4, 300, 0)
+	l.waitAcked(t, 600)
+	outcome := fault.inject(t, c, l)
+	l.waitAcked(t, 600)
+	var stall, gap time.Duration
+	for _, at := range outcome.at {
+		stall = max(stall, l.stall(at, 2*time.Second))
+		gap = max(gap, l.gap(at, 10*time.Second))
+	}
+	l.finish()
+	l.resolve(t)
+	l.verify(t, slices.Index(outcome.alive, true))
+	c.checkReplicas(t, outcome.alive, l)
+	t.Logf("%s: %d operations acknowledged, %d sent; an operation sent in the 2 s after the fault waited at most %v; no operation was acknowledged for %v at most",
+		fault.name, len(l.acked), len(l.tried), stall.Round(time.Millisecond), gap.Round(time.Millisecond))
+	if fault.stallMax > 0 && stall > fault.stallMax {
+		t.Errorf("an operation sent after the fault waited %v, want taps to resume within %v", stall, fault.stallMax)
+	}
+	if fault.resumeMax > 0 && gap > fault.resumeMax {
+		t.Errorf("nothing was acknowledged for %v after the fault, want taps to resume within %v", gap, fault.resumeMax)
+	}
+}
+
+// expectRestartRequired checks that node i, which has exited, said that it
+// must be started again, in its exit status and its last words.
+func (c *testCluster) expectRestartRequired(t *testing.T, i int) {
+	t.Helper()
+	if code := c.nodes[i].ExitCode(); code != exitRestart {
+		t.Errorf("n%d exited with status %d, want %d (restart required)\n%s", i+1, code, exitRestart, c.nodes[i].Stderr())
+	}
+	if !strings.Contains(c.nodes[i].Stderr(), cluster.ErrRestartRequired.Error()) {
+		t.Errorf("n%d did not say why it stopped:\n%s", i+1, c.nodes[i].Stderr())
 	}
 }
 

@@ -10,12 +10,20 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"syscall"
+
+	"civicard/cluster"
 )
+
+// exitRestart is the exit status of a node the cluster no longer takes back
+// (paused too long, or cut off from most of the cluster): a supervisor
+// should start it again (systemd: RestartForceExitStatus=3).
+const exitRestart = 3
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -28,6 +36,7 @@ const usage = `civicard — the city's public-services card
 Usage:
   civicard up [--data DIR] [--http ADDR] [--seed N] [--cards N]
   civicard node --name N --peers NAME=ACTOR=RAFT,... [--data DIR] [--secrets DIR] [--http ADDR] [--shards N]
+                [--membership automanaged|consul|etcd|k8s] [--quorum-timeout D]
   civicard gateway --name N --actor ADDR --peers ... [--http ADDR]   a member that only serves the API
   civicard card show ID
   civicard card transactions ID [--limit N]
@@ -45,6 +54,9 @@ Usage:
   civicard admin terminals revoke --terminal T [--reason TEXT]
   civicard terminal --config FILE        run a terminal on its PC/SC readers (build tag pcsc)
   civicard terminal keygen --out FILE    a terminal's key pair: private to FILE, public printed
+
+A node exits with status 3 when the cluster no longer takes it back (it was
+paused, or cut off from most of the cluster, for too long): start it again.
 
 Client commands take --addr (default http://127.0.0.1:8080) and read the
 operator token and terminal credentials from --data (default ./data), or take
@@ -82,8 +94,11 @@ func Main(ctx context.Context, self string, args []string, stdout, stderr io.Wri
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "civicard %s: %v\n", args[0], err)
-		if isUsage(err) {
+		switch {
+		case isUsage(err):
 			return 2
+		case errors.Is(err, cluster.ErrRestartRequired):
+			return exitRestart
 		}
 		return 1
 	}

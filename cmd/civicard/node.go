@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -33,10 +34,19 @@ func runNode(ctx context.Context, self string, args []string, stdout, stderr io.
 	shards := fs.Int("shards", 0, "ledger shards, fixed when the cluster is created (default: one per 3 nodes)")
 	seed := fs.Uint64("seed", demo.DefaultConfig().Seed, "seed of the demo city the first node loads into a new cluster")
 	cards := fs.Int("cards", demo.DefaultConfig().Cards, "cards in the demo city (0: no demo data)")
+	defaults := cluster.DefaultNodeConfig()
+	membership := fs.String("membership", defaults.Membership.Provider, "how members find each other: automanaged (polls --peers), or consul, etcd, k8s (built in with the build tag of that name)")
+	consulAddr := fs.String("consul-addr", defaults.Membership.ConsulAddress, "--membership consul: the Consul agent's HTTP address")
+	etcdEndpoints := fs.String("etcd-endpoints", strings.Join(defaults.Membership.EtcdEndpoints, ","), "--membership etcd: the etcd client addresses, comma-separated")
+	k8sAPI := fs.String("k8s-api", "", "--membership k8s: the Kubernetes API server's URL (default: the pod's in-cluster configuration)")
+	quorumLossMax := fs.Duration("quorum-timeout", defaults.QuorumLossMax, "how long the node may see fewer than a quorum of --peers before it exits with status 3 to be started again as a new member")
 	serving := addServeFlags(fs)
 	settling := addSettleFlags(fs)
 	if _, err := parse(fs, args, 0); err != nil {
 		return err
+	}
+	if !slices.Contains(cluster.MembershipProviders(), *membership) {
+		return usagef("--membership %q: want one of %s", *membership, strings.Join(cluster.MembershipProviders(), ", "))
 	}
 	settleCfg, err := settling.config()
 	if err != nil {
@@ -68,6 +78,8 @@ func runNode(ctx context.Context, self string, args []string, stdout, stderr io.
 		if len(joinAddrs) > 0 {
 			cfg.Join, cfg.Self = joinAddrs, cluster.Peer{Name: *nodeName, Actor: *actorAddr, Raft: *raftAddr}
 		}
+		cfg.QuorumLossMax = *quorumLossMax
+		cfg.Membership = cluster.Membership{Provider: *membership, ConsulAddress: *consulAddr, EtcdEndpoints: splitList(*etcdEndpoints), KubernetesAPI: *k8sAPI}
 		cfg.Demo.Seed, cfg.Demo.Cards = *seed, *cards
 		cfg.Logger, cfg.Registerer = logger, registry
 		return cluster.StartNode(ctx, cfg)
@@ -79,4 +91,15 @@ func runNode(ctx context.Context, self string, args []string, stdout, stderr io.
 		}
 		printWelcome(stdout, self, cmp.Or(*secretsDir, *dataDir), baseURL, node.Demo)
 	})
+}
+
+// splitList reads a comma-separated list, ignoring spaces and empty items.
+func splitList(s string) []string {
+	var items []string
+	for item := range strings.SplitSeq(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			items = append(items, item)
+		}
+	}
+	return items
 }

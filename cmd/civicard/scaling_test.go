@@ -36,7 +36,7 @@ func TestClusterScaling(t *testing.T) {
 	c.mu.Lock()
 	c.extra = []string{gw.BaseURL}
 	c.mu.Unlock()
-	l := startClusterLoad(t, c, 24, 4, 300)
+	l := startClusterLoad(t, c, 24, 4, 300, 0)
 	l.waitAcked(t, 600)
 	scalingFrom := time.Now()
 

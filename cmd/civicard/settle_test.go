@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/csv"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -235,7 +234,7 @@ func TestSettleClusterLeaderKilled(t *testing.T) {
 		}
 		tapped[inst] = res.GetResult() == civicardv1.TapResult_TAP_RESULT_ACCEPTED
 	}
-	l := startClusterLoad(t, c, 8, 2, 200)
+	l := startClusterLoad(t, c, 8, 2, 200, 0)
 	l.waitAcked(t, 300)
 
 	leaders := c.leaders(t, c.aliveWithout(-1))
@@ -299,7 +298,7 @@ func TestSettleClusterLeaderKilled(t *testing.T) {
 		if i == victim {
 			continue
 		}
-		if m := regexp.MustCompile(`(?m)^civicard_settlement_batches_total (\d+)$`).FindStringSubmatch(c.metrics(t, node.BaseURL)); m != nil && m[1] != "0" {
+		if m := regexp.MustCompile(`(?m)^civicard_settlement_batches_total (\d+)$`).FindStringSubmatch(c.metricsAt(t, node.URL())); m != nil && m[1] != "0" {
 			finishedBy++
 		}
 	}
@@ -349,21 +348,6 @@ func TestSettleClusterLeaderKilled(t *testing.T) {
 		t.Fatalf("admin reconcile:\n%s", out)
 	}
 	t.Logf("%d operations acknowledged while the cycle closed; reconcile:\n%s", len(l.acked), out)
-}
-
-// metrics scrapes a node's /metrics.
-func (c *testCluster) metrics(t *testing.T, baseURL string) string {
-	t.Helper()
-	res, err := c.http.Get(baseURL + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	var body strings.Builder
-	if _, err := io.Copy(&body, res.Body); err != nil {
-		t.Fatal(err)
-	}
-	return body.String()
 }
 
 // runCLI runs the civicard binary and returns its output; a non-zero exit

@@ -62,6 +62,9 @@ type Node struct {
 	Command []string
 	// Args are added to the command.
 	Args []string
+	// Netns, if set, is the network namespace (`ip netns`) the process runs
+	// in; `ip netns exec` execs it, so it keeps the process id.
+	Netns string
 	// BaseURL is the gateway, e.g. "http://127.0.0.1:41234"; set by Start.
 	BaseURL string
 	// Log receives the process's stderr and stdout.
@@ -84,6 +87,9 @@ func (n *Node) Start(ctx context.Context) error {
 	}
 	args = append(slices.Clone(args), n.Args...)
 	n.cmd = exec.Command(n.Bin, args...)
+	if n.Netns != "" {
+		n.cmd = exec.Command("ip", append([]string{"netns", "exec", n.Netns, n.Bin}, args...)...)
+	}
 	stdout, err := n.cmd.StdoutPipe()
 	if err != nil {
 		return err
@@ -120,7 +126,10 @@ func (n *Node) Start(ctx context.Context) error {
 		close(n.exited)
 	}()
 	select {
-	case n.BaseURL = <-urls:
+	case url := <-urls:
+		n.mu.Lock()
+		n.BaseURL = url
+		n.mu.Unlock()
 	case <-n.exited:
 		return fmt.Errorf("civicard exited before it was up: %s\n%s", n.cmd.ProcessState, n.stderrTail)
 	case <-ctx.Done():
@@ -148,6 +157,13 @@ func (n *Node) waitHealthy(ctx context.Context) error {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// URL is BaseURL, for callers that read it while Start may run again.
+func (n *Node) URL() string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.BaseURL
 }
 
 // Output returns what the process printed on stdout so far.
@@ -202,6 +218,13 @@ func (n *Node) Signal(sig os.Signal) error { return n.cmd.Process.Signal(sig) }
 
 // Exited is closed when the process has ended.
 func (n *Node) Exited() <-chan struct{} { return n.exited }
+
+// ExitCode is the exit status of a process that has ended (-1 if a signal
+// ended it).
+func (n *Node) ExitCode() int { return n.cmd.ProcessState.ExitCode() }
+
+// Stderr returns the end of what the process wrote on stderr.
+func (n *Node) Stderr() string { return n.stderrTail.String() }
 
 // Pid is the process id.
 func (n *Node) Pid() int { return n.cmd.Process.Pid }
