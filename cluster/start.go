@@ -97,7 +97,7 @@ func start(ctx context.Context, spec startSpec) (_ *Node, err error) {
 			return nil, err
 		}
 		node.ready, node.closeLedger, node.describeLedger = router.ready, host.Close, describeHost(host)
-		if node.Settlement, err = newSettler(hostLedgers{host: host, shards: spec.layout.Shards}, spec.Settlement, spec.Logger, spec.Registerer); err != nil {
+		if node.Settlement, err = newSettler(hostLedgers{host: host, shards: router.shards}, spec.Settlement, spec.Logger, spec.Registerer); err != nil {
 			return nil, err
 		}
 		// The schedule stops (Close cancels life) before the ledger closes.

@@ -476,10 +476,11 @@ func (l *clusterLoad) finish() {
 // every acknowledged operation exactly once, nothing twice, every card's
 // balance its newest transaction's and, to the grosz, its first balance
 // plus the acknowledged top-ups less the acknowledged charges, and every
-// acknowledged tap answered again, replayed, with its first answer. Call
-// resolve first, so that no operation's outcome is unknown.
+// acknowledged tap answered again, replayed, with its first answer. It
+// resolves first, so that no operation's outcome is unknown.
 func (l *clusterLoad) verify(t *testing.T, g int) {
 	t.Helper()
+	l.resolve(t)
 	seen := map[string]int{}
 	api := l.c.cards(g)
 	want := map[string]int64{}
@@ -637,7 +638,6 @@ func (fault clusterFault) run(t *testing.T, c *testCluster) {
 		gap = max(gap, l.gap(at, 10*time.Second))
 	}
 	l.finish()
-	l.resolve(t)
 	l.verify(t, slices.Index(outcome.alive, true))
 	c.checkReplicas(t, outcome.alive, l)
 	t.Logf("%s: %d operations acknowledged, %d sent; an operation sent in the 2 s after the fault waited at most %v; no operation was acknowledged for %v at most",
