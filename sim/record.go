@@ -1,0 +1,127 @@
+package sim
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"sync"
+	"time"
+)
+
+// Done is one finished operation as the run saw it.
+type Done struct {
+	// At is wall time since the start of the run, when it was answered.
+	At      time.Duration
+	Latency time.Duration
+	Op      OpKind
+	// ServiceKind of the terminal's institution, for taps.
+	ServiceKind string
+	// Result is the answer in words: "accepted", "declined: card blocked",
+	// "refused: invalid_argument", "unknown: unavailable", "offline".
+	Result string
+	// AmountMinor is what an accepted tap charged or a top-up added.
+	AmountMinor int64
+	// Offline: a tap decided by the terminal and uploaded later; Latency
+	// is then the upload's.
+	Offline bool
+}
+
+// Recorder collects what the run did, for the live progress line and the
+// report. Safe for concurrent use.
+type Recorder struct {
+	mu    sync.Mutex
+	done  []Done
+	total int
+	// errors counts results other than accepted and declined, by result.
+	errors map[string]int
+	// lastProgress is where Progress last looked.
+	lastProgress int
+	lastAt       time.Duration
+}
+
+// NewRecorder expects total operations.
+func NewRecorder(total int) *Recorder {
+	return &Recorder{total: total, errors: map[string]int{}}
+}
+
+// Add records a finished operation.
+func (r *Recorder) Add(d Done) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.done = append(r.done, d)
+	if !isAnswer(d.Result) {
+		r.errors[d.Result]++
+	}
+}
+
+// Note counts an error that did not end an operation (a tap that got no
+// answer and was then decided offline).
+func (r *Recorder) Note(result string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.errors[result]++
+}
+
+// isAnswer reports whether a result is one the card holder would see as
+// normal: accepted, declined, or decided offline.
+func isAnswer(result string) bool {
+	return result == ResultAccepted || result == ResultOffline || len(result) > 9 && result[:9] == "declined:"
+}
+
+// Results of operations.
+const (
+	ResultAccepted = "accepted"
+	ResultOffline  = "offline, settled later"
+)
+
+// Progress is the live line: done/total, taps/s since the last call,
+// latency percentiles of the operations answered since then, errors by
+// kind. now is wall time since the start.
+func (r *Recorder) Progress(now time.Duration, virtual time.Duration) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	recent := r.done[r.lastProgress:]
+	latencies := make([]time.Duration, 0, len(recent))
+	for _, d := range recent {
+		if !d.Offline {
+			latencies = append(latencies, d.Latency)
+		}
+	}
+	slices.Sort(latencies)
+	rate := 0.0
+	if span := now - r.lastAt; span > 0 {
+		rate = float64(len(recent)) / span.Seconds()
+	}
+	r.lastProgress, r.lastAt = len(r.done), now
+	line := fmt.Sprintf("%6.1fs  day %s  %d/%d ops  %5.0f/s  p50 %s  p99 %s", now.Seconds(), clock(virtual), len(r.done), r.total, rate,
+		msString(percentile(latencies, 0.50)), msString(percentile(latencies, 0.99)))
+	if len(r.errors) > 0 {
+		line += "  errors:"
+		for _, k := range sortedKeys(r.errors) {
+			line += fmt.Sprintf(" %s %d", k, r.errors[k])
+		}
+	}
+	return line
+}
+
+// Done returns a copy of what was recorded.
+func (r *Recorder) Done() []Done {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.done)
+}
+
+func clock(d time.Duration) string {
+	return fmt.Sprintf("%02d:%02d", int(d.Hours()), int(d.Minutes())%60)
+}
+
+func msString(d time.Duration) string {
+	return fmt.Sprintf("%.1fms", float64(d.Microseconds())/1000)
+}
+
+// Errors returns the errors counted by kind.
+func (r *Recorder) Errors() map[string]int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return maps.Clone(r.errors)
+}
