@@ -223,16 +223,20 @@ func (d *driver) isBlocked(card string) bool {
 }
 
 // failover sends one operation to the gateways in order, starting at
-// first, while its outcome is unknown, at most attemptsMax times.
-func failover(ctx context.Context, gateways, first int, send func(ctx context.Context, gateway int) error) error {
+// first, while its outcome is unknown, at most attemptsMax times; retried
+// (when not nil) hears of every attempt that is tried again.
+func failover(ctx context.Context, gateways, first int, send func(ctx context.Context, gateway int) error, retried func(error)) error {
 	pause := 100 * time.Millisecond
 	var err error
 	for attempt := range attemptsMax {
 		attemptCtx, cancel := context.WithTimeout(ctx, attemptTimeout)
 		err = send(attemptCtx, (first+attempt)%gateways)
 		cancel()
-		if err == nil || !terminals.OutcomeUnknown(err) || ctx.Err() != nil {
+		if err == nil || !terminals.OutcomeUnknown(err) || ctx.Err() != nil || attempt == attemptsMax-1 {
 			return err
+		}
+		if retried != nil {
+			retried(err)
 		}
 		select {
 		case <-ctx.Done():
@@ -242,6 +246,11 @@ func failover(ctx context.Context, gateways, first int, send func(ctx context.Co
 		pause = min(2*pause, backoffMax)
 	}
 	return err
+}
+
+// retried counts an attempt that got no answer and was sent again.
+func (d *driver) retried(err error) {
+	d.cfg.Recorder.Note(d.now(), "retried after "+errorResult(err))
 }
 
 // errorResult names an error by its kind: "refused: invalid_argument" for
@@ -280,7 +289,7 @@ func (d *driver) backOffice(ctx context.Context, i int, ev Event) {
 				CardId: card, Amount: &civicardv1.Money{Currency: "PLN", MinorUnits: ev.AmountMinor}, RequestId: id,
 			}))
 			return err
-		})
+		}, d.retried)
 		if err == nil {
 			op.AmountMinor = res.Msg.GetTransaction().GetAmount().GetMinorUnits()
 		}
@@ -290,7 +299,7 @@ func (d *driver) backOffice(ctx context.Context, i int, ev Event) {
 		err = failover(ctx, len(d.cards), first, func(ctx context.Context, g int) error {
 			_, err := d.cards[g].Block(ctx, connect.NewRequest(&civicardv1.BlockRequest{CardId: card, Reason: "reported lost by holder", RequestId: id}))
 			return err
-		})
+		}, d.retried)
 	}
 	done := Done{At: d.now(), Latency: time.Since(began), Op: op.Kind, Result: ResultAccepted, AmountMinor: op.AmountMinor}
 	switch {
@@ -374,7 +383,7 @@ func (t *terminal) tap(ctx context.Context, ev Event) {
 		var err error
 		res, err = t.clients[g].SendAttempts(ctx, req, 1)
 		return err
-	})
+	}, t.d.retried)
 	done := Done{At: t.d.now(), Latency: time.Since(began), Op: OpTap, ServiceKind: t.kind}
 	op := Op{ID: tapID(req), Kind: OpTap, Card: req.GetCardId()}
 	switch {
@@ -387,7 +396,7 @@ func (t *terminal) tap(ctx context.Context, ev Event) {
 	case terminals.OutcomeUnknown(err):
 		// No gateway answered: the terminal decides offline, and the
 		// upload settles the tap, or answers how it was settled.
-		t.d.cfg.Recorder.Note(errorResult(err))
+		t.d.cfg.Recorder.Note(t.d.now(), errorResult(err))
 		t.decideOffline(req)
 		return
 	default:
@@ -431,7 +440,7 @@ func (t *terminal) upload(ctx context.Context) {
 			}
 			t.queue = t.queue[len(batch):]
 		case terminals.OutcomeUnknown(err):
-			t.d.cfg.Recorder.Note(errorResult(err))
+			t.d.cfg.Recorder.Note(t.d.now(), errorResult(err))
 			return // still offline: the next tap or the end of the day tries again
 		case len(batch) > 1:
 			for len(batch) > 0 {
@@ -441,7 +450,7 @@ func (t *terminal) upload(ctx context.Context) {
 				case err == nil:
 					t.settled(one[0], res[0], time.Since(began))
 				case terminals.OutcomeUnknown(err):
-					t.d.cfg.Recorder.Note(errorResult(err))
+					t.d.cfg.Recorder.Note(t.d.now(), errorResult(err))
 					return
 				default:
 					t.refused(one[0], err)
@@ -462,7 +471,7 @@ func (t *terminal) send(ctx context.Context, batch []*civicardv1.TapRequest) ([]
 		var err error
 		results, err = t.clients[g].UploadOfflineTaps(ctx, batch)
 		return err
-	})
+	}, t.d.retried)
 	return results, err
 }
 

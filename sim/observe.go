@@ -156,7 +156,7 @@ func (o *Observer) card(ctx context.Context, apis []civicardv1connect.CardServic
 			cl.Card = res.Msg.GetCard()
 		}
 		return err
-	})
+	}, nil)
 	if err != nil {
 		return cl, fmt.Errorf("sim: card %s: %w", id, err)
 	}
@@ -169,7 +169,7 @@ func (o *Observer) card(ctx context.Context, apis []civicardv1connect.CardServic
 				page = res.Msg.GetTransactions()
 			}
 			return err
-		})
+		}, nil)
 		if err != nil {
 			return cl, fmt.Errorf("sim: transactions of %s: %w", id, err)
 		}

@@ -32,8 +32,11 @@ type Recorder struct {
 	mu    sync.Mutex
 	done  []Done
 	total int
-	// errors counts results other than accepted and declined, by result.
-	errors map[string]int
+	// errors counts results other than accepted and declined, by result,
+	// and the errors that did not end an operation; errorSeconds counts
+	// the latter by second of the run.
+	errors       map[string]int
+	errorSeconds map[int]int
 	// lastProgress is where Progress last looked.
 	lastProgress int
 	lastAt       time.Duration
@@ -41,7 +44,7 @@ type Recorder struct {
 
 // NewRecorder expects total operations.
 func NewRecorder(total int) *Recorder {
-	return &Recorder{total: total, errors: map[string]int{}}
+	return &Recorder{total: total, errors: map[string]int{}, errorSeconds: map[int]int{}}
 }
 
 // Add records a finished operation.
@@ -54,12 +57,14 @@ func (r *Recorder) Add(d Done) {
 	}
 }
 
-// Note counts an error that did not end an operation (a tap that got no
-// answer and was then decided offline).
-func (r *Recorder) Note(result string) {
+// Note counts an error that did not end an operation (an attempt sent
+// again, a tap that got no answer and was then decided offline), at wall
+// time at since the start.
+func (r *Recorder) Note(at time.Duration, result string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.errors[result]++
+	r.errorSeconds[int(at/time.Second)]++
 }
 
 // isAnswer reports whether a result is one the card holder would see as
@@ -119,9 +124,10 @@ func msString(d time.Duration) string {
 	return fmt.Sprintf("%.1fms", float64(d.Microseconds())/1000)
 }
 
-// Errors returns the errors counted by kind.
-func (r *Recorder) Errors() map[string]int {
+// Errors returns the errors counted by kind, and the errors that did not
+// end an operation by second of the run.
+func (r *Recorder) Errors() (byKind map[string]int, noted map[int]int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return maps.Clone(r.errors)
+	return maps.Clone(r.errors), maps.Clone(r.errorSeconds)
 }

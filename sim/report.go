@@ -153,7 +153,11 @@ func BuildReport(info RunInfo, wall time.Duration, rec *Recorder, faults []Fault
 		}
 	}
 	r.Results = counts(results)
-	r.Errors = counts(rec.Errors())
+	byKind, noted := rec.Errors()
+	r.Errors = counts(byKind)
+	for s, n := range noted {
+		errorsPerSecond[s] += n
+	}
 	for _, k := range sortedKeys(kinds) {
 		r.ByKind = append(r.ByKind, *kinds[k])
 	}
