@@ -1,8 +1,11 @@
 package sim
 
 import (
+	"errors"
 	"strings"
 	"testing"
+
+	"connectrpc.com/connect"
 
 	civicardv1 "civicard/messages/civicard/v1"
 )
@@ -141,5 +144,27 @@ func TestBrokenInvariantFailsTheReport(t *testing.T) {
 	ops, obs = history()
 	if report := BuildReport(RunInfo{}, 0, NewRecorder(0), nil, LedgerReport{}, Flows(ops, obs), Check(ops, obs)); !report.OK {
 		t.Fatalf("a clean run's report is not OK: %+v", report.Invariants)
+	}
+}
+
+func TestOutcomeUnknown(t *testing.T) {
+	for _, tc := range []struct {
+		err     error
+		unknown bool
+		result  string
+	}{
+		{connect.NewError(connect.CodeUnavailable, errors.New("leader changed")), true, "no answer: unavailable"},
+		{connect.NewError(connect.CodeDeadlineExceeded, errors.New("slow")), true, "no answer: deadline_exceeded"},
+		{connect.NewError(connect.CodeCanceled, errors.New("node stopping")), true, "no answer: canceled"},
+		{errors.New("connection reset by peer"), true, "no answer: transport"},
+		{connect.NewError(connect.CodeInvalidArgument, errors.New("unknown service CICO")), false, "refused: invalid_argument"},
+		{connect.NewError(connect.CodeFailedPrecondition, errors.New("card blocked")), false, "refused: failed_precondition"},
+	} {
+		if got := outcomeUnknown(tc.err); got != tc.unknown {
+			t.Errorf("outcomeUnknown(%v) = %v, want %v", tc.err, got, tc.unknown)
+		}
+		if got := errorResult(tc.err); got != tc.result {
+			t.Errorf("errorResult(%v) = %q, want %q", tc.err, got, tc.result)
+		}
 	}
 }

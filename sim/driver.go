@@ -162,10 +162,12 @@ func (d *driver) wait(ctx context.Context, i int, ev Event) error {
 	if d.cfg.Rate > 0 {
 		due = time.Duration(float64(i) / d.cfg.Rate * float64(time.Second))
 	} else {
-		due = time.Duration(float64(ev.At) / d.cfg.Speed)
+		// The run starts with the day's first event, not at midnight.
+		due = time.Duration(float64(ev.At-d.cfg.Events[0].At) / d.cfg.Speed)
 	}
 	pause := time.Until(d.start.Add(due))
 	if pause <= 0 {
+		d.cfg.Recorder.Behind(-pause)
 		return ctx.Err()
 	}
 	timer := time.NewTimer(pause)
@@ -195,10 +197,10 @@ func (d *driver) progress() func() {
 		for {
 			select {
 			case <-done:
-				fmt.Fprintf(d.cfg.Progress, last, d.cfg.Recorder.Progress(time.Since(d.start), time.Duration(d.virtual.Load())))
+				fmt.Fprintf(d.cfg.Progress, last, d.cfg.Recorder.Progress(time.Since(d.start), time.Duration(d.virtual.Load()), true))
 				return
 			case <-ticker.C:
-				fmt.Fprintf(d.cfg.Progress, format, d.cfg.Recorder.Progress(time.Since(d.start), time.Duration(d.virtual.Load())))
+				fmt.Fprintf(d.cfg.Progress, format, d.cfg.Recorder.Progress(time.Since(d.start), time.Duration(d.virtual.Load()), false))
 			}
 		}
 	})
@@ -232,7 +234,7 @@ func failover(ctx context.Context, gateways, first int, send func(ctx context.Co
 		attemptCtx, cancel := context.WithTimeout(ctx, attemptTimeout)
 		err = send(attemptCtx, (first+attempt)%gateways)
 		cancel()
-		if err == nil || !terminals.OutcomeUnknown(err) || ctx.Err() != nil || attempt == attemptsMax-1 {
+		if err == nil || !outcomeUnknown(err) || ctx.Err() != nil || attempt == attemptsMax-1 {
 			return err
 		}
 		if retried != nil {
@@ -253,6 +255,15 @@ func (d *driver) retried(err error) {
 	d.cfg.Recorder.Note(d.now(), "retried after "+errorResult(err))
 }
 
+// outcomeUnknown reports whether an operation that failed with err may
+// still have been applied, so that it must be sent again with the same
+// idempotency key. Besides what a terminal retries, that is a gateway
+// answering "canceled": its node was stopping while the operation was under
+// way, so it may have been committed.
+func outcomeUnknown(err error) bool {
+	return terminals.OutcomeUnknown(err) || connect.CodeOf(err) == connect.CodeCanceled
+}
+
 // errorResult names an error by its kind: "refused: invalid_argument" for
 // an answer that settles the outcome, "no answer: unavailable" otherwise.
 func errorResult(err error) string {
@@ -260,7 +271,7 @@ func errorResult(err error) string {
 	if c := connect.CodeOf(err); c != connect.CodeUnknown || errors.As(err, new(*connect.Error)) {
 		code = c.String()
 	}
-	if terminals.OutcomeUnknown(err) {
+	if outcomeUnknown(err) {
 		return "no answer: " + code
 	}
 	return "refused: " + code
@@ -305,7 +316,7 @@ func (d *driver) backOffice(ctx context.Context, i int, ev Event) {
 	switch {
 	case err == nil:
 		op.Outcome = OutcomeAcked
-	case terminals.OutcomeUnknown(err):
+	case outcomeUnknown(err):
 		op.Outcome = OutcomeUnknown
 		done.Result = errorResult(err)
 	default:
@@ -393,7 +404,7 @@ func (t *terminal) tap(ctx context.Context, ev Event) {
 		if !op.Accepted {
 			done.Result = declineResult(res.GetDeclineReason())
 		}
-	case terminals.OutcomeUnknown(err):
+	case outcomeUnknown(err):
 		// No gateway answered: the terminal decides offline, and the
 		// upload settles the tap, or answers how it was settled.
 		t.d.cfg.Recorder.Note(t.d.now(), errorResult(err))
@@ -439,7 +450,7 @@ func (t *terminal) upload(ctx context.Context) {
 				t.settled(batch[i], res, time.Since(began))
 			}
 			t.queue = t.queue[len(batch):]
-		case terminals.OutcomeUnknown(err):
+		case outcomeUnknown(err):
 			t.d.cfg.Recorder.Note(t.d.now(), errorResult(err))
 			return // still offline: the next tap or the end of the day tries again
 		case len(batch) > 1:
@@ -449,7 +460,7 @@ func (t *terminal) upload(ctx context.Context) {
 				switch {
 				case err == nil:
 					t.settled(one[0], res[0], time.Since(began))
-				case terminals.OutcomeUnknown(err):
+				case outcomeUnknown(err):
 					t.d.cfg.Recorder.Note(t.d.now(), errorResult(err))
 					return
 				default:

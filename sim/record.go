@@ -37,6 +37,8 @@ type Recorder struct {
 	// the latter by second of the run.
 	errors       map[string]int
 	errorSeconds map[int]int
+	// lagMax is how far behind its schedule the run fell at most.
+	lagMax time.Duration
 	// lastProgress is where Progress last looked.
 	lastProgress int
 	lastAt       time.Duration
@@ -79,12 +81,16 @@ const (
 	ResultOffline  = "offline, settled later"
 )
 
-// Progress is the live line: done/total, taps/s since the last call,
-// latency percentiles of the operations answered since then, errors by
-// kind. now is wall time since the start.
-func (r *Recorder) Progress(now time.Duration, virtual time.Duration) string {
+// Progress is the live line: done/total, operations per second and
+// latency percentiles since the last call (of the whole run when whole is
+// set), errors by kind. now is wall time since the start, virtual the
+// day's time.
+func (r *Recorder) Progress(now, virtual time.Duration, whole bool) string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if whole {
+		r.lastProgress, r.lastAt = 0, 0
+	}
 	recent := r.done[r.lastProgress:]
 	latencies := make([]time.Duration, 0, len(recent))
 	for _, d := range recent {
@@ -122,6 +128,21 @@ func clock(d time.Duration) string {
 
 func msString(d time.Duration) string {
 	return fmt.Sprintf("%.1fms", float64(d.Microseconds())/1000)
+}
+
+// Behind records that an event was dispatched lag after its time.
+func (r *Recorder) Behind(lag time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.lagMax = max(r.lagMax, lag)
+}
+
+// LagMax is how far behind its schedule the run fell at most: the system
+// (or the sim) could not keep up with the day's pace.
+func (r *Recorder) LagMax() time.Duration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.lagMax
 }
 
 // Errors returns the errors counted by kind, and the errors that did not

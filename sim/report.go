@@ -75,13 +75,15 @@ type FaultRecord struct {
 
 // DayReport is a run in numbers: the terminal, JSON and HTML reports show it.
 type DayReport struct {
-	Run          RunInfo   `json:"run"`
-	WallSeconds  float64   `json:"wall_s"`
-	Operations   int       `json:"operations"`
-	Results      []Count   `json:"results"`
-	ByKind       []KindRow `json:"taps_by_service_kind"`
-	TapLatency   Latency   `json:"tap_latency"`
-	TopUpLatency Latency   `json:"top_up_latency"`
+	Run         RunInfo `json:"run"`
+	WallSeconds float64 `json:"wall_s"`
+	// LagMaxSeconds is how far behind the day's schedule the run fell.
+	LagMaxSeconds float64   `json:"schedule_lag_max_s"`
+	Operations    int       `json:"operations"`
+	Results       []Count   `json:"results"`
+	ByKind        []KindRow `json:"taps_by_service_kind"`
+	TapLatency    Latency   `json:"tap_latency"`
+	TopUpLatency  Latency   `json:"top_up_latency"`
 	// Money is what the run moved, from the ledger's records.
 	Money      MoneyFlows    `json:"money"`
 	Errors     []Count       `json:"errors"`
@@ -104,7 +106,7 @@ type LedgerReport struct {
 // BuildReport sums up a run.
 func BuildReport(info RunInfo, wall time.Duration, rec *Recorder, faults []FaultRecord, ledger LedgerReport, money MoneyFlows, invariants []Invariant) *DayReport {
 	done := rec.Done()
-	r := &DayReport{Run: info, WallSeconds: wall.Seconds(), Operations: len(done), Faults: faults, Ledger: ledger, Money: money, Invariants: invariants, OK: true}
+	r := &DayReport{Run: info, WallSeconds: wall.Seconds(), LagMaxSeconds: rec.LagMax().Seconds(), Operations: len(done), Faults: faults, Ledger: ledger, Money: money, Invariants: invariants, OK: true}
 	for _, inv := range invariants {
 		r.OK = r.OK && inv.OK
 	}
@@ -204,6 +206,7 @@ func pln(minor int64) string { return money.Format(minor, "PLN") }
 func (r *DayReport) WriteText(w io.Writer) {
 	fmt.Fprintf(w, "civicard sim: %s, seed %d, %d cards, %d riders, %d events in %.1f s\n",
 		r.Run.Target, r.Run.Seed, r.Run.Cards, r.Run.Riders, r.Run.Events, r.WallSeconds)
+	fmt.Fprintf(w, "fell behind the day's schedule by at most %.1f s\n", r.LagMaxSeconds)
 	fmt.Fprintf(w, "\nresults (%d operations)\n", r.Operations)
 	for _, c := range r.Results {
 		fmt.Fprintf(w, "  %-42s %8d\n", c.Name, c.Count)
@@ -294,7 +297,7 @@ svg{display:block;margin:1em 0}
 </style></head><body>
 <h1>civicard sim</h1>
 <p>{{.Run.Target}} · seed {{.Run.Seed}} · {{.Run.Cards}} cards · {{.Run.Riders}} riders · {{.Run.Terminals}} terminals · {{.Run.Events}} events ·
-{{if .Run.Rate}}{{.Run.Rate}} events/s{{else}}speed {{.Run.Speed}}×{{end}} · check-in/check-out {{.Run.CheckInOut}} · chaos {{.Run.Chaos}} · {{printf "%.1f" .WallSeconds}} s · started {{.Run.Started.Format "2006-01-02 15:04:05 MST"}}</p>
+{{if .Run.Rate}}{{.Run.Rate}} events/s{{else}}speed {{.Run.Speed}}×{{end}} · check-in/check-out {{.Run.CheckInOut}} · chaos {{.Run.Chaos}} · {{printf "%.1f" .WallSeconds}} s (at most {{printf "%.1f" .LagMaxSeconds}} s behind schedule) · started {{.Run.Started.Format "2006-01-02 15:04:05 MST"}}</p>
 <h2 class="{{if .OK}}ok{{else}}fail{{end}}">{{if .OK}}All invariants hold{{else}}Invariants broken{{end}}</h2>
 <table><tr><th>invariant</th><th></th><th>checked</th></tr>
 {{range .Invariants}}<tr><td>{{.Name}}</td><td class="{{if .OK}}ok{{else}}fail{{end}}">{{if .OK}}ok{{else}}FAIL{{end}}</td><td style="text-align:left">{{.Detail}}{{range .Failures}}<br>{{.}}{{end}}</td></tr>

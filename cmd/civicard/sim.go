@@ -163,7 +163,11 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 	}
 	recorder := sim.NewRecorder(operations)
-	wall := time.Duration(float64(24*time.Hour) / *f.speed)
+	// How long the run takes, for the faults to fall within it.
+	var wall time.Duration
+	if len(events) > 0 {
+		wall = time.Duration(float64(events[len(events)-1].At-events[0].At) / *f.speed)
+	}
 	if *f.rate > 0 {
 		wall = time.Duration(float64(len(events)) / *f.rate * float64(time.Second))
 	}
