@@ -43,6 +43,9 @@ type DriveConfig struct {
 	RequestPrefix string
 	// Midnight is the wall time the day's taps are stamped from.
 	Midnight time.Time
+	// Start is when the run starts (its first event); zero for now. The
+	// recorded times are since Start.
+	Start    time.Time
 	Recorder *Recorder
 	// Progress receives the live line every ProgressEvery; nil for none.
 	// The line is redrawn in place (carriage return), or written as lines
@@ -110,7 +113,10 @@ func Drive(ctx context.Context, cfg DriveConfig) ([]Op, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	d := &driver{cfg: cfg, start: time.Now(), blocked: map[string]bool{}}
+	d := &driver{cfg: cfg, start: cfg.Start, blocked: map[string]bool{}}
+	if d.start.IsZero() {
+		d.start = time.Now()
+	}
 	for _, gw := range cfg.Gateways {
 		d.cards = append(d.cards, civicardv1connect.NewCardServiceClient(cfg.HTTPClient, gw, terminals.WithCredential(cfg.OperatorToken)))
 	}

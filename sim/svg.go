@@ -33,7 +33,7 @@ func plotSVG(title, xUnit, yUnit string, xs []float64, lines []series, marks []f
 			yMax = math.Max(yMax, y)
 		}
 	}
-	yMax = niceCeil(yMax)
+	xMax, yMax = niceCeil(xMax), niceCeil(yMax)
 	w, h := float64(plotWidth-plotLeft-plotRight), float64(plotHeight-plotTop-plotBottom)
 	px := func(x float64) float64 { return plotLeft + x/xMax*w }
 	py := func(y float64) float64 { return plotTop + h - y/yMax*h }

@@ -174,22 +174,23 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	chaosCtx, stopChaos := context.WithCancel(ctx)
 	var faults []sim.FaultRecord
 	var chaosDone sync.WaitGroup
+	driveStart := time.Now()
 	if *f.chaos && owned != nil {
 		plan := sim.PlanNodeFaults(*f.seed, len(owned.nodes), wall)
-		chaosDone.Go(func() { faults = owned.inject(chaosCtx, started, plan, stderr) })
+		chaosDone.Go(func() { faults = owned.inject(chaosCtx, driveStart, plan, stderr) })
 	}
 	ops, err := sim.Drive(ctx, sim.DriveConfig{
 		Gateways: gateways, HTTPClient: httpClient, OperatorToken: token, City: city, Events: events,
 		Speed: *f.speed, Rate: *f.rate, FirstSequence: firstSequence, RequestPrefix: fmt.Sprintf("sim-%d", started.UnixNano()),
 		Midnight: time.Date(started.Year(), started.Month(), started.Day(), 0, 0, 0, 0, time.Local),
-		Recorder: recorder, Progress: stderr, ProgressEvery: *f.progressEvery, ProgressLines: !isTerminal(stderr),
+		Start:    driveStart, Recorder: recorder, Progress: stderr, ProgressEvery: *f.progressEvery, ProgressLines: !isTerminal(stderr),
 	})
 	stopChaos()
 	chaosDone.Wait()
 	if err != nil {
 		return err
 	}
-	driven := time.Since(started)
+	driven := time.Since(driveStart)
 	if owned != nil {
 		if err := owned.ensureUp(ctx); err != nil {
 			return err
