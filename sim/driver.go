@@ -343,6 +343,9 @@ type terminal struct {
 	online  bool
 	// queue holds the taps decided offline, in sequence order.
 	queue []*civicardv1.TapRequest
+	// offlineAt is when the terminal was taken offline, and offlineFor
+	// for how long of the day.
+	offlineAt, offlineFor time.Duration
 }
 
 func (d *driver) newTerminal(index int) *terminal {
@@ -358,10 +361,19 @@ func (t *terminal) run(ctx context.Context, events <-chan Event) {
 	for ev := range events {
 		switch ev.Kind {
 		case EventOffline:
-			t.online = false
+			t.online, t.offlineAt, t.offlineFor = false, t.d.now(), -ev.At
 		case EventOnline:
 			t.online = true
+			t.offlineFor += ev.At
+			queued := len(t.queue)
 			t.upload(ctx)
+			f := FaultRecord{Fault: fmt.Sprintf("offline for %v of the day", t.offlineFor), Target: "terminal " + t.id,
+				AtSeconds: t.offlineAt.Seconds(), Note: fmt.Sprintf("%d taps taken offline", queued)}
+			if len(t.queue) == 0 {
+				f.RecoveredSeconds = t.d.now().Seconds()
+				f.Note += ", all uploaded"
+			}
+			t.d.cfg.Recorder.Fault(f)
 		case EventTap:
 			t.tap(ctx, ev)
 		}

@@ -37,6 +37,8 @@ type Recorder struct {
 	// the latter by second of the run.
 	errors       map[string]int
 	errorSeconds map[int]int
+	// faults are the terminals' offline periods.
+	faults []FaultRecord
 	// lagMax is how far behind its schedule the run fell at most.
 	lagMax time.Duration
 	// lastProgress is where Progress last looked.
@@ -128,6 +130,20 @@ func clock(d time.Duration) string {
 
 func msString(d time.Duration) string {
 	return fmt.Sprintf("%.1fms", float64(d.Microseconds())/1000)
+}
+
+// Fault records a fault the run injected.
+func (r *Recorder) Fault(f FaultRecord) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.faults = append(r.faults, f)
+}
+
+// Faults returns the faults recorded.
+func (r *Recorder) Faults() []FaultRecord {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.faults)
 }
 
 // Behind records that an event was dispatched lag after its time.

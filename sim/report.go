@@ -106,6 +106,7 @@ type LedgerReport struct {
 // BuildReport sums up a run.
 func BuildReport(info RunInfo, wall time.Duration, rec *Recorder, faults []FaultRecord, ledger LedgerReport, money MoneyFlows, invariants []Invariant) *DayReport {
 	done := rec.Done()
+	slices.SortStableFunc(faults, func(a, b FaultRecord) int { return cmp.Compare(a.AtSeconds, b.AtSeconds) })
 	r := &DayReport{Run: info, WallSeconds: wall.Seconds(), LagMaxSeconds: rec.LagMax().Seconds(), Operations: len(done), Faults: faults, Ledger: ledger, Money: money, Invariants: invariants, OK: true}
 	for _, inv := range invariants {
 		r.OK = r.OK && inv.OK
@@ -239,7 +240,7 @@ func (r *DayReport) WriteText(w io.Writer) {
 			if f.RecoveredSeconds > 0 {
 				rec = fmt.Sprintf("recovered at %.1f s (%.1f s)", f.RecoveredSeconds, f.RecoveredSeconds-f.AtSeconds)
 			}
-			fmt.Fprintf(w, "  %6.1f s  %-22s %-14s %s %s\n", f.AtSeconds, f.Fault, f.Target, rec, f.Note)
+			fmt.Fprintf(w, "  %6.1f s  %-28s %-26s %s; %s\n", f.AtSeconds, f.Fault, f.Target, rec, f.Note)
 		}
 	}
 	l := r.Ledger

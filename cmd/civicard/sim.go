@@ -224,7 +224,7 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	report := sim.BuildReport(sim.RunInfo{
 		Target: target, Started: started, Seed: *f.seed, Cards: cards, Riders: day.Riders, Terminals: len(city.Terminals),
 		Events: len(events), Speed: *f.speed, Rate: *f.rate, CheckInOut: *f.checkInOut, Chaos: *f.chaos,
-	}, driven, recorder, faults, sim.LedgerReport{
+	}, driven, recorder, append(faults, recorder.Faults()...), sim.LedgerReport{
 		Before: before.Totals, After: after.Totals, Groups: after.Groups, Replicas: after.Replicas, Identical: after.Identical,
 	}, sim.Flows(ops, observed), invariants)
 	report.WriteText(stdout)
