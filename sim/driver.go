@@ -368,7 +368,7 @@ func (t *terminal) run(ctx context.Context, events <-chan Event) {
 			queued := len(t.queue)
 			t.upload(ctx)
 			f := FaultRecord{Fault: fmt.Sprintf("offline for %v of the day", t.offlineFor), Target: "terminal " + t.id,
-				AtSeconds: t.offlineAt.Seconds(), Note: fmt.Sprintf("%d taps taken offline", queued)}
+				AtSeconds: t.offlineAt.Seconds(), Note: fmt.Sprintf("taps taken offline: %d", queued)}
 			if len(t.queue) == 0 {
 				f.RecoveredSeconds = t.d.now().Seconds()
 				f.Note += ", all uploaded"
