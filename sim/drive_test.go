@@ -1,0 +1,111 @@
+package sim
+
+import (
+	"context"
+	"net/http"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"civicard/cluster"
+	"civicard/demo"
+	"civicard/internal/procnode"
+)
+
+// TestDriveAgainstSmallCity plays a short day, with terminals offline,
+// against a real `civicard up` and checks it from outside: the path of
+// `civicard sim`, here under the race detector.
+func TestDriveAgainstSmallCity(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts civicard up")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	root, err := procnode.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	bin, err := procnode.Build(ctx, root, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const cards = 1000
+	node := &procnode.Node{Bin: bin, DataDir: filepath.Join(dir, "data"), Args: []string{"--cards", "1000", "--log-level", "warn"}}
+	if err := node.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := node.Stop(context.Background()); err != nil {
+			t.Error(err)
+		}
+	})
+	key, err := cluster.ReadSecret(node.DataDir, cluster.CredentialKeyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	token, err := cluster.ReadSecret(node.DataDir, cluster.OperatorTokenFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	city, err := demo.Generate(demo.Config{Seed: demo.DefaultConfig().Seed, Cards: cards, CredentialKey: []byte(key)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	region, _ := demo.Tariff()
+	day := DefaultDayConfig(cards)
+	day.Riders, day.CheckInOut, day.Passes, day.OfflineTerminals = 150, false, false, len(city.Terminals)/3
+	events, err := Plan(city, region.Network, day)
+	if err != nil {
+		t.Fatal(err)
+	}
+	httpClient := &http.Client{Timeout: 10 * time.Second}
+	observer := &Observer{Gateways: []string{node.BaseURL}, HTTPClient: httpClient, OperatorToken: token}
+	before, err := observer.Ledger(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if before.Cards != cards {
+		t.Fatalf("the ledger holds %d cards, want %d", before.Cards, cards)
+	}
+	rec := NewRecorder(len(events))
+	ops, err := Drive(ctx, DriveConfig{
+		Gateways: []string{node.BaseURL}, HTTPClient: httpClient, OperatorToken: token, City: city, Events: events,
+		Rate: 500, FirstSequence: 1, RequestPrefix: "drive-test", Midnight: time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC), Recorder: rec,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, err := observer.Ledger(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var touched []string
+	offline := 0
+	for _, op := range ops {
+		touched = append(touched, op.Card)
+		if op.Outcome != OutcomeAcked {
+			t.Errorf("operation %+v not acknowledged", op)
+		}
+	}
+	for _, d := range rec.Done() {
+		if d.Offline {
+			offline++
+		}
+	}
+	slices.Sort(touched)
+	read, err := observer.Cards(ctx, slices.Compact(touched))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, inv := range Check(ops, Observed{Before: before.Totals, After: after.Totals, Cards: read}) {
+		if !inv.OK {
+			t.Errorf("%s: %s %v", inv.Name, inv.Detail, inv.Failures)
+		}
+	}
+	if offline == 0 || len(ops) < 2*day.Riders {
+		t.Errorf("%d operations, %d of them offline; want a day's worth with some offline", len(ops), offline)
+	}
+	t.Logf("%d operations, %d offline, money %+v", len(ops), offline, Flows(ops, Observed{Before: before.Totals, After: after.Totals, Cards: read}))
+}
