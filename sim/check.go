@@ -3,6 +3,7 @@ package sim
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"slices"
 
 	civicardv1 "civicard/messages/civicard/v1"
@@ -228,7 +229,7 @@ func flows(ops []Op, obs Observed, f *failures) MoneyFlows {
 		ours[op.ID] = true
 	}
 	var m MoneyFlows
-	for _, id := range sortedKeys(obs.Cards) {
+	for _, id := range slices.Sorted(maps.Keys(obs.Cards)) {
 		cl := obs.Cards[id]
 		txns := slices.SortedFunc(slices.Values(cl.Transactions), func(a, b *civicardv1.Transaction) int {
 			return cmp.Compare(a.GetLedgerSequence(), b.GetLedgerSequence())
@@ -305,7 +306,7 @@ func checkMoney(ops []Op, obs Observed) Invariant {
 
 func checkNoNegative(obs Observed) Invariant {
 	var f failures
-	for _, id := range sortedKeys(obs.Cards) {
+	for _, id := range slices.Sorted(maps.Keys(obs.Cards)) {
 		cl := obs.Cards[id]
 		if b := cl.Card.GetBalance().GetMinorUnits(); b < 0 {
 			f.add("card %s: balance %d", id, b)
@@ -320,13 +321,4 @@ func checkNoNegative(obs Observed) Invariant {
 		}
 	}
 	return f.invariant(InvariantNoNegative, fmt.Sprintf("%d cards and their histories", len(obs.Cards)))
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

@@ -3,14 +3,12 @@ package sim
 import (
 	"context"
 	"net/http"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
 	"civicard/cluster"
 	"civicard/demo"
-	"civicard/internal/procnode"
 )
 
 // TestDriveAgainstSmallCity plays a short day, with terminals offline,
@@ -22,40 +20,15 @@ func TestDriveAgainstSmallCity(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	root, err := procnode.ModuleRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	bin, err := procnode.Build(ctx, root, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
 	const cards = 1000
-	node := &procnode.Node{Bin: bin, DataDir: filepath.Join(dir, "data"), Args: []string{"--cards", "1000", "--log-level", "warn"}}
-	if err := node.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := node.Stop(context.Background()); err != nil {
-			t.Error(err)
-		}
-	})
-	key, err := cluster.ReadSecret(node.DataDir, cluster.CredentialKeyFile)
-	if err != nil {
-		t.Fatal(err)
-	}
+	node, city := smallCity(ctx, t, cards)
 	token, err := cluster.ReadSecret(node.DataDir, cluster.OperatorTokenFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	city, err := demo.Generate(demo.Config{Seed: demo.DefaultConfig().Seed, Cards: cards, CredentialKey: []byte(key)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	region, _ := demo.Tariff()
 	day := DefaultDayConfig(cards)
-	day.Riders, day.CheckInOut, day.Passes, day.OfflineTerminals = 150, false, false, len(city.Terminals)/3
+	day.Riders, day.OfflineTerminals = 150, len(city.Terminals)/3
 	events, err := Plan(city, region.Network, day)
 	if err != nil {
 		t.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"sync"
@@ -94,7 +95,7 @@ func (o *Observer) Ledger(ctx context.Context) (LedgerState, error) {
 func summarise(replicas map[string][]*civicardv1.GroupReplica) (LedgerState, bool) {
 	state := LedgerState{Groups: len(replicas), Identical: true}
 	settled := len(replicas) > 0
-	for _, group := range sortedKeys(replicas) {
+	for _, group := range slices.Sorted(maps.Keys(replicas)) {
 		rs := replicas[group]
 		state.Replicas += len(rs)
 		for _, r := range rs[1:] {

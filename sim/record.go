@@ -110,7 +110,7 @@ func (r *Recorder) Progress(now, virtual time.Duration, whole bool) string {
 		msString(percentile(latencies, 0.50)), msString(percentile(latencies, 0.99)))
 	if len(r.errors) > 0 {
 		line += "  errors:"
-		for _, k := range sortedKeys(r.errors) {
+		for _, k := range slices.Sorted(maps.Keys(r.errors)) {
 			line += fmt.Sprintf(" %s %d", k, r.errors[k])
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -161,7 +162,7 @@ func BuildReport(info RunInfo, wall time.Duration, rec *Recorder, faults []Fault
 	for s, n := range noted {
 		errorsPerSecond[s] += n
 	}
-	for _, k := range sortedKeys(kinds) {
+	for _, k := range slices.Sorted(maps.Keys(kinds)) {
 		r.ByKind = append(r.ByKind, *kinds[k])
 	}
 	r.TapLatency, r.TopUpLatency = latency(taps), latency(topUps)
