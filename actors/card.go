@@ -77,6 +77,23 @@ func (g *cardGrain) propose(cmd *ledgerv1.Command) (*ledgerv1.Result, error) {
 	return res, nil
 }
 
+// proposeAtVersion sends a command decided at the card's version. stale
+// says the card moved on meanwhile (another activation changed it): decide
+// again. A rejection comes back as the grain error the gateway maps.
+func (g *cardGrain) proposeAtVersion(cmd *ledgerv1.Command) (res *ledgerv1.Result, stale bool, err error) {
+	if res, err = g.propose(cmd); err != nil {
+		return nil, false, err
+	}
+	if res.GetStatus() == ledgerv1.Status_STATUS_STALE_VERSION {
+		g.deps.Metrics.versionRetries.Inc()
+		return nil, true, nil
+	}
+	if err := rejection(res); err != nil {
+		return nil, false, err
+	}
+	return res, false, nil
+}
+
 // Authorize prices a tap with the fare engine and settles it: the postings
 // and the card's next pricing state go to the ledger in one charge, which
 // carries the version the price was decided on. When the ledger says the
@@ -129,16 +146,12 @@ func (g *cardGrain) Authorize(req *grainsv1.AuthorizeTap, _ protocluster.GrainCo
 		} else {
 			charge.DeclineReason, charge.DeclineDetail = publicDecline(d), textMax(d.Reason)
 		}
-		res, err := g.propose(&ledgerv1.Command{Id: req.GetTransactionId(), Kind: &ledgerv1.Command_Charge{Charge: charge}})
+		res, stale, err := g.proposeAtVersion(&ledgerv1.Command{Id: req.GetTransactionId(), Kind: &ledgerv1.Command_Charge{Charge: charge}})
 		if err != nil {
 			return nil, err
 		}
-		if res.GetStatus() == ledgerv1.Status_STATUS_STALE_VERSION {
-			g.deps.Metrics.versionRetries.Inc()
+		if stale {
 			continue
-		}
-		if err := rejection(res); err != nil {
-			return nil, err
 		}
 		return g.tapResponse(res, d), nil
 	}
@@ -258,16 +271,12 @@ func (g *cardGrain) TopUp(in *grainsv1.TopUpCard, _ protocluster.GrainContext) (
 		} else {
 			topUp.Pricing = tariffpb.ToProto(state)
 		}
-		res, err := g.propose(&ledgerv1.Command{Id: "topup/" + req.GetRequestId(), Kind: &ledgerv1.Command_TopUp{TopUp: topUp}})
+		res, stale, err := g.proposeAtVersion(&ledgerv1.Command{Id: "topup/" + req.GetRequestId(), Kind: &ledgerv1.Command_TopUp{TopUp: topUp}})
 		if err != nil {
 			return nil, err
 		}
-		if res.GetStatus() == ledgerv1.Status_STATUS_STALE_VERSION {
-			g.deps.Metrics.versionRetries.Inc()
+		if stale {
 			continue
-		}
-		if err := rejection(res); err != nil {
-			return nil, err
 		}
 		return &civicardv1.TopUpResponse{Transaction: res.GetTransaction(), Replayed: res.GetReplayed()}, nil
 	}

@@ -206,16 +206,12 @@ func (g *cardGrain) Correct(in *grainsv1.Correction, _ protocluster.GrainContext
 		default:
 			charge.DeclineReason, charge.DeclineDetail = civicardv1.DeclineReason_DECLINE_REASON_CORRECTION_REFUSED, textMax(d.Reason)
 		}
-		res, err := g.propose(&ledgerv1.Command{Id: fmt.Sprintf("correct/%s/%s", g.id, req.GetRequestId()), Kind: &ledgerv1.Command_Charge{Charge: charge}})
+		res, stale, err := g.proposeAtVersion(&ledgerv1.Command{Id: fmt.Sprintf("correct/%s/%s", g.id, req.GetRequestId()), Kind: &ledgerv1.Command_Charge{Charge: charge}})
 		if err != nil {
 			return nil, err
 		}
-		if res.GetStatus() == ledgerv1.Status_STATUS_STALE_VERSION {
-			g.deps.Metrics.versionRetries.Inc()
+		if stale {
 			continue
-		}
-		if err := rejection(res); err != nil {
-			return nil, err
 		}
 		txn := res.GetTransaction()
 		if res.GetStatus() == ledgerv1.Status_STATUS_DECLINED {

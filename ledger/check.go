@@ -3,6 +3,7 @@ package ledger
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 
 	civicardv1 "civicard/messages/civicard/v1"
@@ -25,7 +26,7 @@ func (s *State) Check() error {
 
 	var cardsMinor int64
 	cardsOverflow := false
-	for _, id := range sortedKeys(s.cards) {
+	for _, id := range slices.Sorted(maps.Keys(s.cards)) {
 		c := s.cards[id]
 		acct := account{kind: cardAccount, id: id}
 		if c.id != id {
@@ -76,7 +77,7 @@ func (s *State) Check() error {
 	}
 	var receivablesMinor int64
 	receivablesOverflow := false
-	for _, id := range sortedKeys(s.institutions) {
+	for _, id := range slices.Sorted(maps.Keys(s.institutions)) {
 		inst := s.institutions[id]
 		acct := account{kind: receivableAccount, id: id}
 		if inst.rec.GetInstitutionId() != id {
@@ -97,7 +98,7 @@ func (s *State) Check() error {
 		fail("%d seeds, more than %d", len(s.seeds), seedsMax)
 	}
 
-	for _, id := range sortedKeys(s.terminals) {
+	for _, id := range slices.Sorted(maps.Keys(s.terminals)) {
 		if instID := s.terminals[id].GetInstitutionId(); s.institutions[instID] == nil {
 			fail("terminal %q: institution %q does not exist", id, instID)
 		}
@@ -202,13 +203,4 @@ func (s *State) checkSettlement() []error {
 		}
 	}
 	return errs
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

@@ -2,13 +2,8 @@ package sim
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
-
-	"civicard/cluster"
-	"civicard/demo"
-	"civicard/internal/procnode"
 )
 
 // TestLoadAgainstSmallCity runs a short closed-loop load against a real
@@ -19,32 +14,7 @@ func TestLoadAgainstSmallCity(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	root, err := procnode.ModuleRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	bin, err := procnode.Build(ctx, root, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	node := &procnode.Node{Bin: bin, DataDir: filepath.Join(dir, "data"), Args: []string{"--cards", "2000", "--log-level", "warn"}}
-	if err := node.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := node.Stop(context.Background()); err != nil {
-			t.Error(err)
-		}
-	})
-	key, err := cluster.ReadSecret(node.DataDir, cluster.CredentialKeyFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	city, err := demo.Generate(demo.Config{Seed: demo.DefaultConfig().Seed, Cards: 2000, CredentialKey: []byte(key)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	node, city := smallCity(ctx, t, 2000)
 	var terms []Terminal
 	for _, seed := range city.Terminals[:16] {
 		terms = append(terms, Terminal{ID: seed.Terminal.GetTerminalId(), Credential: seed.Credential})

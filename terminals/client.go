@@ -184,7 +184,9 @@ func OutcomeUnknown(err error) bool {
 		return true // transport failure: the request may have arrived
 	}
 	switch connectErr.Code() {
-	case connect.CodeUnavailable, connect.CodeDeadlineExceeded, connect.CodeUnknown, connect.CodeAborted:
+	// Canceled too: a gateway stopping under a request, or the caller
+	// giving up, says nothing of whether the tap was settled.
+	case connect.CodeUnavailable, connect.CodeDeadlineExceeded, connect.CodeUnknown, connect.CodeAborted, connect.CodeCanceled:
 		return true
 	}
 	return false

@@ -10,9 +10,7 @@ import (
 	"connectrpc.com/connect"
 
 	civicardv1 "civicard/messages/civicard/v1"
-	"civicard/messages/civicard/v1/civicardv1connect"
 	"civicard/money"
-	"civicard/terminals"
 )
 
 func runCard(ctx context.Context, args []string, stdout io.Writer) error {
@@ -46,11 +44,10 @@ func runCard(ctx context.Context, args []string, stdout io.Writer) error {
 	if positional, err = parse(fs, args[1:], want); err != nil {
 		return err
 	}
-	operatorToken, err := client.operatorToken(*token)
+	api, err := client.cardService(*token)
 	if err != nil {
 		return err
 	}
-	api := civicardv1connect.NewCardServiceClient(client.httpClient(), *client.addr, terminals.WithCredential(operatorToken))
 	ctx, cancel := withTimeout(ctx)
 	defer cancel()
 	cardID := positional[0]

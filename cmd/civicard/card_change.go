@@ -9,9 +9,7 @@ import (
 	"connectrpc.com/connect"
 
 	civicardv1 "civicard/messages/civicard/v1"
-	"civicard/messages/civicard/v1/civicardv1connect"
 	"civicard/money"
-	"civicard/terminals"
 )
 
 // runCardChange runs the card's life cycle: issue, entitle (grant or
@@ -45,11 +43,10 @@ func runCardChange(ctx context.Context, sub string, args []string, stdout io.Wri
 	if err != nil {
 		return err
 	}
-	operatorToken, err := client.operatorToken(*token)
+	api, err := client.cardService(*token)
 	if err != nil {
 		return err
 	}
-	api := civicardv1connect.NewCardServiceClient(client.httpClient(), *client.addr, terminals.WithCredential(operatorToken))
 	ctx, cancel := withTimeout(ctx)
 	defer cancel()
 	id := *requestID

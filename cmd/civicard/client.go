@@ -15,6 +15,8 @@ import (
 
 	"civicard/cluster"
 	"civicard/demo"
+	"civicard/messages/civicard/v1/civicardv1connect"
+	"civicard/terminals"
 )
 
 // callTimeout bounds one client command.
@@ -88,4 +90,14 @@ func newRequestID() string {
 	buf := make([]byte, 12)
 	_, _ = rand.Read(buf) // never fails (crypto/rand)
 	return "cli-" + hex.EncodeToString(buf)
+}
+
+// cardService is the CardService at --addr, called with the operator token
+// (token, or the one in --data).
+func (c clientFlags) cardService(token string) (civicardv1connect.CardServiceClient, error) {
+	operatorToken, err := c.operatorToken(token)
+	if err != nil {
+		return nil, err
+	}
+	return civicardv1connect.NewCardServiceClient(c.httpClient(), *c.addr, terminals.WithCredential(operatorToken)), nil
 }

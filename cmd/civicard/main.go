@@ -4,6 +4,7 @@
 //	civicard card show|transactions|topup|block ...   the operator API
 //	civicard tap --terminal T --card C   one tap as a terminal
 //	civicard admin verify                check the ledger of a stopped node
+//	civicard sim                         a day of the city, from the outside, with a report
 //
 // Run `civicard help` for the flags of each.
 package main
@@ -52,6 +53,8 @@ Usage:
   civicard admin reconcile --addr URL,URL...      prove the books balance (non-zero exit if not)
   civicard admin terminals register --terminal T --public-key HEX
   civicard admin terminals revoke --terminal T [--reason TEXT]
+  civicard sim [--addr URL,... --secrets DIR | --cluster N] [--chaos] [--seed N] [--speed X | --rate R]
+                                         a day of the city against a running civicard, with faults, and a report
   civicard terminal --config FILE        run a terminal on its PC/SC readers (build tag pcsc)
   civicard terminal keygen --out FILE    a terminal's key pair: private to FILE, public printed
 
@@ -83,6 +86,8 @@ func Main(ctx context.Context, self string, args []string, stdout, stderr io.Wri
 		err = runTap(ctx, args[1:], stdout)
 	case "admin":
 		err = runAdmin(ctx, args[1:], stdout, stderr)
+	case "sim":
+		err = runSim(ctx, args[1:], stdout, stderr)
 	case "terminal":
 		err = runTerminal(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
