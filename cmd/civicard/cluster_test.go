@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"path/filepath"
@@ -219,6 +220,8 @@ func (c *testCluster) leaders(t *testing.T, alive []bool) map[int][]string {
 type clusterLoad struct {
 	c     *testCluster
 	cards []string
+	// first are the cards' balances when the load started.
+	first map[string]int64
 
 	mu    sync.Mutex
 	acked []ackedOp
@@ -284,6 +287,17 @@ func startClusterLoad(t *testing.T, c *testCluster, tapWorkers, topUpWorkers, ca
 			l.cards = append(l.cards, card.CardID)
 			used++
 		}
+	}
+	// The balances the load starts from (a test may have charged cards
+	// before).
+	l.first = map[string]int64{}
+	api := c.cardsAt(c.gateways()[0])
+	for _, card := range l.cards {
+		res, err := api.GetCard(context.Background(), connect.NewRequest(&civicardv1.GetCardRequest{CardId: card}))
+		if err != nil {
+			t.Fatalf("card %s before the load: %v", card, err)
+		}
+		l.first[card] = res.Msg.GetCard().GetBalance().GetMinorUnits()
 	}
 	for w := range tapWorkers {
 		seed := c.data.Terminals[w]
@@ -483,10 +497,7 @@ func (l *clusterLoad) verify(t *testing.T, g int) {
 	l.resolve(t)
 	seen := map[string]int{}
 	api := l.c.cards(g)
-	want := map[string]int64{}
-	for _, card := range l.c.data.Cards {
-		want[card.CardID] = card.BalanceMinor
-	}
+	want := maps.Clone(l.first)
 	for _, op := range l.acked {
 		if op.tap == nil {
 			want[op.cardID] += topUpMinor
