@@ -412,15 +412,22 @@ func (p *planner) errands(card string, who persona) time.Duration {
 			first = min(first, at-20*minute)
 		}
 		term := ts[p.r.IntN(len(ts))]
-		code, quantity := p.purchase(p.institution[term], who)
+		code, quantity, stay := p.purchase(p.institution[term], who)
 		p.tap(at, card, term, code, quantity)
+		if out := min(at+stay, e.close-minute); stay > 0 && out > at {
+			// Priced by the stay: the same gate on the way out, before
+			// closing time.
+			p.tap(out, card, term, code, quantity)
+		}
 		first = min(first, at)
 	}
 	return first
 }
 
-// purchase is what a visitor buys at an institution.
-func (p *planner) purchase(inst *civicardv1.Institution, who persona) (string, uint32) {
+// purchase is what a visitor buys at an institution, and for a service
+// priced by the stay (a pool, a car park: tap in, tap out) how long the
+// visit lasts.
+func (p *planner) purchase(inst *civicardv1.Institution, who persona) (code string, quantity uint32, stay time.Duration) {
 	pick := func(codes ...string) string {
 		code := codes[p.r.IntN(len(codes))]
 		if who == personaConcession && sells(inst, code+"-R") {
@@ -435,21 +442,24 @@ func (p *planner) purchase(inst *civicardv1.Institution, who persona) (string, u
 	case civicardv1.ServiceKind_SERVICE_KIND_LIBRARY:
 		switch d := p.r.IntN(10); {
 		case d < 4:
-			return pick("PRINT-A4"), uint32(1 + p.r.IntN(20))
+			return pick("PRINT-A4"), uint32(1 + p.r.IntN(20)), 0
 		case d < 7:
-			return pick("COPY-A4"), uint32(1 + p.r.IntN(10))
+			return pick("COPY-A4"), uint32(1 + p.r.IntN(10)), 0
 		case d < 8:
-			return pick("SCAN"), uint32(1 + p.r.IntN(5))
+			return pick("SCAN"), uint32(1 + p.r.IntN(5)), 0
 		default:
-			return pick("FINE-DAY"), uint32(1 + p.r.IntN(14))
+			return pick("FINE-DAY"), uint32(1 + p.r.IntN(14)), 0
 		}
 	case civicardv1.ServiceKind_SERVICE_KIND_SPORT:
-		return pick("ENTRY-60MIN", "ENTRY-60MIN", "ENTRY-60MIN", "ENTRY-DAY"), 1
+		if p.r.IntN(4) == 0 {
+			return pick("ENTRY-DAY"), 1, 0
+		}
+		return pick("ENTRY-60MIN"), 1, time.Duration(40+p.r.IntN(110)) * minute
 	case civicardv1.ServiceKind_SERVICE_KIND_PARKING:
-		return pick("PARK-15MIN"), uint32(1 + p.r.IntN(16))
+		return pick("PARK-15MIN"), 1, time.Duration(10+p.r.IntN(230)) * minute
 	case civicardv1.ServiceKind_SERVICE_KIND_CITY_OFFICE:
 		services := inst.GetServices()
-		return services[p.r.IntN(min(len(services), 5))].GetCode(), 1
+		return services[p.r.IntN(min(len(services), 5))].GetCode(), 1, 0
 	case civicardv1.ServiceKind_SERVICE_KIND_CULTURE:
 		code := "TICKET-NORMAL"
 		switch {
@@ -458,9 +468,9 @@ func (p *planner) purchase(inst *civicardv1.Institution, who persona) (string, u
 		case p.r.IntN(10) == 0:
 			code = "TICKET-FAMILY"
 		}
-		return pick(code), 1
+		return pick(code), 1, 0
 	}
-	return "", 1
+	return "", 1, 0
 }
 
 func (p *planner) tap(at time.Duration, card string, terminal int, code string, quantity uint32) {

@@ -26,7 +26,7 @@ func TestSimDay(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	code := Main(ctx, civicardBin, []string{"sim", "--addr", c.node.BaseURL, "--secrets", c.node.DataDir,
-		"--riders", "300", "--speed", "14400",
+		"--riders", "300", "--lost", "5", "--speed", "14400",
 		"--chaos", "--offline-terminals", "150", "--json", jsonPath, "--html", htmlPath}, &stdout, &stderr)
 	t.Logf("stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
 	if code != 0 {
