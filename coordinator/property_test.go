@@ -26,24 +26,31 @@ type history struct {
 	l     *local
 	n     int
 	cards []string // open, unblocked cards
-	// charged is every charge that moved money: command id -> the
-	// institution and the amount it received.
-	charged map[string]charge
+	// charged is what every command that moved money did to each
+	// institution's receivable: a statement line each.
+	charged map[lineKey]charge
 	now     time.Time
+	// refunds and replacements applied, so a run shows it exercised them.
+	refunds, replacements int
 }
 
+// lineKey names a statement line: a command, at one institution.
+type lineKey struct{ id, institution string }
+
+// charge is what a command did to an institution's receivable: charges
+// paid into it, refunds and corrections paid out of it.
 type charge struct {
-	institution string
-	amountMinor int64
-	timeUnixMs  int64
-	offline     bool
+	amountMinor     int64
+	correctionMinor int64
+	timeUnixMs      int64
+	offline         bool
 }
 
 // institutions: I3 has no IBAN, so its money is carried, never paid.
 var institutionIDs = []string{"I0", "I1", "I2", "I3"}
 
 func newHistory(t *testing.T, seed uint64, shards int) *history {
-	h := &history{t: t, rng: rand.New(rand.NewPCG(seed, seed^0x5e771e)), l: &local{}, charged: map[string]charge{},
+	h := &history{t: t, rng: rand.New(rand.NewPCG(seed, seed^0x5e771e)), l: &local{}, charged: map[lineKey]charge{},
 		now: time.Date(2026, 11, 25, 6, 0, 0, 0, time.UTC)}
 	newState := func() *ledger.State {
 		s, err := ledger.New(ledger.DefaultConfig())
@@ -121,8 +128,10 @@ func (h *history) step() {
 			TerminalId: "T-" + inst, ServiceCode: "RIDE", Quantity: 1, TimeUnixMs: h.now.UnixMilli(),
 		}}})
 		if res.GetStatus() == ledgerv1.Status_STATUS_OK {
-			h.charged[id] = charge{institution: inst, amountMinor: amount, timeUnixMs: h.now.UnixMilli()}
+			h.charged[lineKey{id, inst}] = charge{amountMinor: amount, timeUnixMs: h.now.UnixMilli()}
 		}
+	case r < 62: // a priced tap: a check-out refund (or a correction) and a check-in, maybe at another institution
+		h.pricedTap(s, card, inst)
 	case r < 75:
 		h.apply(s, &ledgerv1.Command{Id: h.id("topup"), Kind: &ledgerv1.Command_TopUp{TopUp: &ledgerv1.TopUp{CardId: card, AmountMinor: 1 + h.rng.Int64N(3000)}}})
 	case r < 90: // a late offline upload: the tap happened hours ago
@@ -134,22 +143,64 @@ func (h *history) step() {
 			TerminalId: "T-" + inst, ServiceCode: "RIDE", Quantity: 1, TimeUnixMs: at,
 		}}})
 		if res.GetStatus() == ledgerv1.Status_STATUS_OK {
-			h.charged[id] = charge{institution: inst, amountMinor: amount, timeUnixMs: at, offline: true}
+			h.charged[lineKey{id, inst}] = charge{amountMinor: amount, timeUnixMs: at, offline: true}
 		}
-	case r < 94: // a card replaced: the old one blocked, a new one opened
-		h.apply(s, &ledgerv1.Command{Id: h.id("block"), Kind: &ledgerv1.Command_BlockCard{BlockCard: &ledgerv1.BlockCard{CardId: card, Reason: "replaced"}}})
-		for i, c := range h.cards {
-			if c == card {
-				h.cards = append(h.cards[:i], h.cards[i+1:]...)
-				break
+	case r < 94: // a card replaced: its money and state move to a new card of its shard, the old one is blocked
+		newCard := ""
+		for newCard == "" || h.shardOf(newCard) != s {
+			newCard = fmt.Sprintf("C%d", h.n)
+			h.n++
+		}
+		res := h.apply(s, &ledgerv1.Command{Id: h.id("replace"), Kind: &ledgerv1.Command_ReplaceCard{ReplaceCard: &ledgerv1.ReplaceCard{
+			CardId: card, NewCardId: newCard, Audit: &civicardv1.Audit{Actor: "operator/test", Reason: "lost", TimeUnixMs: h.now.UnixMilli()},
+		}}})
+		if res.GetStatus() == ledgerv1.Status_STATUS_OK {
+			h.replacements++
+			for i, c := range h.cards {
+				if c == card {
+					h.cards[i] = newCard
+					break
+				}
 			}
 		}
-		h.openCard()
 	default: // a retry of a recent tap: changes nothing
 		if h.n > 2 {
 			h.apply(s, &ledgerv1.Command{Id: fmt.Sprintf("tap/%d", h.n-1), Kind: &ledgerv1.Command_Charge{Charge: &ledgerv1.Charge{CardId: card, AmountMinor: 1, InstitutionId: inst}}})
 		}
 	}
+}
+
+// pricedTap charges a card the way the fare engine prices a check-out
+// followed by a check-in: a refund (or a correction) from one institution's
+// receivable, a fare to another's (or the same), in one command.
+func (h *history) pricedTap(s *ledger.State, card, refunding string) {
+	st, _ := s.Card(card)
+	charging := institutionIDs[h.rng.IntN(len(institutionIDs))]
+	refund, fare := 1+h.rng.Int64N(300), 1+h.rng.Int64N(800)
+	what := "check-out refund"
+	if h.rng.IntN(4) == 0 {
+		what = "correction"
+	}
+	id := h.id("priced")
+	res := h.apply(s, &ledgerv1.Command{Id: id, Kind: &ledgerv1.Command_Charge{Charge: &ledgerv1.Charge{
+		CardId: card, ExpectedVersion: st.GetVersion(), AmountMinor: fare - refund, InstitutionId: charging,
+		TerminalId: "T-" + charging, ServiceCode: "CICO", Quantity: 1, TimeUnixMs: h.now.UnixMilli(),
+		Postings: []*ledgerv1.Posting{
+			{InstitutionId: refunding, Product: "CICO", AmountMinor: -refund, What: what},
+			{InstitutionId: charging, Product: "CICO", AmountMinor: fare, What: "check-in"},
+		},
+		Pricing: &ledgerv1.PricingState{Bearer: true},
+	}}})
+	if res.GetStatus() != ledgerv1.Status_STATUS_OK {
+		return
+	}
+	h.refunds++
+	out := h.charged[lineKey{id, refunding}]
+	out.correctionMinor, out.timeUnixMs = refund, h.now.UnixMilli()
+	h.charged[lineKey{id, refunding}] = out
+	in := h.charged[lineKey{id, charging}]
+	in.amountMinor, in.timeUnixMs = fare, h.now.UnixMilli()
+	h.charged[lineKey{id, charging}] = in
 }
 
 // settle closes the open cycle, now and then crashing the coordinator
@@ -175,7 +226,9 @@ func (h *history) settle(cfg coordinator.Config) *civicardv1.SettlementBatch {
 }
 
 // TestSettlementProperties runs random histories with cycles closing at
-// random points, the coordinator crashing mid-way now and then, and
+// random points (taps, priced taps with refunds and corrections, top-ups,
+// late offline uploads, card replacements, retries), the coordinator
+// crashing mid-way now and then, and
 // checks after every batch: every charge settled in exactly one cycle with
 // its own time; every institution's statements sum to what it was paid and
 // carries; the books reconcile; every ledger passes Check and restores from
@@ -204,6 +257,9 @@ func TestSettlementProperties(t *testing.T) {
 				t.Fatalf("settling a paid batch again: %v", err)
 			}
 			h.verify(batches)
+			if h.refunds == 0 || h.replacements == 0 {
+				t.Fatalf("the history applied %d refunds and %d replacements: it must exercise both", h.refunds, h.replacements)
+			}
 		})
 	}
 }
@@ -218,7 +274,7 @@ func (h *history) verify(batches []*civicardv1.SettlementBatch) {
 		}
 	}
 	// Every charge is on exactly one statement, with its amount and time.
-	seen := map[string]uint64{}
+	seen := map[lineKey]uint64{}
 	netOf := map[string]int64{}
 	for _, b := range batches {
 		for _, inst := range institutionIDs {
@@ -227,17 +283,18 @@ func (h *history) verify(batches []*civicardv1.SettlementBatch) {
 				t.Fatal(err)
 			}
 			for _, line := range st.GetLines() {
-				if k, dup := seen[line.GetTransactionId()]; dup {
-					t.Fatalf("%s is on the statements of cycles %d and %d", line.GetTransactionId(), k, b.GetCycle())
+				key := lineKey{line.GetTransactionId(), inst}
+				if k, dup := seen[key]; dup {
+					t.Fatalf("%s is on %s's statements of cycles %d and %d", line.GetTransactionId(), inst, k, b.GetCycle())
 				}
-				seen[line.GetTransactionId()] = b.GetCycle()
-				want, ok := h.charged[line.GetTransactionId()]
+				seen[key] = b.GetCycle()
+				want, ok := h.charged[key]
 				switch {
 				case !ok:
 					t.Fatalf("cycle %d: %s on %s's statement moved no money", b.GetCycle(), line.GetTransactionId(), inst)
-				case want.institution != inst || line.GetGrossMinor()-line.GetConcessionMinor() != want.amountMinor:
-					t.Fatalf("cycle %d: %s: %s charged %d, want %s %d", b.GetCycle(), line.GetTransactionId(), inst,
-						line.GetGrossMinor()-line.GetConcessionMinor(), want.institution, want.amountMinor)
+				case line.GetGrossMinor()-line.GetConcessionMinor() != want.amountMinor || line.GetCorrectionMinor() != want.correctionMinor:
+					t.Fatalf("cycle %d: %s: %s charged %d and refunded %d, want %d and %d", b.GetCycle(), line.GetTransactionId(), inst,
+						line.GetGrossMinor()-line.GetConcessionMinor(), line.GetCorrectionMinor(), want.amountMinor, want.correctionMinor)
 				case line.GetTimeUnixMs() != want.timeUnixMs || line.GetOffline() != want.offline:
 					t.Fatalf("%s: time %d offline %v, want %d %v", line.GetTransactionId(), line.GetTimeUnixMs(), line.GetOffline(), want.timeUnixMs, want.offline)
 				}
@@ -249,9 +306,9 @@ func (h *history) verify(batches []*civicardv1.SettlementBatch) {
 			netOf[inst] += st.GetTotals().GetNetMinor()
 		}
 	}
-	for id := range h.charged {
-		if _, ok := seen[id]; !ok {
-			t.Fatalf("charge %s is on no statement", id)
+	for key := range h.charged {
+		if _, ok := seen[key]; !ok {
+			t.Fatalf("%s at %s is on no statement", key.id, key.institution)
 		}
 	}
 	// What the institutions earned is what they were paid plus what the
