@@ -165,12 +165,9 @@ func StartNode(ctx context.Context, cfg NodeConfig) (*Node, error) {
 		Settings: cfg.Settings, name: cfg.Name, secretsDir: cmp.Or(cfg.SecretsDir, cfg.DataDir),
 		raftAddr: self.Raft, actorAddr: self.Actor, join: cfg.Join,
 		watchPauses: true,
-	}
-	// The quorum is counted among the peers the cluster was created with;
-	// a node that joined later has none to count and goes without the
-	// watch.
-	if len(cfg.Peers) > 0 {
-		spec.quorum = newQuorumWatch(cfg.Peers, cfg.QuorumLossMax)
+		// Counted among the founding peers until the scaler reads the node
+		// list (a node that joined counts nobody until then).
+		quorum: newQuorumWatch(cfg.Peers, cfg.QuorumLossMax),
 	}
 	// A node or gateway starts with the peers (a joining node with nobody:
 	// it learns the members from the registry) and follows the node list.

@@ -31,10 +31,12 @@ var ErrRestartRequired = errors.New("member lost, restart required")
 const quorumTick = 100 * time.Millisecond
 
 // quorumWatch decides, from the members this node sees at each look,
-// whether it still sees a quorum of the cluster's nodes.
+// whether it still sees a quorum of the cluster's nodes. The nodes are the
+// founding peers until the scaler gives it the replicated node list's
+// active nodes (setNodes), so that a cluster that added and removed nodes
+// counts the ones it has now.
 type quorumWatch struct {
-	nodes   map[string]bool // actor addresses of the cluster's nodes
-	quorum  int
+	cluster atomic.Pointer[quorumNodes]
 	lossMax time.Duration
 	// armed is set once a quorum was seen; lostAt is when it was last lost
 	// (zero while it is seen).
@@ -44,27 +46,51 @@ type quorumWatch struct {
 	seen atomic.Int64
 }
 
+// quorumNodes are the actor addresses of the cluster's nodes and how many
+// make a quorum. Never changed once made.
+type quorumNodes struct {
+	nodes  map[string]bool
+	quorum int
+}
+
 func newQuorumWatch(peers []Peer, lossMax time.Duration) *quorumWatch {
-	nodes := map[string]bool{}
+	w := &quorumWatch{lossMax: lossMax}
+	var addrs []string
 	for _, p := range peers {
-		nodes[p.Actor] = true
+		addrs = append(addrs, p.Actor)
 	}
-	return &quorumWatch{nodes: nodes, quorum: len(nodes)/2 + 1, lossMax: lossMax}
+	w.setNodes(addrs)
+	return w
+}
+
+// setNodes makes the cluster's nodes these actor addresses. An empty list
+// (a node that joined, before it read the node list) counts nothing: the
+// watch then neither fails nor keeps the node unready.
+func (w *quorumWatch) setNodes(actorAddrs []string) {
+	nodes := map[string]bool{}
+	for _, a := range actorAddrs {
+		nodes[a] = true
+	}
+	w.cluster.Store(&quorumNodes{nodes: nodes, quorum: len(nodes)/2 + 1})
 }
 
 // observe takes the addresses of the members seen at now and returns an
 // error wrapping ErrRestartRequired once a quorum has been out of sight
 // for longer than lossMax.
 func (w *quorumWatch) observe(now time.Time, members []string) error {
+	c := w.cluster.Load()
+	if len(c.nodes) == 0 {
+		return nil
+	}
 	counted := map[string]bool{}
 	for _, m := range members {
-		if w.nodes[m] {
+		if c.nodes[m] {
 			counted[m] = true
 		}
 	}
 	w.seen.Store(int64(len(counted)))
 	switch {
-	case len(counted) >= w.quorum:
+	case len(counted) >= c.quorum:
 		w.armed, w.lostAt = true, time.Time{}
 	case !w.armed:
 	case w.lostAt.IsZero():
@@ -72,7 +98,7 @@ func (w *quorumWatch) observe(now time.Time, members []string) error {
 	case now.Sub(w.lostAt) > w.lossMax:
 		return fmt.Errorf("cluster: %w: this node has seen %d of the cluster's %d nodes (a quorum is %d) for %v, "+
 			"so it is cut off and the others have taken it for dead; stopping so that it can be started again as a new member",
-			ErrRestartRequired, len(counted), len(w.nodes), w.quorum, now.Sub(w.lostAt).Round(time.Millisecond))
+			ErrRestartRequired, len(counted), len(c.nodes), c.quorum, now.Sub(w.lostAt).Round(time.Millisecond))
 	}
 	return nil
 }
@@ -80,8 +106,9 @@ func (w *quorumWatch) observe(now time.Time, members []string) error {
 // ready says why the node should not take requests: it does not see a
 // quorum of the cluster's nodes.
 func (w *quorumWatch) ready() error {
-	if seen := w.seen.Load(); seen < int64(w.quorum) {
-		return fmt.Errorf("sees %d of the cluster's %d nodes, a quorum is %d", seen, len(w.nodes), w.quorum)
+	c := w.cluster.Load()
+	if seen := w.seen.Load(); len(c.nodes) > 0 && seen < int64(c.quorum) {
+		return fmt.Errorf("sees %d of the cluster's %d nodes, a quorum is %d", seen, len(c.nodes), c.quorum)
 	}
 	return nil
 }

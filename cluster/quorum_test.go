@@ -96,3 +96,37 @@ func TestQuorumWatchRunSendsOneFailure(t *testing.T) {
 		t.Fatalf("failure %v, want ErrRestartRequired", err)
 	}
 }
+
+// A cluster that added nodes and removed founding ones counts the nodes it
+// has now: the last founding node, with two newcomers around it, sees a
+// quorum; a node that joined counts nobody until it has the list.
+func TestQuorumWatchCountsTheNodeList(t *testing.T) {
+	w := newQuorumWatch([]Peer{{Name: "a", Actor: "a:1"}, {Name: "b", Actor: "b:1"}, {Name: "c", Actor: "c:1"}}, time.Second)
+	start := time.Unix(0, 0)
+	if err := w.observe(start, []string{"a:1", "b:1", "c:1"}); err != nil || w.ready() != nil {
+		t.Fatalf("all founders seen: %v, ready %v", err, w.ready())
+	}
+	w.setNodes([]string{"c:1", "d:1", "e:1"})
+	for i := range 30 {
+		if err := w.observe(start.Add(time.Duration(i)*quorumTick), []string{"c:1", "d:1", "e:1"}); err != nil {
+			t.Fatalf("look %d: %v", i, err)
+		}
+	}
+	if err := w.ready(); err != nil {
+		t.Fatalf("c among d and e: %v", err)
+	}
+
+	joined := newQuorumWatch(nil, time.Second)
+	for i := range 30 {
+		if err := joined.observe(start.Add(time.Duration(i)*quorumTick), nil); err != nil {
+			t.Fatalf("joined, look %d: %v", i, err)
+		}
+	}
+	if err := joined.ready(); err != nil {
+		t.Fatalf("a node that joined, before the list: %v", err)
+	}
+	joined.setNodes([]string{"c:1", "d:1", "e:1"})
+	if err := joined.observe(start.Add(4*time.Second), []string{"d:1"}); err != nil || joined.ready() == nil {
+		t.Fatalf("with the list, seeing 1 of 3: %v, ready %v; want unready", err, joined.ready())
+	}
+}

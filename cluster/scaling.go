@@ -92,7 +92,9 @@ type scaler struct {
 	name     string
 	host     *settlement.Host
 	provider membershipHosts
-	logger   *slog.Logger
+	// quorum, if set, counts the active nodes of the list.
+	quorum *quorumWatch
+	logger *slog.Logger
 	// seed is the layout of --peers, written to a registry that lists no
 	// node yet; nil on a node that joined.
 	seed *Layout
@@ -247,17 +249,22 @@ func (s *scaler) reconcile(ctx context.Context, view clusterView) {
 	}
 }
 
-// followMembers makes the membership the active nodes of the list.
+// followMembers makes the membership, and the nodes a quorum is counted
+// among, the active nodes of the list.
 func (s *scaler) followMembers(view clusterView) {
-	var hosts []string
+	var hosts, actors []string
 	for _, n := range view.nodes {
 		if n.GetStatus() == ledgerv1.NodeStatus_NODE_STATUS_ACTIVE {
 			if h, _, err := healthAddr(n.GetActorAddr()); err == nil {
 				hosts = append(hosts, h)
+				actors = append(actors, n.GetActorAddr())
 			}
 		}
 	}
 	s.provider.setHosts(hosts)
+	if s.quorum != nil && len(actors) > 0 {
+		s.quorum.setNodes(actors)
+	}
 }
 
 // placedPeers are the listed nodes group g is placed on.

@@ -112,7 +112,7 @@ func start(ctx context.Context, spec startSpec) (_ *Node, err error) {
 		}
 		node.handOver = func() { handOverLeadership(host, spec.Logger) }
 		if spec.nodeList != nil {
-			node.scaler = &scaler{name: spec.name, host: host, provider: spec.nodeList, logger: spec.Logger, seed: spec.layout, removed: node.failed}
+			node.scaler = &scaler{name: spec.name, host: host, provider: spec.nodeList, quorum: spec.quorum, logger: spec.Logger, seed: spec.layout, removed: node.failed}
 			ready := node.ready
 			node.ready = func() error {
 				if st := node.scaler.status(); st != ledgerv1.NodeStatus_NODE_STATUS_UNSPECIFIED && st != ledgerv1.NodeStatus_NODE_STATUS_ACTIVE {
@@ -147,7 +147,7 @@ func start(ctx context.Context, spec startSpec) (_ *Node, err error) {
 			return nil, err
 		}
 		node.closeLedger = host.Close
-		node.scaler = &scaler{name: spec.name, host: host, provider: spec.nodeList, logger: spec.Logger, removed: node.failed, membersOnly: true}
+		node.scaler = &scaler{name: spec.name, host: host, provider: spec.nodeList, quorum: spec.quorum, logger: spec.Logger, removed: node.failed, membersOnly: true}
 	}
 	if node.Cluster, err = startMember(spec, kinds); err != nil {
 		return nil, err
