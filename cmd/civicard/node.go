@@ -39,7 +39,7 @@ func runNode(ctx context.Context, self string, args []string, stdout, stderr io.
 	consulAddr := fs.String("consul-addr", defaults.Membership.ConsulAddress, "--membership consul: the Consul agent's HTTP address")
 	etcdEndpoints := fs.String("etcd-endpoints", strings.Join(defaults.Membership.EtcdEndpoints, ","), "--membership etcd: the etcd client addresses, comma-separated")
 	k8sAPI := fs.String("k8s-api", "", "--membership k8s: the Kubernetes API server's URL (default: the pod's in-cluster configuration)")
-	quorumLossMax := fs.Duration("quorum-timeout", defaults.QuorumLossMax, "how long the node may see fewer than a quorum of --peers before it exits with status 3 to be started again as a new member")
+	quorumLossMax := fs.Duration("quorum-timeout", defaults.QuorumLossMax, "how long the node may see fewer than a quorum of the cluster's active nodes before it exits with status 3 to be started again as a new member")
 	serving := addServeFlags(fs)
 	settling := addSettleFlags(fs)
 	if _, err := parse(fs, args, 0); err != nil {
