@@ -86,17 +86,24 @@ func loopbackPlaces(t *testing.T, n int) []nodePlace {
 	t.Helper()
 	var places []nodePlace
 	for range n {
-		actor, err := procnode.FreePortPair()
-		if err != nil {
-			t.Fatal(err)
-		}
-		raft, err := procnode.FreePorts(1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		places = append(places, nodePlace{actor: fmt.Sprintf("127.0.0.1:%d", actor), raft: fmt.Sprintf("127.0.0.1:%d", raft[0]), http: "127.0.0.1:0"})
+		places = append(places, loopbackPlace(t))
 	}
 	return places
+}
+
+// loopbackPlace gives one node free actor (and membership) and Raft ports
+// on 127.0.0.1.
+func loopbackPlace(t *testing.T) nodePlace {
+	t.Helper()
+	actor, err := procnode.FreePortPair()
+	if err != nil {
+		t.Fatal(err)
+	}
+	raft, err := procnode.FreePorts(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return nodePlace{actor: fmt.Sprintf("127.0.0.1:%d", actor), raft: fmt.Sprintf("127.0.0.1:%d", raft[0]), http: "127.0.0.1:0"}
 }
 
 func startCluster(t *testing.T, n int) *testCluster {

@@ -201,20 +201,13 @@ func TestClusterScaling(t *testing.T) {
 // and appends it to the cluster's nodes.
 func (c *testCluster) join(t *testing.T, name string, joinAddrs []string) {
 	t.Helper()
-	actor, err := procnode.FreePortPair()
-	if err != nil {
-		t.Fatal(err)
-	}
-	raft, err := procnode.FreePorts(1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	place := loopbackPlace(t)
 	data := filepath.Join(filepath.Dir(c.secrets), name)
 	node := &procnode.Node{
 		Bin: civicardBin, DataDir: data, Log: processLog(),
 		Command: []string{"node", "--name", name, "--join", strings.Join(joinAddrs, ","),
-			"--actor", fmt.Sprintf("127.0.0.1:%d", actor), "--raft", fmt.Sprintf("127.0.0.1:%d", raft[0]),
-			"--data", data, "--secrets", c.secrets, "--http", "127.0.0.1:0", "--cards", fmt.Sprint(testCards), "--log-level", "warn"},
+			"--actor", place.actor, "--raft", place.raft,
+			"--data", data, "--secrets", c.secrets, "--http", place.http, "--cards", fmt.Sprint(testCards), "--log-level", "warn"},
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
