@@ -67,15 +67,16 @@ func kindCode(k civicardv1.ServiceKind) string {
 }
 
 // terminalSpan is how many terminals an institution of a kind has, unless
-// its spec says otherwise. Transport has the most (validators in vehicles),
-// then parking (meters along the streets). With the catalogue below the city
-// has about 750 terminals; 600 to 900 for any seed.
+// its spec says otherwise. Transport has by far the most: two validators in
+// each of an operator's 60 to 120 vehicles (or that many ticket machines);
+// then parking (meters along the streets of a zone). With the catalogue below
+// the city has about 2,500 terminals; 2,000 to 3,000 for any seed.
 func terminalSpan(k civicardv1.ServiceKind) span {
 	switch k {
 	case civicardv1.ServiceKind_SERVICE_KIND_PUBLIC_TRANSPORT:
-		return span{8, 10}
+		return span{120, 240}
 	case civicardv1.ServiceKind_SERVICE_KIND_PARKING:
-		return span{6, 10}
+		return span{20, 50}
 	case civicardv1.ServiceKind_SERVICE_KIND_LIBRARY:
 		return span{4, 8}
 	case civicardv1.ServiceKind_SERVICE_KIND_SPORT:
@@ -256,9 +257,11 @@ func small(spec institutionSpec) institutionSpec {
 	return spec
 }
 
-// large marks an institution that has many terminals.
+// large marks an institution that has many terminals for its kind: from the
+// top of the kind's range to half as many again.
 func large(spec institutionSpec) institutionSpec {
-	spec.terminals = span{7, 10}
+	s := terminalSpan(spec.kind)
+	spec.terminals = span{s.hi, s.hi * 3 / 2}
 	return spec
 }
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 
 	"civicard/cardno"
 	civicardv1 "civicard/messages/civicard/v1"
@@ -155,8 +156,11 @@ func buildTerminals(r *rand.Rand, towns []town, institutions []*civicardv1.Insti
 		}
 		count := n.lo + r.IntN(n.hi-n.lo+1)
 		locations := words.locations(r, p.spec.site, p.town, count)
+		// Suffixes of one institution have one width (two digits at least)
+		// so that its terminals sort by number.
+		width := max(2, len(strconv.Itoa(count)))
 		for i := range count {
-			id := fmt.Sprintf("T-%s-%02d", inst.InstitutionId, i+1)
+			id := fmt.Sprintf("T-%s-%0*d", inst.InstitutionId, width, i+1)
 			credential := Credential(key, id)
 			digest := sha256.Sum256([]byte(credential))
 			out = append(out, TerminalSeed{
@@ -170,8 +174,9 @@ func buildTerminals(r *rand.Rand, towns []town, institutions []*civicardv1.Insti
 			})
 		}
 	}
-	// Already in order: institutions are sorted and the suffixes have two
-	// digits. Sorting anyway keeps the promise if either ever changes.
+	// Already in order: institutions are sorted and an institution's
+	// suffixes have one width. Sorting anyway keeps the promise if either
+	// ever changes.
 	slices.SortFunc(out, func(a, b TerminalSeed) int { return cmp.Compare(a.Terminal.TerminalId, b.Terminal.TerminalId) })
 	return out
 }
@@ -182,7 +187,8 @@ type locationWords struct {
 
 // locations describes where count terminals of one institution stand. Fleet,
 // branch and meter numbers increase with the terminal, so no two terminals of
-// an institution share a location.
+// an institution share a location; a vehicle carries two validators, at its
+// front and rear doors.
 func (w locationWords) locations(r *rand.Rand, s site, town string, count int) []string {
 	out := make([]string, count)
 	number := 0
@@ -194,17 +200,31 @@ func (w locationWords) locations(r *rand.Rand, s site, town string, count int) [
 		}
 		return number
 	}
+	// A vehicle's two validators: the front door's draws the vehicle (its
+	// line and number), the rear door's is in the same one.
+	var line int
+	vehicle := func(i, lines, start, stepMax int) (int, int, string) {
+		if i%2 == 1 {
+			return line, number, "tylnych"
+		}
+		line = 1 + r.IntN(lines)
+		return line, next(start, stepMax), "przednich"
+	}
 	street := func() string { return w.streets[r.IntN(len(w.streets))] }
 	for i := range out {
 		switch s {
 		case siteBus:
-			out[i] = fmt.Sprintf("autobus linii %d, pojazd nr %d", 1+r.IntN(299), next(100, 40))
+			l, n, door := vehicle(i, 299, 100, 4)
+			out[i] = fmt.Sprintf("autobus linii %d, pojazd nr %d, kasownik przy drzwiach %s", l, n, door)
 		case siteTram:
-			out[i] = fmt.Sprintf("tramwaj linii %d, wagon nr %d", 1+r.IntN(43), next(600, 30))
+			l, n, door := vehicle(i, 43, 600, 3)
+			out[i] = fmt.Sprintf("tramwaj linii %d, wagon nr %d, kasownik przy drzwiach %s", l, n, door)
 		case siteTrolleybus:
-			out[i] = fmt.Sprintf("trolejbus linii %c, pojazd nr %d", "ABDEG"[r.IntN(5)], next(100, 8))
+			l, n, door := vehicle(i, 5, 100, 2)
+			out[i] = fmt.Sprintf("trolejbus linii %c, pojazd nr %d, kasownik przy drzwiach %s", "ABDEG"[l-1], n, door)
 		case siteTrain:
-			out[i] = fmt.Sprintf("pociąg, zespół trakcyjny EN76-%03d", next(1, 3))
+			_, n, door := vehicle(i, 1, 1, 2)
+			out[i] = fmt.Sprintf("pociąg, zespół trakcyjny EN76-%03d, kasownik przy drzwiach %s", n, door)
 		case siteTicketMachine:
 			out[i] = fmt.Sprintf("biletomat nr %d, przystanek %s %s", next(1, 20), w.towns[r.IntN(len(w.towns))], w.stops[r.IntN(len(w.stops))])
 		case siteLibrary:

@@ -14,7 +14,7 @@ import (
 
 func TestValidateTap(t *testing.T) {
 	valid := func() *civicardv1.TapRequest {
-		return &civicardv1.TapRequest{TerminalId: "T-KAT-TRA-01-01", Sequence: 1, CardId: "320000002990", TimeUnixMs: 1}
+		return &civicardv1.TapRequest{TerminalId: "T-KAT-TRA-01-001", Sequence: 1, CardId: "320000002990", TimeUnixMs: 1}
 	}
 	tests := []struct {
 		name   string

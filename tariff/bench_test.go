@@ -28,7 +28,7 @@ func BenchmarkPriceCheckIn(b *testing.B) {
 	f := newFixture(b)
 	card := benchCard()
 	list := f.lists["CHO-TRA-01"]
-	tap := tariff.Tap{ID: "tap/T-CHO-TRA-01-01/1", TimeUnixMs: mondayMs + 3_600_000, Product: "CICO", Line: "T11", Stop: "CHO-BATORY", Direction: 1}
+	tap := tariff.Tap{ID: "tap/T-CHO-TRA-01-001/1", TimeUnixMs: mondayMs + 3_600_000, Product: "CICO", Line: "T11", Stop: "CHO-BATORY", Direction: 1}
 	for b.Loop() {
 		if d := f.engine.Price(card, list, tap); !d.Accepted {
 			b.Fatal(d.Reason)
