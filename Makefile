@@ -54,8 +54,8 @@ build-providers:
 # missing, runs a private pcscd with 16 virtual readers for the tests with the
 # pcsc build tag (cgo, libpcsclite) and stops it when they end.
 pcsc:
-	$(GO) vet -tags pcsc ./terminals/...
-	scripts/pcscd.sh --readers 16 -- sh -c '$(GO) test -tags pcsc -race -count=1 -v ./terminals/pcsc/ && \
+	scripts/pcscd.sh --readers 16 -- sh -c '$(GO) vet -tags pcsc ./terminals/... && \
+		$(GO) test -tags pcsc -race -count=1 -v ./terminals/pcsc/ && \
 		$(GO) test -tags pcsc -count=1 -v -run "^TestTerminal" ./cmd/civicard/'
 
 # Messages for every file, Connect handlers for the public API only, grain
