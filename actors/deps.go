@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/asynkron/protoactor-go/actor"
 	protocluster "github.com/asynkron/protoactor-go/cluster"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -122,12 +123,18 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 // Kinds returns the cluster kinds of all grains, wired to deps.
 func Kinds(deps *Deps) []*protocluster.Kind {
 	idle := deps.Config.IdleTimeout
+	dispatcher := actor.WithDispatcher(newWorkerDispatcher(workerIdleMax))
 	return []*protocluster.Kind{
-		grainsv1.NewCardKind(func() grainsv1.Card { return &cardGrain{deps: deps} }, idle),
-		grainsv1.NewTerminalKind(func() grainsv1.Terminal { return &terminalGrain{deps: deps} }, idle),
-		grainsv1.NewInstitutionKind(func() grainsv1.Institution { return &institutionGrain{deps: deps} }, idle),
+		grainsv1.NewCardKind(func() grainsv1.Card { return &cardGrain{deps: deps} }, idle, dispatcher),
+		grainsv1.NewTerminalKind(func() grainsv1.Terminal { return &terminalGrain{deps: deps} }, idle, dispatcher),
+		grainsv1.NewInstitutionKind(func() grainsv1.Institution { return &institutionGrain{deps: deps} }, idle, dispatcher),
 	}
 }
+
+// workerIdleMax is how long a mailbox worker waits for more work: long
+// enough to span the gaps between taps under load, short enough that a
+// quiet node keeps few goroutines.
+const workerIdleMax = 2 * time.Second
 
 // CallOptions bounds a grain call by timeoutMax and by ctx's deadline, and
 // retries a lost activation with a real backoff: the library's default retry
