@@ -24,11 +24,13 @@ type terminalGrain struct {
 	id          string
 	terminal    *civicardv1.Terminal    // nil until loaded
 	institution *civicardv1.Institution // the terminal's, with its price list
-	// recent answers by sequence, oldest first in recentOrder; at most
-	// Config.RecentTapsMax. The ledger is the real guard against double
-	// charges: this only saves a retry the trip to the card.
-	recent      map[uint64]*civicardv1.TapResponse
-	recentOrder []uint64
+	// recent answers by sequence, at most Config.RecentTapsMax; their
+	// sequences in recentOrder, a ring whose oldest is at recentOldest once
+	// full. The ledger is the real guard against double charges: this only
+	// saves a retry the trip to the card.
+	recent       map[uint64]*civicardv1.TapResponse
+	recentOrder  []uint64
+	recentOldest int
 }
 
 var _ grainsv1.Terminal = (*terminalGrain)(nil)
@@ -243,12 +245,14 @@ func (g *terminalGrain) Denylist(in *grainsv1.TerminalDenylist, ctx protocluster
 }
 
 func (g *terminalGrain) remember(sequence uint64, answer *civicardv1.TapResponse) {
-	if len(g.recentOrder) >= g.deps.Config.RecentTapsMax {
-		delete(g.recent, g.recentOrder[0])
-		g.recentOrder = g.recentOrder[1:]
+	if len(g.recentOrder) < g.deps.Config.RecentTapsMax {
+		g.recentOrder = append(g.recentOrder, sequence)
+	} else {
+		delete(g.recent, g.recentOrder[g.recentOldest])
+		g.recentOrder[g.recentOldest] = sequence
+		g.recentOldest = (g.recentOldest + 1) % len(g.recentOrder)
 	}
 	g.recent[sequence] = answer
-	g.recentOrder = append(g.recentOrder, sequence)
 }
 
 // grainError passes a grain's error response on unchanged and turns anything

@@ -74,3 +74,20 @@ func TestOfflineTapBecomesDebt(t *testing.T) {
 		t.Fatalf("GetCard = %v, %v; want debt 700", res, err)
 	}
 }
+
+// The terminal grain keeps the answers of its last RecentTapsMax taps for
+// retries, and forgets the oldest first.
+func TestTerminalRemembersTheLatestAnswers(t *testing.T) {
+	g := &terminalGrain{deps: &Deps{Config: Config{RecentTapsMax: 3}}, recent: map[uint64]*civicardv1.TapResponse{}}
+	for seq := uint64(1); seq <= 7; seq++ {
+		g.remember(seq, &civicardv1.TapResponse{TransactionId: "tap/" + string(rune('0'+seq))})
+	}
+	if len(g.recent) != 3 {
+		t.Fatalf("%d answers kept, want 3", len(g.recent))
+	}
+	for seq := uint64(5); seq <= 7; seq++ {
+		if a, ok := g.recent[seq]; !ok || a.GetTransactionId() != "tap/"+string(rune('0'+seq)) {
+			t.Errorf("sequence %d: answer %v, want the one it was given", seq, a)
+		}
+	}
+}
