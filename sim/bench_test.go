@@ -239,17 +239,13 @@ func (sys *benchSystem) launch(ctx context.Context, nodes int) error {
 	if nodes == 0 {
 		sys.nodes = []*procnode.Node{{Bin: bin, DataDir: secrets, Args: []string{"--log-level", "warn"}, Log: os.Stderr}}
 	} else {
+		ports, err := procnode.FreeNodePorts(nodes)
+		if err != nil {
+			return err
+		}
 		var peers []string
-		for i := range nodes {
-			actor, err := procnode.FreePortPair()
-			if err != nil {
-				return err
-			}
-			raft, err := procnode.FreePorts(1)
-			if err != nil {
-				return err
-			}
-			peers = append(peers, fmt.Sprintf("n%d=127.0.0.1:%d=127.0.0.1:%d", i+1, actor, raft[0]))
+		for i, p := range ports {
+			peers = append(peers, fmt.Sprintf("n%d=%s=%s", i+1, p.ActorAddr(), p.RaftAddr()))
 		}
 		secrets = filepath.Join(dir, "secrets")
 		for i := range nodes {

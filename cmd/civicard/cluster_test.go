@@ -84,9 +84,13 @@ type nodePlace struct {
 // loopbackPlaces gives n nodes free ports on 127.0.0.1.
 func loopbackPlaces(t *testing.T, n int) []nodePlace {
 	t.Helper()
-	var places []nodePlace
-	for range n {
-		places = append(places, loopbackPlace(t))
+	ports, err := procnode.FreeNodePorts(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	places := make([]nodePlace, len(ports))
+	for i, p := range ports {
+		places[i] = nodePlace{actor: p.ActorAddr(), raft: p.RaftAddr(), http: "127.0.0.1:0"}
 	}
 	return places
 }
@@ -95,15 +99,7 @@ func loopbackPlaces(t *testing.T, n int) []nodePlace {
 // on 127.0.0.1.
 func loopbackPlace(t *testing.T) nodePlace {
 	t.Helper()
-	actor, err := procnode.FreePortPair()
-	if err != nil {
-		t.Fatal(err)
-	}
-	raft, err := procnode.FreePorts(1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return nodePlace{actor: fmt.Sprintf("127.0.0.1:%d", actor), raft: fmt.Sprintf("127.0.0.1:%d", raft[0]), http: "127.0.0.1:0"}
+	return loopbackPlaces(t, 1)[0]
 }
 
 func startCluster(t *testing.T, n int) *testCluster {

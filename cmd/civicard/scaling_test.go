@@ -223,14 +223,11 @@ func (c *testCluster) join(t *testing.T, name string, joinAddrs []string) {
 // startGateway starts `civicard gateway` on the cluster's peers.
 func (c *testCluster) startGateway(t *testing.T) *procnode.Node {
 	t.Helper()
-	actor, err := procnode.FreePortPair()
-	if err != nil {
-		t.Fatal(err)
-	}
+	actor := loopbackPlace(t).actor
 	data := filepath.Join(filepath.Dir(c.secrets), "gw")
 	gw := &procnode.Node{
 		Bin: civicardBin, DataDir: data, Log: processLog(),
-		Command: []string{"gateway", "--name", "gw", "--peers", c.peers, "--actor", fmt.Sprintf("127.0.0.1:%d", actor),
+		Command: []string{"gateway", "--name", "gw", "--peers", c.peers, "--actor", actor,
 			"--data", data, "--secrets", c.secrets, "--http", "127.0.0.1:0", "--cards", "0", "--log-level", "warn"},
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

@@ -284,21 +284,13 @@ func startSimCluster(ctx context.Context, n, cards int, citySeed uint64, logLeve
 		return nil, err
 	}
 	c := &simCluster{dir: dir, secrets: filepath.Join(dir, "secrets")}
-	var peers []string
-	httpPorts, err := procnode.FreePorts(n)
+	ports, err := procnode.FreeNodePorts(n)
 	if err != nil {
 		return nil, err
 	}
-	for i := range n {
-		actor, err := procnode.FreePortPair()
-		if err != nil {
-			return nil, err
-		}
-		raft, err := procnode.FreePorts(1)
-		if err != nil {
-			return nil, err
-		}
-		peers = append(peers, fmt.Sprintf("n%d=127.0.0.1:%d=127.0.0.1:%d", i+1, actor, raft[0]))
+	var peers []string
+	for i, p := range ports {
+		peers = append(peers, fmt.Sprintf("n%d=%s=%s", i+1, p.ActorAddr(), p.RaftAddr()))
 	}
 	for i := range n {
 		name := fmt.Sprintf("n%d", i+1)
@@ -313,7 +305,7 @@ func startSimCluster(ctx context.Context, n, cards int, citySeed uint64, logLeve
 			// A fixed API port, so that a restarted node is where the
 			// terminals look for it.
 			Command: []string{"node", "--name", name, "--peers", strings.Join(peers, ","), "--data", data, "--secrets", c.secrets,
-				"--http", fmt.Sprintf("127.0.0.1:%d", httpPorts[i]), "--cards", fmt.Sprint(cards), "--seed", fmt.Sprint(citySeed),
+				"--http", fmt.Sprintf("127.0.0.1:%d", ports[i].HTTP), "--cards", fmt.Sprint(cards), "--seed", fmt.Sprint(citySeed),
 				"--log-level", logLevel},
 		})
 	}

@@ -194,9 +194,54 @@ func FreePorts(n int) ([]int, error) {
 	return ports, nil
 }
 
-// FreePortPair returns a port p of 127.0.0.1 such that p and p+1 were both
-// free a moment ago (a cluster node's actor port and membership port).
-func FreePortPair() (int, error) {
+// NodePorts are one cluster node's ports on 127.0.0.1: Actor (and Actor+1,
+// its membership endpoint), Raft and HTTP.
+type NodePorts struct{ Actor, Raft, HTTP int }
+
+// ActorAddr and RaftAddr are the node's addresses on 127.0.0.1.
+func (p NodePorts) ActorAddr() string { return fmt.Sprintf("127.0.0.1:%d", p.Actor) }
+func (p NodePorts) RaftAddr() string  { return fmt.Sprintf("127.0.0.1:%d", p.Raft) }
+
+// FreeNodePorts returns the ports of n nodes that were free a moment ago,
+// all different: each is picked while those picked before are still held,
+// so no two nodes are given the same port.
+func FreeNodePorts(n int) ([]NodePorts, error) {
+	var held []net.Listener
+	defer func() {
+		for _, ln := range held {
+			ln.Close()
+		}
+	}()
+	listen := func(addr string) (int, error) {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return 0, err
+		}
+		held = append(held, ln)
+		return ln.Addr().(*net.TCPAddr).Port, nil
+	}
+	out := make([]NodePorts, 0, n)
+	for range n {
+		actor, err := freePair(&held)
+		if err != nil {
+			return nil, err
+		}
+		raft, err := listen("127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		http, err := listen("127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, NodePorts{Actor: actor, Raft: raft, HTTP: http})
+	}
+	return out, nil
+}
+
+// freePair finds a port p such that p and p+1 are free and adds both
+// listeners to held.
+func freePair(held *[]net.Listener) (int, error) {
 	for range 100 {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -204,11 +249,12 @@ func FreePortPair() (int, error) {
 		}
 		port := ln.Addr().(*net.TCPAddr).Port
 		next, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port+1))
-		ln.Close()
-		if err == nil {
-			next.Close()
-			return port, nil
+		if err != nil {
+			ln.Close()
+			continue
 		}
+		*held = append(*held, ln, next)
+		return port, nil
 	}
 	return 0, errors.New("no two adjacent free ports")
 }
