@@ -136,8 +136,15 @@ func open(ctx context.Context, cfg Config, net *network, waitLeader bool) (*Grou
 	if err := bootstrapIfNew(rc, g.storage, net); err != nil {
 		return nil, abort(err)
 	}
+	// Raft reads every entry back from the log store after writing it: a
+	// follower to apply it, the leader to send it to the followers. The
+	// cache answers those reads from memory for the newest entries.
+	logs, err := raft.NewLogCache(logCacheEntries, g.storage.wal)
+	if err != nil {
+		return nil, abort(err)
+	}
 	// NewRaft restores the newest snapshot into the FSM before it returns.
-	if g.raft, err = raft.NewRaft(rc, g.fsm, g.storage.wal, g.storage.wal, g.storage.snaps, net.trans); err != nil {
+	if g.raft, err = raft.NewRaft(rc, g.fsm, logs, g.storage.wal, g.storage.snaps, net.trans); err != nil {
 		return nil, abort(fmt.Errorf("settlement: start raft: %w", err))
 	}
 	go g.watchLeadership(notify)

@@ -36,6 +36,14 @@ const (
 	// from the apply channel. Measured 2.5-2.8x throughput over the default 64
 	// at high concurrency (notes/raft.md); raft allows at most 1024.
 	raftMaxAppendEntries = 512
+	// logCacheEntries: the newest log entries kept in memory, so that raft
+	// reads them back from there (a follower to apply them, the leader to
+	// send each to every follower) and not from the log on disk with a copy
+	// and a decode each time. With InFlightMax entries proposed at a time
+	// a few suffice; an entry holds at most entryBytesMax, so this bounds
+	// the cache at 64 MiB a group, reached only while big batches flow (a
+	// demo load).
+	logCacheEntries = 16
 	// snapshotsRetained: the newest snapshot and one before it, in case the
 	// newest turns out unreadable.
 	snapshotsRetained = 2
