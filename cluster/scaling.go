@@ -124,6 +124,17 @@ func (s *scaler) status() ledgerv1.NodeStatus {
 	return v.node(s.name).GetStatus()
 }
 
+// ready fails while this node is draining or removed, so that /healthz takes
+// it out of a load balancer before it stops, and clients turn to other
+// gateways instead of waiting on one that is going away.
+func (s *scaler) ready() error {
+	switch st := s.status(); st {
+	case ledgerv1.NodeStatus_NODE_STATUS_DRAINING, ledgerv1.NodeStatus_NODE_STATUS_REMOVED:
+		return fmt.Errorf("node %s is %s", s.name, strings.ToLower(strings.TrimPrefix(st.String(), "NODE_STATUS_")))
+	}
+	return nil
+}
+
 func (s *scaler) run(ctx context.Context) {
 	t := time.NewTicker(scaleTick)
 	defer t.Stop()

@@ -162,6 +162,8 @@ func start(ctx context.Context, spec startSpec) (_ *Node, err error) {
 			return nil, err
 		}
 		go node.scaler.run(life)
+		ledgerReady := node.ready
+		node.ready = func() error { return errors.Join(node.scaler.ready(), ledgerReady()) }
 	}
 	if spec.leaveMembership != nil {
 		handOverRaft := node.handOver
