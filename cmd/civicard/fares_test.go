@@ -295,6 +295,8 @@ func (run *scenarioRun) tap(args []string) {
 		case k == "qty":
 			n, _ := strconv.Atoi(v)
 			buy.Quantity = uint32(n)
+		default:
+			t.Fatalf("tap %v: unknown argument %q", args, a)
 		}
 	}
 	what := inst
