@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -26,6 +27,9 @@ import (
 
 // drainTimeout is how long requests in flight may take to finish on Ctrl-C.
 const drainTimeout = 5 * time.Second
+
+// lostStopMax bounds the stop of a node the cluster has taken for dead.
+const lostStopMax = 3 * time.Second
 
 func runUp(ctx context.Context, self string, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("up")
@@ -126,6 +130,16 @@ func serve(ctx context.Context, flags serveFlags, stderr io.Writer,
 				logger.Info("stopping: this node was removed from the cluster")
 			} else {
 				logger.Error("node failed", slog.Any("error", err))
+				// The cluster has taken this node for dead: it has nobody
+				// to hand its work over to, and a stop that waits (on
+				// connections to drain, on grains still in a call) only
+				// keeps it from being started again as a new member. Past
+				// lostStopMax it ends like a crash, which the ledger is
+				// built to survive.
+				time.AfterFunc(lostStopMax, func() {
+					logger.Error("stopping took too long; exiting", slog.Duration("after", lostStopMax))
+					os.Exit(exitRestart)
+				})
 			}
 			stopServing(err)
 		case <-serveCtx.Done():
