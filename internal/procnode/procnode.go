@@ -176,20 +176,15 @@ func (n *Node) Output() string {
 // FreePorts returns n TCP ports on 127.0.0.1 that were free a moment ago,
 // for processes that must know each other's addresses before they start.
 func FreePorts(n int) ([]int, error) {
+	var held heldPorts
+	defer held.close()
 	ports := make([]int, 0, n)
-	var listeners []net.Listener
-	defer func() {
-		for _, ln := range listeners {
-			ln.Close()
-		}
-	}()
 	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		port, err := held.listen(0)
 		if err != nil {
 			return nil, err
 		}
-		listeners = append(listeners, ln)
-		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+		ports = append(ports, port)
 	}
 	return ports, nil
 }
@@ -203,34 +198,21 @@ func (p NodePorts) ActorAddr() string { return fmt.Sprintf("127.0.0.1:%d", p.Act
 func (p NodePorts) RaftAddr() string  { return fmt.Sprintf("127.0.0.1:%d", p.Raft) }
 
 // FreeNodePorts returns the ports of n nodes that were free a moment ago,
-// all different: each is picked while those picked before are still held,
-// so no two nodes are given the same port.
+// all different.
 func FreeNodePorts(n int) ([]NodePorts, error) {
-	var held []net.Listener
-	defer func() {
-		for _, ln := range held {
-			ln.Close()
-		}
-	}()
-	listen := func(addr string) (int, error) {
-		ln, err := net.Listen("tcp", addr)
-		if err != nil {
-			return 0, err
-		}
-		held = append(held, ln)
-		return ln.Addr().(*net.TCPAddr).Port, nil
-	}
+	var held heldPorts
+	defer held.close()
 	out := make([]NodePorts, 0, n)
 	for range n {
-		actor, err := freePair(&held)
+		actor, err := held.pair()
 		if err != nil {
 			return nil, err
 		}
-		raft, err := listen("127.0.0.1:0")
+		raft, err := held.listen(0)
 		if err != nil {
 			return nil, err
 		}
-		http, err := listen("127.0.0.1:0")
+		http, err := held.listen(0)
 		if err != nil {
 			return nil, err
 		}
@@ -239,24 +221,38 @@ func FreeNodePorts(n int) ([]NodePorts, error) {
 	return out, nil
 }
 
-// freePair finds a port p such that p and p+1 are free and adds both
-// listeners to held.
-func freePair(held *[]net.Listener) (int, error) {
+// heldPorts keeps the ports picked so far listened on, so that the system
+// cannot hand out one of them again before all are picked.
+type heldPorts []net.Listener
+
+// listen holds port (0: any free one) of 127.0.0.1 and returns it.
+func (h *heldPorts) listen(port int) (int, error) {
+	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		return 0, err
+	}
+	*h = append(*h, ln)
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// pair holds a port p and p+1 and returns p.
+func (h *heldPorts) pair() (int, error) {
 	for range 100 {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		port, err := h.listen(0)
 		if err != nil {
 			return 0, err
 		}
-		port := ln.Addr().(*net.TCPAddr).Port
-		next, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port+1))
-		if err != nil {
-			ln.Close()
-			continue
+		if _, err := h.listen(port + 1); err == nil {
+			return port, nil
 		}
-		*held = append(*held, ln, next)
-		return port, nil
 	}
 	return 0, errors.New("no two adjacent free ports")
+}
+
+func (h *heldPorts) close() {
+	for _, ln := range *h {
+		ln.Close()
+	}
 }
 
 // Signal sends sig to the process (SIGSTOP and SIGCONT to pause it).
