@@ -488,13 +488,42 @@ func (p *planner) loseCards() {
 	}
 }
 
-// offlinePeriods takes terminals offline for a while in the day.
+// offlinePeriods takes terminals offline for 20 to 90 minutes of the day.
+// A city has thousands of terminals and most take few taps, so a terminal
+// picked at random would mostly be offline with nothing to queue: each
+// outage is built around a tap drawn from the day instead (busy terminals
+// more often), starting 1 to 19 minutes before it, so that the terminal
+// takes at least that tap offline. Outages begin between 6:00 and 20:00.
+// Terminals that take no tap then are picked only when too few take one.
 func (p *planner) offlinePeriods() {
-	for _, t := range p.pick(len(p.city.Terminals), p.cfg.OfflineTerminals) {
-		at := p.between(6*hour, 20*hour)
+	var taps []Event
+	for _, ev := range p.events {
+		if ev.Kind == EventTap && ev.At >= 6*hour+20*minute && ev.At < 20*hour {
+			taps = append(taps, ev)
+		}
+	}
+	offline := make(map[int]bool, p.cfg.OfflineTerminals)
+	outage := func(terminal int, at time.Duration) {
+		offline[terminal] = true
 		p.events = append(p.events,
-			Event{At: at, Kind: EventOffline, Terminal: t},
-			Event{At: at + time.Duration(20+p.r.IntN(71))*minute, Kind: EventOnline, Terminal: t})
+			Event{At: at, Kind: EventOffline, Terminal: terminal},
+			Event{At: at + time.Duration(20+p.r.IntN(71))*minute, Kind: EventOnline, Terminal: terminal})
+	}
+	for _, i := range p.pick(len(taps), len(taps)) {
+		if len(offline) == p.cfg.OfflineTerminals {
+			return
+		}
+		if tap := taps[i]; !offline[tap.Terminal] {
+			outage(tap.Terminal, tap.At-time.Duration(1+p.r.IntN(19))*minute)
+		}
+	}
+	for _, t := range p.pick(len(p.city.Terminals), len(p.city.Terminals)) {
+		if len(offline) == p.cfg.OfflineTerminals {
+			return
+		}
+		if !offline[t] {
+			outage(t, p.between(6*hour, 20*hour))
+		}
 	}
 }
 

@@ -70,6 +70,8 @@ func TestPlanDay(t *testing.T) {
 	byHour := map[string][24]int{}
 	blockedAt := map[string]time.Duration{}
 	checkIns, lostTaps := 0, 0
+	offlineSince := map[int]time.Duration{} // terminals offline now
+	offlineTaps := map[int]int{}            // taps each outage took
 	for _, ev := range events {
 		kinds[ev.Kind]++
 		if ev.At < 0 || ev.At >= 24*time.Hour {
@@ -96,6 +98,16 @@ func TestPlanDay(t *testing.T) {
 			if _, lost := blockedAt[ev.Card]; lost {
 				lostTaps++
 			}
+			if _, off := offlineSince[ev.Terminal]; off {
+				offlineTaps[ev.Terminal]++
+			}
+		case EventOffline:
+			offlineSince[ev.Terminal] = ev.At
+		case EventOnline:
+			if offlineTaps[ev.Terminal] == 0 {
+				t.Errorf("terminal %d was offline from %v to %v and took no tap meanwhile", ev.Terminal, offlineSince[ev.Terminal], ev.At)
+			}
+			delete(offlineSince, ev.Terminal)
 		case EventBlock:
 			blockedAt[ev.Card] = ev.At
 		case EventTopUp:
