@@ -137,7 +137,8 @@ func serve(ctx context.Context, flags serveFlags, stderr io.Writer,
 				// lostStopMax it ends like a crash, which the ledger is
 				// built to survive.
 				time.AfterFunc(lostStopMax, func() {
-					logger.Error("stopping took too long; exiting", slog.Duration("after", lostStopMax))
+					// The last words say why, as a normal stop's do.
+					logger.Error("stopping took too long; exiting", slog.Duration("after", lostStopMax), slog.Any("error", err))
 					os.Exit(exitRestart)
 				})
 			}
