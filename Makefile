@@ -73,9 +73,10 @@ check-generated: generate
 		git status --short messages; exit 1; fi
 
 # The same load at 64 and 256 concurrent terminals against the Raft-only
-# ceiling, `civicard up` (a second process, taps over HTTP) and the
-# PostgreSQL baseline, printed side by side; then the settlement package's
-# own benchmarks.
+# ceiling, an HTTP-only floor (a process answering every tap at once),
+# `civicard up` (a second process, taps over HTTP), three `civicard node`
+# processes and the PostgreSQL baseline, printed side by side; then the
+# settlement package's own benchmarks.
 bench: build
 	./scripts/postgres-install.sh
 	$(GO) test -run '^$$' -bench . -benchtime 20000x -count 1 ./sim/

@@ -1,11 +1,14 @@
 package sim
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"net/http"
+	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -31,6 +34,7 @@ import (
 // them side by side:
 //
 //	raft-only ceiling   settlement.Group.Propose in this process
+//	http-only floor     a process that answers every tap at once over the same API
 //	civicard embedded   `civicard up` in its own process, taps over HTTP
 //	civicard 3 nodes    three `civicard node` processes, taps over HTTP to all of them
 //	postgresql 15       one UPDATE + INSERT transaction per tap, synchronous commit
@@ -60,6 +64,13 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	if os.Getenv(httpFloorEnv) != "" {
+		if err := serveHTTPFloor(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return
+	}
 	code := m.Run()
 	for _, cleanup := range slices.Backward(cleanups) {
 		cleanup()
@@ -102,6 +113,7 @@ func us(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1000 }
 
 const (
 	systemCeiling  = "raft-only ceiling"
+	systemFloor    = "http-only floor"
 	systemEmbedded = "civicard embedded"
 	systemCluster3 = "civicard 3 nodes"
 	systemPostgres = "postgresql 15"
@@ -191,6 +203,89 @@ func BenchmarkCeiling(b *testing.B) {
 			runLoad(b, systemCeiling, tapper, benchCardIDs(b), n, nextSequence(b.N), nil)
 		})
 	}
+}
+
+// BenchmarkHTTPFloor taps a server that does nothing but answer: the same
+// load generator, API and HTTP stack as the gateway's, with no grain, no
+// ledger and no disk behind it. What it reaches is the most any system
+// served over this API can reach on this machine with this load generator
+// beside it.
+func BenchmarkHTTPFloor(b *testing.B) {
+	for _, n := range concurrencies {
+		b.Run(fmt.Sprintf("terminals=%d", n), func(b *testing.B) {
+			floor.once.Do(func() { floor.url, floor.pid, floor.err = startHTTPFloor() })
+			if floor.err != nil {
+				b.Fatal(floor.err)
+			}
+			var terms []Terminal
+			for i := range n {
+				terms = append(terms, Terminal{ID: fmt.Sprintf("T-FLOOR-%03d", i), Credential: "floor"})
+			}
+			tapper := NewGatewayTapper([]string{floor.url}, terms)
+			defer tapper.Close()
+			runLoad(b, systemFloor, tapper, benchCardIDs(b), n, nextSequence(b.N), func() (time.Duration, error) { return processCPU(floor.pid) })
+		})
+	}
+}
+
+// floor is the HTTP-only server, shared by the runs.
+var floor struct {
+	once sync.Once
+	url  string
+	pid  int
+	err  error
+}
+
+// httpFloorEnv makes this test binary serve the HTTP-only floor (in a
+// process of its own, so that its CPU is counted apart from the load
+// generator's) instead of running the benchmarks.
+const httpFloorEnv = "CIVICARD_BENCH_SERVE_HTTP_FLOOR"
+
+// startHTTPFloor starts this test binary as the floor server and returns
+// the address it printed.
+func startHTTPFloor() (url string, pid int, err error) {
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), httpFloorEnv+"=1")
+	cmd.Stderr = os.Stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return "", 0, err
+	}
+	if err := cmd.Start(); err != nil {
+		return "", 0, fmt.Errorf("start the http-only floor: %w", err)
+	}
+	cleanups = append(cleanups, func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	addr, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		return "", 0, fmt.Errorf("the http-only floor printed no address: %w", err)
+	}
+	return "http://" + strings.TrimSpace(addr), cmd.Process.Pid, nil
+}
+
+// serveHTTPFloor answers every tap as accepted, with an answer of the
+// gateway's shape, until killed.
+func serveHTTPFloor() error {
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	fmt.Println(listener.Addr())
+	mux := http.NewServeMux()
+	mux.Handle(civicardv1connect.NewTerminalServiceHandler(floorHandler{}))
+	return http.Serve(listener, mux)
+}
+
+type floorHandler struct {
+	civicardv1connect.UnimplementedTerminalServiceHandler
+}
+
+func (floorHandler) Tap(_ context.Context, req *connect.Request[civicardv1.TapRequest]) (*connect.Response[civicardv1.TapResponse], error) {
+	return connect.NewResponse(&civicardv1.TapResponse{
+		Result:        civicardv1.TapResult_TAP_RESULT_ACCEPTED,
+		Charged:       &civicardv1.Money{Currency: "PLN", MinorUnits: benchFareMinor},
+		Balance:       &civicardv1.Money{Currency: "PLN", MinorUnits: 20000 - benchFareMinor},
+		TransactionId: fmt.Sprintf("%s/%d", req.Msg.GetTerminalId(), req.Msg.GetSequence()),
+	}), nil
 }
 
 // benchSystem is civicard in its own processes (one embedded node, or the
