@@ -73,7 +73,7 @@ check-generated: generate
 		git status --short messages; exit 1; fi
 
 # The same load at 64 and 256 concurrent terminals against the Raft-only
-# ceiling, an HTTP-only floor (a process answering every tap at once),
+# ceiling, an HTTP-only ceiling (a process answering every tap at once),
 # `civicard up` (a second process, taps over HTTP), three `civicard node`
 # processes and the PostgreSQL baseline, printed side by side; then the
 # settlement package's own benchmarks.

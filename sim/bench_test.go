@@ -34,7 +34,7 @@ import (
 // them side by side:
 //
 //	raft-only ceiling   settlement.Group.Propose in this process
-//	http-only floor     a process that answers every tap at once over the same API
+//	http-only ceiling   a process that answers every tap at once over the same API
 //	civicard embedded   `civicard up` in its own process, taps over HTTP
 //	civicard 3 nodes    three `civicard node` processes, taps over HTTP to all of them
 //	postgresql 15       one UPDATE + INSERT transaction per tap, synchronous commit
@@ -64,8 +64,8 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	if os.Getenv(httpFloorEnv) != "" {
-		if err := serveHTTPFloor(); err != nil {
+	if os.Getenv(httpCeilingEnv) != "" {
+		if err := serveHTTPCeiling(); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
@@ -113,7 +113,7 @@ func us(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1000 }
 
 const (
 	systemCeiling  = "raft-only ceiling"
-	systemFloor    = "http-only floor"
+	systemHTTP     = "http-only ceiling"
 	systemEmbedded = "civicard embedded"
 	systemCluster3 = "civicard 3 nodes"
 	systemPostgres = "postgresql 15"
@@ -208,81 +208,81 @@ func BenchmarkCeiling(b *testing.B) {
 	}
 }
 
-// BenchmarkHTTPFloor taps a server that does nothing but answer: the same
+// BenchmarkHTTPCeiling taps a server that does nothing but answer: the same
 // load generator, API and HTTP stack as the gateway's, with no grain, no
 // ledger and no disk behind it. What it reaches is the most any system
 // served over this API can reach on this machine with this load generator
 // beside it.
-func BenchmarkHTTPFloor(b *testing.B) {
+func BenchmarkHTTPCeiling(b *testing.B) {
 	for _, n := range concurrencies {
 		b.Run(fmt.Sprintf("terminals=%d", n), func(b *testing.B) {
-			floor.once.Do(func() { floor.url, floor.pid, floor.err = startHTTPFloor() })
-			if floor.err != nil {
-				b.Fatal(floor.err)
+			httpCeiling.once.Do(func() { httpCeiling.url, httpCeiling.pid, httpCeiling.err = startHTTPCeiling() })
+			if httpCeiling.err != nil {
+				b.Fatal(httpCeiling.err)
 			}
 			var terms []Terminal
 			for i := range n {
-				terms = append(terms, Terminal{ID: fmt.Sprintf("T-FLOOR-%03d", i), Credential: "floor"})
+				terms = append(terms, Terminal{ID: fmt.Sprintf("T-HTTP-%03d", i), Credential: "http-only"})
 			}
-			tapper := NewGatewayTapper([]string{floor.url}, terms)
+			tapper := NewGatewayTapper([]string{httpCeiling.url}, terms)
 			defer tapper.Close()
-			runLoad(b, systemFloor, tapper, benchCardIDs(b), n, nextSequence(b.N), func() (time.Duration, error) { return processCPU(floor.pid) })
+			runLoad(b, systemHTTP, tapper, benchCardIDs(b), n, nextSequence(b.N), func() (time.Duration, error) { return processCPU(httpCeiling.pid) })
 		})
 	}
 }
 
-// floor is the HTTP-only server, shared by the runs.
-var floor struct {
+// httpCeiling is the HTTP-only server, shared by the runs.
+var httpCeiling struct {
 	once sync.Once
 	url  string
 	pid  int
 	err  error
 }
 
-// httpFloorEnv makes this test binary serve the HTTP-only floor (in a
+// httpCeilingEnv makes this test binary serve the HTTP-only ceiling (in a
 // process of its own, so that its CPU is counted apart from the load
 // generator's) instead of running the benchmarks.
-const httpFloorEnv = "CIVICARD_BENCH_SERVE_HTTP_FLOOR"
+const httpCeilingEnv = "CIVICARD_BENCH_SERVE_HTTP_CEILING"
 
-// startHTTPFloor starts this test binary as the floor server and returns
+// startHTTPCeiling starts this test binary as the HTTP-only server and returns
 // the address it printed.
-func startHTTPFloor() (url string, pid int, err error) {
+func startHTTPCeiling() (url string, pid int, err error) {
 	cmd := exec.Command(os.Args[0])
-	cmd.Env = append(os.Environ(), httpFloorEnv+"=1")
+	cmd.Env = append(os.Environ(), httpCeilingEnv+"=1")
 	cmd.Stderr = os.Stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return "", 0, err
 	}
 	if err := cmd.Start(); err != nil {
-		return "", 0, fmt.Errorf("start the http-only floor: %w", err)
+		return "", 0, fmt.Errorf("start the http-only ceiling: %w", err)
 	}
 	cleanups = append(cleanups, func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	addr, err := bufio.NewReader(stdout).ReadString('\n')
 	if err != nil {
-		return "", 0, fmt.Errorf("the http-only floor printed no address: %w", err)
+		return "", 0, fmt.Errorf("the http-only ceiling printed no address: %w", err)
 	}
 	return "http://" + strings.TrimSpace(addr), cmd.Process.Pid, nil
 }
 
-// serveHTTPFloor answers every tap as accepted, with an answer of the
+// serveHTTPCeiling answers every tap as accepted, with an answer of the
 // gateway's shape, until killed.
-func serveHTTPFloor() error {
+func serveHTTPCeiling() error {
 	listener, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
 	fmt.Println(listener.Addr())
 	mux := http.NewServeMux()
-	mux.Handle(civicardv1connect.NewTerminalServiceHandler(floorHandler{}))
+	mux.Handle(civicardv1connect.NewTerminalServiceHandler(httpCeilingHandler{}))
 	return http.Serve(listener, mux)
 }
 
-type floorHandler struct {
+type httpCeilingHandler struct {
 	civicardv1connect.UnimplementedTerminalServiceHandler
 }
 
-func (floorHandler) Tap(_ context.Context, req *connect.Request[civicardv1.TapRequest]) (*connect.Response[civicardv1.TapResponse], error) {
+func (httpCeilingHandler) Tap(_ context.Context, req *connect.Request[civicardv1.TapRequest]) (*connect.Response[civicardv1.TapResponse], error) {
 	return connect.NewResponse(&civicardv1.TapResponse{
 		Result:        civicardv1.TapResult_TAP_RESULT_ACCEPTED,
 		Charged:       &civicardv1.Money{Currency: "PLN", MinorUnits: benchFareMinor},
