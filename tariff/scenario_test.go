@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"civicard/demo"
+	"civicard/internal/farescenario"
 	"civicard/money"
 	"civicard/tariff"
 
@@ -166,48 +167,27 @@ func (r *runner) at(hhmm string) int64 {
 }
 
 func (r *runner) tap(args []string) {
-	if len(args) < 2 {
-		r.fail("tap HH:MM INSTITUTION [PRODUCT] [key=value ...]")
+	line, err := farescenario.ParseTap(args)
+	if err != nil {
+		r.fail("%v", err)
 	}
 	r.taps++
-	tap := tariff.Tap{ID: fmt.Sprintf("t%d", r.taps), TimeUnixMs: r.at(args[0])}
-	inst := args[1]
-	for _, a := range args[2:] {
-		k, v, ok := strings.Cut(a, "=")
-		switch {
-		case !ok && a == "pin":
-			tap.PINVerified = true
-		case !ok && a == "offline":
-			tap.Offline = true
-		case !ok:
-			tap.Product = a
-		case k == "line":
-			tap.Line = v
-		case k == "stop":
-			tap.Stop = v
-		case k == "dir":
-			n, _ := strconv.Atoi(v)
-			tap.Direction = int8(n)
-		case k == "qty":
-			n, _ := strconv.Atoi(v)
-			tap.Quantity = uint32(n)
-		default:
-			r.fail("unknown tap argument %q", a)
-		}
+	tap := tariff.Tap{
+		ID:          fmt.Sprintf("t%d", r.taps),
+		TimeUnixMs:  r.at(line.At),
+		Product:     line.Product,
+		Quantity:    line.Quantity,
+		Line:        line.Line,
+		Stop:        line.Stop,
+		Direction:   line.Direction,
+		PINVerified: line.PINVerified,
+		Offline:     line.Offline,
 	}
-	list := r.lists[inst]
+	list := r.lists[line.Institution]
 	if list == nil {
-		list = &tariff.PriceList{InstitutionID: inst}
+		list = &tariff.PriceList{InstitutionID: line.Institution}
 	}
-	d := r.engine.Price(r.card, list, tap)
-	what := inst
-	if tap.Product != "" {
-		what += " " + tap.Product
-	}
-	if tap.Stop != "" {
-		what += " " + tap.Line + "@" + tap.Stop
-	}
-	r.report(fmt.Sprintf("%s %s %s", tap.ID, args[0], what), d)
+	r.report(line.Head(tap.ID), r.engine.Price(r.card, list, tap))
 }
 
 func (r *runner) correct(args []string) {

@@ -15,6 +15,7 @@ import (
 	"connectrpc.com/connect"
 
 	"civicard/cardno"
+	"civicard/internal/farescenario"
 	civicardv1 "civicard/messages/civicard/v1"
 	"civicard/money"
 	"civicard/tariff"
@@ -271,51 +272,29 @@ func (run *scenarioRun) at(hhmm string) time.Time {
 
 func (run *scenarioRun) tap(args []string) {
 	t := run.t
+	line, err := farescenario.ParseTap(args)
+	if err != nil {
+		t.Fatal(err)
+	}
 	run.taps++
 	name := fmt.Sprintf("t%d", run.taps)
-	inst := args[1]
-	var buy terminals.Purchase
-	offline := false
-	for _, a := range args[2:] {
-		k, v, ok := strings.Cut(a, "=")
-		switch {
-		case !ok && a == "pin":
-			buy.PINVerified = true
-		case !ok && a == "offline":
-			offline = true
-		case !ok:
-			buy.ServiceCode = a
-		case k == "line":
-			buy.Line = v
-		case k == "stop":
-			buy.Stop = v
-		case k == "dir":
-			n, _ := strconv.Atoi(v)
-			buy.Direction = int32(n)
-		case k == "qty":
-			n, _ := strconv.Atoi(v)
-			buy.Quantity = uint32(n)
-		default:
-			t.Fatalf("tap %v: unknown argument %q", args, a)
-		}
-	}
-	what := inst
-	if buy.ServiceCode != "" {
-		what += " " + buy.ServiceCode
-	}
-	if buy.Stop != "" {
-		what += " " + buy.Line + "@" + buy.Stop
-	}
-	head := fmt.Sprintf("%s %s %s", name, args[0], what)
-	term := run.r.terminals[inst]
+	head := line.Head(name)
+	term := run.r.terminals[line.Institution]
 	if term == nil {
-		t.Fatalf("no terminal of %s in the demo city", inst)
+		t.Fatalf("no terminal of %s in the demo city", line.Institution)
+	}
+	buy := terminals.Purchase{
+		ServiceCode: line.Product,
+		Quantity:    line.Quantity,
+		Line:        line.Line,
+		Stop:        line.Stop,
+		Direction:   int32(line.Direction),
+		PINVerified: line.PINVerified,
 	}
 	term.sequence++
-	req := term.client.Build(term.sequence, run.card, buy, run.at(args[0]))
+	req := term.client.Build(term.sequence, run.card, buy, run.at(line.At))
 	var res *civicardv1.TapResponse
-	var err error
-	if offline {
+	if line.Offline {
 		var results []*civicardv1.TapResponse
 		if results, err = term.client.UploadOfflineTaps(context.Background(), []*civicardv1.TapRequest{req}); err == nil {
 			res = results[0]
