@@ -68,7 +68,7 @@ func ParseTap(args []string) (Tap, error) {
 }
 
 // Head names the tap in a scenario's output: its name, time, institution,
-// product and place, e.g. "t2 07:40 KZK-TRA-01 CICO T6@Brynów".
+// product and place, e.g. "t2 07:40 CHO-TRA-01 CICO T6@Brynów".
 func (t Tap) Head(name string) string {
 	what := t.Institution
 	if t.Product != "" {
