@@ -76,11 +76,11 @@ check-generated: generate
 # ceiling, an HTTP-only ceiling (a process answering every tap at once),
 # `civicard up` (a second process, taps over HTTP), three `civicard node`
 # processes and the PostgreSQL baseline, printed side by side; then the
-# settlement package's own benchmarks.
+# replication package's own benchmarks.
 bench: build
 	./scripts/postgres-install.sh
 	$(GO) test -run '^$$' -bench . -benchtime 20000x -count 1 ./sim/
-	$(GO) test -run '^$$' -bench . -benchtime 20000x -count 1 ./settlement/
+	$(GO) test -run '^$$' -bench . -benchtime 20000x -count 1 ./cluster/replication/
 
 # The crash and cluster fault tests again and again: a fault that loses or
 # doubles money once in twenty runs shows here, not in `make test`. Then a

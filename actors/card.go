@@ -9,12 +9,12 @@ import (
 
 	protocluster "github.com/asynkron/protoactor-go/cluster"
 
+	"civicard/domain/money"
+	"civicard/domain/tariff"
+	"civicard/domain/tariff/tariffpb"
 	civicardv1 "civicard/messages/civicard/v1"
 	grainsv1 "civicard/messages/grains/v1"
 	ledgerv1 "civicard/messages/ledger/v1"
-	"civicard/money"
-	"civicard/tariff"
-	"civicard/tariffpb"
 )
 
 // cardGrain decides for one card. Its state is a cache of the ledger's; it is
@@ -95,13 +95,13 @@ func (g *cardGrain) proposeAtVersion(cmd *ledgerv1.Command) (res *ledgerv1.Resul
 }
 
 // Authorize prices a tap with the fare engine and settles it: the postings
-// and the card's next pricing state go to the ledger in one charge, which
+// and the card's next tariff state go to the ledger in one charge, which
 // carries the version the price was decided on. When the ledger says the
 // card moved on meanwhile (a second activation of this card elsewhere), the
 // grain reloads and prices again.
 func (g *cardGrain) Authorize(req *grainsv1.AuthorizeTap, _ protocluster.GrainContext) (*civicardv1.TapResponse, error) {
-	pricing := g.deps.Pricing
-	list, ok := pricing.List(req.GetInstitutionId())
+	prices := g.deps.Tariff
+	list, ok := prices.List(req.GetInstitutionId())
 	if !ok {
 		return nil, grainsv1.ErrNotFound("institution %s has no price list", req.GetInstitutionId())
 	}
@@ -124,7 +124,7 @@ func (g *cardGrain) Authorize(req *grainsv1.AuthorizeTap, _ protocluster.GrainCo
 		if err := g.loaded(); err != nil {
 			return nil, err
 		}
-		d := pricing.Engine.Price(g.pricingState(), list, tap)
+		d := prices.Engine.Price(g.tariffState(), list, tap)
 		if !d.Accepted && inputDecline(d.Decline) {
 			return nil, grainsv1.ErrInvalidArgument("%s", d.Reason)
 		}
@@ -139,10 +139,10 @@ func (g *cardGrain) Authorize(req *grainsv1.AuthorizeTap, _ protocluster.GrainCo
 			Quantity:         max(req.GetQuantity(), 1),
 			TimeUnixMs:       req.GetTimeUnixMs(),
 			Offline:          req.GetOffline(),
-			TariffVersion:    pricing.Version,
+			TariffVersion:    prices.Version,
 		}
 		if d.Accepted {
-			charge.Postings, charge.Pricing = tariffpb.Postings(d.Entries), tariffpb.ToProto(d.Card)
+			charge.Postings, charge.Tariff = tariffpb.Postings(d.Entries), tariffpb.ToProto(d.Card)
 		} else {
 			charge.DeclineReason, charge.DeclineDetail = publicDecline(d), textMax(d.Reason)
 		}
@@ -160,8 +160,8 @@ func (g *cardGrain) Authorize(req *grainsv1.AuthorizeTap, _ protocluster.GrainCo
 }
 
 // pricingState is the engine's view of the loaded card.
-func (g *cardGrain) pricingState() tariff.CardState {
-	return tariffpb.FromProto(g.card.GetPricing(), g.card.GetKind() == civicardv1.CardKind_CARD_KIND_BEARER)
+func (g *cardGrain) tariffState() tariff.CardState {
+	return tariffpb.FromProto(g.card.GetTariff(), g.card.GetKind() == civicardv1.CardKind_CARD_KIND_BEARER)
 }
 
 // tapResponse answers a tap from the ledger's record of it. The breakdown is
@@ -265,11 +265,11 @@ func (g *cardGrain) TopUp(in *grainsv1.TopUpCard, _ protocluster.GrainContext) (
 			TimeUnixMs:      in.GetTimeUnixMs(),
 			ExpectedVersion: g.card.GetVersion(),
 		}
-		state, refusal := g.deps.Pricing.Engine.TopUp(g.pricingState(), g.card.GetBalanceMinor(), topUp.AmountMinor, in.GetTimeUnixMs())
+		state, refusal := g.deps.Tariff.Engine.TopUp(g.tariffState(), g.card.GetBalanceMinor(), topUp.AmountMinor, in.GetTimeUnixMs())
 		if refusal != nil {
 			topUp.Refusal = textMax(refusal.Error())
 		} else {
-			topUp.Pricing = tariffpb.ToProto(state)
+			topUp.Tariff = tariffpb.ToProto(state)
 		}
 		res, stale, err := g.proposeAtVersion(&ledgerv1.Command{Id: "topup/" + req.GetRequestId(), Kind: &ledgerv1.Command_TopUp{TopUp: topUp}})
 		if err != nil {

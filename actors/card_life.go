@@ -6,11 +6,11 @@ import (
 
 	protocluster "github.com/asynkron/protoactor-go/cluster"
 
+	"civicard/domain/tariff"
+	"civicard/domain/tariff/tariffpb"
 	civicardv1 "civicard/messages/civicard/v1"
 	grainsv1 "civicard/messages/grains/v1"
 	ledgerv1 "civicard/messages/ledger/v1"
-	"civicard/tariff"
-	"civicard/tariffpb"
 )
 
 // ShardChecker is implemented by a Ledger split into shards: a replacement
@@ -55,7 +55,7 @@ func publicCard(c *ledgerv1.CardState, money func(int64) *civicardv1.Money) *civ
 	if c.GetDebtMinor() != 0 {
 		out.Debt = money(c.GetDebtMinor())
 	}
-	p := c.GetPricing()
+	p := c.GetTariff()
 	for _, e := range p.GetEntitlements() {
 		out.Entitlements = append(out.Entitlements, &civicardv1.Entitlement{
 			Concession: e.GetConcession(), FromDate: dateOf(e.GetFromDay()), UntilDate: dateOf(e.GetUntilDay()), Issuer: e.GetIssuer(),
@@ -66,7 +66,7 @@ func publicCard(c *ledgerv1.CardState, money func(int64) *civicardv1.Money) *civ
 			Product: ps.GetProduct(), InstitutionId: ps.GetInstitutionId(), FromDate: dateOf(ps.GetFromDay()), UntilDate: dateOf(ps.GetUntilDay()), Lines: ps.GetLines(),
 		})
 	}
-	journey := func(j *ledgerv1.PricingJourney) *civicardv1.Journey {
+	journey := func(j *ledgerv1.TariffJourney) *civicardv1.Journey {
 		return &civicardv1.Journey{
 			JourneyId: j.GetId(), InstitutionId: j.GetInstitutionId(), Line: j.GetLine(), Stop: j.GetStop(),
 			StartUnixMs: j.GetStartUnixMs(), Charged: money(j.GetChargedMinor()),
@@ -107,7 +107,7 @@ func (g *cardGrain) Change(in *grainsv1.CardChange, _ protocluster.GrainContext)
 	case *grainsv1.CardChange_Grant:
 		r := c.Grant
 		e := r.GetEntitlement()
-		if !g.deps.Pricing.knowsConcession(e.GetConcession()) {
+		if !g.deps.Tariff.knowsConcession(e.GetConcession()) {
 			return nil, grainsv1.ErrInvalidArgument("no concession %q in the region", e.GetConcession())
 		}
 		from, err := dayOf("from_date", e.GetFromDate())
@@ -184,7 +184,7 @@ func (g *cardGrain) Correct(in *grainsv1.Correction, _ protocluster.GrainContext
 		if err := g.loaded(); err != nil {
 			return nil, err
 		}
-		d := g.deps.Pricing.Engine.Correct(g.pricingState(), req.GetJourneyId(), in.GetTimeUnixMs())
+		d := g.deps.Tariff.Engine.Correct(g.tariffState(), req.GetJourneyId(), in.GetTimeUnixMs())
 		if d.Decline == tariff.DeclineTime {
 			return nil, grainsv1.ErrInvalidArgument("%s", d.Reason)
 		}
@@ -193,14 +193,14 @@ func (g *cardGrain) Correct(in *grainsv1.Correction, _ protocluster.GrainContext
 			ExpectedVersion: g.card.GetVersion(),
 			AmountMinor:     d.AmountMinor,
 			TimeUnixMs:      in.GetTimeUnixMs(),
-			TariffVersion:   g.deps.Pricing.Version,
+			TariffVersion:   g.deps.Tariff.Version,
 			Correction:      true,
 			Audit:           audit(req.GetOperator(), req.GetReason(), in.GetTimeUnixMs()),
 		}
 		switch {
 		case d.Accepted:
 			charge.InstitutionId = d.Entries[0].InstitutionID
-			charge.Postings, charge.Pricing = tariffpb.Postings(d.Entries), tariffpb.ToProto(d.Card)
+			charge.Postings, charge.Tariff = tariffpb.Postings(d.Entries), tariffpb.ToProto(d.Card)
 		case d.Decline == tariff.DeclineNoJourney:
 			charge.DeclineReason, charge.DeclineDetail = civicardv1.DeclineReason_DECLINE_REASON_NO_SUCH_JOURNEY, textMax(d.Reason)
 		default:
@@ -234,7 +234,7 @@ func (g *cardGrain) Correct(in *grainsv1.Correction, _ protocluster.GrainContext
 }
 
 // knowsConcession reports whether the region defines the concession.
-func (p *Pricing) knowsConcession(code string) bool {
+func (p *Tariff) knowsConcession(code string) bool {
 	for _, c := range p.Engine.Region().Concessions {
 		if c.Code == code {
 			return true

@@ -12,11 +12,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"civicard/demo"
-	"civicard/ledger"
+	"civicard/domain/ledger"
 	civicardv1 "civicard/messages/civicard/v1"
 	grainsv1 "civicard/messages/grains/v1"
 	ledgerv1 "civicard/messages/ledger/v1"
+	"civicard/sim/demo"
 )
 
 // memLedger is the real ledger state machine behind a lock, without Raft:
@@ -114,11 +114,11 @@ func newTestDeps(t *testing.T, l Ledger) *Deps {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pricing, err := NewPricing(demo.Tariff())
+	tariff, err := NewTariff(demo.Tariff())
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Deps{Config: DefaultConfig(), Ledger: l, Pricing: pricing, Context: context.Background(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: metrics}
+	return &Deps{Config: DefaultConfig(), Ledger: l, Tariff: tariff, Context: context.Background(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: metrics}
 }
 
 func tapOf(sequence uint64) *grainsv1.AuthorizeTap {
@@ -285,7 +285,7 @@ func TestTopUpLimitsAndRetries(t *testing.T) {
 		t.Fatalf("top-up over the maximum: %v, want FAILED_PRECONDITION", err)
 	}
 	card, _ := l.Card(context.Background(), testCard)
-	if card.GetBalanceMinor() != 20_000 || card.GetPricing().GetPurse().GetYearTopUpMinor() != 19_000 {
+	if card.GetBalanceMinor() != 20_000 || card.GetTariff().GetPurse().GetYearTopUpMinor() != 19_000 {
 		t.Fatalf("card = %v, want 200.00 with 190.00 counted as loaded this year", card)
 	}
 }

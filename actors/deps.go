@@ -86,8 +86,8 @@ func (c Config) Validate() error {
 type Deps struct {
 	Config Config
 	Ledger Ledger
-	// Pricing is the fare engine and every institution's price list.
-	Pricing *Pricing
+	// Tariff is the fare engine and every institution's price list.
+	Tariff *Tariff
 	// Context lives as long as the node; grains derive their timeouts from it.
 	Context context.Context
 	Logger  *slog.Logger

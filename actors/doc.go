@@ -13,8 +13,8 @@
 // answered, checks that its institution sells the product and asks the card
 // grain to authorise, passing on where (line, stop, direction) and whether
 // the PIN was verified. The card grain prices the tap with the fare engine
-// (Deps.Pricing: the region's engine and every institution's price list,
-// built once per node) on the card's pricing state as the ledger holds it
+// (Deps.Tariff: the region's engine and every institution's price list,
+// built once per node) on the card's tariff state as the ledger holds it
 // (package tariffpb converts), proposes one Charge with the postings and
 // the new state at its version, and answers once the ledger has committed
 // it. Engine declines about the card (a limit, the amount, a full card) are

@@ -85,7 +85,7 @@ func (g *terminalGrain) Tap(in *grainsv1.TerminalTap, ctx protocluster.GrainCont
 	}
 	// The card grain prices; an unknown product is the terminal's mistake
 	// and is refused here, before it reaches the card.
-	if list, ok := g.deps.Pricing.List(g.institution.GetInstitutionId()); !ok {
+	if list, ok := g.deps.Tariff.List(g.institution.GetInstitutionId()); !ok {
 		return nil, grainsv1.ErrFailedPrecondition("institution %s has no price list", g.institution.GetInstitutionId())
 	} else if _, ok := list.Product(tap.GetServiceCode()); !ok {
 		return nil, grainsv1.ErrInvalidArgument("%s does not sell %q", g.institution.GetInstitutionId(), tap.GetServiceCode())
@@ -205,7 +205,7 @@ func (g *terminalGrain) Tariff(in *grainsv1.TerminalTariffRequest, ctx protoclus
 	if err := g.authenticateRequest(ctx, req.GetTimeUnixMs(), in.GetCredential(), func(key []byte) error { return tapsig.VerifyTariff(key, req) }); err != nil {
 		return nil, err
 	}
-	tariff, version, err := g.deps.Pricing.TerminalTariff(g.terminal.GetInstitutionId(), g.deps.money)
+	tariff, version, err := g.deps.Tariff.TerminalTariff(g.terminal.GetInstitutionId(), g.deps.money)
 	if err != nil {
 		return nil, grainsv1.ErrFailedPrecondition("terminal %q: %v", g.id, err)
 	}

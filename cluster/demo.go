@@ -6,8 +6,8 @@ import (
 	"log/slog"
 	"time"
 
-	"civicard/demo"
 	ledgerv1 "civicard/messages/ledger/v1"
+	"civicard/sim/demo"
 )
 
 // demoTarget is where the demo city is written: the embedded node's one

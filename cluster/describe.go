@@ -5,9 +5,9 @@ import (
 	"strings"
 	"time"
 
-	"civicard/ledger"
+	"civicard/cluster/replication"
+	"civicard/domain/ledger"
 	civicardv1 "civicard/messages/civicard/v1"
-	"civicard/settlement"
 )
 
 // Describe tells an operator what this node hosts: the members it sees, its
@@ -43,7 +43,7 @@ func (n *Node) Describe(withDigests bool) *civicardv1.GetNodeResponse {
 }
 
 // describeHost is a cluster node's replicas.
-func describeHost(host *settlement.Host) func(bool) []*civicardv1.GroupReplica {
+func describeHost(host *replication.Host) func(bool) []*civicardv1.GroupReplica {
 	return func(withDigests bool) []*civicardv1.GroupReplica {
 		var out []*civicardv1.GroupReplica
 		for _, status := range host.Groups() {
@@ -67,7 +67,7 @@ func describeHost(host *settlement.Host) func(bool) []*civicardv1.GroupReplica {
 			for _, p := range status.Nonvoters {
 				replica.Nonvoters = append(replica.Nonvoters, p.NodeID)
 			}
-			_ = host.ReadLocal(status.Name, func(s *ledger.State) { replica.Totals = settlement.Totals(s) })
+			_ = host.ReadLocal(status.Name, func(s *ledger.State) { replica.Totals = replication.Totals(s) })
 			if withDigests {
 				if digest, err := host.Digest(status.Name); err == nil {
 					replica.Digest = digest[:]

@@ -15,9 +15,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"civicard/actors"
-	"civicard/demo"
+	"civicard/cluster/replication"
 	civicardv1 "civicard/messages/civicard/v1"
-	"civicard/settlement"
+	"civicard/sim/demo"
 )
 
 // Settings are what every node is configured with, embedded or not.
@@ -30,7 +30,7 @@ type Settings struct {
 	Demo demo.Config
 	// Host configures the Raft groups; NodeID, Dir, addresses, Logger and
 	// Registerer are filled in.
-	Host   settlement.HostConfig
+	Host   replication.HostConfig
 	Actors actors.Config
 	// Settlement configures clearing cycles and payouts.
 	Settlement SettlementConfig
@@ -44,7 +44,7 @@ type Settings struct {
 func DefaultSettings() Settings {
 	return Settings{
 		Demo:           demo.DefaultConfig(),
-		Host:           settlement.DefaultHostConfig(),
+		Host:           replication.DefaultHostConfig(),
 		Actors:         actors.DefaultConfig(),
 		Settlement:     DefaultSettlementConfig(),
 		RequestTimeout: time.Second,

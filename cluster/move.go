@@ -4,7 +4,7 @@ import (
 	"errors"
 	"slices"
 
-	"civicard/settlement"
+	"civicard/cluster/replication"
 )
 
 // moveAction is what the orchestrator does next to bring one group's Raft
@@ -40,7 +40,7 @@ type moveStep struct {
 // the other members removed, the leader last after handing over to the
 // placed voter that applied the most. It is pure: the same statuses give
 // the same step, so a repeated or resumed move goes on where it stands.
-func nextMove(placed []string, leader settlement.ReplicaStatus, statuses map[string]settlement.ReplicaStatus) (moveStep, error) {
+func nextMove(placed []string, leader replication.ReplicaStatus, statuses map[string]replication.ReplicaStatus) (moveStep, error) {
 	members := append(slices.Clone(leader.Voters), leader.Nonvoters...)
 	for _, name := range placed {
 		if slices.Contains(members, name) {

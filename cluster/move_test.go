@@ -4,17 +4,17 @@ import (
 	"strings"
 	"testing"
 
-	"civicard/settlement"
+	"civicard/cluster/replication"
 )
 
 // Each step of a replica move, decided from what the replicas report: the
 // cases run in the order a move goes through them.
 func TestNextMove(t *testing.T) {
-	follower := func(applied uint64) settlement.ReplicaStatus {
-		return settlement.ReplicaStatus{State: "Follower", AppliedIndex: applied}
+	follower := func(applied uint64) replication.ReplicaStatus {
+		return replication.ReplicaStatus{State: "Follower", AppliedIndex: applied}
 	}
-	leaderOn := func(name string, voters, nonvoters string) settlement.ReplicaStatus {
-		st := settlement.ReplicaStatus{State: "Leader", Leader: name, CommitIndex: 1000, Voters: strings.Split(voters, ",")}
+	leaderOn := func(name string, voters, nonvoters string) replication.ReplicaStatus {
+		st := replication.ReplicaStatus{State: "Leader", Leader: name, CommitIndex: 1000, Voters: strings.Split(voters, ",")}
 		if nonvoters != "" {
 			st.Nonvoters = strings.Split(nonvoters, ",")
 		}
@@ -23,36 +23,36 @@ func TestNextMove(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		placed   string
-		leader   settlement.ReplicaStatus
-		statuses map[string]settlement.ReplicaStatus // besides the leader's
+		leader   replication.ReplicaStatus
+		statuses map[string]replication.ReplicaStatus // besides the leader's
 		want     moveStep
 		err      string
 	}{
 		{"matches its placement", "n1,n2,n3", leaderOn("n1", "n1,n2,n3", ""),
-			map[string]settlement.ReplicaStatus{"n2": follower(1000), "n3": follower(1000)}, moveStep{moveNone, ""}, ""},
+			map[string]replication.ReplicaStatus{"n2": follower(1000), "n3": follower(1000)}, moveStep{moveNone, ""}, ""},
 		{"the new node's replica has not started", "n4,n2,n3", leaderOn("n1", "n1,n2,n3", ""),
-			map[string]settlement.ReplicaStatus{"n2": follower(1000), "n3": follower(1000)}, moveStep{moveWait, "n4"}, ""},
+			map[string]replication.ReplicaStatus{"n2": follower(1000), "n3": follower(1000)}, moveStep{moveWait, "n4"}, ""},
 		{"it has started: add it as a non-voter", "n4,n2,n3", leaderOn("n1", "n1,n2,n3", ""),
-			map[string]settlement.ReplicaStatus{"n2": follower(1000), "n3": follower(1000), "n4": follower(0)}, moveStep{moveAddNonvoter, "n4"}, ""},
+			map[string]replication.ReplicaStatus{"n2": follower(1000), "n3": follower(1000), "n4": follower(0)}, moveStep{moveAddNonvoter, "n4"}, ""},
 		{"it is far behind: wait", "n4,n2,n3", leaderOn("n1", "n1,n2,n3", "n4"),
-			map[string]settlement.ReplicaStatus{"n2": follower(1000), "n3": follower(1000), "n4": follower(700)}, moveStep{moveWait, "n4"}, ""},
+			map[string]replication.ReplicaStatus{"n2": follower(1000), "n3": follower(1000), "n4": follower(700)}, moveStep{moveWait, "n4"}, ""},
 		{"it has caught up: promote it", "n4,n2,n3", leaderOn("n1", "n1,n2,n3", "n4"),
-			map[string]settlement.ReplicaStatus{"n2": follower(1000), "n3": follower(1000), "n4": follower(990)}, moveStep{movePromote, "n4"}, ""},
+			map[string]replication.ReplicaStatus{"n2": follower(1000), "n3": follower(1000), "n4": follower(990)}, moveStep{movePromote, "n4"}, ""},
 		{"the leader goes: hand over to the placed voter that applied most", "n4,n2,n3", leaderOn("n1", "n1,n2,n3,n4", ""),
-			map[string]settlement.ReplicaStatus{"n2": follower(998), "n3": follower(1000), "n4": follower(999)}, moveStep{moveTransferLeadership, "n3"}, ""},
+			map[string]replication.ReplicaStatus{"n2": follower(998), "n3": follower(1000), "n4": follower(999)}, moveStep{moveTransferLeadership, "n3"}, ""},
 		{"a follower goes: remove it before the leader", "n4,n5,n3", leaderOn("n1", "n1,n2,n3,n4,n5", ""),
-			map[string]settlement.ReplicaStatus{"n2": follower(1000), "n3": follower(1000), "n4": follower(1000), "n5": follower(1000)}, moveStep{moveRemove, "n2"}, ""},
+			map[string]replication.ReplicaStatus{"n2": follower(1000), "n3": follower(1000), "n4": follower(1000), "n5": follower(1000)}, moveStep{moveRemove, "n2"}, ""},
 		{"the new leader removes the old one", "n4,n2,n3", leaderOn("n3", "n1,n2,n3,n4", ""),
-			map[string]settlement.ReplicaStatus{"n1": follower(1000), "n2": follower(1000), "n4": follower(1000)}, moveStep{moveRemove, "n1"}, ""},
+			map[string]replication.ReplicaStatus{"n1": follower(1000), "n2": follower(1000), "n4": follower(1000)}, moveStep{moveRemove, "n1"}, ""},
 		{"a dead replica goes: removed although it does not answer", "n4,n2,n3", leaderOn("n2", "n1,n2,n3,n4", ""),
-			map[string]settlement.ReplicaStatus{"n3": follower(1000), "n4": follower(1000)}, moveStep{moveRemove, "n1"}, ""},
+			map[string]replication.ReplicaStatus{"n3": follower(1000), "n4": follower(1000)}, moveStep{moveRemove, "n1"}, ""},
 		{"a stray non-voter is removed", "n1,n2,n3", leaderOn("n1", "n1,n2,n3", "n9"),
-			map[string]settlement.ReplicaStatus{"n2": follower(1000), "n3": follower(1000)}, moveStep{moveRemove, "n9"}, ""},
+			map[string]replication.ReplicaStatus{"n2": follower(1000), "n3": follower(1000)}, moveStep{moveRemove, "n9"}, ""},
 		{"nobody placed answers to take over", "n4,n2,n3", leaderOn("n1", "n1,n2,n3,n4", ""),
-			map[string]settlement.ReplicaStatus{}, moveStep{}, "no placed voter"},
+			map[string]replication.ReplicaStatus{}, moveStep{}, "no placed voter"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			statuses := map[string]settlement.ReplicaStatus{tc.leader.Leader: tc.leader}
+			statuses := map[string]replication.ReplicaStatus{tc.leader.Leader: tc.leader}
 			for name, st := range tc.statuses {
 				statuses[name] = st
 			}

@@ -11,7 +11,7 @@ import (
 	"strconv"
 	"time"
 
-	"civicard/settlement"
+	"civicard/cluster/replication"
 )
 
 // NodeConfig configures one member of a multi-node cluster.
@@ -187,7 +187,7 @@ func StartNode(ctx context.Context, cfg NodeConfig) (*Node, error) {
 	shutdownProvider := func() error { return provider.Shutdown(true) }
 	if cfg.Gateway {
 		for _, p := range cfg.Peers {
-			spec.registryPeers = append(spec.registryPeers, settlement.Peer{NodeID: p.Name, RaftAddr: p.Raft})
+			spec.registryPeers = append(spec.registryPeers, replication.Peer{NodeID: p.Name, RaftAddr: p.Raft})
 		}
 	}
 	// Leave the membership before the grains stop: the others drop this
@@ -225,14 +225,14 @@ const leaveGrace = 3
 
 // handOverLeadership asks another voter to lead every group this node
 // leads, so that a planned stop costs no election timeout.
-func handOverLeadership(host *settlement.Host, logger *slog.Logger) {
+func handOverLeadership(host *replication.Host, logger *slog.Logger) {
 	ctx, cancel := context.WithTimeout(context.Background(), handOverTimeout)
 	defer cancel()
 	for _, status := range host.Groups() {
 		if status.State != "Leader" || len(status.Voters) < 2 {
 			continue
 		}
-		if err := host.TransferLeadership(ctx, status.Name, settlement.Peer{}); err != nil {
+		if err := host.TransferLeadership(ctx, status.Name, replication.Peer{}); err != nil {
 			logger.Warn("leadership not handed over", slog.String("group", status.Name), slog.Any("error", err))
 		}
 	}

@@ -9,9 +9,9 @@ import (
 	"slices"
 	"strings"
 
+	"civicard/cluster/replication"
 	civicardv1 "civicard/messages/civicard/v1"
 	ledgerv1 "civicard/messages/ledger/v1"
-	"civicard/settlement"
 )
 
 // The operator's node commands (gateway.NodeAdmin): they only change the
@@ -112,9 +112,9 @@ func (n *Node) proposeNodeCommand(ctx context.Context, cmd *ledgerv1.Command) er
 	if n.scaler == nil {
 		return errNotClustered
 	}
-	res, err := n.scaler.host.Propose(ctx, settlement.RegistryGroup, cmd)
+	res, err := n.scaler.host.Propose(ctx, replication.RegistryGroup, cmd)
 	if err != nil {
-		if errors.Is(err, settlement.ErrInvalid) {
+		if errors.Is(err, replication.ErrInvalid) {
 			return refusedError{err.Error()}
 		}
 		return err

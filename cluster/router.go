@@ -7,10 +7,10 @@ import (
 	"slices"
 
 	"civicard/actors"
-	"civicard/ledger"
+	"civicard/cluster/replication"
+	"civicard/domain/ledger"
 	civicardv1 "civicard/messages/civicard/v1"
 	ledgerv1 "civicard/messages/ledger/v1"
-	"civicard/settlement"
 )
 
 // routedLedger serves the grains from the Raft groups of a cluster: a card's
@@ -19,7 +19,7 @@ import (
 // that all of a tap's transfers stay inside one shard (each shard keeps the
 // institutions' receivables for its cards; settlement adds them up).
 type routedLedger struct {
-	host   *settlement.Host
+	host   *replication.Host
 	shards int
 }
 
@@ -30,11 +30,11 @@ var (
 
 // SameShard reports whether two cards are in the same shard.
 func (r routedLedger) SameShard(cardA, cardB string) bool {
-	return settlement.ShardOf(cardA, r.shards) == settlement.ShardOf(cardB, r.shards)
+	return replication.ShardOf(cardA, r.shards) == replication.ShardOf(cardB, r.shards)
 }
 
 func (r routedLedger) cardGroup(cardID string) string {
-	return settlement.ShardGroup(settlement.ShardOf(cardID, r.shards))
+	return replication.ShardGroup(replication.ShardOf(cardID, r.shards))
 }
 
 // groups returns where cmd goes; the first answers for all.
@@ -59,13 +59,13 @@ func (r routedLedger) groups(cmd *ledgerv1.Command) []string {
 	case *ledgerv1.Command_CloseCard:
 		return []string{r.cardGroup(k.CloseCard.GetCardId())}
 	case *ledgerv1.Command_RegisterInstitution:
-		all := []string{settlement.RegistryGroup}
+		all := []string{replication.RegistryGroup}
 		for i := range r.shards {
-			all = append(all, settlement.ShardGroup(i))
+			all = append(all, replication.ShardGroup(i))
 		}
 		return all
 	default:
-		return []string{settlement.RegistryGroup}
+		return []string{replication.RegistryGroup}
 	}
 }
 
@@ -111,7 +111,7 @@ func (r routedLedger) ProposeAll(ctx context.Context, cmds []*ledgerv1.Command) 
 	}
 	// The registry last: it holds the marker that the load is complete.
 	results := make([]*ledgerv1.Result, len(cmds))
-	for _, group := range append(withoutRegistry(order), settlement.RegistryGroup) {
+	for _, group := range append(withoutRegistry(order), replication.RegistryGroup) {
 		indexes := byGroup[group]
 		if len(indexes) == 0 {
 			continue
@@ -125,7 +125,7 @@ func (r routedLedger) ProposeAll(ctx context.Context, cmds []*ledgerv1.Command) 
 			return nil, fmt.Errorf("group %s: %w", group, err)
 		}
 		for j, i := range indexes {
-			if results[i] == nil || group == settlement.RegistryGroup {
+			if results[i] == nil || group == replication.RegistryGroup {
 				results[i] = res[j]
 			}
 		}
@@ -136,7 +136,7 @@ func (r routedLedger) ProposeAll(ctx context.Context, cmds []*ledgerv1.Command) 
 func withoutRegistry(groups []string) []string {
 	var out []string
 	for _, g := range groups {
-		if g != settlement.RegistryGroup {
+		if g != replication.RegistryGroup {
 			out = append(out, g)
 		}
 	}
@@ -153,12 +153,12 @@ func (r routedLedger) Transactions(ctx context.Context, cardID string, beforeSeq
 }
 
 func (r routedLedger) Institution(ctx context.Context, institutionID string) (*civicardv1.Institution, error) {
-	inst, found, err := r.host.Institution(ctx, settlement.RegistryGroup, institutionID)
+	inst, found, err := r.host.Institution(ctx, replication.RegistryGroup, institutionID)
 	return found1(inst, found, err, "institution", institutionID)
 }
 
 func (r routedLedger) Terminal(ctx context.Context, terminalID string) (*civicardv1.Terminal, error) {
-	terminal, found, err := r.host.Terminal(ctx, settlement.RegistryGroup, terminalID)
+	terminal, found, err := r.host.Terminal(ctx, replication.RegistryGroup, terminalID)
 	return found1(terminal, found, err, "terminal", terminalID)
 }
 
@@ -179,7 +179,7 @@ func found1[T any](v T, found bool, err error, what, id string) (T, error) {
 // as this node's replica knows it (false when it has none, or lags).
 func (r routedLedger) Seeded(seed uint64) bool {
 	var seeded bool
-	_ = r.host.ReadLocal(settlement.RegistryGroup, func(s *ledger.State) { seeded = s.Seeded(seed) })
+	_ = r.host.ReadLocal(replication.RegistryGroup, func(s *ledger.State) { seeded = s.Seeded(seed) })
 	return seeded
 }
 
@@ -202,9 +202,9 @@ var _ actors.DenylistReader = routedLedger{}
 func (r routedLedger) BlockedCards(ctx context.Context) ([]string, error) {
 	var ids []string
 	for i := range r.shards {
-		group := settlement.ShardGroup(i)
+		group := replication.ShardGroup(i)
 		err := r.host.ReadLocal(group, func(s *ledger.State) { ids = append(ids, s.BlockedCards()...) })
-		if errors.Is(err, settlement.ErrNoGroup) {
+		if errors.Is(err, replication.ErrNoGroup) {
 			var remote []string
 			remote, err = r.host.BlockedCards(ctx, group)
 			ids = append(ids, remote...)

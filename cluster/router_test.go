@@ -5,10 +5,10 @@ import (
 	"strings"
 	"testing"
 
-	"civicard/cardno"
+	"civicard/cluster/replication"
+	"civicard/domain/cardno"
 	civicardv1 "civicard/messages/civicard/v1"
 	ledgerv1 "civicard/messages/ledger/v1"
-	"civicard/settlement"
 )
 
 // A replacement moves money between two cards in one command of one shard:
@@ -19,7 +19,7 @@ func TestReplacementAcrossShardsIsRefused(t *testing.T) {
 	var other, same string
 	for body := uint64(39_000_000_000); other == "" || same == ""; body++ {
 		id, _ := cardno.Make(body)
-		if settlement.ShardOf(id, 4) == settlement.ShardOf(old, 4) {
+		if replication.ShardOf(id, 4) == replication.ShardOf(old, 4) {
 			same = id
 		} else {
 			other = id

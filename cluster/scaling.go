@@ -10,9 +10,9 @@ import (
 	"sync"
 	"time"
 
+	"civicard/cluster/replication"
 	ledgerv1 "civicard/messages/ledger/v1"
-	settlementv1 "civicard/messages/settlement/v1"
-	"civicard/settlement"
+	replicationv1 "civicard/messages/replication/v1"
 )
 
 // ErrRemoved: the cluster's node list says this node was removed. The
@@ -37,7 +37,7 @@ type clusterView struct {
 	placements map[string][]string
 }
 
-func viewOf(list *settlementv1.ClusterList) clusterView {
+func viewOf(list *replicationv1.ClusterList) clusterView {
 	v := clusterView{nodes: list.GetNodes(), placements: map[string][]string{}}
 	for _, p := range list.GetPlacements() {
 		v.placements[p.GetGroup()] = p.GetNodes()
@@ -65,12 +65,12 @@ func (v clusterView) names(statuses ...ledgerv1.NodeStatus) []string {
 	return out
 }
 
-func (v clusterView) peer(name string) (settlement.Peer, bool) {
+func (v clusterView) peer(name string) (replication.Peer, bool) {
 	n := v.node(name)
 	if n == nil {
-		return settlement.Peer{}, false
+		return replication.Peer{}, false
 	}
-	return settlement.Peer{NodeID: n.GetName(), RaftAddr: n.GetRaftAddr()}, true
+	return replication.Peer{NodeID: n.GetName(), RaftAddr: n.GetRaftAddr()}, true
 }
 
 // shards counts the placed ledger shards.
@@ -90,7 +90,7 @@ func (v clusterView) shards() int {
 // finishes what another began.
 type scaler struct {
 	name     string
-	host     *settlement.Host
+	host     *replication.Host
 	provider membershipHosts
 	// quorum, if set, counts the active nodes of the list.
 	quorum *quorumWatch
@@ -160,8 +160,8 @@ func (s *scaler) tick(ctx context.Context) {
 	if s.membersOnly {
 		if len(view.nodes) > 0 {
 			s.followMembers(view)
-			if peers := placedPeers(view, settlement.RegistryGroup); len(peers) > 0 {
-				_ = s.host.Route(settlement.RegistryGroup, peers)
+			if peers := placedPeers(view, replication.RegistryGroup); len(peers) > 0 {
+				_ = s.host.Route(replication.RegistryGroup, peers)
 			}
 		}
 		return
@@ -176,7 +176,7 @@ func (s *scaler) tick(ctx context.Context) {
 	s.view, s.haveView = view, true
 	s.mu.Unlock()
 	s.reconcile(ctx, view)
-	if st, err := s.host.Status(settlement.RegistryGroup); err == nil && st.State == "Leader" {
+	if st, err := s.host.Status(replication.RegistryGroup); err == nil && st.State == "Leader" {
 		s.orchestrate(ctx, view)
 	}
 }
@@ -205,7 +205,7 @@ func (s *scaler) seedRegistry(ctx context.Context) {
 		}
 		cmds = append(cmds, &ledgerv1.Command{Id: "cluster/seed/" + g.Name, Kind: &ledgerv1.Command_PlaceGroup{PlaceGroup: placement}})
 	}
-	results, err := s.host.ProposeAll(ctx, settlement.RegistryGroup, cmds)
+	results, err := s.host.ProposeAll(ctx, replication.RegistryGroup, cmds)
 	if err != nil {
 		s.logger.Debug("node list not seeded", slog.Any("error", err))
 		return
@@ -249,7 +249,7 @@ func (s *scaler) reconcile(ctx context.Context, view clusterView) {
 		case slices.Contains(placed, s.name) && !hosted[g]:
 			// An empty replica: the leader adds it as a non-voter and
 			// sends it the log (or a snapshot).
-			if err := s.host.Join(ctx, settlement.GroupSpec{Name: g}); err != nil {
+			if err := s.host.Join(ctx, replication.GroupSpec{Name: g}); err != nil {
 				s.logger.Warn("replica not started", slog.String("group", g), slog.Any("error", err))
 			} else {
 				s.logger.Info("replica started", slog.String("group", g))
@@ -279,8 +279,8 @@ func (s *scaler) followMembers(view clusterView) {
 }
 
 // placedPeers are the listed nodes group g is placed on.
-func placedPeers(view clusterView, g string) []settlement.Peer {
-	var peers []settlement.Peer
+func placedPeers(view clusterView, g string) []replication.Peer {
+	var peers []replication.Peer
 	for _, name := range view.placements[g] {
 		if p, ok := view.peer(name); ok {
 			peers = append(peers, p)
@@ -297,7 +297,7 @@ func (s *scaler) leaveIfRemoved(ctx context.Context, view clusterView, g string)
 	if !ok || leader.Leader == s.name || slices.Contains(leader.Voters, s.name) || slices.Contains(leader.Nonvoters, s.name) {
 		return
 	}
-	if err := s.host.Leave(g); err != nil && !errors.Is(err, settlement.ErrNoGroup) {
+	if err := s.host.Leave(g); err != nil && !errors.Is(err, replication.ErrNoGroup) {
 		s.logger.Warn("replica not stopped", slog.String("group", g), slog.Any("error", err))
 		return
 	}
@@ -311,12 +311,12 @@ func (s *scaler) leaveIfRemoved(ctx context.Context, view clusterView, g string)
 // leaderStatus asks every listed node that is not removed how its replica
 // of g stands and returns the leader's answer (the one with the highest
 // commit index, should two claim to lead).
-func (s *scaler) leaderStatus(ctx context.Context, view clusterView, g string) (settlement.ReplicaStatus, bool) {
+func (s *scaler) leaderStatus(ctx context.Context, view clusterView, g string) (replication.ReplicaStatus, bool) {
 	return leaderOf(s.statuses(ctx, view, g))
 }
 
-func leaderOf(statuses map[string]settlement.ReplicaStatus) (settlement.ReplicaStatus, bool) {
-	var best settlement.ReplicaStatus
+func leaderOf(statuses map[string]replication.ReplicaStatus) (replication.ReplicaStatus, bool) {
+	var best replication.ReplicaStatus
 	found := false
 	for _, name := range sortedKeys(statuses) {
 		st := statuses[name]
@@ -330,9 +330,9 @@ func leaderOf(statuses map[string]settlement.ReplicaStatus) (settlement.ReplicaS
 // statuses asks every listed node that is not removed about its replica of
 // g, in parallel; nodes that do not answer or do not replicate g are left
 // out.
-func (s *scaler) statuses(ctx context.Context, view clusterView, g string) map[string]settlement.ReplicaStatus {
+func (s *scaler) statuses(ctx context.Context, view clusterView, g string) map[string]replication.ReplicaStatus {
 	var mu sync.Mutex
-	out := map[string]settlement.ReplicaStatus{}
+	out := map[string]replication.ReplicaStatus{}
 	var wg sync.WaitGroup
 	for _, n := range view.nodes {
 		if n.GetStatus() == ledgerv1.NodeStatus_NODE_STATUS_REMOVED {
@@ -369,7 +369,7 @@ func (s *scaler) orchestrate(ctx context.Context, view clusterView) {
 		return
 	}
 	plan := PlanPlacement(view.placements, view.names(ledgerv1.NodeStatus_NODE_STATUS_ACTIVE))
-	registry, err := s.host.Status(settlement.RegistryGroup)
+	registry, err := s.host.Status(replication.RegistryGroup)
 	if err != nil {
 		return
 	}
@@ -384,7 +384,7 @@ func (s *scaler) orchestrate(ctx context.Context, view clusterView) {
 			Id:   fmt.Sprintf("cluster/place/%s/%d", g, registry.LastIndex),
 			Kind: &ledgerv1.Command_PlaceGroup{PlaceGroup: &ledgerv1.GroupPlacement{Group: g, Nodes: plan[g]}},
 		}
-		res, err := s.host.Propose(ctx, settlement.RegistryGroup, cmd)
+		res, err := s.host.Propose(ctx, replication.RegistryGroup, cmd)
 		switch {
 		case err != nil:
 			s.logger.Warn("placement not written", slog.String("group", g), slog.Any("error", err))

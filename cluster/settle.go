@@ -11,12 +11,12 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"civicard/clearing"
-	"civicard/coordinator"
+	"civicard/cluster/replication"
+	"civicard/domain/settlement/clearing"
+	"civicard/domain/settlement/cycle"
+	"civicard/domain/settlement/payout"
 	civicardv1 "civicard/messages/civicard/v1"
 	ledgerv1 "civicard/messages/ledger/v1"
-	"civicard/payout"
-	"civicard/settlement"
 )
 
 // SettlementConfig configures clearing cycles and payouts. Every node of a
@@ -73,24 +73,24 @@ func (c SettlementConfig) Validate() error {
 	return clearing.CheckFee(c.Fee)
 }
 
-// hostLedgers is coordinator.Ledgers over the settlement host: every read
+// hostLedgers is cycle.Ledgers over the settlement host: every read
 // at the group's leader, every proposal forwarded to it.
 type hostLedgers struct {
-	host   *settlement.Host
+	host   *replication.Host
 	shards int
 }
 
-var _ coordinator.Ledgers = hostLedgers{}
+var _ cycle.Ledgers = hostLedgers{}
 
 func (h hostLedgers) Shards() []string {
 	out := make([]string, h.shards)
 	for i := range out {
-		out[i] = settlement.ShardGroup(i)
+		out[i] = replication.ShardGroup(i)
 	}
 	return out
 }
 
-func (h hostLedgers) Registry() string { return settlement.RegistryGroup }
+func (h hostLedgers) Registry() string { return replication.RegistryGroup }
 
 func (h hostLedgers) Propose(ctx context.Context, group string, cmd *ledgerv1.Command) (*ledgerv1.Result, error) {
 	return h.host.Propose(ctx, group, cmd)
@@ -101,15 +101,15 @@ func (h hostLedgers) CycleTotals(ctx context.Context, group string, k uint64) (*
 }
 
 func (h hostLedgers) Batches(ctx context.Context, limit int) ([]*civicardv1.SettlementBatch, error) {
-	return h.host.Batches(ctx, settlement.RegistryGroup, limit)
+	return h.host.Batches(ctx, replication.RegistryGroup, limit)
 }
 
 func (h hostLedgers) Batch(ctx context.Context, k uint64) (*civicardv1.SettlementBatch, error) {
-	return h.host.Batch(ctx, settlement.RegistryGroup, k)
+	return h.host.Batch(ctx, replication.RegistryGroup, k)
 }
 
 func (h hostLedgers) Institution(ctx context.Context, id string) (*civicardv1.Institution, bool, error) {
-	return h.host.Institution(ctx, settlement.RegistryGroup, id)
+	return h.host.Institution(ctx, replication.RegistryGroup, id)
 }
 
 func (h hostLedgers) Statement(ctx context.Context, group string, k uint64, institutionID string) ([]*civicardv1.SettlementStatementLine, error) {
@@ -172,8 +172,8 @@ func newSettler(l hostLedgers, cfg SettlementConfig, logger *slog.Logger, reg pr
 	return s, nil
 }
 
-func (s *Settler) coordinatorConfig() coordinator.Config {
-	return coordinator.Config{Currency: s.cfg.Currency, Fee: s.cfg.Fee, Now: s.now}
+func (s *Settler) coordinatorConfig() cycle.Config {
+	return cycle.Config{Currency: s.cfg.Currency, Fee: s.cfg.Fee, Now: s.now}
 }
 
 // CloseCycle settles cycle k (0: the pending one, else the open one) and
@@ -181,10 +181,10 @@ func (s *Settler) coordinatorConfig() coordinator.Config {
 func (s *Settler) CloseCycle(ctx context.Context, k uint64) (*civicardv1.SettlementBatch, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	b, err := coordinator.Settle(ctx, s.l, s.coordinatorConfig(), k)
+	b, err := cycle.Settle(ctx, s.l, s.coordinatorConfig(), k)
 	if err != nil {
 		s.settleFails.Inc()
-		if errors.Is(err, coordinator.ErrRefused) {
+		if errors.Is(err, cycle.ErrRefused) {
 			s.logger.Error("settlement refused: an alarm", slog.Uint64("cycle", k), slog.Any("error", err))
 		}
 		return nil, err
@@ -200,24 +200,24 @@ func (s *Settler) ListBatches(ctx context.Context, limit int) ([]*civicardv1.Set
 	if err != nil {
 		return nil, 0, err
 	}
-	next, err := coordinator.Next(ctx, s.l)
+	next, err := cycle.Next(ctx, s.l)
 	return batches, next, err
 }
 
 // Statement is an institution's statement of cycle k.
 func (s *Settler) Statement(ctx context.Context, k uint64, institutionID string) (*civicardv1.GetStatementResponse, error) {
-	return coordinator.Statement(ctx, s.l, k, institutionID)
+	return cycle.Statement(ctx, s.l, k, institutionID)
 }
 
 // PayoutFile is batch k's pain.001.001.09 file and its message id.
 func (s *Settler) PayoutFile(ctx context.Context, k uint64) ([]byte, string, error) {
-	return coordinator.PayoutFile(ctx, s.l, k, s.cfg.Operator)
+	return cycle.PayoutFile(ctx, s.l, k, s.cfg.Operator)
 }
 
 // Reconcile checks the books and reports; a mismatch is logged with the
 // accounts it names, counted, and turns civicard_reconcile_ok to 0.
 func (s *Settler) Reconcile(ctx context.Context) (*civicardv1.ReconcileResponse, error) {
-	rep, err := coordinator.Reconcile(ctx, s.l, s.cfg.StatementsReconciled, s.cfg.Operator)
+	rep, err := cycle.Reconcile(ctx, s.l, s.cfg.StatementsReconciled, s.cfg.Operator)
 	if err != nil {
 		return nil, err
 	}
@@ -272,7 +272,7 @@ func (s *Settler) run(ctx context.Context, leadsRegistry func() bool) {
 }
 
 func (s *Settler) tick(ctx context.Context, started time.Time) error {
-	pending, err := coordinator.Pending(ctx, s.l)
+	pending, err := cycle.Pending(ctx, s.l)
 	if err != nil {
 		return err
 	}
@@ -303,10 +303,10 @@ func (s *Settler) tick(ctx context.Context, started time.Time) error {
 }
 
 // leadsRegistry reports whether this node's replica of the registry leads.
-func leadsRegistry(host *settlement.Host) func() bool {
+func leadsRegistry(host *replication.Host) func() bool {
 	return func() bool {
 		for _, g := range host.Groups() {
-			if g.Name == settlement.RegistryGroup {
+			if g.Name == replication.RegistryGroup {
 				return strings.EqualFold(g.State, "Leader")
 			}
 		}

@@ -18,9 +18,9 @@ import (
 
 	"civicard/actors"
 	"civicard/cluster/placement"
-	"civicard/demo"
+	"civicard/cluster/replication"
 	ledgerv1 "civicard/messages/ledger/v1"
-	"civicard/settlement"
+	"civicard/sim/demo"
 )
 
 // startSpec is how one node starts; StartEmbedded and StartNode differ only
@@ -55,7 +55,7 @@ type startSpec struct {
 	// follows the replicated node list (the hosts it polls).
 	nodeList membershipHosts
 	// registryPeers, for a gateway: where to read the node list.
-	registryPeers []settlement.Peer
+	registryPeers []replication.Peer
 	// quorum, if set, stops the node when it has been cut off from most of
 	// the cluster (quorum.go), and keeps it unready while it is.
 	quorum *quorumWatch
@@ -134,11 +134,11 @@ func start(ctx context.Context, spec startSpec) (_ *Node, err error) {
 		}
 		// The city's tariff: every node builds the same from the same
 		// code, and each priced tap records its version.
-		pricing, err := actors.NewPricing(demo.Tariff())
+		tariff, err := actors.NewTariff(demo.Tariff())
 		if err != nil {
 			return nil, err
 		}
-		kinds = actors.Kinds(&actors.Deps{Config: spec.Actors, Ledger: router, Pricing: pricing, Context: life, Logger: spec.Logger, Metrics: metrics})
+		kinds = actors.Kinds(&actors.Deps{Config: spec.Actors, Ledger: router, Tariff: tariff, Context: life, Logger: spec.Logger, Metrics: metrics})
 	} else if spec.nodeList != nil {
 		// A gateway replicates nothing but follows the node list, read
 		// through a host that only forwards.
@@ -206,7 +206,7 @@ func start(ctx context.Context, spec startSpec) (_ *Node, err error) {
 // running cluster, restarts the replicas it has on disk and reads the node
 // list and placement from the registry; its scaler (scaling.go) does the
 // rest.
-func startLedger(ctx context.Context, spec startSpec) (routedLedger, *settlement.Host, error) {
+func startLedger(ctx context.Context, spec startSpec) (routedLedger, *replication.Host, error) {
 	hostCfg := spec.Host
 	hostCfg.NodeID, hostCfg.Dir = spec.name, filepath.Join(spec.DataDir, "raft")
 	hostCfg.RaftAddr, hostCfg.Listener = spec.raftAddr, spec.raftListener
@@ -215,7 +215,7 @@ func startLedger(ctx context.Context, spec startSpec) (routedLedger, *settlement
 	if err != nil {
 		return routedLedger{}, nil, err
 	}
-	host, err := settlement.OpenHost(ctx, hostCfg)
+	host, err := replication.OpenHost(ctx, hostCfg)
 	if err != nil {
 		return routedLedger{}, nil, fmt.Errorf("cluster: open raft host: %w", err)
 	}
@@ -233,19 +233,19 @@ func startLedger(ctx context.Context, spec startSpec) (routedLedger, *settlement
 
 // startLayout joins the groups the layout gives this node, routes to the
 // others and waits for every group's leader.
-func startLayout(ctx context.Context, spec startSpec, host *settlement.Host) (routedLedger, error) {
+func startLayout(ctx context.Context, spec startSpec, host *replication.Host) (routedLedger, error) {
 	self := host.Self()
 	for _, g := range spec.layout.Groups {
-		voters := make([]settlement.Peer, len(g.Voters))
+		voters := make([]replication.Peer, len(g.Voters))
 		for i, v := range g.Voters {
-			voters[i] = settlement.Peer{NodeID: v.Name, RaftAddr: v.Raft}
+			voters[i] = replication.Peer{NodeID: v.Name, RaftAddr: v.Raft}
 			if v.Name == spec.name {
 				voters[i] = self
 			}
 		}
 		var err error
 		if slices.ContainsFunc(g.Voters, func(p Peer) bool { return p.Name == spec.name }) {
-			err = host.Join(ctx, settlement.GroupSpec{Name: g.Name, Voters: voters})
+			err = host.Join(ctx, replication.GroupSpec{Name: g.Name, Voters: voters})
 		} else {
 			err = host.Route(g.Name, voters)
 		}
@@ -265,17 +265,17 @@ func startLayout(ctx context.Context, spec startSpec, host *settlement.Host) (ro
 // restartReplicas restarts the replicas on disk (their membership is in
 // their logs), routes to the registry through the layout's nodes or the
 // join addresses, and waits until the registry answers with the node list.
-func restartReplicas(ctx context.Context, spec startSpec, host *settlement.Host, onDisk []string) (routedLedger, error) {
+func restartReplicas(ctx context.Context, spec startSpec, host *replication.Host, onDisk []string) (routedLedger, error) {
 	for _, g := range onDisk {
-		if err := host.Join(ctx, settlement.GroupSpec{Name: g}); err != nil {
+		if err := host.Join(ctx, replication.GroupSpec{Name: g}); err != nil {
 			return routedLedger{}, fmt.Errorf("cluster: group %s: %w", g, err)
 		}
 	}
 	if spec.layout != nil {
 		for _, g := range spec.layout.Groups {
-			var peers []settlement.Peer
+			var peers []replication.Peer
 			for _, v := range g.Voters {
-				peers = append(peers, settlement.Peer{NodeID: v.Name, RaftAddr: v.Raft})
+				peers = append(peers, replication.Peer{NodeID: v.Name, RaftAddr: v.Raft})
 			}
 			if err := host.Route(g.Name, peers); err != nil {
 				return routedLedger{}, err
@@ -283,11 +283,11 @@ func restartReplicas(ctx context.Context, spec startSpec, host *settlement.Host,
 		}
 	}
 	if len(spec.join) > 0 {
-		var peers []settlement.Peer
+		var peers []replication.Peer
 		for _, addr := range spec.join {
-			peers = append(peers, settlement.Peer{NodeID: addr, RaftAddr: addr})
+			peers = append(peers, replication.Peer{NodeID: addr, RaftAddr: addr})
 		}
-		if err := host.Route(settlement.RegistryGroup, peers); err != nil {
+		if err := host.Route(replication.RegistryGroup, peers); err != nil {
 			return routedLedger{}, err
 		}
 	}
@@ -338,7 +338,7 @@ func restartReplicas(ctx context.Context, spec startSpec, host *settlement.Host,
 // followerHost is a gateway's settlement host: it replicates no group and
 // listens on a loopback port nobody is told of; it only forwards reads of
 // the node list to the registry.
-func followerHost(ctx context.Context, spec startSpec) (*settlement.Host, error) {
+func followerHost(ctx context.Context, spec startSpec) (*replication.Host, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("cluster: forwarding listener: %w", err)
@@ -346,11 +346,11 @@ func followerHost(ctx context.Context, spec startSpec) (*settlement.Host, error)
 	hostCfg := spec.Host
 	hostCfg.NodeID, hostCfg.Dir, hostCfg.Listener = spec.name, filepath.Join(spec.DataDir, "raft"), ln
 	hostCfg.Logger, hostCfg.Registerer = spec.Logger, spec.Registerer
-	host, err := settlement.OpenHost(ctx, hostCfg)
+	host, err := replication.OpenHost(ctx, hostCfg)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: open forwarding host: %w", err)
 	}
-	if err := host.Route(settlement.RegistryGroup, spec.registryPeers); err != nil {
+	if err := host.Route(replication.RegistryGroup, spec.registryPeers); err != nil {
 		return nil, errors.Join(err, host.Close())
 	}
 	return host, nil

@@ -7,7 +7,7 @@ import (
 	"slices"
 	"strings"
 
-	"civicard/settlement"
+	"civicard/cluster/replication"
 )
 
 // Peer is a node of the cluster as the others reach it.
@@ -109,9 +109,9 @@ func NewLayout(peers []Peer, shards int) (Layout, error) {
 	sorted := slices.Clone(peers)
 	slices.SortFunc(sorted, func(a, b Peer) int { return strings.Compare(a.Name, b.Name) })
 	replicas := min(replicasMax, len(sorted))
-	names := []string{settlement.RegistryGroup}
+	names := []string{replication.RegistryGroup}
 	for i := range shards {
-		names = append(names, settlement.ShardGroup(i))
+		names = append(names, replication.ShardGroup(i))
 	}
 	layout := Layout{Shards: shards}
 	for g, name := range names {

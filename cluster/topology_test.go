@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"civicard/settlement"
+	"civicard/cluster/replication"
 )
 
 func peersOf(n int) []Peer {
@@ -52,7 +52,7 @@ func TestLayoutSpreadsReplicas(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(layout.Groups) != tt.shards+1 || layout.Groups[0].Name != settlement.RegistryGroup || layout.Groups[1].Name != "shard-0" {
+		if len(layout.Groups) != tt.shards+1 || layout.Groups[0].Name != replication.RegistryGroup || layout.Groups[1].Name != "shard-0" {
 			t.Fatalf("%d nodes: groups %v", tt.nodes, layout.Groups)
 		}
 		for _, g := range layout.Groups {

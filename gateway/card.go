@@ -9,7 +9,7 @@ import (
 	protocluster "github.com/asynkron/protoactor-go/cluster"
 
 	"civicard/actors"
-	"civicard/cardno"
+	"civicard/domain/cardno"
 	civicardv1 "civicard/messages/civicard/v1"
 	"civicard/messages/civicard/v1/civicardv1connect"
 	grainsv1 "civicard/messages/grains/v1"

@@ -8,10 +8,10 @@ import (
 
 	"connectrpc.com/connect"
 
-	"civicard/coordinator"
+	"civicard/cluster/replication"
+	"civicard/domain/settlement/cycle"
 	civicardv1 "civicard/messages/civicard/v1"
 	"civicard/messages/civicard/v1/civicardv1connect"
-	"civicard/settlement"
 )
 
 // Settlement is what the SettlementService serves from (cluster.Settler).
@@ -51,11 +51,11 @@ func (s settlementService) settlement(req connect.AnyRequest) (Settlement, error
 // fromSettlement maps a settlement error to what the caller sees.
 func fromSettlement(err error) error {
 	switch {
-	case errors.Is(err, coordinator.ErrNotFound):
+	case errors.Is(err, cycle.ErrNotFound):
 		return connect.NewError(connect.CodeNotFound, err)
-	case errors.Is(err, coordinator.ErrRefused):
+	case errors.Is(err, cycle.ErrRefused):
 		return connect.NewError(connect.CodeFailedPrecondition, err)
-	case errors.Is(err, settlement.ErrInvalid):
+	case errors.Is(err, replication.ErrInvalid):
 		return connect.NewError(connect.CodeInvalidArgument, err)
 	case errors.Is(err, context.DeadlineExceeded):
 		return connect.NewError(connect.CodeDeadlineExceeded, fmt.Errorf("no answer in time; every step is idempotent, call again: %w", err))

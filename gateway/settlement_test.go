@@ -9,7 +9,7 @@ import (
 
 	"connectrpc.com/connect"
 
-	"civicard/coordinator"
+	"civicard/domain/settlement/cycle"
 	civicardv1 "civicard/messages/civicard/v1"
 )
 
@@ -87,11 +87,11 @@ func TestSettlementServiceRefuses(t *testing.T) {
 			_, err := s.ListBatches(context.Background(), withOperator(&civicardv1.ListBatchesRequest{Limit: 1001}, tok))
 			return err
 		}, connect.CodeInvalidArgument, "limit"},
-		{"unknown batch", testOperatorToken, fmt.Errorf("%w: batch 9", coordinator.ErrNotFound), func(s settlementService, tok string) error {
+		{"unknown batch", testOperatorToken, fmt.Errorf("%w: batch 9", cycle.ErrNotFound), func(s settlementService, tok string) error {
 			_, err := s.GetPayoutFile(context.Background(), withOperator(&civicardv1.GetPayoutFileRequest{Cycle: 9}, tok))
 			return err
 		}, connect.CodeNotFound, "batch 9"},
-		{"refused step", testOperatorToken, fmt.Errorf("%w: another fee policy", coordinator.ErrRefused), func(s settlementService, tok string) error {
+		{"refused step", testOperatorToken, fmt.Errorf("%w: another fee policy", cycle.ErrRefused), func(s settlementService, tok string) error {
 			_, err := s.CloseCycle(context.Background(), withOperator(&civicardv1.CloseCycleRequest{}, tok))
 			return err
 		}, connect.CodeFailedPrecondition, "fee policy"},

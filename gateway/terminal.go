@@ -11,7 +11,7 @@ import (
 	"connectrpc.com/connect"
 
 	"civicard/actors"
-	"civicard/cardno"
+	"civicard/domain/cardno"
 	civicardv1 "civicard/messages/civicard/v1"
 	"civicard/messages/civicard/v1/civicardv1connect"
 	grainsv1 "civicard/messages/grains/v1"

@@ -7,16 +7,16 @@ import (
 	"sync"
 	"time"
 
+	"civicard/cluster/replication"
 	civicardv1 "civicard/messages/civicard/v1"
 	ledgerv1 "civicard/messages/ledger/v1"
-	"civicard/settlement"
 )
 
 // LedgerTapper taps straight into a settlement group on disk, as a card
 // grain would but without HTTP and actors: the Raft-only ceiling that
 // civicard's full path is measured against.
 type LedgerTapper struct {
-	group     *settlement.Group
+	group     *replication.Group
 	fareMinor int64
 
 	mu sync.Mutex
@@ -30,10 +30,10 @@ const ceilingInstitution = "CEILING"
 // NewLedgerTapper opens a one-voter group in dir with the given cards, each
 // holding the maximum balance.
 func NewLedgerTapper(ctx context.Context, dir string, cards []string, fareMinor int64) (*LedgerTapper, error) {
-	cfg := settlement.DefaultConfig()
+	cfg := replication.DefaultConfig()
 	cfg.Dir, cfg.NodeID = dir, "ceiling"
 	cfg.Logger = slog.New(slog.DiscardHandler)
-	group, err := settlement.OpenSingle(ctx, cfg)
+	group, err := replication.OpenSingle(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}

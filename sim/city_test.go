@@ -7,8 +7,8 @@ import (
 	"testing"
 
 	"civicard/cluster"
-	"civicard/demo"
-	"civicard/internal/procnode"
+	"civicard/sim/demo"
+	"civicard/sim/procnode"
 )
 
 // smallCity starts `civicard up` on a demo city of the given number of

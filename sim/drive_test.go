@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"civicard/cluster"
-	"civicard/demo"
+	"civicard/sim/demo"
 )
 
 // TestDriveAgainstSmallCity plays a short day, with terminals offline,

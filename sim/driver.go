@@ -13,9 +13,9 @@ import (
 
 	"connectrpc.com/connect"
 
-	"civicard/demo"
 	civicardv1 "civicard/messages/civicard/v1"
 	"civicard/messages/civicard/v1/civicardv1connect"
+	"civicard/sim/demo"
 	"civicard/terminals"
 )
 

@@ -9,9 +9,9 @@ import (
 	"strings"
 	"time"
 
-	"civicard/demo"
+	"civicard/domain/tariff"
 	civicardv1 "civicard/messages/civicard/v1"
-	"civicard/tariff"
+	"civicard/sim/demo"
 )
 
 // DayConfig describes one day of the city: who uses their card, and which

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"civicard/demo"
-	"civicard/tariff"
+	"civicard/domain/tariff"
+	"civicard/sim/demo"
 )
 
 func testCity(t *testing.T, cards int) (*demo.Dataset, tariff.Network) {

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"civicard/money"
+	"civicard/domain/money"
 )
 
 // RunInfo says what was run.

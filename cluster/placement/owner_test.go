@@ -6,7 +6,7 @@ import (
 
 	protocluster "github.com/asynkron/protoactor-go/cluster"
 
-	"civicard/cardno"
+	"civicard/domain/cardno"
 )
 
 // cardIdentities are the first n card numbers of the demo city's shape.

@@ -20,10 +20,10 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"civicard/cluster"
-	"civicard/ledger"
+	"civicard/cluster/replication"
+	"civicard/domain/ledger"
 	civicardv1 "civicard/messages/civicard/v1"
 	"civicard/messages/civicard/v1/civicardv1connect"
-	"civicard/settlement"
 	"civicard/terminals"
 )
 
@@ -89,11 +89,11 @@ func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 // verifyGroup opens one group of a stopped embedded node on its own, checks
 // its ledger's invariants and adds its totals and digest to report.
 func verifyGroup(ctx context.Context, dir, name string, stderr io.Writer, report *verifyReport) error {
-	cfg := settlement.DefaultConfig()
+	cfg := replication.DefaultConfig()
 	cfg.Dir, cfg.NodeID = dir, cluster.EmbeddedName
 	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	cfg.Registerer = prometheus.NewRegistry()
-	group, err := settlement.OpenSingle(ctx, cfg)
+	group, err := replication.OpenSingle(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("open %s (is the node still running?): %w", name, err)
 	}

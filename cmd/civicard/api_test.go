@@ -16,7 +16,7 @@ import (
 
 	"connectrpc.com/connect"
 
-	"civicard/cardno"
+	"civicard/domain/cardno"
 	civicardv1 "civicard/messages/civicard/v1"
 	"civicard/messages/civicard/v1/civicardv1connect"
 	"civicard/terminals"

@@ -9,8 +9,8 @@ import (
 
 	"connectrpc.com/connect"
 
+	"civicard/domain/money"
 	civicardv1 "civicard/messages/civicard/v1"
-	"civicard/money"
 )
 
 func runCard(ctx context.Context, args []string, stdout io.Writer) error {

@@ -8,8 +8,8 @@ import (
 
 	"connectrpc.com/connect"
 
+	"civicard/domain/money"
 	civicardv1 "civicard/messages/civicard/v1"
-	"civicard/money"
 )
 
 // runCardChange runs the card's life cycle: issue, entitle (grant or

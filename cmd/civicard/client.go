@@ -14,8 +14,8 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"civicard/cluster"
-	"civicard/demo"
 	"civicard/messages/civicard/v1/civicardv1connect"
+	"civicard/sim/demo"
 	"civicard/terminals"
 )
 

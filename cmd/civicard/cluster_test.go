@@ -20,10 +20,10 @@ import (
 	"connectrpc.com/connect"
 
 	"civicard/cluster"
-	"civicard/demo"
-	"civicard/internal/procnode"
 	civicardv1 "civicard/messages/civicard/v1"
 	"civicard/messages/civicard/v1/civicardv1connect"
+	"civicard/sim/demo"
+	"civicard/sim/procnode"
 	"civicard/terminals"
 )
 

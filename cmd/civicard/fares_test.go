@@ -14,11 +14,11 @@ import (
 
 	"connectrpc.com/connect"
 
-	"civicard/cardno"
-	"civicard/internal/farescenario"
+	"civicard/domain/cardno"
+	"civicard/domain/money"
+	"civicard/domain/tariff"
+	"civicard/domain/tariff/tapline"
 	civicardv1 "civicard/messages/civicard/v1"
-	"civicard/money"
-	"civicard/tariff"
 	"civicard/terminals"
 )
 
@@ -123,7 +123,7 @@ func (sc scenario) skipReason() string {
 			return "a concession on a bearer card, which the API refuses to grant"
 		case f[0] == "tap":
 			// A line that does not parse is run, and fails there with its error.
-			if tap, err := farescenario.ParseTap(f[1:]); err == nil && strings.HasPrefix(tap.Institution, "XXX-") {
+			if tap, err := tapline.ParseTap(f[1:]); err == nil && strings.HasPrefix(tap.Institution, "XXX-") {
 				return "an institution the city does not have"
 			}
 		}
@@ -275,7 +275,7 @@ func (run *scenarioRun) at(hhmm string) time.Time {
 
 func (run *scenarioRun) tap(args []string) {
 	t := run.t
-	line, err := farescenario.ParseTap(args)
+	line, err := tapline.ParseTap(args)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -353,7 +353,7 @@ func engineDecline(d civicardv1.DeclineReason) string {
 	return d.String()
 }
 
-// state writes what GetCard shows of the pricing state.
+// state writes what GetCard shows of the tariff state.
 func (run *scenarioRun) state() {
 	card := run.r.c.card(run.t, run.card)
 	run.out = append(run.out, "state:")
@@ -387,5 +387,5 @@ func (run *scenarioRun) replace() {
 		run.t.Fatalf("replace = %v", res.Msg)
 	}
 	run.card = newID
-	run.out = append(run.out, "replaced: the new card carries the old one's pricing state")
+	run.out = append(run.out, "replaced: the new card carries the old one's tariff state")
 }

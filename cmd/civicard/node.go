@@ -12,7 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"civicard/cluster"
-	"civicard/demo"
+	"civicard/sim/demo"
 )
 
 // runNode runs one member of a multi-node cluster (`civicard node`), or

@@ -14,9 +14,9 @@ import (
 
 	"connectrpc.com/connect"
 
-	"civicard/internal/procnode"
 	civicardv1 "civicard/messages/civicard/v1"
 	"civicard/messages/civicard/v1/civicardv1connect"
+	"civicard/sim/procnode"
 	"civicard/terminals"
 )
 

@@ -19,10 +19,10 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"civicard/cluster"
+	"civicard/domain/money"
+	"civicard/domain/settlement/payout"
 	civicardv1 "civicard/messages/civicard/v1"
 	"civicard/messages/civicard/v1/civicardv1connect"
-	"civicard/money"
-	"civicard/payout"
 	"civicard/terminals"
 )
 

@@ -15,11 +15,11 @@ import (
 
 	"connectrpc.com/connect"
 
-	"civicard/internal/procnode"
+	"civicard/domain/money"
+	"civicard/domain/settlement/payout"
 	civicardv1 "civicard/messages/civicard/v1"
 	"civicard/messages/civicard/v1/civicardv1connect"
-	"civicard/money"
-	"civicard/payout"
+	"civicard/sim/procnode"
 	"civicard/terminals"
 )
 

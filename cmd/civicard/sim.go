@@ -17,9 +17,9 @@ import (
 	"time"
 
 	"civicard/cluster"
-	"civicard/demo"
-	"civicard/internal/procnode"
 	"civicard/sim"
+	"civicard/sim/demo"
+	"civicard/sim/procnode"
 )
 
 // simFlags are the flags of `civicard sim`.

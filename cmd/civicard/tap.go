@@ -6,8 +6,8 @@ import (
 	"io"
 	"time"
 
+	"civicard/domain/money"
 	civicardv1 "civicard/messages/civicard/v1"
-	"civicard/money"
 	"civicard/terminals"
 )
 

@@ -15,8 +15,8 @@ import (
 
 	"connectrpc.com/connect"
 
-	"civicard/internal/procnode"
 	civicardv1 "civicard/messages/civicard/v1"
+	"civicard/sim/procnode"
 )
 
 // startCityOnPort is startCity on a fixed port, so that a terminal finds the

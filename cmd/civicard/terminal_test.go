@@ -19,8 +19,8 @@ import (
 	"testing"
 	"time"
 
-	"civicard/internal/procnode"
 	civicardv1 "civicard/messages/civicard/v1"
+	"civicard/sim/procnode"
 	"civicard/terminals/cardapp"
 	"civicard/terminals/pcsc"
 	"civicard/terminals/vpcd"

@@ -19,10 +19,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"civicard/cluster"
-	"civicard/demo"
+	"civicard/domain/money"
 	"civicard/gateway"
 	civicardv1 "civicard/messages/civicard/v1"
-	"civicard/money"
+	"civicard/sim/demo"
 )
 
 // drainTimeout is how long requests in flight may take to finish on Ctrl-C.

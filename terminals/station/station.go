@@ -23,8 +23,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"civicard/domain/money"
 	civicardv1 "civicard/messages/civicard/v1"
-	"civicard/money"
 	"civicard/terminals"
 	"civicard/terminals/cardapp"
 )

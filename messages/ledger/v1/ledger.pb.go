@@ -1058,10 +1058,10 @@ type TopUp struct {
 	CardId      string                 `protobuf:"bytes,1,opt,name=card_id,json=cardId,proto3" json:"card_id,omitempty"`
 	AmountMinor int64                  `protobuf:"varint,2,opt,name=amount_minor,json=amountMinor,proto3" json:"amount_minor,omitempty"`
 	TimeUnixMs  int64                  `protobuf:"varint,3,opt,name=time_unix_ms,json=timeUnixMs,proto3" json:"time_unix_ms,omitempty"`
-	// When set (> 0), applied only at this card version, with pricing as the
-	// card's new pricing state (the e-purse's top-up counters moved on).
-	ExpectedVersion uint64        `protobuf:"varint,4,opt,name=expected_version,json=expectedVersion,proto3" json:"expected_version,omitempty"`
-	Pricing         *PricingState `protobuf:"bytes,5,opt,name=pricing,proto3" json:"pricing,omitempty"`
+	// When set (> 0), applied only at this card version, with tariff as the
+	// card's new tariff state (the e-purse's top-up counters moved on).
+	ExpectedVersion uint64       `protobuf:"varint,4,opt,name=expected_version,json=expectedVersion,proto3" json:"expected_version,omitempty"`
+	Tariff          *TariffState `protobuf:"bytes,5,opt,name=tariff,proto3" json:"tariff,omitempty"`
 	// The e-purse limits refuse it (the fare engine's words): recorded as
 	// rejected under the id, nothing moves.
 	Refusal       string `protobuf:"bytes,6,opt,name=refusal,proto3" json:"refusal,omitempty"`
@@ -1127,9 +1127,9 @@ func (x *TopUp) GetExpectedVersion() uint64 {
 	return 0
 }
 
-func (x *TopUp) GetPricing() *PricingState {
+func (x *TopUp) GetTariff() *TariffState {
 	if x != nil {
-		return x.Pricing
+		return x.Tariff
 	}
 	return nil
 }
@@ -1164,9 +1164,9 @@ type Charge struct {
 	// the charge is the single movement amount_minor to institution_id).
 	// amount_minor is then their sum, negative for a net refund.
 	Postings []*Posting `protobuf:"bytes,11,rep,name=postings,proto3" json:"postings,omitempty"`
-	// The card's pricing state after the tap, replaced together with the
+	// The card's tariff state after the tap, replaced together with the
 	// money; unset: unchanged.
-	Pricing *PricingState `protobuf:"bytes,12,opt,name=pricing,proto3" json:"pricing,omitempty"`
+	Tariff *TariffState `protobuf:"bytes,12,opt,name=tariff,proto3" json:"tariff,omitempty"`
 	// Digest of the price lists the tap was priced with.
 	TariffVersion string `protobuf:"bytes,13,opt,name=tariff_version,json=tariffVersion,proto3" json:"tariff_version,omitempty"`
 	// The fare engine declined: record the tap as declined with this reason
@@ -1287,9 +1287,9 @@ func (x *Charge) GetPostings() []*Posting {
 	return nil
 }
 
-func (x *Charge) GetPricing() *PricingState {
+func (x *Charge) GetTariff() *TariffState {
 	if x != nil {
-		return x.Pricing
+		return x.Tariff
 	}
 	return nil
 }
@@ -1401,39 +1401,39 @@ func (x *Posting) GetWhat() string {
 	return ""
 }
 
-// PricingState mirrors the fare engine's state of a card (tariff.CardState):
+// TariffState mirrors the fare engine's state of a card (tariff.CardState):
 // what pricing its next tap depends on. Every list is bounded (see
-// ledger/pricing.go). Days are days since 1970-01-01 in local time.
-type PricingState struct {
+// domain/ledger/tariff.go). Days are days since 1970-01-01 in local time.
+type TariffState struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
 	Bearer         bool                   `protobuf:"varint,1,opt,name=bearer,proto3" json:"bearer,omitempty"`
-	Entitlements   []*PricingEntitlement  `protobuf:"bytes,2,rep,name=entitlements,proto3" json:"entitlements,omitempty"`
-	Passes         []*PricingPass         `protobuf:"bytes,3,rep,name=passes,proto3" json:"passes,omitempty"`
-	Ticket         *PricingTicket         `protobuf:"bytes,4,opt,name=ticket,proto3" json:"ticket,omitempty"`
-	Journey        *PricingJourney        `protobuf:"bytes,5,opt,name=journey,proto3" json:"journey,omitempty"`
-	Stays          []*PricingStay         `protobuf:"bytes,6,rep,name=stays,proto3" json:"stays,omitempty"`
-	Incomplete     []*PricingJourney      `protobuf:"bytes,7,rep,name=incomplete,proto3" json:"incomplete,omitempty"`
+	Entitlements   []*TariffEntitlement   `protobuf:"bytes,2,rep,name=entitlements,proto3" json:"entitlements,omitempty"`
+	Passes         []*TariffPass          `protobuf:"bytes,3,rep,name=passes,proto3" json:"passes,omitempty"`
+	Ticket         *TariffTicket          `protobuf:"bytes,4,opt,name=ticket,proto3" json:"ticket,omitempty"`
+	Journey        *TariffJourney         `protobuf:"bytes,5,opt,name=journey,proto3" json:"journey,omitempty"`
+	Stays          []*TariffStay          `protobuf:"bytes,6,rep,name=stays,proto3" json:"stays,omitempty"`
+	Incomplete     []*TariffJourney       `protobuf:"bytes,7,rep,name=incomplete,proto3" json:"incomplete,omitempty"`
 	CorrectionDays []int32                `protobuf:"varint,8,rep,packed,name=correction_days,json=correctionDays,proto3" json:"correction_days,omitempty"`
-	Caps           *PricingCaps           `protobuf:"bytes,9,opt,name=caps,proto3" json:"caps,omitempty"`
-	Purse          *PricingPurse          `protobuf:"bytes,10,opt,name=purse,proto3" json:"purse,omitempty"`
+	Caps           *TariffCaps            `protobuf:"bytes,9,opt,name=caps,proto3" json:"caps,omitempty"`
+	Purse          *TariffPurse           `protobuf:"bytes,10,opt,name=purse,proto3" json:"purse,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
 }
 
-func (x *PricingState) Reset() {
-	*x = PricingState{}
+func (x *TariffState) Reset() {
+	*x = TariffState{}
 	mi := &file_ledger_v1_ledger_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *PricingState) String() string {
+func (x *TariffState) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*PricingState) ProtoMessage() {}
+func (*TariffState) ProtoMessage() {}
 
-func (x *PricingState) ProtoReflect() protoreflect.Message {
+func (x *TariffState) ProtoReflect() protoreflect.Message {
 	mi := &file_ledger_v1_ledger_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -1445,82 +1445,82 @@ func (x *PricingState) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use PricingState.ProtoReflect.Descriptor instead.
-func (*PricingState) Descriptor() ([]byte, []int) {
+// Deprecated: Use TariffState.ProtoReflect.Descriptor instead.
+func (*TariffState) Descriptor() ([]byte, []int) {
 	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{12}
 }
 
-func (x *PricingState) GetBearer() bool {
+func (x *TariffState) GetBearer() bool {
 	if x != nil {
 		return x.Bearer
 	}
 	return false
 }
 
-func (x *PricingState) GetEntitlements() []*PricingEntitlement {
+func (x *TariffState) GetEntitlements() []*TariffEntitlement {
 	if x != nil {
 		return x.Entitlements
 	}
 	return nil
 }
 
-func (x *PricingState) GetPasses() []*PricingPass {
+func (x *TariffState) GetPasses() []*TariffPass {
 	if x != nil {
 		return x.Passes
 	}
 	return nil
 }
 
-func (x *PricingState) GetTicket() *PricingTicket {
+func (x *TariffState) GetTicket() *TariffTicket {
 	if x != nil {
 		return x.Ticket
 	}
 	return nil
 }
 
-func (x *PricingState) GetJourney() *PricingJourney {
+func (x *TariffState) GetJourney() *TariffJourney {
 	if x != nil {
 		return x.Journey
 	}
 	return nil
 }
 
-func (x *PricingState) GetStays() []*PricingStay {
+func (x *TariffState) GetStays() []*TariffStay {
 	if x != nil {
 		return x.Stays
 	}
 	return nil
 }
 
-func (x *PricingState) GetIncomplete() []*PricingJourney {
+func (x *TariffState) GetIncomplete() []*TariffJourney {
 	if x != nil {
 		return x.Incomplete
 	}
 	return nil
 }
 
-func (x *PricingState) GetCorrectionDays() []int32 {
+func (x *TariffState) GetCorrectionDays() []int32 {
 	if x != nil {
 		return x.CorrectionDays
 	}
 	return nil
 }
 
-func (x *PricingState) GetCaps() *PricingCaps {
+func (x *TariffState) GetCaps() *TariffCaps {
 	if x != nil {
 		return x.Caps
 	}
 	return nil
 }
 
-func (x *PricingState) GetPurse() *PricingPurse {
+func (x *TariffState) GetPurse() *TariffPurse {
 	if x != nil {
 		return x.Purse
 	}
 	return nil
 }
 
-type PricingEntitlement struct {
+type TariffEntitlement struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Concession    string                 `protobuf:"bytes,1,opt,name=concession,proto3" json:"concession,omitempty"`
 	FromDay       int32                  `protobuf:"varint,2,opt,name=from_day,json=fromDay,proto3" json:"from_day,omitempty"`
@@ -1530,20 +1530,20 @@ type PricingEntitlement struct {
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *PricingEntitlement) Reset() {
-	*x = PricingEntitlement{}
+func (x *TariffEntitlement) Reset() {
+	*x = TariffEntitlement{}
 	mi := &file_ledger_v1_ledger_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *PricingEntitlement) String() string {
+func (x *TariffEntitlement) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*PricingEntitlement) ProtoMessage() {}
+func (*TariffEntitlement) ProtoMessage() {}
 
-func (x *PricingEntitlement) ProtoReflect() protoreflect.Message {
+func (x *TariffEntitlement) ProtoReflect() protoreflect.Message {
 	mi := &file_ledger_v1_ledger_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -1555,40 +1555,40 @@ func (x *PricingEntitlement) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use PricingEntitlement.ProtoReflect.Descriptor instead.
-func (*PricingEntitlement) Descriptor() ([]byte, []int) {
+// Deprecated: Use TariffEntitlement.ProtoReflect.Descriptor instead.
+func (*TariffEntitlement) Descriptor() ([]byte, []int) {
 	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{13}
 }
 
-func (x *PricingEntitlement) GetConcession() string {
+func (x *TariffEntitlement) GetConcession() string {
 	if x != nil {
 		return x.Concession
 	}
 	return ""
 }
 
-func (x *PricingEntitlement) GetFromDay() int32 {
+func (x *TariffEntitlement) GetFromDay() int32 {
 	if x != nil {
 		return x.FromDay
 	}
 	return 0
 }
 
-func (x *PricingEntitlement) GetUntilDay() int32 {
+func (x *TariffEntitlement) GetUntilDay() int32 {
 	if x != nil {
 		return x.UntilDay
 	}
 	return 0
 }
 
-func (x *PricingEntitlement) GetIssuer() string {
+func (x *TariffEntitlement) GetIssuer() string {
 	if x != nil {
 		return x.Issuer
 	}
 	return ""
 }
 
-type PricingPass struct {
+type TariffPass struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Product       string                 `protobuf:"bytes,1,opt,name=product,proto3" json:"product,omitempty"`
 	InstitutionId string                 `protobuf:"bytes,2,opt,name=institution_id,json=institutionId,proto3" json:"institution_id,omitempty"`
@@ -1599,20 +1599,20 @@ type PricingPass struct {
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *PricingPass) Reset() {
-	*x = PricingPass{}
+func (x *TariffPass) Reset() {
+	*x = TariffPass{}
 	mi := &file_ledger_v1_ledger_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *PricingPass) String() string {
+func (x *TariffPass) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*PricingPass) ProtoMessage() {}
+func (*TariffPass) ProtoMessage() {}
 
-func (x *PricingPass) ProtoReflect() protoreflect.Message {
+func (x *TariffPass) ProtoReflect() protoreflect.Message {
 	mi := &file_ledger_v1_ledger_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -1624,47 +1624,47 @@ func (x *PricingPass) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use PricingPass.ProtoReflect.Descriptor instead.
-func (*PricingPass) Descriptor() ([]byte, []int) {
+// Deprecated: Use TariffPass.ProtoReflect.Descriptor instead.
+func (*TariffPass) Descriptor() ([]byte, []int) {
 	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{14}
 }
 
-func (x *PricingPass) GetProduct() string {
+func (x *TariffPass) GetProduct() string {
 	if x != nil {
 		return x.Product
 	}
 	return ""
 }
 
-func (x *PricingPass) GetInstitutionId() string {
+func (x *TariffPass) GetInstitutionId() string {
 	if x != nil {
 		return x.InstitutionId
 	}
 	return ""
 }
 
-func (x *PricingPass) GetFromDay() int32 {
+func (x *TariffPass) GetFromDay() int32 {
 	if x != nil {
 		return x.FromDay
 	}
 	return 0
 }
 
-func (x *PricingPass) GetUntilDay() int32 {
+func (x *TariffPass) GetUntilDay() int32 {
 	if x != nil {
 		return x.UntilDay
 	}
 	return 0
 }
 
-func (x *PricingPass) GetLines() []string {
+func (x *TariffPass) GetLines() []string {
 	if x != nil {
 		return x.Lines
 	}
 	return nil
 }
 
-type PricingTicket struct {
+type TariffTicket struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Product       string                 `protobuf:"bytes,1,opt,name=product,proto3" json:"product,omitempty"`
 	InstitutionId string                 `protobuf:"bytes,2,opt,name=institution_id,json=institutionId,proto3" json:"institution_id,omitempty"`
@@ -1673,20 +1673,20 @@ type PricingTicket struct {
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *PricingTicket) Reset() {
-	*x = PricingTicket{}
+func (x *TariffTicket) Reset() {
+	*x = TariffTicket{}
 	mi := &file_ledger_v1_ledger_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *PricingTicket) String() string {
+func (x *TariffTicket) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*PricingTicket) ProtoMessage() {}
+func (*TariffTicket) ProtoMessage() {}
 
-func (x *PricingTicket) ProtoReflect() protoreflect.Message {
+func (x *TariffTicket) ProtoReflect() protoreflect.Message {
 	mi := &file_ledger_v1_ledger_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -1698,33 +1698,33 @@ func (x *PricingTicket) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use PricingTicket.ProtoReflect.Descriptor instead.
-func (*PricingTicket) Descriptor() ([]byte, []int) {
+// Deprecated: Use TariffTicket.ProtoReflect.Descriptor instead.
+func (*TariffTicket) Descriptor() ([]byte, []int) {
 	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{15}
 }
 
-func (x *PricingTicket) GetProduct() string {
+func (x *TariffTicket) GetProduct() string {
 	if x != nil {
 		return x.Product
 	}
 	return ""
 }
 
-func (x *PricingTicket) GetInstitutionId() string {
+func (x *TariffTicket) GetInstitutionId() string {
 	if x != nil {
 		return x.InstitutionId
 	}
 	return ""
 }
 
-func (x *PricingTicket) GetUntilUnixMs() int64 {
+func (x *TariffTicket) GetUntilUnixMs() int64 {
 	if x != nil {
 		return x.UntilUnixMs
 	}
 	return 0
 }
 
-type PricingJourney struct {
+type TariffJourney struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	InstitutionId string                 `protobuf:"bytes,2,opt,name=institution_id,json=institutionId,proto3" json:"institution_id,omitempty"`
@@ -1741,20 +1741,20 @@ type PricingJourney struct {
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *PricingJourney) Reset() {
-	*x = PricingJourney{}
+func (x *TariffJourney) Reset() {
+	*x = TariffJourney{}
 	mi := &file_ledger_v1_ledger_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *PricingJourney) String() string {
+func (x *TariffJourney) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*PricingJourney) ProtoMessage() {}
+func (*TariffJourney) ProtoMessage() {}
 
-func (x *PricingJourney) ProtoReflect() protoreflect.Message {
+func (x *TariffJourney) ProtoReflect() protoreflect.Message {
 	mi := &file_ledger_v1_ledger_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -1766,89 +1766,89 @@ func (x *PricingJourney) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use PricingJourney.ProtoReflect.Descriptor instead.
-func (*PricingJourney) Descriptor() ([]byte, []int) {
+// Deprecated: Use TariffJourney.ProtoReflect.Descriptor instead.
+func (*TariffJourney) Descriptor() ([]byte, []int) {
 	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{16}
 }
 
-func (x *PricingJourney) GetId() string {
+func (x *TariffJourney) GetId() string {
 	if x != nil {
 		return x.Id
 	}
 	return ""
 }
 
-func (x *PricingJourney) GetInstitutionId() string {
+func (x *TariffJourney) GetInstitutionId() string {
 	if x != nil {
 		return x.InstitutionId
 	}
 	return ""
 }
 
-func (x *PricingJourney) GetProduct() string {
+func (x *TariffJourney) GetProduct() string {
 	if x != nil {
 		return x.Product
 	}
 	return ""
 }
 
-func (x *PricingJourney) GetLine() string {
+func (x *TariffJourney) GetLine() string {
 	if x != nil {
 		return x.Line
 	}
 	return ""
 }
 
-func (x *PricingJourney) GetStop() string {
+func (x *TariffJourney) GetStop() string {
 	if x != nil {
 		return x.Stop
 	}
 	return ""
 }
 
-func (x *PricingJourney) GetDirection() int32 {
+func (x *TariffJourney) GetDirection() int32 {
 	if x != nil {
 		return x.Direction
 	}
 	return 0
 }
 
-func (x *PricingJourney) GetStartUnixMs() int64 {
+func (x *TariffJourney) GetStartUnixMs() int64 {
 	if x != nil {
 		return x.StartUnixMs
 	}
 	return 0
 }
 
-func (x *PricingJourney) GetFareMaxMinor() int64 {
+func (x *TariffJourney) GetFareMaxMinor() int64 {
 	if x != nil {
 		return x.FareMaxMinor
 	}
 	return 0
 }
 
-func (x *PricingJourney) GetChargedMinor() int64 {
+func (x *TariffJourney) GetChargedMinor() int64 {
 	if x != nil {
 		return x.ChargedMinor
 	}
 	return 0
 }
 
-func (x *PricingJourney) GetPass() string {
+func (x *TariffJourney) GetPass() string {
 	if x != nil {
 		return x.Pass
 	}
 	return ""
 }
 
-func (x *PricingJourney) GetConcession() string {
+func (x *TariffJourney) GetConcession() string {
 	if x != nil {
 		return x.Concession
 	}
 	return ""
 }
 
-type PricingStay struct {
+type TariffStay struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	InstitutionId string                 `protobuf:"bytes,2,opt,name=institution_id,json=institutionId,proto3" json:"institution_id,omitempty"`
@@ -1858,20 +1858,20 @@ type PricingStay struct {
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *PricingStay) Reset() {
-	*x = PricingStay{}
+func (x *TariffStay) Reset() {
+	*x = TariffStay{}
 	mi := &file_ledger_v1_ledger_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *PricingStay) String() string {
+func (x *TariffStay) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*PricingStay) ProtoMessage() {}
+func (*TariffStay) ProtoMessage() {}
 
-func (x *PricingStay) ProtoReflect() protoreflect.Message {
+func (x *TariffStay) ProtoReflect() protoreflect.Message {
 	mi := &file_ledger_v1_ledger_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -1883,40 +1883,40 @@ func (x *PricingStay) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use PricingStay.ProtoReflect.Descriptor instead.
-func (*PricingStay) Descriptor() ([]byte, []int) {
+// Deprecated: Use TariffStay.ProtoReflect.Descriptor instead.
+func (*TariffStay) Descriptor() ([]byte, []int) {
 	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{17}
 }
 
-func (x *PricingStay) GetId() string {
+func (x *TariffStay) GetId() string {
 	if x != nil {
 		return x.Id
 	}
 	return ""
 }
 
-func (x *PricingStay) GetInstitutionId() string {
+func (x *TariffStay) GetInstitutionId() string {
 	if x != nil {
 		return x.InstitutionId
 	}
 	return ""
 }
 
-func (x *PricingStay) GetProduct() string {
+func (x *TariffStay) GetProduct() string {
 	if x != nil {
 		return x.Product
 	}
 	return ""
 }
 
-func (x *PricingStay) GetStartUnixMs() int64 {
+func (x *TariffStay) GetStartUnixMs() int64 {
 	if x != nil {
 		return x.StartUnixMs
 	}
 	return 0
 }
 
-type PricingCaps struct {
+type TariffCaps struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
 	Day            int32                  `protobuf:"varint,1,opt,name=day,proto3" json:"day,omitempty"`
 	DaySpentMinor  int64                  `protobuf:"varint,2,opt,name=day_spent_minor,json=daySpentMinor,proto3" json:"day_spent_minor,omitempty"`
@@ -1926,20 +1926,20 @@ type PricingCaps struct {
 	sizeCache      protoimpl.SizeCache
 }
 
-func (x *PricingCaps) Reset() {
-	*x = PricingCaps{}
+func (x *TariffCaps) Reset() {
+	*x = TariffCaps{}
 	mi := &file_ledger_v1_ledger_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *PricingCaps) String() string {
+func (x *TariffCaps) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*PricingCaps) ProtoMessage() {}
+func (*TariffCaps) ProtoMessage() {}
 
-func (x *PricingCaps) ProtoReflect() protoreflect.Message {
+func (x *TariffCaps) ProtoReflect() protoreflect.Message {
 	mi := &file_ledger_v1_ledger_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -1951,40 +1951,40 @@ func (x *PricingCaps) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use PricingCaps.ProtoReflect.Descriptor instead.
-func (*PricingCaps) Descriptor() ([]byte, []int) {
+// Deprecated: Use TariffCaps.ProtoReflect.Descriptor instead.
+func (*TariffCaps) Descriptor() ([]byte, []int) {
 	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{18}
 }
 
-func (x *PricingCaps) GetDay() int32 {
+func (x *TariffCaps) GetDay() int32 {
 	if x != nil {
 		return x.Day
 	}
 	return 0
 }
 
-func (x *PricingCaps) GetDaySpentMinor() int64 {
+func (x *TariffCaps) GetDaySpentMinor() int64 {
 	if x != nil {
 		return x.DaySpentMinor
 	}
 	return 0
 }
 
-func (x *PricingCaps) GetWeek() int32 {
+func (x *TariffCaps) GetWeek() int32 {
 	if x != nil {
 		return x.Week
 	}
 	return 0
 }
 
-func (x *PricingCaps) GetWeekSpentMinor() int64 {
+func (x *TariffCaps) GetWeekSpentMinor() int64 {
 	if x != nil {
 		return x.WeekSpentMinor
 	}
 	return 0
 }
 
-type PricingPurse struct {
+type TariffPurse struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
 	Month           int32                  `protobuf:"varint,1,opt,name=month,proto3" json:"month,omitempty"`
 	MonthSpentMinor int64                  `protobuf:"varint,2,opt,name=month_spent_minor,json=monthSpentMinor,proto3" json:"month_spent_minor,omitempty"`
@@ -1994,20 +1994,20 @@ type PricingPurse struct {
 	sizeCache       protoimpl.SizeCache
 }
 
-func (x *PricingPurse) Reset() {
-	*x = PricingPurse{}
+func (x *TariffPurse) Reset() {
+	*x = TariffPurse{}
 	mi := &file_ledger_v1_ledger_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *PricingPurse) String() string {
+func (x *TariffPurse) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*PricingPurse) ProtoMessage() {}
+func (*TariffPurse) ProtoMessage() {}
 
-func (x *PricingPurse) ProtoReflect() protoreflect.Message {
+func (x *TariffPurse) ProtoReflect() protoreflect.Message {
 	mi := &file_ledger_v1_ledger_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -2019,33 +2019,33 @@ func (x *PricingPurse) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use PricingPurse.ProtoReflect.Descriptor instead.
-func (*PricingPurse) Descriptor() ([]byte, []int) {
+// Deprecated: Use TariffPurse.ProtoReflect.Descriptor instead.
+func (*TariffPurse) Descriptor() ([]byte, []int) {
 	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{19}
 }
 
-func (x *PricingPurse) GetMonth() int32 {
+func (x *TariffPurse) GetMonth() int32 {
 	if x != nil {
 		return x.Month
 	}
 	return 0
 }
 
-func (x *PricingPurse) GetMonthSpentMinor() int64 {
+func (x *TariffPurse) GetMonthSpentMinor() int64 {
 	if x != nil {
 		return x.MonthSpentMinor
 	}
 	return 0
 }
 
-func (x *PricingPurse) GetYear() int32 {
+func (x *TariffPurse) GetYear() int32 {
 	if x != nil {
 		return x.Year
 	}
 	return 0
 }
 
-func (x *PricingPurse) GetYearTopUpMinor() int64 {
+func (x *TariffPurse) GetYearTopUpMinor() int64 {
 	if x != nil {
 		return x.YearTopUpMinor
 	}
@@ -2057,7 +2057,7 @@ func (x *PricingPurse) GetYearTopUpMinor() int64 {
 type GrantEntitlement struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	CardId        string                 `protobuf:"bytes,1,opt,name=card_id,json=cardId,proto3" json:"card_id,omitempty"`
-	Entitlement   *PricingEntitlement    `protobuf:"bytes,2,opt,name=entitlement,proto3" json:"entitlement,omitempty"`
+	Entitlement   *TariffEntitlement     `protobuf:"bytes,2,opt,name=entitlement,proto3" json:"entitlement,omitempty"`
 	Audit         *v1.Audit              `protobuf:"bytes,3,opt,name=audit,proto3" json:"audit,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2100,7 +2100,7 @@ func (x *GrantEntitlement) GetCardId() string {
 	return ""
 }
 
-func (x *GrantEntitlement) GetEntitlement() *PricingEntitlement {
+func (x *GrantEntitlement) GetEntitlement() *TariffEntitlement {
 	if x != nil {
 		return x.Entitlement
 	}
@@ -2176,7 +2176,7 @@ func (x *RevokeEntitlement) GetAudit() *v1.Audit {
 
 // ReplaceCard opens new_card_id (which must not exist, and is in the same
 // shard) and moves onto it, in this one command, the old card's balance,
-// debt and pricing state; the old card is blocked.
+// debt and tariff state; the old card is blocked.
 type ReplaceCard struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	CardId        string                 `protobuf:"bytes,1,opt,name=card_id,json=cardId,proto3" json:"card_id,omitempty"`
@@ -2683,7 +2683,7 @@ type CardState struct {
 	// What the card owes for offline taps it could not cover; 0 <= debt.
 	DebtMinor int64 `protobuf:"varint,7,opt,name=debt_minor,json=debtMinor,proto3" json:"debt_minor,omitempty"`
 	// Unset until the card's first priced command.
-	Pricing *PricingState `protobuf:"bytes,8,opt,name=pricing,proto3" json:"pricing,omitempty"`
+	Tariff *TariffState `protobuf:"bytes,8,opt,name=tariff,proto3" json:"tariff,omitempty"`
 	// 0: no expiry.
 	ExpiresUnixMs int64  `protobuf:"varint,9,opt,name=expires_unix_ms,json=expiresUnixMs,proto3" json:"expires_unix_ms,omitempty"`
 	ReplacedBy    string `protobuf:"bytes,10,opt,name=replaced_by,json=replacedBy,proto3" json:"replaced_by,omitempty"`
@@ -2771,9 +2771,9 @@ func (x *CardState) GetDebtMinor() int64 {
 	return 0
 }
 
-func (x *CardState) GetPricing() *PricingState {
+func (x *CardState) GetTariff() *TariffState {
 	if x != nil {
-		return x.Pricing
+		return x.Tariff
 	}
 	return nil
 }
@@ -3773,15 +3773,15 @@ const file_ledger_v1_ledger_proto_rawDesc = "" +
 	"\vholder_name\x18\x03 \x01(\tR\n" +
 	"holderName\x12$\n" +
 	"\x0eissued_unix_ms\x18\x04 \x01(\x03R\fissuedUnixMs\x12(\n" +
-	"\x05audit\x18\x05 \x01(\v2\x12.civicard.v1.AuditR\x05audit\"\xe6\x01\n" +
+	"\x05audit\x18\x05 \x01(\v2\x12.civicard.v1.AuditR\x05audit\"\xe3\x01\n" +
 	"\x05TopUp\x12\x17\n" +
 	"\acard_id\x18\x01 \x01(\tR\x06cardId\x12!\n" +
 	"\famount_minor\x18\x02 \x01(\x03R\vamountMinor\x12 \n" +
 	"\ftime_unix_ms\x18\x03 \x01(\x03R\n" +
 	"timeUnixMs\x12)\n" +
-	"\x10expected_version\x18\x04 \x01(\x04R\x0fexpectedVersion\x12:\n" +
-	"\apricing\x18\x05 \x01(\v2 .civicard.ledger.v1.PricingStateR\apricing\x12\x18\n" +
-	"\arefusal\x18\x06 \x01(\tR\arefusal\"\xaf\x05\n" +
+	"\x10expected_version\x18\x04 \x01(\x04R\x0fexpectedVersion\x127\n" +
+	"\x06tariff\x18\x05 \x01(\v2\x1f.civicard.ledger.v1.TariffStateR\x06tariff\x12\x18\n" +
+	"\arefusal\x18\x06 \x01(\tR\arefusal\"\xac\x05\n" +
 	"\x06Charge\x12\x17\n" +
 	"\acard_id\x18\x01 \x01(\tR\x06cardId\x12)\n" +
 	"\x10expected_version\x18\x02 \x01(\x04R\x0fexpectedVersion\x12!\n" +
@@ -3796,8 +3796,8 @@ const file_ledger_v1_ledger_proto_rawDesc = "" +
 	"timeUnixMs\x12\x18\n" +
 	"\aoffline\x18\n" +
 	" \x01(\bR\aoffline\x127\n" +
-	"\bpostings\x18\v \x03(\v2\x1b.civicard.ledger.v1.PostingR\bpostings\x12:\n" +
-	"\apricing\x18\f \x01(\v2 .civicard.ledger.v1.PricingStateR\apricing\x12%\n" +
+	"\bpostings\x18\v \x03(\v2\x1b.civicard.ledger.v1.PostingR\bpostings\x127\n" +
+	"\x06tariff\x18\f \x01(\v2\x1f.civicard.ledger.v1.TariffStateR\x06tariff\x12%\n" +
 	"\x0etariff_version\x18\r \x01(\tR\rtariffVersion\x12A\n" +
 	"\x0edecline_reason\x18\x0e \x01(\x0e2\x1a.civicard.v1.DeclineReasonR\rdeclineReason\x12%\n" +
 	"\x0edecline_detail\x18\x0f \x01(\tR\rdeclineDetail\x12\x1e\n" +
@@ -3809,39 +3809,40 @@ const file_ledger_v1_ledger_proto_rawDesc = "" +
 	"\x0einstitution_id\x18\x01 \x01(\tR\rinstitutionId\x12\x18\n" +
 	"\aproduct\x18\x02 \x01(\tR\aproduct\x12!\n" +
 	"\famount_minor\x18\x03 \x01(\x03R\vamountMinor\x12\x12\n" +
-	"\x04what\x18\x04 \x01(\tR\x04what\"\xb5\x04\n" +
-	"\fPricingState\x12\x16\n" +
-	"\x06bearer\x18\x01 \x01(\bR\x06bearer\x12J\n" +
-	"\fentitlements\x18\x02 \x03(\v2&.civicard.ledger.v1.PricingEntitlementR\fentitlements\x127\n" +
-	"\x06passes\x18\x03 \x03(\v2\x1f.civicard.ledger.v1.PricingPassR\x06passes\x129\n" +
-	"\x06ticket\x18\x04 \x01(\v2!.civicard.ledger.v1.PricingTicketR\x06ticket\x12<\n" +
-	"\ajourney\x18\x05 \x01(\v2\".civicard.ledger.v1.PricingJourneyR\ajourney\x125\n" +
-	"\x05stays\x18\x06 \x03(\v2\x1f.civicard.ledger.v1.PricingStayR\x05stays\x12B\n" +
+	"\x04what\x18\x04 \x01(\tR\x04what\"\xac\x04\n" +
+	"\vTariffState\x12\x16\n" +
+	"\x06bearer\x18\x01 \x01(\bR\x06bearer\x12I\n" +
+	"\fentitlements\x18\x02 \x03(\v2%.civicard.ledger.v1.TariffEntitlementR\fentitlements\x126\n" +
+	"\x06passes\x18\x03 \x03(\v2\x1e.civicard.ledger.v1.TariffPassR\x06passes\x128\n" +
+	"\x06ticket\x18\x04 \x01(\v2 .civicard.ledger.v1.TariffTicketR\x06ticket\x12;\n" +
+	"\ajourney\x18\x05 \x01(\v2!.civicard.ledger.v1.TariffJourneyR\ajourney\x124\n" +
+	"\x05stays\x18\x06 \x03(\v2\x1e.civicard.ledger.v1.TariffStayR\x05stays\x12A\n" +
 	"\n" +
-	"incomplete\x18\a \x03(\v2\".civicard.ledger.v1.PricingJourneyR\n" +
+	"incomplete\x18\a \x03(\v2!.civicard.ledger.v1.TariffJourneyR\n" +
 	"incomplete\x12'\n" +
-	"\x0fcorrection_days\x18\b \x03(\x05R\x0ecorrectionDays\x123\n" +
-	"\x04caps\x18\t \x01(\v2\x1f.civicard.ledger.v1.PricingCapsR\x04caps\x126\n" +
+	"\x0fcorrection_days\x18\b \x03(\x05R\x0ecorrectionDays\x122\n" +
+	"\x04caps\x18\t \x01(\v2\x1e.civicard.ledger.v1.TariffCapsR\x04caps\x125\n" +
 	"\x05purse\x18\n" +
-	" \x01(\v2 .civicard.ledger.v1.PricingPurseR\x05purse\"\x84\x01\n" +
-	"\x12PricingEntitlement\x12\x1e\n" +
+	" \x01(\v2\x1f.civicard.ledger.v1.TariffPurseR\x05purse\"\x83\x01\n" +
+	"\x11TariffEntitlement\x12\x1e\n" +
 	"\n" +
 	"concession\x18\x01 \x01(\tR\n" +
 	"concession\x12\x19\n" +
 	"\bfrom_day\x18\x02 \x01(\x05R\afromDay\x12\x1b\n" +
 	"\tuntil_day\x18\x03 \x01(\x05R\buntilDay\x12\x16\n" +
-	"\x06issuer\x18\x04 \x01(\tR\x06issuer\"\x9c\x01\n" +
-	"\vPricingPass\x12\x18\n" +
+	"\x06issuer\x18\x04 \x01(\tR\x06issuer\"\x9b\x01\n" +
+	"\n" +
+	"TariffPass\x12\x18\n" +
 	"\aproduct\x18\x01 \x01(\tR\aproduct\x12%\n" +
 	"\x0einstitution_id\x18\x02 \x01(\tR\rinstitutionId\x12\x19\n" +
 	"\bfrom_day\x18\x03 \x01(\x05R\afromDay\x12\x1b\n" +
 	"\tuntil_day\x18\x04 \x01(\x05R\buntilDay\x12\x14\n" +
-	"\x05lines\x18\x05 \x03(\tR\x05lines\"t\n" +
-	"\rPricingTicket\x12\x18\n" +
+	"\x05lines\x18\x05 \x03(\tR\x05lines\"s\n" +
+	"\fTariffTicket\x12\x18\n" +
 	"\aproduct\x18\x01 \x01(\tR\aproduct\x12%\n" +
 	"\x0einstitution_id\x18\x02 \x01(\tR\rinstitutionId\x12\"\n" +
-	"\runtil_unix_ms\x18\x03 \x01(\x03R\vuntilUnixMs\"\xca\x02\n" +
-	"\x0ePricingJourney\x12\x0e\n" +
+	"\runtil_unix_ms\x18\x03 \x01(\x03R\vuntilUnixMs\"\xc9\x02\n" +
+	"\rTariffJourney\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12%\n" +
 	"\x0einstitution_id\x18\x02 \x01(\tR\rinstitutionId\x12\x18\n" +
 	"\aproduct\x18\x03 \x01(\tR\aproduct\x12\x12\n" +
@@ -3855,25 +3856,27 @@ const file_ledger_v1_ledger_proto_rawDesc = "" +
 	" \x01(\tR\x04pass\x12\x1e\n" +
 	"\n" +
 	"concession\x18\v \x01(\tR\n" +
-	"concession\"\x82\x01\n" +
-	"\vPricingStay\x12\x0e\n" +
+	"concession\"\x81\x01\n" +
+	"\n" +
+	"TariffStay\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12%\n" +
 	"\x0einstitution_id\x18\x02 \x01(\tR\rinstitutionId\x12\x18\n" +
 	"\aproduct\x18\x03 \x01(\tR\aproduct\x12\"\n" +
-	"\rstart_unix_ms\x18\x04 \x01(\x03R\vstartUnixMs\"\x85\x01\n" +
-	"\vPricingCaps\x12\x10\n" +
+	"\rstart_unix_ms\x18\x04 \x01(\x03R\vstartUnixMs\"\x84\x01\n" +
+	"\n" +
+	"TariffCaps\x12\x10\n" +
 	"\x03day\x18\x01 \x01(\x05R\x03day\x12&\n" +
 	"\x0fday_spent_minor\x18\x02 \x01(\x03R\rdaySpentMinor\x12\x12\n" +
 	"\x04week\x18\x03 \x01(\x05R\x04week\x12(\n" +
-	"\x10week_spent_minor\x18\x04 \x01(\x03R\x0eweekSpentMinor\"\x8f\x01\n" +
-	"\fPricingPurse\x12\x14\n" +
+	"\x10week_spent_minor\x18\x04 \x01(\x03R\x0eweekSpentMinor\"\x8e\x01\n" +
+	"\vTariffPurse\x12\x14\n" +
 	"\x05month\x18\x01 \x01(\x05R\x05month\x12*\n" +
 	"\x11month_spent_minor\x18\x02 \x01(\x03R\x0fmonthSpentMinor\x12\x12\n" +
 	"\x04year\x18\x03 \x01(\x05R\x04year\x12)\n" +
-	"\x11year_top_up_minor\x18\x04 \x01(\x03R\x0eyearTopUpMinor\"\x9f\x01\n" +
+	"\x11year_top_up_minor\x18\x04 \x01(\x03R\x0eyearTopUpMinor\"\x9e\x01\n" +
 	"\x10GrantEntitlement\x12\x17\n" +
-	"\acard_id\x18\x01 \x01(\tR\x06cardId\x12H\n" +
-	"\ventitlement\x18\x02 \x01(\v2&.civicard.ledger.v1.PricingEntitlementR\ventitlement\x12(\n" +
+	"\acard_id\x18\x01 \x01(\tR\x06cardId\x12G\n" +
+	"\ventitlement\x18\x02 \x01(\v2%.civicard.ledger.v1.TariffEntitlementR\ventitlement\x12(\n" +
 	"\x05audit\x18\x03 \x01(\v2\x12.civicard.v1.AuditR\x05audit\"v\n" +
 	"\x11RevokeEntitlement\x12\x17\n" +
 	"\acard_id\x18\x01 \x01(\tR\x06cardId\x12\x1e\n" +
@@ -3917,7 +3920,7 @@ const file_ledger_v1_ledger_proto_rawDesc = "" +
 	"\x05error\x18\x05 \x01(\tR\x05error\x12E\n" +
 	"\rreject_reason\x18\x06 \x01(\x0e2 .civicard.ledger.v1.RejectReasonR\frejectReason\x12@\n" +
 	"\frelated_card\x18\x1c \x01(\v2\x1d.civicard.ledger.v1.CardStateR\vrelatedCard\x12I\n" +
-	"\x13related_transaction\x18\x1d \x01(\v2\x18.civicard.v1.TransactionR\x12relatedTransaction\"\xa0\x03\n" +
+	"\x13related_transaction\x18\x1d \x01(\v2\x18.civicard.v1.TransactionR\x12relatedTransaction\"\x9d\x03\n" +
 	"\tCardState\x12\x17\n" +
 	"\acard_id\x18\x01 \x01(\tR\x06cardId\x12)\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x15.civicard.v1.CardKindR\x04kind\x12/\n" +
@@ -3927,8 +3930,8 @@ const file_ledger_v1_ledger_proto_rawDesc = "" +
 	"\vholder_name\x18\x06 \x01(\tR\n" +
 	"holderName\x12\x1d\n" +
 	"\n" +
-	"debt_minor\x18\a \x01(\x03R\tdebtMinor\x12:\n" +
-	"\apricing\x18\b \x01(\v2 .civicard.ledger.v1.PricingStateR\apricing\x12&\n" +
+	"debt_minor\x18\a \x01(\x03R\tdebtMinor\x127\n" +
+	"\x06tariff\x18\b \x01(\v2\x1f.civicard.ledger.v1.TariffStateR\x06tariff\x12&\n" +
 	"\x0fexpires_unix_ms\x18\t \x01(\x03R\rexpiresUnixMs\x12\x1f\n" +
 	"\vreplaced_by\x18\n" +
 	" \x01(\tR\n" +
@@ -4062,14 +4065,14 @@ var file_ledger_v1_ledger_proto_goTypes = []any{
 	(*TopUp)(nil),                  // 12: civicard.ledger.v1.TopUp
 	(*Charge)(nil),                 // 13: civicard.ledger.v1.Charge
 	(*Posting)(nil),                // 14: civicard.ledger.v1.Posting
-	(*PricingState)(nil),           // 15: civicard.ledger.v1.PricingState
-	(*PricingEntitlement)(nil),     // 16: civicard.ledger.v1.PricingEntitlement
-	(*PricingPass)(nil),            // 17: civicard.ledger.v1.PricingPass
-	(*PricingTicket)(nil),          // 18: civicard.ledger.v1.PricingTicket
-	(*PricingJourney)(nil),         // 19: civicard.ledger.v1.PricingJourney
-	(*PricingStay)(nil),            // 20: civicard.ledger.v1.PricingStay
-	(*PricingCaps)(nil),            // 21: civicard.ledger.v1.PricingCaps
-	(*PricingPurse)(nil),           // 22: civicard.ledger.v1.PricingPurse
+	(*TariffState)(nil),            // 15: civicard.ledger.v1.TariffState
+	(*TariffEntitlement)(nil),      // 16: civicard.ledger.v1.TariffEntitlement
+	(*TariffPass)(nil),             // 17: civicard.ledger.v1.TariffPass
+	(*TariffTicket)(nil),           // 18: civicard.ledger.v1.TariffTicket
+	(*TariffJourney)(nil),          // 19: civicard.ledger.v1.TariffJourney
+	(*TariffStay)(nil),             // 20: civicard.ledger.v1.TariffStay
+	(*TariffCaps)(nil),             // 21: civicard.ledger.v1.TariffCaps
+	(*TariffPurse)(nil),            // 22: civicard.ledger.v1.TariffPurse
 	(*GrantEntitlement)(nil),       // 23: civicard.ledger.v1.GrantEntitlement
 	(*RevokeEntitlement)(nil),      // 24: civicard.ledger.v1.RevokeEntitlement
 	(*ReplaceCard)(nil),            // 25: civicard.ledger.v1.ReplaceCard
@@ -4132,20 +4135,20 @@ var file_ledger_v1_ledger_proto_depIdxs = []int32{
 	46, // 26: civicard.ledger.v1.RegisterTerminal.terminal:type_name -> civicard.v1.Terminal
 	47, // 27: civicard.ledger.v1.OpenCard.kind:type_name -> civicard.v1.CardKind
 	48, // 28: civicard.ledger.v1.OpenCard.audit:type_name -> civicard.v1.Audit
-	15, // 29: civicard.ledger.v1.TopUp.pricing:type_name -> civicard.ledger.v1.PricingState
+	15, // 29: civicard.ledger.v1.TopUp.tariff:type_name -> civicard.ledger.v1.TariffState
 	14, // 30: civicard.ledger.v1.Charge.postings:type_name -> civicard.ledger.v1.Posting
-	15, // 31: civicard.ledger.v1.Charge.pricing:type_name -> civicard.ledger.v1.PricingState
+	15, // 31: civicard.ledger.v1.Charge.tariff:type_name -> civicard.ledger.v1.TariffState
 	49, // 32: civicard.ledger.v1.Charge.decline_reason:type_name -> civicard.v1.DeclineReason
 	48, // 33: civicard.ledger.v1.Charge.audit:type_name -> civicard.v1.Audit
-	16, // 34: civicard.ledger.v1.PricingState.entitlements:type_name -> civicard.ledger.v1.PricingEntitlement
-	17, // 35: civicard.ledger.v1.PricingState.passes:type_name -> civicard.ledger.v1.PricingPass
-	18, // 36: civicard.ledger.v1.PricingState.ticket:type_name -> civicard.ledger.v1.PricingTicket
-	19, // 37: civicard.ledger.v1.PricingState.journey:type_name -> civicard.ledger.v1.PricingJourney
-	20, // 38: civicard.ledger.v1.PricingState.stays:type_name -> civicard.ledger.v1.PricingStay
-	19, // 39: civicard.ledger.v1.PricingState.incomplete:type_name -> civicard.ledger.v1.PricingJourney
-	21, // 40: civicard.ledger.v1.PricingState.caps:type_name -> civicard.ledger.v1.PricingCaps
-	22, // 41: civicard.ledger.v1.PricingState.purse:type_name -> civicard.ledger.v1.PricingPurse
-	16, // 42: civicard.ledger.v1.GrantEntitlement.entitlement:type_name -> civicard.ledger.v1.PricingEntitlement
+	16, // 34: civicard.ledger.v1.TariffState.entitlements:type_name -> civicard.ledger.v1.TariffEntitlement
+	17, // 35: civicard.ledger.v1.TariffState.passes:type_name -> civicard.ledger.v1.TariffPass
+	18, // 36: civicard.ledger.v1.TariffState.ticket:type_name -> civicard.ledger.v1.TariffTicket
+	19, // 37: civicard.ledger.v1.TariffState.journey:type_name -> civicard.ledger.v1.TariffJourney
+	20, // 38: civicard.ledger.v1.TariffState.stays:type_name -> civicard.ledger.v1.TariffStay
+	19, // 39: civicard.ledger.v1.TariffState.incomplete:type_name -> civicard.ledger.v1.TariffJourney
+	21, // 40: civicard.ledger.v1.TariffState.caps:type_name -> civicard.ledger.v1.TariffCaps
+	22, // 41: civicard.ledger.v1.TariffState.purse:type_name -> civicard.ledger.v1.TariffPurse
+	16, // 42: civicard.ledger.v1.GrantEntitlement.entitlement:type_name -> civicard.ledger.v1.TariffEntitlement
 	48, // 43: civicard.ledger.v1.GrantEntitlement.audit:type_name -> civicard.v1.Audit
 	48, // 44: civicard.ledger.v1.RevokeEntitlement.audit:type_name -> civicard.v1.Audit
 	48, // 45: civicard.ledger.v1.ReplaceCard.audit:type_name -> civicard.v1.Audit
@@ -4160,7 +4163,7 @@ var file_ledger_v1_ledger_proto_depIdxs = []int32{
 	50, // 54: civicard.ledger.v1.Result.related_transaction:type_name -> civicard.v1.Transaction
 	47, // 55: civicard.ledger.v1.CardState.kind:type_name -> civicard.v1.CardKind
 	51, // 56: civicard.ledger.v1.CardState.status:type_name -> civicard.v1.CardStatus
-	15, // 57: civicard.ledger.v1.CardState.pricing:type_name -> civicard.ledger.v1.PricingState
+	15, // 57: civicard.ledger.v1.CardState.tariff:type_name -> civicard.ledger.v1.TariffState
 	35, // 58: civicard.ledger.v1.SnapshotRecord.header:type_name -> civicard.ledger.v1.SnapshotHeader
 	45, // 59: civicard.ledger.v1.SnapshotRecord.institution:type_name -> civicard.v1.Institution
 	46, // 60: civicard.ledger.v1.SnapshotRecord.terminal:type_name -> civicard.v1.Terminal
