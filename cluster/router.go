@@ -37,53 +37,65 @@ func (r routedLedger) cardGroup(cardID string) string {
 	return replication.ShardGroup(replication.ShardOf(cardID, r.shards))
 }
 
-// groups returns where cmd goes; the first answers for all.
-func (r routedLedger) groups(cmd *ledgerv1.Command) []string {
-	switch k := cmd.GetKind().(type) {
-	case *ledgerv1.Command_OpenCard:
-		return []string{r.cardGroup(k.OpenCard.GetCardId())}
-	case *ledgerv1.Command_TopUp:
-		return []string{r.cardGroup(k.TopUp.GetCardId())}
-	case *ledgerv1.Command_Charge:
-		return []string{r.cardGroup(k.Charge.GetCardId())}
-	case *ledgerv1.Command_BlockCard:
-		return []string{r.cardGroup(k.BlockCard.GetCardId())}
-	case *ledgerv1.Command_GrantEntitlement:
-		return []string{r.cardGroup(k.GrantEntitlement.GetCardId())}
-	case *ledgerv1.Command_RevokeEntitlement:
-		return []string{r.cardGroup(k.RevokeEntitlement.GetCardId())}
-	case *ledgerv1.Command_ReplaceCard:
-		return []string{r.cardGroup(k.ReplaceCard.GetCardId())}
-	case *ledgerv1.Command_RenewCard:
-		return []string{r.cardGroup(k.RenewCard.GetCardId())}
-	case *ledgerv1.Command_CloseCard:
-		return []string{r.cardGroup(k.CloseCard.GetCardId())}
-	case *ledgerv1.Command_RegisterInstitution:
+// groups returns the groups that apply cmd; the first answers for all.
+func (r routedLedger) groups(cmd *ledgerv1.Command) ([]string, error) {
+	return groupsOf(cmd, r.shards, "")
+}
+
+// groupsOf returns the Raft groups that apply cmd, by the route of its
+// kind in the ledger's command table; the first one's result answers for
+// all. chosen is the shard a sender names for a kind that only its sender
+// can place (settlement), "" from a sender that routes by the command. A
+// command of no kind, or of one the table lacks, is an error.
+func groupsOf(cmd *ledgerv1.Command, shards int, chosen string) ([]string, error) {
+	kind, err := ledger.KindOf(cmd)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: route command %s: %w", cmd.GetId(), err)
+	}
+	switch kind.Route {
+	case ledger.RouteCardShard:
+		return []string{replication.ShardGroup(replication.ShardOf(kind.CardID(cmd), shards))}, nil
+	case ledger.RouteRegistry:
+		return []string{replication.RegistryGroup}, nil
+	case ledger.RouteEveryGroup:
 		all := []string{replication.RegistryGroup}
-		for i := range r.shards {
+		for i := range shards {
 			all = append(all, replication.ShardGroup(i))
 		}
-		return all
-	default:
-		return []string{replication.RegistryGroup}
+		return all, nil
+	case ledger.RouteSenderShard:
+		for i := range shards {
+			if chosen == replication.ShardGroup(i) {
+				return []string{chosen}, nil
+			}
+		}
+		return nil, fmt.Errorf("cluster: route command %s: a %s goes to %v, and %q is not one of the %d shards", cmd.GetId(), kind.Name, kind.Route, chosen, shards)
 	}
+	return nil, fmt.Errorf("cluster: route command %s: a %s goes to %v, which the cluster does not know", cmd.GetId(), kind.Name, kind.Route)
 }
 
 // Propose sends cmd to its group (for an institution: to the registry, then
 // to every shard, each idempotent, so a retry completes a half-done
 // registration).
 func (r routedLedger) Propose(ctx context.Context, cmd *ledgerv1.Command) (*ledgerv1.Result, error) {
-	// A replacement moves money between two cards in one command of one
-	// shard: both must be there.
-	if rc := cmd.GetReplaceCard(); rc != nil && !r.SameShard(rc.GetCardId(), rc.GetNewCardId()) {
-		return &ledgerv1.Result{
-			Status:       ledgerv1.Status_STATUS_REJECTED,
-			RejectReason: ledgerv1.RejectReason_REJECT_REASON_INVALID,
-			Error:        fmt.Sprintf("card %s is in another shard than %s: a replacement must be in the same shard", rc.GetNewCardId(), rc.GetCardId()),
-		}, nil
+	groups, err := r.groups(cmd)
+	if err != nil {
+		return nil, err
+	}
+	// A command that writes to two cards (a replacement moves the money
+	// from one to the other) does it in one step of one shard: both must
+	// be there.
+	if kind, _ := ledger.KindOf(cmd); kind.SecondCardID != nil {
+		if first, second := kind.CardID(cmd), kind.SecondCardID(cmd); !r.SameShard(first, second) {
+			return &ledgerv1.Result{
+				Status:       ledgerv1.Status_STATUS_REJECTED,
+				RejectReason: ledgerv1.RejectReason_REJECT_REASON_INVALID,
+				Error:        fmt.Sprintf("card %s is in another shard than %s: both cards of a %s must be in the same shard", second, first, kind.Name),
+			}, nil
+		}
 	}
 	var first *ledgerv1.Result
-	for _, group := range r.groups(cmd) {
+	for _, group := range groups {
 		res, err := r.host.Propose(ctx, group, cmd)
 		if err != nil {
 			return nil, fmt.Errorf("group %s: %w", group, err)
@@ -97,12 +109,17 @@ func (r routedLedger) Propose(ctx context.Context, cmd *ledgerv1.Command) (*ledg
 
 // ProposeAll sends commands to their groups, one ProposeAll per group, in
 // the order of the commands within each group, and returns the results in
-// the order of cmds (for institutions, the registry's).
+// the order of cmds (for institutions, the registry's). A command that
+// cannot be routed fails the whole call before anything is sent.
 func (r routedLedger) ProposeAll(ctx context.Context, cmds []*ledgerv1.Command) ([]*ledgerv1.Result, error) {
 	byGroup := map[string][]int{}
 	var order []string
 	for i, cmd := range cmds {
-		for _, group := range r.groups(cmd) {
+		groups, err := r.groups(cmd)
+		if err != nil {
+			return nil, err
+		}
+		for _, group := range groups {
 			if _, ok := byGroup[group]; !ok {
 				order = append(order, group)
 			}

@@ -92,7 +92,17 @@ func (h hostLedgers) Shards() []string {
 
 func (h hostLedgers) Registry() string { return replication.RegistryGroup }
 
+// Propose applies cmd in group, which must be where the command table
+// routes it (for a cycle's close and a payout: the shard the coordinator
+// names).
 func (h hostLedgers) Propose(ctx context.Context, group string, cmd *ledgerv1.Command) (*ledgerv1.Result, error) {
+	groups, err := groupsOf(cmd, h.shards, group)
+	if err != nil {
+		return nil, err
+	}
+	if len(groups) != 1 || groups[0] != group {
+		return nil, fmt.Errorf("cluster: command %s goes to %s, not to %s", cmd.GetId(), strings.Join(groups, ", "), group)
+	}
 	return h.host.Propose(ctx, group, cmd)
 }
 

@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"errors"
 	"fmt"
 	"math"
 
@@ -41,86 +42,14 @@ func (s *State) Apply(cmd *ledgerv1.Command) *ledgerv1.Result {
 	rc := recording{id: id, sequence: s.sequence + 1}
 
 	// A typed nil in the oneof counts as no kind at all.
-	var res *ledgerv1.Result
-	switch k := cmd.GetKind().(type) {
-	case *ledgerv1.Command_RegisterInstitution:
-		if k != nil {
-			res = s.registerInstitution(k.RegisterInstitution)
-		}
-	case *ledgerv1.Command_RegisterTerminal:
-		if k != nil {
-			res = s.registerTerminal(k.RegisterTerminal)
-		}
-	case *ledgerv1.Command_OpenCard:
-		if k != nil {
-			res = s.openCard(rc, k.OpenCard)
-		}
-	case *ledgerv1.Command_TopUp:
-		if k != nil {
-			res = s.topUp(rc, k.TopUp)
-		}
-	case *ledgerv1.Command_Charge:
-		if k != nil {
-			res = s.charge(rc, k.Charge)
-		}
-	case *ledgerv1.Command_BlockCard:
-		if k != nil {
-			res = s.blockCard(rc, k.BlockCard)
-		}
-	case *ledgerv1.Command_MarkSeeded:
-		if k != nil {
-			res = s.markSeeded(k.MarkSeeded)
-		}
-	case *ledgerv1.Command_SetTerminalKey:
-		if k != nil {
-			res = s.setTerminalKey(k.SetTerminalKey)
-		}
-	case *ledgerv1.Command_RevokeTerminal:
-		if k != nil {
-			res = s.revokeTerminal(k.RevokeTerminal)
-		}
-	case *ledgerv1.Command_GrantEntitlement:
-		if k != nil {
-			res = s.grantEntitlement(rc, k.GrantEntitlement)
-		}
-	case *ledgerv1.Command_RevokeEntitlement:
-		if k != nil {
-			res = s.revokeEntitlement(rc, k.RevokeEntitlement)
-		}
-	case *ledgerv1.Command_ReplaceCard:
-		if k != nil {
-			res = s.replaceCard(rc, k.ReplaceCard)
-		}
-	case *ledgerv1.Command_RenewCard:
-		if k != nil {
-			res = s.renewCard(rc, k.RenewCard)
-		}
-	case *ledgerv1.Command_CloseCard:
-		if k != nil {
-			res = s.closeCard(rc, k.CloseCard)
-		}
-	case *ledgerv1.Command_CycleClose:
-		if k != nil {
-			res = s.cycleClose(rc, k.CycleClose)
-		}
-	case *ledgerv1.Command_PayoutPost:
-		if k != nil {
-			res = s.payoutPost(rc, k.PayoutPost)
-		}
-	case *ledgerv1.Command_SettlementRecord:
-		if k != nil {
-			res = s.settlementRecord(rc, k.SettlementRecord)
-		}
-	case *ledgerv1.Command_SettlementMarkPaid:
-		if k != nil {
-			res = s.settlementMarkPaid(rc, k.SettlementMarkPaid)
-		}
-	case *ledgerv1.Command_AddClusterNode, *ledgerv1.Command_SetClusterNodeStatus, *ledgerv1.Command_PlaceGroup:
-		res = s.applyCluster(cmd)
-	}
-	if res == nil {
+	kind, err := KindOf(cmd)
+	switch {
+	case errors.Is(err, ErrNoKind):
 		return rejected(ledgerv1.RejectReason_REJECT_REASON_INVALID, "command %s has no kind; nothing recorded", clip(id))
+	case err != nil:
+		return rejected(ledgerv1.RejectReason_REJECT_REASON_INVALID, "command %s: %v; nothing recorded", clip(id), err)
 	}
+	res := kind.apply(s, rc, cmd)
 	if res.GetStatus() == ledgerv1.Status_STATUS_STALE_VERSION {
 		return res
 	}

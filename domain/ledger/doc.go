@@ -24,6 +24,16 @@
 // readers and Freeze. Apply's stored results and the Transactions it lists
 // are shared with the ledger; marshal them freely, never mutate them.
 //
+// # Command kinds
+//
+// Every kind of command (a field of Command's oneof) has one row in the
+// command table (commands.go): which Raft groups of a cluster apply it
+// (its Route: the shard of its card, the registry, the registry and every
+// shard, or a shard its sender names) and which handler applies it. Apply
+// and the cluster's router both read the table; a command of a kind
+// without a row is refused by both, never sent to a default. Adding a kind
+// is a field in ledger.proto, a handler and one row: see commandKinds.
+//
 // The registry group's ledger also holds a multi-node cluster's node list
 // and the placement of its Raft groups (nodes.go): records that hold no
 // money, replicated so that every node reconciles to one decision. A node

@@ -56,31 +56,12 @@ func (s *State) Placements() []*ledgerv1.GroupPlacement {
 	return out
 }
 
-// applyCluster applies a command of the node list or the placement; nil
-// when cmd is of no such kind.
-func (s *State) applyCluster(cmd *ledgerv1.Command) *ledgerv1.Result {
-	switch k := cmd.GetKind().(type) {
-	case *ledgerv1.Command_AddClusterNode:
-		if k != nil {
-			return s.addClusterNode(k.AddClusterNode.GetNode())
-		}
-	case *ledgerv1.Command_SetClusterNodeStatus:
-		if k != nil {
-			return s.setClusterNodeStatus(k.SetClusterNodeStatus)
-		}
-	case *ledgerv1.Command_PlaceGroup:
-		if k != nil {
-			return s.placeGroup(k.PlaceGroup)
-		}
-	}
-	return nil
-}
-
 func invalid(format string, args ...any) *ledgerv1.Result {
 	return rejected(ledgerv1.RejectReason_REJECT_REASON_INVALID, format, args...)
 }
 
-func (s *State) addClusterNode(n *ledgerv1.ClusterNode) *ledgerv1.Result {
+func (s *State) addClusterNode(cmd *ledgerv1.AddClusterNode) *ledgerv1.Result {
+	n := cmd.GetNode()
 	if err := checkNodeName(n.GetName()); err != nil {
 		return invalid("%v", err)
 	}
