@@ -205,8 +205,8 @@ require (
 )
 
 tool (
+	civicard/internal/protoc-gen-civicard-grain
 	connectrpc.com/connect/cmd/protoc-gen-connect-go
-	github.com/asynkron/protoactor-go/protobuf/protoc-gen-go-grain
 	github.com/bufbuild/buf/cmd/buf
 	google.golang.org/protobuf/cmd/protoc-gen-go
 	honnef.co/go/tools/cmd/staticcheck

@@ -28,6 +28,11 @@
 // its id too, so that the retry of one that went through gets the first
 // answer rather than a refusal computed on the state it left.
 //
+// Kinds makes a node's grain kinds with that node's Deps: the generated
+// NewXKind (messages/grains/v1, by internal/protoc-gen-civicard-grain)
+// keeps each kind's grain factory in the kind itself, not in a package
+// variable, so nodes in one process never share their grains' Deps.
+//
 // Grains block on the ledger and the terminal grain blocks on the card grain:
 // a grain serves one request at a time, which is what makes it the single
 // writer of its entity. Calls only flow terminal -> card -> ledger, so they
