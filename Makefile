@@ -34,7 +34,9 @@ unit:
 	$(GO) test -race -count=1 $(RACE_PKGS)
 	$(GO) test -count=1 $(E2E_PKGS)
 
+# domain/ stays pure: what it may import, and no clock (internal/puritycheck).
 lint: build-providers
+	$(GO) run ./internal/puritycheck ./domain/...
 	$(GO) vet ./...
 	$(GO) tool staticcheck ./...
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

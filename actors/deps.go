@@ -19,7 +19,7 @@ import (
 // ErrNotFound is returned by a Ledger for an id it does not know.
 var ErrNotFound = errors.New("not found")
 
-// Ledger is what the grains need from the settlement layer. Proposals are
+// Ledger is what the grains need from the replication layer. Proposals are
 // acknowledged only after a Raft commit; an error means the outcome is
 // unknown and the same command (same id) may be proposed again.
 type Ledger interface {

@@ -4,8 +4,8 @@
 // A grain is a cache and the single point of decision for its entity, not the
 // guard of money. The cluster can briefly activate one identity twice, so the
 // card grain's every proposal to the ledger carries the card version it decided
-// on; the ledger (package ledger, replicated by package settlement) refuses a
-// stale version and the grain reloads and decides again. A crash of a grain
+// on; the ledger (domain/ledger, replicated by cluster/replication) refuses
+// a stale version and the grain reloads and decides again. A crash of a grain
 // therefore loses nothing but its cache.
 //
 // The flow of a tap: the gateway hands a TerminalTap to the terminal grain,
@@ -15,7 +15,7 @@
 // the PIN was verified. The card grain prices the tap with the fare engine
 // (Deps.Tariff: the region's engine and every institution's price list,
 // built once per node) on the card's tariff state as the ledger holds it
-// (package tariffpb converts), proposes one Charge with the postings and
+// (domain/tariff/tariffpb converts), proposes one Charge with the postings and
 // the new state at its version, and answers once the ledger has committed
 // it. Engine declines about the card (a limit, the amount, a full card) are
 // recorded as declined taps; those about the input (a product not sold, a

@@ -1,6 +1,6 @@
 // Package cluster starts a civicard node: the actor system and cluster
 // membership (protoactor-go), the grains of package actors, and this node's
-// replicas of the Raft groups that hold the ledger (package settlement),
+// replicas of the Raft groups that hold the ledger (cluster/replication),
 // all wired together.
 //
 // Every node is a member of a cluster, the embedded default included:
@@ -14,7 +14,7 @@
 //     their tag, provider.go). A new cluster's nodes are given the same
 //     peer list (--peers); the registry and shards are placed by NewLayout
 //     on three nodes each (topology.go). A node replicates the groups
-//     naming it and reaches the others through settlement's forwarding; the
+//     naming it and reaches the others through replication's forwarding; the
 //     grains reach every group through routedLedger (router.go), which
 //     sends a card's commands to its shard.
 //
@@ -32,16 +32,16 @@
 // Every node with a ledger has a Settler (settle.go): it serves the
 // SettlementService and, on the node whose replica leads the registry,
 // closes clearing cycles on schedule and finishes any cycle a previous
-// leader left half done (package coordinator). A leader that loses the
+// leader left half done (domain/settlement/cycle). A leader that loses the
 // registry mid-way and a new one may both run the steps: each is
 // idempotent by its id, so that costs nothing but a repeat.
 //
 // # Scaling: adding, draining and removing nodes
 //
 // The peer list is only where a cluster starts. What holds afterwards is
-// replicated in the registry group (ledger/nodes.go): the node list (name,
-// actor and Raft address, status active, draining or removed) and the
-// placement, the nodes each Raft group should have replicas on. The nodes
+// replicated in the registry group (domain/ledger/nodes.go): the node list
+// (name, actor and Raft address, status active, draining or removed) and
+// the placement, the nodes each Raft group should have replicas on. The nodes
 // of a new cluster seed both from the layout, with fixed command ids, so
 // whichever node does it first wins and the others replay. Every node of a
 // multi-node cluster runs a scaler (scaling.go) that reads both every
@@ -80,7 +80,7 @@
 // repeat with its first result, so a retry is never charged twice.
 //
 // A gateway (civicard gateway) follows the node list too, read through a
-// settlement host that replicates nothing. The shard count stays what the
+// replication host that replicates nothing. The shard count stays what the
 // cluster was created with.
 //
 // A node's data directory holds:

@@ -73,7 +73,7 @@ func (c SettlementConfig) Validate() error {
 	return clearing.CheckFee(c.Fee)
 }
 
-// hostLedgers is cycle.Ledgers over the settlement host: every read
+// hostLedgers is cycle.Ledgers over the replication host: every read
 // at the group's leader, every proposal forwarded to it.
 type hostLedgers struct {
 	host   *replication.Host

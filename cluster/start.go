@@ -200,7 +200,7 @@ func start(ctx context.Context, spec startSpec) (_ *Node, err error) {
 	return node, nil
 }
 
-// startLedger opens this node's settlement host and starts its replicas.
+// startLedger opens this node's replication host and starts its replicas.
 // A node of a new cluster joins the groups the layout gives it (creating
 // them) and waits for every group's leader. A node restarting, or joining a
 // running cluster, restarts the replicas it has on disk and reads the node
@@ -335,7 +335,7 @@ func restartReplicas(ctx context.Context, spec startSpec, host *replication.Host
 	return routedLedger{host: host, shards: shards}, nil
 }
 
-// followerHost is a gateway's settlement host: it replicates no group and
+// followerHost is a gateway's replication host: it replicates no group and
 // listens on a loopback port nobody is told of; it only forwards reads of
 // the node list to the registry.
 func followerHost(ctx context.Context, spec startSpec) (*replication.Host, error) {

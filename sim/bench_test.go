@@ -33,7 +33,7 @@ import (
 // the same cards and the same concurrency, in one run, and TestMain prints
 // them side by side:
 //
-//	raft-only ceiling   settlement.Group.Propose in this process
+//	raft-only ceiling   replication.Group.Propose in this process
 //	http-only ceiling   a process that answers every tap at once over the same API
 //	civicard embedded   `civicard up` in its own process, taps over HTTP
 //	civicard 3 nodes    three `civicard node` processes, taps over HTTP to all of them

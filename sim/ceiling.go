@@ -12,9 +12,9 @@ import (
 	ledgerv1 "civicard/messages/ledger/v1"
 )
 
-// LedgerTapper taps straight into a settlement group on disk, as a card
-// grain would but without HTTP and actors: the Raft-only ceiling that
-// civicard's full path is measured against.
+// LedgerTapper taps straight into a Raft group on disk (replication.Group),
+// as a card grain would but without HTTP and actors: the Raft-only ceiling
+// that civicard's full path is measured against.
 type LedgerTapper struct {
 	group     *replication.Group
 	fareMinor int64

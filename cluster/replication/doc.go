@@ -1,21 +1,26 @@
-// Package settlement runs Raft groups (hashicorp/raft), each hosting one
-// ledger (package ledger): the imperative shell around the pure state
+// Package replication runs Raft groups (hashicorp/raft), each hosting one
+// ledger (domain/ledger): the imperative shell around the pure state
 // machine. The ledger decides; this package makes its decisions durable,
 // ordered and replicated, and answers callers only when they are.
+// (Replication means Raft here and only here; settlement, the money paid
+// to institutions, is domain/settlement.)
 //
-// There are two ways in. OpenSingle opens one group with this node as its
-// only voter, on raft's in-memory transport: the embedded `civicard up`. A
-// Host is one node of a cluster: replicas of several groups (the registry
-// and the ledger shards), one TCP listener, proposals and reads that reach
-// each group's leader from any node. Both run the same Group underneath:
-// the same batcher, state machine and storage.
+// There are two ways in. A Host is one node of a cluster: replicas of
+// several groups (the registry and the ledger shards), one TCP listener,
+// proposals and reads that reach each group's leader from any node. Every
+// node runs one, `civicard up` included (cluster.StartEmbedded: a cluster
+// of one node, its registry and one shard on this node alone). OpenSingle
+// opens one group on its own, with this node as its only voter, on raft's
+// in-memory transport: `civicard admin verify` opens a stopped node's
+// groups so, and the package's tests do. Both run the same Group
+// underneath: the same batcher, state machine and storage.
 //
 // # Using one group
 //
-//	cfg := settlement.DefaultConfig()
-//	cfg.Dir, cfg.NodeID = "/var/lib/civicard/settlement/shard-0", "node-1"
+//	cfg := replication.DefaultConfig()
+//	cfg.Dir, cfg.NodeID = "/var/lib/civicard/shard-0", "node-1"
 //	cfg.Registerer = registry // never prometheus.DefaultRegisterer
-//	g, err := settlement.OpenSingle(ctx, cfg) // leader, log applied
+//	g, err := replication.OpenSingle(ctx, cfg) // leader, log applied
 //	...
 //	res, err := g.Propose(ctx, &ledgerv1.Command{Id: "tap/T-KAT-001/42", Kind: ...})
 //	...
@@ -86,19 +91,18 @@
 // With one voter that state holds every acknowledged command. Digest hashes
 // the whole ledger; two replicas, or one node before and after a restart,
 // have equal digests exactly when their ledgers are equal.
-package replication
-
+//
 // # Using a cluster: Host
 //
-//	cfg := settlement.DefaultHostConfig()
+//	cfg := replication.DefaultHostConfig()
 //	cfg.NodeID, cfg.Dir, cfg.RaftAddr = "node-1", "/var/lib/civicard", "10.0.0.1:7100"
 //	cfg.Registerer = registry
-//	h, err := settlement.OpenHost(ctx, cfg)
+//	h, err := replication.OpenHost(ctx, cfg)
 //	...
-//	voters := []settlement.Peer{{"node-1", "10.0.0.1:7100"}, {"node-2", "10.0.0.2:7100"}, {"node-3", "10.0.0.3:7100"}}
-//	err = h.Join(ctx, settlement.GroupSpec{Name: settlement.ShardGroup(0), Voters: voters})
+//	voters := []replication.Peer{{"node-1", "10.0.0.1:7100"}, {"node-2", "10.0.0.2:7100"}, {"node-3", "10.0.0.3:7100"}}
+//	err = h.Join(ctx, replication.GroupSpec{Name: replication.ShardGroup(0), Voters: voters})
 //	...
-//	group := settlement.ShardGroup(settlement.ShardOf(cardID, shards))
+//	group := replication.ShardGroup(replication.ShardOf(cardID, shards))
 //	res, err := h.Propose(ctx, group, cmd)           // from any node
 //	card, found, err := h.Card(ctx, group, cardID)   // linearizable, from any node
 //	...
@@ -133,7 +137,7 @@ package replication
 // replica if it leads; otherwise they go, one hop, to the leader this
 // node's replica knows (or, for a group it does not replicate, one of the
 // peers given to Route, which redirects). The protocol is length-prefixed
-// protobuf (messages/settlement/v1), pipelined over a few connections per
+// protobuf (messages/replication/v1), pipelined over a few connections per
 // peer: a writer goroutine writes every queued request and flushes once, a
 // reader hands each response to its caller by id; the receiver serves each
 // request in its own goroutine and batches its answers the same way. The
@@ -152,8 +156,9 @@ package replication
 //
 // Reads: Query (Card, Transactions, Institution, Terminal, and the
 // settlement reads of query_settle.go: cycle totals, statements, batches,
-// account totals) runs at the leader after raft.VerifyLeader, on a ledger that has applied a barrier of
-// the leader's term, so it sees every acknowledged proposal. Read does the
+// account totals) runs at the leader after raft.VerifyLeader, on a ledger
+// that has applied a barrier of the leader's term, so it sees every
+// acknowledged proposal. Read does the
 // same with a callback at a local leader; ReadLocal reads this replica as
 // it is (on a follower, milliseconds behind).
 //
@@ -185,3 +190,4 @@ package replication
 // to the leader's user). civicard_settlement_attempts_total{group, outcome}
 // counts every attempt of a Host call, local_ outcomes at this node's
 // leader and the others forwarded.
+package replication

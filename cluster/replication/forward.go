@@ -20,7 +20,7 @@ import (
 // Forwarding: a host that does not lead a group sends the request to the
 // host that does, over a few long-lived connections per peer opened with the
 // "forward" preamble (mux.go). Frames are a 4-byte big-endian length and a
-// protobuf message (messages/settlement/v1). Requests are pipelined: each
+// protobuf message (messages/replication/v1). Requests are pipelined: each
 // connection has one writer goroutine that writes whatever requests are
 // queued and flushes once (so under load many requests share one write
 // system call) and one reader goroutine that hands each response, by id, to

@@ -1,12 +1,3 @@
-// Command civicard runs every role of civicard and talks to a running one:
-//
-//	civicard up                          the embedded single-node default
-//	civicard card show|transactions|topup|block ...   the operator API
-//	civicard tap --terminal T --card C   one tap as a terminal
-//	civicard admin verify                check the ledger of a stopped node
-//	civicard sim                         a day of the city, from the outside, with a report
-//
-// Run `civicard help` for the flags of each.
 package main
 
 import (

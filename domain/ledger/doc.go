@@ -1,5 +1,5 @@
 // Package ledger is the double-entry ledger of the city card: a pure,
-// deterministic state machine that a Raft FSM (package settlement) wraps.
+// deterministic state machine that a Raft FSM (cluster/replication) wraps.
 // Commands go in, results come out; there is no clock, no randomness, no
 // goroutine and no I/O other than writing and reading a snapshot, and no map
 // iteration order reaches any output. Every replica that applies the same
@@ -63,7 +63,7 @@
 //
 // # Priced taps and the card's tariff state
 //
-// A tap priced by the fare engine (package tariff, which the ledger does
+// A tap priced by the fare engine (domain/tariff, which the ledger does
 // not import) is one Charge with postings: the card pays an institution
 // (> 0), an institution refunds the card (< 0), a use is recorded (0). With
 // them comes the card's new tariff state (TariffState: concessions,
@@ -103,7 +103,7 @@
 // records each cycle's SettlementBatch (payout.go). Their command ids are
 // fixed by the cycle and institution (CycleCloseID, PayoutID ...), so the
 // idempotency set makes each happen once, whoever sends it and however
-// often (package coordinator).
+// often (domain/settlement/cycle).
 //
 // A command handler decides a transfer on business grounds (blocked card,
 // insufficient funds, balance maximum); the transfer is then checked again

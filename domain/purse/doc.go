@@ -7,9 +7,9 @@
 // e-money rules the card issuer lives under (ŚKUP's defaults are the
 // package's), they apply to top-ups as much as to taps, and they decline an
 // operation for a reason the holder must be told ("over the PLN 50 a payment
-// may take without a PIN"). The fare engine (package tariff) calls
-// CheckCharge for every tap it prices; the ledger or the card grain calls
-// CheckTopUp before a top-up. Neither owns the other's rules.
+// may take without a PIN"). The fare engine (domain/tariff) calls
+// CheckCharge for every tap it prices, and CheckTopUp when the card grain
+// asks it about a top-up (Engine.TopUp). Neither owns the other's rules.
 //
 // Everything is a value: Limits (configuration, checked once by Validate),
 // Counters (what a card has spent this month and loaded this year; kept with

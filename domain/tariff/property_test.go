@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"civicard/domain/tariff"
-	"civicard/sim/demo"
 )
 
 type fixture struct {
@@ -17,7 +16,7 @@ type fixture struct {
 
 func newFixture(t testing.TB) fixture {
 	t.Helper()
-	region, lists := demo.Tariff()
+	region, lists := loadCity(t)
 	engine, err := tariff.NewEngine(region)
 	if err != nil {
 		t.Fatal(err)

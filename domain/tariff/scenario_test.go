@@ -11,7 +11,6 @@ import (
 	"civicard/domain/money"
 	"civicard/domain/tariff"
 	"civicard/domain/tariff/tapline"
-	"civicard/sim/demo"
 
 	"github.com/cockroachdb/datadriven"
 )
@@ -19,11 +18,11 @@ import (
 // scenariosMin is how many scenarios testdata/ must hold (issue 4).
 const scenariosMin = 60
 
-// TestScenarios runs the fare scenarios in testdata/*.txt against the demo
-// city's tariff (demo.Tariff). Each file opens with a comment saying what it
-// tests; each `run` block is one scenario, starting from a fresh card.
-// `go test ./tariff/ -run Scenarios -rewrite` refreshes the expectations
-// (review the diff).
+// TestScenarios runs the fare scenarios in testdata/*.txt against the
+// region and price lists of testdata/city.json (cityPath). Each file opens
+// with a comment saying what it tests; each `run` block is one scenario,
+// starting from a fresh card. `go test ./domain/tariff/ -run Scenarios
+// -rewrite` refreshes the expectations (review the diff).
 //
 // Lines of a run:
 //
@@ -39,7 +38,7 @@ const scenariosMin = 60
 // check-in tap. Every accepted answer also checks the engine's own promises:
 // the amount is the sum of the entries, and the state stays in its bounds.
 func TestScenarios(t *testing.T) {
-	region, lists := demo.Tariff()
+	region, lists := loadCity(t)
 	engine, err := tariff.NewEngine(region)
 	if err != nil {
 		t.Fatal(err)

@@ -4,9 +4,9 @@
 //
 // It exists so that every part of civicard can be run, measured and shown
 // against a city of the size of ŚKUP (about 120 institutions, 2 500
-// terminals, 150 000 cards) without real personal data: the simulator drives
-// load against it, the portal shows it, and an operator loads it into an
-// empty ledger with one command.
+// terminals, 150 000 cards) without real personal data: `civicard up` and a
+// new cluster load it into an empty ledger, and the simulator and the
+// benchmarks drive load against it.
 //
 // Use:
 //

@@ -1,7 +1,3 @@
-// Package procnode runs `civicard up` as a real operating-system process for
-// end-to-end tests and benchmarks: it builds the binary once, starts it on a
-// free loopback port and its own data directory, waits until it takes taps,
-// and can stop it gracefully, kill -9 it and start it again on the same data.
 package procnode
 
 import (

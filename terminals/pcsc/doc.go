@@ -1,6 +1,6 @@
 // Package pcsc connects the card application (package cardapp) to real
 // readers through PC/SC (pcscd, via github.com/ebfe/scard). It needs cgo and
-// libpcsclite, so everything but this file builds only with the "pcsc"
+// libpcsclite, so everything but this doc.go builds only with the "pcsc"
 // build tag:
 //
 //	go test -tags pcsc ./terminals/...   (scripts/pcscd.sh starts a private pcscd with vpcd readers)

@@ -2,9 +2,9 @@
 // cycle: the operator's fee on every transaction, the netting of every
 // shard's closed totals into one settlement batch, and the sums a statement
 // shows. It is pure and deterministic: no clock, no I/O, no map order in
-// any output; the ledger (which closes cycles) and the settlement
-// coordinator (which records batches) both call it, so the fee a statement
-// line shows is, to the grosz, the fee the batch took.
+// any output; the ledger (which closes cycles) and the settlement cycle
+// (package cycle, which records batches) both call it, so the fee a
+// statement line shows is, to the grosz, the fee the batch took.
 //
 // # Money of a cycle
 //

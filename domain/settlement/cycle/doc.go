@@ -1,4 +1,4 @@
-// Package coordinator runs a clearing cycle to its paid settlement batch
+// Package cycle runs a clearing cycle to its paid settlement batch
 // over the ledger's Raft groups: close the cycle in every shard, read each
 // shard's closed totals, net them into a batch (package clearing), record
 // the batch in the registry, post each institution's payout in every
@@ -13,8 +13,10 @@
 // policy, the batch's numbers) is read back from the ledger before the next
 // step uses it, so a re-run follows the first run's decisions, not its own.
 //
-// It does no I/O itself: Ledgers is the cluster's settlement host in
-// production and plain ledger states in tests.
+// It does no I/O itself and reads no clock: Ledgers is the cluster's
+// replication host in production (cluster/settle.go) and plain ledger
+// states in tests, and Config.Now, the clock that stamps the close and the
+// batch, is the caller's.
 //
 // # Which cycle
 //

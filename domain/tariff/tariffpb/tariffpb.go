@@ -1,8 +1,3 @@
-// Package tariffpb converts the fare engine's card state (tariff.CardState)
-// to and from the ledger's record of it (ledgerv1.TariffState). It is the
-// one place that knows both: the ledger stores the state without importing
-// the engine, and the engine prices without knowing protobuf. The two are
-// field for field the same, so a state survives the round trip unchanged.
 package tariffpb
 
 import (

@@ -4,8 +4,8 @@
 // 	protoc        (unknown)
 // source: replication/v1/replication.proto
 
-// The forwarding protocol between the settlement hosts of a cluster
-// (package settlement). A host that does not lead a Raft group hands a
+// The forwarding protocol between the replication hosts of a cluster
+// (cluster/replication). A host that does not lead a Raft group hands a
 // proposal, a read or a membership change to the host that does, over the
 // same TCP listener that carries Raft's own traffic.
 //
