@@ -1,6 +1,6 @@
 //go:build pcsc
 
-package main
+package e2e
 
 import (
 	"context"
@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"civicard/terminals/cardapp"
+	"civicard/terminals/pcsc"
 	"civicard/terminals/station"
 	"civicard/terminals/vpcd"
 )
@@ -49,11 +50,7 @@ func TestTerminalMeasure(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	readers, closeReaders, err := openReaders(names)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer closeReaders()
+	readers, watcher := openReaders(t, names)
 
 	// One funded card per reader, topped up so that it pays every tap.
 	cards := make([]string, len(slots))
@@ -69,14 +66,14 @@ func TestTerminalMeasure(t *testing.T) {
 	ctx := context.Background()
 	for _, r := range readers {
 		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		if err := r.Wait(wctx, true); err != nil {
+		if err := watcher.Wait(wctx, r.Name(), true); err != nil {
 			t.Fatal(err)
 		}
 		cancel()
 	}
 
 	// tap runs one transaction on r and returns the outcome.
-	tap := func(r station.Reader) station.Outcome {
+	tap := func(r *pcsc.Reader) station.Outcome {
 		presented := time.Now()
 		conn, err := r.Connect()
 		if err != nil {
@@ -147,4 +144,25 @@ func TestTerminalMeasure(t *testing.T) {
 		t.Fatalf("%d taps still queued after a minute", n)
 	}
 	t.Logf("uploaded 200 offline taps in %v", time.Since(start))
+}
+
+// openReaders opens a PC/SC context on each reader, as `civicard terminal`
+// does, and one more to watch them; all are released when the test ends.
+func openReaders(t *testing.T, names []string) ([]*pcsc.Reader, *pcsc.Watcher) {
+	t.Helper()
+	var readers []*pcsc.Reader
+	for _, name := range names {
+		r, err := pcsc.OpenReader(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = r.Close() })
+		readers = append(readers, r)
+	}
+	watcher, err := pcsc.NewWatcher()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = watcher.Close() })
+	return readers, watcher
 }

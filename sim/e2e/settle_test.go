@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"context"
@@ -368,6 +368,10 @@ func runCLI(t *testing.T, args ...string) string {
 	}
 	return string(out)
 }
+
+// settleCallTimeout is how long `civicard admin settle` waits for a close:
+// the test's own calls wait as long.
+const settleCallTimeout = 3 * time.Minute
 
 // newHTTPClient waits as long as a close may take.
 func newHTTPClient() *http.Client { return &http.Client{Timeout: settleCallTimeout} }

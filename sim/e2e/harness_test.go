@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"context"
@@ -28,6 +28,11 @@ import (
 const testCards = 3000
 
 var civicardBin string
+
+// exitRestart is the exit status of a node the cluster no longer takes back
+// (paused, or cut off from most of the cluster, for too long), as
+// `civicard help` documents it for supervisors.
+const exitRestart = 3
 
 func TestMain(m *testing.M) {
 	os.Exit(runTests(m))

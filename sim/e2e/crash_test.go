@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"context"
@@ -23,6 +23,15 @@ type ackedOp struct {
 	transactionID string
 	tap           *tapKey
 	answer        *civicardv1.TapResponse
+}
+
+// verifyReport is the part of what `civicard admin verify` prints (JSON)
+// that the crash test reads.
+type verifyReport struct {
+	FundingMinor     int64  `json:"funding_minor"`
+	CardsMinor       int64  `json:"cards_minor"`
+	ReceivablesMinor int64  `json:"receivables_minor"`
+	Invariants       string `json:"invariants"`
 }
 
 type tapKey struct {

@@ -1,6 +1,6 @@
 //go:build pcsc
 
-package main
+package e2e
 
 import (
 	"bufio"
