@@ -5,6 +5,7 @@ package e2e
 import (
 	"context"
 	"crypto/rand"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -137,12 +138,13 @@ func TestTerminalMeasure(t *testing.T) {
 	}
 	c.start(t)
 	start := time.Now()
-	for st.QueueLen() > 0 && time.Since(start) < time.Minute {
+	waitFor(t, time.Minute, "the offline queue to be uploaded", func() error {
 		st.Sync(ctx)
-	}
-	if n := st.QueueLen(); n != 0 {
-		t.Fatalf("%d taps still queued after a minute", n)
-	}
+		if n := st.QueueLen(); n > 0 {
+			return fmt.Errorf("%d taps still queued", n)
+		}
+		return nil
+	})
 	t.Logf("uploaded 200 offline taps in %v", time.Since(start))
 }
 

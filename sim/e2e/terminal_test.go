@@ -367,17 +367,11 @@ func TestTerminalSurvivesPcscdRestart(t *testing.T) {
 	// it listens, and the terminal must see it without being restarted.
 	from := term.mark()
 	var in *vpcd.Inserted
-	for attempt := 0; ; attempt++ {
+	waitFor(t, 10*time.Second, "the restarted pcscd's reader to listen", func() error {
 		var err error
 		in, err = vpcd.Insert(context.Background(), vpcd.Config{Addr: slots[0].Addr, Card: virtualCard(t, cardID, true), ATR: cardapp.ATR})
-		if err == nil {
-			break
-		}
-		if attempt == 100 {
-			t.Fatalf("the restarted pcscd's reader never listened: %v", err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return err
+	})
 	line := term.waitLine(t, from, fmt.Sprintf("reader=%q", slots[0].Name), "GREEN", "card="+cardID)
 	t.Logf("after restart (%v): %s", time.Since(restarted).Round(time.Millisecond), line)
 	removeCard(t, slots[0], in)
