@@ -35,7 +35,7 @@ func vpcdSlots(t *testing.T) []vpcd.Slot {
 	t.Helper()
 	env := os.Getenv(vpcd.ReadersEnv)
 	if env == "" {
-		t.Skip("no vpcd readers: run under scripts/pcscd.sh (make pcsc)")
+		unavailable(t, "no vpcd readers: run under scripts/pcscd.sh (make pcsc)")
 	}
 	slots, err := vpcd.ParseSlots(env)
 	if err != nil {
@@ -285,7 +285,7 @@ func removeCard(t *testing.T, s vpcd.Slot, in *vpcd.Inserted) {
 func TestTerminalRealStack(t *testing.T) {
 	slots := vpcdSlots(t)
 	if len(slots) < 2 {
-		t.Skip("needs two readers")
+		unavailable(t, "needs two readers, has %d", len(slots))
 	}
 	c := startCity(t)
 	setup := newTerminal(t, c, 0, []string{slots[0].Name, slots[1].Name}, nil)
@@ -350,7 +350,7 @@ func TestTerminalSurvivesPcscdRestart(t *testing.T) {
 	slots := vpcdSlots(t)
 	restart := os.Getenv("CIVICARD_PCSCD_RESTART")
 	if restart == "" {
-		t.Skip("pcscd cannot be restarted: run under scripts/pcscd.sh (make pcsc)")
+		unavailable(t, "pcscd cannot be restarted: run under scripts/pcscd.sh (make pcsc)")
 	}
 	c := startCity(t)
 	term := newTerminal(t, c, 0, []string{slots[0].Name}, nil).start(t)
