@@ -167,6 +167,8 @@ func TestCrashLosesNothingAcknowledged(t *testing.T) {
 		}
 	}
 
+	checkDeclines(t, acked)
+
 	// Resending every acknowledged tap returns its first answer and moves
 	// nothing.
 	for _, op := range acked {

@@ -306,11 +306,13 @@ func (l *clusterLoad) finish() {
 // every acknowledged operation exactly once, nothing twice, every card's
 // balance its newest transaction's and, to the grosz, its first balance
 // plus the acknowledged top-ups less the acknowledged charges, and every
-// acknowledged tap answered again, replayed, with its first answer. It
-// resolves first, so that no operation's outcome is unknown.
+// acknowledged tap answered again, replayed, with its first answer; and
+// the taps' answers (checkDeclines). It resolves first, so that no
+// operation's outcome is unknown.
 func (l *clusterLoad) verify(t *testing.T, g int) {
 	t.Helper()
 	l.resolve(t)
+	checkDeclines(t, l.acked)
 	seen := map[string]int{}
 	api := l.c.cards(g)
 	want := maps.Clone(l.first)
@@ -440,4 +442,42 @@ func (c *testCluster) checkReplicas(t *testing.T, alive []bool, l *clusterLoad) 
 		t.Errorf("institutions are owed %d, cards paid %d", receivables, charged)
 	}
 	t.Logf("%d groups, every replica identical; money: funding %d, receivables %d", len(replicas), funding, receivables)
+}
+
+// declinesShown bounds the wrongly declined taps checkDeclines names.
+const declinesShown = 5
+
+// checkDeclines checks the answers of acknowledged taps on funded cards
+// (an acknowledged decline is not a success): some taps are accepted, and
+// a tap is declined only for want of money, with a balance below the fare
+// its terminal charges (the most it charged any card).
+func checkDeclines(t *testing.T, ops []ackedOp) {
+	t.Helper()
+	fare := map[int]int64{}
+	accepted := 0
+	for _, op := range ops {
+		if op.tap != nil && op.answer.GetResult() == civicardv1.TapResult_TAP_RESULT_ACCEPTED {
+			accepted++
+			fare[op.tap.terminal] = max(fare[op.tap.terminal], op.answer.GetCharged().GetMinorUnits())
+		}
+	}
+	if accepted == 0 {
+		t.Errorf("no tap accepted of %d operations acknowledged", len(ops))
+	}
+	var wrong []string
+	for _, op := range ops {
+		if op.tap == nil || op.answer.GetResult() != civicardv1.TapResult_TAP_RESULT_DECLINED {
+			continue
+		}
+		balance := op.answer.GetBalance().GetMinorUnits()
+		switch reason := op.answer.GetDeclineReason(); {
+		case reason != civicardv1.DeclineReason_DECLINE_REASON_INSUFFICIENT_FUNDS:
+			wrong = append(wrong, fmt.Sprintf("%s declined %v (%s)", op.transactionID, reason, op.answer.GetDeclineDetail()))
+		case fare[op.tap.terminal] > 0 && balance >= fare[op.tap.terminal]:
+			wrong = append(wrong, fmt.Sprintf("%s declined for want of money with a balance of %d, the fare is at most %d", op.transactionID, balance, fare[op.tap.terminal]))
+		}
+	}
+	if len(wrong) > 0 {
+		t.Errorf("%d taps of funded cards declined wrongly (%d accepted), among them:\n%s", len(wrong), accepted, strings.Join(wrong[:min(len(wrong), declinesShown)], "\n"))
+	}
 }

@@ -164,26 +164,6 @@ func TestClusterScaling(t *testing.T) {
 	if l.lost > 0 || l.refused > 0 {
 		t.Errorf("%d operations lost and %d refused while scaling, want none; refusals: %q", l.lost, l.refused, l.refusals)
 	}
-	for reason, n := range l.declined {
-		// A card that ran out of money is the only decline a tap may get.
-		if reason != civicardv1.DeclineReason_DECLINE_REASON_INSUFFICIENT_FUNDS {
-			t.Errorf("%d taps declined with %v while scaling", n, reason)
-		}
-	}
-	// And it ran out indeed: the balance it was declined with is less than
-	// the fare that terminal charges (the largest it charged any card).
-	fare := map[int]int64{}
-	for _, op := range l.acked {
-		if op.tap != nil && op.answer.GetResult() == civicardv1.TapResult_TAP_RESULT_ACCEPTED {
-			fare[op.tap.terminal] = max(fare[op.tap.terminal], op.answer.GetCharged().GetMinorUnits())
-		}
-	}
-	for _, op := range l.acked {
-		if op.tap != nil && op.answer.GetResult() == civicardv1.TapResult_TAP_RESULT_DECLINED &&
-			fare[op.tap.terminal] > 0 && op.answer.GetBalance().GetMinorUnits() >= fare[op.tap.terminal] {
-			t.Errorf("%s declined for want of money with a balance of %d, the fare is at most %d", op.transactionID, op.answer.GetBalance().GetMinorUnits(), fare[op.tap.terminal])
-		}
-	}
 }
 
 // waitPlacement waits until done says yes about every running node's
