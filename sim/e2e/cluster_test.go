@@ -66,7 +66,7 @@ func TestClusterFaults(t *testing.T) {
 			// Declared dead while paused, it must not linger as a member
 			// nobody routes to: it stops, and its supervisor (here, the
 			// test) starts it again.
-			waitExit(t, c.nodes[victim], 15*time.Second, fmt.Sprintf("n%d, woken from a 10 s pause,", victim+1))
+			waitExit(t, c.nodes[victim], 15*time.Second, fmt.Sprintf("n%d (woken from a 10 s pause, declared dead meanwhile)", victim+1))
 			c.expectRestartRequired(t, victim)
 			c.restart(t, victim)
 			return faultOutcome{at: []time.Time{at}, alive: c.aliveWithout(-1)}

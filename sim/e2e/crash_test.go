@@ -167,7 +167,7 @@ func TestCrashLosesNothingAcknowledged(t *testing.T) {
 		}
 	}
 
-	checkDeclines(t, acked)
+	checkDeclines(t, acked, c.data)
 
 	// Resending every acknowledged tap returns its first answer and moves
 	// nothing.

@@ -33,6 +33,7 @@ import (
 // every kind of card, small enough to start in a second or two.
 const testCards = 3000
 
+// civicardBin is the binary TestMain built, set before any test runs.
 var civicardBin string
 
 // exitRestart is the exit status of a node the cluster no longer takes back
@@ -114,7 +115,7 @@ func waitExit(t *testing.T, node *procnode.Node, timeout time.Duration, what str
 	select {
 	case <-node.Exited():
 	case <-time.After(timeout):
-		t.Fatalf("%s still runs %v later", what, timeout)
+		t.Fatalf("waited %v for %s to exit", timeout, what)
 	}
 }
 

@@ -14,19 +14,28 @@ import (
 
 	"connectrpc.com/connect"
 
+	"civicard/domain/purse"
 	civicardv1 "civicard/messages/civicard/v1"
 	"civicard/messages/civicard/v1/civicardv1connect"
+	"civicard/sim/demo"
 	"civicard/terminals"
 )
 
-// ackedOp is an operation the server acknowledged before the crash.
+// The loads of the crash and cluster tests: many clients tapping and
+// topping up through every gateway, the record of what was acknowledged,
+// and the checks of the ledger against it.
+
+// ackedOp is an operation the system acknowledged (a tap's answer may be a
+// decline).
 type ackedOp struct {
 	cardID        string
 	transactionID string
-	tap           *tapKey
+	tap           *tapKey // nil for a top-up
 	answer        *civicardv1.TapResponse
 }
 
+// tapKey is a tap's terminal (an index in the demo city's terminals) and
+// sequence number.
 type tapKey struct {
 	terminal int
 	sequence uint64
@@ -312,7 +321,7 @@ func (l *clusterLoad) finish() {
 func (l *clusterLoad) verify(t *testing.T, g int) {
 	t.Helper()
 	l.resolve(t)
-	checkDeclines(t, l.acked)
+	checkDeclines(t, l.acked, l.c.data)
 	seen := map[string]int{}
 	api := l.c.cards(g)
 	want := maps.Clone(l.first)
@@ -447,18 +456,28 @@ func (c *testCluster) checkReplicas(t *testing.T, alive []bool, l *clusterLoad) 
 // declinesShown bounds the wrongly declined taps checkDeclines names.
 const declinesShown = 5
 
-// checkDeclines checks the answers of acknowledged taps on funded cards
-// (an acknowledged decline is not a success): some taps are accepted, and
-// a tap is declined only for want of money, with a balance below the fare
-// its terminal charges (the most it charged any card).
-func checkDeclines(t *testing.T, ops []ackedOp) {
+// checkDeclines checks the answers of acknowledged taps on funded cards of
+// the demo city (an acknowledged decline is not a success): some taps are
+// accepted, and a tap is declined only for want of money, with a balance
+// below the fare its terminal charges (the most it charged any card), or,
+// on a bearer card, for its monthly limit, once the card has spent nearly
+// that much.
+func checkDeclines(t *testing.T, ops []ackedOp, city *demo.Dataset) {
 	t.Helper()
+	bearer := map[string]bool{}
+	for _, card := range city.Cards {
+		bearer[card.CardID] = card.Kind == civicardv1.CardKind_CARD_KIND_BEARER
+	}
+	monthMax := purse.DefaultLimits().BearerMonthMaxMinor
 	fare := map[int]int64{}
+	spent := map[string]int64{} // by card
 	accepted := 0
 	for _, op := range ops {
 		if op.tap != nil && op.answer.GetResult() == civicardv1.TapResult_TAP_RESULT_ACCEPTED {
 			accepted++
-			fare[op.tap.terminal] = max(fare[op.tap.terminal], op.answer.GetCharged().GetMinorUnits())
+			charged := op.answer.GetCharged().GetMinorUnits()
+			fare[op.tap.terminal] = max(fare[op.tap.terminal], charged)
+			spent[op.cardID] += charged
 		}
 	}
 	if accepted == 0 {
@@ -469,12 +488,20 @@ func checkDeclines(t *testing.T, ops []ackedOp) {
 		if op.tap == nil || op.answer.GetResult() != civicardv1.TapResult_TAP_RESULT_DECLINED {
 			continue
 		}
-		balance := op.answer.GetBalance().GetMinorUnits()
+		balance, fare := op.answer.GetBalance().GetMinorUnits(), fare[op.tap.terminal]
 		switch reason := op.answer.GetDeclineReason(); {
-		case reason != civicardv1.DeclineReason_DECLINE_REASON_INSUFFICIENT_FUNDS:
+		case reason == civicardv1.DeclineReason_DECLINE_REASON_INSUFFICIENT_FUNDS:
+			if fare > 0 && balance >= fare {
+				wrong = append(wrong, fmt.Sprintf("%s declined for want of money with a balance of %d, the fare is at most %d", op.transactionID, balance, fare))
+			}
+		case reason == civicardv1.DeclineReason_DECLINE_REASON_LIMIT_BEARER_MONTH:
+			// The card spent at most spent before this tap, which cost at
+			// most fare: together over the limit, or the decline is wrong.
+			if !bearer[op.cardID] || fare > 0 && spent[op.cardID]+fare <= monthMax {
+				wrong = append(wrong, fmt.Sprintf("%s declined for the bearer monthly limit (bearer card %v) after %d spent in all, the fare is at most %d", op.transactionID, bearer[op.cardID], spent[op.cardID], fare))
+			}
+		default:
 			wrong = append(wrong, fmt.Sprintf("%s declined %v (%s)", op.transactionID, reason, op.answer.GetDeclineDetail()))
-		case fare[op.tap.terminal] > 0 && balance >= fare[op.tap.terminal]:
-			wrong = append(wrong, fmt.Sprintf("%s declined for want of money with a balance of %d, the fare is at most %d", op.transactionID, balance, fare[op.tap.terminal]))
 		}
 	}
 	if len(wrong) > 0 {

@@ -54,7 +54,7 @@ func partition(lab *netLab, leader bool, name string) clusterFault {
 		l.waitAcked(t, 300) // the majority carries on
 		// Until it stops, it tells a load balancer not to send it anything.
 		unready := c.waitUnready(t, victim, "sees 1 of the cluster's 3 nodes", cutOffMax-time.Since(at))
-		waitExit(t, c.nodes[victim], cutOffMax-time.Since(at), fmt.Sprintf("n%d, cut off %v ago,", victim+1, time.Since(at).Round(time.Second)))
+		waitExit(t, c.nodes[victim], cutOffMax-time.Since(at), fmt.Sprintf("n%d (cut off from the others)", victim+1))
 		stopped := time.Since(at)
 		c.expectRestartRequired(t, victim)
 		p.finish()
@@ -212,7 +212,7 @@ func TestDuplicateActivationsChargeOnce(t *testing.T) {
 	ackedDual := l.ackedCount() - ackedBefore
 	dualFor := time.Since(dual)
 	lab.heal(t, lone, actorNet)
-	waitExit(t, c.nodes[lone], cutOffMax+quorumTimeout, fmt.Sprintf("n%d, cut off for longer than its quorum timeout,", lone+1))
+	waitExit(t, c.nodes[lone], cutOffMax+quorumTimeout, fmt.Sprintf("n%d (cut off for longer than its quorum timeout)", lone+1))
 	c.expectRestartRequired(t, lone)
 	c.restart(t, lone)
 	l.waitAcked(t, 100)

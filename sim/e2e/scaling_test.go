@@ -85,7 +85,7 @@ func TestClusterScaling(t *testing.T) {
 		}
 		return nil
 	})
-	waitExit(t, c.nodes[victim], 30*time.Second, name+", removed,")
+	waitExit(t, c.nodes[victim], 30*time.Second, name+" (removed)")
 	var rest []int
 	for i := range c.nodes {
 		if i != victim {
