@@ -5,11 +5,11 @@
 GO      ?= go
 BIN     := bin/civicard
 # Every package runs under the race detector except the end-to-end tests in
-# cmd/, which start `civicard up` as separate processes: the actor library
-# races inside its own process (see the cluster notes), so the cluster is
-# tested across processes instead.
-E2E_PKGS  := ./cmd/...
-RACE_PKGS  = $(shell $(GO) list ./... | grep -v '^civicard/cmd/')
+# sim/e2e, which start `civicard up` and `civicard node` as separate
+# processes: the actor library races inside its own process (see the cluster
+# notes), so the cluster is tested across processes instead.
+E2E_PKGS  := ./sim/e2e/
+RACE_PKGS  = $(shell $(GO) list ./... | grep -v '^civicard/sim/e2e$$')
 
 export CGO_ENABLED ?= 1
 
@@ -56,9 +56,9 @@ build-providers:
 # missing, runs a private pcscd with 16 virtual readers for the tests with the
 # pcsc build tag (cgo, libpcsclite) and stops it when they end.
 pcsc:
-	scripts/pcscd.sh --readers 16 -- sh -c '$(GO) vet -tags pcsc ./terminals/... && \
+	scripts/pcscd.sh --readers 16 -- sh -c '$(GO) vet -tags pcsc ./terminals/... ./sim/e2e/ && \
 		$(GO) test -tags pcsc -race -count=1 -v ./terminals/pcsc/ && \
-		$(GO) test -tags pcsc -count=1 -v -run "^TestTerminal" ./cmd/civicard/'
+		$(GO) test -tags pcsc -count=1 -v -run "^TestTerminal" $(E2E_PKGS)'
 
 # Messages for every file, Connect handlers for the public API only, grain
 # dispatch for the grain services only.
@@ -90,7 +90,7 @@ bench: build
 # with nodes killed, paused and restarted and terminals offline, once per
 # seed; a broken invariant fails it.
 soak: build
-	$(GO) test -count=$${SOAK_RUNS:-5} -timeout 2h -v -run 'TestCrashLosesNothingAcknowledged|TestClusterFaults' ./cmd/civicard/ \
+	$(GO) test -count=$${SOAK_RUNS:-5} -timeout 2h -v -run 'TestCrashLosesNothingAcknowledged|TestClusterFaults' $(E2E_PKGS) \
 		| grep -E '^(=== RUN|--- |ok|FAIL|PASS)|_test.go:[0-9]+:'
 	for seed in $$(seq $${SOAK_RUNS:-5}); do \
 		$(BIN) sim --cluster 3 --chaos --seed $$seed --cards 3000 --riders 1500 --speed 1200 \

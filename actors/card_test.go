@@ -253,6 +253,95 @@ func TestAuthorizeDeclinesAndRefuses(t *testing.T) {
 	}
 }
 
+// The city office of the purse-limit tests, and two of its fees.
+const (
+	testOffice      = "KAT-OFF-01"
+	marriageFee     = "AKT-MALZENSTWA"
+	marriageMinor   = 8400
+	drivingFee      = "PRAWO-JAZDY"
+	drivingFeeMinor = 10050
+)
+
+// newOfficeLedger is newTestLedger with the city office registered and the
+// card (a bearer card) filled to its 200.00 PLN maximum.
+func newOfficeLedger(t *testing.T) *memLedger {
+	t.Helper()
+	l := newTestLedger(t)
+	for _, cmd := range []*ledgerv1.Command{
+		{Id: "office", Kind: &ledgerv1.Command_RegisterInstitution{RegisterInstitution: &ledgerv1.RegisterInstitution{Institution: &civicardv1.Institution{
+			InstitutionId: testOffice, Name: "Urząd Miasta Katowice", Kind: civicardv1.ServiceKind_SERVICE_KIND_CITY_OFFICE,
+			Services: []*civicardv1.Service{
+				{Code: marriageFee, Name: "Sporządzenie aktu małżeństwa", UnitPriceMinor: marriageMinor},
+				{Code: drivingFee, Name: "Wydanie prawa jazdy", UnitPriceMinor: drivingFeeMinor},
+			},
+		}}}},
+		{Id: "fill", Kind: &ledgerv1.Command_TopUp{TopUp: &ledgerv1.TopUp{CardId: testCard, AmountMinor: 19_000}}},
+	} {
+		if res := l.state.Apply(cmd); res.GetStatus() != ledgerv1.Status_STATUS_OK {
+			t.Fatalf("setup %s: %v", cmd.GetId(), res)
+		}
+	}
+	return l
+}
+
+// officeFee is the tap of a fee at the office's desk.
+func officeFee(sequence uint64, product string, pinVerified bool) *grainsv1.AuthorizeTap {
+	return &grainsv1.AuthorizeTap{
+		TransactionId:    fmt.Sprintf("tap/T-OFF/%d", sequence),
+		CardId:           testCard,
+		InstitutionId:    testOffice,
+		TerminalId:       "T-OFF",
+		TerminalSequence: sequence,
+		Product:          product,
+		TimeUnixMs:       1_700_000_000_000 + int64(sequence)*60_000,
+		PinVerified:      pinVerified,
+	}
+}
+
+// A payment above the e-purse's no-PIN limit (PLN 50) is declined unless
+// the terminal verified the holder's PIN, and then paid: the grain hands
+// the engine what the terminal said.
+func TestNoPINLimitNeedsAVerifiedPIN(t *testing.T) {
+	l := newOfficeLedger(t)
+	g := &cardGrain{deps: newTestDeps(t, l), id: testCard}
+
+	without, err := g.Authorize(officeFee(1, marriageFee, false), nil)
+	if err != nil || without.GetResult() != civicardv1.TapResult_TAP_RESULT_DECLINED ||
+		without.GetDeclineReason() != civicardv1.DeclineReason_DECLINE_REASON_LIMIT_TRANSACTION_NO_PIN || without.GetCharged().GetMinorUnits() != 0 {
+		t.Fatalf("84.00 PLN without a PIN = %v, %v; want declined LIMIT_TRANSACTION_NO_PIN with nothing charged", without, err)
+	}
+	if card, _ := l.Card(context.Background(), testCard); card.GetBalanceMinor() != 20_000 {
+		t.Fatalf("balance %d after the declined fee, want 20000 untouched", card.GetBalanceMinor())
+	}
+
+	with, err := g.Authorize(officeFee(2, marriageFee, true), nil)
+	if err != nil || with.GetResult() != civicardv1.TapResult_TAP_RESULT_ACCEPTED || with.GetCharged().GetMinorUnits() != marriageMinor {
+		t.Fatalf("84.00 PLN with the PIN verified = %v, %v; want accepted and charged %d", with, err, marriageMinor)
+	}
+	if card, _ := l.Card(context.Background(), testCard); card.GetBalanceMinor() != 20_000-marriageMinor {
+		t.Fatalf("balance %d after the fee, want %d", card.GetBalanceMinor(), 20_000-marriageMinor)
+	}
+}
+
+// A bearer card may spend at most PLN 150 a calendar month: the grain tells
+// the engine the card is a bearer card. 100.50 fits, 84.00 more does not.
+func TestBearerCardMonthlyLimit(t *testing.T) {
+	l := newOfficeLedger(t)
+	g := &cardGrain{deps: newTestDeps(t, l), id: testCard}
+	first, err := g.Authorize(officeFee(1, drivingFee, true), nil)
+	if err != nil || first.GetResult() != civicardv1.TapResult_TAP_RESULT_ACCEPTED {
+		t.Fatalf("100.50 PLN with the PIN = %v, %v; want accepted", first, err)
+	}
+	second, err := g.Authorize(officeFee(2, marriageFee, true), nil)
+	if err != nil || second.GetResult() != civicardv1.TapResult_TAP_RESULT_DECLINED ||
+		second.GetDeclineReason() != civicardv1.DeclineReason_DECLINE_REASON_LIMIT_BEARER_MONTH {
+		t.Fatalf("84.00 PLN more in the month = %v, %v; want declined LIMIT_BEARER_MONTH", second, err)
+	}
+	if card, _ := l.Card(context.Background(), testCard); card.GetBalanceMinor() != 20_000-drivingFeeMinor {
+		t.Fatalf("balance %d, want %d (the first fee only)", card.GetBalanceMinor(), 20_000-drivingFeeMinor)
+	}
+}
+
 func TestUnknownCardIsNotFound(t *testing.T) {
 	g := &cardGrain{deps: newTestDeps(t, newTestLedger(t)), id: "320000000026"}
 	if _, err := g.Authorize(tapOf(1), nil); !grainsv1.IsNotFound(err) {

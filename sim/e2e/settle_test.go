@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"context"
@@ -68,6 +68,10 @@ func readStatement(t *testing.T, text string) (rows []statementRow, total statem
 	return rows, total, payableMinor
 }
 
+// settleFundMinor is what TestSettleEndToEnd adds to each card it taps
+// with: more than any ticket of the institutions it taps at.
+const settleFundMinor = 5000
+
 var endToEndID = regexp.MustCompile(`<EndToEndId>([^<]+)</EndToEndId>`)
 
 // TestSettleEndToEnd drives `civicard up` through a cycle: taps online and
@@ -93,21 +97,29 @@ func TestSettleEndToEnd(t *testing.T) {
 	taps := map[string]int{}
 	offlineAt := time.Now().Add(-3 * time.Hour).UTC()
 	var offlineID string
+	// fund tops card k up by settleFundMinor, so that it pays any tap of
+	// these terminals: every one must be accepted.
+	fund := func(k int) string {
+		card := c.fundedCard(t, k, 1000)
+		c.topUp(t, card, settleFundMinor, "settle-fund-"+card)
+		return card
+	}
 	for i := range 3 {
 		client, terminalID := c.terminal(i)
 		inst := c.data.Terminals[i].Terminal.GetInstitutionId()
 		for seq := uint64(1); seq <= 8; seq++ {
-			res, err := client.Tap(context.Background(), seq, c.fundedCard(t, i*8+int(seq), 1000), terminals.Purchase{}, time.Now())
+			res, err := client.Tap(context.Background(), seq, fund(i*8+int(seq)), terminals.Purchase{}, time.Now())
 			if err != nil {
 				t.Fatal(err)
 			}
-			if res.GetResult() == civicardv1.TapResult_TAP_RESULT_ACCEPTED {
-				charged[inst] += res.GetCharged().GetMinorUnits()
-				taps[inst]++
+			if res.GetResult() != civicardv1.TapResult_TAP_RESULT_ACCEPTED {
+				t.Fatalf("tap %d at %s on a funded card: %v, want accepted", seq, terminalID, res)
 			}
+			charged[inst] += res.GetCharged().GetMinorUnits()
+			taps[inst]++
 		}
 		if i == 0 { // a tap the terminal took offline hours ago, uploaded now
-			req := client.Build(100, c.fundedCard(t, 30, 1000), terminals.Purchase{}, offlineAt)
+			req := client.Build(100, fund(30), terminals.Purchase{}, offlineAt)
 			res, err := client.UploadOfflineTaps(context.Background(), []*civicardv1.TapRequest{req})
 			if err != nil || res[0].GetResult() != civicardv1.TapResult_TAP_RESULT_ACCEPTED {
 				t.Fatalf("offline upload: %v %v", res, err)
@@ -167,7 +179,7 @@ func TestSettleEndToEnd(t *testing.T) {
 	if out := cli("admin", "reconcile"); !strings.Contains(out, "reconciled: the books balance") {
 		t.Fatalf("admin reconcile:\n%s", out)
 	}
-	if m := c.scrape(t); !strings.Contains(m, "\ncivicard_reconcile_ok 1\n") {
+	if m := c.metrics(t); !strings.Contains(m, "\ncivicard_reconcile_ok 1\n") {
 		t.Errorf("civicard_reconcile_ok is not 1")
 	}
 
@@ -238,6 +250,19 @@ func TestSettleClusterLeaderKilled(t *testing.T) {
 		}
 		tapped[inst] = res.GetResult() == civicardv1.TapResult_TAP_RESULT_ACCEPTED
 	}
+	// A declined tap (a fee over the no-PIN limit, a ticket dearer than
+	// the card's balance) is tried again at the institution's next
+	// terminal with the next card; still, most institutions must have
+	// taken one.
+	accepted := 0
+	for _, ok := range tapped {
+		if ok {
+			accepted++
+		}
+	}
+	if accepted < len(tapped)/2 {
+		t.Fatalf("taps accepted at %d of %d institutions, want most", accepted, len(tapped))
+	}
 	l := startClusterLoad(t, c, 8, 2, 200, 0)
 	l.waitAcked(t, 300)
 
@@ -262,7 +287,9 @@ func TestSettleClusterLeaderKilled(t *testing.T) {
 		_, err := settlementAPI(victim).CloseCycle(context.Background(), connect.NewRequest(&civicardv1.CloseCycleRequest{}))
 		closed <- err
 	}()
-	// Kill the coordinator as soon as the batch is recorded.
+	// Kill the coordinator as soon as the batch is recorded: it looks
+	// again at once (no pause), so that the kill lands before the batch is
+	// paid.
 	deadline := time.Now().Add(60 * time.Second)
 	var atKill *civicardv1.SettlementBatch
 	for atKill == nil {
@@ -282,19 +309,20 @@ func TestSettleClusterLeaderKilled(t *testing.T) {
 	t.Logf("n%d (registry leader) killed with batch %d recorded, paid %v", victim+1, atKill.GetCycle(), atKill.GetPaid())
 
 	var paid *civicardv1.SettlementBatch
-	for paid == nil {
-		if time.Since(killedAt) > 60*time.Second {
-			t.Fatal("the batch was not paid within 60 s of the kill")
-		}
+	waitFor(t, 60*time.Second, "the batch to be paid after the kill", func() error {
 		res, err := settlementAPI(observer).ListBatches(context.Background(), connect.NewRequest(&civicardv1.ListBatchesRequest{}))
-		if err == nil && len(res.Msg.GetBatches()) > 0 && res.Msg.GetBatches()[0].GetPaid() {
-			if n := len(res.Msg.GetBatches()); n != 1 {
-				t.Fatalf("%d batches, want 1", n)
-			}
-			paid = res.Msg.GetBatches()[0]
+		switch {
+		case err != nil:
+			return err
+		case len(res.Msg.GetBatches()) == 0 || !res.Msg.GetBatches()[0].GetPaid():
+			return fmt.Errorf("batches %v", res.Msg.GetBatches())
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		if n := len(res.Msg.GetBatches()); n != 1 {
+			t.Fatalf("%d batches, want 1", n)
+		}
+		paid = res.Msg.GetBatches()[0]
+		return nil
+	})
 	t.Logf("batch %d paid %v after the kill: %d institutions", paid.GetCycle(), time.Since(killedAt).Round(time.Millisecond), len(paid.GetInstitutions()))
 	// A survivor, not the victim, ran the batch to paid.
 	finishedBy := 0
@@ -354,20 +382,9 @@ func TestSettleClusterLeaderKilled(t *testing.T) {
 	t.Logf("%d operations acknowledged while the cycle closed; reconcile:\n%s", len(l.acked), out)
 }
 
-// runCLI runs the civicard binary and returns its output; a non-zero exit
-// fails the test.
-func runCLI(t *testing.T, args ...string) string {
-	t.Helper()
-	out, err := exec.Command(civicardBin, args...).Output()
-	if err != nil {
-		var stderr []byte
-		if ee, ok := err.(*exec.ExitError); ok {
-			stderr = ee.Stderr
-		}
-		t.Fatalf("civicard %s: %v\n%s%s", strings.Join(args, " "), err, out, stderr)
-	}
-	return string(out)
-}
+// settleCallTimeout is how long `civicard admin settle` waits for a close:
+// the test's own calls wait as long.
+const settleCallTimeout = 3 * time.Minute
 
 // newHTTPClient waits as long as a close may take.
 func newHTTPClient() *http.Client { return &http.Client{Timeout: settleCallTimeout} }

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"bytes"
@@ -149,7 +149,7 @@ func TestWelcomeCommandsWork(t *testing.T) {
 	}
 
 	// What the commands did shows in the metrics.
-	metrics := c.scrape(t)
+	metrics := c.metrics(t)
 	for _, want := range []string{
 		`civicard_taps_total{result="accepted"} 1`,
 		`civicard_tap_duration_seconds_count 1`,
@@ -255,7 +255,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 	if n := len(c.transactions(t, cardID)); n != txnsBefore {
 		t.Fatalf("bad input left %d transactions, want %d", n, txnsBefore)
 	}
-	metrics := c.scrape(t)
+	metrics := c.metrics(t)
 	if !regexp.MustCompile(`civicard_api_calls_total\{code="invalid_argument",procedure="/civicard.v1.CardService/TopUp"\} [1-9]`).MatchString(metrics) {
 		t.Errorf("rejected top-ups not counted in /metrics")
 	}
@@ -291,20 +291,6 @@ func (c *city) post(t *testing.T, path, contentType, auth, body string) (string,
 		}
 	}
 	return answer.Code, res.StatusCode
-}
-
-func (c *city) scrape(t *testing.T) string {
-	t.Helper()
-	res, err := c.http.Get(c.node.BaseURL + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	raw, err := io.ReadAll(res.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(raw)
 }
 
 // unissuedCard returns a well-formed card number that the demo city did not

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"fmt"
@@ -30,14 +30,23 @@ const (
 	raftNet  = "raft"
 )
 
-// newNetLab creates the namespaces, the bridge and the links for nodes
-// nodes, and removes them when the test ends. It skips the test when the
-// machine does not let it create network namespaces (not root, no ip).
-func newNetLab(t *testing.T, nodes int) *netLab {
+// requireNetns skips the test when the machine cannot make network
+// namespaces (no iproute2), and fails it instead under CI=true
+// (unavailable).
+func requireNetns(t *testing.T) {
 	t.Helper()
 	if out, err := exec.Command("ip", "netns", "list").CombinedOutput(); err != nil {
-		t.Skipf("network namespaces are not available (needs root and iproute2): %v %s", err, out)
+		unavailable(t, "network namespaces are not available (needs root and iproute2): %v %s", err, out)
 	}
+}
+
+// newNetLab creates the namespaces, the bridge and the links for nodes
+// nodes, and removes them when the test ends. When the machine does not
+// let it create them (not root, no ip) it skips the test, or fails it
+// under CI=true (unavailable).
+func newNetLab(t *testing.T, nodes int) *netLab {
+	t.Helper()
+	requireNetns(t)
 	routes, err := exec.Command("ip", "-4", "route", "show").Output()
 	if err != nil {
 		t.Fatalf("ip route: %v", err)
@@ -54,7 +63,7 @@ func newNetLab(t *testing.T, nodes int) *netLab {
 			break
 		}
 		if strings.Contains(string(out), "not permitted") {
-			t.Skipf("cannot create network devices (needs root): %s", out)
+			unavailable(t, "cannot create network devices (needs root): %s", out)
 		}
 	}
 	if lab.id == netLabsMax {
@@ -65,7 +74,7 @@ func newNetLab(t *testing.T, nodes int) *netLab {
 	lab.ip(t, "link", "set", lab.bridge(), "up")
 	for i := range nodes {
 		if out, err := exec.Command("ip", "netns", "add", lab.netns(i)).CombinedOutput(); err != nil {
-			t.Skipf("cannot create a network namespace: %v %s", err, out)
+			unavailable(t, "cannot create a network namespace: %v %s", err, out)
 		}
 		lab.ip(t, "link", "add", lab.veth(i), "type", "veth", "peer", "name", "eth0", "netns", lab.netns(i))
 		lab.ip(t, "link", "set", lab.veth(i), "master", lab.bridge())

@@ -1,6 +1,6 @@
 //go:build pcsc
 
-package main
+package e2e
 
 import (
 	"bufio"
@@ -35,7 +35,7 @@ func vpcdSlots(t *testing.T) []vpcd.Slot {
 	t.Helper()
 	env := os.Getenv(vpcd.ReadersEnv)
 	if env == "" {
-		t.Skip("no vpcd readers: run under scripts/pcscd.sh (make pcsc)")
+		unavailable(t, "no vpcd readers: run under scripts/pcscd.sh (make pcsc)")
 	}
 	slots, err := vpcd.ParseSlots(env)
 	if err != nil {
@@ -285,7 +285,7 @@ func removeCard(t *testing.T, s vpcd.Slot, in *vpcd.Inserted) {
 func TestTerminalRealStack(t *testing.T) {
 	slots := vpcdSlots(t)
 	if len(slots) < 2 {
-		t.Skip("needs two readers")
+		unavailable(t, "needs two readers, has %d", len(slots))
 	}
 	c := startCity(t)
 	setup := newTerminal(t, c, 0, []string{slots[0].Name, slots[1].Name}, nil)
@@ -350,7 +350,7 @@ func TestTerminalSurvivesPcscdRestart(t *testing.T) {
 	slots := vpcdSlots(t)
 	restart := os.Getenv("CIVICARD_PCSCD_RESTART")
 	if restart == "" {
-		t.Skip("pcscd cannot be restarted: run under scripts/pcscd.sh (make pcsc)")
+		unavailable(t, "pcscd cannot be restarted: run under scripts/pcscd.sh (make pcsc)")
 	}
 	c := startCity(t)
 	term := newTerminal(t, c, 0, []string{slots[0].Name}, nil).start(t)
@@ -367,17 +367,11 @@ func TestTerminalSurvivesPcscdRestart(t *testing.T) {
 	// it listens, and the terminal must see it without being restarted.
 	from := term.mark()
 	var in *vpcd.Inserted
-	for attempt := 0; ; attempt++ {
+	waitFor(t, 10*time.Second, "the restarted pcscd's reader to listen", func() error {
 		var err error
 		in, err = vpcd.Insert(context.Background(), vpcd.Config{Addr: slots[0].Addr, Card: virtualCard(t, cardID, true), ATR: cardapp.ATR})
-		if err == nil {
-			break
-		}
-		if attempt == 100 {
-			t.Fatalf("the restarted pcscd's reader never listened: %v", err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return err
+	})
 	line := term.waitLine(t, from, fmt.Sprintf("reader=%q", slots[0].Name), "GREEN", "card="+cardID)
 	t.Logf("after restart (%v): %s", time.Since(restarted).Round(time.Millisecond), line)
 	removeCard(t, slots[0], in)

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"context"
@@ -19,11 +19,12 @@ import (
 	"civicard/domain/tariff"
 	"civicard/domain/tariff/tapline"
 	civicardv1 "civicard/messages/civicard/v1"
+	"civicard/sim/procnode"
 	"civicard/terminals"
 )
 
 // scenariosEndToEndMin is how many of the fare engine's scenarios
-// (tariff/testdata) must run through the real API: at least a third.
+// (domain/tariff/testdata) must run through the real API: at least a third.
 const scenariosEndToEndMin = 25
 
 // TestFareScenariosEndToEnd replays the fare engine's scenarios through a
@@ -44,7 +45,11 @@ const scenariosEndToEndMin = 25
 // recorded decline: both are written "DECLINED bad input".
 func TestFareScenariosEndToEnd(t *testing.T) {
 	c := startCity(t)
-	paths, err := filepath.Glob("../../tariff/testdata/*.txt")
+	root, err := procnode.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	paths, err := filepath.Glob(filepath.Join(root, "domain", "tariff", "testdata", "*.txt"))
 	if err != nil || len(paths) == 0 {
 		t.Fatalf("no scenarios: %v", err)
 	}
@@ -358,7 +363,7 @@ func (run *scenarioRun) state() {
 	card := run.r.c.card(run.t, run.card)
 	run.out = append(run.out, "state:")
 	journey := func(kind string, j *civicardv1.Journey) string {
-		return fmt.Sprintf("  %s %s on %s from %s, charged %s", kind, run.names[j.GetJourneyId()], j.GetLine(), j.GetStop(), formatMoney(j.GetCharged()))
+		return fmt.Sprintf("  %s %s on %s from %s, charged %s", kind, run.names[j.GetJourneyId()], j.GetLine(), j.GetStop(), money.Format(j.GetCharged().GetMinorUnits(), j.GetCharged().GetCurrency()))
 	}
 	if j := card.GetJourney(); j != nil {
 		run.out = append(run.out, journey("journey", j))

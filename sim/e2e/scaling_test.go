@@ -1,11 +1,8 @@
-package main
+package e2e
 
 import (
 	"context"
 	"fmt"
-	"io"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -16,7 +13,6 @@ import (
 
 	civicardv1 "civicard/messages/civicard/v1"
 	"civicard/messages/civicard/v1/civicardv1connect"
-	"civicard/sim/procnode"
 	"civicard/terminals"
 )
 
@@ -81,22 +77,15 @@ func TestClusterScaling(t *testing.T) {
 		return n != nil && len(n.GetGroups()) == 0 && grainsOf(n) == 0
 	})
 	drained := time.Since(drainAt)
-	removeDeadline := time.Now().Add(30 * time.Second)
-	for {
-		out, err := c.adminOutput("nodes", "remove", name)
-		if err == nil {
-			break
+	// The registry may not yet know the drain is over: remove is refused
+	// until it does.
+	waitFor(t, 30*time.Second, "admin nodes remove "+name+" to succeed", func() error {
+		if out, err := c.adminOutput("nodes", "remove", name); err != nil {
+			return fmt.Errorf("%w\n%s", err, out)
 		}
-		if time.Now().After(removeDeadline) {
-			t.Fatalf("remove %s: %v\n%s", name, err, out)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	select {
-	case <-c.nodes[victim].Exited():
-	case <-time.After(30 * time.Second):
-		t.Fatalf("%s still runs 30 s after it was removed", name)
-	}
+		return nil
+	})
+	waitExit(t, c.nodes[victim], 30*time.Second, name+" (removed)")
 	var rest []int
 	for i := range c.nodes {
 		if i != victim {
@@ -147,7 +136,7 @@ func TestClusterScaling(t *testing.T) {
 
 	// Each node's metrics say the same, scraped as Prometheus would.
 	for _, i := range rest {
-		metrics := c.scrape(t, i)
+		metrics := c.metrics(t, i)
 		for _, want := range []*regexp.Regexp{
 			regexp.MustCompile(`(?m)^civicard_cluster_members 4$`),
 			regexp.MustCompile(`(?m)^civicard_cluster_node_status 1$`),
@@ -175,124 +164,13 @@ func TestClusterScaling(t *testing.T) {
 	if l.lost > 0 || l.refused > 0 {
 		t.Errorf("%d operations lost and %d refused while scaling, want none; refusals: %q", l.lost, l.refused, l.refusals)
 	}
-	for reason, n := range l.declined {
-		// A card that ran out of money is the only decline a tap may get.
-		if reason != civicardv1.DeclineReason_DECLINE_REASON_INSUFFICIENT_FUNDS {
-			t.Errorf("%d taps declined with %v while scaling", n, reason)
-		}
-	}
-	// And it ran out indeed: the balance it was declined with is less than
-	// the fare that terminal charges (the largest it charged any card).
-	fare := map[int]int64{}
-	for _, op := range l.acked {
-		if op.tap != nil && op.answer.GetResult() == civicardv1.TapResult_TAP_RESULT_ACCEPTED {
-			fare[op.tap.terminal] = max(fare[op.tap.terminal], op.answer.GetCharged().GetMinorUnits())
-		}
-	}
-	for _, op := range l.acked {
-		if op.tap != nil && op.answer.GetResult() == civicardv1.TapResult_TAP_RESULT_DECLINED &&
-			fare[op.tap.terminal] > 0 && op.answer.GetBalance().GetMinorUnits() >= fare[op.tap.terminal] {
-			t.Errorf("%s declined for want of money with a balance of %d, the fare is at most %d", op.transactionID, op.answer.GetBalance().GetMinorUnits(), fare[op.tap.terminal])
-		}
-	}
-}
-
-// join starts a node that is not among the cluster's peers with --join
-// and appends it to the cluster's nodes.
-func (c *testCluster) join(t *testing.T, name string, joinAddrs []string) {
-	t.Helper()
-	place := loopbackPlace(t)
-	data := filepath.Join(filepath.Dir(c.secrets), name)
-	node := &procnode.Node{
-		Bin: civicardBin, DataDir: data, Log: processLog(),
-		Command: []string{"node", "--name", name, "--join", strings.Join(joinAddrs, ","),
-			"--actor", place.actor, "--raft", place.raft,
-			"--data", data, "--secrets", c.secrets, "--http", place.http, "--cards", fmt.Sprint(testCards), "--log-level", "warn"},
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if err := node.Start(ctx); err != nil {
-		t.Fatalf("join %s: %v", name, err)
-	}
-	t.Cleanup(node.Kill)
-	c.mu.Lock() // the clients read c.nodes
-	c.nodes = append(c.nodes, node)
-	c.mu.Unlock()
-}
-
-// startGateway starts `civicard gateway` on the cluster's peers.
-func (c *testCluster) startGateway(t *testing.T) *procnode.Node {
-	t.Helper()
-	actor := loopbackPlace(t).actor
-	data := filepath.Join(filepath.Dir(c.secrets), "gw")
-	gw := &procnode.Node{
-		Bin: civicardBin, DataDir: data, Log: processLog(),
-		Command: []string{"gateway", "--name", "gw", "--peers", c.peers, "--actor", actor,
-			"--data", data, "--secrets", c.secrets, "--http", "127.0.0.1:0", "--cards", "0", "--log-level", "warn"},
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if err := gw.Start(ctx); err != nil {
-		t.Fatalf("gateway: %v", err)
-	}
-	t.Cleanup(gw.Kill)
-	return gw
-}
-
-// raftAddrOf asks a node's gateway for its Raft address.
-func raftAddrOf(t *testing.T, c *testCluster, n *procnode.Node) string {
-	t.Helper()
-	api := civicardv1connect.NewAdminServiceClient(c.http, n.BaseURL, terminals.WithCredential(c.operator))
-	res, err := api.GetNode(context.Background(), connect.NewRequest(&civicardv1.GetNodeRequest{}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return res.Msg.GetRaftAddr()
-}
-
-// adminOutput runs `civicard admin ARGS` against every gateway in use.
-func (c *testCluster) adminOutput(args ...string) (string, error) {
-	args = append([]string{"admin"}, args...)
-	args = append(args, "--data", c.secrets, "--addr", strings.Join(c.allGateways(), ","))
-	out, err := exec.Command(civicardBin, args...).CombinedOutput()
-	return string(out), err
-}
-
-func (c *testCluster) admin(t *testing.T, args ...string) {
-	t.Helper()
-	if out, err := c.adminOutput(args...); err != nil {
-		t.Fatalf("civicard admin %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-}
-
-func (c *testCluster) adminText(t *testing.T, args ...string) string {
-	t.Helper()
-	out, err := c.adminOutput(args...)
-	if err != nil {
-		t.Fatalf("civicard admin %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return out
-}
-
-// allGateways are the gateways of every node still running.
-func (c *testCluster) allGateways() []string {
-	var urls []string
-	for _, n := range c.nodes {
-		select {
-		case <-n.Exited():
-		default:
-			urls = append(urls, n.BaseURL)
-		}
-	}
-	return urls
 }
 
 // waitPlacement waits until done says yes about every running node's
 // description (by name) and every group's voters are its placement.
 func (c *testCluster) waitPlacement(t *testing.T, what string, done func(map[string]*civicardv1.GetNodeResponse) bool) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
+	waitFor(t, 60*time.Second, what, func() error {
 		nodes := map[string]*civicardv1.GetNodeResponse{}
 		var list *civicardv1.ListNodesResponse
 		for _, url := range c.allGateways() {
@@ -304,14 +182,11 @@ func (c *testCluster) waitPlacement(t *testing.T, what string, done func(map[str
 				list = res.Msg
 			}
 		}
-		if list != nil && placed(list, nodes) && done(nodes) {
-			return
+		if list == nil || !placed(list, nodes) || !done(nodes) {
+			return fmt.Errorf("placement %v; nodes %v", list, nodes)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("waiting for %s: placement %v; nodes %v", what, list, nodes)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // placed reports whether every group's leader counts exactly the placed
@@ -334,21 +209,6 @@ func placed(list *civicardv1.ListNodesResponse, nodes map[string]*civicardv1.Get
 		}
 	}
 	return true
-}
-
-// scrape returns node i's /metrics.
-func (c *testCluster) scrape(t *testing.T, i int) string {
-	t.Helper()
-	res, err := c.http.Get(c.nodes[i].BaseURL + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	body, err := io.ReadAll(res.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(body)
 }
 
 func grainsOf(n *civicardv1.GetNodeResponse) int32 {

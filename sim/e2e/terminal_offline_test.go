@@ -1,6 +1,6 @@
 //go:build pcsc
 
-package main
+package e2e
 
 import (
 	"context"
@@ -47,22 +47,20 @@ func startCityOnPort(t *testing.T) *city {
 // waitMetric scrapes the terminal until the metric satisfies ok.
 func (p *terminalProc) waitMetric(t *testing.T, name string, ok func(float64) bool) float64 {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	var v float64
+	waitFor(t, 20*time.Second, "the terminal's "+name, func() error {
 		line := p.metric(t, name)
-		if fields := strings.Fields(line); len(fields) == 2 {
-			if v, err := strconv.ParseFloat(fields[1], 64); err == nil && ok(v) {
-				return v
-			}
+		fields := strings.Fields(line)
+		if len(fields) != 2 {
+			return fmt.Errorf("line %q", line)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("metric %s never right: last %q", name, line)
+		var err error
+		if v, err = strconv.ParseFloat(fields[1], 64); err != nil || !ok(v) {
+			return fmt.Errorf("line %q", line)
 		}
-		select {
-		case <-p.changed:
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
+		return nil
+	})
+	return v
 }
 
 // transportTerminal is the index of a transport terminal of the demo city:
