@@ -32,7 +32,7 @@ test: deps check-generated lint unit pcsc
 
 unit:
 	$(GO) test -race -count=1 $(RACE_PKGS)
-	$(GO) test -count=1 $(E2E_PKGS)
+	$(GO) test -count=1 -timeout 30m $(E2E_PKGS)
 
 # domain/ stays pure: what it may import, and no clock (internal/puritycheck).
 lint: build-providers
