@@ -42,7 +42,7 @@ func registerMemberMetrics(reg prometheus.Registerer, c *protocluster.Cluster) e
 // registerScalerMetrics exports, read at scrape time, this node's status in
 // the node list (0 not listed, 1 active, 2 draining, 3 removed) and how many
 // Raft groups it replicates and leads. The Raft state and replication lag
-// of each replica are settlement's (civicard_settlement_raft_state,
+// of each replica are the replication package's (civicard_replication_raft_state,
 // _apply_lag_entries, _leader_contact_age_seconds).
 func registerScalerMetrics(reg prometheus.Registerer, s *scaler) error {
 	count := func(leading bool) float64 {

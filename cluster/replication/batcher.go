@@ -208,13 +208,13 @@ func (g *Group) await(f raft.ApplyFuture, n int, start time.Time) ([]*ledgerv1.R
 	switch resp := f.Response().(type) {
 	case []*ledgerv1.Result:
 		if len(resp) != n {
-			return nil, fmt.Errorf("settlement: the ledger answered %d results for %d commands", len(resp), n)
+			return nil, fmt.Errorf("replication: the ledger answered %d results for %d commands", len(resp), n)
 		}
 		return resp, nil
 	case error:
 		return nil, resp
 	default:
-		return nil, fmt.Errorf("settlement: unexpected state machine response %T", resp)
+		return nil, fmt.Errorf("replication: unexpected state machine response %T", resp)
 	}
 }
 

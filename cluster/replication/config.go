@@ -66,7 +66,7 @@ type Config struct {
 	// Logger receives Raft's, raft-wal's and the snapshot store's logs at
 	// warn level and above, and this package's own. Nil discards them.
 	Logger *slog.Logger
-	// Registerer is where the group's metrics (civicard_settlement_*) are
+	// Registerer is where the group's metrics (civicard_replication_*) are
 	// registered; never pass the global default registry. To host several
 	// groups in one process, wrap it with prometheus.WrapRegistererWith and a
 	// label that tells them apart. Nil keeps the metrics unexported. Close

@@ -184,10 +184,10 @@
 // # Metrics
 //
 // Under the registerer's "group" label, every group's metrics above, plus
-// civicard_settlement_raft_state, last_log_index, commit_index,
+// civicard_replication_raft_state, last_log_index, commit_index,
 // apply_lag_entries and leader_contact_age_seconds (a follower's time since
 // it heard from its leader: raft does not expose a follower's match index
-// to the leader's user). civicard_settlement_attempts_total{group, outcome}
+// to the leader's user). civicard_replication_attempts_total{group, outcome}
 // counts every attempt of a Host call, local_ outcomes at this node's
 // leader and the others forwarded.
 package replication

@@ -449,7 +449,7 @@ func (h *Host) serveForward(conn net.Conn) {
 		req := new(replicationv1.ForwardRequest)
 		if err := readFrame(r, req); err != nil {
 			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
-				h.log.Debug("settlement: forward connection ends", "remote", conn.RemoteAddr().String(), "err", err)
+				h.log.Debug("replication: forward connection ends", "remote", conn.RemoteAddr().String(), "err", err)
 			}
 			break
 		}

@@ -16,7 +16,7 @@ import (
 
 // errCorruptEntry answers every command of a log entry that does not decode
 // as a ledgerv1.Batch. Such an entry changed nothing, on every replica.
-var errCorruptEntry = errors.New("settlement: log entry does not decode as a ledger batch; nothing applied")
+var errCorruptEntry = errors.New("replication: log entry does not decode as a ledger batch; nothing applied")
 
 // fsm is the raft.FSM around the ledger. Raft calls Apply, Snapshot and
 // Restore from one goroutine; readers (Group.Read, Group.Digest) come from
@@ -42,7 +42,7 @@ var (
 func newFSM(cfg ledger.Config, log *slog.Logger, m *metrics) (*fsm, error) {
 	st, err := ledger.New(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("settlement: new ledger: %w", err)
+		return nil, fmt.Errorf("replication: new ledger: %w", err)
 	}
 	return &fsm{ledgerCfg: cfg, log: log, metrics: m, state: st}, nil
 }
@@ -54,7 +54,7 @@ func (f *fsm) Apply(l *raft.Log) any {
 	defer f.metrics.appliedIndex.Set(float64(l.Index))
 	var batch ledgerv1.Batch
 	if err := proto.Unmarshal(l.Data, &batch); err != nil {
-		f.log.Error("settlement: skipped a log entry that does not decode",
+		f.log.Error("replication: skipped a log entry that does not decode",
 			"index", l.Index, "term", l.Term, "bytes", len(l.Data), "err", err)
 		return fmt.Errorf("%w (index %d: %v)", errCorruptEntry, l.Index, err)
 	}
@@ -77,7 +77,7 @@ func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 func (f *fsm) Restore(rc io.ReadCloser) error {
 	st, err := ledger.Restore(f.ledgerCfg, rc)
 	if err != nil {
-		return fmt.Errorf("settlement: restore ledger snapshot: %w", err)
+		return fmt.Errorf("replication: restore ledger snapshot: %w", err)
 	}
 	f.mu.Lock()
 	f.state = st
@@ -108,10 +108,10 @@ type fsmSnapshot struct {
 // file sink buffers and checksums what it is given.
 func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
 	if _, err := s.frozen.WriteTo(sink); err != nil {
-		return errors.Join(fmt.Errorf("settlement: write ledger snapshot: %w", err), sink.Cancel())
+		return errors.Join(fmt.Errorf("replication: write ledger snapshot: %w", err), sink.Cancel())
 	}
 	if err := sink.Close(); err != nil {
-		return fmt.Errorf("settlement: close ledger snapshot: %w", err)
+		return fmt.Errorf("replication: close ledger snapshot: %w", err)
 	}
 	return nil
 }

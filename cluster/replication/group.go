@@ -19,17 +19,17 @@ import (
 var (
 	// ErrOverloaded: the proposal queue is full (Config.QueueMax). Nothing
 	// was proposed; back off and retry, or shed the request.
-	ErrOverloaded = errors.New("settlement: overloaded: the proposal queue is full")
+	ErrOverloaded = errors.New("replication: overloaded: the proposal queue is full")
 	// ErrClosed: the group is closed, or was closed while the proposal
 	// waited. If the proposal had reached the log its outcome is unknown; a
 	// retry with the same command id after reopening is safe.
-	ErrClosed = errors.New("settlement: group closed")
+	ErrClosed = errors.New("replication: group closed")
 	// ErrNotLeader: this node is not the group's Raft leader. Nothing was
 	// proposed.
-	ErrNotLeader = errors.New("settlement: not the leader of the group")
+	ErrNotLeader = errors.New("replication: not the leader of the group")
 	// ErrInvalid: the command is nil, too large or does not encode. Nothing
 	// was proposed; retrying it is pointless.
-	ErrInvalid = errors.New("settlement: invalid command")
+	ErrInvalid = errors.New("replication: invalid command")
 )
 
 // Group is one Raft group hosting one ledger. Its methods are safe for
@@ -145,7 +145,7 @@ func open(ctx context.Context, cfg Config, net *network, waitLeader bool) (*Grou
 	}
 	// NewRaft restores the newest snapshot into the FSM before it returns.
 	if g.raft, err = raft.NewRaft(rc, g.fsm, logs, g.storage.wal, g.storage.snaps, net.trans); err != nil {
-		return nil, abort(fmt.Errorf("settlement: start raft: %w", err))
+		return nil, abort(fmt.Errorf("replication: start raft: %w", err))
 	}
 	go g.watchLeadership(notify)
 	go g.runBatcher()
@@ -155,7 +155,7 @@ func open(ctx context.Context, cfg Config, net *network, waitLeader bool) (*Grou
 			return nil, errors.Join(err, g.Close())
 		}
 	}
-	g.log.Info("settlement: group open", "applied_index", g.raft.AppliedIndex(),
+	g.log.Info("replication: group open", "applied_index", g.raft.AppliedIndex(),
 		"ledger_sequence", g.sequence(), "took", time.Since(start).Round(time.Millisecond))
 	return g, nil
 }
@@ -169,7 +169,7 @@ func (g *Group) sequence() (seq uint64) {
 func (g *Group) waitReady(ctx context.Context) error {
 	for {
 		if err := g.leader.wait(ctx); err != nil {
-			return fmt.Errorf("settlement: waiting to become leader: %w", err)
+			return fmt.Errorf("replication: waiting to become leader: %w", err)
 		}
 		err := g.barrier(ctx)
 		if err == nil {
@@ -177,7 +177,7 @@ func (g *Group) waitReady(ctx context.Context) error {
 			return nil
 		}
 		if !errors.Is(err, raft.ErrNotLeader) && !errors.Is(err, raft.ErrLeadershipLost) {
-			return fmt.Errorf("settlement: waiting to apply the log: %w", err)
+			return fmt.Errorf("replication: waiting to apply the log: %w", err)
 		}
 		// Lost leadership in between: wait for it again.
 	}
@@ -292,7 +292,7 @@ func (g *Group) propose(ctx context.Context, cmd *ledgerv1.Command) (*ledgerv1.R
 		return o.res, o.err
 	case <-ctx.Done():
 		// The command may still be applied; it is only not waited for.
-		return nil, fmt.Errorf("settlement: stopped waiting, outcome unknown: %w", ctx.Err())
+		return nil, fmt.Errorf("replication: stopped waiting, outcome unknown: %w", ctx.Err())
 	}
 }
 
@@ -368,7 +368,7 @@ func (g *Group) proposeAll(ctx context.Context, cmds []*ledgerv1.Command) ([]*le
 				return nil, err
 			}
 		case <-ctx.Done():
-			return nil, fmt.Errorf("settlement: stopped waiting, outcome unknown: %w", ctx.Err())
+			return nil, fmt.Errorf("replication: stopped waiting, outcome unknown: %w", ctx.Err())
 		}
 	}
 	return results, nil
@@ -387,7 +387,7 @@ func (g *Group) handOver(ctx context.Context, c *chunk) error {
 	case <-g.stop:
 		return ErrClosed
 	case <-ctx.Done():
-		return fmt.Errorf("settlement: stopped proposing, outcome unknown: %w", ctx.Err())
+		return fmt.Errorf("replication: stopped proposing, outcome unknown: %w", ctx.Err())
 	}
 }
 
@@ -441,7 +441,7 @@ func (g *Group) close() error {
 
 	var errs []error
 	if err := g.raft.Shutdown().Error(); err != nil {
-		errs = append(errs, fmt.Errorf("settlement: shut down raft: %w", err))
+		errs = append(errs, fmt.Errorf("replication: shut down raft: %w", err))
 	}
 	close(g.raftDown)
 	g.entries.Wait()
@@ -470,7 +470,7 @@ func (g *Group) raftError(err error) error {
 		// Raft refused it before it reached the log.
 		return fmt.Errorf("%w: %w", ErrNotLeader, err)
 	default:
-		return fmt.Errorf("settlement: outcome unknown: %w", err)
+		return fmt.Errorf("replication: outcome unknown: %w", err)
 	}
 }
 

@@ -128,23 +128,23 @@ func TestConcurrentProposalsConserveMoney(t *testing.T) {
 	})
 
 	// Metrics, as a scrape would see them.
-	if v := gathered(t, reg, "civicard_settlement_is_leader"); v != 1 {
+	if v := gathered(t, reg, "civicard_replication_is_leader"); v != 1 {
 		t.Errorf("is_leader = %v", v)
 	}
-	if v := gathered(t, reg, "civicard_settlement_proposals_total", "status", "ok"); v < float64(cardCount) {
+	if v := gathered(t, reg, "civicard_replication_proposals_total", "status", "ok"); v < float64(cardCount) {
 		t.Errorf("proposals ok = %v", v)
 	}
-	if v := gathered(t, reg, "civicard_settlement_proposals_total", "status", "stale_version"); v != float64(want.stale) {
+	if v := gathered(t, reg, "civicard_replication_proposals_total", "status", "stale_version"); v != float64(want.stale) {
 		t.Errorf("proposals stale_version = %v, callers saw %d", v, want.stale)
 	}
-	if v := gathered(t, reg, "civicard_settlement_proposals_total", "status", "error"); v != 0 {
+	if v := gathered(t, reg, "civicard_replication_proposals_total", "status", "error"); v != 0 {
 		t.Errorf("proposals error = %v", v)
 	}
-	entries := gathered(t, reg, "civicard_settlement_batch_commands")
-	if commits := gathered(t, reg, "civicard_settlement_commit_latency_seconds"); commits != entries {
+	entries := gathered(t, reg, "civicard_replication_batch_commands")
+	if commits := gathered(t, reg, "civicard_replication_commit_latency_seconds"); commits != entries {
 		t.Errorf("%v commit latencies for %v entries", commits, entries)
 	}
-	if v := gathered(t, reg, "civicard_settlement_last_applied_index"); v < entries {
+	if v := gathered(t, reg, "civicard_replication_last_applied_index"); v < entries {
 		t.Errorf("last applied index %v < %v entries", v, entries)
 	}
 	t.Logf("%v log entries", entries)
@@ -198,7 +198,7 @@ func TestReopenReplaysLog(t *testing.T) {
 		}
 	})
 	// The fresh registry got the fresh group's metrics.
-	if v := gathered(t, reg2, "civicard_settlement_is_leader"); v != 1 {
+	if v := gathered(t, reg2, "civicard_replication_is_leader"); v != 1 {
 		t.Errorf("is_leader = %v after reopen", v)
 	}
 }
@@ -272,7 +272,7 @@ func TestProposeOverloaded(t *testing.T) {
 	g := openGroup(t, cfg)
 	cards := []string{"C-1", "C-2", "C-3", "C-4"}
 	mustAllOK(t, g, setupCommands(cards...))
-	entriesBefore := gathered(t, reg, "civicard_settlement_batch_commands")
+	entriesBefore := gathered(t, reg, "civicard_replication_batch_commands")
 
 	entered, release := make(chan struct{}), make(chan struct{})
 	go g.Read(func(*ledger.State) {
@@ -292,12 +292,12 @@ func TestProposeOverloaded(t *testing.T) {
 	}
 	go propose("C-1")
 	waitFor(t, "the first top-up is in flight", func() bool {
-		return gathered(t, reg, "civicard_settlement_batch_commands") == entriesBefore+1
+		return gathered(t, reg, "civicard_replication_batch_commands") == entriesBefore+1
 	})
 	go propose("C-2")
 	go propose("C-3")
 	waitFor(t, "two top-ups are queued", func() bool { return len(g.queue) == 2 })
-	if v := gathered(t, reg, "civicard_settlement_queue_depth"); v != 2 {
+	if v := gathered(t, reg, "civicard_replication_queue_depth"); v != 2 {
 		t.Errorf("queue_depth = %v, want 2", v)
 	}
 
@@ -318,7 +318,7 @@ func TestProposeOverloaded(t *testing.T) {
 			t.Errorf("the refused top-up moved money: balance %d", c.GetBalanceMinor())
 		}
 	})
-	if v := gathered(t, reg, "civicard_settlement_proposals_total", "status", "error"); v != 1 {
+	if v := gathered(t, reg, "civicard_replication_proposals_total", "status", "error"); v != 1 {
 		t.Errorf("proposals error = %v, want 1", v)
 	}
 }
@@ -330,7 +330,7 @@ func TestClose(t *testing.T) {
 	cfg.InFlightMax = 1
 	g := openGroup(t, cfg)
 	mustAllOK(t, g, setupCommands("C-1", "C-2"))
-	entriesBefore := gathered(t, reg, "civicard_settlement_batch_commands")
+	entriesBefore := gathered(t, reg, "civicard_replication_batch_commands")
 	if err := g.Ready(); err != nil {
 		t.Fatalf("Ready on an open group: %v", err)
 	}
@@ -349,7 +349,7 @@ func TestClose(t *testing.T) {
 		errs <- err
 	}()
 	waitFor(t, "the first top-up is in flight", func() bool {
-		return gathered(t, reg, "civicard_settlement_batch_commands") == entriesBefore+1
+		return gathered(t, reg, "civicard_replication_batch_commands") == entriesBefore+1
 	})
 	queued := make(chan error, 1)
 	go func() {
@@ -511,7 +511,7 @@ func TestProposeAllSplitsIntoEntries(t *testing.T) {
 	cfg.BatchMax = 100
 	g := openGroup(t, cfg)
 	mustAllOK(t, g, setupCommands())
-	entriesBefore := gathered(t, reg, "civicard_settlement_batch_commands")
+	entriesBefore := gathered(t, reg, "civicard_replication_batch_commands")
 
 	const n = 1050
 	cmds := make([]*ledgerv1.Command, n)
@@ -524,7 +524,7 @@ func TestProposeAllSplitsIntoEntries(t *testing.T) {
 			t.Fatalf("result %d is for card %s, want %s", i, r.GetCard().GetCardId(), want)
 		}
 	}
-	if entries := gathered(t, reg, "civicard_settlement_batch_commands") - entriesBefore; entries != 11 {
+	if entries := gathered(t, reg, "civicard_replication_batch_commands") - entriesBefore; entries != 11 {
 		t.Errorf("%v entries for %d commands of at most 100", entries, n)
 	}
 	g.Read(func(s *ledger.State) {
@@ -550,7 +550,7 @@ func TestOpenGivesUpCleanly(t *testing.T) {
 
 	g := openGroup(t, cfg) // same directory, same registry
 	mustAllOK(t, g, setupCommands("C-1"))
-	if v := gathered(t, reg, "civicard_settlement_is_leader"); v != 1 {
+	if v := gathered(t, reg, "civicard_replication_is_leader"); v != 1 {
 		t.Errorf("is_leader = %v", v)
 	}
 }

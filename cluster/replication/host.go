@@ -26,16 +26,16 @@ var (
 	// ErrOutcomeUnknown: a proposal or membership change may or may not
 	// have been applied, and the call ran out of time or attempts before it
 	// could find out. Retry with the same command ids: it is safe.
-	ErrOutcomeUnknown = errors.New("settlement: outcome unknown")
+	ErrOutcomeUnknown = errors.New("replication: outcome unknown")
 	// ErrNoLeader: no leader of the group could be reached in time (an
 	// election, a partition, every replica down). Nothing was proposed.
-	ErrNoLeader = errors.New("settlement: no leader of the group reached")
+	ErrNoLeader = errors.New("replication: no leader of the group reached")
 	// ErrNoGroup: this host does not replicate the group (and, for calls that
 	// can be forwarded, knows no host that does).
-	ErrNoGroup = errors.New("settlement: group not hosted")
+	ErrNoGroup = errors.New("replication: group not hosted")
 	// ErrMembership: the leader refused a membership change (another one is
 	// in progress, an unknown server...). Nothing changed.
-	ErrMembership = errors.New("settlement: membership change refused")
+	ErrMembership = errors.New("replication: membership change refused")
 )
 
 // Peer is one node as a group's membership names it.
@@ -137,12 +137,12 @@ func OpenHost(_ context.Context, cfg HostConfig) (*Host, error) {
 		if ln != nil {
 			ln.Close()
 		}
-		return nil, fmt.Errorf("settlement: create node directory: %w", err)
+		return nil, fmt.Errorf("replication: create node directory: %w", err)
 	}
 	if ln == nil {
 		var err error
 		if ln, err = net.Listen("tcp", cfg.RaftAddr); err != nil {
-			return nil, fmt.Errorf("settlement: listen: %w", err)
+			return nil, fmt.Errorf("replication: listen: %w", err)
 		}
 	}
 	addr := cfg.RaftAddr
@@ -163,7 +163,7 @@ func OpenHost(_ context.Context, cfg HostConfig) (*Host, error) {
 		routes:   make(map[string]*route),
 	}
 	h.mux = newMux(ln, addr, logger, h.serveForward)
-	logger.Info("settlement: host open", "raft_addr", addr)
+	logger.Info("replication: host open", "raft_addr", addr)
 	return h, nil
 }
 
@@ -583,7 +583,7 @@ func (h *Host) WaitLeader(ctx context.Context, group string) (Peer, error) {
 		select {
 		case <-t.C:
 		case <-ctx.Done():
-			return Peer{}, fmt.Errorf("settlement: waiting for a leader of %s: %w", group, ctx.Err())
+			return Peer{}, fmt.Errorf("replication: waiting for a leader of %s: %w", group, ctx.Err())
 		}
 	}
 }

@@ -44,7 +44,7 @@ func newHostMetrics(reg prometheus.Registerer) (*hostMetrics, error) {
 	}
 	if reg != nil {
 		if err := reg.Register(m.forwards); err != nil {
-			return nil, fmt.Errorf("settlement: register host metrics: %w", err)
+			return nil, fmt.Errorf("replication: register host metrics: %w", err)
 		}
 	}
 	return m, nil
@@ -125,9 +125,9 @@ func (m *hostMetrics) addGroup(reg prometheus.Registerer, g *Group) (func(), err
 			}
 			var are prometheus.AlreadyRegisteredError
 			if errors.As(err, &are) {
-				return nil, fmt.Errorf("settlement: group metrics already registered: %w", err)
+				return nil, fmt.Errorf("replication: group metrics already registered: %w", err)
 			}
-			return nil, fmt.Errorf("settlement: register group metrics: %w", err)
+			return nil, fmt.Errorf("replication: register group metrics: %w", err)
 		}
 	}
 	return func() {

@@ -181,7 +181,7 @@ func TestHostProposalsFromEveryHost(t *testing.T) {
 			t.Errorf("Transactions on %s: %d, %v", h.id, len(txns), err)
 		}
 	}
-	if n := gathered(t, hosts[0].reg, "civicard_settlement_raft_state", "group", RegistryGroup); n > 3 {
+	if n := gathered(t, hosts[0].reg, "civicard_replication_raft_state", "group", RegistryGroup); n > 3 {
 		t.Errorf("raft_state %v", n)
 	}
 }

@@ -12,7 +12,7 @@ import (
 func lockDir(path string) (*os.File, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o640)
 	if err != nil {
-		return nil, fmt.Errorf("settlement: open lock file: %w", err)
+		return nil, fmt.Errorf("replication: open lock file: %w", err)
 	}
 	return f, nil
 }

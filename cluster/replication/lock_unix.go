@@ -17,14 +17,14 @@ import (
 func lockDir(path string) (*os.File, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o640)
 	if err != nil {
-		return nil, fmt.Errorf("settlement: open lock file: %w", err)
+		return nil, fmt.Errorf("replication: open lock file: %w", err)
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, fmt.Errorf("settlement: data directory is in use (%s is locked): %w", path, err)
+			return nil, fmt.Errorf("replication: data directory is in use (%s is locked): %w", path, err)
 		}
-		return nil, fmt.Errorf("settlement: lock %s: %w", path, err)
+		return nil, fmt.Errorf("replication: lock %s: %w", path, err)
 	}
 	return f, nil
 }

@@ -11,7 +11,7 @@ import (
 
 const (
 	metricsNamespace = "civicard"
-	metricsSubsystem = "settlement"
+	metricsSubsystem = "replication"
 )
 
 // Values of the proposals counter's status label.
@@ -92,9 +92,9 @@ func newMetrics(reg prometheus.Registerer, queueDepth func() int) (*metrics, err
 			}
 			var are prometheus.AlreadyRegisteredError
 			if errors.As(err, &are) {
-				return nil, fmt.Errorf("settlement: metrics already registered (another open group on this registry? wrap it with a label): %w", err)
+				return nil, fmt.Errorf("replication: metrics already registered (another open group on this registry? wrap it with a label): %w", err)
 			}
-			return nil, fmt.Errorf("settlement: register metrics: %w", err)
+			return nil, fmt.Errorf("replication: register metrics: %w", err)
 		}
 	}
 	return m, nil

@@ -44,7 +44,7 @@ const (
 	streamHandoffTimeout = time.Second
 )
 
-var errStreamClosed = errors.New("settlement: stream layer closed")
+var errStreamClosed = errors.New("replication: stream layer closed")
 
 // mux owns the listener and dispatches connections by preamble.
 type mux struct {
@@ -81,7 +81,7 @@ func (m *mux) acceptLoop() {
 				return
 			}
 			// Out of file descriptors and the like: do not spin.
-			m.log.Warn("settlement: accept", "err", err)
+			m.log.Warn("replication: accept", "err", err)
 			time.Sleep(10 * time.Millisecond)
 			continue
 		}
@@ -152,7 +152,7 @@ func (m *mux) dispatch(conn net.Conn) {
 	defer m.wg.Done()
 	line, err := readPreamble(conn)
 	if err != nil {
-		m.log.Debug("settlement: dropped a connection", "remote", conn.RemoteAddr().String(), "err", err)
+		m.log.Debug("replication: dropped a connection", "remote", conn.RemoteAddr().String(), "err", err)
 		m.drop(conn)
 		return
 	}
@@ -204,7 +204,7 @@ func (m *mux) stream(name string) (*groupStream, error) {
 		return nil, ErrClosed
 	}
 	if m.streams[name] != nil {
-		return nil, fmt.Errorf("settlement: group %q already has a stream layer", name)
+		return nil, fmt.Errorf("replication: group %q already has a stream layer", name)
 	}
 	s := &groupStream{mux: m, name: name, conns: make(chan net.Conn, streamAcceptQueueMax), done: make(chan struct{})}
 	m.streams[name] = s

@@ -117,13 +117,13 @@ func singleInmem(nodeID string) *network {
 func bootstrapIfNew(rc *raft.Config, st *storage, net *network) error {
 	existing, err := raft.HasExistingState(st.wal, st.wal, st.snaps)
 	if err != nil {
-		return fmt.Errorf("settlement: inspect raft state: %w", err)
+		return fmt.Errorf("replication: inspect raft state: %w", err)
 	}
 	if existing || len(net.bootstrap.Servers) == 0 {
 		return nil
 	}
 	if err := raft.BootstrapCluster(rc, st.wal, st.wal, st.snaps, net.trans, net.bootstrap); err != nil {
-		return fmt.Errorf("settlement: bootstrap group: %w", err)
+		return fmt.Errorf("replication: bootstrap group: %w", err)
 	}
 	return nil
 }

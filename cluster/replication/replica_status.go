@@ -40,7 +40,7 @@ func (h *Host) ReplicaStatusAt(ctx context.Context, raftAddr, group string) (Rep
 		Kind:  &replicationv1.ForwardRequest_ReplicaStatus{ReplicaStatus: &replicationv1.ReplicaStatusRequest{}},
 	})
 	if err != nil {
-		return ReplicaStatus{}, fmt.Errorf("settlement: status of %s at %s: %w", group, raftAddr, err)
+		return ReplicaStatus{}, fmt.Errorf("replication: status of %s at %s: %w", group, raftAddr, err)
 	}
 	switch resp.GetStatus() {
 	case replicationv1.ForwardStatus_FORWARD_STATUS_OK:
@@ -48,7 +48,7 @@ func (h *Host) ReplicaStatusAt(ctx context.Context, raftAddr, group string) (Rep
 	case replicationv1.ForwardStatus_FORWARD_STATUS_NO_GROUP:
 		return ReplicaStatus{}, fmt.Errorf("%w: %s at %s", ErrNoGroup, group, raftAddr)
 	default:
-		return ReplicaStatus{}, fmt.Errorf("settlement: status of %s at %s: %v %s", group, raftAddr, resp.GetStatus(), resp.GetError())
+		return ReplicaStatus{}, fmt.Errorf("replication: status of %s at %s: %v %s", group, raftAddr, resp.GetStatus(), resp.GetError())
 	}
 }
 
@@ -104,7 +104,7 @@ func (h *Host) DeleteGroupData(group string) error {
 		return fmt.Errorf("%w: %s is still replicated here: Leave it first", ErrInvalid, group)
 	}
 	if err := os.RemoveAll(filepath.Join(h.cfg.Dir, group)); err != nil {
-		return fmt.Errorf("settlement: delete %s: %w", group, err)
+		return fmt.Errorf("replication: delete %s: %w", group, err)
 	}
 	return nil
 }

@@ -22,7 +22,7 @@ const (
 // panics if shards < 1.
 func ShardOf(cardID string, shards int) int {
 	if shards < 1 {
-		panic(fmt.Sprintf("settlement: ShardOf with %d shards", shards))
+		panic(fmt.Sprintf("replication: ShardOf with %d shards", shards))
 	}
 	h := fnv.New64a()
 	h.Write([]byte(cardID)) // never fails

@@ -35,7 +35,7 @@ type storage struct {
 func openStorage(dir string, logger hclog.Logger) (_ *storage, err error) {
 	walDir := filepath.Join(dir, walDirName)
 	if err := os.MkdirAll(walDir, dirFileMode); err != nil {
-		return nil, fmt.Errorf("settlement: create data directory: %w", err)
+		return nil, fmt.Errorf("replication: create data directory: %w", err)
 	}
 	s := &storage{meta: &metadb.BoltMetaDB{}}
 	defer func() {
@@ -48,17 +48,17 @@ func openStorage(dir string, logger hclog.Logger) (_ *storage, err error) {
 	}
 	repaired, err := repairUnindexedSeals(walDir, s.meta)
 	if err != nil {
-		return nil, fmt.Errorf("settlement: repair raft log %s: %w", walDir, err)
+		return nil, fmt.Errorf("replication: repair raft log %s: %w", walDir, err)
 	}
 	if repaired > 0 {
 		logger.Warn("rewrote log segments left without an index by a tail truncation", "segments", repaired)
 	}
 	if s.wal, err = wal.Open(walDir, wal.WithMetaStore(s.meta), wal.WithLogger(logger.Named("wal"))); err != nil {
-		return nil, fmt.Errorf("settlement: open raft log %s: %w", walDir, err)
+		return nil, fmt.Errorf("replication: open raft log %s: %w", walDir, err)
 	}
 	// The snapshot store adds its own "snapshots" directory under dir.
 	if s.snaps, err = raft.NewFileSnapshotStoreWithLogger(dir, snapshotsRetained, logger.Named("snapshots")); err != nil {
-		return nil, fmt.Errorf("settlement: open snapshot store: %w", err)
+		return nil, fmt.Errorf("replication: open snapshot store: %w", err)
 	}
 	return s, nil
 }
@@ -75,7 +75,7 @@ func (s *storage) close() error {
 		errs = append(errs, s.lock.Close())
 	}
 	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("settlement: close storage: %w", err)
+		return fmt.Errorf("replication: close storage: %w", err)
 	}
 	return nil
 }

@@ -154,8 +154,8 @@ func TestWelcomeCommandsWork(t *testing.T) {
 		`civicard_taps_total{result="accepted"} 1`,
 		`civicard_tap_duration_seconds_count 1`,
 		`civicard_grain_activations_total{kind="card"}`,
-		`civicard_settlement_commit_latency_seconds_count`,
-		`civicard_settlement_batch_commands_count`,
+		`civicard_replication_commit_latency_seconds_count`,
+		`civicard_replication_batch_commands_count`,
 		`civicard_http_requests_total{code="200",route="terminal"} 1`,
 	} {
 		if !strings.Contains(metrics, want) {

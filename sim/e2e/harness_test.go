@@ -491,7 +491,7 @@ func (c *testCluster) aliveWithout(skip int) []bool {
 	return alive
 }
 
-var leaderMetric = regexp.MustCompile(`(?m)^civicard_settlement_is_leader\{group="([^"]+)"\} 1$`)
+var leaderMetric = regexp.MustCompile(`(?m)^civicard_replication_is_leader\{group="([^"]+)"\} 1$`)
 
 // metrics returns what node i's /metrics says.
 func (c *testCluster) metrics(t *testing.T, i int) string {

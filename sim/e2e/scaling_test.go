@@ -143,8 +143,8 @@ func TestClusterScaling(t *testing.T) {
 			regexp.MustCompile(`(?m)^civicard_cluster_groups_replicated [1-9]`),
 			regexp.MustCompile(`(?m)^civicard_cluster_groups_led [0-9]`),
 			regexp.MustCompile(`(?m)^civicard_grains_hosted\{kind="Card"\} [1-9]`),
-			regexp.MustCompile(`(?m)^civicard_settlement_raft_state\{group="[a-z0-9-]+"\} [0-2]$`),
-			regexp.MustCompile(`(?m)^civicard_settlement_apply_lag_entries\{group="[a-z0-9-]+"\} \d+$`),
+			regexp.MustCompile(`(?m)^civicard_replication_raft_state\{group="[a-z0-9-]+"\} [0-2]$`),
+			regexp.MustCompile(`(?m)^civicard_replication_apply_lag_entries\{group="[a-z0-9-]+"\} \d+$`),
 		} {
 			if !want.MatchString(metrics) {
 				t.Errorf("n%d's metrics have no line matching %s", i+1, want)

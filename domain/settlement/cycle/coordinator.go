@@ -53,7 +53,7 @@ type Config struct {
 // Validate rejects a config that cannot settle.
 func (c Config) Validate() error {
 	if c.Currency == "" || c.Now == nil {
-		return errors.New("coordinator: Currency and Now are required")
+		return errors.New("cycle: Currency and Now are required")
 	}
 	return clearing.CheckFee(c.Fee)
 }
@@ -61,14 +61,14 @@ func (c Config) Validate() error {
 // ErrRefused is a step the ledger refused: a bug or a misconfiguration
 // (another fee policy, another currency), never healed by retrying. It is
 // an alarm.
-var ErrRefused = errors.New("coordinator: ledger refused a settlement step")
+var ErrRefused = errors.New("cycle: ledger refused a settlement step")
 
 // Pending returns the cycle in flight: the last recorded batch if it is not
 // paid, else the next cycle if some shard has closed it; 0 if none.
 func Pending(ctx context.Context, l Ledgers) (uint64, error) {
 	last, err := l.Batches(ctx, 1)
 	if err != nil {
-		return 0, fmt.Errorf("coordinator: batches: %w", err)
+		return 0, fmt.Errorf("cycle: batches: %w", err)
 	}
 	var next uint64 = 1
 	if len(last) > 0 {
@@ -80,7 +80,7 @@ func Pending(ctx context.Context, l Ledgers) (uint64, error) {
 	for _, group := range l.Shards() {
 		_, open, err := l.CycleTotals(ctx, group, 0)
 		if err != nil {
-			return 0, fmt.Errorf("coordinator: %s: %w", group, err)
+			return 0, fmt.Errorf("cycle: %s: %w", group, err)
 		}
 		if open > next {
 			return next, nil
@@ -98,7 +98,7 @@ func Next(ctx context.Context, l Ledgers) (uint64, error) {
 	}
 	last, err := l.Batches(ctx, 1)
 	if err != nil {
-		return 0, fmt.Errorf("coordinator: batches: %w", err)
+		return 0, fmt.Errorf("cycle: batches: %w", err)
 	}
 	if len(last) == 0 {
 		return 1, nil
@@ -125,7 +125,7 @@ func Settle(ctx context.Context, l Ledgers, cfg Config, k uint64) (*civicardv1.S
 	}
 	batch, err := l.Batch(ctx, k)
 	if err != nil {
-		return nil, fmt.Errorf("coordinator: batch %d: %w", k, err)
+		return nil, fmt.Errorf("cycle: batch %d: %w", k, err)
 	}
 	if batch == nil {
 		if batch, err = record(ctx, l, cfg, k); err != nil {
@@ -145,7 +145,7 @@ func Settle(ctx context.Context, l Ledgers, cfg Config, k uint64) (*civicardv1.S
 	}
 	paid, err := l.Batch(ctx, k)
 	if err != nil {
-		return nil, fmt.Errorf("coordinator: batch %d: %w", k, err)
+		return nil, fmt.Errorf("cycle: batch %d: %w", k, err)
 	}
 	if paid == nil || !paid.GetPaid() {
 		return nil, fmt.Errorf("%w: batch %d is not paid after marking it paid", ErrRefused, k)
@@ -164,7 +164,7 @@ func record(ctx context.Context, l Ledgers, cfg Config, k uint64) (*civicardv1.S
 		}
 		totals, _, err := l.CycleTotals(ctx, group, k)
 		if err != nil {
-			return nil, fmt.Errorf("coordinator: %s cycle %d: %w", group, k, err)
+			return nil, fmt.Errorf("cycle: %s cycle %d: %w", group, k, err)
 		}
 		if totals == nil {
 			return nil, fmt.Errorf("%w: %s has not closed cycle %d after closing it", ErrRefused, group, k)
@@ -175,7 +175,7 @@ func record(ctx context.Context, l Ledgers, cfg Config, k uint64) (*civicardv1.S
 	if k > 1 {
 		var err error
 		if previous, err = l.Batch(ctx, k-1); err != nil {
-			return nil, fmt.Errorf("coordinator: batch %d: %w", k-1, err)
+			return nil, fmt.Errorf("cycle: batch %d: %w", k-1, err)
 		}
 		if previous == nil {
 			return nil, fmt.Errorf("%w: batch %d is not recorded", ErrRefused, k-1)
@@ -194,7 +194,7 @@ func record(ctx context.Context, l Ledgers, cfg Config, k uint64) (*civicardv1.S
 		},
 	})
 	if lookupErr != nil {
-		return nil, fmt.Errorf("coordinator: institutions: %w", lookupErr)
+		return nil, fmt.Errorf("cycle: institutions: %w", lookupErr)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrRefused, err)
@@ -207,7 +207,7 @@ func record(ctx context.Context, l Ledgers, cfg Config, k uint64) (*civicardv1.S
 	// The batch a predecessor recorded wins: read back what is recorded.
 	recorded, err := l.Batch(ctx, k)
 	if err != nil {
-		return nil, fmt.Errorf("coordinator: batch %d: %w", k, err)
+		return nil, fmt.Errorf("cycle: batch %d: %w", k, err)
 	}
 	if recorded == nil {
 		return nil, fmt.Errorf("%w: batch %d is not recorded after recording it", ErrRefused, k)
@@ -241,7 +241,7 @@ func pay(ctx context.Context, l Ledgers, b *civicardv1.SettlementBatch) error {
 func step(ctx context.Context, l Ledgers, group string, cmd *ledgerv1.Command) error {
 	res, err := l.Propose(ctx, group, cmd)
 	if err != nil {
-		return fmt.Errorf("coordinator: %s %s: %w", group, cmd.GetId(), err)
+		return fmt.Errorf("cycle: %s %s: %w", group, cmd.GetId(), err)
 	}
 	if res.GetStatus() != ledgerv1.Status_STATUS_OK {
 		return fmt.Errorf("%w: %s %s: %v %s", ErrRefused, group, cmd.GetId(), res.GetStatus(), res.GetError())

@@ -12,7 +12,7 @@ import (
 )
 
 // ErrNotFound is a batch, cycle or institution that does not exist.
-var ErrNotFound = errors.New("coordinator: not found")
+var ErrNotFound = errors.New("cycle: not found")
 
 // Statement gathers institutionID's statement of cycle k from every shard:
 // its lines (shard by shard, each in ledger order), their sums, and what
@@ -21,14 +21,14 @@ var ErrNotFound = errors.New("coordinator: not found")
 func Statement(ctx context.Context, l Ledgers, k uint64, institutionID string) (*civicardv1.GetStatementResponse, error) {
 	inst, ok, err := l.Institution(ctx, institutionID)
 	if err != nil {
-		return nil, fmt.Errorf("coordinator: institution %s: %w", institutionID, err)
+		return nil, fmt.Errorf("cycle: institution %s: %w", institutionID, err)
 	}
 	if !ok {
 		return nil, fmt.Errorf("%w: institution %s", ErrNotFound, institutionID)
 	}
 	b, err := l.Batch(ctx, k)
 	if err != nil {
-		return nil, fmt.Errorf("coordinator: batch %d: %w", k, err)
+		return nil, fmt.Errorf("cycle: batch %d: %w", k, err)
 	}
 	if b == nil {
 		return nil, fmt.Errorf("%w: batch %d is not recorded", ErrNotFound, k)
@@ -37,7 +37,7 @@ func Statement(ctx context.Context, l Ledgers, k uint64, institutionID string) (
 	for _, group := range l.Shards() {
 		lines, err := l.Statement(ctx, group, k, institutionID)
 		if err != nil {
-			return nil, fmt.Errorf("coordinator: %s statement: %w", group, err)
+			return nil, fmt.Errorf("cycle: %s statement: %w", group, err)
 		}
 		out.Lines = append(out.Lines, lines...)
 	}
@@ -56,7 +56,7 @@ func Statement(ctx context.Context, l Ledgers, k uint64, institutionID string) (
 func PayoutFile(ctx context.Context, l Ledgers, k uint64, debtor payout.Party) ([]byte, string, error) {
 	b, err := l.Batch(ctx, k)
 	if err != nil {
-		return nil, "", fmt.Errorf("coordinator: batch %d: %w", k, err)
+		return nil, "", fmt.Errorf("cycle: batch %d: %w", k, err)
 	}
 	if b == nil {
 		return nil, "", fmt.Errorf("%w: batch %d is not recorded", ErrNotFound, k)
@@ -91,7 +91,7 @@ func payoutFile(b *civicardv1.SettlementBatch, debtor payout.Party) ([]byte, err
 	}
 	doc, err := payout.Write(pb)
 	if err != nil {
-		return nil, fmt.Errorf("coordinator: batch %d: %w", b.GetCycle(), err)
+		return nil, fmt.Errorf("cycle: batch %d: %w", b.GetCycle(), err)
 	}
 	return doc, nil
 }
@@ -134,7 +134,7 @@ func Reconcile(ctx context.Context, l Ledgers, statementsLast int, debtor payout
 	for _, group := range l.Shards() {
 		t, err := l.Totals(ctx, group)
 		if err != nil {
-			return nil, fmt.Errorf("coordinator: %s totals: %w", group, err)
+			return nil, fmt.Errorf("cycle: %s totals: %w", group, err)
 		}
 		received := -t.GetFundingMinor()
 		r.check(received-t.GetPayoutsMinor()-t.GetFeesMinor() == t.GetCardsMinor()+t.GetReceivablesMinor(),
@@ -199,7 +199,7 @@ type settled struct {
 func settledState(ctx context.Context, l Ledgers) (settled, error) {
 	batches, err := l.Batches(ctx, batchesReadMax)
 	if err != nil {
-		return settled{}, fmt.Errorf("coordinator: batches: %w", err)
+		return settled{}, fmt.Errorf("cycle: batches: %w", err)
 	}
 	pending, err := Pending(ctx, l)
 	if err != nil {
@@ -229,7 +229,7 @@ func reconcileBatch(ctx context.Context, l Ledgers, r *Report, b *civicardv1.Set
 	for _, group := range l.Shards() {
 		sums, err := l.StatementSums(ctx, group, k)
 		if err != nil {
-			return fmt.Errorf("coordinator: %s statements of cycle %d: %w", group, k, err)
+			return fmt.Errorf("cycle: %s statements of cycle %d: %w", group, k, err)
 		}
 		for _, it := range sums.GetInstitutions() {
 			nets[it.GetInstitutionId()] += it.GetNetMinor()
