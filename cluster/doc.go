@@ -41,7 +41,7 @@
 //	                        replicas, wait for every group's leader
 //	2  settlement schedule  the Settler; its schedule runs          the schedule ends (5 s)
 //	3  demo city            load it (first node, new cluster only)  nothing to stop
-//	4  actor member         the tariff, the grains, the member      leave the cluster (5 s + leave grace)
+//	4  actor member         the tariff, the grains, the member      shut down (5 s + leave grace)
 //	5  scaler               follow the node list, move replicas     the loop ends (1 s)
 //	6  pause watch          fail after a long pause                 the loop ends (1 s)
 //	7  quorum watch         fail when cut off from most nodes       the loop ends (1 s)
@@ -56,10 +56,10 @@
 //
 // A stop begins, unless the node was taken for dead, with the hand-overs,
 // in start order: the groups this node leads get another leader (a planned
-// stop costs no election, handOverTimeout), then the member leaves the
-// membership and waits three membership polls for the others to notice
-// (they activate its grains elsewhere, while calls already routed here are
-// still answered). Then each component stops, in the reverse order, each
+// stop costs no election, handOverTimeout), then a cluster node's member
+// leaves the membership and waits three membership polls for the others
+// to notice (they activate its grains elsewhere, while calls already
+// routed here are still answered). Then each component stops, in the reverse order, each
 // within its bound: one that overruns is logged as stuck and left behind,
 // and the next one stops. A node taken for dead (ErrRestartRequired) hands
 // nothing over, nobody would take it, and stops within lostStopMax
