@@ -32,13 +32,30 @@ type readier interface {
 	Ready() error
 }
 
-// handerOver is a component with work other nodes take over before this one
+// handsOver is a component with work other nodes take over before this one
 // stops (Raft leadership, the membership). A node the cluster has taken for
 // dead skips hand-overs: nobody would take its work, and its stop must be
 // quick.
-type handerOver interface {
+type handsOver interface {
 	HandOver(ctx context.Context)
 }
+
+// The components, and the optional parts each has: a method that drifted
+// from these signatures would silently never be called.
+var (
+	_ component = (*raftGroups)(nil)
+	_ readier   = (*raftGroups)(nil)
+	_ handsOver = (*raftGroups)(nil)
+	_ component = (*settlementSchedule)(nil)
+	_ component = (*demoCity)(nil)
+	_ component = (*actorMember)(nil)
+	_ handsOver = (*actorMember)(nil)
+	_ component = (*scalerLoop)(nil)
+	_ readier   = (*scalerLoop)(nil)
+	_ component = (*loop)(nil) // the pause watch
+	_ component = (*quorumLoop)(nil)
+	_ readier   = (*quorumLoop)(nil)
+)
 
 // part is a component in a node's list: its name for the logs, and how
 // long its hand-over and its stop may each take.
@@ -94,7 +111,7 @@ func (p *parts) stop(handOver bool, deadline time.Time) error {
 	p.started = 0
 	if handOver {
 		for _, pt := range started {
-			if h, ok := pt.c.(handerOver); ok {
+			if h, ok := pt.c.(handsOver); ok {
 				p.bounded(whole, pt, "hand-over", func(ctx context.Context) error { h.HandOver(ctx); return nil })
 			}
 		}
