@@ -11,6 +11,7 @@ import (
 	protocluster "github.com/asynkron/protoactor-go/cluster"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"civicard/domain/money"
 	civicardv1 "civicard/messages/civicard/v1"
 	grainsv1 "civicard/messages/grains/v1"
 	ledgerv1 "civicard/messages/ledger/v1"
@@ -56,7 +57,7 @@ type Config struct {
 // DefaultConfig returns settings fit for a city.
 func DefaultConfig() Config {
 	return Config{
-		Currency:        "PLN",
+		Currency:        money.DefaultCurrency,
 		ProposeTimeout:  3 * time.Second,
 		VersionRetryMax: 3,
 		IdleTimeout:     10 * time.Minute,

@@ -29,6 +29,54 @@
 // Both build a startSpec and call start (start.go), so the embedded node
 // runs exactly the code a cluster runs.
 //
+// # Start and stop
+//
+// A node is an ordered list of components (lifecycle.go), each with a
+// start, a stop with its own bound, and, for some, a readiness and a
+// hand-over. The node starts them in this order and stops them in the
+// reverse order:
+//
+//	   component            start                                   stop (its bound)
+//	1  raft groups          open the host, join or restart the      close every group (10 s)
+//	                        replicas, wait for every group's leader
+//	2  settlement schedule  the Settler; its schedule runs          the schedule ends (5 s)
+//	3  demo city            load it (first node, new cluster only)  nothing to stop
+//	4  actor member         the tariff, the grains, the member      shut down (5 s + leave grace)
+//	5  scaler               follow the node list, move replicas     the loop ends (1 s)
+//	6  pause watch          fail after a long pause                 the loop ends (1 s)
+//	7  quorum watch         fail when cut off from most nodes       the loop ends (1 s)
+//
+// Each needs only those before it. The settlement schedule, the demo city
+// and the grains write to the Raft groups, so the groups come first and go
+// last: nothing outlives the ledger it writes to. The demo city is loaded
+// before the grains exist, so no tap meets a city half loaded. The member
+// is what other nodes reach; the scaler (which changes the hosts the
+// member polls and the nodes the quorum watch counts) and the watches
+// (which read the member's list) come after it, and stop before it.
+//
+// A stop begins, unless the node was taken for dead, with the hand-overs,
+// in start order: the groups this node leads get another leader (a planned
+// stop costs no election, handOverTimeout), then a cluster node's member
+// leaves the membership and waits three membership polls for the others
+// to notice (they activate its grains elsewhere, while calls already
+// routed here are still answered). Then each component stops, in the reverse order, each
+// within its bound: one that overruns is logged as stuck and left behind,
+// and the next one stops. A node taken for dead (ErrRestartRequired) hands
+// nothing over, nobody would take it, and stops within lostStopMax
+// (2 s); its process ends within 3 s of the failure whatever happens
+// (cmd/civicard), as after a crash, which the ledger is built to survive.
+//
+// The node is ready (/healthz) when every component is: every group has a
+// leader it knows, the node is not draining (scaler), and it sees a quorum
+// of the cluster (quorum watch).
+//
+// The embedded node has the groups, the schedule, the demo city and the
+// member. A gateway has a route to the registry in place of the groups (it
+// replicates nothing), a member hosting no grains, the scaler and the
+// watches. The HTTP gateway is not a component: cmd/civicard starts it
+// once the node is up, and stops it (draining requests) before
+// Node.Close.
+//
 // Every node with a ledger has a Settler (settle.go): it serves the
 // SettlementService and, on the node whose replica leads the registry,
 // closes clearing cycles on schedule and finishes any cycle a previous

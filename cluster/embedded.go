@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,6 +17,8 @@ import (
 
 	"civicard/actors"
 	"civicard/cluster/replication"
+	"civicard/domain/money"
+	"civicard/domain/settlement/payout"
 	civicardv1 "civicard/messages/civicard/v1"
 	"civicard/sim/demo"
 )
@@ -25,12 +28,21 @@ type Settings struct {
 	// DataDir holds the node's Raft groups (and, for the embedded node, its
 	// secrets); created if missing.
 	DataDir string
+	// Currency is the ISO 4217 code of the city's money, the one setting
+	// of it: the ledger keeps every amount in it, the grains answer in it
+	// and the payouts are paid in it (PLN or EUR: the payout files know no
+	// other). start fills it into Host.Group.Ledger, Actors and the
+	// settlement; what those say of a currency is not read. Every node of
+	// a cluster must have the same, for the life of its data. Default
+	// money.DefaultCurrency.
+	Currency string
 	// Demo says which city to load into a new cluster; Demo.CredentialKey
 	// is filled in from the secrets. Demo.Cards == 0 loads no demo data.
 	Demo demo.Config
-	// Host configures the Raft groups; NodeID, Dir, addresses, Logger and
-	// Registerer are filled in.
-	Host   replication.HostConfig
+	// Host configures the Raft groups; NodeID, Dir, addresses, the
+	// ledger's Currency, Logger and Registerer are filled in.
+	Host replication.HostConfig
+	// Actors configures the grains; Currency is filled in.
 	Actors actors.Config
 	// Settlement configures clearing cycles and payouts.
 	Settlement SettlementConfig
@@ -43,6 +55,7 @@ type Settings struct {
 // DefaultSettings returns settings fit for a city; DataDir must be set.
 func DefaultSettings() Settings {
 	return Settings{
+		Currency:       money.DefaultCurrency,
 		Demo:           demo.DefaultConfig(),
 		Host:           replication.DefaultHostConfig(),
 		Actors:         actors.DefaultConfig(),
@@ -53,17 +66,48 @@ func DefaultSettings() Settings {
 	}
 }
 
-func (c Settings) validate() error {
+// validate checks the settings together, as start will use them: the
+// Raft groups' and the grains' settings with the currency filled in, and
+// the currency against the payout files'. name is the node's.
+func (c Settings) validate(name string) error {
 	if c.DataDir == "" {
 		return errors.New("cluster: DataDir is empty")
 	}
 	if c.RequestTimeout <= 0 || c.Logger == nil || c.Registerer == nil {
 		return errors.New("cluster: RequestTimeout, Logger and Registerer are required")
 	}
-	if err := c.Settlement.Validate(); err != nil {
-		return err
+	var errs []error
+	// Payouts are paid in the currency the ledger keeps (the ledger
+	// refuses a batch in another): a currency no payout file can carry
+	// would fail at the first cycle's close.
+	if err := payout.CheckCurrency(c.Currency); err != nil {
+		errs = append(errs, fmt.Errorf("cluster: Currency: %w", err))
 	}
-	return c.Actors.Validate()
+	if err := c.Settlement.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	actorsCfg := c.Actors
+	actorsCfg.Currency = c.Currency
+	if err := actorsCfg.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	// Addresses are the start's to fill; a placeholder stands in for them.
+	host := c.hostConfig(name)
+	host.RaftAddr, host.Registerer = "127.0.0.1:0", nil
+	if err := host.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("cluster: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+// hostConfig is Host with what the node fills in: its name and directory,
+// the currency, its logger and metrics. The addresses are the caller's.
+func (c Settings) hostConfig(name string) replication.HostConfig {
+	host := c.Host
+	host.NodeID, host.Dir = name, filepath.Join(c.DataDir, "raft")
+	host.Group.Ledger.Currency = c.Currency
+	host.Logger, host.Registerer = c.Logger, c.Registerer
+	return host
 }
 
 // EmbeddedConfig configures the one-process default: a cluster of one
@@ -83,8 +127,8 @@ func DefaultEmbeddedConfig(dataDir string) EmbeddedConfig {
 	return cfg
 }
 
-// Validate rejects settings that cannot work.
-func (c EmbeddedConfig) Validate() error { return c.validate() }
+// Validate rejects settings that cannot work, alone or together.
+func (c EmbeddedConfig) Validate() error { return c.validate(EmbeddedName) }
 
 // StartEmbedded starts the one-process node on cfg.DataDir: it opens (or
 // creates) the ledger, loads the demo city if it was not loaded before, and
@@ -132,23 +176,22 @@ type Node struct {
 	// name is the node's name in its cluster; empty for the embedded node.
 	name string
 	// scaler keeps a multi-node cluster's node in line with the replicated
-	// node list and placement; nil for the embedded node and a gateway.
+	// node list and placement; nil for the embedded node.
 	scaler *scaler
-	// describeLedger reports this node's ledger replicas.
+	// describeLedger reports this node's ledger replicas; nil for a
+	// gateway.
 	describeLedger func(withDigests bool) []*civicardv1.GroupReplica
-	// handOver, if set, runs first when the node stops: it moves the work
-	// this node leads to others.
-	handOver func()
-	// ready reports whether the ledger can commit; closeLedger closes it.
-	ready       func() error
-	closeLedger func() error
-	stop        context.CancelFunc
-	closeOnce   sync.Once
-	closeErr    error
+	// parts are the node's components, in start order (doc.go).
+	parts     parts
+	closeOnce sync.Once
+	closeErr  error
 }
 
-// Close leaves the cluster (grains terminate), then closes the ledger; a
-// node that failed (Failed) only stops. Safe to call more than once.
+// Close stops the node: its components hand their work over to other
+// nodes (Raft leadership, the membership), then stop in the reverse order
+// of their start, each within its own bound (doc.go, "Start and stop"). A
+// node that failed (Failed) does not hand over, and its whole stop takes
+// at most lostStopMax. Safe to call more than once.
 func (n *Node) Close() error {
 	n.closeOnce.Do(func() {
 		// A member the cluster has taken for dead has nobody to hand its
@@ -156,17 +199,10 @@ func (n *Node) Close() error {
 		// time out: it stops at once. Its grains keep nothing the ledger
 		// does not have.
 		if n.lost.Load() {
-			n.Cluster.Shutdown(false)
-			n.stop()
-			n.closeErr = n.closeLedger()
+			n.closeErr = n.parts.stop(false, time.Now().Add(lostStopMax))
 			return
 		}
-		if n.handOver != nil {
-			n.handOver()
-		}
-		n.Cluster.Shutdown(true)
-		n.stop()
-		n.closeErr = n.closeLedger()
+		n.closeErr = n.parts.stop(true, time.Time{})
 	})
 	return n.closeErr
 }
@@ -183,8 +219,9 @@ func (n *Node) fail(err error) {
 // for the embedded node.
 func (n *Node) Failed() <-chan error { return n.failed }
 
-// Ready reports whether the node takes taps: its ledger has a leader it can
-// commit through.
+// Ready reports whether the node takes taps: every component is ready (its
+// ledger has a leader it can commit through, it is not draining, it sees
+// a quorum of the cluster), or why not.
 func (n *Node) Ready() error {
-	return n.ready()
+	return n.parts.ready()
 }

@@ -85,7 +85,7 @@ func (c NodeConfig) Validate() error {
 		if c.MembershipRefresh < 100*time.Millisecond || c.MembershipRefresh > time.Minute {
 			return fmt.Errorf("cluster: MembershipRefresh %v outside [100ms, 1m]", c.MembershipRefresh)
 		}
-		return c.validate()
+		return c.validate(c.Name)
 	}
 	switch {
 	case c.Gateway && c.self().Name != "":
@@ -107,7 +107,7 @@ func (c NodeConfig) Validate() error {
 	if c.QuorumLossMax < 4*c.MembershipRefresh || c.QuorumLossMax > 10*time.Minute {
 		return fmt.Errorf("cluster: QuorumLossMax %v outside [4 membership refreshes (%v), 10m]", c.QuorumLossMax, 4*c.MembershipRefresh)
 	}
-	return c.validate()
+	return c.validate(c.Name)
 }
 
 func (c NodeConfig) self() Peer {
@@ -183,20 +183,14 @@ func StartNode(ctx context.Context, cfg NodeConfig) (*Node, error) {
 		}
 		spec.nodeList = serviceMembership{}
 	}
-	provider := spec.provider
-	shutdownProvider := func() error { return provider.Shutdown(true) }
 	if cfg.Gateway {
 		for _, p := range cfg.Peers {
 			spec.registryPeers = append(spec.registryPeers, replication.Peer{NodeID: p.Name, RaftAddr: p.Raft})
 		}
 	}
-	// Leave the membership before the grains stop: the others drop this
-	// node at their next poll and activate its grains elsewhere, while
-	// calls already routed here are still answered.
-	spec.leaveMembership = func() {
-		_ = shutdownProvider()
-		time.Sleep(leaveGrace * cfg.MembershipRefresh)
-	}
+	// A stopping node leaves the membership before its grains stop, and
+	// waits for the others to notice (actorMember.HandOver).
+	spec.leaveGrace = leaveGrace * cfg.MembershipRefresh
 	if !cfg.Gateway && len(cfg.Peers) > 0 {
 		layout, err := NewLayout(cfg.Peers, cmp.Or(cfg.Shards, DefaultShards(len(cfg.Peers))))
 		if err != nil {
@@ -225,8 +219,8 @@ const leaveGrace = 3
 
 // handOverLeadership asks another voter to lead every group this node
 // leads, so that a planned stop costs no election timeout.
-func handOverLeadership(host *replication.Host, logger *slog.Logger) {
-	ctx, cancel := context.WithTimeout(context.Background(), handOverTimeout)
+func handOverLeadership(ctx context.Context, host *replication.Host, logger *slog.Logger) {
+	ctx, cancel := context.WithTimeout(ctx, handOverTimeout)
 	defer cancel()
 	for _, status := range host.Groups() {
 		if status.State != "Leader" || len(status.Voters) < 2 {

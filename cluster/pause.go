@@ -44,3 +44,13 @@ func watchPauses(ctx context.Context, start time.Time, tick <-chan time.Time, fa
 		last = current
 	}
 }
+
+// newPauseWatch is the watch as a node's component: it runs from Start to
+// Stop and calls fail once.
+func newPauseWatch(fail func(error)) *loop {
+	return &loop{run: func(ctx context.Context) {
+		ticker := time.NewTicker(pauseTick)
+		defer ticker.Stop()
+		watchPauses(ctx, time.Now(), ticker.C, fail)
+	}}
+}

@@ -129,3 +129,31 @@ func (w *quorumWatch) run(ctx context.Context, tick <-chan time.Time, members fu
 		}
 	}
 }
+
+// quorumLoop is the watch as a node's component: from Start to Stop it
+// looks at the actor member's list, and the node is unready while the
+// watch sees no quorum.
+type quorumLoop struct {
+	w      *quorumWatch
+	member *actorMember
+	fail   func(error)
+	loop
+}
+
+func (q *quorumLoop) Start(ctx context.Context) error {
+	members := q.member.cluster.MemberList
+	q.run = func(ctx context.Context) {
+		ticker := time.NewTicker(quorumTick)
+		defer ticker.Stop()
+		q.w.run(ctx, ticker.C, func() []string {
+			var addrs []string
+			for _, m := range members.Members().Members() {
+				addrs = append(addrs, m.Address())
+			}
+			return addrs
+		}, q.fail)
+	}
+	return q.loop.Start(ctx)
+}
+
+func (q *quorumLoop) Ready() error { return q.w.ready() }

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"civicard/cluster/replication"
 	ledgerv1 "civicard/messages/ledger/v1"
 	replicationv1 "civicard/messages/replication/v1"
@@ -130,10 +132,31 @@ func (s *scaler) status() ledgerv1.NodeStatus {
 func (s *scaler) ready() error {
 	switch st := s.status(); st {
 	case ledgerv1.NodeStatus_NODE_STATUS_DRAINING, ledgerv1.NodeStatus_NODE_STATUS_REMOVED:
-		return fmt.Errorf("node %s is %s", s.name, strings.ToLower(strings.TrimPrefix(st.String(), "NODE_STATUS_")))
+		return fmt.Errorf("node %s is %s: it takes no taps", s.name, statusText(st))
 	}
 	return nil
 }
+
+// scalerLoop is the scaler as a node's component: it exports the scaler's
+// metrics and runs it from Start to Stop, and keeps the node unready
+// while it is draining.
+type scalerLoop struct {
+	s          *scaler
+	groups     *raftGroups
+	registerer prometheus.Registerer
+	loop
+}
+
+func (c *scalerLoop) Start(ctx context.Context) error {
+	c.s.host = c.groups.host
+	if err := registerScalerMetrics(c.registerer, c.s); err != nil {
+		return err
+	}
+	c.run = c.s.run
+	return c.loop.Start(ctx)
+}
+
+func (c *scalerLoop) Ready() error { return c.s.ready() }
 
 func (s *scaler) run(ctx context.Context) {
 	t := time.NewTicker(scaleTick)

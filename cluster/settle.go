@@ -29,8 +29,6 @@ type SettlementConfig struct {
 	Cycle time.Duration
 	// Fee is the operator's fee on each transaction.
 	Fee *civicardv1.CycleFeePolicy
-	// Currency of the payouts: the ledger's, PLN or EUR.
-	Currency string
 	// Operator is who pays the institutions: the debtor of the payout files.
 	Operator payout.Party
 	// ReconcileEvery is how often the registry's leader reconciles the
@@ -41,12 +39,12 @@ type SettlementConfig struct {
 	StatementsReconciled int
 }
 
-// DefaultSettlementConfig returns daily cycles, a 1.5% fee, payouts in PLN.
+// DefaultSettlementConfig returns daily cycles and a 1.5% fee. Payouts are
+// paid in the ledger's currency (Settings.Currency).
 func DefaultSettlementConfig() SettlementConfig {
 	return SettlementConfig{
 		Cycle:                24 * time.Hour,
 		Fee:                  &civicardv1.CycleFeePolicy{BasisPoints: 150},
-		Currency:             "PLN",
 		Operator:             payout.Party{Name: "Operator Karty Uslug Publicznych", IBAN: "PL52102055610000000000000001", BIC: "BPKOPLPW"},
 		ReconcileEvery:       time.Minute,
 		StatementsReconciled: 3,
@@ -57,9 +55,6 @@ func DefaultSettlementConfig() SettlementConfig {
 func (c SettlementConfig) Validate() error {
 	if c.Cycle < 0 || (c.Cycle > 0 && c.Cycle < time.Second) {
 		return fmt.Errorf("cluster: settlement cycle %v: 0 (on request) or at least 1s", c.Cycle)
-	}
-	if c.Currency != "PLN" && c.Currency != "EUR" {
-		return fmt.Errorf("cluster: settlement currency %q: PLN or EUR", c.Currency)
 	}
 	if err := payout.CheckIBAN(c.Operator.IBAN); err != nil {
 		return fmt.Errorf("cluster: operator account: %w", err)
@@ -139,10 +134,12 @@ func (h hostLedgers) Totals(ctx context.Context, group string) (*civicardv1.Ledg
 // and reach the groups' leaders); the schedule runs on the node that leads
 // the registry.
 type Settler struct {
-	l      hostLedgers
-	cfg    SettlementConfig
-	logger *slog.Logger
-	now    func() time.Time
+	l   hostLedgers
+	cfg SettlementConfig
+	// currency is the ledger's: the batches' and payout files'.
+	currency string
+	logger   *slog.Logger
+	now      func() time.Time
 
 	// mu serialises this node's settlement runs: two at once would only
 	// repeat each other's steps.
@@ -154,9 +151,9 @@ type Settler struct {
 	settleFails prometheus.Counter
 }
 
-func newSettler(l hostLedgers, cfg SettlementConfig, logger *slog.Logger, reg prometheus.Registerer) (*Settler, error) {
+func newSettler(l hostLedgers, cfg SettlementConfig, currency string, logger *slog.Logger, reg prometheus.Registerer) (*Settler, error) {
 	s := &Settler{
-		l: l, cfg: cfg, logger: logger.With(slog.String("component", "settlement")), now: time.Now,
+		l: l, cfg: cfg, currency: currency, logger: logger.With(slog.String("component", "settlement")), now: time.Now,
 		reconcileOK: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "civicard_reconcile_ok",
 			Help: "1 when the last reconciliation of the books found no mismatch, 0 when it found one (an alarm); set by the registry's leader.",
@@ -183,7 +180,7 @@ func newSettler(l hostLedgers, cfg SettlementConfig, logger *slog.Logger, reg pr
 }
 
 func (s *Settler) coordinatorConfig() cycle.Config {
-	return cycle.Config{Currency: s.cfg.Currency, Fee: s.cfg.Fee, Now: s.now}
+	return cycle.Config{Currency: s.currency, Fee: s.cfg.Fee, Now: s.now}
 }
 
 // CloseCycle settles cycle k (0: the pending one, else the open one) and
@@ -310,6 +307,29 @@ func (s *Settler) tick(ctx context.Context, started time.Time) error {
 		return err
 	}
 	return nil
+}
+
+// settlementSchedule is the node's Settler as a component: made when the
+// Raft groups are up, its schedule (run) running until Stop.
+type settlementSchedule struct {
+	groups     *raftGroups
+	cfg        SettlementConfig
+	currency   string
+	logger     *slog.Logger
+	registerer prometheus.Registerer
+	settler    *Settler
+	loop
+}
+
+func (s *settlementSchedule) Start(ctx context.Context) error {
+	settler, err := newSettler(hostLedgers{host: s.groups.host, shards: s.groups.router.shards}, s.cfg, s.currency, s.logger, s.registerer)
+	if err != nil {
+		return err
+	}
+	s.settler = settler
+	leads := leadsRegistry(s.groups.host)
+	s.run = func(ctx context.Context) { settler.run(ctx, leads) }
+	return s.loop.Start(ctx)
 }
 
 // leadsRegistry reports whether this node's replica of the registry leads.

@@ -7,9 +7,9 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -38,12 +38,12 @@ type startSpec struct {
 	raftListener net.Listener
 	// loadsDemo makes this node load the demo city into a new cluster.
 	loadsDemo bool
-	// provider and actorAddr make the actor member; leaveMembership, if set,
-	// takes it out of the membership when the node stops, before its grains
-	// stop.
-	provider        protocluster.ClusterProvider
-	actorAddr       string
-	leaveMembership func()
+	// provider and actorAddr make the actor member. leaveGrace, if set,
+	// makes a stopping member leave the membership (shut the provider down)
+	// and wait this long for the others to notice, before its grains stop.
+	provider   protocluster.ClusterProvider
+	actorAddr  string
+	leaveGrace time.Duration
 	// watchPauses stops the node after a pause long enough for the other
 	// members to have declared it dead.
 	watchPauses bool
@@ -61,9 +61,28 @@ type startSpec struct {
 	quorum *quorumWatch
 }
 
-// start brings a node up: secrets, its Raft groups (waiting for every
-// group's leader), the demo city, the grains and the actor member.
-func start(ctx context.Context, spec startSpec) (_ *Node, err error) {
+// Stop bounds of the components (lifecycle.go).
+const (
+	// raftGroupsStopMax bounds closing the Raft groups (each group's
+	// Raft and log) and, before it, handing their leadership over
+	// (handOverTimeout).
+	raftGroupsStopMax = 10 * time.Second
+	// settlementStopMax bounds the end of the settlement schedule: a
+	// cycle being settled stops at its next call to a group.
+	settlementStopMax = 5 * time.Second
+	// memberStopMax bounds the actor member's leaving (the library waits
+	// 2 s for its grains' ownership to move), on top of its leaveGrace.
+	memberStopMax = 5 * time.Second
+	// lostStopMax bounds the whole stop of a node the cluster has taken
+	// for dead: well inside the 3 s in which its process ends
+	// (cmd/civicard), its gateway's stop included.
+	lostStopMax = 2 * time.Second
+)
+
+// start brings a node up: its secrets, then its components in the order
+// doc.go ("Start and stop") gives and explains. A component that fails to
+// start stops those started before it, in the reverse order.
+func start(ctx context.Context, spec startSpec) (*Node, error) {
 	if err := os.MkdirAll(spec.secretsDir, 0o700); err != nil {
 		return nil, fmt.Errorf("cluster: secrets directory: %w", err)
 	}
@@ -75,129 +94,197 @@ func start(ctx context.Context, spec startSpec) (_ *Node, err error) {
 	if err != nil {
 		return nil, err
 	}
-	life, stop := context.WithCancel(context.WithoutCancel(ctx))
 	node := &Node{
-		name: spec.name, OperatorToken: operatorToken, CredentialKey: credentialKey, stop: stop,
-		ready: func() error { return nil }, closeLedger: func() error { return nil },
+		name: spec.name, OperatorToken: operatorToken, CredentialKey: credentialKey,
 		// One slot per way a node fails (a pause, lost quorum, removed
 		// from the cluster): each fails at most once.
 		failed: make(chan error, 3),
 	}
-	defer func() {
-		if err != nil {
-			stop()
-			err = errors.Join(err, node.closeLedger())
-		}
-	}()
-
-	var kinds []*protocluster.Kind
-	if spec.layout != nil || len(spec.join) > 0 {
-		router, host, err := startLedger(ctx, spec)
-		if err != nil {
-			return nil, err
-		}
-		node.ready, node.closeLedger, node.describeLedger = router.ready, host.Close, describeHost(host)
-		if node.Settlement, err = newSettler(hostLedgers{host: host, shards: router.shards}, spec.Settlement, spec.Logger, spec.Registerer); err != nil {
-			return nil, err
-		}
-		// The schedule stops (Close cancels life) before the ledger closes.
-		settling := make(chan struct{})
-		go func() {
-			defer close(settling)
-			node.Settlement.run(life, leadsRegistry(host))
-		}()
-		node.closeLedger = func() error {
-			<-settling
-			return host.Close()
-		}
-		node.handOver = func() { handOverLeadership(host, spec.Logger) }
-		if spec.nodeList != nil {
-			node.scaler = &scaler{name: spec.name, host: host, provider: spec.nodeList, quorum: spec.quorum, logger: spec.Logger, seed: spec.layout, removed: node.failed}
-			ready := node.ready
-			node.ready = func() error {
-				if st := node.scaler.status(); st != ledgerv1.NodeStatus_NODE_STATUS_UNSPECIFIED && st != ledgerv1.NodeStatus_NODE_STATUS_ACTIVE {
-					return fmt.Errorf("this node is %s: it takes no taps", statusText(st))
-				}
-				return ready()
-			}
-		}
+	var (
+		groups   *raftGroups
+		settling *settlementSchedule
+		city     *demoCity
+		member   = &actorMember{spec: &spec}
+		list     []part
+	)
+	switch {
+	case spec.layout != nil || len(spec.join) > 0:
+		groups = &raftGroups{spec: &spec}
+		settling = &settlementSchedule{groups: groups, cfg: spec.Settlement, currency: spec.Currency, logger: spec.Logger, registerer: spec.Registerer}
+		list = append(list,
+			part{name: "raft groups", c: groups, stopMax: raftGroupsStopMax},
+			part{name: "settlement schedule", c: settling, stopMax: settlementStopMax})
 		if spec.loadsDemo && spec.Demo.Cards > 0 {
-			demoCfg := spec.Demo
-			demoCfg.CredentialKey = []byte(credentialKey)
-			if node.Demo, err = loadDemo(ctx, router, demoCfg, spec.Logger); err != nil {
-				return nil, err
-			}
+			city = &demoCity{groups: groups, cfg: spec.Demo, credentialKey: credentialKey, logger: spec.Logger}
+			list = append(list, part{name: "demo city", c: city, stopMax: loopStopMax})
 		}
+		member.grains = groups
+	case spec.nodeList != nil:
+		// A gateway replicates nothing but follows the node list, read
+		// through a host that only forwards.
+		groups = &raftGroups{spec: &spec, forwardOnly: true}
+		list = append(list, part{name: "registry route", c: groups, stopMax: raftGroupsStopMax})
+	}
+	list = append(list, part{name: "actor member", c: member, stopMax: memberStopMax + spec.leaveGrace})
+	if spec.nodeList != nil && groups != nil {
+		node.scaler = &scaler{
+			name: spec.name, provider: spec.nodeList, quorum: spec.quorum, logger: spec.Logger,
+			seed: spec.layout, removed: node.failed, membersOnly: groups.forwardOnly,
+		}
+		list = append(list, part{name: "scaler", c: &scalerLoop{s: node.scaler, groups: groups, registerer: spec.Registerer}, stopMax: loopStopMax})
+	}
+	if spec.watchPauses {
+		list = append(list, part{name: "pause watch", c: newPauseWatch(node.fail), stopMax: loopStopMax})
+	}
+	if spec.quorum != nil {
+		list = append(list, part{name: "quorum watch", c: &quorumLoop{w: spec.quorum, member: member, fail: node.fail}, stopMax: loopStopMax})
+	}
+
+	node.parts = parts{list: list, logger: spec.Logger}
+	if err := node.parts.start(ctx); err != nil {
+		return nil, err
+	}
+	node.Cluster = member.cluster
+	if settling != nil {
+		node.Settlement = settling.settler
+	}
+	if city != nil {
+		node.Demo = city.dataset
+	}
+	if groups != nil && !groups.forwardOnly {
+		node.describeLedger = describeHost(groups.host)
+	}
+	return node, nil
+}
+
+// raftGroups is the node's settlement host and its Raft groups: the
+// replicas the layout or the registry gives it, and routes to the others
+// (startLedger). A gateway's (forwardOnly) replicates nothing and only
+// forwards reads of the node list to the registry (followerHost).
+type raftGroups struct {
+	spec        *startSpec
+	forwardOnly bool
+	host        *replication.Host
+	router      routedLedger
+}
+
+func (g *raftGroups) Start(ctx context.Context) (err error) {
+	if g.forwardOnly {
+		g.host, err = followerHost(ctx, *g.spec)
+		return err
+	}
+	g.router, g.host, err = startLedger(ctx, *g.spec)
+	return err
+}
+
+// Ready fails while a group this node needs has no leader it knows.
+func (g *raftGroups) Ready() error {
+	if g.forwardOnly {
+		return nil
+	}
+	return g.router.ready()
+}
+
+// HandOver asks other voters to lead the groups this node leads, so that a
+// planned stop costs no election timeout.
+func (g *raftGroups) HandOver(ctx context.Context) {
+	if !g.forwardOnly {
+		handOverLeadership(ctx, g.host, g.spec.Logger)
+	}
+}
+
+func (g *raftGroups) Stop(context.Context) error { return g.host.Close() }
+
+// demoCity loads the demo city into a new cluster (loadDemo): the first
+// node does, on its first start. It runs nothing afterwards.
+type demoCity struct {
+	groups        *raftGroups
+	cfg           demo.Config
+	credentialKey string
+	logger        *slog.Logger
+	dataset       *demo.Dataset
+}
+
+func (d *demoCity) Start(ctx context.Context) (err error) {
+	demoCfg := d.cfg
+	demoCfg.CredentialKey = []byte(d.credentialKey)
+	d.dataset, err = loadDemo(ctx, d.groups.router, demoCfg, d.logger)
+	return err
+}
+
+func (d *demoCity) Stop(context.Context) error { return nil }
+
+// actorMember is the node's actor system and cluster member, hosting the
+// grains wired to the node's Raft groups (none on a gateway).
+type actorMember struct {
+	spec *startSpec
+	// grains, if set, are the groups the grains use: the member hosts
+	// grains.
+	grains  *raftGroups
+	cluster *protocluster.Cluster
+	// graceful is set by HandOver: a member that handed over leaves the
+	// cluster gracefully; one that did not (taken for dead) just stops.
+	graceful   atomic.Bool
+	stopGrains context.CancelFunc
+}
+
+func (m *actorMember) Start(ctx context.Context) error {
+	spec := m.spec
+	// The grains' context lives until the member stops.
+	life, stopGrains := context.WithCancel(context.WithoutCancel(ctx))
+	var kinds []*protocluster.Kind
+	if m.grains != nil {
 		metrics, err := actors.NewMetrics(spec.Registerer)
 		if err != nil {
-			return nil, err
+			stopGrains()
+			return err
 		}
 		// The city's tariff: every node builds the same from the same
 		// code, and each priced tap records its version.
 		tariff, err := actors.NewTariff(demo.Tariff())
 		if err != nil {
-			return nil, err
+			stopGrains()
+			return err
 		}
-		kinds = actors.Kinds(&actors.Deps{Config: spec.Actors, Ledger: router, Tariff: tariff, Context: life, Logger: spec.Logger, Metrics: metrics})
-	} else if spec.nodeList != nil {
-		// A gateway replicates nothing but follows the node list, read
-		// through a host that only forwards.
-		host, err := followerHost(ctx, spec)
-		if err != nil {
-			return nil, err
-		}
-		node.closeLedger = host.Close
-		node.scaler = &scaler{name: spec.name, host: host, provider: spec.nodeList, quorum: spec.quorum, logger: spec.Logger, removed: node.failed, membersOnly: true}
+		actorsCfg := spec.Actors
+		actorsCfg.Currency = spec.Currency
+		kinds = actors.Kinds(&actors.Deps{Config: actorsCfg, Ledger: m.grains.router, Tariff: tariff, Context: life, Logger: spec.Logger, Metrics: metrics})
 	}
-	if node.Cluster, err = startMember(spec, kinds); err != nil {
-		return nil, err
+	c, err := startMember(*spec, kinds)
+	if err != nil {
+		stopGrains()
+		return err
 	}
-	if err := registerMemberMetrics(spec.Registerer, node.Cluster); err != nil {
-		node.Cluster.Shutdown(false)
-		return nil, err
+	if err := registerMemberMetrics(spec.Registerer, c); err != nil {
+		c.Shutdown(false)
+		stopGrains()
+		return err
 	}
-	if node.scaler != nil {
-		if err := registerScalerMetrics(spec.Registerer, node.scaler); err != nil {
-			node.Cluster.Shutdown(false)
-			return nil, err
-		}
-		go node.scaler.run(life)
-		ledgerReady := node.ready
-		node.ready = func() error { return errors.Join(node.scaler.ready(), ledgerReady()) }
+	m.cluster, m.stopGrains = c, stopGrains
+	return nil
+}
+
+// HandOver leaves the membership before the grains stop: the others drop
+// this node at their next poll and activate its grains elsewhere, while
+// calls already routed here are still answered.
+func (m *actorMember) HandOver(ctx context.Context) {
+	m.graceful.Store(true)
+	if m.spec.leaveGrace <= 0 {
+		return
 	}
-	if spec.leaveMembership != nil {
-		handOverRaft := node.handOver
-		node.handOver = func() {
-			if handOverRaft != nil {
-				handOverRaft()
-			}
-			spec.leaveMembership()
-		}
+	_ = m.spec.provider.Shutdown(true)
+	t := time.NewTimer(m.spec.leaveGrace)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
 	}
-	if spec.watchPauses {
-		ticker := time.NewTicker(pauseTick)
-		go func() {
-			defer ticker.Stop()
-			watchPauses(life, time.Now(), ticker.C, node.fail)
-		}()
-	}
-	if spec.quorum != nil {
-		ledgerReady := node.ready
-		node.ready = func() error { return errors.Join(spec.quorum.ready(), ledgerReady()) }
-		members := node.Cluster.MemberList
-		ticker := time.NewTicker(quorumTick)
-		go func() {
-			defer ticker.Stop()
-			spec.quorum.run(life, ticker.C, func() []string {
-				var addrs []string
-				for _, m := range members.Members().Members() {
-					addrs = append(addrs, m.Address())
-				}
-				return addrs
-			}, node.fail)
-		}()
-	}
-	return node, nil
+}
+
+func (m *actorMember) Stop(context.Context) error {
+	m.cluster.Shutdown(m.graceful.Load())
+	m.stopGrains()
+	return nil
 }
 
 // startLedger opens this node's replication host and starts its replicas.
@@ -207,10 +294,8 @@ func start(ctx context.Context, spec startSpec) (_ *Node, err error) {
 // list and placement from the registry; its scaler (scaling.go) does the
 // rest.
 func startLedger(ctx context.Context, spec startSpec) (routedLedger, *replication.Host, error) {
-	hostCfg := spec.Host
-	hostCfg.NodeID, hostCfg.Dir = spec.name, filepath.Join(spec.DataDir, "raft")
+	hostCfg := spec.hostConfig(spec.name)
 	hostCfg.RaftAddr, hostCfg.Listener = spec.raftAddr, spec.raftListener
-	hostCfg.Logger, hostCfg.Registerer = spec.Logger, spec.Registerer
 	onDisk, err := groupsOnDisk(hostCfg.Dir)
 	if err != nil {
 		return routedLedger{}, nil, err
@@ -343,9 +428,8 @@ func followerHost(ctx context.Context, spec startSpec) (*replication.Host, error
 	if err != nil {
 		return nil, fmt.Errorf("cluster: forwarding listener: %w", err)
 	}
-	hostCfg := spec.Host
-	hostCfg.NodeID, hostCfg.Dir, hostCfg.Listener = spec.name, filepath.Join(spec.DataDir, "raft"), ln
-	hostCfg.Logger, hostCfg.Registerer = spec.Logger, spec.Registerer
+	hostCfg := spec.hostConfig(spec.name)
+	hostCfg.Listener = ln
 	host, err := replication.OpenHost(ctx, hostCfg)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: open forwarding host: %w", err)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"civicard/domain/money"
 	civicardv1 "civicard/messages/civicard/v1"
 )
 
@@ -46,7 +47,7 @@ type Config struct {
 // Registry must still be set.
 func DefaultConfig() Config {
 	return Config{
-		Currency:       "PLN",
+		Currency:       money.DefaultCurrency,
 		BodyMaxBytes:   64 << 10,
 		TapTimeout:     2 * time.Second,
 		RequestTimeout: 5 * time.Second,

@@ -13,6 +13,7 @@ import (
 
 	"connectrpc.com/connect"
 
+	"civicard/domain/money"
 	civicardv1 "civicard/messages/civicard/v1"
 	"civicard/messages/civicard/v1/civicardv1connect"
 	"civicard/sim/demo"
@@ -303,7 +304,7 @@ func (d *driver) backOffice(ctx context.Context, i int, ev Event) {
 		err = failover(ctx, len(d.cards), first, func(ctx context.Context, g int) error {
 			var err error
 			res, err = d.cards[g].TopUp(ctx, connect.NewRequest(&civicardv1.TopUpRequest{
-				CardId: card, Amount: &civicardv1.Money{Currency: "PLN", MinorUnits: ev.AmountMinor}, RequestId: id,
+				CardId: card, Amount: &civicardv1.Money{Currency: money.DefaultCurrency, MinorUnits: ev.AmountMinor}, RequestId: id,
 			}))
 			return err
 		}, d.retried)

@@ -84,7 +84,7 @@ func runCard(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		res, err := api.TopUp(ctx, connect.NewRequest(&civicardv1.TopUpRequest{
 			CardId:    cardID,
-			Amount:    &civicardv1.Money{Currency: "PLN", MinorUnits: amount},
+			Amount:    &civicardv1.Money{Currency: money.DefaultCurrency, MinorUnits: amount},
 			RequestId: id,
 		}))
 		if err != nil {

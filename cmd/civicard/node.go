@@ -3,6 +3,7 @@ package main
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -17,8 +18,32 @@ import (
 
 // runNode runs one member of a multi-node cluster (`civicard node`), or
 // with gatewayOnly a member that hosts no grains and no ledger replica
-// (`civicard gateway`).
+// (`civicard gateway`): flags, config, Validate, run.
 func runNode(ctx context.Context, self string, args []string, stdout, stderr io.Writer, gatewayOnly bool) error {
+	cfg, err := nodeConfig(args, gatewayOnly)
+	if err != nil {
+		return err
+	}
+	if err := cfg.Validate(); err != nil {
+		return usageError{err}
+	}
+	return serve(ctx, cfg, stderr, func(logger *slog.Logger, registry *prometheus.Registry) (*cluster.Node, error) {
+		nodeCfg := cfg.Node
+		nodeCfg.Logger, nodeCfg.Registerer = logger, registry
+		return cluster.StartNode(ctx, nodeCfg)
+	}, func(node *cluster.Node, baseURL string) {
+		if len(cfg.Node.Join) > 0 {
+			fmt.Fprintf(stdout, "civicard %s %s is up (data in %s), joining a running cluster: add it with `civicard admin nodes add`\n", cfg.command, cfg.Node.Name, cfg.Node.DataDir)
+		} else {
+			fmt.Fprintf(stdout, "civicard %s %s is up (data in %s), one of a cluster created with %d nodes\n", cfg.command, cfg.Node.Name, cfg.Node.DataDir, len(cfg.Node.Peers))
+		}
+		printWelcome(stdout, self, cmp.Or(cfg.Node.SecretsDir, cfg.Node.DataDir), baseURL, cfg.Node.Currency, node.Demo)
+	})
+}
+
+// nodeConfig reads the flags of `civicard node` (with gatewayOnly,
+// `civicard gateway`) into a config, not validated yet.
+func nodeConfig(args []string, gatewayOnly bool) (config, error) {
 	name := "node"
 	if gatewayOnly {
 		name = "gateway"
@@ -43,54 +68,42 @@ func runNode(ctx context.Context, self string, args []string, stdout, stderr io.
 	serving := addServeFlags(fs)
 	settling := addSettleFlags(fs)
 	if _, err := parse(fs, args, 0); err != nil {
-		return err
+		return config{}, err
 	}
 	if !slices.Contains(cluster.MembershipProviders(), *membership) {
-		return usagef("--membership %q: want one of %s", *membership, strings.Join(cluster.MembershipProviders(), ", "))
-	}
-	settleCfg, err := settling.config()
-	if err != nil {
-		return err
+		return config{}, usagef("--membership %q: want one of %s", *membership, strings.Join(cluster.MembershipProviders(), ", "))
 	}
 	var peers []cluster.Peer
 	var joinAddrs []string
 	switch {
 	case *nodeName == "":
-		return usagef("%s: --name is required", name)
+		return config{}, usagef("%s: --name is required", name)
 	case *join != "" && !gatewayOnly:
 		if *peersFlag != "" || *actorAddr == "" || *raftAddr == "" {
-			return usagef("%s: --join takes --actor and --raft, and no --peers", name)
+			return config{}, usagef("%s: --join takes --actor and --raft, and no --peers", name)
 		}
 		joinAddrs = strings.Split(*join, ",")
 	case *peersFlag == "":
-		return usagef("%s: --peers (or, to join a running cluster, --join) is required", name)
+		return config{}, usagef("%s: --peers (or, to join a running cluster, --join) is required", name)
 	default:
 		var err error
 		if peers, err = cluster.ParsePeers(*peersFlag); err != nil {
-			return usagef("--peers: %v", err)
+			return config{}, usagef("--peers: %v", err)
 		}
 	}
-	return serve(ctx, serving, stderr, func(logger *slog.Logger, registry *prometheus.Registry) (*cluster.Node, error) {
-		cfg := cluster.DefaultNodeConfig()
-		cfg.Settlement = settleCfg
-		cfg.Name, cfg.DataDir, cfg.SecretsDir, cfg.Peers, cfg.Shards = *nodeName, *dataDir, *secretsDir, peers, *shards
-		cfg.Gateway, cfg.GatewayActor = gatewayOnly, *actorAddr
-		if len(joinAddrs) > 0 {
-			cfg.Join, cfg.Self = joinAddrs, cluster.Peer{Name: *nodeName, Actor: *actorAddr, Raft: *raftAddr}
-		}
-		cfg.QuorumLossMax = *quorumLossMax
-		cfg.Membership = cluster.Membership{Provider: *membership, ConsulAddress: *consulAddr, EtcdEndpoints: splitList(*etcdEndpoints), KubernetesAPI: *k8sAPI}
-		cfg.Demo.Seed, cfg.Demo.Cards = *seed, *cards
-		cfg.Logger, cfg.Registerer = logger, registry
-		return cluster.StartNode(ctx, cfg)
-	}, func(node *cluster.Node, baseURL string) {
-		if len(joinAddrs) > 0 {
-			fmt.Fprintf(stdout, "civicard %s %s is up (data in %s), joining a running cluster: add it with `civicard admin nodes add`\n", name, *nodeName, *dataDir)
-		} else {
-			fmt.Fprintf(stdout, "civicard %s %s is up (data in %s), one of a cluster created with %d nodes\n", name, *nodeName, *dataDir, len(peers))
-		}
-		printWelcome(stdout, self, cmp.Or(*secretsDir, *dataDir), baseURL, node.Demo)
-	})
+	cfg := newConfig(name)
+	if err := errors.Join(serving.apply(&cfg), settling.apply(&cfg)); err != nil {
+		return config{}, err
+	}
+	cfg.Node.Name, cfg.Node.DataDir, cfg.Node.SecretsDir, cfg.Node.Peers, cfg.Node.Shards = *nodeName, *dataDir, *secretsDir, peers, *shards
+	cfg.Node.Gateway, cfg.Node.GatewayActor = gatewayOnly, *actorAddr
+	if len(joinAddrs) > 0 {
+		cfg.Node.Join, cfg.Node.Self = joinAddrs, cluster.Peer{Name: *nodeName, Actor: *actorAddr, Raft: *raftAddr}
+	}
+	cfg.Node.QuorumLossMax = *quorumLossMax
+	cfg.Node.Membership = cluster.Membership{Provider: *membership, ConsulAddress: *consulAddr, EtcdEndpoints: splitList(*etcdEndpoints), KubernetesAPI: *k8sAPI}
+	cfg.Node.Demo.Seed, cfg.Node.Demo.Cards = *seed, *cards
+	return cfg, nil
 }
 
 // splitList reads a comma-separated list, ignoring spaces and empty items.

@@ -42,7 +42,7 @@ type settleFlags struct {
 	cycle          *time.Duration
 	feeBasisPoints *int64
 	feeFixed       *string
-	currency       *string
+	payoutCurrency *string
 	operatorName   *string
 	operatorIBAN   *string
 	operatorBIC    *string
@@ -54,27 +54,25 @@ func addSettleFlags(fs *flag.FlagSet) settleFlags {
 		cycle:          fs.Duration("cycle", d.Cycle, "length of a clearing cycle (0: close cycles only with `admin settle`)"),
 		feeBasisPoints: fs.Int64("fee-bp", d.Fee.GetBasisPoints(), "operator's fee in basis points of each transaction"),
 		feeFixed:       fs.String("fee-fixed", "0.00", "operator's fixed fee per transaction"),
-		currency:       fs.String("payout-currency", d.Currency, "currency of the payout files: PLN or EUR"),
+		payoutCurrency: fs.String("payout-currency", "", "currency of the payout files: always the ledger's (--currency); another is refused"),
 		operatorName:   fs.String("operator-name", d.Operator.Name, "the operator, debtor of the payout files"),
 		operatorIBAN:   fs.String("operator-iban", d.Operator.IBAN, "the operator's account the payouts are paid from"),
 		operatorBIC:    fs.String("operator-bic", d.Operator.BIC, "BIC of the operator's bank"),
 	}
 }
 
-// config returns the settlement config the flags give.
-func (f settleFlags) config() (cluster.SettlementConfig, error) {
-	cfg := cluster.DefaultSettlementConfig()
+// apply sets the settlement settings the flags give; cfg.Validate checks
+// them.
+func (f settleFlags) apply(cfg *config) error {
 	fixed, err := money.Parse(*f.feeFixed)
 	if err != nil {
-		return cfg, usagef("--fee-fixed: %v", err)
+		return usagef("--fee-fixed: %v", err)
 	}
-	cfg.Cycle, cfg.Currency = *f.cycle, *f.currency
-	cfg.Fee = &civicardv1.CycleFeePolicy{BasisPoints: *f.feeBasisPoints, PerTransactionMinor: fixed}
-	cfg.Operator = payout.Party{Name: *f.operatorName, IBAN: *f.operatorIBAN, BIC: *f.operatorBIC}
-	if err := cfg.Validate(); err != nil {
-		return cfg, usagef("%v", err)
-	}
-	return cfg, nil
+	cfg.Node.Settlement.Cycle = *f.cycle
+	cfg.Node.Settlement.Fee = &civicardv1.CycleFeePolicy{BasisPoints: *f.feeBasisPoints, PerTransactionMinor: fixed}
+	cfg.Node.Settlement.Operator = payout.Party{Name: *f.operatorName, IBAN: *f.operatorIBAN, BIC: *f.operatorBIC}
+	cfg.PayoutCurrency = *f.payoutCurrency
+	return nil
 }
 
 // runAdminSettlement runs the settlement commands: settle, batches,

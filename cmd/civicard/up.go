@@ -31,7 +31,29 @@ const drainTimeout = 5 * time.Second
 // lostStopMax bounds the stop of a node the cluster has taken for dead.
 const lostStopMax = 3 * time.Second
 
+// runUp runs the embedded single-node default (`civicard up`): flags,
+// config, Validate, run.
 func runUp(ctx context.Context, self string, args []string, stdout, stderr io.Writer) error {
+	cfg, err := upConfig(args)
+	if err != nil {
+		return err
+	}
+	if err := cfg.Validate(); err != nil {
+		return usageError{err}
+	}
+	return serve(ctx, cfg, stderr, func(logger *slog.Logger, registry *prometheus.Registry) (*cluster.Node, error) {
+		embedded := cluster.EmbeddedConfig{Settings: cfg.Node.Settings}
+		embedded.Logger, embedded.Registerer = logger, registry
+		return cluster.StartEmbedded(ctx, embedded)
+	}, func(node *cluster.Node, baseURL string) {
+		fmt.Fprintf(stdout, "civicard is up (data in %s)\n", cfg.Node.DataDir)
+		printWelcome(stdout, self, cfg.Node.DataDir, baseURL, cfg.Node.Currency, node.Demo)
+	})
+}
+
+// upConfig reads the flags of `civicard up` into a config, not validated
+// yet.
+func upConfig(args []string) (config, error) {
 	fs := newFlags("up")
 	dataDir := fs.String("data", "./data", "data directory (ledger and secrets)")
 	seed := fs.Uint64("seed", demo.DefaultConfig().Seed, "seed of the demo city loaded on first start")
@@ -39,22 +61,15 @@ func runUp(ctx context.Context, self string, args []string, stdout, stderr io.Wr
 	serving := addServeFlags(fs)
 	settling := addSettleFlags(fs)
 	if _, err := parse(fs, args, 0); err != nil {
-		return err
+		return config{}, err
 	}
-	settleCfg, err := settling.config()
-	if err != nil {
-		return err
+	cfg := newConfig("up")
+	if err := errors.Join(serving.apply(&cfg), settling.apply(&cfg)); err != nil {
+		return config{}, err
 	}
-	return serve(ctx, serving, stderr, func(logger *slog.Logger, registry *prometheus.Registry) (*cluster.Node, error) {
-		cfg := cluster.DefaultEmbeddedConfig(*dataDir)
-		cfg.Settlement = settleCfg
-		cfg.Demo.Seed, cfg.Demo.Cards = *seed, *cards
-		cfg.Logger, cfg.Registerer = logger, registry
-		return cluster.StartEmbedded(ctx, cfg)
-	}, func(node *cluster.Node, baseURL string) {
-		fmt.Fprintf(stdout, "civicard is up (data in %s)\n", *dataDir)
-		printWelcome(stdout, self, *dataDir, baseURL, node.Demo)
-	})
+	cfg.Node.DataDir = *dataDir
+	cfg.Node.Demo.Seed, cfg.Node.Demo.Cards = *seed, *cards
+	return cfg, nil
 }
 
 // serveFlags are the flags of every command that runs a node.
@@ -62,6 +77,7 @@ type serveFlags struct {
 	httpAddr  *string
 	logLevel  *string
 	debugAddr *string
+	currency  *string
 }
 
 func addServeFlags(fs *flag.FlagSet) serveFlags {
@@ -69,26 +85,34 @@ func addServeFlags(fs *flag.FlagSet) serveFlags {
 		httpAddr:  fs.String("http", "127.0.0.1:8080", "address of the API (gRPC, Connect, JSON), /healthz and /metrics"),
 		logLevel:  fs.String("log-level", "info", "debug, info, warn or error"),
 		debugAddr: fs.String("debug", "", "serve Go's profiler (/debug/pprof/) on this address, e.g. 127.0.0.1:6060 (default: off)"),
+		currency: fs.String("currency", money.DefaultCurrency,
+			"the city's currency (ISO 4217, PLN or EUR): of every amount, of the ledger and of the payouts; the same on every node, for the life of the data"),
 	}
 }
 
-// serve starts a node with start, serves the gateway in front of it until
-// ctx ends, then stops both. welcome is called once the API listens.
-func serve(ctx context.Context, flags serveFlags, stderr io.Writer,
-	start func(*slog.Logger, *prometheus.Registry) (*cluster.Node, error),
-	welcome func(node *cluster.Node, baseURL string)) error {
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(*flags.logLevel)); err != nil {
+// apply sets what the flags give; cfg.Validate checks it.
+func (f serveFlags) apply(cfg *config) error {
+	if err := cfg.LogLevel.UnmarshalText([]byte(*f.logLevel)); err != nil {
 		return usagef("--log-level: %v", err)
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	cfg.HTTPAddr, cfg.DebugAddr, cfg.Node.Currency = *f.httpAddr, *f.debugAddr, *f.currency
+	return nil
+}
+
+// serve starts a node with start, serves the gateway in front of it until
+// ctx ends, then stops both. welcome is called once the API listens. cfg
+// has been validated.
+func serve(ctx context.Context, cfg config, stderr io.Writer,
+	start func(*slog.Logger, *prometheus.Registry) (*cluster.Node, error),
+	welcome func(node *cluster.Node, baseURL string)) error {
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	// Listen before the slow start so a taken port fails at once.
-	ln, err := net.Listen("tcp", *flags.httpAddr)
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", *flags.httpAddr, err)
+		return fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
 	}
 	defer ln.Close()
 	node, err := start(logger, registry)
@@ -102,6 +126,7 @@ func serve(ctx context.Context, flags serveFlags, stderr io.Writer,
 	}()
 
 	gwCfg := gateway.DefaultConfig()
+	gwCfg.Currency = cfg.Node.Currency
 	gwCfg.OperatorToken = node.OperatorToken
 	gwCfg.Ready = node.Ready
 	gwCfg.Describe = node.Describe
@@ -115,8 +140,8 @@ func serve(ctx context.Context, flags serveFlags, stderr io.Writer,
 	if err != nil {
 		return err
 	}
-	if *flags.debugAddr != "" {
-		if err := serveProfiler(ctx, *flags.debugAddr, logger); err != nil {
+	if cfg.DebugAddr != "" {
+		if err := serveProfiler(ctx, cfg.DebugAddr, logger); err != nil {
 			return err
 		}
 	}
@@ -155,8 +180,8 @@ func serve(ctx context.Context, flags serveFlags, stderr io.Writer,
 }
 
 // printWelcome tells where to look and gives three commands to try; the
-// client commands read the secrets in secretsDir.
-func printWelcome(w io.Writer, self, secretsDir, baseURL string, city *demo.Dataset) {
+// client commands read the secrets in secretsDir. Amounts are in currency.
+func printWelcome(w io.Writer, self, secretsDir, baseURL, currency string, city *demo.Dataset) {
 	fmt.Fprintf(w, "  API      %s   (gRPC, Connect and JSON: civicard.v1.TerminalService, civicard.v1.CardService)\n", baseURL)
 	fmt.Fprintf(w, "  health   %s/healthz\n", baseURL)
 	fmt.Fprintf(w, "  metrics  %s/metrics\n", baseURL)
@@ -183,7 +208,7 @@ func printWelcome(w io.Writer, self, secretsDir, baseURL string, city *demo.Data
 	if filepath.Clean(secretsDir) != "data" {
 		flags += " --data " + secretsDir
 	}
-	fmt.Fprintf(w, "\nTry (card %s of %s holds %s):\n", card.CardID, holder(card), money.Format(card.BalanceMinor, "PLN"))
+	fmt.Fprintf(w, "\nTry (card %s of %s holds %s):\n", card.CardID, holder(card), money.Format(card.BalanceMinor, currency))
 	fmt.Fprintf(w, "  %s card show %s%s\n", cmd, card.CardID, flags)
 	fmt.Fprintf(w, "  %s card topup %s 20.00%s\n", cmd, card.CardID, flags)
 	fmt.Fprintf(w, "  %s tap --terminal %s --card %s%s\n", cmd, terminal.GetTerminalId(), card.CardID, flags)

@@ -3,6 +3,8 @@ package ledger
 import (
 	"errors"
 	"fmt"
+
+	"civicard/domain/money"
 )
 
 // Config holds the ledger's limits. A zero field takes its default, so
@@ -11,7 +13,7 @@ import (
 // outcomes must be identical on every replica.
 type Config struct {
 	// Currency is the ISO 4217 code of every amount the ledger holds; one
-	// ledger, one currency. Default "PLN".
+	// ledger, one currency. Default money.DefaultCurrency.
 	Currency string
 	// BalanceMaxMinor is the largest balance an e-purse may hold, in minor
 	// units. Default 20000 (PLN 200), the e-money limit of a card without a
@@ -29,7 +31,7 @@ type Config struct {
 
 // Defaults and the bounds Validate holds a Config to.
 const (
-	defaultCurrency        = "PLN"
+	defaultCurrency        = money.DefaultCurrency
 	defaultBalanceMaxMinor = 20000
 	defaultAmountMaxMinor  = 20000
 	defaultHistoryMax      = 1000

@@ -7,6 +7,13 @@ import (
 	"strings"
 )
 
+// DefaultCurrency is the ISO 4217 code of the city's money, the złoty:
+// every configuration that names a currency takes it as its default. A
+// running civicard keeps one currency, set once at start
+// (cluster.Settings.Currency, --currency) and read from there by the
+// ledger, the grains, the gateway and the payouts.
+const DefaultCurrency = "PLN"
+
 // ErrSyntax is returned for text that is not an amount.
 var ErrSyntax = errors.New("money: not an amount")
 

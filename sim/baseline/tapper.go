@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"civicard/domain/money"
 	civicardv1 "civicard/messages/civicard/v1"
 )
 
@@ -91,8 +92,8 @@ func (t *Tapper) Tap(ctx context.Context, worker int, sequence uint64, cardID st
 		}
 		answer = &civicardv1.TapResponse{
 			Result:  civicardv1.TapResult_TAP_RESULT_ACCEPTED,
-			Charged: &civicardv1.Money{Currency: "PLN", MinorUnits: t.fareMinor},
-			Balance: &civicardv1.Money{Currency: "PLN", MinorUnits: balance},
+			Charged: &civicardv1.Money{Currency: money.DefaultCurrency, MinorUnits: t.fareMinor},
+			Balance: &civicardv1.Money{Currency: money.DefaultCurrency, MinorUnits: balance},
 		}
 		return nil
 	})

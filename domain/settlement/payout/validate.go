@@ -75,7 +75,7 @@ func schema() elem {
 				{name: "CdtTrfTxInf", min: 1, max: transfersMax, kids: []elem{
 					one("PmtId", leaf("EndToEndId", 1, checkID)),
 					one("Amt", elem{name: "InstdAmt", min: 1, max: 1, text: checkAmount,
-						attrs: map[string]func(string) error{"Ccy": checkCurrency}}),
+						attrs: map[string]func(string) error{"Ccy": CheckCurrency}}),
 					one("Cdtr", leaf("Nm", 1, checkName)),
 					one("CdtrAcct", one("Id", leaf("IBAN", 1, CheckIBAN))),
 					opt("RmtInf", leaf("Ustrd", 1, func(s string) error { return checkText("Ustrd", s, ustrdCharsMax) })),
@@ -355,7 +355,9 @@ func checkAmount(s string) error {
 	return nil
 }
 
-func checkCurrency(s string) error {
+// CheckCurrency says whether civicard writes payout files in currency s:
+// PLN (a domestic transfer) or EUR (SEPA).
+func CheckCurrency(s string) error {
 	if !currencyPattern.MatchString(s) {
 		return fmt.Errorf("%q is not an ISO 4217 code", s)
 	}
