@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"context"
@@ -8,8 +8,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"civicard/sim/procnode"
 )
 
 // The real binary, given flags that contradict each other, refuses to
@@ -18,14 +16,7 @@ import (
 func TestBinaryRefusesContradictoryFlagsBeforeOpeningAnything(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	root, err := procnode.ModuleRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin, err := procnode.Build(ctx, root, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := civicardBin
 	const peers = "n1=127.0.0.1:7110=127.0.0.1:7201,n2=127.0.0.1:7120=127.0.0.1:7202,n3=127.0.0.1:7130=127.0.0.1:7203"
 	for _, tc := range []struct {
 		name string
