@@ -17,7 +17,6 @@ import (
 	"civicard/actors"
 	"civicard/cluster/replication"
 	civicardv1 "civicard/messages/civicard/v1"
-	"civicard/sim/demo"
 )
 
 // Settings are what every node is configured with, embedded or not.
@@ -25,9 +24,9 @@ type Settings struct {
 	// DataDir holds the node's Raft groups (and, for the embedded node, its
 	// secrets); created if missing.
 	DataDir string
-	// Demo says which city to load into a new cluster; Demo.CredentialKey
-	// is filled in from the secrets. Demo.Cards == 0 loads no demo data.
-	Demo demo.Config
+	// Seed, if set, loads data into a new cluster (the demo city); nil
+	// starts it empty.
+	Seed Seeder
 	// Host configures the Raft groups; NodeID, Dir, addresses, Logger and
 	// Registerer are filled in.
 	Host   replication.HostConfig
@@ -43,7 +42,6 @@ type Settings struct {
 // DefaultSettings returns settings fit for a city; DataDir must be set.
 func DefaultSettings() Settings {
 	return Settings{
-		Demo:           demo.DefaultConfig(),
 		Host:           replication.DefaultHostConfig(),
 		Actors:         actors.DefaultConfig(),
 		Settlement:     DefaultSettlementConfig(),
@@ -87,8 +85,8 @@ func DefaultEmbeddedConfig(dataDir string) EmbeddedConfig {
 func (c EmbeddedConfig) Validate() error { return c.validate() }
 
 // StartEmbedded starts the one-process node on cfg.DataDir: it opens (or
-// creates) the ledger, loads the demo city if it was not loaded before, and
-// starts the actor cluster. It returns when the node takes taps.
+// creates) the ledger, runs cfg.Seed (the demo city), and starts the actor
+// cluster. It returns when the node takes taps.
 func StartEmbedded(ctx context.Context, cfg EmbeddedConfig) (*Node, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -105,7 +103,7 @@ func StartEmbedded(ctx context.Context, cfg EmbeddedConfig) (*Node, error) {
 	}
 	return start(ctx, startSpec{
 		Settings: cfg.Settings, name: EmbeddedName, secretsDir: cfg.DataDir,
-		layout: &layout, raftListener: ln, loadsDemo: true,
+		layout: &layout, raftListener: ln, seeds: true,
 		provider: test.NewTestProvider(test.NewInMemAgent()), actorAddr: "127.0.0.1:0",
 	})
 }
@@ -114,8 +112,6 @@ func StartEmbedded(ctx context.Context, cfg EmbeddedConfig) (*Node, error) {
 type Node struct {
 	// Cluster is how the gateway reaches the grains.
 	Cluster *protocluster.Cluster
-	// Demo is the demo city, or nil when none was asked for.
-	Demo *demo.Dataset
 	// OperatorToken is the credential of the operator API.
 	OperatorToken string
 	// CredentialKey derives the demo terminals' credentials.
@@ -123,6 +119,9 @@ type Node struct {
 	// Settlement settles clearing cycles; nil for a gateway, which has no
 	// ledger.
 	Settlement *Settler
+	// registry takes the operators' registry commands (registry.go); nil
+	// for a gateway.
+	registry *Registry
 
 	// failed receives an error when the node can no longer serve and must
 	// be started again (fail); never for the embedded node. lost is set

@@ -11,6 +11,8 @@ import (
 	"civicard/domain/ledger"
 	civicardv1 "civicard/messages/civicard/v1"
 	ledgerv1 "civicard/messages/ledger/v1"
+
+	"google.golang.org/protobuf/proto"
 )
 
 // routedLedger serves the grains from the Raft groups of a cluster: a card's
@@ -64,6 +66,9 @@ func (r routedLedger) groups(cmd *ledgerv1.Command) []string {
 			all = append(all, replication.ShardGroup(i))
 		}
 		return all
+	case *ledgerv1.Command_SetRegion, *ledgerv1.Command_SetPriceList:
+		// The registry numbers the set; the shards follow (followRegistry).
+		return []string{replication.RegistryGroup}
 	default:
 		return []string{replication.RegistryGroup}
 	}
@@ -90,6 +95,11 @@ func (r routedLedger) Propose(ctx context.Context, cmd *ledgerv1.Command) (*ledg
 		}
 		if first == nil {
 			first = res
+		}
+	}
+	if follow := following(cmd, first); follow != nil {
+		if err := r.followRegistry(ctx, []*ledgerv1.Command{follow}); err != nil {
+			return nil, err
 		}
 	}
 	return first, nil
@@ -130,6 +140,17 @@ func (r routedLedger) ProposeAll(ctx context.Context, cmds []*ledgerv1.Command) 
 			}
 		}
 	}
+	// The shards follow the registry's tariff last: a marker in cmds
+	// (MarkSeeded) is applied before they do, so send one afterwards.
+	var follows []*ledgerv1.Command
+	for i, cmd := range cmds {
+		if follow := following(cmd, results[i]); follow != nil {
+			follows = append(follows, follow)
+		}
+	}
+	if err := r.followRegistry(ctx, follows); err != nil {
+		return nil, err
+	}
 	return results, nil
 }
 
@@ -141,6 +162,51 @@ func withoutRegistry(groups []string) []string {
 		}
 	}
 	return out
+}
+
+// following returns what every shard is given of a tariff command the
+// registry applied (res): the same command with the version the registry
+// gave it, so that each shard prices its cards' taps by it; nil for any
+// other command or outcome. A retry of the command gets the same version
+// from the registry and completes what an interrupted follow left undone;
+// a shard keeps the highest version it was given, so a late retry of an
+// older set changes nothing there.
+func following(cmd *ledgerv1.Command, res *ledgerv1.Result) *ledgerv1.Command {
+	if res.GetStatus() != ledgerv1.Status_STATUS_OK {
+		return nil
+	}
+	switch k := cmd.GetKind().(type) {
+	case *ledgerv1.Command_SetRegion:
+		c := proto.CloneOf(k.SetRegion)
+		c.Version = res.GetTariffVersion()
+		return &ledgerv1.Command{Id: cmd.GetId(), Kind: &ledgerv1.Command_SetRegion{SetRegion: c}}
+	case *ledgerv1.Command_SetPriceList:
+		c := proto.CloneOf(k.SetPriceList)
+		c.Version = res.GetTariffVersion()
+		return &ledgerv1.Command{Id: cmd.GetId(), Kind: &ledgerv1.Command_SetPriceList{SetPriceList: c}}
+	}
+	return nil
+}
+
+// followRegistry gives every shard the commands that follow the registry,
+// one batch per shard, and fails unless each applied them.
+func (r routedLedger) followRegistry(ctx context.Context, follows []*ledgerv1.Command) error {
+	if len(follows) == 0 {
+		return nil
+	}
+	for i := range r.shards {
+		group := replication.ShardGroup(i)
+		results, err := r.host.ProposeAll(ctx, group, follows)
+		if err != nil {
+			return fmt.Errorf("group %s: %w (the registry has the tariff: retry with the same id)", group, err)
+		}
+		for j, res := range results {
+			if res.GetStatus() != ledgerv1.Status_STATUS_OK {
+				return fmt.Errorf("group %s refused %s, which the registry applied: %s %s", group, follows[j].GetId(), res.GetRejectReason(), res.GetError())
+			}
+		}
+	}
+	return nil
 }
 
 func (r routedLedger) Card(ctx context.Context, cardID string) (*ledgerv1.CardState, error) {
@@ -160,6 +226,16 @@ func (r routedLedger) Institution(ctx context.Context, institutionID string) (*c
 func (r routedLedger) Terminal(ctx context.Context, terminalID string) (*civicardv1.Terminal, error) {
 	terminal, found, err := r.host.Terminal(ctx, replication.RegistryGroup, terminalID)
 	return found1(terminal, found, err, "terminal", terminalID)
+}
+
+// Tariff reads the region and a price list from the shard of cardID, or
+// from the registry when cardID is "".
+func (r routedLedger) Tariff(ctx context.Context, cardID, institutionID string) (*ledgerv1.TariffRecords, error) {
+	group := replication.RegistryGroup
+	if cardID != "" {
+		group = r.cardGroup(cardID)
+	}
+	return r.host.Tariff(ctx, group, institutionID, false)
 }
 
 // found1 turns a (value, found, err) read into (value, err) with

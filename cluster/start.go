@@ -20,7 +20,6 @@ import (
 	"civicard/cluster/placement"
 	"civicard/cluster/replication"
 	ledgerv1 "civicard/messages/ledger/v1"
-	"civicard/sim/demo"
 )
 
 // startSpec is how one node starts; StartEmbedded and StartNode differ only
@@ -36,8 +35,8 @@ type startSpec struct {
 	// already bound for it.
 	raftAddr     string
 	raftListener net.Listener
-	// loadsDemo makes this node load the demo city into a new cluster.
-	loadsDemo bool
+	// seeds makes this node run Settings.Seed (the cluster's first peer).
+	seeds bool
 	// provider and actorAddr make the actor member; leaveMembership, if set,
 	// takes it out of the membership when the node stops, before its grains
 	// stop.
@@ -62,7 +61,8 @@ type startSpec struct {
 }
 
 // start brings a node up: secrets, its Raft groups (waiting for every
-// group's leader), the demo city, the grains and the actor member.
+// group's leader), the seed (the demo city), the grains and the actor
+// member.
 func start(ctx context.Context, spec startSpec) (_ *Node, err error) {
 	if err := os.MkdirAll(spec.secretsDir, 0o700); err != nil {
 		return nil, fmt.Errorf("cluster: secrets directory: %w", err)
@@ -121,24 +121,18 @@ func start(ctx context.Context, spec startSpec) (_ *Node, err error) {
 				return ready()
 			}
 		}
-		if spec.loadsDemo && spec.Demo.Cards > 0 {
-			demoCfg := spec.Demo
-			demoCfg.CredentialKey = []byte(credentialKey)
-			if node.Demo, err = loadDemo(ctx, router, demoCfg, spec.Logger); err != nil {
-				return nil, err
+		if spec.seeds && spec.Seed != nil {
+			if err := spec.Seed(ctx, router, credentialKey); err != nil {
+				return nil, fmt.Errorf("cluster: seed: %w", err)
 			}
 		}
+		node.registry = &Registry{ledger: router}
 		metrics, err := actors.NewMetrics(spec.Registerer)
 		if err != nil {
 			return nil, err
 		}
-		// The city's tariff: every node builds the same from the same
-		// code, and each priced tap records its version.
-		tariff, err := actors.NewTariff(demo.Tariff())
-		if err != nil {
-			return nil, err
-		}
-		kinds = actors.Kinds(&actors.Deps{Config: spec.Actors, Ledger: router, Tariff: tariff, Context: life, Logger: spec.Logger, Metrics: metrics})
+		// The tariff is the ledger's: read on first use, kept by version.
+		kinds = actors.Kinds(&actors.Deps{Config: spec.Actors, Ledger: router, Tariffs: actors.NewTariffs(router), Context: life, Logger: spec.Logger, Metrics: metrics})
 	} else if spec.nodeList != nil {
 		// A gateway replicates nothing but follows the node list, read
 		// through a host that only forwards.

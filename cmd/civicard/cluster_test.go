@@ -123,7 +123,7 @@ func startClusterAt(t *testing.T, places []nodePlace, args ...string) *testClust
 		c.nodes = append(c.nodes, &procnode.Node{
 			Bin: civicardBin, DataDir: data, Log: processLog(), Netns: places[i].netns, Args: args,
 			Command: []string{"node", "--name", fmt.Sprintf("n%d", i+1), "--peers", strings.Join(peers, ","),
-				"--data", data, "--secrets", c.secrets, "--http", places[i].http, "--cards", fmt.Sprint(testCards), "--log-level", "warn"},
+				"--data", data, "--secrets", c.secrets, "--http", places[i].http, "--demo", "--cards", fmt.Sprint(testCards), "--log-level", "warn"},
 		})
 	}
 	// Every node waits for a quorum of the others: start them together.

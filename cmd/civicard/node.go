@@ -3,6 +3,7 @@ package main
 import (
 	"cmp"
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"civicard/cluster"
+	"civicard/domain/settlement/payout"
 	"civicard/sim/demo"
 )
 
@@ -32,8 +34,9 @@ func runNode(ctx context.Context, self string, args []string, stdout, stderr io.
 	raftAddr := fs.String("raft", "", "a joining node's own Raft address, e.g. 127.0.0.1:7250")
 	join := fs.String("join", "", "instead of --peers, for a node added to a running cluster: Raft addresses of some of its nodes, comma-separated (then `civicard admin nodes add`)")
 	shards := fs.Int("shards", 0, "ledger shards, fixed when the cluster is created (default: one per 3 nodes)")
-	seed := fs.Uint64("seed", demo.DefaultConfig().Seed, "seed of the demo city the first node loads into a new cluster")
-	cards := fs.Int("cards", demo.DefaultConfig().Cards, "cards in the demo city (0: no demo data)")
+	withDemo := fs.Bool("demo", false, "load the demo city into a new cluster (the first node by name loads it) and pay out from the demo's account; without it the cluster starts empty")
+	seed := fs.Uint64("seed", demo.DefaultConfig().Seed, "with --demo: seed of the demo city")
+	cards := fs.Int("cards", demo.DefaultConfig().Cards, "with --demo: cards in the demo city")
 	defaults := cluster.DefaultNodeConfig()
 	membership := fs.String("membership", defaults.Membership.Provider, "how members find each other: automanaged (polls --peers), or consul, etcd, k8s (built in with the build tag of that name)")
 	consulAddr := fs.String("consul-addr", defaults.Membership.ConsulAddress, "--membership consul: the Consul agent's HTTP address")
@@ -48,7 +51,26 @@ func runNode(ctx context.Context, self string, args []string, stdout, stderr io.
 	if !slices.Contains(cluster.MembershipProviders(), *membership) {
 		return usagef("--membership %q: want one of %s", *membership, strings.Join(cluster.MembershipProviders(), ", "))
 	}
-	settleCfg, err := settling.config()
+	var city *demoCity
+	var debtor payout.Party
+	if *withDemo {
+		debtor = demo.PayoutDebtor()
+		if *cards > 0 && !gatewayOnly {
+			city = &demoCity{cfg: demo.Config{Seed: *seed, Cards: *cards}}
+		}
+	} else {
+		// A flag of the demo without it would quietly load nothing.
+		var demoFlags []string
+		fs.Visit(func(f *flag.Flag) {
+			if f.Name == "seed" || (f.Name == "cards" && *cards != 0) {
+				demoFlags = append(demoFlags, "--"+f.Name)
+			}
+		})
+		if len(demoFlags) > 0 {
+			return usagef("%s: %s apply only with --demo (without it the cluster starts empty)", name, strings.Join(demoFlags, " and "))
+		}
+	}
+	settleCfg, err := settling.config(debtor, !gatewayOnly)
 	if err != nil {
 		return err
 	}
@@ -80,7 +102,7 @@ func runNode(ctx context.Context, self string, args []string, stdout, stderr io.
 		}
 		cfg.QuorumLossMax = *quorumLossMax
 		cfg.Membership = cluster.Membership{Provider: *membership, ConsulAddress: *consulAddr, EtcdEndpoints: splitList(*etcdEndpoints), KubernetesAPI: *k8sAPI}
-		cfg.Demo.Seed, cfg.Demo.Cards = *seed, *cards
+		cfg.Seed = city.seeder(logger)
 		cfg.Logger, cfg.Registerer = logger, registry
 		return cluster.StartNode(ctx, cfg)
 	}, func(node *cluster.Node, baseURL string) {
@@ -89,7 +111,7 @@ func runNode(ctx context.Context, self string, args []string, stdout, stderr io.
 		} else {
 			fmt.Fprintf(stdout, "civicard %s %s is up (data in %s), one of a cluster created with %d nodes\n", name, *nodeName, *dataDir, len(peers))
 		}
-		printWelcome(stdout, self, cmp.Or(*secretsDir, *dataDir), baseURL, node.Demo)
+		printWelcome(stdout, self, cmp.Or(*secretsDir, *dataDir), baseURL, city.loaded())
 	})
 }
 

@@ -207,7 +207,7 @@ func (c *testCluster) join(t *testing.T, name string, joinAddrs []string) {
 		Bin: civicardBin, DataDir: data, Log: processLog(),
 		Command: []string{"node", "--name", name, "--join", strings.Join(joinAddrs, ","),
 			"--actor", place.actor, "--raft", place.raft,
-			"--data", data, "--secrets", c.secrets, "--http", place.http, "--cards", fmt.Sprint(testCards), "--log-level", "warn"},
+			"--data", data, "--secrets", c.secrets, "--http", place.http, "--demo", "--cards", fmt.Sprint(testCards), "--log-level", "warn"},
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

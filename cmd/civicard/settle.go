@@ -55,22 +55,31 @@ func addSettleFlags(fs *flag.FlagSet) settleFlags {
 		feeBasisPoints: fs.Int64("fee-bp", d.Fee.GetBasisPoints(), "operator's fee in basis points of each transaction"),
 		feeFixed:       fs.String("fee-fixed", "0.00", "operator's fixed fee per transaction"),
 		currency:       fs.String("payout-currency", d.Currency, "currency of the payout files: PLN or EUR"),
-		operatorName:   fs.String("operator-name", d.Operator.Name, "the operator, debtor of the payout files"),
-		operatorIBAN:   fs.String("operator-iban", d.Operator.IBAN, "the operator's account the payouts are paid from"),
-		operatorBIC:    fs.String("operator-bic", d.Operator.BIC, "BIC of the operator's bank"),
+		operatorName:   fs.String("operator-name", "", "the operator, debtor of the payout files (required with a --cycle; a demo city brings its own)"),
+		operatorIBAN:   fs.String("operator-iban", "", "the operator's account the payouts are paid from"),
+		operatorBIC:    fs.String("operator-bic", "", "BIC of the operator's bank"),
 	}
 }
 
-// config returns the settlement config the flags give.
-func (f settleFlags) config() (cluster.SettlementConfig, error) {
+// config returns the settlement config the flags give. demoDebtor, when
+// set, is the debtor if no --operator-* flag names one: a demo city's
+// (never a default of a real installation). A node that settles nothing
+// (a gateway) closes no cycle and needs no debtor.
+func (f settleFlags) config(demoDebtor payout.Party, settles bool) (cluster.SettlementConfig, error) {
 	cfg := cluster.DefaultSettlementConfig()
 	fixed, err := money.Parse(*f.feeFixed)
 	if err != nil {
 		return cfg, usagef("--fee-fixed: %v", err)
 	}
 	cfg.Cycle, cfg.Currency = *f.cycle, *f.currency
+	if !settles {
+		cfg.Cycle = 0
+	}
 	cfg.Fee = &civicardv1.CycleFeePolicy{BasisPoints: *f.feeBasisPoints, PerTransactionMinor: fixed}
 	cfg.Operator = payout.Party{Name: *f.operatorName, IBAN: *f.operatorIBAN, BIC: *f.operatorBIC}
+	if cfg.Operator == (payout.Party{}) {
+		cfg.Operator = demoDebtor
+	}
 	if err := cfg.Validate(); err != nil {
 		return cfg, usagef("%v", err)
 	}

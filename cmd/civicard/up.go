@@ -20,6 +20,7 @@ import (
 
 	"civicard/cluster"
 	"civicard/domain/money"
+	"civicard/domain/settlement/payout"
 	"civicard/gateway"
 	civicardv1 "civicard/messages/civicard/v1"
 	"civicard/sim/demo"
@@ -35,26 +36,62 @@ func runUp(ctx context.Context, self string, args []string, stdout, stderr io.Wr
 	fs := newFlags("up")
 	dataDir := fs.String("data", "./data", "data directory (ledger and secrets)")
 	seed := fs.Uint64("seed", demo.DefaultConfig().Seed, "seed of the demo city loaded on first start")
-	cards := fs.Int("cards", demo.DefaultConfig().Cards, "cards in the demo city (0: no demo data)")
+	cards := fs.Int("cards", demo.DefaultConfig().Cards, "cards in the demo city (0: no demo city, an empty ledger)")
 	serving := addServeFlags(fs)
 	settling := addSettleFlags(fs)
 	if _, err := parse(fs, args, 0); err != nil {
 		return err
 	}
-	settleCfg, err := settling.config()
+	var city *demoCity
+	var debtor payout.Party
+	if *cards > 0 {
+		city = &demoCity{cfg: demo.Config{Seed: *seed, Cards: *cards}}
+		debtor = demo.PayoutDebtor()
+	}
+	settleCfg, err := settling.config(debtor, true)
 	if err != nil {
 		return err
 	}
 	return serve(ctx, serving, stderr, func(logger *slog.Logger, registry *prometheus.Registry) (*cluster.Node, error) {
 		cfg := cluster.DefaultEmbeddedConfig(*dataDir)
 		cfg.Settlement = settleCfg
-		cfg.Demo.Seed, cfg.Demo.Cards = *seed, *cards
+		cfg.Seed = city.seeder(logger)
 		cfg.Logger, cfg.Registerer = logger, registry
 		return cluster.StartEmbedded(ctx, cfg)
 	}, func(node *cluster.Node, baseURL string) {
 		fmt.Fprintf(stdout, "civicard is up (data in %s)\n", *dataDir)
-		printWelcome(stdout, self, *dataDir, baseURL, node.Demo)
+		printWelcome(stdout, self, *dataDir, baseURL, city.loaded())
 	})
+}
+
+// demoCity is the demo city a node loads as its seed (`civicard up`,
+// `civicard node --demo`), kept for the welcome.
+type demoCity struct {
+	cfg demo.Config
+	// city is what was loaded, nil until then (and on a node that is not
+	// the one that loads).
+	city *demo.Dataset
+}
+
+// seeder loads the city into the cluster; nil for no city.
+func (d *demoCity) seeder(logger *slog.Logger) cluster.Seeder {
+	if d == nil {
+		return nil
+	}
+	return func(ctx context.Context, target cluster.SeedTarget, credentialKey string) error {
+		cfg := d.cfg
+		cfg.CredentialKey = []byte(credentialKey)
+		city, err := demo.Load(ctx, target, cfg, logger)
+		d.city = city
+		return err
+	}
+}
+
+func (d *demoCity) loaded() *demo.Dataset {
+	if d == nil {
+		return nil
+	}
+	return d.city
 }
 
 // serveFlags are the flags of every command that runs a node.
@@ -107,6 +144,9 @@ func serve(ctx context.Context, flags serveFlags, stderr io.Writer,
 	gwCfg.Describe = node.Describe
 	if node.Settlement != nil {
 		gwCfg.Settlement = node.Settlement
+	}
+	if r := node.Registry(); r != nil {
+		gwCfg.RegistryAdmin = r
 	}
 	gwCfg.Nodes = node
 	gwCfg.Logger = logger
