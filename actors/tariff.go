@@ -32,8 +32,8 @@ type Tariffs struct {
 	// loading lets one read of the ledger run at a time: the grains that
 	// missed together wait for the first and find its answer.
 	loading sync.Mutex
-	// mu guards region and lists.
-	mu sync.Mutex
+	// mu guards region and lists; every tap reads them.
+	mu sync.RWMutex
 	// region is the newest region read, nil before the first read.
 	region *pricedRegion
 	// lists are the newest price lists read that validated under region,
@@ -117,8 +117,8 @@ func (t *Tariffs) load(ctx context.Context, cardID, institutionID string, stale 
 }
 
 func (t *Tariffs) cached(institutionID string) (Pricing, bool) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
+	t.mu.RLock()
+	defer t.mu.RUnlock()
 	if t.region == nil {
 		return Pricing{}, false
 	}
@@ -145,9 +145,9 @@ func (t *Tariffs) read(ctx context.Context, cardID, institutionID string) (Prici
 	if rec == nil {
 		return Pricing{}, errNoTariff{"no region is set: operators set it with `civicard admin tariff region set`"}
 	}
-	t.mu.Lock()
+	t.mu.RLock()
 	region := t.region
-	t.mu.Unlock()
+	t.mu.RUnlock()
 	if region == nil || region.version != rec.GetVersion() {
 		engine, err := tariff.NewEngine(tariffpb.RegionFromProto(rec.GetRegion()))
 		if err != nil {

@@ -259,6 +259,14 @@ func (r routedLedger) Seeded(seed uint64) bool {
 	return seeded
 }
 
+// HasRegion reports whether the registry holds a region, as this node's
+// replica knows it (false when it has none, or lags).
+func (r routedLedger) HasRegion() bool {
+	var has bool
+	_ = r.host.ReadLocal(replication.RegistryGroup, func(s *ledger.State) { has = s.Region() != nil })
+	return has
+}
+
 // ready reports whether every group this node needs has a leader it knows.
 func (r routedLedger) ready() error {
 	for _, status := range r.host.Groups() {

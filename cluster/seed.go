@@ -27,6 +27,9 @@ type SeedTarget interface {
 	// replica of the registry knows it: false may be a lagging replica,
 	// and loading again a harmless replay.
 	Seeded(seed uint64) bool
+	// HasRegion reports whether the registry holds a region, as this
+	// node's replica knows it (false may be a lagging replica).
+	HasRegion() bool
 }
 
 var _ SeedTarget = routedLedger{}

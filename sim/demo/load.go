@@ -14,9 +14,10 @@ import (
 // ledger (cluster.SeedTarget), or one ledger in tests.
 type Target interface {
 	ProposeAll(ctx context.Context, cmds []*ledgerv1.Command) ([]*ledgerv1.Result, error)
-	// Seeded may say false for a seed that was loaded (a lagging replica):
-	// loading again is then a harmless replay.
+	// Seeded and HasRegion may say false for a seed or a region that was
+	// loaded (a lagging replica): loading again is then a harmless replay.
 	Seeded(seed uint64) bool
+	HasRegion() bool
 }
 
 // Load generates the demo city of cfg and writes it to target unless an
@@ -32,8 +33,10 @@ func Load(ctx context.Context, target Target, cfg Config, logger *slog.Logger) (
 		return nil, fmt.Errorf("demo: %w", err)
 	}
 	if target.Seeded(cfg.Seed) {
-		if err := propose(ctx, target, TariffCommands(cfg.Seed)); err != nil {
-			return nil, err
+		if !target.HasRegion() {
+			if err := propose(ctx, target, TariffCommands(cfg.Seed)); err != nil {
+				return nil, err
+			}
 		}
 		return dataset, nil
 	}
