@@ -39,7 +39,8 @@ type Settings struct {
 	Registerer     prometheus.Registerer
 }
 
-// DefaultSettings returns settings fit for a city; DataDir must be set.
+// DefaultSettings returns settings fit for a city; DataDir must be set, and
+// Settlement.Operator (or Settlement.Cycle 0). Nothing is seeded.
 func DefaultSettings() Settings {
 	return Settings{
 		Host:           replication.DefaultHostConfig(),
