@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -37,51 +38,70 @@ func TestEndToEndTariffOfAnEmptyCluster(t *testing.T) {
 		t.Skip("starts three civicard processes")
 	}
 	dir := t.TempDir()
-	ports, err := procnode.FreeNodePorts(3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var peers []string
-	for i, p := range ports {
-		peers = append(peers, fmt.Sprintf("n%d=%s=%s", i+1, p.ActorAddr(), p.RaftAddr()))
-	}
 	secrets := filepath.Join(dir, "secrets")
-	nodeArgs := func(i int) []string {
+	nodeArgs := func(attempt string, peers []string, i int) []string {
 		return []string{"node", "--name", fmt.Sprintf("n%d", i+1), "--peers", strings.Join(peers, ","),
-			"--data", filepath.Join(dir, fmt.Sprintf("n%d", i+1)), "--secrets", secrets, "--http", "127.0.0.1:0", "--log-level", "warn"}
+			"--data", filepath.Join(dir, attempt, fmt.Sprintf("n%d", i+1)), "--secrets", secrets, "--http", "127.0.0.1:0", "--log-level", "warn"}
 	}
+	somePeers := []string{"n1=127.0.0.1:1=127.0.0.1:3", "n2=127.0.0.1:4=127.0.0.1:6", "n3=127.0.0.1:7=127.0.0.1:9"}
 
 	// Closing cycles on a schedule needs a payout debtor: there is no
 	// made-up default.
-	out, err := exec.Command(civicardBin, nodeArgs(0)...).CombinedOutput()
+	out, err := exec.Command(civicardBin, nodeArgs("refused", somePeers, 0)...).CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "no payout debtor is configured") {
 		t.Fatalf("a node with daily cycles and no debtor: %v\n%s", err, out)
 	}
 	// Nor does --cards load anything without --demo: it is refused.
-	out, err = exec.Command(civicardBin, append(nodeArgs(0), "--cycle", "0", "--cards", "10")...).CombinedOutput()
+	out, err = exec.Command(civicardBin, append(nodeArgs("refused", somePeers, 0), "--cycle", "0", "--cards", "10")...).CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "only with --demo") {
 		t.Fatalf("--cards without --demo: %v\n%s", err, out)
 	}
 
-	nodes := make([]*procnode.Node, 3)
-	for i := range nodes {
-		nodes[i] = &procnode.Node{Bin: civicardBin, DataDir: filepath.Join(dir, fmt.Sprintf("n%d", i+1)), Log: processLog(),
-			Command: append(nodeArgs(i), "--cycle", "0")}
+	// Free ports are free only until someone takes them (a node's own
+	// outgoing connections included): a start that lost one to another
+	// process is tried again on others, a few times.
+	const startAttemptsMax = 3
+	var nodes []*procnode.Node
+	for attempt := 1; nodes == nil; attempt++ {
+		ports, err := procnode.FreeNodePorts(3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var peers []string
+		for i, p := range ports {
+			peers = append(peers, fmt.Sprintf("n%d=%s=%s", i+1, p.ActorAddr(), p.RaftAddr()))
+		}
+		started := make([]*procnode.Node, 3)
+		for i := range started {
+			started[i] = &procnode.Node{Bin: civicardBin, DataDir: filepath.Join(dir, fmt.Sprint(attempt), fmt.Sprintf("n%d", i+1)), Log: processLog(),
+				Command: append(nodeArgs(fmt.Sprint(attempt), peers, i), "--cycle", "0")}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		errs := make([]error, len(started))
+		var wg sync.WaitGroup
+		for i, n := range started {
+			wg.Go(func() { errs[i] = n.Start(ctx) })
+		}
+		wg.Wait()
+		cancel()
+		failed := errors.Join(errs...)
+		for _, n := range started {
+			t.Cleanup(n.Kill)
+		}
+		switch {
+		case failed == nil:
+			nodes = started
+		case strings.Contains(failed.Error(), "address already in use") && attempt < startAttemptsMax:
+			t.Logf("start attempt %d lost a port: %v", attempt, failed)
+			for _, n := range started {
+				n.Kill()
+			}
+		default:
+			t.Fatalf("start the cluster: %v", failed)
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	errs := make([]error, len(nodes))
-	var wg sync.WaitGroup
-	for i, n := range nodes {
-		wg.Go(func() { errs[i] = n.Start(ctx) })
-	}
-	wg.Wait()
-	for i, n := range nodes {
-		t.Cleanup(n.Kill)
-		if errs[i] != nil {
-			t.Fatalf("node n%d: %v", i+1, errs[i])
-		}
-	}
 	cli := func(node int, args ...string) (string, error) {
 		t.Helper()
 		cmd := exec.Command(civicardBin, append(args, "--addr", nodes[node].URL(), "--data", secrets)...)
