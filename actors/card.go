@@ -100,10 +100,10 @@ func (g *cardGrain) proposeAtVersion(cmd *ledgerv1.Command) (res *ledgerv1.Resul
 // card moved on meanwhile (a second activation of this card elsewhere), the
 // grain reloads and prices again.
 func (g *cardGrain) Authorize(req *grainsv1.AuthorizeTap, _ protocluster.GrainContext) (*civicardv1.TapResponse, error) {
-	prices := g.deps.Tariff
-	list, ok := prices.List(req.GetInstitutionId())
-	if !ok {
-		return nil, grainsv1.ErrNotFound("institution %s has no price list", req.GetInstitutionId())
+	institutionID := req.GetInstitutionId()
+	p, err := g.pricing(institutionID)
+	if err != nil {
+		return nil, err
 	}
 	tap := tariff.Tap{
 		ID:          req.GetTransactionId(),
@@ -116,15 +116,22 @@ func (g *cardGrain) Authorize(req *grainsv1.AuthorizeTap, _ protocluster.GrainCo
 		PINVerified: req.GetPinVerified(),
 		Offline:     req.GetOffline(),
 	}
-	product, ok := list.Product(tap.Product)
+	product, ok := p.List.Product(tap.Product)
 	if !ok {
-		return nil, grainsv1.ErrInvalidArgument("%s does not sell %q", list.InstitutionID, tap.Product)
+		// The list may have changed since this node read it: ask once
+		// more before refusing.
+		if p, err = g.refreshPricing(institutionID, p); err != nil {
+			return nil, err
+		}
+		if product, ok = p.List.Product(tap.Product); !ok {
+			return nil, grainsv1.ErrInvalidArgument("%s does not sell %q", institutionID, tap.Product)
+		}
 	}
 	for attempt := 0; attempt < g.deps.Config.VersionRetryMax; attempt++ {
 		if err := g.loaded(); err != nil {
 			return nil, err
 		}
-		d := prices.Engine.Price(g.tariffState(), list, tap)
+		d := p.Engine.Price(g.tariffState(), p.List, tap)
 		if !d.Accepted && inputDecline(d.Decline) {
 			return nil, grainsv1.ErrInvalidArgument("%s", d.Reason)
 		}
@@ -132,14 +139,16 @@ func (g *cardGrain) Authorize(req *grainsv1.AuthorizeTap, _ protocluster.GrainCo
 			CardId:           g.id,
 			ExpectedVersion:  g.card.GetVersion(),
 			AmountMinor:      d.AmountMinor,
-			InstitutionId:    req.GetInstitutionId(),
+			InstitutionId:    institutionID,
 			TerminalId:       req.GetTerminalId(),
 			TerminalSequence: req.GetTerminalSequence(),
 			ServiceCode:      product.Code,
 			Quantity:         max(req.GetQuantity(), 1),
 			TimeUnixMs:       req.GetTimeUnixMs(),
 			Offline:          req.GetOffline(),
-			TariffVersion:    prices.Version,
+			TariffVersion:    p.Version(),
+			RegionVersion:    p.RegionVersion,
+			PriceListVersion: p.ListVersion,
 		}
 		if d.Accepted {
 			charge.Postings, charge.Tariff = tariffpb.Postings(d.Entries), tariffpb.ToProto(d.Card)
@@ -151,12 +160,54 @@ func (g *cardGrain) Authorize(req *grainsv1.AuthorizeTap, _ protocluster.GrainCo
 			return nil, err
 		}
 		if stale {
+			if g.tariffMoved(charge.GetExpectedVersion()) {
+				if p, err = g.refreshPricing(institutionID, p); err != nil {
+					return nil, err
+				}
+				if product, ok = p.List.Product(tap.Product); !ok {
+					return nil, grainsv1.ErrInvalidArgument("%s does not sell %q any more", institutionID, tap.Product)
+				}
+			}
 			continue
 		}
 		return g.tapResponse(res, d), nil
 	}
 	g.deps.Logger.Warn("card version kept moving", slog.String("card", g.id), slog.String("tap", req.GetTransactionId()))
 	return nil, grainsv1.ErrUnavailable("card %s changed %d times while deciding; retry", g.id, g.deps.Config.VersionRetryMax)
+}
+
+// pricing returns what to decide under for this card at institutionID
+// ("": the region alone).
+func (g *cardGrain) pricing(institutionID string) (Pricing, error) {
+	// The cache first: a tap costs no timer when nothing is to be read.
+	if p, ok := g.deps.Tariffs.cached(institutionID); ok {
+		return p, nil
+	}
+	ctx, cancel := g.deps.timeout()
+	defer cancel()
+	p, err := g.deps.Tariffs.Pricing(ctx, g.id, institutionID)
+	if err != nil {
+		return Pricing{}, tariffError(err)
+	}
+	return p, nil
+}
+
+// refreshPricing is pricing after stale turned out to be out of date.
+func (g *cardGrain) refreshPricing(institutionID string, stale Pricing) (Pricing, error) {
+	ctx, cancel := g.deps.timeout()
+	defer cancel()
+	p, err := g.deps.Tariffs.Refresh(ctx, g.id, institutionID, stale)
+	if err != nil {
+		return Pricing{}, tariffError(err)
+	}
+	return p, nil
+}
+
+// tariffMoved tells, after the ledger answered a command decided at the
+// card's expectedVersion with STALE_VERSION, whether it was the tariff
+// that moved: the card itself is still at that version.
+func (g *cardGrain) tariffMoved(expectedVersion uint64) bool {
+	return g.card != nil && g.card.GetVersion() == expectedVersion
 }
 
 // pricingState is the engine's view of the loaded card.
@@ -255,6 +306,10 @@ func (g *cardGrain) ListTransactions(req *civicardv1.ListTransactionsRequest, _ 
 // it raised.
 func (g *cardGrain) TopUp(in *grainsv1.TopUpCard, _ protocluster.GrainContext) (*civicardv1.TopUpResponse, error) {
 	req := in.GetRequest()
+	p, err := g.pricing("")
+	if err != nil {
+		return nil, err
+	}
 	for attempt := 0; attempt < g.deps.Config.VersionRetryMax; attempt++ {
 		if err := g.loaded(); err != nil {
 			return nil, err
@@ -264,8 +319,9 @@ func (g *cardGrain) TopUp(in *grainsv1.TopUpCard, _ protocluster.GrainContext) (
 			AmountMinor:     req.GetAmount().GetMinorUnits(),
 			TimeUnixMs:      in.GetTimeUnixMs(),
 			ExpectedVersion: g.card.GetVersion(),
+			RegionVersion:   p.RegionVersion,
 		}
-		state, refusal := g.deps.Tariff.Engine.TopUp(g.tariffState(), g.card.GetBalanceMinor(), topUp.AmountMinor, in.GetTimeUnixMs())
+		state, refusal := p.Engine.TopUp(g.tariffState(), g.card.GetBalanceMinor(), topUp.AmountMinor, in.GetTimeUnixMs())
 		if refusal != nil {
 			topUp.Refusal = textMax(refusal.Error())
 		} else {
@@ -276,6 +332,11 @@ func (g *cardGrain) TopUp(in *grainsv1.TopUpCard, _ protocluster.GrainContext) (
 			return nil, err
 		}
 		if stale {
+			if g.tariffMoved(topUp.GetExpectedVersion()) {
+				if p, err = g.refreshPricing("", p); err != nil {
+					return nil, err
+				}
+			}
 			continue
 		}
 		return &civicardv1.TopUpResponse{Transaction: res.GetTransaction(), Replayed: res.GetReplayed()}, nil

@@ -107,8 +107,8 @@ func (g *cardGrain) Change(in *grainsv1.CardChange, _ protocluster.GrainContext)
 	case *grainsv1.CardChange_Grant:
 		r := c.Grant
 		e := r.GetEntitlement()
-		if !g.deps.Tariff.knowsConcession(e.GetConcession()) {
-			return nil, grainsv1.ErrInvalidArgument("no concession %q in the region", e.GetConcession())
+		if err := g.checkConcession(e.GetConcession()); err != nil {
+			return nil, err
 		}
 		from, err := dayOf("from_date", e.GetFromDate())
 		if err != nil {
@@ -180,11 +180,15 @@ func (g *cardGrain) Change(in *grainsv1.CardChange, _ protocluster.GrainContext)
 // is gone from the state by then) gets the first answer.
 func (g *cardGrain) Correct(in *grainsv1.Correction, _ protocluster.GrainContext) (*civicardv1.RequestCorrectionResponse, error) {
 	req := in.GetRequest()
+	p, err := g.pricing("")
+	if err != nil {
+		return nil, err
+	}
 	for attempt := 0; attempt < g.deps.Config.VersionRetryMax; attempt++ {
 		if err := g.loaded(); err != nil {
 			return nil, err
 		}
-		d := g.deps.Tariff.Engine.Correct(g.tariffState(), req.GetJourneyId(), in.GetTimeUnixMs())
+		d := p.Engine.Correct(g.tariffState(), req.GetJourneyId(), in.GetTimeUnixMs())
 		if d.Decline == tariff.DeclineTime {
 			return nil, grainsv1.ErrInvalidArgument("%s", d.Reason)
 		}
@@ -193,7 +197,8 @@ func (g *cardGrain) Correct(in *grainsv1.Correction, _ protocluster.GrainContext
 			ExpectedVersion: g.card.GetVersion(),
 			AmountMinor:     d.AmountMinor,
 			TimeUnixMs:      in.GetTimeUnixMs(),
-			TariffVersion:   g.deps.Tariff.Version,
+			TariffVersion:   p.Version(),
+			RegionVersion:   p.RegionVersion,
 			Correction:      true,
 			Audit:           audit(req.GetOperator(), req.GetReason(), in.GetTimeUnixMs()),
 		}
@@ -211,6 +216,11 @@ func (g *cardGrain) Correct(in *grainsv1.Correction, _ protocluster.GrainContext
 			return nil, err
 		}
 		if stale {
+			if g.tariffMoved(charge.GetExpectedVersion()) {
+				if p, err = g.refreshPricing("", p); err != nil {
+					return nil, err
+				}
+			}
 			continue
 		}
 		txn := res.GetTransaction()
@@ -233,8 +243,26 @@ func (g *cardGrain) Correct(in *grainsv1.Correction, _ protocluster.GrainContext
 	return nil, grainsv1.ErrUnavailable("card %s changed %d times while deciding; retry", g.id, g.deps.Config.VersionRetryMax)
 }
 
-// knowsConcession reports whether the region defines the concession.
-func (p *Tariff) knowsConcession(code string) bool {
+// checkConcession refuses a concession the region does not define, after
+// reading the region again in case it was just added.
+func (g *cardGrain) checkConcession(code string) error {
+	p, err := g.pricing("")
+	if err != nil {
+		return err
+	}
+	if knowsConcession(p, code) {
+		return nil
+	}
+	if p, err = g.refreshPricing("", p); err != nil {
+		return err
+	}
+	if !knowsConcession(p, code) {
+		return grainsv1.ErrInvalidArgument("no concession %q in the region", code)
+	}
+	return nil
+}
+
+func knowsConcession(p Pricing, code string) bool {
 	for _, c := range p.Engine.Region().Concessions {
 		if c.Code == code {
 			return true

@@ -69,6 +69,12 @@ func (l *memLedger) Institution(_ context.Context, id string) (*civicardv1.Insti
 	return inst, nil
 }
 
+func (l *memLedger) Tariff(_ context.Context, _, institutionID string) (*ledgerv1.TariffRecords, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.state.Tariff(institutionID, false), nil
+}
+
 func (l *memLedger) Terminal(_ context.Context, id string) (*civicardv1.Terminal, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -100,6 +106,8 @@ func newTestLedger(t *testing.T) *memLedger {
 		}}}},
 		{Id: "card", Kind: &ledgerv1.Command_OpenCard{OpenCard: &ledgerv1.OpenCard{CardId: testCard, Kind: civicardv1.CardKind_CARD_KIND_BEARER}}},
 		{Id: "topup", Kind: &ledgerv1.Command_TopUp{TopUp: &ledgerv1.TopUp{CardId: testCard, AmountMinor: 1000}}},
+		demoTariff(t, "demo/1/region"),
+		demoTariff(t, "demo/1/pricelist/"+testInstitution),
 	} {
 		if res := state.Apply(cmd); res.GetStatus() != ledgerv1.Status_STATUS_OK {
 			t.Fatalf("setup %s: %v", cmd.GetId(), res)
@@ -108,17 +116,26 @@ func newTestLedger(t *testing.T) *memLedger {
 	return l
 }
 
+// demoTariff is the demo city's tariff command of the given id: the region,
+// or an institution's price list.
+func demoTariff(t *testing.T, id string) *ledgerv1.Command {
+	t.Helper()
+	for _, cmd := range demo.TariffCommands(1) {
+		if cmd.GetId() == id {
+			return cmd
+		}
+	}
+	t.Fatalf("the demo sets no %s", id)
+	return nil
+}
+
 func newTestDeps(t *testing.T, l Ledger) *Deps {
 	t.Helper()
 	metrics, err := NewMetrics(prometheus.NewRegistry())
 	if err != nil {
 		t.Fatal(err)
 	}
-	tariff, err := NewTariff(demo.Tariff())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &Deps{Config: DefaultConfig(), Ledger: l, Tariff: tariff, Context: context.Background(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: metrics}
+	return &Deps{Config: DefaultConfig(), Ledger: l, Tariffs: NewTariffs(l), Context: context.Background(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: metrics}
 }
 
 func tapOf(sequence uint64) *grainsv1.AuthorizeTap {
@@ -226,9 +243,9 @@ func TestAuthorizeDeclinesAndRefuses(t *testing.T) {
 			wantErr: grainsv1.IsInvalidArgument,
 		},
 		{
-			name:    "unknown institution",
+			name:    "institution without a price list",
 			tap:     func() *grainsv1.AuthorizeTap { tap := tapOf(1); tap.InstitutionId = "NOWHERE"; return tap },
-			wantErr: grainsv1.IsNotFound,
+			wantErr: grainsv1.IsFailedPrecondition,
 		},
 	}
 	for _, tt := range tests {
@@ -275,6 +292,13 @@ func newOfficeLedger(t *testing.T) *memLedger {
 				{Code: drivingFee, Name: "Wydanie prawa jazdy", UnitPriceMinor: drivingFeeMinor},
 			},
 		}}}},
+		{Id: "office/prices", Kind: &ledgerv1.Command_SetPriceList{SetPriceList: &ledgerv1.SetPriceList{
+			PriceList: &ledgerv1.PriceList{InstitutionId: testOffice, Kind: civicardv1.ServiceKind_SERVICE_KIND_CITY_OFFICE, Products: []*ledgerv1.PriceProduct{
+				{Code: marriageFee, Name: "Sporządzenie aktu małżeństwa", Rule: ledgerv1.TariffRule_TARIFF_RULE_UNIT, PriceMinor: marriageMinor},
+				{Code: drivingFee, Name: "Wydanie prawa jazdy", Rule: ledgerv1.TariffRule_TARIFF_RULE_UNIT, PriceMinor: drivingFeeMinor},
+			}},
+			Audit: &civicardv1.Audit{Actor: "operator/test", TimeUnixMs: 1},
+		}}},
 		{Id: "fill", Kind: &ledgerv1.Command_TopUp{TopUp: &ledgerv1.TopUp{CardId: testCard, AmountMinor: 19_000}}},
 	} {
 		if res := l.state.Apply(cmd); res.GetStatus() != ledgerv1.Status_STATUS_OK {

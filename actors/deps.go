@@ -29,6 +29,10 @@ type Ledger interface {
 	Transactions(ctx context.Context, cardID string, beforeSequence uint64, limit int) ([]*civicardv1.Transaction, error)
 	Institution(ctx context.Context, institutionID string) (*civicardv1.Institution, error)
 	Terminal(ctx context.Context, terminalID string) (*civicardv1.Terminal, error)
+	// Tariff returns the region and the price list of institutionID ("":
+	// none) as the ledger that settles cardID's commands holds them
+	// (cardID "": the registry's).
+	Tariff(ctx context.Context, cardID, institutionID string) (*ledgerv1.TariffRecords, error)
 }
 
 // DenylistReader is implemented by a Ledger that can list the blocked
@@ -87,8 +91,8 @@ func (c Config) Validate() error {
 type Deps struct {
 	Config Config
 	Ledger Ledger
-	// Tariff is the fare engine and every institution's price list.
-	Tariff *Tariff
+	// Tariffs are the region and the price lists, read from Ledger.
+	Tariffs *Tariffs
 	// Context lives as long as the node; grains derive their timeouts from it.
 	Context context.Context
 	Logger  *slog.Logger

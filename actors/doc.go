@@ -10,14 +10,19 @@
 //
 // The flow of a tap: the gateway hands a TerminalTap to the terminal grain,
 // which checks the terminal's credential, drops retries it has already
-// answered, checks that its institution sells the product and asks the card
-// grain to authorise, passing on where (line, stop, direction) and whether
-// the PIN was verified. The card grain prices the tap with the fare engine
-// (Deps.Tariff: the region's engine and every institution's price list,
-// built once per node) on the card's tariff state as the ledger holds it
-// (domain/tariff/tariffpb converts), proposes one Charge with the postings and
-// the new state at its version, and answers once the ledger has committed
-// it. Engine declines about the card (a limit, the amount, a full card) are
+// answered and asks the card grain to authorise, passing on the
+// institution, where (line, stop, direction) and whether the PIN was
+// verified. The card grain prices the tap with the fare engine under the
+// region and the institution's price list as the card's ledger shard holds
+// them (Deps.Tariffs: operators set them in the registry, every shard
+// follows; each node reads them on first use and keeps them by version),
+// on the card's tariff state as the ledger holds it (domain/tariff/tariffpb
+// converts), proposes one Charge with the postings, the new state and the
+// tariff versions at the card's version, and answers once the ledger has
+// committed it. A charge priced by a list replaced meanwhile is refused as
+// stale like one decided on an old card version: the grain reads the
+// tariff again and prices again, so a tap is charged by the list in force
+// when it commits, and records its versions. Engine declines about the card (a limit, the amount, a full card) are
 // recorded as declined taps; those about the input (a product not sold, a
 // place unknown) are INVALID_ARGUMENT and change nothing.
 //

@@ -1,69 +1,192 @@
 package actors
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 
 	"civicard/domain/purse"
 	"civicard/domain/tariff"
+	"civicard/domain/tariff/tariffpb"
 	civicardv1 "civicard/messages/civicard/v1"
+	grainsv1 "civicard/messages/grains/v1"
 
 	"google.golang.org/protobuf/proto"
 )
 
-// Tariff is what the card grains price taps with: the fare engine of the
-// region and the price list of every institution. It is built once per node
-// and never changes; every node of a cluster must build the same one (its
-// Version is recorded with every priced tap, so a difference shows).
-type Tariff struct {
-	Engine *tariff.Engine
-	lists  map[string]*tariff.PriceList
-	// Version is a digest of the region and the price lists.
-	Version string
+// Tariffs is what the grains price with: the region and the institutions'
+// price lists as the ledger holds them (operators set them: see package
+// ledger, tariff_registry.go), read on first use and kept by version, one
+// cache per node shared by its grains.
+//
+// A tap is priced under the versions in the cache, and its charge names
+// them; the ledger refuses it as stale if either changed since (a set is
+// acknowledged only once every shard has it), and the grain refreshes
+// what it read and prices again. So a new price list costs one refused
+// proposal per node and institution, and nothing per tap while it stands.
+type Tariffs struct {
+	ledger Ledger
+	// loading lets one read of the ledger run at a time: the grains that
+	// missed together wait for the first and find its answer.
+	loading sync.Mutex
+	// mu guards region and lists; every tap reads them.
+	mu sync.RWMutex
+	// region is the newest region read, nil before the first read.
+	region *pricedRegion
+	// lists are the newest price lists read that validated under region,
+	// by institution: at most as many as the registry holds.
+	lists map[string]versionedList
 }
 
-// NewTariff validates the region and every price list against it.
-func NewTariff(region tariff.Region, lists []tariff.PriceList) (*Tariff, error) {
-	engine, err := tariff.NewEngine(region)
+type pricedRegion struct {
+	engine  *tariff.Engine
+	version uint64
+}
+
+type versionedList struct {
+	list    *tariff.PriceList
+	version uint64
+}
+
+// Pricing is what one decision is made under.
+type Pricing struct {
+	Engine        *tariff.Engine
+	RegionVersion uint64
+	// List is the institution's price list; nil when none was asked for.
+	List        *tariff.PriceList
+	ListVersion uint64
+}
+
+// Version is how a charge records what it was priced under: "r2.p5" is
+// region version 2, price list version 5.
+func (p Pricing) Version() string {
+	if p.List == nil {
+		return fmt.Sprintf("r%d", p.RegionVersion)
+	}
+	return fmt.Sprintf("r%d.p%d", p.RegionVersion, p.ListVersion)
+}
+
+// NewTariffs returns an empty cache over the ledger.
+func NewTariffs(l Ledger) *Tariffs {
+	return &Tariffs{ledger: l, lists: map[string]versionedList{}}
+}
+
+// errNoTariff is a tariff that is missing or does not price: the
+// operators' to fix, not the terminal's or the card's.
+type errNoTariff struct{ reason string }
+
+func (e errNoTariff) Error() string { return e.reason }
+
+// tariffError turns an error of Pricing or Refresh into the grain error the
+// gateway maps.
+func tariffError(err error) error {
+	var missing errNoTariff
+	if errors.As(err, &missing) {
+		return grainsv1.ErrFailedPrecondition("%s", missing.reason)
+	}
+	return grainsv1.ErrUnavailable("read the tariff: %v", err)
+}
+
+// Pricing returns what a decision about cardID at institutionID ("" for
+// the region alone) is made under: from the cache, or read from the ledger
+// that settles cardID's commands (cardID "": the registry).
+func (t *Tariffs) Pricing(ctx context.Context, cardID, institutionID string) (Pricing, error) {
+	if p, ok := t.cached(institutionID); ok {
+		return p, nil
+	}
+	return t.load(ctx, cardID, institutionID, nil)
+}
+
+// Refresh returns what to decide under after the ledger refused a decision
+// made under stale as stale: what another grain read meanwhile, or what
+// the ledger holds now.
+func (t *Tariffs) Refresh(ctx context.Context, cardID, institutionID string, stale Pricing) (Pricing, error) {
+	return t.load(ctx, cardID, institutionID, &stale)
+}
+
+func (t *Tariffs) load(ctx context.Context, cardID, institutionID string, stale *Pricing) (Pricing, error) {
+	t.loading.Lock()
+	defer t.loading.Unlock()
+	if p, ok := t.cached(institutionID); ok && (stale == nil || p.RegionVersion != stale.RegionVersion || p.ListVersion != stale.ListVersion) {
+		return p, nil
+	}
+	return t.read(ctx, cardID, institutionID)
+}
+
+func (t *Tariffs) cached(institutionID string) (Pricing, bool) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	if t.region == nil {
+		return Pricing{}, false
+	}
+	p := Pricing{Engine: t.region.engine, RegionVersion: t.region.version}
+	if institutionID == "" {
+		return p, true
+	}
+	l, ok := t.lists[institutionID]
+	p.List, p.ListVersion = l.list, l.version
+	return p, ok
+}
+
+// read reads the region and the institution's price list from the ledger,
+// validates them and keeps them if they are the newest seen. A shard that
+// lags the registry (one that missed a set) may hold older ones than the
+// cache: those price its cards' taps, as its charges must be priced under
+// what it holds, but are not kept.
+func (t *Tariffs) read(ctx context.Context, cardID, institutionID string) (Pricing, error) {
+	recs, err := t.ledger.Tariff(ctx, cardID, institutionID)
 	if err != nil {
-		return nil, fmt.Errorf("actors: tariff: %w", err)
+		return Pricing{}, err
 	}
-	p := &Tariff{Engine: engine, lists: make(map[string]*tariff.PriceList, len(lists))}
-	var errs []error
-	for i := range lists {
-		list := &lists[i]
-		if err := list.Validate(engine.Region()); err != nil {
-			errs = append(errs, err)
+	rec := recs.GetRegion()
+	if rec == nil {
+		return Pricing{}, errNoTariff{"no region is set: operators set it with `civicard admin tariff region set`"}
+	}
+	t.mu.RLock()
+	region := t.region
+	t.mu.RUnlock()
+	if region == nil || region.version != rec.GetVersion() {
+		engine, err := tariff.NewEngine(tariffpb.RegionFromProto(rec.GetRegion()))
+		if err != nil {
+			return Pricing{}, errNoTariff{fmt.Sprintf("region version %d does not price: %v", rec.GetVersion(), err)}
 		}
-		if _, dup := p.lists[list.InstitutionID]; dup {
-			errs = append(errs, fmt.Errorf("two price lists of %s", list.InstitutionID))
+		region = &pricedRegion{engine: engine, version: rec.GetVersion()}
+	}
+	p := Pricing{Engine: region.engine, RegionVersion: region.version}
+	if institutionID != "" {
+		if len(recs.GetPriceLists()) == 0 {
+			t.keep(p, "")
+			return Pricing{}, errNoTariff{fmt.Sprintf("institution %s has no price list: operators set one with `civicard admin tariff set`", institutionID)}
 		}
-		p.lists[list.InstitutionID] = list
+		listRec := recs.GetPriceLists()[0]
+		list := tariffpb.PriceListFromProto(listRec.GetPriceList())
+		if err := list.Validate(region.engine.Region()); err != nil {
+			return Pricing{}, errNoTariff{fmt.Sprintf("price list version %d of %s does not price under region version %d: %v", listRec.GetVersion(), institutionID, region.version, err)}
+		}
+		p.List, p.ListVersion = &list, listRec.GetVersion()
 	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, fmt.Errorf("actors: tariff: %w", err)
-	}
-	// encoding/json writes struct fields in declaration order and the
-	// lists in the order given: the same tariff, the same bytes.
-	encoded, err := json.Marshal(struct {
-		Region tariff.Region
-		Lists  []tariff.PriceList
-	}{region, lists})
-	if err != nil {
-		return nil, fmt.Errorf("actors: tariff: %w", err)
-	}
-	sum := sha256.Sum256(encoded)
-	p.Version = hex.EncodeToString(sum[:8])
+	t.keep(p, institutionID)
 	return p, nil
 }
 
-// List returns the price list of an institution.
-func (p *Tariff) List(institutionID string) (*tariff.PriceList, bool) {
-	list, ok := p.lists[institutionID]
-	return list, ok
+// keep caches what was read if it is the newest seen. A newer region
+// drops every list: each is validated again, under it, when next read.
+func (t *Tariffs) keep(p Pricing, institutionID string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.region == nil || p.RegionVersion > t.region.version {
+		t.region = &pricedRegion{engine: p.Engine, version: p.RegionVersion}
+		clear(t.lists)
+	}
+	if p.RegionVersion != t.region.version || p.List == nil {
+		return
+	}
+	if cur, ok := t.lists[institutionID]; !ok || p.ListVersion > cur.version {
+		t.lists[institutionID] = versionedList{list: p.List, version: p.ListVersion}
+	}
 }
 
 // inputDecline reports whether the engine declined because of what the
@@ -99,17 +222,18 @@ func publicDecline(d tariff.Decision) civicardv1.DeclineReason {
 }
 
 // TerminalTariff is what the terminals of an institution are told of its
-// prices (GetTariff), with its version: a digest of exactly those bytes, so
-// a terminal fetches it again only when something it shows or prices by
-// changed.
-func (p *Tariff) TerminalTariff(institutionID string, money func(int64) *civicardv1.Money) (*civicardv1.TerminalTariff, string, error) {
-	list, ok := p.lists[institutionID]
-	if !ok {
-		return nil, "", fmt.Errorf("no price list for institution %q", institutionID)
+// prices (GetTariff), read from the registry each time (terminals ask
+// rarely, and must learn of a new list), with its version: a digest of
+// exactly those bytes, so a terminal fetches it again only when something
+// it shows or prices by changed.
+func (t *Tariffs) TerminalTariff(ctx context.Context, institutionID string, money func(int64) *civicardv1.Money) (*civicardv1.TerminalTariff, string, error) {
+	p, err := t.read(ctx, "", institutionID)
+	if err != nil {
+		return nil, "", err
 	}
 	region := p.Engine.Region()
 	out := &civicardv1.TerminalTariff{InstitutionId: institutionID, NoPinLimit: money(region.Purse.TransactionMaxMinor)}
-	for _, prod := range list.Products {
+	for _, prod := range p.List.Products {
 		tp := &civicardv1.TariffProduct{Code: prod.Code, Name: prod.Name, Rule: prod.Rule.String(), Price: money(prod.PriceMinor), Minutes: prod.Minutes}
 		if prod.Rule == tariff.RuleDistance {
 			// Bands never fall: the last is the most a check-in takes.

@@ -83,13 +83,8 @@ func (g *terminalGrain) Tap(in *grainsv1.TerminalTap, ctx protocluster.GrainCont
 		replay.Replayed = true
 		return replay, nil
 	}
-	// The card grain prices; an unknown product is the terminal's mistake
-	// and is refused here, before it reaches the card.
-	if list, ok := g.deps.Tariff.List(g.institution.GetInstitutionId()); !ok {
-		return nil, grainsv1.ErrFailedPrecondition("institution %s has no price list", g.institution.GetInstitutionId())
-	} else if _, ok := list.Product(tap.GetServiceCode()); !ok {
-		return nil, grainsv1.ErrInvalidArgument("%s does not sell %q", g.institution.GetInstitutionId(), tap.GetServiceCode())
-	}
+	// The card grain prices, under the price list in force in the card's
+	// ledger, and refuses a product the institution does not sell.
 	callCtx, cancel := g.deps.timeout()
 	defer cancel()
 	answer, err := grainsv1.GetCardGrainClient(ctx.Cluster(), tap.GetCardId()).Authorize(&grainsv1.AuthorizeTap{
@@ -205,9 +200,11 @@ func (g *terminalGrain) Tariff(in *grainsv1.TerminalTariffRequest, ctx protoclus
 	if err := g.authenticateRequest(ctx, req.GetTimeUnixMs(), in.GetCredential(), func(key []byte) error { return tapsig.VerifyTariff(key, req) }); err != nil {
 		return nil, err
 	}
-	tariff, version, err := g.deps.Tariff.TerminalTariff(g.terminal.GetInstitutionId(), g.deps.money)
+	callCtx, cancel := g.deps.timeout()
+	defer cancel()
+	tariff, version, err := g.deps.Tariffs.TerminalTariff(callCtx, g.terminal.GetInstitutionId(), g.deps.money)
 	if err != nil {
-		return nil, grainsv1.ErrFailedPrecondition("terminal %q: %v", g.id, err)
+		return nil, tariffError(fmt.Errorf("terminal %q: %w", g.id, err))
 	}
 	if version == req.GetKnownVersion() {
 		return &civicardv1.GetTariffResponse{Version: version, Unchanged: true}, nil

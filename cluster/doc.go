@@ -40,16 +40,16 @@
 //	1  raft groups          open the host, join or restart the      close every group (10 s)
 //	                        replicas, wait for every group's leader
 //	2  settlement schedule  the Settler; its schedule runs          the schedule ends (5 s)
-//	3  demo city            load it (first node, new cluster only)  nothing to stop
-//	4  actor member         the tariff, the grains, the member      shut down (5 s + leave grace)
+//	3  seed                 the demo city, when given (first node)  nothing to stop
+//	4  actor member         the grains, the member                  shut down (5 s + leave grace)
 //	5  scaler               follow the node list, move replicas     the loop ends (1 s)
 //	6  pause watch          fail after a long pause                 the loop ends (1 s)
 //	7  quorum watch         fail when cut off from most nodes       the loop ends (1 s)
 //
-// Each needs only those before it. The settlement schedule, the demo city
+// Each needs only those before it. The settlement schedule, the seed
 // and the grains write to the Raft groups, so the groups come first and go
-// last: nothing outlives the ledger it writes to. The demo city is loaded
-// before the grains exist, so no tap meets a city half loaded. The member
+// last: nothing outlives the ledger it writes to. The seed (the demo city) is
+// loaded before the grains exist, so no tap meets a city half loaded. The member
 // is what other nodes reach; the scaler (which changes the hosts the
 // member polls and the nodes the quorum watch counts) and the watches
 // (which read the member's list) come after it, and stop before it.
@@ -70,7 +70,7 @@
 // leader it knows, the node is not draining (scaler), and it sees a quorum
 // of the cluster (quorum watch).
 //
-// The embedded node has the groups, the schedule, the demo city and the
+// The embedded node has the groups, the schedule, the seed and the
 // member. A gateway has a route to the registry in place of the groups (it
 // replicates nothing), a member hosting no grains, the scaler and the
 // watches. The HTTP gateway is not a component: cmd/civicard starts it

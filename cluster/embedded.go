@@ -20,7 +20,6 @@ import (
 	"civicard/domain/money"
 	"civicard/domain/settlement/payout"
 	civicardv1 "civicard/messages/civicard/v1"
-	"civicard/sim/demo"
 )
 
 // Settings are what every node is configured with, embedded or not.
@@ -36,9 +35,9 @@ type Settings struct {
 	// a cluster must have the same, for the life of its data. Default
 	// money.DefaultCurrency.
 	Currency string
-	// Demo says which city to load into a new cluster; Demo.CredentialKey
-	// is filled in from the secrets. Demo.Cards == 0 loads no demo data.
-	Demo demo.Config
+	// Seed, if set, loads data into a new cluster (the demo city); nil
+	// starts it empty.
+	Seed Seeder
 	// Host configures the Raft groups; NodeID, Dir, addresses, the
 	// ledger's Currency, Logger and Registerer are filled in.
 	Host replication.HostConfig
@@ -52,11 +51,11 @@ type Settings struct {
 	Registerer     prometheus.Registerer
 }
 
-// DefaultSettings returns settings fit for a city; DataDir must be set.
+// DefaultSettings returns settings fit for a city; DataDir must be set, and
+// Settlement.Operator (or Settlement.Cycle 0). Nothing is seeded.
 func DefaultSettings() Settings {
 	return Settings{
 		Currency:       money.DefaultCurrency,
-		Demo:           demo.DefaultConfig(),
 		Host:           replication.DefaultHostConfig(),
 		Actors:         actors.DefaultConfig(),
 		Settlement:     DefaultSettlementConfig(),
@@ -131,8 +130,8 @@ func DefaultEmbeddedConfig(dataDir string) EmbeddedConfig {
 func (c EmbeddedConfig) Validate() error { return c.validate(EmbeddedName) }
 
 // StartEmbedded starts the one-process node on cfg.DataDir: it opens (or
-// creates) the ledger, loads the demo city if it was not loaded before, and
-// starts the actor cluster. It returns when the node takes taps.
+// creates) the ledger, runs cfg.Seed (the demo city), and starts the actor
+// cluster. It returns when the node takes taps.
 func StartEmbedded(ctx context.Context, cfg EmbeddedConfig) (*Node, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -149,7 +148,7 @@ func StartEmbedded(ctx context.Context, cfg EmbeddedConfig) (*Node, error) {
 	}
 	return start(ctx, startSpec{
 		Settings: cfg.Settings, name: EmbeddedName, secretsDir: cfg.DataDir,
-		layout: &layout, raftListener: ln, loadsDemo: true,
+		layout: &layout, raftListener: ln, seeds: true,
 		provider: test.NewTestProvider(test.NewInMemAgent()), actorAddr: "127.0.0.1:0",
 	})
 }
@@ -158,8 +157,6 @@ func StartEmbedded(ctx context.Context, cfg EmbeddedConfig) (*Node, error) {
 type Node struct {
 	// Cluster is how the gateway reaches the grains.
 	Cluster *protocluster.Cluster
-	// Demo is the demo city, or nil when none was asked for.
-	Demo *demo.Dataset
 	// OperatorToken is the credential of the operator API.
 	OperatorToken string
 	// CredentialKey derives the demo terminals' credentials.
@@ -167,6 +164,9 @@ type Node struct {
 	// Settlement settles clearing cycles; nil for a gateway, which has no
 	// ledger.
 	Settlement *Settler
+	// registry takes the operators' registry commands (registry.go); nil
+	// for a gateway.
+	registry *Registry
 
 	// failed receives an error when the node can no longer serve and must
 	// be started again (fail); never for the embedded node. lost is set

@@ -47,7 +47,7 @@ var (
 	_ readier   = (*raftGroups)(nil)
 	_ handsOver = (*raftGroups)(nil)
 	_ component = (*settlementSchedule)(nil)
-	_ component = (*demoCity)(nil)
+	_ component = (*seeding)(nil)
 	_ component = (*actorMember)(nil)
 	_ handsOver = (*actorMember)(nil)
 	_ component = (*scalerLoop)(nil)

@@ -54,8 +54,8 @@ type NodeConfig struct {
 }
 
 // DefaultNodeConfig returns the settings of `civicard node`; Name, DataDir
-// and Peers must be set. The demo city is loaded by the first peer (by
-// name) when the cluster is new.
+// and Peers must be set. Settings.Seed, if set, is run by the first peer
+// (by name).
 func DefaultNodeConfig() NodeConfig {
 	return NodeConfig{
 		Settings: DefaultSettings(), Membership: DefaultMembership(),
@@ -138,7 +138,7 @@ func healthAddr(actorAddr string) (string, int, error) {
 
 // StartNode starts a member of a multi-node cluster: its replicas of the
 // registry and of the shards the layout gives it, routes to the others,
-// the demo city (first node only, first start only) and the actor member.
+// the seed (first node only) and the actor member.
 // It returns when every Raft group has a leader, so the first node to start
 // waits for a quorum of its peers.
 func StartNode(ctx context.Context, cfg NodeConfig) (*Node, error) {
@@ -197,7 +197,7 @@ func StartNode(ctx context.Context, cfg NodeConfig) (*Node, error) {
 			return nil, err
 		}
 		spec.layout = &layout
-		spec.loadsDemo = firstPeer(cfg.Peers) == cfg.Name
+		spec.seeds = firstPeer(cfg.Peers) == cfg.Name
 	}
 	return start(ctx, spec)
 }

@@ -55,7 +55,8 @@ func groupsOf(cmd *ledgerv1.Command, shards int, chosen string) ([]string, error
 	switch kind.Route {
 	case ledger.RouteCardShard:
 		return []string{replication.ShardGroup(replication.ShardOf(kind.CardID(cmd), shards))}, nil
-	case ledger.RouteRegistry:
+	case ledger.RouteRegistry, ledger.RouteRegistryThenShards:
+		// The shards follow the registry once it answered (following).
 		return []string{replication.RegistryGroup}, nil
 	case ledger.RouteEveryGroup:
 		all := []string{replication.RegistryGroup}
@@ -104,6 +105,11 @@ func (r routedLedger) Propose(ctx context.Context, cmd *ledgerv1.Command) (*ledg
 			first = res
 		}
 	}
+	if follow := following(cmd, first); follow != nil {
+		if err := r.followRegistry(ctx, []*ledgerv1.Command{follow}); err != nil {
+			return nil, err
+		}
+	}
 	return first, nil
 }
 
@@ -147,6 +153,17 @@ func (r routedLedger) ProposeAll(ctx context.Context, cmds []*ledgerv1.Command) 
 			}
 		}
 	}
+	// The shards follow the registry's tariff last: a marker in cmds
+	// (MarkSeeded) is applied before they do, so send one afterwards.
+	var follows []*ledgerv1.Command
+	for i, cmd := range cmds {
+		if follow := following(cmd, results[i]); follow != nil {
+			follows = append(follows, follow)
+		}
+	}
+	if err := r.followRegistry(ctx, follows); err != nil {
+		return nil, err
+	}
 	return results, nil
 }
 
@@ -158,6 +175,39 @@ func withoutRegistry(groups []string) []string {
 		}
 	}
 	return out
+}
+
+// following returns what every shard is given of a command the registry
+// applied with res (a tariff set, stamped with the version the registry
+// gave it: see ledger.RouteRegistryThenShards); nil for any other command or
+// outcome. A shard keeps the highest version it was given, so a late retry
+// of an older set changes nothing there.
+func following(cmd *ledgerv1.Command, res *ledgerv1.Result) *ledgerv1.Command {
+	if kind, err := ledger.KindOf(cmd); err == nil && kind.Follow != nil {
+		return kind.Follow(cmd, res)
+	}
+	return nil
+}
+
+// followRegistry gives every shard the commands that follow the registry,
+// one batch per shard, and fails unless each applied them.
+func (r routedLedger) followRegistry(ctx context.Context, follows []*ledgerv1.Command) error {
+	if len(follows) == 0 {
+		return nil
+	}
+	for i := range r.shards {
+		group := replication.ShardGroup(i)
+		results, err := r.host.ProposeAll(ctx, group, follows)
+		if err != nil {
+			return fmt.Errorf("group %s: %w (the registry has the tariff: retry with the same id)", group, err)
+		}
+		for j, res := range results {
+			if res.GetStatus() != ledgerv1.Status_STATUS_OK {
+				return fmt.Errorf("group %s refused %s, which the registry applied: %s %s", group, follows[j].GetId(), res.GetRejectReason(), res.GetError())
+			}
+		}
+	}
+	return nil
 }
 
 func (r routedLedger) Card(ctx context.Context, cardID string) (*ledgerv1.CardState, error) {
@@ -179,6 +229,16 @@ func (r routedLedger) Terminal(ctx context.Context, terminalID string) (*civicar
 	return found1(terminal, found, err, "terminal", terminalID)
 }
 
+// Tariff reads the region and a price list from the shard of cardID, or
+// from the registry when cardID is "".
+func (r routedLedger) Tariff(ctx context.Context, cardID, institutionID string) (*ledgerv1.TariffRecords, error) {
+	group := replication.RegistryGroup
+	if cardID != "" {
+		group = r.cardGroup(cardID)
+	}
+	return r.host.Tariff(ctx, group, institutionID, false)
+}
+
 // found1 turns a (value, found, err) read into (value, err) with
 // actors.ErrNotFound.
 func found1[T any](v T, found bool, err error, what, id string) (T, error) {
@@ -198,6 +258,14 @@ func (r routedLedger) Seeded(seed uint64) bool {
 	var seeded bool
 	_ = r.host.ReadLocal(replication.RegistryGroup, func(s *ledger.State) { seeded = s.Seeded(seed) })
 	return seeded
+}
+
+// HasRegion reports whether the registry holds a region, as this node's
+// replica knows it (false when it has none, or lags).
+func (r routedLedger) HasRegion() bool {
+	var has bool
+	_ = r.host.ReadLocal(replication.RegistryGroup, func(s *ledger.State) { has = s.Region() != nil })
+	return has
 }
 
 // ready reports whether every group this node needs has a leader it knows.

@@ -71,6 +71,16 @@ func TestEveryCommandKindIsRouted(t *testing.T) {
 				want(t, groups, err, cardShard)
 			case ledger.RouteRegistry:
 				want(t, groups, err, replication.RegistryGroup)
+			case ledger.RouteRegistryThenShards:
+				// The shards follow once the registry answered.
+				want(t, groups, err, replication.RegistryGroup)
+				ok := &ledgerv1.Result{Status: ledgerv1.Status_STATUS_OK, TariffVersion: 7}
+				if f := following(cmd, ok); f == nil || f.GetId() != cmd.GetId() {
+					t.Fatalf("following = %v, want the command under its id", f)
+				}
+				if f := following(cmd, &ledgerv1.Result{Status: ledgerv1.Status_STATUS_REJECTED}); f != nil {
+					t.Fatalf("a refused set is followed: %v", f)
+				}
 			case ledger.RouteEveryGroup:
 				want(t, groups, err, replication.RegistryGroup, "shard-0", "shard-1", "shard-2", "shard-3")
 			case ledger.RouteSenderShard:

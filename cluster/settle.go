@@ -30,6 +30,9 @@ type SettlementConfig struct {
 	// Fee is the operator's fee on each transaction.
 	Fee *civicardv1.CycleFeePolicy
 	// Operator is who pays the institutions: the debtor of the payout files.
+	// There is no default: a cluster that closes cycles on a schedule must
+	// be told (a made-up account in a payment file is worse than none).
+	// Without it, cycles close only on request and no payout file is made.
 	Operator payout.Party
 	// ReconcileEvery is how often the registry's leader reconciles the
 	// books (civicard_reconcile_ok); 0: only after each batch.
@@ -39,13 +42,13 @@ type SettlementConfig struct {
 	StatementsReconciled int
 }
 
-// DefaultSettlementConfig returns daily cycles and a 1.5% fee. Payouts are
-// paid in the ledger's currency (Settings.Currency).
+// DefaultSettlementConfig returns daily cycles, a 1.5% fee and no payout
+// debtor: Operator must be set, or Cycle 0. Payouts are paid in the
+// ledger's currency (Settings.Currency).
 func DefaultSettlementConfig() SettlementConfig {
 	return SettlementConfig{
 		Cycle:                24 * time.Hour,
 		Fee:                  &civicardv1.CycleFeePolicy{BasisPoints: 150},
-		Operator:             payout.Party{Name: "Operator Karty Uslug Publicznych", IBAN: "PL52102055610000000000000001", BIC: "BPKOPLPW"},
 		ReconcileEvery:       time.Minute,
 		StatementsReconciled: 3,
 	}
@@ -56,11 +59,16 @@ func (c SettlementConfig) Validate() error {
 	if c.Cycle < 0 || (c.Cycle > 0 && c.Cycle < time.Second) {
 		return fmt.Errorf("cluster: settlement cycle %v: 0 (on request) or at least 1s", c.Cycle)
 	}
-	if err := payout.CheckIBAN(c.Operator.IBAN); err != nil {
-		return fmt.Errorf("cluster: operator account: %w", err)
-	}
-	if c.Operator.Name == "" {
-		return errors.New("cluster: the operator's name is empty")
+	switch {
+	case c.Operator == (payout.Party{}) && c.Cycle > 0:
+		return fmt.Errorf("cluster: settlement closes a cycle every %v, but no payout debtor is configured: give the operator's account the payouts are paid from (--operator-name, --operator-iban, --operator-bic), or --cycle 0 to close cycles only on request", c.Cycle)
+	case c.Operator != (payout.Party{}):
+		if err := payout.CheckIBAN(c.Operator.IBAN); err != nil {
+			return fmt.Errorf("cluster: operator account: %w", err)
+		}
+		if c.Operator.Name == "" {
+			return errors.New("cluster: the operator's name is empty")
+		}
 	}
 	if c.ReconcileEvery < 0 || c.StatementsReconciled < 0 || c.StatementsReconciled > 100 {
 		return errors.New("cluster: ReconcileEvery >= 0, StatementsReconciled in [0, 100]")
@@ -218,6 +226,9 @@ func (s *Settler) Statement(ctx context.Context, k uint64, institutionID string)
 
 // PayoutFile is batch k's pain.001.001.09 file and its message id.
 func (s *Settler) PayoutFile(ctx context.Context, k uint64) ([]byte, string, error) {
+	if s.cfg.Operator == (payout.Party{}) {
+		return nil, "", fmt.Errorf("%w: no payout debtor is configured on this node (--operator-name, --operator-iban, --operator-bic)", cycle.ErrRefused)
+	}
 	return cycle.PayoutFile(ctx, s.l, k, s.cfg.Operator)
 }
 

@@ -20,7 +20,6 @@ import (
 	"civicard/cluster/placement"
 	"civicard/cluster/replication"
 	ledgerv1 "civicard/messages/ledger/v1"
-	"civicard/sim/demo"
 )
 
 // startSpec is how one node starts; StartEmbedded and StartNode differ only
@@ -36,8 +35,8 @@ type startSpec struct {
 	// already bound for it.
 	raftAddr     string
 	raftListener net.Listener
-	// loadsDemo makes this node load the demo city into a new cluster.
-	loadsDemo bool
+	// seeds makes this node run Settings.Seed (the cluster's first peer).
+	seeds bool
 	// provider and actorAddr make the actor member. leaveGrace, if set,
 	// makes a stopping member leave the membership (shut the provider down)
 	// and wait this long for the others to notice, before its grains stop.
@@ -103,7 +102,6 @@ func start(ctx context.Context, spec startSpec) (*Node, error) {
 	var (
 		groups   *raftGroups
 		settling *settlementSchedule
-		city     *demoCity
 		member   = &actorMember{spec: &spec}
 		list     []part
 	)
@@ -114,9 +112,8 @@ func start(ctx context.Context, spec startSpec) (*Node, error) {
 		list = append(list,
 			part{name: "raft groups", c: groups, stopMax: raftGroupsStopMax},
 			part{name: "settlement schedule", c: settling, stopMax: settlementStopMax})
-		if spec.loadsDemo && spec.Demo.Cards > 0 {
-			city = &demoCity{groups: groups, cfg: spec.Demo, credentialKey: credentialKey, logger: spec.Logger}
-			list = append(list, part{name: "demo city", c: city, stopMax: loopStopMax})
+		if spec.seeds && spec.Seed != nil {
+			list = append(list, part{name: "seed", c: &seeding{groups: groups, seed: spec.Seed, credentialKey: credentialKey}, stopMax: loopStopMax})
 		}
 		member.grains = groups
 	case spec.nodeList != nil:
@@ -148,11 +145,9 @@ func start(ctx context.Context, spec startSpec) (*Node, error) {
 	if settling != nil {
 		node.Settlement = settling.settler
 	}
-	if city != nil {
-		node.Demo = city.dataset
-	}
 	if groups != nil && !groups.forwardOnly {
 		node.describeLedger = describeHost(groups.host)
+		node.registry = &Registry{ledger: groups.router}
 	}
 	return node, nil
 }
@@ -195,24 +190,23 @@ func (g *raftGroups) HandOver(ctx context.Context) {
 
 func (g *raftGroups) Stop(context.Context) error { return g.host.Close() }
 
-// demoCity loads the demo city into a new cluster (loadDemo): the first
-// node does, on its first start. It runs nothing afterwards.
-type demoCity struct {
+// seeding runs the node's Seeder (the demo city) into a new cluster: the
+// first node does, on every start (it is idempotent). It runs nothing
+// afterwards.
+type seeding struct {
 	groups        *raftGroups
-	cfg           demo.Config
+	seed          Seeder
 	credentialKey string
-	logger        *slog.Logger
-	dataset       *demo.Dataset
 }
 
-func (d *demoCity) Start(ctx context.Context) (err error) {
-	demoCfg := d.cfg
-	demoCfg.CredentialKey = []byte(d.credentialKey)
-	d.dataset, err = loadDemo(ctx, d.groups.router, demoCfg, d.logger)
-	return err
+func (d *seeding) Start(ctx context.Context) error {
+	if err := d.seed(ctx, d.groups.router, d.credentialKey); err != nil {
+		return fmt.Errorf("cluster: seed: %w", err)
+	}
+	return nil
 }
 
-func (d *demoCity) Stop(context.Context) error { return nil }
+func (d *seeding) Stop(context.Context) error { return nil }
 
 // actorMember is the node's actor system and cluster member, hosting the
 // grains wired to the node's Raft groups (none on a gateway).
@@ -239,16 +233,10 @@ func (m *actorMember) Start(ctx context.Context) error {
 			stopGrains()
 			return err
 		}
-		// The city's tariff: every node builds the same from the same
-		// code, and each priced tap records its version.
-		tariff, err := actors.NewTariff(demo.Tariff())
-		if err != nil {
-			stopGrains()
-			return err
-		}
 		actorsCfg := spec.Actors
 		actorsCfg.Currency = spec.Currency
-		kinds = actors.Kinds(&actors.Deps{Config: actorsCfg, Ledger: m.grains.router, Tariff: tariff, Context: life, Logger: spec.Logger, Metrics: metrics})
+		// The tariff is the ledger's: read on first use, kept by version.
+		kinds = actors.Kinds(&actors.Deps{Config: actorsCfg, Ledger: m.grains.router, Tariffs: actors.NewTariffs(m.grains.router), Context: life, Logger: spec.Logger, Metrics: metrics})
 	}
 	c, err := startMember(*spec, kinds)
 	if err != nil {

@@ -38,9 +38,13 @@ type Config struct {
 	Settlement Settlement
 	// Nodes answers AdminService's node list calls; nil on a node that is
 	// not part of a multi-node cluster.
-	Nodes    NodeAdmin
-	Logger   *slog.Logger
-	Registry *prometheus.Registry
+	Nodes NodeAdmin
+	// RegistryAdmin takes AdminService's registry writes (institutions,
+	// terminals, the tariff); nil on a node without a ledger (it answers
+	// UNIMPLEMENTED).
+	RegistryAdmin RegistryAdmin
+	Logger        *slog.Logger
+	Registry      *prometheus.Registry
 }
 
 // DefaultConfig returns production settings; OperatorToken, Ready and

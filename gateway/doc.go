@@ -9,4 +9,12 @@
 // own. Every bad request gets a clear error (a Connect/gRPC code with a
 // reason), is counted, and never reaches the ledger. Grain error reasons are
 // mapped to codes in one place (status.go).
+//
+// The operators' registry writes (AdminService: institutions, terminals,
+// the region and the price lists) go to the registry through the node
+// (RegistryAdmin) rather than a grain, as settlement does. A region or
+// price list file is decoded and validated by the fare engine here, at the
+// edge, before it is proposed (admin_registry.go): the ledger holds the
+// records to their bounds but does not run the engine, so that what it
+// accepts does not depend on the engine's version.
 package gateway

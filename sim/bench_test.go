@@ -350,7 +350,7 @@ func (sys *benchSystem) launch(ctx context.Context, nodes int) error {
 			data := filepath.Join(dir, fmt.Sprintf("n%d", i+1))
 			sys.nodes = append(sys.nodes, &procnode.Node{Bin: bin, DataDir: data, Log: os.Stderr,
 				Command: []string{"node", "--name", fmt.Sprintf("n%d", i+1), "--peers", strings.Join(peers, ","),
-					"--data", data, "--secrets", secrets, "--http", "127.0.0.1:0", "--log-level", "warn"}})
+					"--data", data, "--secrets", secrets, "--http", "127.0.0.1:0", "--demo", "--log-level", "warn"}})
 		}
 	}
 	errs := make([]error, len(sys.nodes))

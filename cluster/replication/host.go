@@ -486,6 +486,17 @@ func (h *Host) Terminal(ctx context.Context, group, terminalID string) (term *ci
 	return r.GetTerminal(), r.GetFound(), err
 }
 
+// Tariff returns the region and the price list of institutionID ("" none),
+// or every price list (all), of the group's ledger, read at the leader
+// (Query).
+func (h *Host) Tariff(ctx context.Context, group, institutionID string, all bool) (*ledgerv1.TariffRecords, error) {
+	r, err := h.Query(ctx, group, &replicationv1.Query{Kind: &replicationv1.Query_Tariff{Tariff: &replicationv1.TariffQuery{InstitutionId: institutionID, All: all}}})
+	if err != nil {
+		return nil, err
+	}
+	return r.GetTariff(), nil
+}
+
 // queryTransactionsMax bounds the transactions one query lists.
 const queryTransactionsMax = 1000
 
@@ -943,6 +954,8 @@ func (h *Host) queryLocal(ctx context.Context, g *Group, q *replicationv1.Query)
 			if t, ok := s.Terminal(k.TerminalId); ok {
 				qr.Found, qr.Kind = true, &replicationv1.QueryResult_Terminal{Terminal: t}
 			}
+		case *replicationv1.Query_Tariff:
+			qr.Found, qr.Kind = true, &replicationv1.QueryResult_Tariff{Tariff: s.Tariff(k.Tariff.GetInstitutionId(), k.Tariff.GetAll())}
 		case *replicationv1.Query_BlockedCards:
 			qr.Found, qr.Kind = true, &replicationv1.QueryResult_BlockedCards{BlockedCards: &replicationv1.BlockedCards{CardIds: s.BlockedCards()}}
 		case *replicationv1.Query_ClusterList:

@@ -41,8 +41,17 @@ type verifyReport struct {
 }
 
 func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 1 && args[0] == "terminals" && args[1] == "add" {
+		return runAdminTerminalAdd(ctx, args[2:], stdout)
+	}
 	if len(args) > 0 && args[0] == "terminals" {
 		return runAdminTerminals(ctx, args[1:], stdout)
+	}
+	if len(args) > 0 && args[0] == "institutions" {
+		return runAdminInstitutions(ctx, args[1:], stdout)
+	}
+	if len(args) > 0 && args[0] == "tariff" {
+		return runAdminTariff(ctx, args[1:], stdout)
 	}
 	if len(args) > 0 && args[0] == "nodes" {
 		return runAdminNodes(ctx, args[1:], stdout)
@@ -51,7 +60,7 @@ func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	if len(args) == 0 || args[0] != "verify" {
-		return usagef("admin: want nodes, terminals, verify, settle, batches, statement, payout-file or reconcile")
+		return usagef("admin: want nodes, institutions, terminals, tariff, verify, settle, batches, statement, payout-file or reconcile")
 	}
 	fs := newFlags("admin verify")
 	dataDir := fs.String("data", "./data", "data directory of a stopped node")

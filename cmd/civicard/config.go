@@ -8,6 +8,8 @@ import (
 	"strconv"
 
 	"civicard/cluster"
+	"civicard/domain/settlement/payout"
+	"civicard/sim/demo"
 )
 
 // config is everything a node process (civicard up, node, gateway) runs
@@ -30,6 +32,17 @@ type config struct {
 	// Payouts are paid in the currency the ledger keeps (Node.Currency,
 	// --currency): the flag is only checked against it.
 	PayoutCurrency string
+	// Demo, if set, is the demo city the node loads into a new cluster
+	// (`up`, `node --demo`); nil starts it empty.
+	Demo *demoCity
+}
+
+// useDemoDebtor pays out from the demo city's account when no --operator-*
+// flag names one: a demo's debtor, never a default of a real installation.
+func (c *config) useDemoDebtor() {
+	if c.Node.Settlement.Operator == (payout.Party{}) {
+		c.Node.Settlement.Operator = demo.PayoutDebtor()
+	}
 }
 
 // newConfig is the default configuration of command.

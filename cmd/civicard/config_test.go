@@ -20,15 +20,18 @@ func TestConfigValidateRefusesContradictions(t *testing.T) {
 		want []string
 	}{
 		{name: "up, defaults", command: "up"},
-		{name: "node, defaults", command: "node", args: []string{"--name=n1", peers}},
+		{name: "node of a demo city", command: "node", args: []string{"--name=n1", peers, "--demo"}},
+		{name: "node paying out from the operator's account", command: "node", args: []string{"--name=n1", peers,
+			"--operator-name=Operator", "--operator-iban=PL52102055610000000000000001", "--operator-bic=BPKOPLPW"}},
+		{name: "node closing cycles on request only", command: "node", args: []string{"--name=n1", peers, "--cycle=0"}},
 		{name: "gateway, defaults", command: "gateway", args: []string{"--name=g1", peers, "--actor=127.0.0.1:7150"}},
-		{name: "joining node", command: "node", args: []string{"--name=n4", join, "--actor=127.0.0.1:7140", "--raft=127.0.0.1:7204"}},
+		{name: "joining node", command: "node", args: []string{"--name=n4", join, "--actor=127.0.0.1:7140", "--raft=127.0.0.1:7204", "--demo"}},
 		{name: "a city in euro, paid in euro", command: "up", args: []string{"--currency=EUR", "--payout-currency=EUR"}},
 		{name: "ports the system picks never clash", command: "up", args: []string{"--http=127.0.0.1:0", "--debug=127.0.0.1:0"}},
 
 		{name: "payouts in another currency than the ledger's", command: "up", args: []string{"--payout-currency=EUR"},
 			want: []string{"--payout-currency EUR", "--currency PLN"}},
-		{name: "payouts in another currency, on a cluster node", command: "node", args: []string{"--name=n1", peers, "--currency=EUR", "--payout-currency=PLN"},
+		{name: "payouts in another currency, on a cluster node", command: "node", args: []string{"--name=n1", peers, "--demo", "--currency=EUR", "--payout-currency=PLN"},
 			want: []string{"--payout-currency PLN", "--currency EUR"}},
 		{name: "profiler on the API's address", command: "up", args: []string{"--http=127.0.0.1:8080", "--debug=127.0.0.1:8080"},
 			want: []string{"--http 127.0.0.1:8080", "--debug 127.0.0.1:8080"}},
@@ -42,6 +45,8 @@ func TestConfigValidateRefusesContradictions(t *testing.T) {
 			want: []string{"--http 0.0.0.0:7150", "--actor 127.0.0.1:7150"}},
 		{name: "joining node's Raft address on its membership endpoint", command: "node", args: []string{"--name=n4", join, "--actor=127.0.0.1:7140", "--raft=127.0.0.1:7141"},
 			want: []string{"--raft 127.0.0.1:7141", "the membership endpoint (--actor's port + 1)"}},
+		{name: "daily cycles and nobody to pay them", command: "node", args: []string{"--name=n1", peers},
+			want: []string{"--operator-iban", "--cycle 0"}},
 		{name: "shards for a node that joins", command: "node", args: []string{"--name=n4", join, "--actor=127.0.0.1:7140", "--raft=127.0.0.1:7204", "--shards=2"},
 			want: []string{"--shards 2", "--join"}},
 	} {

@@ -26,9 +26,10 @@ func main() {
 const usage = `civicard — the city's public-services card
 
 Usage:
-  civicard up [--data DIR] [--http ADDR] [--seed N] [--cards N]
+  civicard up [--data DIR] [--http ADDR] [--seed N] [--cards N]   with the demo city (--cards 0: empty)
   civicard node --name N --peers NAME=ACTOR=RAFT,... [--data DIR] [--secrets DIR] [--http ADDR] [--shards N]
                 [--membership automanaged|consul|etcd|k8s] [--quorum-timeout D]
+                [--demo [--seed N] [--cards N]]     an empty cluster, or with --demo the demo city
   civicard gateway --name N --actor ADDR --peers ... [--http ADDR]   a member that only serves the API
   civicard card show ID
   civicard card transactions ID [--limit N]
@@ -44,6 +45,12 @@ Usage:
   civicard admin reconcile --addr URL,URL...      prove the books balance (non-zero exit if not)
   civicard admin terminals register --terminal T --public-key HEX
   civicard admin terminals revoke --terminal T [--reason TEXT]
+  civicard admin institutions add --institution ID --kind KIND [--name N] [--town T] [--iban IBAN]
+  civicard admin terminals add --terminal T --institution ID [--location L] [--credential C] [--public-key HEX]
+  civicard admin tariff region set FILE           the region: network, fare bands, concessions, e-purse limits
+  civicard admin tariff set --institution ID FILE an institution's price list (JSON, checked before it is set)
+  civicard admin tariff show [--institution ID]   the versions in force, or one price list's file
+  civicard admin tariff region show               the region's file
   civicard sim [--addr URL,... --secrets DIR | --cluster N] [--chaos] [--seed N] [--speed X | --rate R]
                                          a day of the city against a running civicard, with faults, and a report
   civicard terminal --config FILE        run a terminal on its PC/SC readers (build tag pcsc)

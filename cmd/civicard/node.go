@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -29,6 +30,7 @@ func runNode(ctx context.Context, self string, args []string, stdout, stderr io.
 	}
 	return serve(ctx, cfg, stderr, func(logger *slog.Logger, registry *prometheus.Registry) (*cluster.Node, error) {
 		nodeCfg := cfg.Node
+		nodeCfg.Seed = cfg.Demo.seeder(logger)
 		nodeCfg.Logger, nodeCfg.Registerer = logger, registry
 		return cluster.StartNode(ctx, nodeCfg)
 	}, func(node *cluster.Node, baseURL string) {
@@ -37,7 +39,7 @@ func runNode(ctx context.Context, self string, args []string, stdout, stderr io.
 		} else {
 			fmt.Fprintf(stdout, "civicard %s %s is up (data in %s), one of a cluster created with %d nodes\n", cfg.command, cfg.Node.Name, cfg.Node.DataDir, len(cfg.Node.Peers))
 		}
-		printWelcome(stdout, self, cmp.Or(cfg.Node.SecretsDir, cfg.Node.DataDir), baseURL, cfg.Node.Currency, node.Demo)
+		printWelcome(stdout, self, cmp.Or(cfg.Node.SecretsDir, cfg.Node.DataDir), baseURL, cfg.Node.Currency, cfg.Demo.loaded())
 	})
 }
 
@@ -57,8 +59,9 @@ func nodeConfig(args []string, gatewayOnly bool) (config, error) {
 	raftAddr := fs.String("raft", "", "a joining node's own Raft address, e.g. 127.0.0.1:7250")
 	join := fs.String("join", "", "instead of --peers, for a node added to a running cluster: Raft addresses of some of its nodes, comma-separated (then `civicard admin nodes add`)")
 	shards := fs.Int("shards", 0, "ledger shards, fixed when the cluster is created (default: one per 3 nodes)")
-	seed := fs.Uint64("seed", demo.DefaultConfig().Seed, "seed of the demo city the first node loads into a new cluster")
-	cards := fs.Int("cards", demo.DefaultConfig().Cards, "cards in the demo city (0: no demo data)")
+	withDemo := fs.Bool("demo", false, "load the demo city into a new cluster (the first node by name loads it) and pay out from the demo's account; without it the cluster starts empty")
+	seed := fs.Uint64("seed", demo.DefaultConfig().Seed, "with --demo: seed of the demo city")
+	cards := fs.Int("cards", demo.DefaultConfig().Cards, "with --demo: cards in the demo city")
 	defaults := cluster.DefaultNodeConfig()
 	membership := fs.String("membership", defaults.Membership.Provider, "how members find each other: automanaged (polls --peers), or consul, etcd, k8s (built in with the build tag of that name)")
 	consulAddr := fs.String("consul-addr", defaults.Membership.ConsulAddress, "--membership consul: the Consul agent's HTTP address")
@@ -72,6 +75,18 @@ func nodeConfig(args []string, gatewayOnly bool) (config, error) {
 	}
 	if !slices.Contains(cluster.MembershipProviders(), *membership) {
 		return config{}, usagef("--membership %q: want one of %s", *membership, strings.Join(cluster.MembershipProviders(), ", "))
+	}
+	if !*withDemo {
+		// A flag of the demo without it would quietly load nothing.
+		var demoFlags []string
+		fs.Visit(func(f *flag.Flag) {
+			if f.Name == "seed" || (f.Name == "cards" && *cards != 0) {
+				demoFlags = append(demoFlags, "--"+f.Name)
+			}
+		})
+		if len(demoFlags) > 0 {
+			return config{}, usagef("%s: %s apply only with --demo (without it the cluster starts empty)", name, strings.Join(demoFlags, " and "))
+		}
 	}
 	var peers []cluster.Peer
 	var joinAddrs []string
@@ -102,7 +117,16 @@ func nodeConfig(args []string, gatewayOnly bool) (config, error) {
 	}
 	cfg.Node.QuorumLossMax = *quorumLossMax
 	cfg.Node.Membership = cluster.Membership{Provider: *membership, ConsulAddress: *consulAddr, EtcdEndpoints: splitList(*etcdEndpoints), KubernetesAPI: *k8sAPI}
-	cfg.Node.Demo.Seed, cfg.Node.Demo.Cards = *seed, *cards
+	if gatewayOnly {
+		// A gateway holds no ledger: it closes no cycle.
+		cfg.Node.Settlement.Cycle = 0
+	}
+	if *withDemo {
+		cfg.useDemoDebtor()
+		if *cards > 0 && !gatewayOnly {
+			cfg.Demo = &demoCity{cfg: demo.Config{Seed: *seed, Cards: *cards}}
+		}
+	}
 	return cfg, nil
 }
 

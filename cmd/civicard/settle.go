@@ -55,9 +55,9 @@ func addSettleFlags(fs *flag.FlagSet) settleFlags {
 		feeBasisPoints: fs.Int64("fee-bp", d.Fee.GetBasisPoints(), "operator's fee in basis points of each transaction"),
 		feeFixed:       fs.String("fee-fixed", "0.00", "operator's fixed fee per transaction"),
 		payoutCurrency: fs.String("payout-currency", "", "currency of the payout files: always the ledger's (--currency); another is refused"),
-		operatorName:   fs.String("operator-name", d.Operator.Name, "the operator, debtor of the payout files"),
-		operatorIBAN:   fs.String("operator-iban", d.Operator.IBAN, "the operator's account the payouts are paid from"),
-		operatorBIC:    fs.String("operator-bic", d.Operator.BIC, "BIC of the operator's bank"),
+		operatorName:   fs.String("operator-name", "", "the operator, debtor of the payout files (required with a --cycle; a demo city brings its own)"),
+		operatorIBAN:   fs.String("operator-iban", "", "the operator's account the payouts are paid from"),
+		operatorBIC:    fs.String("operator-bic", "", "BIC of the operator's bank"),
 	}
 }
 

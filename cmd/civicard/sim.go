@@ -305,7 +305,7 @@ func startSimCluster(ctx context.Context, n, cards int, citySeed uint64, logLeve
 			// A fixed API port, so that a restarted node is where the
 			// terminals look for it.
 			Command: []string{"node", "--name", name, "--peers", strings.Join(peers, ","), "--data", data, "--secrets", c.secrets,
-				"--http", fmt.Sprintf("127.0.0.1:%d", ports[i].HTTP), "--cards", fmt.Sprint(cards), "--seed", fmt.Sprint(citySeed),
+				"--http", fmt.Sprintf("127.0.0.1:%d", ports[i].HTTP), "--demo", "--cards", fmt.Sprint(cards), "--seed", fmt.Sprint(citySeed),
 				"--log-level", logLevel},
 		})
 	}

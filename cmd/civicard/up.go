@@ -43,11 +43,12 @@ func runUp(ctx context.Context, self string, args []string, stdout, stderr io.Wr
 	}
 	return serve(ctx, cfg, stderr, func(logger *slog.Logger, registry *prometheus.Registry) (*cluster.Node, error) {
 		embedded := cluster.EmbeddedConfig{Settings: cfg.Node.Settings}
+		embedded.Seed = cfg.Demo.seeder(logger)
 		embedded.Logger, embedded.Registerer = logger, registry
 		return cluster.StartEmbedded(ctx, embedded)
 	}, func(node *cluster.Node, baseURL string) {
 		fmt.Fprintf(stdout, "civicard is up (data in %s)\n", cfg.Node.DataDir)
-		printWelcome(stdout, self, cfg.Node.DataDir, baseURL, cfg.Node.Currency, node.Demo)
+		printWelcome(stdout, self, cfg.Node.DataDir, baseURL, cfg.Node.Currency, cfg.Demo.loaded())
 	})
 }
 
@@ -57,7 +58,7 @@ func upConfig(args []string) (config, error) {
 	fs := newFlags("up")
 	dataDir := fs.String("data", "./data", "data directory (ledger and secrets)")
 	seed := fs.Uint64("seed", demo.DefaultConfig().Seed, "seed of the demo city loaded on first start")
-	cards := fs.Int("cards", demo.DefaultConfig().Cards, "cards in the demo city (0: no demo data)")
+	cards := fs.Int("cards", demo.DefaultConfig().Cards, "cards in the demo city (0: no demo city, an empty ledger)")
 	serving := addServeFlags(fs)
 	settling := addSettleFlags(fs)
 	if _, err := parse(fs, args, 0); err != nil {
@@ -68,8 +69,41 @@ func upConfig(args []string) (config, error) {
 		return config{}, err
 	}
 	cfg.Node.DataDir = *dataDir
-	cfg.Node.Demo.Seed, cfg.Node.Demo.Cards = *seed, *cards
+	if *cards > 0 {
+		cfg.Demo = &demoCity{cfg: demo.Config{Seed: *seed, Cards: *cards}}
+		cfg.useDemoDebtor()
+	}
 	return cfg, nil
+}
+
+// demoCity is the demo city a node loads as its seed (`civicard up`,
+// `civicard node --demo`), kept for the welcome.
+type demoCity struct {
+	cfg demo.Config
+	// city is what was loaded, nil until then (and on a node that is not
+	// the one that loads).
+	city *demo.Dataset
+}
+
+// seeder loads the city into the cluster; nil for no city.
+func (d *demoCity) seeder(logger *slog.Logger) cluster.Seeder {
+	if d == nil {
+		return nil
+	}
+	return func(ctx context.Context, target cluster.SeedTarget, credentialKey string) error {
+		cfg := d.cfg
+		cfg.CredentialKey = []byte(credentialKey)
+		city, err := demo.Load(ctx, target, cfg, logger)
+		d.city = city
+		return err
+	}
+}
+
+func (d *demoCity) loaded() *demo.Dataset {
+	if d == nil {
+		return nil
+	}
+	return d.city
 }
 
 // serveFlags are the flags of every command that runs a node.
@@ -132,6 +166,9 @@ func serve(ctx context.Context, cfg config, stderr io.Writer,
 	gwCfg.Describe = node.Describe
 	if node.Settlement != nil {
 		gwCfg.Settlement = node.Settlement
+	}
+	if r := node.Registry(); r != nil {
+		gwCfg.RegistryAdmin = r
 	}
 	gwCfg.Nodes = node
 	gwCfg.Logger = logger

@@ -15,7 +15,10 @@ import (
 // never returns nil.
 //
 // The order is: (1) a command whose id was already applied returns a copy of
-// the first result with replayed set, whatever the command now says; (2) the
+// the first result with replayed set, whatever the command now says (but an
+// operator's registration or tariff command, whose result keeps the
+// command's digest, must say the same: another command under its id is a
+// conflict, refused and not recorded); (2) the
 // command is validated; (3) a charge is checked against the card version it
 // was decided on; (4) the outcome is decided and applied; (5) the result is
 // stored under the id with the next ledger sequence. Every outcome is stored
@@ -32,6 +35,9 @@ func (s *State) Apply(cmd *ledgerv1.Command) *ledgerv1.Result {
 		return rejected(ledgerv1.RejectReason_REJECT_REASON_INVALID, "%v; nothing recorded", err)
 	}
 	if first, ok := s.results[id]; ok {
+		if conflicts(first, cmd) {
+			return rejected(ledgerv1.RejectReason_REJECT_REASON_CONFLICT, "command %s was applied with another request; nothing applied or recorded: choose a new id for a new request", clip(id))
+		}
 		r := proto.Clone(first).(*ledgerv1.Result)
 		r.Replayed = true
 		return r
@@ -53,6 +59,8 @@ func (s *State) Apply(cmd *ledgerv1.Command) *ledgerv1.Result {
 	if res.GetStatus() == ledgerv1.Status_STATUS_STALE_VERSION {
 		return res
 	}
+	// The handlers' results are fresh: the digest can go in.
+	res.CommandSha256 = commandDigest(cmd)
 	s.results[id] = res
 	s.log = append(s.log, storedResult{id: id, result: res})
 	s.sequence = rc.sequence
@@ -152,6 +160,9 @@ func (s *State) registerInstitution(cmd *ledgerv1.RegisterInstitution) *ledgerv1
 	if err := checkInstitution(rec, s.cfg.AmountMaxMinor); err != nil {
 		return rejected(ledgerv1.RejectReason_REJECT_REASON_INVALID, "%v", err)
 	}
+	if err := checkAudit(cmd.GetAudit(), false); err != nil {
+		return rejected(ledgerv1.RejectReason_REJECT_REASON_INVALID, "%v", err)
+	}
 	id := rec.GetInstitutionId()
 	if _, ok := s.institutions[id]; ok {
 		return rejected(ledgerv1.RejectReason_REJECT_REASON_ALREADY_EXISTS, "institution %s already exists", clip(id))
@@ -166,6 +177,9 @@ func (s *State) registerInstitution(cmd *ledgerv1.RegisterInstitution) *ledgerv1
 func (s *State) registerTerminal(cmd *ledgerv1.RegisterTerminal) *ledgerv1.Result {
 	rec := cmd.GetTerminal()
 	if err := checkTerminal(rec); err != nil {
+		return rejected(ledgerv1.RejectReason_REJECT_REASON_INVALID, "%v", err)
+	}
+	if err := checkAudit(cmd.GetAudit(), false); err != nil {
 		return rejected(ledgerv1.RejectReason_REJECT_REASON_INVALID, "%v", err)
 	}
 	if _, ok := s.institutions[rec.GetInstitutionId()]; !ok {
@@ -269,6 +283,10 @@ func (s *State) topUp(rc recording, cmd *ledgerv1.TopUp) *ledgerv1.Result {
 	}
 	if v := cmd.GetExpectedVersion(); v != 0 && v != c.version {
 		return stale(c, v)
+	}
+	// The limits were checked under a region that may have changed since.
+	if res := s.staleTariff(c, cmd.GetRegionVersion(), "", 0); res != nil {
+		return res
 	}
 	if cmd.GetRefusal() != "" {
 		return rejectedCard(c, ledgerv1.RejectReason_REJECT_REASON_LIMIT, "%s", cmd.GetRefusal())

@@ -125,6 +125,9 @@ func (s *State) Check() error {
 	for _, err := range s.checkSettlement() {
 		fail("%w", err)
 	}
+	if err := s.checkTariffRecords(); err != nil {
+		fail("tariff: %w", err)
+	}
 
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("ledger check: %w", err)

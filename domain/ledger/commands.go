@@ -57,6 +57,22 @@ func commandKinds() []CommandKind {
 		registry((*ledgerv1.Command).GetSettlementRecord, (*State).settlementRecord),
 		registry((*ledgerv1.Command).GetSettlementMarkPaid, (*State).settlementMarkPaid),
 
+		// The tariff: the registry numbers each set (its version), then
+		// every shard is given it with that version, so that a shard
+		// prices its cards' taps without reading the registry.
+		registryThenShards((*ledgerv1.Command).GetSetRegion, unrecorded((*State).setRegion),
+			func(cmd *ledgerv1.SetRegion, version uint64) *ledgerv1.Command {
+				c := proto.CloneOf(cmd)
+				c.Version = version
+				return &ledgerv1.Command{Kind: &ledgerv1.Command_SetRegion{SetRegion: c}}
+			}),
+		registryThenShards((*ledgerv1.Command).GetSetPriceList, unrecorded((*State).setPriceList),
+			func(cmd *ledgerv1.SetPriceList, version uint64) *ledgerv1.Command {
+				c := proto.CloneOf(cmd)
+				c.Version = version
+				return &ledgerv1.Command{Kind: &ledgerv1.Command_SetPriceList{SetPriceList: c}}
+			}),
+
 		// The cluster's node list and replica placement.
 		registry((*ledgerv1.Command).GetAddClusterNode, unrecorded((*State).addClusterNode)),
 		registry((*ledgerv1.Command).GetSetClusterNodeStatus, unrecorded((*State).setClusterNodeStatus)),
@@ -85,6 +101,12 @@ const (
 	// coordinator closes a cycle in each shard, and posts a payout's part
 	// where the money is). There is nothing in the command to route by.
 	RouteSenderShard
+	// RouteRegistryThenShards: the registry first; then, once it applied
+	// the command, every shard is given CommandKind.Follow's command (the
+	// same one, stamped with what the registry decided). A retry under the
+	// same id gets the registry's first answer and completes what an
+	// interrupted follow left undone.
+	RouteRegistryThenShards
 )
 
 func (r Route) String() string {
@@ -97,6 +119,8 @@ func (r Route) String() string {
 		return "the registry and every shard"
 	case RouteSenderShard:
 		return "a shard its sender names"
+	case RouteRegistryThenShards:
+		return "the registry, then every shard"
 	}
 	return fmt.Sprintf("Route(%d)", int(r))
 }
@@ -114,6 +138,10 @@ type CommandKind struct {
 	// SecondCardID, when not nil, returns another card the command writes
 	// to in the same step, which must be in CardID's shard.
 	SecondCardID func(*ledgerv1.Command) string
+	// Follow returns what every shard is given of a command the registry
+	// applied with res (RouteRegistryThenShards; nil otherwise); nil when
+	// res is not a success.
+	Follow func(cmd *ledgerv1.Command, res *ledgerv1.Result) *ledgerv1.Command
 
 	// has reports whether cmd's oneof holds this kind's field; the table
 	// finds each row's field with it.
@@ -252,6 +280,21 @@ func everyGroup[P proto.Message](get func(*ledgerv1.Command) P, apply handler[P]
 // senderShard is a row of a kind that the shard its sender names applies.
 func senderShard[P proto.Message](get func(*ledgerv1.Command) P, apply handler[P]) CommandKind {
 	return row(RouteSenderShard, get, apply)
+}
+
+// registryThenShards is a row of a kind that the registry applies first and
+// every shard then, as follow makes it of the registry's version.
+func registryThenShards[P proto.Message](get func(*ledgerv1.Command) P, apply handler[P], follow func(P, uint64) *ledgerv1.Command) CommandKind {
+	k := row(RouteRegistryThenShards, get, apply)
+	k.Follow = func(cmd *ledgerv1.Command, res *ledgerv1.Result) *ledgerv1.Command {
+		if res.GetStatus() != ledgerv1.Status_STATUS_OK {
+			return nil
+		}
+		c := follow(get(cmd), res.GetTariffVersion())
+		c.Id = cmd.GetId()
+		return c
+	}
+	return k
 }
 
 // cardShard is a row of a kind that the shard of its card_id applies.

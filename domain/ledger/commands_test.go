@@ -56,9 +56,12 @@ func TestEveryCommandKindHasARow(t *testing.T) {
 				if got := kind.CardID(cmd); got != "C-table" {
 					t.Fatalf("CardID = %q, want the message's card_id", got)
 				}
-			case ledger.RouteRegistry, ledger.RouteEveryGroup, ledger.RouteSenderShard:
+			case ledger.RouteRegistry, ledger.RouteEveryGroup, ledger.RouteSenderShard, ledger.RouteRegistryThenShards:
 				if kind.CardID != nil || kind.SecondCardID != nil {
 					t.Fatalf("routed to %v, but names a card", kind.Route)
+				}
+				if (kind.Route == ledger.RouteRegistryThenShards) != (kind.Follow != nil) {
+					t.Fatalf("routed to %v, with a follow %v", kind.Route, kind.Follow != nil)
 				}
 			default:
 				t.Fatalf("routed nowhere: %v", kind.Route)

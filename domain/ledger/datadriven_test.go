@@ -28,6 +28,7 @@ import (
 //	institution id=I / terminal id=T
 //	receivable id=I
 //	seeded seed=N
+//	tariff [institution=I] the region's and price lists' versions (all without institution)
 //	totals           sums, counts and Check
 //	snapshot         write, restore, compare digests, continue on the restored state
 func TestDataDriven(t *testing.T) {
@@ -151,6 +152,11 @@ func runScript(t *testing.T, path string) {
 		case "totals":
 			return formatTotals(s)
 
+		case "tariff":
+			var id string
+			d.MaybeScanArgs(t, "institution", &id)
+			return formatTariffRecords(s.Tariff(id, id == ""))
+
 		case "snapshot":
 			var buf bytes.Buffer
 			f := s.Freeze()
@@ -209,8 +215,43 @@ func formatResult(id string, res *ledgerv1.Result, seqBefore, seqAfter uint64) s
 	if tx := res.GetRelatedTransaction(); tx != nil {
 		fmt.Fprintf(&b, "  related tx %s\n", formatTransaction(tx))
 	}
+	if v := res.GetTariffVersion(); v != 0 {
+		fmt.Fprintf(&b, "  tariff version %d\n", v)
+	}
 	if e := res.GetError(); e != "" {
 		fmt.Fprintf(&b, "  error: %s\n", e)
+	}
+	return b.String()
+}
+
+// formatTariffRecords prints the region and each price list: version, who
+// set it and why, and what it holds, briefly.
+func formatTariffRecords(t *ledgerv1.TariffRecords) string {
+	var b strings.Builder
+	audit := func(a *civicardv1.Audit) string {
+		return fmt.Sprintf("by %s at %d (%q)", a.GetActor(), a.GetTimeUnixMs(), a.GetReason())
+	}
+	if r := t.GetRegion(); r != nil {
+		var lines []string
+		for _, l := range r.GetRegion().GetLines() {
+			lines = append(lines, l.GetId())
+		}
+		var bands []string
+		for _, band := range r.GetRegion().GetBands() {
+			bands = append(bands, fmt.Sprintf("%dm:%d", band.GetUpToMetres(), band.GetPriceMinor()))
+		}
+		fmt.Fprintf(&b, "region v%d %s: lines=%s bands=%s balance-max=%d\n", r.GetVersion(), audit(r.GetAudit()),
+			strings.Join(lines, ","), strings.Join(bands, ","), r.GetRegion().GetPurse().GetBalanceMaxMinor())
+	} else {
+		b.WriteString("no region\n")
+	}
+	for _, rec := range t.GetPriceLists() {
+		l := rec.GetPriceList()
+		fmt.Fprintf(&b, "price list %s %s v%d %s:", l.GetInstitutionId(), strings.TrimPrefix(l.GetKind().String(), "SERVICE_KIND_"), rec.GetVersion(), audit(rec.GetAudit()))
+		for _, p := range l.GetProducts() {
+			fmt.Fprintf(&b, " %s=%s:%d", p.GetCode(), strings.ToLower(strings.TrimPrefix(p.GetRule().String(), "TARIFF_RULE_")), p.GetPriceMinor())
+		}
+		b.WriteString("\n")
 	}
 	return b.String()
 }

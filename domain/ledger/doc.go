@@ -39,6 +39,18 @@
 // money, replicated so that every node reconciles to one decision. A node
 // goes active <-> draining -> removed, and never comes back under its name.
 //
+// The tariff is data too (tariff_registry.go): the region (the fare
+// engine's common pricing policy) and each institution's price list, set
+// by operators with who and why. The registry numbers every set one more
+// than the last; each shard, which prices its cards' taps, is given the
+// same set with the registry's number and keeps the highest it was given.
+// A priced charge or a top-up names the versions it was decided under and
+// is refused as stale (STATUS_STALE_VERSION, nothing recorded) once they
+// changed, so no tap is charged by a list that was replaced before it
+// committed. An operator's registration or tariff command keeps its
+// digest with its result: a retry must say the same, another command under
+// its id is a conflict (REJECT_REASON_CONFLICT), not a replay.
+//
 // # Accounts and invariants
 //
 // There are five kinds of account: the funding account, which pays every

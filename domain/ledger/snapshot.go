@@ -42,6 +42,9 @@ type Frozen struct {
 	batches      []*civicardv1.SettlementBatch
 	clusterNodes []*ledgerv1.ClusterNode
 	placements   []*ledgerv1.GroupPlacement
+	// The tariff's records, shared: a set replaces them whole.
+	region     *ledgerv1.RegionRecord
+	priceLists []*ledgerv1.PriceListRecord
 
 	// Sorting is left to the first WriteTo or Digest, outside the lock.
 	sortOnce sync.Once
@@ -74,6 +77,7 @@ func (s *State) Freeze() *Frozen {
 		batches: slices.Clone(s.batches),
 	}
 	f.clusterNodes, f.placements = s.cluster.freeze()
+	f.region, f.priceLists = s.tariff.region, s.tariff.sortedLists()
 	for seed := range s.seeds {
 		f.seeds = append(f.seeds, seed)
 	}
@@ -122,7 +126,7 @@ func (f *Frozen) WriteTo(w io.Writer) (int64, error) {
 		FundingBalanceMinor: f.fundingMinor,
 		Seeds:               f.seeds,
 		Receivables:         make([]*ledgerv1.Receivable, len(f.institutions)),
-		RecordCount: uint64(len(f.institutions) + len(f.terminals) + len(f.cards) + len(f.results) +
+		RecordCount: uint64(len(f.institutions) + len(f.terminals) + tariffRecords(f.region, f.priceLists) + len(f.cards) + len(f.results) +
 			len(f.cycles) + postingChunks(len(f.postings)) + len(f.batches)),
 		PayoutsMinor: f.payoutsMinor,
 		FeesMinor:    f.feesMinor,
@@ -156,6 +160,14 @@ func (f *Frozen) WriteTo(w io.Writer) (int64, error) {
 		termRec.Terminal = t
 		sw.write(&ledgerv1.SnapshotRecord{Kind: termRec})
 	}
+	// Written only once set, so a ledger without a tariff writes the bytes
+	// it always did.
+	if f.region != nil {
+		sw.write(&ledgerv1.SnapshotRecord{Kind: &ledgerv1.SnapshotRecord_Region{Region: f.region}})
+	}
+	for _, rec := range f.priceLists {
+		sw.write(&ledgerv1.SnapshotRecord{Kind: &ledgerv1.SnapshotRecord_PriceList{PriceList: rec}})
+	}
 	cardRec := &ledgerv1.SnapshotRecord_Card{}
 	for i := range f.cards {
 		cardRec.Card = f.cards[i].state()
@@ -174,6 +186,14 @@ func (f *Frozen) WriteTo(w io.Writer) (int64, error) {
 		return sw.n, fmt.Errorf("ledger snapshot: %w", sw.err)
 	}
 	return sw.n, nil
+}
+
+// tariffRecords counts the tariff's snapshot records.
+func tariffRecords(region *ledgerv1.RegionRecord, lists []*ledgerv1.PriceListRecord) int {
+	if region == nil {
+		return len(lists)
+	}
+	return 1 + len(lists)
 }
 
 // Digest returns the SHA-256 of the snapshot bytes: equal states, equal
@@ -245,6 +265,8 @@ const (
 	phaseHeader = iota
 	phaseInstitutions
 	phaseTerminals
+	phaseRegion
+	phasePriceLists
 	phaseCards
 	phaseResults
 	phaseCycles
@@ -297,6 +319,10 @@ func (s *State) restore(br *bufio.Reader) error {
 			recPhase, id = phaseInstitutions, k.Institution.GetInstitutionId()
 		case *ledgerv1.SnapshotRecord_Terminal:
 			recPhase, id = phaseTerminals, k.Terminal.GetTerminalId()
+		case *ledgerv1.SnapshotRecord_Region:
+			recPhase = phaseRegion
+		case *ledgerv1.SnapshotRecord_PriceList:
+			recPhase, id = phasePriceLists, k.PriceList.GetPriceList().GetInstitutionId()
 		case *ledgerv1.SnapshotRecord_Card:
 			recPhase, id = phaseCards, k.Card.GetCardId()
 		case *ledgerv1.SnapshotRecord_Result:
@@ -334,6 +360,10 @@ func (s *State) restore(br *bufio.Reader) error {
 			err = s.restoreInstitution(k.Institution)
 		case *ledgerv1.SnapshotRecord_Terminal:
 			err = s.restoreTerminal(k.Terminal)
+		case *ledgerv1.SnapshotRecord_Region:
+			err = s.restoreRegion(k.Region)
+		case *ledgerv1.SnapshotRecord_PriceList:
+			err = s.restorePriceList(k.PriceList)
 		case *ledgerv1.SnapshotRecord_Card:
 			err = s.restoreCard(k.Card)
 		case *ledgerv1.SnapshotRecord_Result:

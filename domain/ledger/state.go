@@ -61,6 +61,8 @@ type State struct {
 	restoringSettled      []int64
 	// cluster is the node list and replica placement (nodes.go).
 	cluster clusterState
+	// tariff is the region and the price lists (tariff_registry.go).
+	tariff tariffState
 }
 
 // institution is an institution and its receivable account.

@@ -183,6 +183,11 @@ func (s *State) chargePriced(rc recording, cmd *ledgerv1.Charge) *ledgerv1.Resul
 	if v := cmd.GetExpectedVersion(); v != c.version {
 		return stale(c, v)
 	}
+	// And on the tariff in force: a price list replaced meanwhile must not
+	// price the tap.
+	if res := s.staleTariff(c, cmd.GetRegionVersion(), instID, cmd.GetPriceListVersion()); res != nil {
+		return res
+	}
 	net := cmd.GetAmountMinor()
 	decline := cmd.GetDeclineReason()
 	switch {

@@ -220,5 +220,8 @@ func checkStoredResult(res *ledgerv1.Result) error {
 	if ledgerv1.RejectReason_name[int32(res.GetRejectReason())] == "" {
 		return fmt.Errorf("unknown reject reason %d", res.GetRejectReason())
 	}
+	if n := len(res.GetCommandSha256()); n != 0 && n != 32 {
+		return fmt.Errorf("command digest of %d bytes", n)
+	}
 	return nil
 }

@@ -19,7 +19,7 @@ func TestCommands(t *testing.T) {
 			toppedUp++
 		}
 	}
-	if want := len(d.Institutions) + len(d.Terminals) + len(d.Cards) + toppedUp + 1; len(cmds) != want {
+	if want := len(d.Institutions) + len(d.Terminals) + 1 + len(d.Institutions) + len(d.Cards) + toppedUp + 1; len(cmds) != want {
 		t.Fatalf("%d commands, want %d", len(cmds), want)
 	}
 
@@ -30,12 +30,16 @@ func TestCommands(t *testing.T) {
 			return 1
 		case *ledgerv1.Command_RegisterTerminal:
 			return 2
-		case *ledgerv1.Command_OpenCard:
+		case *ledgerv1.Command_SetRegion:
 			return 3
-		case *ledgerv1.Command_TopUp:
+		case *ledgerv1.Command_SetPriceList:
 			return 4
-		case *ledgerv1.Command_MarkSeeded:
+		case *ledgerv1.Command_OpenCard:
 			return 5
+		case *ledgerv1.Command_TopUp:
+			return 6
+		case *ledgerv1.Command_MarkSeeded:
+			return 7
 		}
 		return 0
 	}
@@ -74,6 +78,11 @@ func TestCommands(t *testing.T) {
 			if !institutions[term.GetInstitutionId()] {
 				t.Errorf("terminal %s registered before its institution", term.GetTerminalId())
 			}
+		case *ledgerv1.Command_SetPriceList:
+			id := k.SetPriceList.GetPriceList().GetInstitutionId()
+			if c.GetId() != "demo/2015/pricelist/"+id || !institutions[id] {
+				t.Errorf("price list of %s set under %q, or before its institution", id, c.GetId())
+			}
 		case *ledgerv1.Command_OpenCard:
 			if c.GetId() != "demo/2015/card/"+k.OpenCard.GetCardId() {
 				t.Errorf("card %s opened under %q", k.OpenCard.GetCardId(), c.GetId())
@@ -103,7 +112,7 @@ func TestCommands(t *testing.T) {
 			t.Fatalf("terminal command %d does not carry %s", i, ts.Terminal.GetTerminalId())
 		}
 	}
-	at += len(d.Terminals)
+	at += len(d.Terminals) + 1 + len(d.Institutions)
 	topups := at + len(d.Cards)
 	for i, c := range d.Cards {
 		open := cmds[at+i].GetOpenCard()

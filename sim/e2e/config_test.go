@@ -27,7 +27,7 @@ func TestBinaryRefusesContradictoryFlagsBeforeOpeningAnything(t *testing.T) {
 			args: []string{"up", "--cards", "100", "--payout-currency", "EUR"},
 			want: []string{"--payout-currency EUR", "--currency PLN"}},
 		{name: "a node's API on its own membership endpoint",
-			args: []string{"node", "--name", "n1", "--peers", peers, "--cards", "100", "--http", "127.0.0.1:7111"},
+			args: []string{"node", "--name", "n1", "--peers", peers, "--demo", "--cards", "100", "--http", "127.0.0.1:7111"},
 			want: []string{"--http 127.0.0.1:7111", "--peers (n1's membership endpoint"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

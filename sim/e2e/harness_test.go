@@ -70,10 +70,8 @@ func runTests(m *testing.M) int {
 // processes load the demo city (testCards cards) on its first start; every
 // test that starts nodes expecting the demo city's cards passes them.
 //
-// nil for now: a node loads the demo city unless told --cards 0. When
-// `civicard node` starts an empty cluster unless given --demo, this returns
-// []string{"--demo"}.
-func demoArgs() []string { return nil }
+// `civicard node` starts an empty cluster unless given --demo.
+func demoArgs() []string { return []string{"--demo"} }
 
 // unavailable skips a test that the machine cannot run (no network
 // namespaces, no PC/SC readers), and fails it under CI=true: there a test
@@ -413,13 +411,15 @@ func (c *testCluster) join(t *testing.T, name string, joinAddrs []string) {
 	t.Helper()
 	place := loopbackPlace(t)
 	data := filepath.Join(filepath.Dir(c.secrets), name)
-	// A joining node loads no demo city (the cluster's first peer did):
-	// no demoArgs.
+	// A joining node loads no demo city (the cluster's first peer did), but
+	// it is a node of the demo city: --demo gives it the demo's payout
+	// debtor, which a node that closes cycles needs.
 	node := &procnode.Node{
 		Bin: civicardBin, DataDir: data, Log: processLog(),
-		Command: []string{"node", "--name", name, "--join", strings.Join(joinAddrs, ","),
+		Command: append([]string{"node", "--name", name, "--join", strings.Join(joinAddrs, ","),
 			"--actor", place.actor, "--raft", place.raft,
 			"--data", data, "--secrets", c.secrets, "--http", place.http, "--cards", fmt.Sprint(testCards), "--log-level", "warn"},
+			demoArgs()...),
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -364,5 +365,14 @@ func (h *history) verify(batches []*civicardv1.SettlementBatch) {
 	}
 	if payouts != paidTotal {
 		t.Fatalf("the payouts accounts hold %d, the batches paid %d", payouts, paidTotal)
+	}
+	// A node with no payout debtor cannot make the files: the books are
+	// reconciled all the same, and the files are said to be unchecked.
+	blind, err := cycle.Reconcile(ctx, h.l, len(batches), payout.Party{})
+	if err != nil || !blind.OK() {
+		t.Fatalf("reconcile without a debtor: %v, %q", err, blind.Mismatches)
+	}
+	if unchecked := strings.Count(strings.Join(blind.Checks, "\n"), "payout file not checked"); paidTotal > 0 && unchecked == 0 {
+		t.Fatalf("reconcile without a debtor says nothing of the files: %q", blind.Checks)
 	}
 }

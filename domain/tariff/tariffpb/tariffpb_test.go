@@ -4,12 +4,14 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"strings"
 	"testing"
 
 	"civicard/domain/purse"
 	"civicard/domain/tariff"
 	"civicard/domain/tariff/tariffpb"
 	ledgerv1 "civicard/messages/ledger/v1"
+	"civicard/sim/demo"
 
 	"google.golang.org/protobuf/proto"
 )
@@ -96,4 +98,37 @@ func randomState(rng *rand.Rand) tariff.CardState {
 		s.Corrections = append(s.Corrections, day())
 	}
 	return s
+}
+
+// The demo city's region and price lists survive the trip through the
+// registry's records and their wire encoding; the rules keep their numbers.
+func TestRegistryRoundTrip(t *testing.T) {
+	region, lists := demo.Tariff()
+	wire := func(m proto.Message, into proto.Message) {
+		t.Helper()
+		b, err := proto.MarshalOptions{Deterministic: true}.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := proto.Unmarshal(b, into); err != nil {
+			t.Fatal(err)
+		}
+	}
+	back := &ledgerv1.TariffRegion{}
+	wire(tariffpb.RegionToProto(region), back)
+	if got := tariffpb.RegionFromProto(back); !reflect.DeepEqual(got, region) {
+		t.Fatalf("region:\n got %+v\nwant %+v", got, region)
+	}
+	for _, l := range lists {
+		back := &ledgerv1.PriceList{}
+		wire(tariffpb.PriceListToProto(l), back)
+		if got := tariffpb.PriceListFromProto(back); !reflect.DeepEqual(got, l) {
+			t.Fatalf("%s:\n got %+v\nwant %+v", l.InstitutionID, got, l)
+		}
+	}
+	for r := tariff.RuleUnit; r <= tariff.RulePass; r++ {
+		if name := ledgerv1.TariffRule(r).String(); name != "TARIFF_RULE_"+strings.ToUpper(strings.ReplaceAll(r.String(), "-", "_")) {
+			t.Errorf("rule %s is %s in the ledger", r, name)
+		}
+	}
 }

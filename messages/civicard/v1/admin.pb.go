@@ -21,6 +21,663 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type RegisterInstitutionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// services are not used: what an institution sells is its price list.
+	Institution   *Institution `protobuf:"bytes,1,opt,name=institution,proto3" json:"institution,omitempty"`
+	RequestId     string       `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	Reason        string       `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	Operator      string       `protobuf:"bytes,4,opt,name=operator,proto3" json:"operator,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RegisterInstitutionRequest) Reset() {
+	*x = RegisterInstitutionRequest{}
+	mi := &file_civicard_v1_admin_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RegisterInstitutionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RegisterInstitutionRequest) ProtoMessage() {}
+
+func (x *RegisterInstitutionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_civicard_v1_admin_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RegisterInstitutionRequest.ProtoReflect.Descriptor instead.
+func (*RegisterInstitutionRequest) Descriptor() ([]byte, []int) {
+	return file_civicard_v1_admin_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *RegisterInstitutionRequest) GetInstitution() *Institution {
+	if x != nil {
+		return x.Institution
+	}
+	return nil
+}
+
+func (x *RegisterInstitutionRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *RegisterInstitutionRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *RegisterInstitutionRequest) GetOperator() string {
+	if x != nil {
+		return x.Operator
+	}
+	return ""
+}
+
+type RegisterInstitutionResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Institution   *Institution           `protobuf:"bytes,1,opt,name=institution,proto3" json:"institution,omitempty"`
+	Replayed      bool                   `protobuf:"varint,2,opt,name=replayed,proto3" json:"replayed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RegisterInstitutionResponse) Reset() {
+	*x = RegisterInstitutionResponse{}
+	mi := &file_civicard_v1_admin_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RegisterInstitutionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RegisterInstitutionResponse) ProtoMessage() {}
+
+func (x *RegisterInstitutionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_civicard_v1_admin_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RegisterInstitutionResponse.ProtoReflect.Descriptor instead.
+func (*RegisterInstitutionResponse) Descriptor() ([]byte, []int) {
+	return file_civicard_v1_admin_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *RegisterInstitutionResponse) GetInstitution() *Institution {
+	if x != nil {
+		return x.Institution
+	}
+	return nil
+}
+
+func (x *RegisterInstitutionResponse) GetReplayed() bool {
+	if x != nil {
+		return x.Replayed
+	}
+	return false
+}
+
+type RegisterTerminalRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	TerminalId    string                 `protobuf:"bytes,1,opt,name=terminal_id,json=terminalId,proto3" json:"terminal_id,omitempty"`
+	InstitutionId string                 `protobuf:"bytes,2,opt,name=institution_id,json=institutionId,proto3" json:"institution_id,omitempty"`
+	Location      string                 `protobuf:"bytes,3,opt,name=location,proto3" json:"location,omitempty"`
+	// The terminal's bearer credential (at least 16 bytes), of which only its
+	// SHA-256 is stored.
+	Credential string `protobuf:"bytes,4,opt,name=credential,proto3" json:"credential,omitempty"`
+	// Optional: the terminal's ed25519 public key (32 bytes); every tap must
+	// then be signed.
+	PublicKey     []byte `protobuf:"bytes,5,opt,name=public_key,json=publicKey,proto3" json:"public_key,omitempty"`
+	RequestId     string `protobuf:"bytes,6,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	Reason        string `protobuf:"bytes,7,opt,name=reason,proto3" json:"reason,omitempty"`
+	Operator      string `protobuf:"bytes,8,opt,name=operator,proto3" json:"operator,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RegisterTerminalRequest) Reset() {
+	*x = RegisterTerminalRequest{}
+	mi := &file_civicard_v1_admin_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RegisterTerminalRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RegisterTerminalRequest) ProtoMessage() {}
+
+func (x *RegisterTerminalRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_civicard_v1_admin_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RegisterTerminalRequest.ProtoReflect.Descriptor instead.
+func (*RegisterTerminalRequest) Descriptor() ([]byte, []int) {
+	return file_civicard_v1_admin_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *RegisterTerminalRequest) GetTerminalId() string {
+	if x != nil {
+		return x.TerminalId
+	}
+	return ""
+}
+
+func (x *RegisterTerminalRequest) GetInstitutionId() string {
+	if x != nil {
+		return x.InstitutionId
+	}
+	return ""
+}
+
+func (x *RegisterTerminalRequest) GetLocation() string {
+	if x != nil {
+		return x.Location
+	}
+	return ""
+}
+
+func (x *RegisterTerminalRequest) GetCredential() string {
+	if x != nil {
+		return x.Credential
+	}
+	return ""
+}
+
+func (x *RegisterTerminalRequest) GetPublicKey() []byte {
+	if x != nil {
+		return x.PublicKey
+	}
+	return nil
+}
+
+func (x *RegisterTerminalRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *RegisterTerminalRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *RegisterTerminalRequest) GetOperator() string {
+	if x != nil {
+		return x.Operator
+	}
+	return ""
+}
+
+type RegisterTerminalResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Terminal      *Terminal              `protobuf:"bytes,1,opt,name=terminal,proto3" json:"terminal,omitempty"`
+	Replayed      bool                   `protobuf:"varint,2,opt,name=replayed,proto3" json:"replayed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RegisterTerminalResponse) Reset() {
+	*x = RegisterTerminalResponse{}
+	mi := &file_civicard_v1_admin_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RegisterTerminalResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RegisterTerminalResponse) ProtoMessage() {}
+
+func (x *RegisterTerminalResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_civicard_v1_admin_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RegisterTerminalResponse.ProtoReflect.Descriptor instead.
+func (*RegisterTerminalResponse) Descriptor() ([]byte, []int) {
+	return file_civicard_v1_admin_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *RegisterTerminalResponse) GetTerminal() *Terminal {
+	if x != nil {
+		return x.Terminal
+	}
+	return nil
+}
+
+func (x *RegisterTerminalResponse) GetReplayed() bool {
+	if x != nil {
+		return x.Replayed
+	}
+	return false
+}
+
+type SetRegionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The region as JSON in the shape of the fare engine's tariff.Region.
+	RegionJson    []byte `protobuf:"bytes,1,opt,name=region_json,json=regionJson,proto3" json:"region_json,omitempty"`
+	RequestId     string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	Reason        string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	Operator      string `protobuf:"bytes,4,opt,name=operator,proto3" json:"operator,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetRegionRequest) Reset() {
+	*x = SetRegionRequest{}
+	mi := &file_civicard_v1_admin_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetRegionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetRegionRequest) ProtoMessage() {}
+
+func (x *SetRegionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_civicard_v1_admin_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetRegionRequest.ProtoReflect.Descriptor instead.
+func (*SetRegionRequest) Descriptor() ([]byte, []int) {
+	return file_civicard_v1_admin_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *SetRegionRequest) GetRegionJson() []byte {
+	if x != nil {
+		return x.RegionJson
+	}
+	return nil
+}
+
+func (x *SetRegionRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *SetRegionRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *SetRegionRequest) GetOperator() string {
+	if x != nil {
+		return x.Operator
+	}
+	return ""
+}
+
+type SetPriceListRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	InstitutionId string                 `protobuf:"bytes,1,opt,name=institution_id,json=institutionId,proto3" json:"institution_id,omitempty"`
+	// The price list as JSON in the shape of the fare engine's
+	// tariff.PriceList (InstitutionID and Kind may be left out: the
+	// institution's are used).
+	PriceListJson []byte `protobuf:"bytes,2,opt,name=price_list_json,json=priceListJson,proto3" json:"price_list_json,omitempty"`
+	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	Reason        string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	Operator      string `protobuf:"bytes,5,opt,name=operator,proto3" json:"operator,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetPriceListRequest) Reset() {
+	*x = SetPriceListRequest{}
+	mi := &file_civicard_v1_admin_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetPriceListRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetPriceListRequest) ProtoMessage() {}
+
+func (x *SetPriceListRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_civicard_v1_admin_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetPriceListRequest.ProtoReflect.Descriptor instead.
+func (*SetPriceListRequest) Descriptor() ([]byte, []int) {
+	return file_civicard_v1_admin_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *SetPriceListRequest) GetInstitutionId() string {
+	if x != nil {
+		return x.InstitutionId
+	}
+	return ""
+}
+
+func (x *SetPriceListRequest) GetPriceListJson() []byte {
+	if x != nil {
+		return x.PriceListJson
+	}
+	return nil
+}
+
+func (x *SetPriceListRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *SetPriceListRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *SetPriceListRequest) GetOperator() string {
+	if x != nil {
+		return x.Operator
+	}
+	return ""
+}
+
+type SetTariffResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Empty for the region.
+	InstitutionId string `protobuf:"bytes,1,opt,name=institution_id,json=institutionId,proto3" json:"institution_id,omitempty"`
+	// The version now in force: one more than the one before.
+	Version       uint64 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	Replayed      bool   `protobuf:"varint,3,opt,name=replayed,proto3" json:"replayed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetTariffResponse) Reset() {
+	*x = SetTariffResponse{}
+	mi := &file_civicard_v1_admin_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetTariffResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetTariffResponse) ProtoMessage() {}
+
+func (x *SetTariffResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_civicard_v1_admin_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetTariffResponse.ProtoReflect.Descriptor instead.
+func (*SetTariffResponse) Descriptor() ([]byte, []int) {
+	return file_civicard_v1_admin_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *SetTariffResponse) GetInstitutionId() string {
+	if x != nil {
+		return x.InstitutionId
+	}
+	return ""
+}
+
+func (x *SetTariffResponse) GetVersion() uint64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *SetTariffResponse) GetReplayed() bool {
+	if x != nil {
+		return x.Replayed
+	}
+	return false
+}
+
+type ShowTariffRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Only this institution's price list; empty: every one.
+	InstitutionId string `protobuf:"bytes,1,opt,name=institution_id,json=institutionId,proto3" json:"institution_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ShowTariffRequest) Reset() {
+	*x = ShowTariffRequest{}
+	mi := &file_civicard_v1_admin_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ShowTariffRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ShowTariffRequest) ProtoMessage() {}
+
+func (x *ShowTariffRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_civicard_v1_admin_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ShowTariffRequest.ProtoReflect.Descriptor instead.
+func (*ShowTariffRequest) Descriptor() ([]byte, []int) {
+	return file_civicard_v1_admin_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ShowTariffRequest) GetInstitutionId() string {
+	if x != nil {
+		return x.InstitutionId
+	}
+	return ""
+}
+
+type ShowTariffResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Unset before the region is first set.
+	Region *TariffEntry `protobuf:"bytes,1,opt,name=region,proto3" json:"region,omitempty"`
+	// In institution id order.
+	PriceLists    []*TariffEntry `protobuf:"bytes,2,rep,name=price_lists,json=priceLists,proto3" json:"price_lists,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ShowTariffResponse) Reset() {
+	*x = ShowTariffResponse{}
+	mi := &file_civicard_v1_admin_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ShowTariffResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ShowTariffResponse) ProtoMessage() {}
+
+func (x *ShowTariffResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_civicard_v1_admin_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ShowTariffResponse.ProtoReflect.Descriptor instead.
+func (*ShowTariffResponse) Descriptor() ([]byte, []int) {
+	return file_civicard_v1_admin_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ShowTariffResponse) GetRegion() *TariffEntry {
+	if x != nil {
+		return x.Region
+	}
+	return nil
+}
+
+func (x *ShowTariffResponse) GetPriceLists() []*TariffEntry {
+	if x != nil {
+		return x.PriceLists
+	}
+	return nil
+}
+
+type TariffEntry struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Empty for the region.
+	InstitutionId string `protobuf:"bytes,1,opt,name=institution_id,json=institutionId,proto3" json:"institution_id,omitempty"`
+	Version       uint64 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	// Who set it, when and why.
+	Audit *Audit `protobuf:"bytes,3,opt,name=audit,proto3" json:"audit,omitempty"`
+	// The file that sets it (SetRegion, SetPriceList).
+	Json          []byte `protobuf:"bytes,4,opt,name=json,proto3" json:"json,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TariffEntry) Reset() {
+	*x = TariffEntry{}
+	mi := &file_civicard_v1_admin_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TariffEntry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TariffEntry) ProtoMessage() {}
+
+func (x *TariffEntry) ProtoReflect() protoreflect.Message {
+	mi := &file_civicard_v1_admin_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TariffEntry.ProtoReflect.Descriptor instead.
+func (*TariffEntry) Descriptor() ([]byte, []int) {
+	return file_civicard_v1_admin_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *TariffEntry) GetInstitutionId() string {
+	if x != nil {
+		return x.InstitutionId
+	}
+	return ""
+}
+
+func (x *TariffEntry) GetVersion() uint64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *TariffEntry) GetAudit() *Audit {
+	if x != nil {
+		return x.Audit
+	}
+	return nil
+}
+
+func (x *TariffEntry) GetJson() []byte {
+	if x != nil {
+		return x.Json
+	}
+	return nil
+}
+
 type ListNodesRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -29,7 +686,7 @@ type ListNodesRequest struct {
 
 func (x *ListNodesRequest) Reset() {
 	*x = ListNodesRequest{}
-	mi := &file_civicard_v1_admin_proto_msgTypes[0]
+	mi := &file_civicard_v1_admin_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -41,7 +698,7 @@ func (x *ListNodesRequest) String() string {
 func (*ListNodesRequest) ProtoMessage() {}
 
 func (x *ListNodesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_civicard_v1_admin_proto_msgTypes[0]
+	mi := &file_civicard_v1_admin_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -54,7 +711,7 @@ func (x *ListNodesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNodesRequest.ProtoReflect.Descriptor instead.
 func (*ListNodesRequest) Descriptor() ([]byte, []int) {
-	return file_civicard_v1_admin_proto_rawDescGZIP(), []int{0}
+	return file_civicard_v1_admin_proto_rawDescGZIP(), []int{10}
 }
 
 type ListNodesResponse struct {
@@ -69,7 +726,7 @@ type ListNodesResponse struct {
 
 func (x *ListNodesResponse) Reset() {
 	*x = ListNodesResponse{}
-	mi := &file_civicard_v1_admin_proto_msgTypes[1]
+	mi := &file_civicard_v1_admin_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -81,7 +738,7 @@ func (x *ListNodesResponse) String() string {
 func (*ListNodesResponse) ProtoMessage() {}
 
 func (x *ListNodesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_civicard_v1_admin_proto_msgTypes[1]
+	mi := &file_civicard_v1_admin_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -94,7 +751,7 @@ func (x *ListNodesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNodesResponse.ProtoReflect.Descriptor instead.
 func (*ListNodesResponse) Descriptor() ([]byte, []int) {
-	return file_civicard_v1_admin_proto_rawDescGZIP(), []int{1}
+	return file_civicard_v1_admin_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ListNodesResponse) GetNodes() []*ClusterNodeInfo {
@@ -124,7 +781,7 @@ type ClusterNodeInfo struct {
 
 func (x *ClusterNodeInfo) Reset() {
 	*x = ClusterNodeInfo{}
-	mi := &file_civicard_v1_admin_proto_msgTypes[2]
+	mi := &file_civicard_v1_admin_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -136,7 +793,7 @@ func (x *ClusterNodeInfo) String() string {
 func (*ClusterNodeInfo) ProtoMessage() {}
 
 func (x *ClusterNodeInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_civicard_v1_admin_proto_msgTypes[2]
+	mi := &file_civicard_v1_admin_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -149,7 +806,7 @@ func (x *ClusterNodeInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterNodeInfo.ProtoReflect.Descriptor instead.
 func (*ClusterNodeInfo) Descriptor() ([]byte, []int) {
-	return file_civicard_v1_admin_proto_rawDescGZIP(), []int{2}
+	return file_civicard_v1_admin_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ClusterNodeInfo) GetName() string {
@@ -190,7 +847,7 @@ type GroupPlacementInfo struct {
 
 func (x *GroupPlacementInfo) Reset() {
 	*x = GroupPlacementInfo{}
-	mi := &file_civicard_v1_admin_proto_msgTypes[3]
+	mi := &file_civicard_v1_admin_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -202,7 +859,7 @@ func (x *GroupPlacementInfo) String() string {
 func (*GroupPlacementInfo) ProtoMessage() {}
 
 func (x *GroupPlacementInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_civicard_v1_admin_proto_msgTypes[3]
+	mi := &file_civicard_v1_admin_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -215,7 +872,7 @@ func (x *GroupPlacementInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupPlacementInfo.ProtoReflect.Descriptor instead.
 func (*GroupPlacementInfo) Descriptor() ([]byte, []int) {
-	return file_civicard_v1_admin_proto_rawDescGZIP(), []int{3}
+	return file_civicard_v1_admin_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *GroupPlacementInfo) GetGroup() string {
@@ -243,7 +900,7 @@ type AddNodeRequest struct {
 
 func (x *AddNodeRequest) Reset() {
 	*x = AddNodeRequest{}
-	mi := &file_civicard_v1_admin_proto_msgTypes[4]
+	mi := &file_civicard_v1_admin_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -255,7 +912,7 @@ func (x *AddNodeRequest) String() string {
 func (*AddNodeRequest) ProtoMessage() {}
 
 func (x *AddNodeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_civicard_v1_admin_proto_msgTypes[4]
+	mi := &file_civicard_v1_admin_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -268,7 +925,7 @@ func (x *AddNodeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddNodeRequest.ProtoReflect.Descriptor instead.
 func (*AddNodeRequest) Descriptor() ([]byte, []int) {
-	return file_civicard_v1_admin_proto_rawDescGZIP(), []int{4}
+	return file_civicard_v1_admin_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *AddNodeRequest) GetName() string {
@@ -301,7 +958,7 @@ type DrainNodeRequest struct {
 
 func (x *DrainNodeRequest) Reset() {
 	*x = DrainNodeRequest{}
-	mi := &file_civicard_v1_admin_proto_msgTypes[5]
+	mi := &file_civicard_v1_admin_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -313,7 +970,7 @@ func (x *DrainNodeRequest) String() string {
 func (*DrainNodeRequest) ProtoMessage() {}
 
 func (x *DrainNodeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_civicard_v1_admin_proto_msgTypes[5]
+	mi := &file_civicard_v1_admin_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -326,7 +983,7 @@ func (x *DrainNodeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DrainNodeRequest.ProtoReflect.Descriptor instead.
 func (*DrainNodeRequest) Descriptor() ([]byte, []int) {
-	return file_civicard_v1_admin_proto_rawDescGZIP(), []int{5}
+	return file_civicard_v1_admin_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *DrainNodeRequest) GetName() string {
@@ -345,7 +1002,7 @@ type RemoveNodeRequest struct {
 
 func (x *RemoveNodeRequest) Reset() {
 	*x = RemoveNodeRequest{}
-	mi := &file_civicard_v1_admin_proto_msgTypes[6]
+	mi := &file_civicard_v1_admin_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -357,7 +1014,7 @@ func (x *RemoveNodeRequest) String() string {
 func (*RemoveNodeRequest) ProtoMessage() {}
 
 func (x *RemoveNodeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_civicard_v1_admin_proto_msgTypes[6]
+	mi := &file_civicard_v1_admin_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -370,7 +1027,7 @@ func (x *RemoveNodeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveNodeRequest.ProtoReflect.Descriptor instead.
 func (*RemoveNodeRequest) Descriptor() ([]byte, []int) {
-	return file_civicard_v1_admin_proto_rawDescGZIP(), []int{6}
+	return file_civicard_v1_admin_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *RemoveNodeRequest) GetName() string {
@@ -390,7 +1047,7 @@ type GetNodeRequest struct {
 
 func (x *GetNodeRequest) Reset() {
 	*x = GetNodeRequest{}
-	mi := &file_civicard_v1_admin_proto_msgTypes[7]
+	mi := &file_civicard_v1_admin_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -402,7 +1059,7 @@ func (x *GetNodeRequest) String() string {
 func (*GetNodeRequest) ProtoMessage() {}
 
 func (x *GetNodeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_civicard_v1_admin_proto_msgTypes[7]
+	mi := &file_civicard_v1_admin_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -415,7 +1072,7 @@ func (x *GetNodeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetNodeRequest.ProtoReflect.Descriptor instead.
 func (*GetNodeRequest) Descriptor() ([]byte, []int) {
-	return file_civicard_v1_admin_proto_rawDescGZIP(), []int{7}
+	return file_civicard_v1_admin_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *GetNodeRequest) GetWithDigests() bool {
@@ -446,7 +1103,7 @@ type GetNodeResponse struct {
 
 func (x *GetNodeResponse) Reset() {
 	*x = GetNodeResponse{}
-	mi := &file_civicard_v1_admin_proto_msgTypes[8]
+	mi := &file_civicard_v1_admin_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -458,7 +1115,7 @@ func (x *GetNodeResponse) String() string {
 func (*GetNodeResponse) ProtoMessage() {}
 
 func (x *GetNodeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_civicard_v1_admin_proto_msgTypes[8]
+	mi := &file_civicard_v1_admin_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -471,7 +1128,7 @@ func (x *GetNodeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetNodeResponse.ProtoReflect.Descriptor instead.
 func (*GetNodeResponse) Descriptor() ([]byte, []int) {
-	return file_civicard_v1_admin_proto_rawDescGZIP(), []int{8}
+	return file_civicard_v1_admin_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *GetNodeResponse) GetName() string {
@@ -551,7 +1208,7 @@ type GroupReplica struct {
 
 func (x *GroupReplica) Reset() {
 	*x = GroupReplica{}
-	mi := &file_civicard_v1_admin_proto_msgTypes[9]
+	mi := &file_civicard_v1_admin_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -563,7 +1220,7 @@ func (x *GroupReplica) String() string {
 func (*GroupReplica) ProtoMessage() {}
 
 func (x *GroupReplica) ProtoReflect() protoreflect.Message {
-	mi := &file_civicard_v1_admin_proto_msgTypes[9]
+	mi := &file_civicard_v1_admin_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -576,7 +1233,7 @@ func (x *GroupReplica) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupReplica.ProtoReflect.Descriptor instead.
 func (*GroupReplica) Descriptor() ([]byte, []int) {
-	return file_civicard_v1_admin_proto_rawDescGZIP(), []int{9}
+	return file_civicard_v1_admin_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *GroupReplica) GetGroup() string {
@@ -683,7 +1340,7 @@ type LedgerTotals struct {
 
 func (x *LedgerTotals) Reset() {
 	*x = LedgerTotals{}
-	mi := &file_civicard_v1_admin_proto_msgTypes[10]
+	mi := &file_civicard_v1_admin_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -695,7 +1352,7 @@ func (x *LedgerTotals) String() string {
 func (*LedgerTotals) ProtoMessage() {}
 
 func (x *LedgerTotals) ProtoReflect() protoreflect.Message {
-	mi := &file_civicard_v1_admin_proto_msgTypes[10]
+	mi := &file_civicard_v1_admin_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -708,7 +1365,7 @@ func (x *LedgerTotals) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LedgerTotals.ProtoReflect.Descriptor instead.
 func (*LedgerTotals) Descriptor() ([]byte, []int) {
-	return file_civicard_v1_admin_proto_rawDescGZIP(), []int{10}
+	return file_civicard_v1_admin_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *LedgerTotals) GetFundingMinor() int64 {
@@ -771,7 +1428,62 @@ var File_civicard_v1_admin_proto protoreflect.FileDescriptor
 
 const file_civicard_v1_admin_proto_rawDesc = "" +
 	"\n" +
-	"\x17civicard/v1/admin.proto\x12\vcivicard.v1\"\x12\n" +
+	"\x17civicard/v1/admin.proto\x12\vcivicard.v1\x1a\x17civicard/v1/types.proto\"\xab\x01\n" +
+	"\x1aRegisterInstitutionRequest\x12:\n" +
+	"\vinstitution\x18\x01 \x01(\v2\x18.civicard.v1.InstitutionR\vinstitution\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x02 \x01(\tR\trequestId\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\x12\x1a\n" +
+	"\boperator\x18\x04 \x01(\tR\boperator\"u\n" +
+	"\x1bRegisterInstitutionResponse\x12:\n" +
+	"\vinstitution\x18\x01 \x01(\v2\x18.civicard.v1.InstitutionR\vinstitution\x12\x1a\n" +
+	"\breplayed\x18\x02 \x01(\bR\breplayed\"\x8f\x02\n" +
+	"\x17RegisterTerminalRequest\x12\x1f\n" +
+	"\vterminal_id\x18\x01 \x01(\tR\n" +
+	"terminalId\x12%\n" +
+	"\x0einstitution_id\x18\x02 \x01(\tR\rinstitutionId\x12\x1a\n" +
+	"\blocation\x18\x03 \x01(\tR\blocation\x12\x1e\n" +
+	"\n" +
+	"credential\x18\x04 \x01(\tR\n" +
+	"credential\x12\x1d\n" +
+	"\n" +
+	"public_key\x18\x05 \x01(\fR\tpublicKey\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x06 \x01(\tR\trequestId\x12\x16\n" +
+	"\x06reason\x18\a \x01(\tR\x06reason\x12\x1a\n" +
+	"\boperator\x18\b \x01(\tR\boperator\"i\n" +
+	"\x18RegisterTerminalResponse\x121\n" +
+	"\bterminal\x18\x01 \x01(\v2\x15.civicard.v1.TerminalR\bterminal\x12\x1a\n" +
+	"\breplayed\x18\x02 \x01(\bR\breplayed\"\x86\x01\n" +
+	"\x10SetRegionRequest\x12\x1f\n" +
+	"\vregion_json\x18\x01 \x01(\fR\n" +
+	"regionJson\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x02 \x01(\tR\trequestId\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\x12\x1a\n" +
+	"\boperator\x18\x04 \x01(\tR\boperator\"\xb7\x01\n" +
+	"\x13SetPriceListRequest\x12%\n" +
+	"\x0einstitution_id\x18\x01 \x01(\tR\rinstitutionId\x12&\n" +
+	"\x0fprice_list_json\x18\x02 \x01(\fR\rpriceListJson\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tR\trequestId\x12\x16\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\x12\x1a\n" +
+	"\boperator\x18\x05 \x01(\tR\boperator\"p\n" +
+	"\x11SetTariffResponse\x12%\n" +
+	"\x0einstitution_id\x18\x01 \x01(\tR\rinstitutionId\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\x04R\aversion\x12\x1a\n" +
+	"\breplayed\x18\x03 \x01(\bR\breplayed\":\n" +
+	"\x11ShowTariffRequest\x12%\n" +
+	"\x0einstitution_id\x18\x01 \x01(\tR\rinstitutionId\"\x81\x01\n" +
+	"\x12ShowTariffResponse\x120\n" +
+	"\x06region\x18\x01 \x01(\v2\x18.civicard.v1.TariffEntryR\x06region\x129\n" +
+	"\vprice_lists\x18\x02 \x03(\v2\x18.civicard.v1.TariffEntryR\n" +
+	"priceLists\"\x8c\x01\n" +
+	"\vTariffEntry\x12%\n" +
+	"\x0einstitution_id\x18\x01 \x01(\tR\rinstitutionId\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\x04R\aversion\x12(\n" +
+	"\x05audit\x18\x03 \x01(\v2\x12.civicard.v1.AuditR\x05audit\x12\x12\n" +
+	"\x04json\x18\x04 \x01(\fR\x04json\"\x12\n" +
 	"\x10ListNodesRequest\"\x88\x01\n" +
 	"\x11ListNodesResponse\x122\n" +
 	"\x05nodes\x18\x01 \x03(\v2\x1c.civicard.v1.ClusterNodeInfoR\x05nodes\x12?\n" +
@@ -835,14 +1547,20 @@ const file_civicard_v1_admin_proto_rawDesc = "" +
 	"\rpayouts_minor\x18\x06 \x01(\x03R\fpayoutsMinor\x12\x1d\n" +
 	"\n" +
 	"fees_minor\x18\a \x01(\x03R\tfeesMinor\x12#\n" +
-	"\rcycles_closed\x18\b \x01(\x04R\fcyclesClosed2\x86\x03\n" +
+	"\rcycles_closed\x18\b \x01(\x04R\fcyclesClosed2\xc8\x06\n" +
 	"\fAdminService\x12F\n" +
 	"\aGetNode\x12\x1b.civicard.v1.GetNodeRequest\x1a\x1c.civicard.v1.GetNodeResponse\"\x00\x12L\n" +
 	"\tListNodes\x12\x1d.civicard.v1.ListNodesRequest\x1a\x1e.civicard.v1.ListNodesResponse\"\x00\x12F\n" +
 	"\aAddNode\x12\x1b.civicard.v1.AddNodeRequest\x1a\x1c.civicard.v1.ClusterNodeInfo\"\x00\x12J\n" +
 	"\tDrainNode\x12\x1d.civicard.v1.DrainNodeRequest\x1a\x1c.civicard.v1.ClusterNodeInfo\"\x00\x12L\n" +
 	"\n" +
-	"RemoveNode\x12\x1e.civicard.v1.RemoveNodeRequest\x1a\x1c.civicard.v1.ClusterNodeInfo\"\x00B*Z(civicard/messages/civicard/v1;civicardv1b\x06proto3"
+	"RemoveNode\x12\x1e.civicard.v1.RemoveNodeRequest\x1a\x1c.civicard.v1.ClusterNodeInfo\"\x00\x12j\n" +
+	"\x13RegisterInstitution\x12'.civicard.v1.RegisterInstitutionRequest\x1a(.civicard.v1.RegisterInstitutionResponse\"\x00\x12a\n" +
+	"\x10RegisterTerminal\x12$.civicard.v1.RegisterTerminalRequest\x1a%.civicard.v1.RegisterTerminalResponse\"\x00\x12L\n" +
+	"\tSetRegion\x12\x1d.civicard.v1.SetRegionRequest\x1a\x1e.civicard.v1.SetTariffResponse\"\x00\x12R\n" +
+	"\fSetPriceList\x12 .civicard.v1.SetPriceListRequest\x1a\x1e.civicard.v1.SetTariffResponse\"\x00\x12O\n" +
+	"\n" +
+	"ShowTariff\x12\x1e.civicard.v1.ShowTariffRequest\x1a\x1f.civicard.v1.ShowTariffResponse\"\x00B*Z(civicard/messages/civicard/v1;civicardv1b\x06proto3"
 
 var (
 	file_civicard_v1_admin_proto_rawDescOnce sync.Once
@@ -856,42 +1574,71 @@ func file_civicard_v1_admin_proto_rawDescGZIP() []byte {
 	return file_civicard_v1_admin_proto_rawDescData
 }
 
-var file_civicard_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_civicard_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_civicard_v1_admin_proto_goTypes = []any{
-	(*ListNodesRequest)(nil),   // 0: civicard.v1.ListNodesRequest
-	(*ListNodesResponse)(nil),  // 1: civicard.v1.ListNodesResponse
-	(*ClusterNodeInfo)(nil),    // 2: civicard.v1.ClusterNodeInfo
-	(*GroupPlacementInfo)(nil), // 3: civicard.v1.GroupPlacementInfo
-	(*AddNodeRequest)(nil),     // 4: civicard.v1.AddNodeRequest
-	(*DrainNodeRequest)(nil),   // 5: civicard.v1.DrainNodeRequest
-	(*RemoveNodeRequest)(nil),  // 6: civicard.v1.RemoveNodeRequest
-	(*GetNodeRequest)(nil),     // 7: civicard.v1.GetNodeRequest
-	(*GetNodeResponse)(nil),    // 8: civicard.v1.GetNodeResponse
-	(*GroupReplica)(nil),       // 9: civicard.v1.GroupReplica
-	(*LedgerTotals)(nil),       // 10: civicard.v1.LedgerTotals
-	nil,                        // 11: civicard.v1.GetNodeResponse.GrainsEntry
+	(*RegisterInstitutionRequest)(nil),  // 0: civicard.v1.RegisterInstitutionRequest
+	(*RegisterInstitutionResponse)(nil), // 1: civicard.v1.RegisterInstitutionResponse
+	(*RegisterTerminalRequest)(nil),     // 2: civicard.v1.RegisterTerminalRequest
+	(*RegisterTerminalResponse)(nil),    // 3: civicard.v1.RegisterTerminalResponse
+	(*SetRegionRequest)(nil),            // 4: civicard.v1.SetRegionRequest
+	(*SetPriceListRequest)(nil),         // 5: civicard.v1.SetPriceListRequest
+	(*SetTariffResponse)(nil),           // 6: civicard.v1.SetTariffResponse
+	(*ShowTariffRequest)(nil),           // 7: civicard.v1.ShowTariffRequest
+	(*ShowTariffResponse)(nil),          // 8: civicard.v1.ShowTariffResponse
+	(*TariffEntry)(nil),                 // 9: civicard.v1.TariffEntry
+	(*ListNodesRequest)(nil),            // 10: civicard.v1.ListNodesRequest
+	(*ListNodesResponse)(nil),           // 11: civicard.v1.ListNodesResponse
+	(*ClusterNodeInfo)(nil),             // 12: civicard.v1.ClusterNodeInfo
+	(*GroupPlacementInfo)(nil),          // 13: civicard.v1.GroupPlacementInfo
+	(*AddNodeRequest)(nil),              // 14: civicard.v1.AddNodeRequest
+	(*DrainNodeRequest)(nil),            // 15: civicard.v1.DrainNodeRequest
+	(*RemoveNodeRequest)(nil),           // 16: civicard.v1.RemoveNodeRequest
+	(*GetNodeRequest)(nil),              // 17: civicard.v1.GetNodeRequest
+	(*GetNodeResponse)(nil),             // 18: civicard.v1.GetNodeResponse
+	(*GroupReplica)(nil),                // 19: civicard.v1.GroupReplica
+	(*LedgerTotals)(nil),                // 20: civicard.v1.LedgerTotals
+	nil,                                 // 21: civicard.v1.GetNodeResponse.GrainsEntry
+	(*Institution)(nil),                 // 22: civicard.v1.Institution
+	(*Terminal)(nil),                    // 23: civicard.v1.Terminal
+	(*Audit)(nil),                       // 24: civicard.v1.Audit
 }
 var file_civicard_v1_admin_proto_depIdxs = []int32{
-	2,  // 0: civicard.v1.ListNodesResponse.nodes:type_name -> civicard.v1.ClusterNodeInfo
-	3,  // 1: civicard.v1.ListNodesResponse.placements:type_name -> civicard.v1.GroupPlacementInfo
-	11, // 2: civicard.v1.GetNodeResponse.grains:type_name -> civicard.v1.GetNodeResponse.GrainsEntry
-	9,  // 3: civicard.v1.GetNodeResponse.groups:type_name -> civicard.v1.GroupReplica
-	10, // 4: civicard.v1.GroupReplica.totals:type_name -> civicard.v1.LedgerTotals
-	7,  // 5: civicard.v1.AdminService.GetNode:input_type -> civicard.v1.GetNodeRequest
-	0,  // 6: civicard.v1.AdminService.ListNodes:input_type -> civicard.v1.ListNodesRequest
-	4,  // 7: civicard.v1.AdminService.AddNode:input_type -> civicard.v1.AddNodeRequest
-	5,  // 8: civicard.v1.AdminService.DrainNode:input_type -> civicard.v1.DrainNodeRequest
-	6,  // 9: civicard.v1.AdminService.RemoveNode:input_type -> civicard.v1.RemoveNodeRequest
-	8,  // 10: civicard.v1.AdminService.GetNode:output_type -> civicard.v1.GetNodeResponse
-	1,  // 11: civicard.v1.AdminService.ListNodes:output_type -> civicard.v1.ListNodesResponse
-	2,  // 12: civicard.v1.AdminService.AddNode:output_type -> civicard.v1.ClusterNodeInfo
-	2,  // 13: civicard.v1.AdminService.DrainNode:output_type -> civicard.v1.ClusterNodeInfo
-	2,  // 14: civicard.v1.AdminService.RemoveNode:output_type -> civicard.v1.ClusterNodeInfo
-	10, // [10:15] is the sub-list for method output_type
-	5,  // [5:10] is the sub-list for method input_type
-	5,  // [5:5] is the sub-list for extension type_name
-	5,  // [5:5] is the sub-list for extension extendee
-	0,  // [0:5] is the sub-list for field type_name
+	22, // 0: civicard.v1.RegisterInstitutionRequest.institution:type_name -> civicard.v1.Institution
+	22, // 1: civicard.v1.RegisterInstitutionResponse.institution:type_name -> civicard.v1.Institution
+	23, // 2: civicard.v1.RegisterTerminalResponse.terminal:type_name -> civicard.v1.Terminal
+	9,  // 3: civicard.v1.ShowTariffResponse.region:type_name -> civicard.v1.TariffEntry
+	9,  // 4: civicard.v1.ShowTariffResponse.price_lists:type_name -> civicard.v1.TariffEntry
+	24, // 5: civicard.v1.TariffEntry.audit:type_name -> civicard.v1.Audit
+	12, // 6: civicard.v1.ListNodesResponse.nodes:type_name -> civicard.v1.ClusterNodeInfo
+	13, // 7: civicard.v1.ListNodesResponse.placements:type_name -> civicard.v1.GroupPlacementInfo
+	21, // 8: civicard.v1.GetNodeResponse.grains:type_name -> civicard.v1.GetNodeResponse.GrainsEntry
+	19, // 9: civicard.v1.GetNodeResponse.groups:type_name -> civicard.v1.GroupReplica
+	20, // 10: civicard.v1.GroupReplica.totals:type_name -> civicard.v1.LedgerTotals
+	17, // 11: civicard.v1.AdminService.GetNode:input_type -> civicard.v1.GetNodeRequest
+	10, // 12: civicard.v1.AdminService.ListNodes:input_type -> civicard.v1.ListNodesRequest
+	14, // 13: civicard.v1.AdminService.AddNode:input_type -> civicard.v1.AddNodeRequest
+	15, // 14: civicard.v1.AdminService.DrainNode:input_type -> civicard.v1.DrainNodeRequest
+	16, // 15: civicard.v1.AdminService.RemoveNode:input_type -> civicard.v1.RemoveNodeRequest
+	0,  // 16: civicard.v1.AdminService.RegisterInstitution:input_type -> civicard.v1.RegisterInstitutionRequest
+	2,  // 17: civicard.v1.AdminService.RegisterTerminal:input_type -> civicard.v1.RegisterTerminalRequest
+	4,  // 18: civicard.v1.AdminService.SetRegion:input_type -> civicard.v1.SetRegionRequest
+	5,  // 19: civicard.v1.AdminService.SetPriceList:input_type -> civicard.v1.SetPriceListRequest
+	7,  // 20: civicard.v1.AdminService.ShowTariff:input_type -> civicard.v1.ShowTariffRequest
+	18, // 21: civicard.v1.AdminService.GetNode:output_type -> civicard.v1.GetNodeResponse
+	11, // 22: civicard.v1.AdminService.ListNodes:output_type -> civicard.v1.ListNodesResponse
+	12, // 23: civicard.v1.AdminService.AddNode:output_type -> civicard.v1.ClusterNodeInfo
+	12, // 24: civicard.v1.AdminService.DrainNode:output_type -> civicard.v1.ClusterNodeInfo
+	12, // 25: civicard.v1.AdminService.RemoveNode:output_type -> civicard.v1.ClusterNodeInfo
+	1,  // 26: civicard.v1.AdminService.RegisterInstitution:output_type -> civicard.v1.RegisterInstitutionResponse
+	3,  // 27: civicard.v1.AdminService.RegisterTerminal:output_type -> civicard.v1.RegisterTerminalResponse
+	6,  // 28: civicard.v1.AdminService.SetRegion:output_type -> civicard.v1.SetTariffResponse
+	6,  // 29: civicard.v1.AdminService.SetPriceList:output_type -> civicard.v1.SetTariffResponse
+	8,  // 30: civicard.v1.AdminService.ShowTariff:output_type -> civicard.v1.ShowTariffResponse
+	21, // [21:31] is the sub-list for method output_type
+	11, // [11:21] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_civicard_v1_admin_proto_init() }
@@ -899,13 +1646,14 @@ func file_civicard_v1_admin_proto_init() {
 	if File_civicard_v1_admin_proto != nil {
 		return
 	}
+	file_civicard_v1_types_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_civicard_v1_admin_proto_rawDesc), len(file_civicard_v1_admin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   12,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

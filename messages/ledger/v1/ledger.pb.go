@@ -81,6 +81,65 @@ func (NodeStatus) EnumDescriptor() ([]byte, []int) {
 	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{0}
 }
 
+// TariffRule is how a product is priced (tariff.Rule, the same numbers).
+type TariffRule int32
+
+const (
+	TariffRule_TARIFF_RULE_UNSPECIFIED TariffRule = 0
+	TariffRule_TARIFF_RULE_UNIT        TariffRule = 1
+	TariffRule_TARIFF_RULE_DISTANCE    TariffRule = 2
+	TariffRule_TARIFF_RULE_TIME_TICKET TariffRule = 3
+	TariffRule_TARIFF_RULE_DURATION    TariffRule = 4
+	TariffRule_TARIFF_RULE_PASS        TariffRule = 5
+)
+
+// Enum value maps for TariffRule.
+var (
+	TariffRule_name = map[int32]string{
+		0: "TARIFF_RULE_UNSPECIFIED",
+		1: "TARIFF_RULE_UNIT",
+		2: "TARIFF_RULE_DISTANCE",
+		3: "TARIFF_RULE_TIME_TICKET",
+		4: "TARIFF_RULE_DURATION",
+		5: "TARIFF_RULE_PASS",
+	}
+	TariffRule_value = map[string]int32{
+		"TARIFF_RULE_UNSPECIFIED": 0,
+		"TARIFF_RULE_UNIT":        1,
+		"TARIFF_RULE_DISTANCE":    2,
+		"TARIFF_RULE_TIME_TICKET": 3,
+		"TARIFF_RULE_DURATION":    4,
+		"TARIFF_RULE_PASS":        5,
+	}
+)
+
+func (x TariffRule) Enum() *TariffRule {
+	p := new(TariffRule)
+	*p = x
+	return p
+}
+
+func (x TariffRule) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (TariffRule) Descriptor() protoreflect.EnumDescriptor {
+	return file_ledger_v1_ledger_proto_enumTypes[1].Descriptor()
+}
+
+func (TariffRule) Type() protoreflect.EnumType {
+	return &file_ledger_v1_ledger_proto_enumTypes[1]
+}
+
+func (x TariffRule) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use TariffRule.Descriptor instead.
+func (TariffRule) EnumDescriptor() ([]byte, []int) {
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{1}
+}
+
 type Status int32
 
 const (
@@ -126,11 +185,11 @@ func (x Status) String() string {
 }
 
 func (Status) Descriptor() protoreflect.EnumDescriptor {
-	return file_ledger_v1_ledger_proto_enumTypes[1].Descriptor()
+	return file_ledger_v1_ledger_proto_enumTypes[2].Descriptor()
 }
 
 func (Status) Type() protoreflect.EnumType {
-	return &file_ledger_v1_ledger_proto_enumTypes[1]
+	return &file_ledger_v1_ledger_proto_enumTypes[2]
 }
 
 func (x Status) Number() protoreflect.EnumNumber {
@@ -139,7 +198,7 @@ func (x Status) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Status.Descriptor instead.
 func (Status) EnumDescriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{1}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{2}
 }
 
 type RejectReason int32
@@ -159,6 +218,9 @@ const (
 	RejectReason_REJECT_REASON_DEBT RejectReason = 9
 	// An e-purse limit refused a top-up.
 	RejectReason_REJECT_REASON_LIMIT RejectReason = 10
+	// The id was applied with another command: nothing applied, nothing
+	// recorded (choose a new id for a new request).
+	RejectReason_REJECT_REASON_CONFLICT RejectReason = 11
 )
 
 // Enum value maps for RejectReason.
@@ -175,6 +237,7 @@ var (
 		8:  "REJECT_REASON_NOT_PERSONAL",
 		9:  "REJECT_REASON_DEBT",
 		10: "REJECT_REASON_LIMIT",
+		11: "REJECT_REASON_CONFLICT",
 	}
 	RejectReason_value = map[string]int32{
 		"REJECT_REASON_UNSPECIFIED":    0,
@@ -188,6 +251,7 @@ var (
 		"REJECT_REASON_NOT_PERSONAL":   8,
 		"REJECT_REASON_DEBT":           9,
 		"REJECT_REASON_LIMIT":          10,
+		"REJECT_REASON_CONFLICT":       11,
 	}
 )
 
@@ -202,11 +266,11 @@ func (x RejectReason) String() string {
 }
 
 func (RejectReason) Descriptor() protoreflect.EnumDescriptor {
-	return file_ledger_v1_ledger_proto_enumTypes[2].Descriptor()
+	return file_ledger_v1_ledger_proto_enumTypes[3].Descriptor()
 }
 
 func (RejectReason) Type() protoreflect.EnumType {
-	return &file_ledger_v1_ledger_proto_enumTypes[2]
+	return &file_ledger_v1_ledger_proto_enumTypes[3]
 }
 
 func (x RejectReason) Number() protoreflect.EnumNumber {
@@ -215,7 +279,7 @@ func (x RejectReason) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use RejectReason.Descriptor instead.
 func (RejectReason) EnumDescriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{2}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{3}
 }
 
 type Batch struct {
@@ -283,6 +347,8 @@ type Command struct {
 	//	*Command_ReplaceCard
 	//	*Command_RenewCard
 	//	*Command_CloseCard
+	//	*Command_SetRegion
+	//	*Command_SetPriceList
 	//	*Command_CycleClose
 	//	*Command_PayoutPost
 	//	*Command_SettlementRecord
@@ -465,6 +531,24 @@ func (x *Command) GetCloseCard() *CloseCard {
 	return nil
 }
 
+func (x *Command) GetSetRegion() *SetRegion {
+	if x != nil {
+		if x, ok := x.Kind.(*Command_SetRegion); ok {
+			return x.SetRegion
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetSetPriceList() *SetPriceList {
+	if x != nil {
+		if x, ok := x.Kind.(*Command_SetPriceList); ok {
+			return x.SetPriceList
+		}
+	}
+	return nil
+}
+
 func (x *Command) GetCycleClose() *CycleClose {
 	if x != nil {
 		if x, ok := x.Kind.(*Command_CycleClose); ok {
@@ -588,6 +672,15 @@ type Command_CloseCard struct {
 	CloseCard *CloseCard `protobuf:"bytes,23,opt,name=close_card,json=closeCard,proto3,oneof"`
 }
 
+type Command_SetRegion struct {
+	// The tariff (registry, followed by every shard): see SetRegion.
+	SetRegion *SetRegion `protobuf:"bytes,24,opt,name=set_region,json=setRegion,proto3,oneof"`
+}
+
+type Command_SetPriceList struct {
+	SetPriceList *SetPriceList `protobuf:"bytes,25,opt,name=set_price_list,json=setPriceList,proto3,oneof"`
+}
+
 type Command_CycleClose struct {
 	// Settlement (see package ledger, cycle.go and payout.go).
 	CycleClose *CycleClose `protobuf:"bytes,30,opt,name=cycle_close,json=cycleClose,proto3,oneof"`
@@ -645,6 +738,10 @@ func (*Command_ReplaceCard) isCommand_Kind() {}
 func (*Command_RenewCard) isCommand_Kind() {}
 
 func (*Command_CloseCard) isCommand_Kind() {}
+
+func (*Command_SetRegion) isCommand_Kind() {}
+
+func (*Command_SetPriceList) isCommand_Kind() {}
 
 func (*Command_CycleClose) isCommand_Kind() {}
 
@@ -886,8 +983,11 @@ func (x *GroupPlacement) GetNodes() []string {
 }
 
 type RegisterInstitution struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Institution   *v1.Institution        `protobuf:"bytes,1,opt,name=institution,proto3" json:"institution,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Institution *v1.Institution        `protobuf:"bytes,1,opt,name=institution,proto3" json:"institution,omitempty"`
+	// Who registered it, for an operator's registration (the admin API); a
+	// retry under the same id must then say the same, or it is a conflict.
+	Audit         *v1.Audit `protobuf:"bytes,2,opt,name=audit,proto3" json:"audit,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -929,9 +1029,18 @@ func (x *RegisterInstitution) GetInstitution() *v1.Institution {
 	return nil
 }
 
+func (x *RegisterInstitution) GetAudit() *v1.Audit {
+	if x != nil {
+		return x.Audit
+	}
+	return nil
+}
+
 type RegisterTerminal struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Terminal      *v1.Terminal           `protobuf:"bytes,1,opt,name=terminal,proto3" json:"terminal,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Terminal *v1.Terminal           `protobuf:"bytes,1,opt,name=terminal,proto3" json:"terminal,omitempty"`
+	// As for RegisterInstitution.
+	Audit         *v1.Audit `protobuf:"bytes,2,opt,name=audit,proto3" json:"audit,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -973,6 +1082,1100 @@ func (x *RegisterTerminal) GetTerminal() *v1.Terminal {
 	return nil
 }
 
+func (x *RegisterTerminal) GetAudit() *v1.Audit {
+	if x != nil {
+		return x.Audit
+	}
+	return nil
+}
+
+// SetRegion sets the region's common pricing policy: what every price list
+// is priced under (the fare engine's tariff.Region). The registry numbers
+// the versions: each set there is one more than the last. A shard follows
+// the registry with the registry's number and keeps the highest it was
+// given, so a late retry of an older set changes nothing there. Operators
+// set it (audit required); a retry under the same id must say the same, or
+// it is a conflict.
+type SetRegion struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Region *TariffRegion          `protobuf:"bytes,1,opt,name=region,proto3" json:"region,omitempty"`
+	Audit  *v1.Audit              `protobuf:"bytes,2,opt,name=audit,proto3" json:"audit,omitempty"`
+	// 0: the next version (the registry). Set: the registry's number, for a
+	// shard that follows it.
+	Version       uint64 `protobuf:"varint,3,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetRegion) Reset() {
+	*x = SetRegion{}
+	mi := &file_ledger_v1_ledger_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetRegion) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetRegion) ProtoMessage() {}
+
+func (x *SetRegion) ProtoReflect() protoreflect.Message {
+	mi := &file_ledger_v1_ledger_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetRegion.ProtoReflect.Descriptor instead.
+func (*SetRegion) Descriptor() ([]byte, []int) {
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *SetRegion) GetRegion() *TariffRegion {
+	if x != nil {
+		return x.Region
+	}
+	return nil
+}
+
+func (x *SetRegion) GetAudit() *v1.Audit {
+	if x != nil {
+		return x.Audit
+	}
+	return nil
+}
+
+func (x *SetRegion) GetVersion() uint64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+// SetPriceList sets what one registered institution sells (the fare
+// engine's tariff.PriceList), numbered like SetRegion, per institution. The
+// region must be set first; the list's kind is the institution's.
+type SetPriceList struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	PriceList     *PriceList             `protobuf:"bytes,1,opt,name=price_list,json=priceList,proto3" json:"price_list,omitempty"`
+	Audit         *v1.Audit              `protobuf:"bytes,2,opt,name=audit,proto3" json:"audit,omitempty"`
+	Version       uint64                 `protobuf:"varint,3,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetPriceList) Reset() {
+	*x = SetPriceList{}
+	mi := &file_ledger_v1_ledger_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetPriceList) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetPriceList) ProtoMessage() {}
+
+func (x *SetPriceList) ProtoReflect() protoreflect.Message {
+	mi := &file_ledger_v1_ledger_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetPriceList.ProtoReflect.Descriptor instead.
+func (*SetPriceList) Descriptor() ([]byte, []int) {
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *SetPriceList) GetPriceList() *PriceList {
+	if x != nil {
+		return x.PriceList
+	}
+	return nil
+}
+
+func (x *SetPriceList) GetAudit() *v1.Audit {
+	if x != nil {
+		return x.Audit
+	}
+	return nil
+}
+
+func (x *SetPriceList) GetVersion() uint64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+// TariffRegion mirrors the fare engine's tariff.Region field for field.
+type TariffRegion struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Concessions []*TariffConcession    `protobuf:"bytes,1,rep,name=concessions,proto3" json:"concessions,omitempty"`
+	Lines       []*TariffLine          `protobuf:"bytes,2,rep,name=lines,proto3" json:"lines,omitempty"`
+	// In increasing up_to_metres.
+	Bands         []*TariffBand         `protobuf:"bytes,3,rep,name=bands,proto3" json:"bands,omitempty"`
+	Capping       *TariffCapping        `protobuf:"bytes,4,opt,name=capping,proto3" json:"capping,omitempty"`
+	Journeys      *TariffJourneyRules   `protobuf:"bytes,5,opt,name=journeys,proto3" json:"journeys,omitempty"`
+	Purse         *TariffPurseLimits    `protobuf:"bytes,6,opt,name=purse,proto3" json:"purse,omitempty"`
+	Limits        *TariffPurchaseLimits `protobuf:"bytes,7,opt,name=limits,proto3" json:"limits,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TariffRegion) Reset() {
+	*x = TariffRegion{}
+	mi := &file_ledger_v1_ledger_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TariffRegion) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TariffRegion) ProtoMessage() {}
+
+func (x *TariffRegion) ProtoReflect() protoreflect.Message {
+	mi := &file_ledger_v1_ledger_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TariffRegion.ProtoReflect.Descriptor instead.
+func (*TariffRegion) Descriptor() ([]byte, []int) {
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *TariffRegion) GetConcessions() []*TariffConcession {
+	if x != nil {
+		return x.Concessions
+	}
+	return nil
+}
+
+func (x *TariffRegion) GetLines() []*TariffLine {
+	if x != nil {
+		return x.Lines
+	}
+	return nil
+}
+
+func (x *TariffRegion) GetBands() []*TariffBand {
+	if x != nil {
+		return x.Bands
+	}
+	return nil
+}
+
+func (x *TariffRegion) GetCapping() *TariffCapping {
+	if x != nil {
+		return x.Capping
+	}
+	return nil
+}
+
+func (x *TariffRegion) GetJourneys() *TariffJourneyRules {
+	if x != nil {
+		return x.Journeys
+	}
+	return nil
+}
+
+func (x *TariffRegion) GetPurse() *TariffPurseLimits {
+	if x != nil {
+		return x.Purse
+	}
+	return nil
+}
+
+func (x *TariffRegion) GetLimits() *TariffPurchaseLimits {
+	if x != nil {
+		return x.Limits
+	}
+	return nil
+}
+
+type TariffConcession struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Code          string                 `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
+	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	PercentOff    uint32                 `protobuf:"varint,3,opt,name=percent_off,json=percentOff,proto3" json:"percent_off,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TariffConcession) Reset() {
+	*x = TariffConcession{}
+	mi := &file_ledger_v1_ledger_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TariffConcession) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TariffConcession) ProtoMessage() {}
+
+func (x *TariffConcession) ProtoReflect() protoreflect.Message {
+	mi := &file_ledger_v1_ledger_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TariffConcession.ProtoReflect.Descriptor instead.
+func (*TariffConcession) Descriptor() ([]byte, []int) {
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *TariffConcession) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
+func (x *TariffConcession) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *TariffConcession) GetPercentOff() uint32 {
+	if x != nil {
+		return x.PercentOff
+	}
+	return 0
+}
+
+type TariffLine struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	InstitutionId string                 `protobuf:"bytes,3,opt,name=institution_id,json=institutionId,proto3" json:"institution_id,omitempty"`
+	Stops         []*TariffStop          `protobuf:"bytes,4,rep,name=stops,proto3" json:"stops,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TariffLine) Reset() {
+	*x = TariffLine{}
+	mi := &file_ledger_v1_ledger_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TariffLine) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TariffLine) ProtoMessage() {}
+
+func (x *TariffLine) ProtoReflect() protoreflect.Message {
+	mi := &file_ledger_v1_ledger_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TariffLine.ProtoReflect.Descriptor instead.
+func (*TariffLine) Descriptor() ([]byte, []int) {
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *TariffLine) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *TariffLine) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *TariffLine) GetInstitutionId() string {
+	if x != nil {
+		return x.InstitutionId
+	}
+	return ""
+}
+
+func (x *TariffLine) GetStops() []*TariffStop {
+	if x != nil {
+		return x.Stops
+	}
+	return nil
+}
+
+type TariffStop struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Metres        uint32                 `protobuf:"varint,3,opt,name=metres,proto3" json:"metres,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TariffStop) Reset() {
+	*x = TariffStop{}
+	mi := &file_ledger_v1_ledger_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TariffStop) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TariffStop) ProtoMessage() {}
+
+func (x *TariffStop) ProtoReflect() protoreflect.Message {
+	mi := &file_ledger_v1_ledger_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TariffStop.ProtoReflect.Descriptor instead.
+func (*TariffStop) Descriptor() ([]byte, []int) {
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *TariffStop) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *TariffStop) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *TariffStop) GetMetres() uint32 {
+	if x != nil {
+		return x.Metres
+	}
+	return 0
+}
+
+type TariffBand struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	UpToMetres    uint32                 `protobuf:"varint,1,opt,name=up_to_metres,json=upToMetres,proto3" json:"up_to_metres,omitempty"`
+	PriceMinor    int64                  `protobuf:"varint,2,opt,name=price_minor,json=priceMinor,proto3" json:"price_minor,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TariffBand) Reset() {
+	*x = TariffBand{}
+	mi := &file_ledger_v1_ledger_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TariffBand) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TariffBand) ProtoMessage() {}
+
+func (x *TariffBand) ProtoReflect() protoreflect.Message {
+	mi := &file_ledger_v1_ledger_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TariffBand.ProtoReflect.Descriptor instead.
+func (*TariffBand) Descriptor() ([]byte, []int) {
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *TariffBand) GetUpToMetres() uint32 {
+	if x != nil {
+		return x.UpToMetres
+	}
+	return 0
+}
+
+func (x *TariffBand) GetPriceMinor() int64 {
+	if x != nil {
+		return x.PriceMinor
+	}
+	return 0
+}
+
+type TariffCapping struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	DailyMinor    int64                  `protobuf:"varint,1,opt,name=daily_minor,json=dailyMinor,proto3" json:"daily_minor,omitempty"`
+	WeeklyMinor   int64                  `protobuf:"varint,2,opt,name=weekly_minor,json=weeklyMinor,proto3" json:"weekly_minor,omitempty"`
+	Concessions   []string               `protobuf:"bytes,3,rep,name=concessions,proto3" json:"concessions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TariffCapping) Reset() {
+	*x = TariffCapping{}
+	mi := &file_ledger_v1_ledger_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TariffCapping) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TariffCapping) ProtoMessage() {}
+
+func (x *TariffCapping) ProtoReflect() protoreflect.Message {
+	mi := &file_ledger_v1_ledger_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TariffCapping.ProtoReflect.Descriptor instead.
+func (*TariffCapping) Descriptor() ([]byte, []int) {
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *TariffCapping) GetDailyMinor() int64 {
+	if x != nil {
+		return x.DailyMinor
+	}
+	return 0
+}
+
+func (x *TariffCapping) GetWeeklyMinor() int64 {
+	if x != nil {
+		return x.WeeklyMinor
+	}
+	return 0
+}
+
+func (x *TariffCapping) GetConcessions() []string {
+	if x != nil {
+		return x.Concessions
+	}
+	return nil
+}
+
+type TariffJourneyRules struct {
+	state                 protoimpl.MessageState `protogen:"open.v1"`
+	OpenMinutesMax        uint32                 `protobuf:"varint,1,opt,name=open_minutes_max,json=openMinutesMax,proto3" json:"open_minutes_max,omitempty"`
+	AutoCorrect           bool                   `protobuf:"varint,2,opt,name=auto_correct,json=autoCorrect,proto3" json:"auto_correct,omitempty"`
+	AutoCorrectMinutes    uint32                 `protobuf:"varint,3,opt,name=auto_correct_minutes,json=autoCorrectMinutes,proto3" json:"auto_correct_minutes,omitempty"`
+	RequestDaysMax        uint32                 `protobuf:"varint,4,opt,name=request_days_max,json=requestDaysMax,proto3" json:"request_days_max,omitempty"`
+	RequestsPer_30DaysMax uint32                 `protobuf:"varint,5,opt,name=requests_per_30_days_max,json=requestsPer30DaysMax,proto3" json:"requests_per_30_days_max,omitempty"`
+	unknownFields         protoimpl.UnknownFields
+	sizeCache             protoimpl.SizeCache
+}
+
+func (x *TariffJourneyRules) Reset() {
+	*x = TariffJourneyRules{}
+	mi := &file_ledger_v1_ledger_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TariffJourneyRules) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TariffJourneyRules) ProtoMessage() {}
+
+func (x *TariffJourneyRules) ProtoReflect() protoreflect.Message {
+	mi := &file_ledger_v1_ledger_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TariffJourneyRules.ProtoReflect.Descriptor instead.
+func (*TariffJourneyRules) Descriptor() ([]byte, []int) {
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *TariffJourneyRules) GetOpenMinutesMax() uint32 {
+	if x != nil {
+		return x.OpenMinutesMax
+	}
+	return 0
+}
+
+func (x *TariffJourneyRules) GetAutoCorrect() bool {
+	if x != nil {
+		return x.AutoCorrect
+	}
+	return false
+}
+
+func (x *TariffJourneyRules) GetAutoCorrectMinutes() uint32 {
+	if x != nil {
+		return x.AutoCorrectMinutes
+	}
+	return 0
+}
+
+func (x *TariffJourneyRules) GetRequestDaysMax() uint32 {
+	if x != nil {
+		return x.RequestDaysMax
+	}
+	return 0
+}
+
+func (x *TariffJourneyRules) GetRequestsPer_30DaysMax() uint32 {
+	if x != nil {
+		return x.RequestsPer_30DaysMax
+	}
+	return 0
+}
+
+// TariffPurseLimits are the e-purse limits (purse.Limits).
+type TariffPurseLimits struct {
+	state                  protoimpl.MessageState `protogen:"open.v1"`
+	BalanceMaxMinor        int64                  `protobuf:"varint,1,opt,name=balance_max_minor,json=balanceMaxMinor,proto3" json:"balance_max_minor,omitempty"`
+	TransactionMaxMinor    int64                  `protobuf:"varint,2,opt,name=transaction_max_minor,json=transactionMaxMinor,proto3" json:"transaction_max_minor,omitempty"`
+	TransactionPinMaxMinor int64                  `protobuf:"varint,3,opt,name=transaction_pin_max_minor,json=transactionPinMaxMinor,proto3" json:"transaction_pin_max_minor,omitempty"`
+	BearerMonthMaxMinor    int64                  `protobuf:"varint,4,opt,name=bearer_month_max_minor,json=bearerMonthMaxMinor,proto3" json:"bearer_month_max_minor,omitempty"`
+	TopUpYearMaxMinor      int64                  `protobuf:"varint,5,opt,name=top_up_year_max_minor,json=topUpYearMaxMinor,proto3" json:"top_up_year_max_minor,omitempty"`
+	unknownFields          protoimpl.UnknownFields
+	sizeCache              protoimpl.SizeCache
+}
+
+func (x *TariffPurseLimits) Reset() {
+	*x = TariffPurseLimits{}
+	mi := &file_ledger_v1_ledger_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TariffPurseLimits) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TariffPurseLimits) ProtoMessage() {}
+
+func (x *TariffPurseLimits) ProtoReflect() protoreflect.Message {
+	mi := &file_ledger_v1_ledger_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TariffPurseLimits.ProtoReflect.Descriptor instead.
+func (*TariffPurseLimits) Descriptor() ([]byte, []int) {
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *TariffPurseLimits) GetBalanceMaxMinor() int64 {
+	if x != nil {
+		return x.BalanceMaxMinor
+	}
+	return 0
+}
+
+func (x *TariffPurseLimits) GetTransactionMaxMinor() int64 {
+	if x != nil {
+		return x.TransactionMaxMinor
+	}
+	return 0
+}
+
+func (x *TariffPurseLimits) GetTransactionPinMaxMinor() int64 {
+	if x != nil {
+		return x.TransactionPinMaxMinor
+	}
+	return 0
+}
+
+func (x *TariffPurseLimits) GetBearerMonthMaxMinor() int64 {
+	if x != nil {
+		return x.BearerMonthMaxMinor
+	}
+	return 0
+}
+
+func (x *TariffPurseLimits) GetTopUpYearMaxMinor() int64 {
+	if x != nil {
+		return x.TopUpYearMaxMinor
+	}
+	return 0
+}
+
+// TariffPurchaseLimits bound one purchase (tariff.Limits).
+type TariffPurchaseLimits struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	QuantityMax    uint32                 `protobuf:"varint,1,opt,name=quantity_max,json=quantityMax,proto3" json:"quantity_max,omitempty"`
+	AmountMaxMinor int64                  `protobuf:"varint,2,opt,name=amount_max_minor,json=amountMaxMinor,proto3" json:"amount_max_minor,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *TariffPurchaseLimits) Reset() {
+	*x = TariffPurchaseLimits{}
+	mi := &file_ledger_v1_ledger_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TariffPurchaseLimits) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TariffPurchaseLimits) ProtoMessage() {}
+
+func (x *TariffPurchaseLimits) ProtoReflect() protoreflect.Message {
+	mi := &file_ledger_v1_ledger_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TariffPurchaseLimits.ProtoReflect.Descriptor instead.
+func (*TariffPurchaseLimits) Descriptor() ([]byte, []int) {
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *TariffPurchaseLimits) GetQuantityMax() uint32 {
+	if x != nil {
+		return x.QuantityMax
+	}
+	return 0
+}
+
+func (x *TariffPurchaseLimits) GetAmountMaxMinor() int64 {
+	if x != nil {
+		return x.AmountMaxMinor
+	}
+	return 0
+}
+
+// PriceList mirrors the fare engine's tariff.PriceList.
+type PriceList struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	InstitutionId string                 `protobuf:"bytes,1,opt,name=institution_id,json=institutionId,proto3" json:"institution_id,omitempty"`
+	Kind          v1.ServiceKind         `protobuf:"varint,2,opt,name=kind,proto3,enum=civicard.v1.ServiceKind" json:"kind,omitempty"`
+	// The first is what a plain tap buys.
+	Products      []*PriceProduct `protobuf:"bytes,3,rep,name=products,proto3" json:"products,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PriceList) Reset() {
+	*x = PriceList{}
+	mi := &file_ledger_v1_ledger_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PriceList) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PriceList) ProtoMessage() {}
+
+func (x *PriceList) ProtoReflect() protoreflect.Message {
+	mi := &file_ledger_v1_ledger_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PriceList.ProtoReflect.Descriptor instead.
+func (*PriceList) Descriptor() ([]byte, []int) {
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *PriceList) GetInstitutionId() string {
+	if x != nil {
+		return x.InstitutionId
+	}
+	return ""
+}
+
+func (x *PriceList) GetKind() v1.ServiceKind {
+	if x != nil {
+		return x.Kind
+	}
+	return v1.ServiceKind(0)
+}
+
+func (x *PriceList) GetProducts() []*PriceProduct {
+	if x != nil {
+		return x.Products
+	}
+	return nil
+}
+
+type PriceProduct struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Code          string                 `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
+	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Rule          TariffRule             `protobuf:"varint,3,opt,name=rule,proto3,enum=civicard.ledger.v1.TariffRule" json:"rule,omitempty"`
+	PriceMinor    int64                  `protobuf:"varint,4,opt,name=price_minor,json=priceMinor,proto3" json:"price_minor,omitempty"`
+	Minutes       uint32                 `protobuf:"varint,5,opt,name=minutes,proto3" json:"minutes,omitempty"`
+	CeilingMinor  int64                  `protobuf:"varint,6,opt,name=ceiling_minor,json=ceilingMinor,proto3" json:"ceiling_minor,omitempty"`
+	Days          uint32                 `protobuf:"varint,7,opt,name=days,proto3" json:"days,omitempty"`
+	Lines         []string               `protobuf:"bytes,8,rep,name=lines,proto3" json:"lines,omitempty"`
+	Concessions   []string               `protobuf:"bytes,9,rep,name=concessions,proto3" json:"concessions,omitempty"`
+	Capped        bool                   `protobuf:"varint,10,opt,name=capped,proto3" json:"capped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PriceProduct) Reset() {
+	*x = PriceProduct{}
+	mi := &file_ledger_v1_ledger_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PriceProduct) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PriceProduct) ProtoMessage() {}
+
+func (x *PriceProduct) ProtoReflect() protoreflect.Message {
+	mi := &file_ledger_v1_ledger_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PriceProduct.ProtoReflect.Descriptor instead.
+func (*PriceProduct) Descriptor() ([]byte, []int) {
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *PriceProduct) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
+func (x *PriceProduct) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *PriceProduct) GetRule() TariffRule {
+	if x != nil {
+		return x.Rule
+	}
+	return TariffRule_TARIFF_RULE_UNSPECIFIED
+}
+
+func (x *PriceProduct) GetPriceMinor() int64 {
+	if x != nil {
+		return x.PriceMinor
+	}
+	return 0
+}
+
+func (x *PriceProduct) GetMinutes() uint32 {
+	if x != nil {
+		return x.Minutes
+	}
+	return 0
+}
+
+func (x *PriceProduct) GetCeilingMinor() int64 {
+	if x != nil {
+		return x.CeilingMinor
+	}
+	return 0
+}
+
+func (x *PriceProduct) GetDays() uint32 {
+	if x != nil {
+		return x.Days
+	}
+	return 0
+}
+
+func (x *PriceProduct) GetLines() []string {
+	if x != nil {
+		return x.Lines
+	}
+	return nil
+}
+
+func (x *PriceProduct) GetConcessions() []string {
+	if x != nil {
+		return x.Concessions
+	}
+	return nil
+}
+
+func (x *PriceProduct) GetCapped() bool {
+	if x != nil {
+		return x.Capped
+	}
+	return false
+}
+
+// RegionRecord is the region a ledger holds, with its version and who set
+// it.
+type RegionRecord struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Region        *TariffRegion          `protobuf:"bytes,1,opt,name=region,proto3" json:"region,omitempty"`
+	Version       uint64                 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	Audit         *v1.Audit              `protobuf:"bytes,3,opt,name=audit,proto3" json:"audit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RegionRecord) Reset() {
+	*x = RegionRecord{}
+	mi := &file_ledger_v1_ledger_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RegionRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RegionRecord) ProtoMessage() {}
+
+func (x *RegionRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_ledger_v1_ledger_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RegionRecord.ProtoReflect.Descriptor instead.
+func (*RegionRecord) Descriptor() ([]byte, []int) {
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *RegionRecord) GetRegion() *TariffRegion {
+	if x != nil {
+		return x.Region
+	}
+	return nil
+}
+
+func (x *RegionRecord) GetVersion() uint64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *RegionRecord) GetAudit() *v1.Audit {
+	if x != nil {
+		return x.Audit
+	}
+	return nil
+}
+
+// PriceListRecord is an institution's price list a ledger holds.
+type PriceListRecord struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	PriceList     *PriceList             `protobuf:"bytes,1,opt,name=price_list,json=priceList,proto3" json:"price_list,omitempty"`
+	Version       uint64                 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	Audit         *v1.Audit              `protobuf:"bytes,3,opt,name=audit,proto3" json:"audit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PriceListRecord) Reset() {
+	*x = PriceListRecord{}
+	mi := &file_ledger_v1_ledger_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PriceListRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PriceListRecord) ProtoMessage() {}
+
+func (x *PriceListRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_ledger_v1_ledger_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PriceListRecord.ProtoReflect.Descriptor instead.
+func (*PriceListRecord) Descriptor() ([]byte, []int) {
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *PriceListRecord) GetPriceList() *PriceList {
+	if x != nil {
+		return x.PriceList
+	}
+	return nil
+}
+
+func (x *PriceListRecord) GetVersion() uint64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *PriceListRecord) GetAudit() *v1.Audit {
+	if x != nil {
+		return x.Audit
+	}
+	return nil
+}
+
+// TariffRecords is what a ledger holds of the tariff: the region (unset
+// before the first SetRegion) and price lists in institution id order.
+type TariffRecords struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Region        *RegionRecord          `protobuf:"bytes,1,opt,name=region,proto3" json:"region,omitempty"`
+	PriceLists    []*PriceListRecord     `protobuf:"bytes,2,rep,name=price_lists,json=priceLists,proto3" json:"price_lists,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TariffRecords) Reset() {
+	*x = TariffRecords{}
+	mi := &file_ledger_v1_ledger_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TariffRecords) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TariffRecords) ProtoMessage() {}
+
+func (x *TariffRecords) ProtoReflect() protoreflect.Message {
+	mi := &file_ledger_v1_ledger_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TariffRecords.ProtoReflect.Descriptor instead.
+func (*TariffRecords) Descriptor() ([]byte, []int) {
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *TariffRecords) GetRegion() *RegionRecord {
+	if x != nil {
+		return x.Region
+	}
+	return nil
+}
+
+func (x *TariffRecords) GetPriceLists() []*PriceListRecord {
+	if x != nil {
+		return x.PriceLists
+	}
+	return nil
+}
+
 type OpenCard struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
 	CardId     string                 `protobuf:"bytes,1,opt,name=card_id,json=cardId,proto3" json:"card_id,omitempty"`
@@ -989,7 +2192,7 @@ type OpenCard struct {
 
 func (x *OpenCard) Reset() {
 	*x = OpenCard{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[8]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1001,7 +2204,7 @@ func (x *OpenCard) String() string {
 func (*OpenCard) ProtoMessage() {}
 
 func (x *OpenCard) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[8]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1014,7 +2217,7 @@ func (x *OpenCard) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OpenCard.ProtoReflect.Descriptor instead.
 func (*OpenCard) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{8}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *OpenCard) GetCardId() string {
@@ -1064,14 +2267,18 @@ type TopUp struct {
 	Tariff          *TariffState `protobuf:"bytes,5,opt,name=tariff,proto3" json:"tariff,omitempty"`
 	// The e-purse limits refuse it (the fare engine's words): recorded as
 	// rejected under the id, nothing moves.
-	Refusal       string `protobuf:"bytes,6,opt,name=refusal,proto3" json:"refusal,omitempty"`
+	Refusal string `protobuf:"bytes,6,opt,name=refusal,proto3" json:"refusal,omitempty"`
+	// When set (> 0), applied only while the ledger's region is at this
+	// version: the limits were checked under it (STATUS_STALE_VERSION
+	// otherwise, the card unchanged).
+	RegionVersion uint64 `protobuf:"varint,7,opt,name=region_version,json=regionVersion,proto3" json:"region_version,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *TopUp) Reset() {
 	*x = TopUp{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[9]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1083,7 +2290,7 @@ func (x *TopUp) String() string {
 func (*TopUp) ProtoMessage() {}
 
 func (x *TopUp) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[9]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1096,7 +2303,7 @@ func (x *TopUp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TopUp.ProtoReflect.Descriptor instead.
 func (*TopUp) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{9}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *TopUp) GetCardId() string {
@@ -1141,6 +2348,13 @@ func (x *TopUp) GetRefusal() string {
 	return ""
 }
 
+func (x *TopUp) GetRegionVersion() uint64 {
+	if x != nil {
+		return x.RegionVersion
+	}
+	return 0
+}
+
 // Charge moves money from a card to an institution's receivable account. It is
 // applied only if the card is still at expected_version.
 type Charge struct {
@@ -1167,22 +2381,29 @@ type Charge struct {
 	// The card's tariff state after the tap, replaced together with the
 	// money; unset: unchanged.
 	Tariff *TariffState `protobuf:"bytes,12,opt,name=tariff,proto3" json:"tariff,omitempty"`
-	// Digest of the price lists the tap was priced with.
+	// The versions of the region and price list the tap was priced with, as
+	// text ("r2.p5"), recorded in the transaction.
 	TariffVersion string `protobuf:"bytes,13,opt,name=tariff_version,json=tariffVersion,proto3" json:"tariff_version,omitempty"`
 	// The fare engine declined: record the tap as declined with this reason
 	// and detail, amount_minor being what it would have cost; nothing moves.
 	DeclineReason v1.DeclineReason `protobuf:"varint,14,opt,name=decline_reason,json=declineReason,proto3,enum=civicard.v1.DeclineReason" json:"decline_reason,omitempty"`
 	DeclineDetail string           `protobuf:"bytes,15,opt,name=decline_detail,json=declineDetail,proto3" json:"decline_detail,omitempty"`
 	// A correction on request (CardService.RequestCorrection), not a tap.
-	Correction    bool      `protobuf:"varint,16,opt,name=correction,proto3" json:"correction,omitempty"`
-	Audit         *v1.Audit `protobuf:"bytes,17,opt,name=audit,proto3" json:"audit,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Correction bool      `protobuf:"varint,16,opt,name=correction,proto3" json:"correction,omitempty"`
+	Audit      *v1.Audit `protobuf:"bytes,17,opt,name=audit,proto3" json:"audit,omitempty"`
+	// When set (> 0), applied only while the ledger's region, and the price
+	// list of institution_id, are at these versions: the price was decided
+	// under them (STATUS_STALE_VERSION otherwise, the card unchanged: read
+	// the tariff again and price again).
+	RegionVersion    uint64 `protobuf:"varint,18,opt,name=region_version,json=regionVersion,proto3" json:"region_version,omitempty"`
+	PriceListVersion uint64 `protobuf:"varint,19,opt,name=price_list_version,json=priceListVersion,proto3" json:"price_list_version,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *Charge) Reset() {
 	*x = Charge{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[10]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1194,7 +2415,7 @@ func (x *Charge) String() string {
 func (*Charge) ProtoMessage() {}
 
 func (x *Charge) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[10]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1207,7 +2428,7 @@ func (x *Charge) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Charge.ProtoReflect.Descriptor instead.
 func (*Charge) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{10}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *Charge) GetCardId() string {
@@ -1329,6 +2550,20 @@ func (x *Charge) GetAudit() *v1.Audit {
 	return nil
 }
 
+func (x *Charge) GetRegionVersion() uint64 {
+	if x != nil {
+		return x.RegionVersion
+	}
+	return 0
+}
+
+func (x *Charge) GetPriceListVersion() uint64 {
+	if x != nil {
+		return x.PriceListVersion
+	}
+	return 0
+}
+
 // Posting is one movement of a priced tap: the card pays an institution
 // (amount > 0), the institution refunds the card (< 0, from its
 // receivable, which may go below zero if it was paid out meanwhile), or a
@@ -1345,7 +2580,7 @@ type Posting struct {
 
 func (x *Posting) Reset() {
 	*x = Posting{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[11]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1357,7 +2592,7 @@ func (x *Posting) String() string {
 func (*Posting) ProtoMessage() {}
 
 func (x *Posting) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[11]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1370,7 +2605,7 @@ func (x *Posting) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Posting.ProtoReflect.Descriptor instead.
 func (*Posting) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{11}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *Posting) GetInstitutionId() string {
@@ -1422,7 +2657,7 @@ type TariffState struct {
 
 func (x *TariffState) Reset() {
 	*x = TariffState{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[12]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1434,7 +2669,7 @@ func (x *TariffState) String() string {
 func (*TariffState) ProtoMessage() {}
 
 func (x *TariffState) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[12]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1447,7 +2682,7 @@ func (x *TariffState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TariffState.ProtoReflect.Descriptor instead.
 func (*TariffState) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{12}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *TariffState) GetBearer() bool {
@@ -1532,7 +2767,7 @@ type TariffEntitlement struct {
 
 func (x *TariffEntitlement) Reset() {
 	*x = TariffEntitlement{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[13]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1544,7 +2779,7 @@ func (x *TariffEntitlement) String() string {
 func (*TariffEntitlement) ProtoMessage() {}
 
 func (x *TariffEntitlement) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[13]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1557,7 +2792,7 @@ func (x *TariffEntitlement) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TariffEntitlement.ProtoReflect.Descriptor instead.
 func (*TariffEntitlement) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{13}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *TariffEntitlement) GetConcession() string {
@@ -1601,7 +2836,7 @@ type TariffPass struct {
 
 func (x *TariffPass) Reset() {
 	*x = TariffPass{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[14]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1613,7 +2848,7 @@ func (x *TariffPass) String() string {
 func (*TariffPass) ProtoMessage() {}
 
 func (x *TariffPass) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[14]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1626,7 +2861,7 @@ func (x *TariffPass) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TariffPass.ProtoReflect.Descriptor instead.
 func (*TariffPass) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{14}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *TariffPass) GetProduct() string {
@@ -1675,7 +2910,7 @@ type TariffTicket struct {
 
 func (x *TariffTicket) Reset() {
 	*x = TariffTicket{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[15]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1687,7 +2922,7 @@ func (x *TariffTicket) String() string {
 func (*TariffTicket) ProtoMessage() {}
 
 func (x *TariffTicket) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[15]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1700,7 +2935,7 @@ func (x *TariffTicket) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TariffTicket.ProtoReflect.Descriptor instead.
 func (*TariffTicket) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{15}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *TariffTicket) GetProduct() string {
@@ -1743,7 +2978,7 @@ type TariffJourney struct {
 
 func (x *TariffJourney) Reset() {
 	*x = TariffJourney{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[16]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1755,7 +2990,7 @@ func (x *TariffJourney) String() string {
 func (*TariffJourney) ProtoMessage() {}
 
 func (x *TariffJourney) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[16]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1768,7 +3003,7 @@ func (x *TariffJourney) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TariffJourney.ProtoReflect.Descriptor instead.
 func (*TariffJourney) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{16}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *TariffJourney) GetId() string {
@@ -1860,7 +3095,7 @@ type TariffStay struct {
 
 func (x *TariffStay) Reset() {
 	*x = TariffStay{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[17]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1872,7 +3107,7 @@ func (x *TariffStay) String() string {
 func (*TariffStay) ProtoMessage() {}
 
 func (x *TariffStay) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[17]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1885,7 +3120,7 @@ func (x *TariffStay) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TariffStay.ProtoReflect.Descriptor instead.
 func (*TariffStay) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{17}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *TariffStay) GetId() string {
@@ -1928,7 +3163,7 @@ type TariffCaps struct {
 
 func (x *TariffCaps) Reset() {
 	*x = TariffCaps{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[18]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1940,7 +3175,7 @@ func (x *TariffCaps) String() string {
 func (*TariffCaps) ProtoMessage() {}
 
 func (x *TariffCaps) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[18]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1953,7 +3188,7 @@ func (x *TariffCaps) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TariffCaps.ProtoReflect.Descriptor instead.
 func (*TariffCaps) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{18}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *TariffCaps) GetDay() int32 {
@@ -1996,7 +3231,7 @@ type TariffPurse struct {
 
 func (x *TariffPurse) Reset() {
 	*x = TariffPurse{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[19]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2008,7 +3243,7 @@ func (x *TariffPurse) String() string {
 func (*TariffPurse) ProtoMessage() {}
 
 func (x *TariffPurse) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[19]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2021,7 +3256,7 @@ func (x *TariffPurse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TariffPurse.ProtoReflect.Descriptor instead.
 func (*TariffPurse) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{19}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *TariffPurse) GetMonth() int32 {
@@ -2065,7 +3300,7 @@ type GrantEntitlement struct {
 
 func (x *GrantEntitlement) Reset() {
 	*x = GrantEntitlement{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[20]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2077,7 +3312,7 @@ func (x *GrantEntitlement) String() string {
 func (*GrantEntitlement) ProtoMessage() {}
 
 func (x *GrantEntitlement) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[20]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2090,7 +3325,7 @@ func (x *GrantEntitlement) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GrantEntitlement.ProtoReflect.Descriptor instead.
 func (*GrantEntitlement) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{20}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *GrantEntitlement) GetCardId() string {
@@ -2125,7 +3360,7 @@ type RevokeEntitlement struct {
 
 func (x *RevokeEntitlement) Reset() {
 	*x = RevokeEntitlement{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[21]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2137,7 +3372,7 @@ func (x *RevokeEntitlement) String() string {
 func (*RevokeEntitlement) ProtoMessage() {}
 
 func (x *RevokeEntitlement) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[21]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2150,7 +3385,7 @@ func (x *RevokeEntitlement) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeEntitlement.ProtoReflect.Descriptor instead.
 func (*RevokeEntitlement) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{21}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *RevokeEntitlement) GetCardId() string {
@@ -2188,7 +3423,7 @@ type ReplaceCard struct {
 
 func (x *ReplaceCard) Reset() {
 	*x = ReplaceCard{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[22]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2200,7 +3435,7 @@ func (x *ReplaceCard) String() string {
 func (*ReplaceCard) ProtoMessage() {}
 
 func (x *ReplaceCard) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[22]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2213,7 +3448,7 @@ func (x *ReplaceCard) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplaceCard.ProtoReflect.Descriptor instead.
 func (*ReplaceCard) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{22}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ReplaceCard) GetCardId() string {
@@ -2249,7 +3484,7 @@ type RenewCard struct {
 
 func (x *RenewCard) Reset() {
 	*x = RenewCard{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[23]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2261,7 +3496,7 @@ func (x *RenewCard) String() string {
 func (*RenewCard) ProtoMessage() {}
 
 func (x *RenewCard) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[23]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2274,7 +3509,7 @@ func (x *RenewCard) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RenewCard.ProtoReflect.Descriptor instead.
 func (*RenewCard) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{23}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *RenewCard) GetCardId() string {
@@ -2303,7 +3538,7 @@ type CloseCard struct {
 
 func (x *CloseCard) Reset() {
 	*x = CloseCard{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[24]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2315,7 +3550,7 @@ func (x *CloseCard) String() string {
 func (*CloseCard) ProtoMessage() {}
 
 func (x *CloseCard) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[24]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2328,7 +3563,7 @@ func (x *CloseCard) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseCard.ProtoReflect.Descriptor instead.
 func (*CloseCard) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{24}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *CloseCard) GetCardId() string {
@@ -2358,7 +3593,7 @@ type BlockCard struct {
 
 func (x *BlockCard) Reset() {
 	*x = BlockCard{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[25]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2370,7 +3605,7 @@ func (x *BlockCard) String() string {
 func (*BlockCard) ProtoMessage() {}
 
 func (x *BlockCard) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[25]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2383,7 +3618,7 @@ func (x *BlockCard) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BlockCard.ProtoReflect.Descriptor instead.
 func (*BlockCard) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{25}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *BlockCard) GetCardId() string {
@@ -2426,7 +3661,7 @@ type SetTerminalKey struct {
 
 func (x *SetTerminalKey) Reset() {
 	*x = SetTerminalKey{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[26]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2438,7 +3673,7 @@ func (x *SetTerminalKey) String() string {
 func (*SetTerminalKey) ProtoMessage() {}
 
 func (x *SetTerminalKey) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[26]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2451,7 +3686,7 @@ func (x *SetTerminalKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetTerminalKey.ProtoReflect.Descriptor instead.
 func (*SetTerminalKey) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{26}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *SetTerminalKey) GetTerminalId() string {
@@ -2480,7 +3715,7 @@ type RevokeTerminal struct {
 
 func (x *RevokeTerminal) Reset() {
 	*x = RevokeTerminal{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[27]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2492,7 +3727,7 @@ func (x *RevokeTerminal) String() string {
 func (*RevokeTerminal) ProtoMessage() {}
 
 func (x *RevokeTerminal) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[27]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2505,7 +3740,7 @@ func (x *RevokeTerminal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeTerminal.ProtoReflect.Descriptor instead.
 func (*RevokeTerminal) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{27}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *RevokeTerminal) GetTerminalId() string {
@@ -2532,7 +3767,7 @@ type MarkSeeded struct {
 
 func (x *MarkSeeded) Reset() {
 	*x = MarkSeeded{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[28]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2544,7 +3779,7 @@ func (x *MarkSeeded) String() string {
 func (*MarkSeeded) ProtoMessage() {}
 
 func (x *MarkSeeded) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[28]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2557,7 +3792,7 @@ func (x *MarkSeeded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MarkSeeded.ProtoReflect.Descriptor instead.
 func (*MarkSeeded) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{28}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *MarkSeeded) GetSeed() uint64 {
@@ -2582,13 +3817,20 @@ type Result struct {
 	// A replacement writes on two cards: the new card and its record.
 	RelatedCard        *CardState      `protobuf:"bytes,28,opt,name=related_card,json=relatedCard,proto3" json:"related_card,omitempty"`
 	RelatedTransaction *v1.Transaction `protobuf:"bytes,29,opt,name=related_transaction,json=relatedTransaction,proto3" json:"related_transaction,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// The version a SetRegion or SetPriceList gave (in a shard: the version
+	// it holds after it).
+	TariffVersion uint64 `protobuf:"varint,30,opt,name=tariff_version,json=tariffVersion,proto3" json:"tariff_version,omitempty"`
+	// SHA-256 of the command, for the commands a retry must repeat exactly
+	// (an operator's registration and tariff): the same id with another
+	// command is a conflict, not a replay.
+	CommandSha256 []byte `protobuf:"bytes,31,opt,name=command_sha256,json=commandSha256,proto3" json:"command_sha256,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Result) Reset() {
 	*x = Result{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[29]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2600,7 +3842,7 @@ func (x *Result) String() string {
 func (*Result) ProtoMessage() {}
 
 func (x *Result) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[29]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2613,7 +3855,7 @@ func (x *Result) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Result.ProtoReflect.Descriptor instead.
 func (*Result) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{29}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *Result) GetStatus() Status {
@@ -2672,6 +3914,20 @@ func (x *Result) GetRelatedTransaction() *v1.Transaction {
 	return nil
 }
 
+func (x *Result) GetTariffVersion() uint64 {
+	if x != nil {
+		return x.TariffVersion
+	}
+	return 0
+}
+
+func (x *Result) GetCommandSha256() []byte {
+	if x != nil {
+		return x.CommandSha256
+	}
+	return nil
+}
+
 type CardState struct {
 	state        protoimpl.MessageState `protogen:"open.v1"`
 	CardId       string                 `protobuf:"bytes,1,opt,name=card_id,json=cardId,proto3" json:"card_id,omitempty"`
@@ -2694,7 +3950,7 @@ type CardState struct {
 
 func (x *CardState) Reset() {
 	*x = CardState{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[30]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2706,7 +3962,7 @@ func (x *CardState) String() string {
 func (*CardState) ProtoMessage() {}
 
 func (x *CardState) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[30]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2719,7 +3975,7 @@ func (x *CardState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CardState.ProtoReflect.Descriptor instead.
 func (*CardState) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{30}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *CardState) GetCardId() string {
@@ -2800,7 +4056,8 @@ func (x *CardState) GetReplaces() string {
 }
 
 // A snapshot is a stream of length-delimited SnapshotRecords: one header, then
-// institutions, terminals and cards, each sorted by id, then the stored
+// institutions and terminals, each sorted by id, the region and the price
+// lists (by institution id) when set, cards sorted by id, then the stored
 // results in ledger order.
 type SnapshotRecord struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2814,6 +4071,8 @@ type SnapshotRecord struct {
 	//	*SnapshotRecord_Cycle
 	//	*SnapshotRecord_Postings
 	//	*SnapshotRecord_Batch
+	//	*SnapshotRecord_Region
+	//	*SnapshotRecord_PriceList
 	Kind          isSnapshotRecord_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2821,7 +4080,7 @@ type SnapshotRecord struct {
 
 func (x *SnapshotRecord) Reset() {
 	*x = SnapshotRecord{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[31]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2833,7 +4092,7 @@ func (x *SnapshotRecord) String() string {
 func (*SnapshotRecord) ProtoMessage() {}
 
 func (x *SnapshotRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[31]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2846,7 +4105,7 @@ func (x *SnapshotRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotRecord.ProtoReflect.Descriptor instead.
 func (*SnapshotRecord) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{31}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *SnapshotRecord) GetKind() isSnapshotRecord_Kind {
@@ -2928,6 +4187,24 @@ func (x *SnapshotRecord) GetBatch() *v1.SettlementBatch {
 	return nil
 }
 
+func (x *SnapshotRecord) GetRegion() *RegionRecord {
+	if x != nil {
+		if x, ok := x.Kind.(*SnapshotRecord_Region); ok {
+			return x.Region
+		}
+	}
+	return nil
+}
+
+func (x *SnapshotRecord) GetPriceList() *PriceListRecord {
+	if x != nil {
+		if x, ok := x.Kind.(*SnapshotRecord_PriceList); ok {
+			return x.PriceList
+		}
+	}
+	return nil
+}
+
 type isSnapshotRecord_Kind interface {
 	isSnapshotRecord_Kind()
 }
@@ -2967,6 +4244,14 @@ type SnapshotRecord_Batch struct {
 	Batch *v1.SettlementBatch `protobuf:"bytes,12,opt,name=batch,proto3,oneof"`
 }
 
+type SnapshotRecord_Region struct {
+	Region *RegionRecord `protobuf:"bytes,13,opt,name=region,proto3,oneof"`
+}
+
+type SnapshotRecord_PriceList struct {
+	PriceList *PriceListRecord `protobuf:"bytes,14,opt,name=price_list,json=priceList,proto3,oneof"`
+}
+
 func (*SnapshotRecord_Header) isSnapshotRecord_Kind() {}
 
 func (*SnapshotRecord_Institution) isSnapshotRecord_Kind() {}
@@ -2982,6 +4267,10 @@ func (*SnapshotRecord_Cycle) isSnapshotRecord_Kind() {}
 func (*SnapshotRecord_Postings) isSnapshotRecord_Kind() {}
 
 func (*SnapshotRecord_Batch) isSnapshotRecord_Kind() {}
+
+func (*SnapshotRecord_Region) isSnapshotRecord_Kind() {}
+
+func (*SnapshotRecord_PriceList) isSnapshotRecord_Kind() {}
 
 type SnapshotHeader struct {
 	state               protoimpl.MessageState `protogen:"open.v1"`
@@ -3008,7 +4297,7 @@ type SnapshotHeader struct {
 
 func (x *SnapshotHeader) Reset() {
 	*x = SnapshotHeader{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[32]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3020,7 +4309,7 @@ func (x *SnapshotHeader) String() string {
 func (*SnapshotHeader) ProtoMessage() {}
 
 func (x *SnapshotHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[32]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3033,7 +4322,7 @@ func (x *SnapshotHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotHeader.ProtoReflect.Descriptor instead.
 func (*SnapshotHeader) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{32}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *SnapshotHeader) GetFormatVersion() uint32 {
@@ -3123,7 +4412,7 @@ type Receivable struct {
 
 func (x *Receivable) Reset() {
 	*x = Receivable{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[33]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3135,7 +4424,7 @@ func (x *Receivable) String() string {
 func (*Receivable) ProtoMessage() {}
 
 func (x *Receivable) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[33]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3148,7 +4437,7 @@ func (x *Receivable) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Receivable.ProtoReflect.Descriptor instead.
 func (*Receivable) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{33}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *Receivable) GetInstitutionId() string {
@@ -3175,7 +4464,7 @@ type StoredResult struct {
 
 func (x *StoredResult) Reset() {
 	*x = StoredResult{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[34]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3187,7 +4476,7 @@ func (x *StoredResult) String() string {
 func (*StoredResult) ProtoMessage() {}
 
 func (x *StoredResult) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[34]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3200,7 +4489,7 @@ func (x *StoredResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoredResult.ProtoReflect.Descriptor instead.
 func (*StoredResult) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{34}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *StoredResult) GetId() string {
@@ -3233,7 +4522,7 @@ type CycleClose struct {
 
 func (x *CycleClose) Reset() {
 	*x = CycleClose{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[35]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3245,7 +4534,7 @@ func (x *CycleClose) String() string {
 func (*CycleClose) ProtoMessage() {}
 
 func (x *CycleClose) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[35]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3258,7 +4547,7 @@ func (x *CycleClose) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CycleClose.ProtoReflect.Descriptor instead.
 func (*CycleClose) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{35}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *CycleClose) GetCycle() uint64 {
@@ -3303,7 +4592,7 @@ type CycleTotals struct {
 
 func (x *CycleTotals) Reset() {
 	*x = CycleTotals{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[36]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3315,7 +4604,7 @@ func (x *CycleTotals) String() string {
 func (*CycleTotals) ProtoMessage() {}
 
 func (x *CycleTotals) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[36]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3328,7 +4617,7 @@ func (x *CycleTotals) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CycleTotals.ProtoReflect.Descriptor instead.
 func (*CycleTotals) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{36}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *CycleTotals) GetCycle() uint64 {
@@ -3405,7 +4694,7 @@ type CycleInstitutionTotals struct {
 
 func (x *CycleInstitutionTotals) Reset() {
 	*x = CycleInstitutionTotals{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[37]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3417,7 +4706,7 @@ func (x *CycleInstitutionTotals) String() string {
 func (*CycleInstitutionTotals) ProtoMessage() {}
 
 func (x *CycleInstitutionTotals) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[37]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3430,7 +4719,7 @@ func (x *CycleInstitutionTotals) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CycleInstitutionTotals.ProtoReflect.Descriptor instead.
 func (*CycleInstitutionTotals) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{37}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *CycleInstitutionTotals) GetInstitutionId() string {
@@ -3490,7 +4779,7 @@ type CyclePostings struct {
 
 func (x *CyclePostings) Reset() {
 	*x = CyclePostings{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[38]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3502,7 +4791,7 @@ func (x *CyclePostings) String() string {
 func (*CyclePostings) ProtoMessage() {}
 
 func (x *CyclePostings) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[38]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3515,7 +4804,7 @@ func (x *CyclePostings) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CyclePostings.ProtoReflect.Descriptor instead.
 func (*CyclePostings) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{38}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *CyclePostings) GetSequences() []uint64 {
@@ -3555,7 +4844,7 @@ type PayoutPost struct {
 
 func (x *PayoutPost) Reset() {
 	*x = PayoutPost{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[39]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3567,7 +4856,7 @@ func (x *PayoutPost) String() string {
 func (*PayoutPost) ProtoMessage() {}
 
 func (x *PayoutPost) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[39]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3580,7 +4869,7 @@ func (x *PayoutPost) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PayoutPost.ProtoReflect.Descriptor instead.
 func (*PayoutPost) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{39}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *PayoutPost) GetCycle() uint64 {
@@ -3622,7 +4911,7 @@ type SettlementRecord struct {
 
 func (x *SettlementRecord) Reset() {
 	*x = SettlementRecord{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[40]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3634,7 +4923,7 @@ func (x *SettlementRecord) String() string {
 func (*SettlementRecord) ProtoMessage() {}
 
 func (x *SettlementRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[40]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3647,7 +4936,7 @@ func (x *SettlementRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SettlementRecord.ProtoReflect.Descriptor instead.
 func (*SettlementRecord) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{40}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *SettlementRecord) GetBatch() *v1.SettlementBatch {
@@ -3668,7 +4957,7 @@ type SettlementMarkPaid struct {
 
 func (x *SettlementMarkPaid) Reset() {
 	*x = SettlementMarkPaid{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[41]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3680,7 +4969,7 @@ func (x *SettlementMarkPaid) String() string {
 func (*SettlementMarkPaid) ProtoMessage() {}
 
 func (x *SettlementMarkPaid) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[41]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3693,7 +4982,7 @@ func (x *SettlementMarkPaid) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SettlementMarkPaid.ProtoReflect.Descriptor instead.
 func (*SettlementMarkPaid) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{41}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *SettlementMarkPaid) GetCycle() uint64 {
@@ -3716,7 +5005,7 @@ const file_ledger_v1_ledger_proto_rawDesc = "" +
 	"\n" +
 	"\x16ledger/v1/ledger.proto\x12\x12civicard.ledger.v1\x1a\x1ccivicard/v1/settlement.proto\x1a\x17civicard/v1/types.proto\"@\n" +
 	"\x05Batch\x127\n" +
-	"\bcommands\x18\x01 \x03(\v2\x1b.civicard.ledger.v1.CommandR\bcommands\"\xc1\f\n" +
+	"\bcommands\x18\x01 \x03(\v2\x1b.civicard.ledger.v1.CommandR\bcommands\"\xcb\r\n" +
 	"\aCommand\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\\\n" +
 	"\x14register_institution\x18\n" +
@@ -3737,7 +5026,10 @@ const file_ledger_v1_ledger_proto_rawDesc = "" +
 	"\n" +
 	"renew_card\x18\x16 \x01(\v2\x1d.civicard.ledger.v1.RenewCardH\x00R\trenewCard\x12>\n" +
 	"\n" +
-	"close_card\x18\x17 \x01(\v2\x1d.civicard.ledger.v1.CloseCardH\x00R\tcloseCard\x12A\n" +
+	"close_card\x18\x17 \x01(\v2\x1d.civicard.ledger.v1.CloseCardH\x00R\tcloseCard\x12>\n" +
+	"\n" +
+	"set_region\x18\x18 \x01(\v2\x1d.civicard.ledger.v1.SetRegionH\x00R\tsetRegion\x12H\n" +
+	"\x0eset_price_list\x18\x19 \x01(\v2 .civicard.ledger.v1.SetPriceListH\x00R\fsetPriceList\x12A\n" +
 	"\vcycle_close\x18\x1e \x01(\v2\x1e.civicard.ledger.v1.CycleCloseH\x00R\n" +
 	"cycleClose\x12A\n" +
 	"\vpayout_post\x18\x1f \x01(\v2\x1e.civicard.ledger.v1.PayoutPostH\x00R\n" +
@@ -3762,18 +5054,109 @@ const file_ledger_v1_ledger_proto_rawDesc = "" +
 	"\x06status\x18\x02 \x01(\x0e2\x1e.civicard.ledger.v1.NodeStatusR\x06status\"<\n" +
 	"\x0eGroupPlacement\x12\x14\n" +
 	"\x05group\x18\x01 \x01(\tR\x05group\x12\x14\n" +
-	"\x05nodes\x18\x02 \x03(\tR\x05nodes\"Q\n" +
+	"\x05nodes\x18\x02 \x03(\tR\x05nodes\"{\n" +
 	"\x13RegisterInstitution\x12:\n" +
-	"\vinstitution\x18\x01 \x01(\v2\x18.civicard.v1.InstitutionR\vinstitution\"E\n" +
+	"\vinstitution\x18\x01 \x01(\v2\x18.civicard.v1.InstitutionR\vinstitution\x12(\n" +
+	"\x05audit\x18\x02 \x01(\v2\x12.civicard.v1.AuditR\x05audit\"o\n" +
 	"\x10RegisterTerminal\x121\n" +
-	"\bterminal\x18\x01 \x01(\v2\x15.civicard.v1.TerminalR\bterminal\"\xbf\x01\n" +
+	"\bterminal\x18\x01 \x01(\v2\x15.civicard.v1.TerminalR\bterminal\x12(\n" +
+	"\x05audit\x18\x02 \x01(\v2\x12.civicard.v1.AuditR\x05audit\"\x89\x01\n" +
+	"\tSetRegion\x128\n" +
+	"\x06region\x18\x01 \x01(\v2 .civicard.ledger.v1.TariffRegionR\x06region\x12(\n" +
+	"\x05audit\x18\x02 \x01(\v2\x12.civicard.v1.AuditR\x05audit\x12\x18\n" +
+	"\aversion\x18\x03 \x01(\x04R\aversion\"\x90\x01\n" +
+	"\fSetPriceList\x12<\n" +
+	"\n" +
+	"price_list\x18\x01 \x01(\v2\x1d.civicard.ledger.v1.PriceListR\tpriceList\x12(\n" +
+	"\x05audit\x18\x02 \x01(\v2\x12.civicard.v1.AuditR\x05audit\x12\x18\n" +
+	"\aversion\x18\x03 \x01(\x04R\aversion\"\xc2\x03\n" +
+	"\fTariffRegion\x12F\n" +
+	"\vconcessions\x18\x01 \x03(\v2$.civicard.ledger.v1.TariffConcessionR\vconcessions\x124\n" +
+	"\x05lines\x18\x02 \x03(\v2\x1e.civicard.ledger.v1.TariffLineR\x05lines\x124\n" +
+	"\x05bands\x18\x03 \x03(\v2\x1e.civicard.ledger.v1.TariffBandR\x05bands\x12;\n" +
+	"\acapping\x18\x04 \x01(\v2!.civicard.ledger.v1.TariffCappingR\acapping\x12B\n" +
+	"\bjourneys\x18\x05 \x01(\v2&.civicard.ledger.v1.TariffJourneyRulesR\bjourneys\x12;\n" +
+	"\x05purse\x18\x06 \x01(\v2%.civicard.ledger.v1.TariffPurseLimitsR\x05purse\x12@\n" +
+	"\x06limits\x18\a \x01(\v2(.civicard.ledger.v1.TariffPurchaseLimitsR\x06limits\"[\n" +
+	"\x10TariffConcession\x12\x12\n" +
+	"\x04code\x18\x01 \x01(\tR\x04code\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1f\n" +
+	"\vpercent_off\x18\x03 \x01(\rR\n" +
+	"percentOff\"\x8d\x01\n" +
+	"\n" +
+	"TariffLine\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12%\n" +
+	"\x0einstitution_id\x18\x03 \x01(\tR\rinstitutionId\x124\n" +
+	"\x05stops\x18\x04 \x03(\v2\x1e.civicard.ledger.v1.TariffStopR\x05stops\"H\n" +
+	"\n" +
+	"TariffStop\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x16\n" +
+	"\x06metres\x18\x03 \x01(\rR\x06metres\"O\n" +
+	"\n" +
+	"TariffBand\x12 \n" +
+	"\fup_to_metres\x18\x01 \x01(\rR\n" +
+	"upToMetres\x12\x1f\n" +
+	"\vprice_minor\x18\x02 \x01(\x03R\n" +
+	"priceMinor\"u\n" +
+	"\rTariffCapping\x12\x1f\n" +
+	"\vdaily_minor\x18\x01 \x01(\x03R\n" +
+	"dailyMinor\x12!\n" +
+	"\fweekly_minor\x18\x02 \x01(\x03R\vweeklyMinor\x12 \n" +
+	"\vconcessions\x18\x03 \x03(\tR\vconcessions\"\xf5\x01\n" +
+	"\x12TariffJourneyRules\x12(\n" +
+	"\x10open_minutes_max\x18\x01 \x01(\rR\x0eopenMinutesMax\x12!\n" +
+	"\fauto_correct\x18\x02 \x01(\bR\vautoCorrect\x120\n" +
+	"\x14auto_correct_minutes\x18\x03 \x01(\rR\x12autoCorrectMinutes\x12(\n" +
+	"\x10request_days_max\x18\x04 \x01(\rR\x0erequestDaysMax\x126\n" +
+	"\x18requests_per_30_days_max\x18\x05 \x01(\rR\x14requestsPer30DaysMax\"\x95\x02\n" +
+	"\x11TariffPurseLimits\x12*\n" +
+	"\x11balance_max_minor\x18\x01 \x01(\x03R\x0fbalanceMaxMinor\x122\n" +
+	"\x15transaction_max_minor\x18\x02 \x01(\x03R\x13transactionMaxMinor\x129\n" +
+	"\x19transaction_pin_max_minor\x18\x03 \x01(\x03R\x16transactionPinMaxMinor\x123\n" +
+	"\x16bearer_month_max_minor\x18\x04 \x01(\x03R\x13bearerMonthMaxMinor\x120\n" +
+	"\x15top_up_year_max_minor\x18\x05 \x01(\x03R\x11topUpYearMaxMinor\"c\n" +
+	"\x14TariffPurchaseLimits\x12!\n" +
+	"\fquantity_max\x18\x01 \x01(\rR\vquantityMax\x12(\n" +
+	"\x10amount_max_minor\x18\x02 \x01(\x03R\x0eamountMaxMinor\"\x9e\x01\n" +
+	"\tPriceList\x12%\n" +
+	"\x0einstitution_id\x18\x01 \x01(\tR\rinstitutionId\x12,\n" +
+	"\x04kind\x18\x02 \x01(\x0e2\x18.civicard.v1.ServiceKindR\x04kind\x12<\n" +
+	"\bproducts\x18\x03 \x03(\v2 .civicard.ledger.v1.PriceProductR\bproducts\"\xae\x02\n" +
+	"\fPriceProduct\x12\x12\n" +
+	"\x04code\x18\x01 \x01(\tR\x04code\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x122\n" +
+	"\x04rule\x18\x03 \x01(\x0e2\x1e.civicard.ledger.v1.TariffRuleR\x04rule\x12\x1f\n" +
+	"\vprice_minor\x18\x04 \x01(\x03R\n" +
+	"priceMinor\x12\x18\n" +
+	"\aminutes\x18\x05 \x01(\rR\aminutes\x12#\n" +
+	"\rceiling_minor\x18\x06 \x01(\x03R\fceilingMinor\x12\x12\n" +
+	"\x04days\x18\a \x01(\rR\x04days\x12\x14\n" +
+	"\x05lines\x18\b \x03(\tR\x05lines\x12 \n" +
+	"\vconcessions\x18\t \x03(\tR\vconcessions\x12\x16\n" +
+	"\x06capped\x18\n" +
+	" \x01(\bR\x06capped\"\x8c\x01\n" +
+	"\fRegionRecord\x128\n" +
+	"\x06region\x18\x01 \x01(\v2 .civicard.ledger.v1.TariffRegionR\x06region\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\x04R\aversion\x12(\n" +
+	"\x05audit\x18\x03 \x01(\v2\x12.civicard.v1.AuditR\x05audit\"\x93\x01\n" +
+	"\x0fPriceListRecord\x12<\n" +
+	"\n" +
+	"price_list\x18\x01 \x01(\v2\x1d.civicard.ledger.v1.PriceListR\tpriceList\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\x04R\aversion\x12(\n" +
+	"\x05audit\x18\x03 \x01(\v2\x12.civicard.v1.AuditR\x05audit\"\x8f\x01\n" +
+	"\rTariffRecords\x128\n" +
+	"\x06region\x18\x01 \x01(\v2 .civicard.ledger.v1.RegionRecordR\x06region\x12D\n" +
+	"\vprice_lists\x18\x02 \x03(\v2#.civicard.ledger.v1.PriceListRecordR\n" +
+	"priceLists\"\xbf\x01\n" +
 	"\bOpenCard\x12\x17\n" +
 	"\acard_id\x18\x01 \x01(\tR\x06cardId\x12)\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x15.civicard.v1.CardKindR\x04kind\x12\x1f\n" +
 	"\vholder_name\x18\x03 \x01(\tR\n" +
 	"holderName\x12$\n" +
 	"\x0eissued_unix_ms\x18\x04 \x01(\x03R\fissuedUnixMs\x12(\n" +
-	"\x05audit\x18\x05 \x01(\v2\x12.civicard.v1.AuditR\x05audit\"\xe3\x01\n" +
+	"\x05audit\x18\x05 \x01(\v2\x12.civicard.v1.AuditR\x05audit\"\x8a\x02\n" +
 	"\x05TopUp\x12\x17\n" +
 	"\acard_id\x18\x01 \x01(\tR\x06cardId\x12!\n" +
 	"\famount_minor\x18\x02 \x01(\x03R\vamountMinor\x12 \n" +
@@ -3781,7 +5164,8 @@ const file_ledger_v1_ledger_proto_rawDesc = "" +
 	"timeUnixMs\x12)\n" +
 	"\x10expected_version\x18\x04 \x01(\x04R\x0fexpectedVersion\x127\n" +
 	"\x06tariff\x18\x05 \x01(\v2\x1f.civicard.ledger.v1.TariffStateR\x06tariff\x12\x18\n" +
-	"\arefusal\x18\x06 \x01(\tR\arefusal\"\xac\x05\n" +
+	"\arefusal\x18\x06 \x01(\tR\arefusal\x12%\n" +
+	"\x0eregion_version\x18\a \x01(\x04R\rregionVersion\"\x81\x06\n" +
 	"\x06Charge\x12\x17\n" +
 	"\acard_id\x18\x01 \x01(\tR\x06cardId\x12)\n" +
 	"\x10expected_version\x18\x02 \x01(\x04R\x0fexpectedVersion\x12!\n" +
@@ -3804,7 +5188,9 @@ const file_ledger_v1_ledger_proto_rawDesc = "" +
 	"\n" +
 	"correction\x18\x10 \x01(\bR\n" +
 	"correction\x12(\n" +
-	"\x05audit\x18\x11 \x01(\v2\x12.civicard.v1.AuditR\x05audit\"\x81\x01\n" +
+	"\x05audit\x18\x11 \x01(\v2\x12.civicard.v1.AuditR\x05audit\x12%\n" +
+	"\x0eregion_version\x18\x12 \x01(\x04R\rregionVersion\x12,\n" +
+	"\x12price_list_version\x18\x13 \x01(\x04R\x10priceListVersion\"\x81\x01\n" +
 	"\aPosting\x12%\n" +
 	"\x0einstitution_id\x18\x01 \x01(\tR\rinstitutionId\x12\x18\n" +
 	"\aproduct\x18\x02 \x01(\tR\aproduct\x12!\n" +
@@ -3911,7 +5297,7 @@ const file_ledger_v1_ledger_proto_rawDesc = "" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\" \n" +
 	"\n" +
 	"MarkSeeded\x12\x12\n" +
-	"\x04seed\x18\x01 \x01(\x04R\x04seed\"\xb1\x03\n" +
+	"\x04seed\x18\x01 \x01(\x04R\x04seed\"\xff\x03\n" +
 	"\x06Result\x122\n" +
 	"\x06status\x18\x01 \x01(\x0e2\x1a.civicard.ledger.v1.StatusR\x06status\x12\x1a\n" +
 	"\breplayed\x18\x02 \x01(\bR\breplayed\x121\n" +
@@ -3920,7 +5306,9 @@ const file_ledger_v1_ledger_proto_rawDesc = "" +
 	"\x05error\x18\x05 \x01(\tR\x05error\x12E\n" +
 	"\rreject_reason\x18\x06 \x01(\x0e2 .civicard.ledger.v1.RejectReasonR\frejectReason\x12@\n" +
 	"\frelated_card\x18\x1c \x01(\v2\x1d.civicard.ledger.v1.CardStateR\vrelatedCard\x12I\n" +
-	"\x13related_transaction\x18\x1d \x01(\v2\x18.civicard.v1.TransactionR\x12relatedTransaction\"\x9d\x03\n" +
+	"\x13related_transaction\x18\x1d \x01(\v2\x18.civicard.v1.TransactionR\x12relatedTransaction\x12%\n" +
+	"\x0etariff_version\x18\x1e \x01(\x04R\rtariffVersion\x12%\n" +
+	"\x0ecommand_sha256\x18\x1f \x01(\fR\rcommandSha256\"\x9d\x03\n" +
 	"\tCardState\x12\x17\n" +
 	"\acard_id\x18\x01 \x01(\tR\x06cardId\x12)\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x15.civicard.v1.CardKindR\x04kind\x12/\n" +
@@ -3936,7 +5324,7 @@ const file_ledger_v1_ledger_proto_rawDesc = "" +
 	"\vreplaced_by\x18\n" +
 	" \x01(\tR\n" +
 	"replacedBy\x12\x1a\n" +
-	"\breplaces\x18\v \x01(\tR\breplaces\"\xea\x03\n" +
+	"\breplaces\x18\v \x01(\tR\breplaces\"\xec\x04\n" +
 	"\x0eSnapshotRecord\x12<\n" +
 	"\x06header\x18\x01 \x01(\v2\".civicard.ledger.v1.SnapshotHeaderH\x00R\x06header\x12<\n" +
 	"\vinstitution\x18\x02 \x01(\v2\x18.civicard.v1.InstitutionH\x00R\vinstitution\x123\n" +
@@ -3946,7 +5334,10 @@ const file_ledger_v1_ledger_proto_rawDesc = "" +
 	"\x05cycle\x18\n" +
 	" \x01(\v2\x1f.civicard.ledger.v1.CycleTotalsH\x00R\x05cycle\x12?\n" +
 	"\bpostings\x18\v \x01(\v2!.civicard.ledger.v1.CyclePostingsH\x00R\bpostings\x124\n" +
-	"\x05batch\x18\f \x01(\v2\x1c.civicard.v1.SettlementBatchH\x00R\x05batchB\x06\n" +
+	"\x05batch\x18\f \x01(\v2\x1c.civicard.v1.SettlementBatchH\x00R\x05batch\x12:\n" +
+	"\x06region\x18\r \x01(\v2 .civicard.ledger.v1.RegionRecordH\x00R\x06region\x12D\n" +
+	"\n" +
+	"price_list\x18\x0e \x01(\v2#.civicard.ledger.v1.PriceListRecordH\x00R\tpriceListB\x06\n" +
 	"\x04kind\"\x82\x04\n" +
 	"\x0eSnapshotHeader\x12%\n" +
 	"\x0eformat_version\x18\x01 \x01(\rR\rformatVersion\x12'\n" +
@@ -4014,13 +5405,21 @@ const file_ledger_v1_ledger_proto_rawDesc = "" +
 	"\x17NODE_STATUS_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12NODE_STATUS_ACTIVE\x10\x01\x12\x18\n" +
 	"\x14NODE_STATUS_DRAINING\x10\x02\x12\x17\n" +
-	"\x13NODE_STATUS_REMOVED\x10\x03*s\n" +
+	"\x13NODE_STATUS_REMOVED\x10\x03*\xa6\x01\n" +
+	"\n" +
+	"TariffRule\x12\x1b\n" +
+	"\x17TARIFF_RULE_UNSPECIFIED\x10\x00\x12\x14\n" +
+	"\x10TARIFF_RULE_UNIT\x10\x01\x12\x18\n" +
+	"\x14TARIFF_RULE_DISTANCE\x10\x02\x12\x1b\n" +
+	"\x17TARIFF_RULE_TIME_TICKET\x10\x03\x12\x18\n" +
+	"\x14TARIFF_RULE_DURATION\x10\x04\x12\x14\n" +
+	"\x10TARIFF_RULE_PASS\x10\x05*s\n" +
 	"\x06Status\x12\x16\n" +
 	"\x12STATUS_UNSPECIFIED\x10\x00\x12\r\n" +
 	"\tSTATUS_OK\x10\x01\x12\x13\n" +
 	"\x0fSTATUS_DECLINED\x10\x02\x12\x18\n" +
 	"\x14STATUS_STALE_VERSION\x10\x03\x12\x13\n" +
-	"\x0fSTATUS_REJECTED\x10\x04*\xd6\x02\n" +
+	"\x0fSTATUS_REJECTED\x10\x04*\xf2\x02\n" +
 	"\fRejectReason\x12\x1d\n" +
 	"\x19REJECT_REASON_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15REJECT_REASON_INVALID\x10\x01\x12\x1b\n" +
@@ -4033,7 +5432,8 @@ const file_ledger_v1_ledger_proto_rawDesc = "" +
 	"\x1aREJECT_REASON_NOT_PERSONAL\x10\b\x12\x16\n" +
 	"\x12REJECT_REASON_DEBT\x10\t\x12\x17\n" +
 	"\x13REJECT_REASON_LIMIT\x10\n" +
-	"B&Z$civicard/messages/ledger/v1;ledgerv1b\x06proto3"
+	"\x12\x1a\n" +
+	"\x16REJECT_REASON_CONFLICT\x10\vB&Z$civicard/messages/ledger/v1;ledgerv1b\x06proto3"
 
 var (
 	file_ledger_v1_ledger_proto_rawDescOnce sync.Once
@@ -4047,144 +5447,189 @@ func file_ledger_v1_ledger_proto_rawDescGZIP() []byte {
 	return file_ledger_v1_ledger_proto_rawDescData
 }
 
-var file_ledger_v1_ledger_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_ledger_v1_ledger_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
+var file_ledger_v1_ledger_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
+var file_ledger_v1_ledger_proto_msgTypes = make([]protoimpl.MessageInfo, 58)
 var file_ledger_v1_ledger_proto_goTypes = []any{
 	(NodeStatus)(0),                // 0: civicard.ledger.v1.NodeStatus
-	(Status)(0),                    // 1: civicard.ledger.v1.Status
-	(RejectReason)(0),              // 2: civicard.ledger.v1.RejectReason
-	(*Batch)(nil),                  // 3: civicard.ledger.v1.Batch
-	(*Command)(nil),                // 4: civicard.ledger.v1.Command
-	(*ClusterNode)(nil),            // 5: civicard.ledger.v1.ClusterNode
-	(*AddClusterNode)(nil),         // 6: civicard.ledger.v1.AddClusterNode
-	(*SetClusterNodeStatus)(nil),   // 7: civicard.ledger.v1.SetClusterNodeStatus
-	(*GroupPlacement)(nil),         // 8: civicard.ledger.v1.GroupPlacement
-	(*RegisterInstitution)(nil),    // 9: civicard.ledger.v1.RegisterInstitution
-	(*RegisterTerminal)(nil),       // 10: civicard.ledger.v1.RegisterTerminal
-	(*OpenCard)(nil),               // 11: civicard.ledger.v1.OpenCard
-	(*TopUp)(nil),                  // 12: civicard.ledger.v1.TopUp
-	(*Charge)(nil),                 // 13: civicard.ledger.v1.Charge
-	(*Posting)(nil),                // 14: civicard.ledger.v1.Posting
-	(*TariffState)(nil),            // 15: civicard.ledger.v1.TariffState
-	(*TariffEntitlement)(nil),      // 16: civicard.ledger.v1.TariffEntitlement
-	(*TariffPass)(nil),             // 17: civicard.ledger.v1.TariffPass
-	(*TariffTicket)(nil),           // 18: civicard.ledger.v1.TariffTicket
-	(*TariffJourney)(nil),          // 19: civicard.ledger.v1.TariffJourney
-	(*TariffStay)(nil),             // 20: civicard.ledger.v1.TariffStay
-	(*TariffCaps)(nil),             // 21: civicard.ledger.v1.TariffCaps
-	(*TariffPurse)(nil),            // 22: civicard.ledger.v1.TariffPurse
-	(*GrantEntitlement)(nil),       // 23: civicard.ledger.v1.GrantEntitlement
-	(*RevokeEntitlement)(nil),      // 24: civicard.ledger.v1.RevokeEntitlement
-	(*ReplaceCard)(nil),            // 25: civicard.ledger.v1.ReplaceCard
-	(*RenewCard)(nil),              // 26: civicard.ledger.v1.RenewCard
-	(*CloseCard)(nil),              // 27: civicard.ledger.v1.CloseCard
-	(*BlockCard)(nil),              // 28: civicard.ledger.v1.BlockCard
-	(*SetTerminalKey)(nil),         // 29: civicard.ledger.v1.SetTerminalKey
-	(*RevokeTerminal)(nil),         // 30: civicard.ledger.v1.RevokeTerminal
-	(*MarkSeeded)(nil),             // 31: civicard.ledger.v1.MarkSeeded
-	(*Result)(nil),                 // 32: civicard.ledger.v1.Result
-	(*CardState)(nil),              // 33: civicard.ledger.v1.CardState
-	(*SnapshotRecord)(nil),         // 34: civicard.ledger.v1.SnapshotRecord
-	(*SnapshotHeader)(nil),         // 35: civicard.ledger.v1.SnapshotHeader
-	(*Receivable)(nil),             // 36: civicard.ledger.v1.Receivable
-	(*StoredResult)(nil),           // 37: civicard.ledger.v1.StoredResult
-	(*CycleClose)(nil),             // 38: civicard.ledger.v1.CycleClose
-	(*CycleTotals)(nil),            // 39: civicard.ledger.v1.CycleTotals
-	(*CycleInstitutionTotals)(nil), // 40: civicard.ledger.v1.CycleInstitutionTotals
-	(*CyclePostings)(nil),          // 41: civicard.ledger.v1.CyclePostings
-	(*PayoutPost)(nil),             // 42: civicard.ledger.v1.PayoutPost
-	(*SettlementRecord)(nil),       // 43: civicard.ledger.v1.SettlementRecord
-	(*SettlementMarkPaid)(nil),     // 44: civicard.ledger.v1.SettlementMarkPaid
-	(*v1.Institution)(nil),         // 45: civicard.v1.Institution
-	(*v1.Terminal)(nil),            // 46: civicard.v1.Terminal
-	(v1.CardKind)(0),               // 47: civicard.v1.CardKind
-	(*v1.Audit)(nil),               // 48: civicard.v1.Audit
-	(v1.DeclineReason)(0),          // 49: civicard.v1.DeclineReason
-	(*v1.Transaction)(nil),         // 50: civicard.v1.Transaction
-	(v1.CardStatus)(0),             // 51: civicard.v1.CardStatus
-	(*v1.SettlementBatch)(nil),     // 52: civicard.v1.SettlementBatch
-	(*v1.CycleFeePolicy)(nil),      // 53: civicard.v1.CycleFeePolicy
+	(TariffRule)(0),                // 1: civicard.ledger.v1.TariffRule
+	(Status)(0),                    // 2: civicard.ledger.v1.Status
+	(RejectReason)(0),              // 3: civicard.ledger.v1.RejectReason
+	(*Batch)(nil),                  // 4: civicard.ledger.v1.Batch
+	(*Command)(nil),                // 5: civicard.ledger.v1.Command
+	(*ClusterNode)(nil),            // 6: civicard.ledger.v1.ClusterNode
+	(*AddClusterNode)(nil),         // 7: civicard.ledger.v1.AddClusterNode
+	(*SetClusterNodeStatus)(nil),   // 8: civicard.ledger.v1.SetClusterNodeStatus
+	(*GroupPlacement)(nil),         // 9: civicard.ledger.v1.GroupPlacement
+	(*RegisterInstitution)(nil),    // 10: civicard.ledger.v1.RegisterInstitution
+	(*RegisterTerminal)(nil),       // 11: civicard.ledger.v1.RegisterTerminal
+	(*SetRegion)(nil),              // 12: civicard.ledger.v1.SetRegion
+	(*SetPriceList)(nil),           // 13: civicard.ledger.v1.SetPriceList
+	(*TariffRegion)(nil),           // 14: civicard.ledger.v1.TariffRegion
+	(*TariffConcession)(nil),       // 15: civicard.ledger.v1.TariffConcession
+	(*TariffLine)(nil),             // 16: civicard.ledger.v1.TariffLine
+	(*TariffStop)(nil),             // 17: civicard.ledger.v1.TariffStop
+	(*TariffBand)(nil),             // 18: civicard.ledger.v1.TariffBand
+	(*TariffCapping)(nil),          // 19: civicard.ledger.v1.TariffCapping
+	(*TariffJourneyRules)(nil),     // 20: civicard.ledger.v1.TariffJourneyRules
+	(*TariffPurseLimits)(nil),      // 21: civicard.ledger.v1.TariffPurseLimits
+	(*TariffPurchaseLimits)(nil),   // 22: civicard.ledger.v1.TariffPurchaseLimits
+	(*PriceList)(nil),              // 23: civicard.ledger.v1.PriceList
+	(*PriceProduct)(nil),           // 24: civicard.ledger.v1.PriceProduct
+	(*RegionRecord)(nil),           // 25: civicard.ledger.v1.RegionRecord
+	(*PriceListRecord)(nil),        // 26: civicard.ledger.v1.PriceListRecord
+	(*TariffRecords)(nil),          // 27: civicard.ledger.v1.TariffRecords
+	(*OpenCard)(nil),               // 28: civicard.ledger.v1.OpenCard
+	(*TopUp)(nil),                  // 29: civicard.ledger.v1.TopUp
+	(*Charge)(nil),                 // 30: civicard.ledger.v1.Charge
+	(*Posting)(nil),                // 31: civicard.ledger.v1.Posting
+	(*TariffState)(nil),            // 32: civicard.ledger.v1.TariffState
+	(*TariffEntitlement)(nil),      // 33: civicard.ledger.v1.TariffEntitlement
+	(*TariffPass)(nil),             // 34: civicard.ledger.v1.TariffPass
+	(*TariffTicket)(nil),           // 35: civicard.ledger.v1.TariffTicket
+	(*TariffJourney)(nil),          // 36: civicard.ledger.v1.TariffJourney
+	(*TariffStay)(nil),             // 37: civicard.ledger.v1.TariffStay
+	(*TariffCaps)(nil),             // 38: civicard.ledger.v1.TariffCaps
+	(*TariffPurse)(nil),            // 39: civicard.ledger.v1.TariffPurse
+	(*GrantEntitlement)(nil),       // 40: civicard.ledger.v1.GrantEntitlement
+	(*RevokeEntitlement)(nil),      // 41: civicard.ledger.v1.RevokeEntitlement
+	(*ReplaceCard)(nil),            // 42: civicard.ledger.v1.ReplaceCard
+	(*RenewCard)(nil),              // 43: civicard.ledger.v1.RenewCard
+	(*CloseCard)(nil),              // 44: civicard.ledger.v1.CloseCard
+	(*BlockCard)(nil),              // 45: civicard.ledger.v1.BlockCard
+	(*SetTerminalKey)(nil),         // 46: civicard.ledger.v1.SetTerminalKey
+	(*RevokeTerminal)(nil),         // 47: civicard.ledger.v1.RevokeTerminal
+	(*MarkSeeded)(nil),             // 48: civicard.ledger.v1.MarkSeeded
+	(*Result)(nil),                 // 49: civicard.ledger.v1.Result
+	(*CardState)(nil),              // 50: civicard.ledger.v1.CardState
+	(*SnapshotRecord)(nil),         // 51: civicard.ledger.v1.SnapshotRecord
+	(*SnapshotHeader)(nil),         // 52: civicard.ledger.v1.SnapshotHeader
+	(*Receivable)(nil),             // 53: civicard.ledger.v1.Receivable
+	(*StoredResult)(nil),           // 54: civicard.ledger.v1.StoredResult
+	(*CycleClose)(nil),             // 55: civicard.ledger.v1.CycleClose
+	(*CycleTotals)(nil),            // 56: civicard.ledger.v1.CycleTotals
+	(*CycleInstitutionTotals)(nil), // 57: civicard.ledger.v1.CycleInstitutionTotals
+	(*CyclePostings)(nil),          // 58: civicard.ledger.v1.CyclePostings
+	(*PayoutPost)(nil),             // 59: civicard.ledger.v1.PayoutPost
+	(*SettlementRecord)(nil),       // 60: civicard.ledger.v1.SettlementRecord
+	(*SettlementMarkPaid)(nil),     // 61: civicard.ledger.v1.SettlementMarkPaid
+	(*v1.Institution)(nil),         // 62: civicard.v1.Institution
+	(*v1.Audit)(nil),               // 63: civicard.v1.Audit
+	(*v1.Terminal)(nil),            // 64: civicard.v1.Terminal
+	(v1.ServiceKind)(0),            // 65: civicard.v1.ServiceKind
+	(v1.CardKind)(0),               // 66: civicard.v1.CardKind
+	(v1.DeclineReason)(0),          // 67: civicard.v1.DeclineReason
+	(*v1.Transaction)(nil),         // 68: civicard.v1.Transaction
+	(v1.CardStatus)(0),             // 69: civicard.v1.CardStatus
+	(*v1.SettlementBatch)(nil),     // 70: civicard.v1.SettlementBatch
+	(*v1.CycleFeePolicy)(nil),      // 71: civicard.v1.CycleFeePolicy
 }
 var file_ledger_v1_ledger_proto_depIdxs = []int32{
-	4,  // 0: civicard.ledger.v1.Batch.commands:type_name -> civicard.ledger.v1.Command
-	9,  // 1: civicard.ledger.v1.Command.register_institution:type_name -> civicard.ledger.v1.RegisterInstitution
-	10, // 2: civicard.ledger.v1.Command.register_terminal:type_name -> civicard.ledger.v1.RegisterTerminal
-	11, // 3: civicard.ledger.v1.Command.open_card:type_name -> civicard.ledger.v1.OpenCard
-	12, // 4: civicard.ledger.v1.Command.top_up:type_name -> civicard.ledger.v1.TopUp
-	13, // 5: civicard.ledger.v1.Command.charge:type_name -> civicard.ledger.v1.Charge
-	28, // 6: civicard.ledger.v1.Command.block_card:type_name -> civicard.ledger.v1.BlockCard
-	31, // 7: civicard.ledger.v1.Command.mark_seeded:type_name -> civicard.ledger.v1.MarkSeeded
-	29, // 8: civicard.ledger.v1.Command.set_terminal_key:type_name -> civicard.ledger.v1.SetTerminalKey
-	30, // 9: civicard.ledger.v1.Command.revoke_terminal:type_name -> civicard.ledger.v1.RevokeTerminal
-	23, // 10: civicard.ledger.v1.Command.grant_entitlement:type_name -> civicard.ledger.v1.GrantEntitlement
-	24, // 11: civicard.ledger.v1.Command.revoke_entitlement:type_name -> civicard.ledger.v1.RevokeEntitlement
-	25, // 12: civicard.ledger.v1.Command.replace_card:type_name -> civicard.ledger.v1.ReplaceCard
-	26, // 13: civicard.ledger.v1.Command.renew_card:type_name -> civicard.ledger.v1.RenewCard
-	27, // 14: civicard.ledger.v1.Command.close_card:type_name -> civicard.ledger.v1.CloseCard
-	38, // 15: civicard.ledger.v1.Command.cycle_close:type_name -> civicard.ledger.v1.CycleClose
-	42, // 16: civicard.ledger.v1.Command.payout_post:type_name -> civicard.ledger.v1.PayoutPost
-	43, // 17: civicard.ledger.v1.Command.settlement_record:type_name -> civicard.ledger.v1.SettlementRecord
-	44, // 18: civicard.ledger.v1.Command.settlement_mark_paid:type_name -> civicard.ledger.v1.SettlementMarkPaid
-	6,  // 19: civicard.ledger.v1.Command.add_cluster_node:type_name -> civicard.ledger.v1.AddClusterNode
-	7,  // 20: civicard.ledger.v1.Command.set_cluster_node_status:type_name -> civicard.ledger.v1.SetClusterNodeStatus
-	8,  // 21: civicard.ledger.v1.Command.place_group:type_name -> civicard.ledger.v1.GroupPlacement
-	0,  // 22: civicard.ledger.v1.ClusterNode.status:type_name -> civicard.ledger.v1.NodeStatus
-	5,  // 23: civicard.ledger.v1.AddClusterNode.node:type_name -> civicard.ledger.v1.ClusterNode
-	0,  // 24: civicard.ledger.v1.SetClusterNodeStatus.status:type_name -> civicard.ledger.v1.NodeStatus
-	45, // 25: civicard.ledger.v1.RegisterInstitution.institution:type_name -> civicard.v1.Institution
-	46, // 26: civicard.ledger.v1.RegisterTerminal.terminal:type_name -> civicard.v1.Terminal
-	47, // 27: civicard.ledger.v1.OpenCard.kind:type_name -> civicard.v1.CardKind
-	48, // 28: civicard.ledger.v1.OpenCard.audit:type_name -> civicard.v1.Audit
-	15, // 29: civicard.ledger.v1.TopUp.tariff:type_name -> civicard.ledger.v1.TariffState
-	14, // 30: civicard.ledger.v1.Charge.postings:type_name -> civicard.ledger.v1.Posting
-	15, // 31: civicard.ledger.v1.Charge.tariff:type_name -> civicard.ledger.v1.TariffState
-	49, // 32: civicard.ledger.v1.Charge.decline_reason:type_name -> civicard.v1.DeclineReason
-	48, // 33: civicard.ledger.v1.Charge.audit:type_name -> civicard.v1.Audit
-	16, // 34: civicard.ledger.v1.TariffState.entitlements:type_name -> civicard.ledger.v1.TariffEntitlement
-	17, // 35: civicard.ledger.v1.TariffState.passes:type_name -> civicard.ledger.v1.TariffPass
-	18, // 36: civicard.ledger.v1.TariffState.ticket:type_name -> civicard.ledger.v1.TariffTicket
-	19, // 37: civicard.ledger.v1.TariffState.journey:type_name -> civicard.ledger.v1.TariffJourney
-	20, // 38: civicard.ledger.v1.TariffState.stays:type_name -> civicard.ledger.v1.TariffStay
-	19, // 39: civicard.ledger.v1.TariffState.incomplete:type_name -> civicard.ledger.v1.TariffJourney
-	21, // 40: civicard.ledger.v1.TariffState.caps:type_name -> civicard.ledger.v1.TariffCaps
-	22, // 41: civicard.ledger.v1.TariffState.purse:type_name -> civicard.ledger.v1.TariffPurse
-	16, // 42: civicard.ledger.v1.GrantEntitlement.entitlement:type_name -> civicard.ledger.v1.TariffEntitlement
-	48, // 43: civicard.ledger.v1.GrantEntitlement.audit:type_name -> civicard.v1.Audit
-	48, // 44: civicard.ledger.v1.RevokeEntitlement.audit:type_name -> civicard.v1.Audit
-	48, // 45: civicard.ledger.v1.ReplaceCard.audit:type_name -> civicard.v1.Audit
-	48, // 46: civicard.ledger.v1.RenewCard.audit:type_name -> civicard.v1.Audit
-	48, // 47: civicard.ledger.v1.CloseCard.audit:type_name -> civicard.v1.Audit
-	48, // 48: civicard.ledger.v1.BlockCard.audit:type_name -> civicard.v1.Audit
-	1,  // 49: civicard.ledger.v1.Result.status:type_name -> civicard.ledger.v1.Status
-	33, // 50: civicard.ledger.v1.Result.card:type_name -> civicard.ledger.v1.CardState
-	50, // 51: civicard.ledger.v1.Result.transaction:type_name -> civicard.v1.Transaction
-	2,  // 52: civicard.ledger.v1.Result.reject_reason:type_name -> civicard.ledger.v1.RejectReason
-	33, // 53: civicard.ledger.v1.Result.related_card:type_name -> civicard.ledger.v1.CardState
-	50, // 54: civicard.ledger.v1.Result.related_transaction:type_name -> civicard.v1.Transaction
-	47, // 55: civicard.ledger.v1.CardState.kind:type_name -> civicard.v1.CardKind
-	51, // 56: civicard.ledger.v1.CardState.status:type_name -> civicard.v1.CardStatus
-	15, // 57: civicard.ledger.v1.CardState.tariff:type_name -> civicard.ledger.v1.TariffState
-	35, // 58: civicard.ledger.v1.SnapshotRecord.header:type_name -> civicard.ledger.v1.SnapshotHeader
-	45, // 59: civicard.ledger.v1.SnapshotRecord.institution:type_name -> civicard.v1.Institution
-	46, // 60: civicard.ledger.v1.SnapshotRecord.terminal:type_name -> civicard.v1.Terminal
-	33, // 61: civicard.ledger.v1.SnapshotRecord.card:type_name -> civicard.ledger.v1.CardState
-	37, // 62: civicard.ledger.v1.SnapshotRecord.result:type_name -> civicard.ledger.v1.StoredResult
-	39, // 63: civicard.ledger.v1.SnapshotRecord.cycle:type_name -> civicard.ledger.v1.CycleTotals
-	41, // 64: civicard.ledger.v1.SnapshotRecord.postings:type_name -> civicard.ledger.v1.CyclePostings
-	52, // 65: civicard.ledger.v1.SnapshotRecord.batch:type_name -> civicard.v1.SettlementBatch
-	36, // 66: civicard.ledger.v1.SnapshotHeader.receivables:type_name -> civicard.ledger.v1.Receivable
-	5,  // 67: civicard.ledger.v1.SnapshotHeader.cluster_nodes:type_name -> civicard.ledger.v1.ClusterNode
-	8,  // 68: civicard.ledger.v1.SnapshotHeader.placements:type_name -> civicard.ledger.v1.GroupPlacement
-	32, // 69: civicard.ledger.v1.StoredResult.result:type_name -> civicard.ledger.v1.Result
-	53, // 70: civicard.ledger.v1.CycleClose.fee:type_name -> civicard.v1.CycleFeePolicy
-	53, // 71: civicard.ledger.v1.CycleTotals.fee:type_name -> civicard.v1.CycleFeePolicy
-	40, // 72: civicard.ledger.v1.CycleTotals.institutions:type_name -> civicard.ledger.v1.CycleInstitutionTotals
-	52, // 73: civicard.ledger.v1.SettlementRecord.batch:type_name -> civicard.v1.SettlementBatch
-	74, // [74:74] is the sub-list for method output_type
-	74, // [74:74] is the sub-list for method input_type
-	74, // [74:74] is the sub-list for extension type_name
-	74, // [74:74] is the sub-list for extension extendee
-	0,  // [0:74] is the sub-list for field type_name
+	5,   // 0: civicard.ledger.v1.Batch.commands:type_name -> civicard.ledger.v1.Command
+	10,  // 1: civicard.ledger.v1.Command.register_institution:type_name -> civicard.ledger.v1.RegisterInstitution
+	11,  // 2: civicard.ledger.v1.Command.register_terminal:type_name -> civicard.ledger.v1.RegisterTerminal
+	28,  // 3: civicard.ledger.v1.Command.open_card:type_name -> civicard.ledger.v1.OpenCard
+	29,  // 4: civicard.ledger.v1.Command.top_up:type_name -> civicard.ledger.v1.TopUp
+	30,  // 5: civicard.ledger.v1.Command.charge:type_name -> civicard.ledger.v1.Charge
+	45,  // 6: civicard.ledger.v1.Command.block_card:type_name -> civicard.ledger.v1.BlockCard
+	48,  // 7: civicard.ledger.v1.Command.mark_seeded:type_name -> civicard.ledger.v1.MarkSeeded
+	46,  // 8: civicard.ledger.v1.Command.set_terminal_key:type_name -> civicard.ledger.v1.SetTerminalKey
+	47,  // 9: civicard.ledger.v1.Command.revoke_terminal:type_name -> civicard.ledger.v1.RevokeTerminal
+	40,  // 10: civicard.ledger.v1.Command.grant_entitlement:type_name -> civicard.ledger.v1.GrantEntitlement
+	41,  // 11: civicard.ledger.v1.Command.revoke_entitlement:type_name -> civicard.ledger.v1.RevokeEntitlement
+	42,  // 12: civicard.ledger.v1.Command.replace_card:type_name -> civicard.ledger.v1.ReplaceCard
+	43,  // 13: civicard.ledger.v1.Command.renew_card:type_name -> civicard.ledger.v1.RenewCard
+	44,  // 14: civicard.ledger.v1.Command.close_card:type_name -> civicard.ledger.v1.CloseCard
+	12,  // 15: civicard.ledger.v1.Command.set_region:type_name -> civicard.ledger.v1.SetRegion
+	13,  // 16: civicard.ledger.v1.Command.set_price_list:type_name -> civicard.ledger.v1.SetPriceList
+	55,  // 17: civicard.ledger.v1.Command.cycle_close:type_name -> civicard.ledger.v1.CycleClose
+	59,  // 18: civicard.ledger.v1.Command.payout_post:type_name -> civicard.ledger.v1.PayoutPost
+	60,  // 19: civicard.ledger.v1.Command.settlement_record:type_name -> civicard.ledger.v1.SettlementRecord
+	61,  // 20: civicard.ledger.v1.Command.settlement_mark_paid:type_name -> civicard.ledger.v1.SettlementMarkPaid
+	7,   // 21: civicard.ledger.v1.Command.add_cluster_node:type_name -> civicard.ledger.v1.AddClusterNode
+	8,   // 22: civicard.ledger.v1.Command.set_cluster_node_status:type_name -> civicard.ledger.v1.SetClusterNodeStatus
+	9,   // 23: civicard.ledger.v1.Command.place_group:type_name -> civicard.ledger.v1.GroupPlacement
+	0,   // 24: civicard.ledger.v1.ClusterNode.status:type_name -> civicard.ledger.v1.NodeStatus
+	6,   // 25: civicard.ledger.v1.AddClusterNode.node:type_name -> civicard.ledger.v1.ClusterNode
+	0,   // 26: civicard.ledger.v1.SetClusterNodeStatus.status:type_name -> civicard.ledger.v1.NodeStatus
+	62,  // 27: civicard.ledger.v1.RegisterInstitution.institution:type_name -> civicard.v1.Institution
+	63,  // 28: civicard.ledger.v1.RegisterInstitution.audit:type_name -> civicard.v1.Audit
+	64,  // 29: civicard.ledger.v1.RegisterTerminal.terminal:type_name -> civicard.v1.Terminal
+	63,  // 30: civicard.ledger.v1.RegisterTerminal.audit:type_name -> civicard.v1.Audit
+	14,  // 31: civicard.ledger.v1.SetRegion.region:type_name -> civicard.ledger.v1.TariffRegion
+	63,  // 32: civicard.ledger.v1.SetRegion.audit:type_name -> civicard.v1.Audit
+	23,  // 33: civicard.ledger.v1.SetPriceList.price_list:type_name -> civicard.ledger.v1.PriceList
+	63,  // 34: civicard.ledger.v1.SetPriceList.audit:type_name -> civicard.v1.Audit
+	15,  // 35: civicard.ledger.v1.TariffRegion.concessions:type_name -> civicard.ledger.v1.TariffConcession
+	16,  // 36: civicard.ledger.v1.TariffRegion.lines:type_name -> civicard.ledger.v1.TariffLine
+	18,  // 37: civicard.ledger.v1.TariffRegion.bands:type_name -> civicard.ledger.v1.TariffBand
+	19,  // 38: civicard.ledger.v1.TariffRegion.capping:type_name -> civicard.ledger.v1.TariffCapping
+	20,  // 39: civicard.ledger.v1.TariffRegion.journeys:type_name -> civicard.ledger.v1.TariffJourneyRules
+	21,  // 40: civicard.ledger.v1.TariffRegion.purse:type_name -> civicard.ledger.v1.TariffPurseLimits
+	22,  // 41: civicard.ledger.v1.TariffRegion.limits:type_name -> civicard.ledger.v1.TariffPurchaseLimits
+	17,  // 42: civicard.ledger.v1.TariffLine.stops:type_name -> civicard.ledger.v1.TariffStop
+	65,  // 43: civicard.ledger.v1.PriceList.kind:type_name -> civicard.v1.ServiceKind
+	24,  // 44: civicard.ledger.v1.PriceList.products:type_name -> civicard.ledger.v1.PriceProduct
+	1,   // 45: civicard.ledger.v1.PriceProduct.rule:type_name -> civicard.ledger.v1.TariffRule
+	14,  // 46: civicard.ledger.v1.RegionRecord.region:type_name -> civicard.ledger.v1.TariffRegion
+	63,  // 47: civicard.ledger.v1.RegionRecord.audit:type_name -> civicard.v1.Audit
+	23,  // 48: civicard.ledger.v1.PriceListRecord.price_list:type_name -> civicard.ledger.v1.PriceList
+	63,  // 49: civicard.ledger.v1.PriceListRecord.audit:type_name -> civicard.v1.Audit
+	25,  // 50: civicard.ledger.v1.TariffRecords.region:type_name -> civicard.ledger.v1.RegionRecord
+	26,  // 51: civicard.ledger.v1.TariffRecords.price_lists:type_name -> civicard.ledger.v1.PriceListRecord
+	66,  // 52: civicard.ledger.v1.OpenCard.kind:type_name -> civicard.v1.CardKind
+	63,  // 53: civicard.ledger.v1.OpenCard.audit:type_name -> civicard.v1.Audit
+	32,  // 54: civicard.ledger.v1.TopUp.tariff:type_name -> civicard.ledger.v1.TariffState
+	31,  // 55: civicard.ledger.v1.Charge.postings:type_name -> civicard.ledger.v1.Posting
+	32,  // 56: civicard.ledger.v1.Charge.tariff:type_name -> civicard.ledger.v1.TariffState
+	67,  // 57: civicard.ledger.v1.Charge.decline_reason:type_name -> civicard.v1.DeclineReason
+	63,  // 58: civicard.ledger.v1.Charge.audit:type_name -> civicard.v1.Audit
+	33,  // 59: civicard.ledger.v1.TariffState.entitlements:type_name -> civicard.ledger.v1.TariffEntitlement
+	34,  // 60: civicard.ledger.v1.TariffState.passes:type_name -> civicard.ledger.v1.TariffPass
+	35,  // 61: civicard.ledger.v1.TariffState.ticket:type_name -> civicard.ledger.v1.TariffTicket
+	36,  // 62: civicard.ledger.v1.TariffState.journey:type_name -> civicard.ledger.v1.TariffJourney
+	37,  // 63: civicard.ledger.v1.TariffState.stays:type_name -> civicard.ledger.v1.TariffStay
+	36,  // 64: civicard.ledger.v1.TariffState.incomplete:type_name -> civicard.ledger.v1.TariffJourney
+	38,  // 65: civicard.ledger.v1.TariffState.caps:type_name -> civicard.ledger.v1.TariffCaps
+	39,  // 66: civicard.ledger.v1.TariffState.purse:type_name -> civicard.ledger.v1.TariffPurse
+	33,  // 67: civicard.ledger.v1.GrantEntitlement.entitlement:type_name -> civicard.ledger.v1.TariffEntitlement
+	63,  // 68: civicard.ledger.v1.GrantEntitlement.audit:type_name -> civicard.v1.Audit
+	63,  // 69: civicard.ledger.v1.RevokeEntitlement.audit:type_name -> civicard.v1.Audit
+	63,  // 70: civicard.ledger.v1.ReplaceCard.audit:type_name -> civicard.v1.Audit
+	63,  // 71: civicard.ledger.v1.RenewCard.audit:type_name -> civicard.v1.Audit
+	63,  // 72: civicard.ledger.v1.CloseCard.audit:type_name -> civicard.v1.Audit
+	63,  // 73: civicard.ledger.v1.BlockCard.audit:type_name -> civicard.v1.Audit
+	2,   // 74: civicard.ledger.v1.Result.status:type_name -> civicard.ledger.v1.Status
+	50,  // 75: civicard.ledger.v1.Result.card:type_name -> civicard.ledger.v1.CardState
+	68,  // 76: civicard.ledger.v1.Result.transaction:type_name -> civicard.v1.Transaction
+	3,   // 77: civicard.ledger.v1.Result.reject_reason:type_name -> civicard.ledger.v1.RejectReason
+	50,  // 78: civicard.ledger.v1.Result.related_card:type_name -> civicard.ledger.v1.CardState
+	68,  // 79: civicard.ledger.v1.Result.related_transaction:type_name -> civicard.v1.Transaction
+	66,  // 80: civicard.ledger.v1.CardState.kind:type_name -> civicard.v1.CardKind
+	69,  // 81: civicard.ledger.v1.CardState.status:type_name -> civicard.v1.CardStatus
+	32,  // 82: civicard.ledger.v1.CardState.tariff:type_name -> civicard.ledger.v1.TariffState
+	52,  // 83: civicard.ledger.v1.SnapshotRecord.header:type_name -> civicard.ledger.v1.SnapshotHeader
+	62,  // 84: civicard.ledger.v1.SnapshotRecord.institution:type_name -> civicard.v1.Institution
+	64,  // 85: civicard.ledger.v1.SnapshotRecord.terminal:type_name -> civicard.v1.Terminal
+	50,  // 86: civicard.ledger.v1.SnapshotRecord.card:type_name -> civicard.ledger.v1.CardState
+	54,  // 87: civicard.ledger.v1.SnapshotRecord.result:type_name -> civicard.ledger.v1.StoredResult
+	56,  // 88: civicard.ledger.v1.SnapshotRecord.cycle:type_name -> civicard.ledger.v1.CycleTotals
+	58,  // 89: civicard.ledger.v1.SnapshotRecord.postings:type_name -> civicard.ledger.v1.CyclePostings
+	70,  // 90: civicard.ledger.v1.SnapshotRecord.batch:type_name -> civicard.v1.SettlementBatch
+	25,  // 91: civicard.ledger.v1.SnapshotRecord.region:type_name -> civicard.ledger.v1.RegionRecord
+	26,  // 92: civicard.ledger.v1.SnapshotRecord.price_list:type_name -> civicard.ledger.v1.PriceListRecord
+	53,  // 93: civicard.ledger.v1.SnapshotHeader.receivables:type_name -> civicard.ledger.v1.Receivable
+	6,   // 94: civicard.ledger.v1.SnapshotHeader.cluster_nodes:type_name -> civicard.ledger.v1.ClusterNode
+	9,   // 95: civicard.ledger.v1.SnapshotHeader.placements:type_name -> civicard.ledger.v1.GroupPlacement
+	49,  // 96: civicard.ledger.v1.StoredResult.result:type_name -> civicard.ledger.v1.Result
+	71,  // 97: civicard.ledger.v1.CycleClose.fee:type_name -> civicard.v1.CycleFeePolicy
+	71,  // 98: civicard.ledger.v1.CycleTotals.fee:type_name -> civicard.v1.CycleFeePolicy
+	57,  // 99: civicard.ledger.v1.CycleTotals.institutions:type_name -> civicard.ledger.v1.CycleInstitutionTotals
+	70,  // 100: civicard.ledger.v1.SettlementRecord.batch:type_name -> civicard.v1.SettlementBatch
+	101, // [101:101] is the sub-list for method output_type
+	101, // [101:101] is the sub-list for method input_type
+	101, // [101:101] is the sub-list for extension type_name
+	101, // [101:101] is the sub-list for extension extendee
+	0,   // [0:101] is the sub-list for field type_name
 }
 
 func init() { file_ledger_v1_ledger_proto_init() }
@@ -4207,6 +5652,8 @@ func file_ledger_v1_ledger_proto_init() {
 		(*Command_ReplaceCard)(nil),
 		(*Command_RenewCard)(nil),
 		(*Command_CloseCard)(nil),
+		(*Command_SetRegion)(nil),
+		(*Command_SetPriceList)(nil),
 		(*Command_CycleClose)(nil),
 		(*Command_PayoutPost)(nil),
 		(*Command_SettlementRecord)(nil),
@@ -4215,7 +5662,7 @@ func file_ledger_v1_ledger_proto_init() {
 		(*Command_SetClusterNodeStatus)(nil),
 		(*Command_PlaceGroup)(nil),
 	}
-	file_ledger_v1_ledger_proto_msgTypes[31].OneofWrappers = []any{
+	file_ledger_v1_ledger_proto_msgTypes[47].OneofWrappers = []any{
 		(*SnapshotRecord_Header)(nil),
 		(*SnapshotRecord_Institution)(nil),
 		(*SnapshotRecord_Terminal)(nil),
@@ -4224,14 +5671,16 @@ func file_ledger_v1_ledger_proto_init() {
 		(*SnapshotRecord_Cycle)(nil),
 		(*SnapshotRecord_Postings)(nil),
 		(*SnapshotRecord_Batch)(nil),
+		(*SnapshotRecord_Region)(nil),
+		(*SnapshotRecord_PriceList)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ledger_v1_ledger_proto_rawDesc), len(file_ledger_v1_ledger_proto_rawDesc)),
-			NumEnums:      3,
-			NumMessages:   42,
+			NumEnums:      4,
+			NumMessages:   58,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

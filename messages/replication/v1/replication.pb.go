@@ -389,6 +389,7 @@ type Query struct {
 	//	*Query_StatementSums
 	//	*Query_ClusterList
 	//	*Query_BlockedCards
+	//	*Query_Tariff
 	Kind          isQuery_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -539,6 +540,15 @@ func (x *Query) GetBlockedCards() *BlockedCardsQuery {
 	return nil
 }
 
+func (x *Query) GetTariff() *TariffQuery {
+	if x != nil {
+		if x, ok := x.Kind.(*Query_Tariff); ok {
+			return x.Tariff
+		}
+	}
+	return nil
+}
+
 type isQuery_Kind interface {
 	isQuery_Kind()
 }
@@ -594,6 +604,10 @@ type Query_BlockedCards struct {
 	BlockedCards *BlockedCardsQuery `protobuf:"bytes,6,opt,name=blocked_cards,json=blockedCards,proto3,oneof"`
 }
 
+type Query_Tariff struct {
+	Tariff *TariffQuery `protobuf:"bytes,7,opt,name=tariff,proto3,oneof"`
+}
+
 func (*Query_CardId) isQuery_Kind() {}
 
 func (*Query_Transactions) isQuery_Kind() {}
@@ -618,6 +632,62 @@ func (*Query_ClusterList) isQuery_Kind() {}
 
 func (*Query_BlockedCards) isQuery_Kind() {}
 
+func (*Query_Tariff) isQuery_Kind() {}
+
+// TariffQuery reads the region and the price list of one institution
+// (institution_id), or every price list (all).
+type TariffQuery struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	InstitutionId string                 `protobuf:"bytes,1,opt,name=institution_id,json=institutionId,proto3" json:"institution_id,omitempty"`
+	All           bool                   `protobuf:"varint,2,opt,name=all,proto3" json:"all,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TariffQuery) Reset() {
+	*x = TariffQuery{}
+	mi := &file_replication_v1_replication_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TariffQuery) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TariffQuery) ProtoMessage() {}
+
+func (x *TariffQuery) ProtoReflect() protoreflect.Message {
+	mi := &file_replication_v1_replication_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TariffQuery.ProtoReflect.Descriptor instead.
+func (*TariffQuery) Descriptor() ([]byte, []int) {
+	return file_replication_v1_replication_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *TariffQuery) GetInstitutionId() string {
+	if x != nil {
+		return x.InstitutionId
+	}
+	return ""
+}
+
+func (x *TariffQuery) GetAll() bool {
+	if x != nil {
+		return x.All
+	}
+	return false
+}
+
 type CycleStatementQuery struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Cycle         uint64                 `protobuf:"varint,1,opt,name=cycle,proto3" json:"cycle,omitempty"`
@@ -628,7 +698,7 @@ type CycleStatementQuery struct {
 
 func (x *CycleStatementQuery) Reset() {
 	*x = CycleStatementQuery{}
-	mi := &file_replication_v1_replication_proto_msgTypes[3]
+	mi := &file_replication_v1_replication_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -640,7 +710,7 @@ func (x *CycleStatementQuery) String() string {
 func (*CycleStatementQuery) ProtoMessage() {}
 
 func (x *CycleStatementQuery) ProtoReflect() protoreflect.Message {
-	mi := &file_replication_v1_replication_proto_msgTypes[3]
+	mi := &file_replication_v1_replication_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -653,7 +723,7 @@ func (x *CycleStatementQuery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CycleStatementQuery.ProtoReflect.Descriptor instead.
 func (*CycleStatementQuery) Descriptor() ([]byte, []int) {
-	return file_replication_v1_replication_proto_rawDescGZIP(), []int{3}
+	return file_replication_v1_replication_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *CycleStatementQuery) GetCycle() uint64 {
@@ -681,7 +751,7 @@ type TransactionsQuery struct {
 
 func (x *TransactionsQuery) Reset() {
 	*x = TransactionsQuery{}
-	mi := &file_replication_v1_replication_proto_msgTypes[4]
+	mi := &file_replication_v1_replication_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -693,7 +763,7 @@ func (x *TransactionsQuery) String() string {
 func (*TransactionsQuery) ProtoMessage() {}
 
 func (x *TransactionsQuery) ProtoReflect() protoreflect.Message {
-	mi := &file_replication_v1_replication_proto_msgTypes[4]
+	mi := &file_replication_v1_replication_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -706,7 +776,7 @@ func (x *TransactionsQuery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransactionsQuery.ProtoReflect.Descriptor instead.
 func (*TransactionsQuery) Descriptor() ([]byte, []int) {
-	return file_replication_v1_replication_proto_rawDescGZIP(), []int{4}
+	return file_replication_v1_replication_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *TransactionsQuery) GetCardId() string {
@@ -748,6 +818,7 @@ type QueryResult struct {
 	//	*QueryResult_StatementSums
 	//	*QueryResult_ClusterList
 	//	*QueryResult_BlockedCards
+	//	*QueryResult_Tariff
 	Kind isQueryResult_Kind `protobuf_oneof:"kind"`
 	// The ledger's open clearing cycle (settlement reads only).
 	OpenCycle     uint64 `protobuf:"varint,34,opt,name=open_cycle,json=openCycle,proto3" json:"open_cycle,omitempty"`
@@ -757,7 +828,7 @@ type QueryResult struct {
 
 func (x *QueryResult) Reset() {
 	*x = QueryResult{}
-	mi := &file_replication_v1_replication_proto_msgTypes[5]
+	mi := &file_replication_v1_replication_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -769,7 +840,7 @@ func (x *QueryResult) String() string {
 func (*QueryResult) ProtoMessage() {}
 
 func (x *QueryResult) ProtoReflect() protoreflect.Message {
-	mi := &file_replication_v1_replication_proto_msgTypes[5]
+	mi := &file_replication_v1_replication_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -782,7 +853,7 @@ func (x *QueryResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryResult.ProtoReflect.Descriptor instead.
 func (*QueryResult) Descriptor() ([]byte, []int) {
-	return file_replication_v1_replication_proto_rawDescGZIP(), []int{5}
+	return file_replication_v1_replication_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *QueryResult) GetFound() bool {
@@ -907,6 +978,15 @@ func (x *QueryResult) GetBlockedCards() *BlockedCards {
 	return nil
 }
 
+func (x *QueryResult) GetTariff() *v1.TariffRecords {
+	if x != nil {
+		if x, ok := x.Kind.(*QueryResult_Tariff); ok {
+			return x.Tariff
+		}
+	}
+	return nil
+}
+
 func (x *QueryResult) GetOpenCycle() uint64 {
 	if x != nil {
 		return x.OpenCycle
@@ -966,6 +1046,10 @@ type QueryResult_BlockedCards struct {
 	BlockedCards *BlockedCards `protobuf:"bytes,7,opt,name=blocked_cards,json=blockedCards,proto3,oneof"`
 }
 
+type QueryResult_Tariff struct {
+	Tariff *v1.TariffRecords `protobuf:"bytes,8,opt,name=tariff,proto3,oneof"`
+}
+
 func (*QueryResult_Card) isQueryResult_Kind() {}
 
 func (*QueryResult_Transactions) isQueryResult_Kind() {}
@@ -990,6 +1074,8 @@ func (*QueryResult_ClusterList) isQueryResult_Kind() {}
 
 func (*QueryResult_BlockedCards) isQueryResult_Kind() {}
 
+func (*QueryResult_Tariff) isQueryResult_Kind() {}
+
 // CycleStatementList is one institution's postings in one shard's cycle.
 type CycleStatementList struct {
 	state         protoimpl.MessageState         `protogen:"open.v1"`
@@ -1000,7 +1086,7 @@ type CycleStatementList struct {
 
 func (x *CycleStatementList) Reset() {
 	*x = CycleStatementList{}
-	mi := &file_replication_v1_replication_proto_msgTypes[6]
+	mi := &file_replication_v1_replication_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1012,7 +1098,7 @@ func (x *CycleStatementList) String() string {
 func (*CycleStatementList) ProtoMessage() {}
 
 func (x *CycleStatementList) ProtoReflect() protoreflect.Message {
-	mi := &file_replication_v1_replication_proto_msgTypes[6]
+	mi := &file_replication_v1_replication_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1025,7 +1111,7 @@ func (x *CycleStatementList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CycleStatementList.ProtoReflect.Descriptor instead.
 func (*CycleStatementList) Descriptor() ([]byte, []int) {
-	return file_replication_v1_replication_proto_rawDescGZIP(), []int{6}
+	return file_replication_v1_replication_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *CycleStatementList) GetLines() []*v11.SettlementStatementLine {
@@ -1044,7 +1130,7 @@ type SettlementBatchList struct {
 
 func (x *SettlementBatchList) Reset() {
 	*x = SettlementBatchList{}
-	mi := &file_replication_v1_replication_proto_msgTypes[7]
+	mi := &file_replication_v1_replication_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1056,7 +1142,7 @@ func (x *SettlementBatchList) String() string {
 func (*SettlementBatchList) ProtoMessage() {}
 
 func (x *SettlementBatchList) ProtoReflect() protoreflect.Message {
-	mi := &file_replication_v1_replication_proto_msgTypes[7]
+	mi := &file_replication_v1_replication_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1069,7 +1155,7 @@ func (x *SettlementBatchList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SettlementBatchList.ProtoReflect.Descriptor instead.
 func (*SettlementBatchList) Descriptor() ([]byte, []int) {
-	return file_replication_v1_replication_proto_rawDescGZIP(), []int{7}
+	return file_replication_v1_replication_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *SettlementBatchList) GetBatches() []*v11.SettlementBatch {
@@ -1088,7 +1174,7 @@ type TransactionList struct {
 
 func (x *TransactionList) Reset() {
 	*x = TransactionList{}
-	mi := &file_replication_v1_replication_proto_msgTypes[8]
+	mi := &file_replication_v1_replication_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1100,7 +1186,7 @@ func (x *TransactionList) String() string {
 func (*TransactionList) ProtoMessage() {}
 
 func (x *TransactionList) ProtoReflect() protoreflect.Message {
-	mi := &file_replication_v1_replication_proto_msgTypes[8]
+	mi := &file_replication_v1_replication_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1113,7 +1199,7 @@ func (x *TransactionList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransactionList.ProtoReflect.Descriptor instead.
 func (*TransactionList) Descriptor() ([]byte, []int) {
-	return file_replication_v1_replication_proto_rawDescGZIP(), []int{8}
+	return file_replication_v1_replication_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *TransactionList) GetTransactions() []*v11.Transaction {
@@ -1135,7 +1221,7 @@ type MembershipChange struct {
 
 func (x *MembershipChange) Reset() {
 	*x = MembershipChange{}
-	mi := &file_replication_v1_replication_proto_msgTypes[9]
+	mi := &file_replication_v1_replication_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1147,7 +1233,7 @@ func (x *MembershipChange) String() string {
 func (*MembershipChange) ProtoMessage() {}
 
 func (x *MembershipChange) ProtoReflect() protoreflect.Message {
-	mi := &file_replication_v1_replication_proto_msgTypes[9]
+	mi := &file_replication_v1_replication_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1160,7 +1246,7 @@ func (x *MembershipChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MembershipChange.ProtoReflect.Descriptor instead.
 func (*MembershipChange) Descriptor() ([]byte, []int) {
-	return file_replication_v1_replication_proto_rawDescGZIP(), []int{9}
+	return file_replication_v1_replication_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *MembershipChange) GetOp() MembershipOp {
@@ -1205,7 +1291,7 @@ type ForwardResponse struct {
 
 func (x *ForwardResponse) Reset() {
 	*x = ForwardResponse{}
-	mi := &file_replication_v1_replication_proto_msgTypes[10]
+	mi := &file_replication_v1_replication_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1217,7 +1303,7 @@ func (x *ForwardResponse) String() string {
 func (*ForwardResponse) ProtoMessage() {}
 
 func (x *ForwardResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_replication_v1_replication_proto_msgTypes[10]
+	mi := &file_replication_v1_replication_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1230,7 +1316,7 @@ func (x *ForwardResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ForwardResponse.ProtoReflect.Descriptor instead.
 func (*ForwardResponse) Descriptor() ([]byte, []int) {
-	return file_replication_v1_replication_proto_rawDescGZIP(), []int{10}
+	return file_replication_v1_replication_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ForwardResponse) GetId() uint64 {
@@ -1297,7 +1383,7 @@ type ReplicaStatusRequest struct {
 
 func (x *ReplicaStatusRequest) Reset() {
 	*x = ReplicaStatusRequest{}
-	mi := &file_replication_v1_replication_proto_msgTypes[11]
+	mi := &file_replication_v1_replication_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1309,7 +1395,7 @@ func (x *ReplicaStatusRequest) String() string {
 func (*ReplicaStatusRequest) ProtoMessage() {}
 
 func (x *ReplicaStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_replication_v1_replication_proto_msgTypes[11]
+	mi := &file_replication_v1_replication_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1322,7 +1408,7 @@ func (x *ReplicaStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicaStatusRequest.ProtoReflect.Descriptor instead.
 func (*ReplicaStatusRequest) Descriptor() ([]byte, []int) {
-	return file_replication_v1_replication_proto_rawDescGZIP(), []int{11}
+	return file_replication_v1_replication_proto_rawDescGZIP(), []int{12}
 }
 
 type ReplicaStatus struct {
@@ -1343,7 +1429,7 @@ type ReplicaStatus struct {
 
 func (x *ReplicaStatus) Reset() {
 	*x = ReplicaStatus{}
-	mi := &file_replication_v1_replication_proto_msgTypes[12]
+	mi := &file_replication_v1_replication_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1355,7 +1441,7 @@ func (x *ReplicaStatus) String() string {
 func (*ReplicaStatus) ProtoMessage() {}
 
 func (x *ReplicaStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_replication_v1_replication_proto_msgTypes[12]
+	mi := &file_replication_v1_replication_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1368,7 +1454,7 @@ func (x *ReplicaStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicaStatus.ProtoReflect.Descriptor instead.
 func (*ReplicaStatus) Descriptor() ([]byte, []int) {
-	return file_replication_v1_replication_proto_rawDescGZIP(), []int{12}
+	return file_replication_v1_replication_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ReplicaStatus) GetState() string {
@@ -1428,7 +1514,7 @@ type ClusterListQuery struct {
 
 func (x *ClusterListQuery) Reset() {
 	*x = ClusterListQuery{}
-	mi := &file_replication_v1_replication_proto_msgTypes[13]
+	mi := &file_replication_v1_replication_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1440,7 +1526,7 @@ func (x *ClusterListQuery) String() string {
 func (*ClusterListQuery) ProtoMessage() {}
 
 func (x *ClusterListQuery) ProtoReflect() protoreflect.Message {
-	mi := &file_replication_v1_replication_proto_msgTypes[13]
+	mi := &file_replication_v1_replication_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1453,7 +1539,7 @@ func (x *ClusterListQuery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterListQuery.ProtoReflect.Descriptor instead.
 func (*ClusterListQuery) Descriptor() ([]byte, []int) {
-	return file_replication_v1_replication_proto_rawDescGZIP(), []int{13}
+	return file_replication_v1_replication_proto_rawDescGZIP(), []int{14}
 }
 
 type BlockedCardsQuery struct {
@@ -1464,7 +1550,7 @@ type BlockedCardsQuery struct {
 
 func (x *BlockedCardsQuery) Reset() {
 	*x = BlockedCardsQuery{}
-	mi := &file_replication_v1_replication_proto_msgTypes[14]
+	mi := &file_replication_v1_replication_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1476,7 +1562,7 @@ func (x *BlockedCardsQuery) String() string {
 func (*BlockedCardsQuery) ProtoMessage() {}
 
 func (x *BlockedCardsQuery) ProtoReflect() protoreflect.Message {
-	mi := &file_replication_v1_replication_proto_msgTypes[14]
+	mi := &file_replication_v1_replication_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1489,7 +1575,7 @@ func (x *BlockedCardsQuery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BlockedCardsQuery.ProtoReflect.Descriptor instead.
 func (*BlockedCardsQuery) Descriptor() ([]byte, []int) {
-	return file_replication_v1_replication_proto_rawDescGZIP(), []int{14}
+	return file_replication_v1_replication_proto_rawDescGZIP(), []int{15}
 }
 
 // BlockedCards are the ids of a shard's blocked cards, sorted.
@@ -1502,7 +1588,7 @@ type BlockedCards struct {
 
 func (x *BlockedCards) Reset() {
 	*x = BlockedCards{}
-	mi := &file_replication_v1_replication_proto_msgTypes[15]
+	mi := &file_replication_v1_replication_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1514,7 +1600,7 @@ func (x *BlockedCards) String() string {
 func (*BlockedCards) ProtoMessage() {}
 
 func (x *BlockedCards) ProtoReflect() protoreflect.Message {
-	mi := &file_replication_v1_replication_proto_msgTypes[15]
+	mi := &file_replication_v1_replication_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1527,7 +1613,7 @@ func (x *BlockedCards) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BlockedCards.ProtoReflect.Descriptor instead.
 func (*BlockedCards) Descriptor() ([]byte, []int) {
-	return file_replication_v1_replication_proto_rawDescGZIP(), []int{15}
+	return file_replication_v1_replication_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *BlockedCards) GetCardIds() []string {
@@ -1548,7 +1634,7 @@ type ClusterList struct {
 
 func (x *ClusterList) Reset() {
 	*x = ClusterList{}
-	mi := &file_replication_v1_replication_proto_msgTypes[16]
+	mi := &file_replication_v1_replication_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1560,7 +1646,7 @@ func (x *ClusterList) String() string {
 func (*ClusterList) ProtoMessage() {}
 
 func (x *ClusterList) ProtoReflect() protoreflect.Message {
-	mi := &file_replication_v1_replication_proto_msgTypes[16]
+	mi := &file_replication_v1_replication_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1573,7 +1659,7 @@ func (x *ClusterList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterList.ProtoReflect.Descriptor instead.
 func (*ClusterList) Descriptor() ([]byte, []int) {
-	return file_replication_v1_replication_proto_rawDescGZIP(), []int{16}
+	return file_replication_v1_replication_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ClusterList) GetNodes() []*v1.ClusterNode {
@@ -1610,7 +1696,7 @@ const file_replication_v1_replication_proto_rawDesc = "" +
 	"\x04kind\"[\n" +
 	"\x0eProposeRequest\x127\n" +
 	"\bcommands\x18\x01 \x03(\v2\x1b.civicard.ledger.v1.CommandR\bcommands\x12\x10\n" +
-	"\x03all\x18\x02 \x01(\bR\x03all\"\x97\x05\n" +
+	"\x03all\x18\x02 \x01(\bR\x03all\"\xd7\x05\n" +
 	"\x05Query\x12\x19\n" +
 	"\acard_id\x18\x01 \x01(\tH\x00R\x06cardId\x12P\n" +
 	"\ftransactions\x18\x02 \x01(\v2*.civicard.replication.v1.TransactionsQueryH\x00R\ftransactions\x12'\n" +
@@ -1624,15 +1710,19 @@ const file_replication_v1_replication_proto_rawDesc = "" +
 	"\rledger_totals\x18# \x01(\bH\x00R\fledgerTotals\x12'\n" +
 	"\x0estatement_sums\x18$ \x01(\x04H\x00R\rstatementSums\x12N\n" +
 	"\fcluster_list\x18\x05 \x01(\v2).civicard.replication.v1.ClusterListQueryH\x00R\vclusterList\x12Q\n" +
-	"\rblocked_cards\x18\x06 \x01(\v2*.civicard.replication.v1.BlockedCardsQueryH\x00R\fblockedCardsB\x06\n" +
-	"\x04kind\"R\n" +
+	"\rblocked_cards\x18\x06 \x01(\v2*.civicard.replication.v1.BlockedCardsQueryH\x00R\fblockedCards\x12>\n" +
+	"\x06tariff\x18\a \x01(\v2$.civicard.replication.v1.TariffQueryH\x00R\x06tariffB\x06\n" +
+	"\x04kind\"F\n" +
+	"\vTariffQuery\x12%\n" +
+	"\x0einstitution_id\x18\x01 \x01(\tR\rinstitutionId\x12\x10\n" +
+	"\x03all\x18\x02 \x01(\bR\x03all\"R\n" +
 	"\x13CycleStatementQuery\x12\x14\n" +
 	"\x05cycle\x18\x01 \x01(\x04R\x05cycle\x12%\n" +
 	"\x0einstitution_id\x18\x02 \x01(\tR\rinstitutionId\"k\n" +
 	"\x11TransactionsQuery\x12\x17\n" +
 	"\acard_id\x18\x01 \x01(\tR\x06cardId\x12'\n" +
 	"\x0fbefore_sequence\x18\x02 \x01(\x04R\x0ebeforeSequence\x12\x14\n" +
-	"\x05limit\x18\x03 \x01(\rR\x05limit\"\xaf\a\n" +
+	"\x05limit\x18\x03 \x01(\rR\x05limit\"\xec\a\n" +
 	"\vQueryResult\x12\x14\n" +
 	"\x05found\x18\x01 \x01(\bR\x05found\x123\n" +
 	"\x04card\x18\x02 \x01(\v2\x1d.civicard.ledger.v1.CardStateH\x00R\x04card\x12N\n" +
@@ -1646,7 +1736,8 @@ const file_replication_v1_replication_proto_rawDesc = "" +
 	"\rledger_totals\x18# \x01(\v2\x19.civicard.v1.LedgerTotalsH\x00R\fledgerTotals\x12H\n" +
 	"\x0estatement_sums\x18$ \x01(\v2\x1f.civicard.ledger.v1.CycleTotalsH\x00R\rstatementSums\x12I\n" +
 	"\fcluster_list\x18\x06 \x01(\v2$.civicard.replication.v1.ClusterListH\x00R\vclusterList\x12L\n" +
-	"\rblocked_cards\x18\a \x01(\v2%.civicard.replication.v1.BlockedCardsH\x00R\fblockedCards\x12\x1d\n" +
+	"\rblocked_cards\x18\a \x01(\v2%.civicard.replication.v1.BlockedCardsH\x00R\fblockedCards\x12;\n" +
+	"\x06tariff\x18\b \x01(\v2!.civicard.ledger.v1.TariffRecordsH\x00R\x06tariff\x12\x1d\n" +
 	"\n" +
 	"open_cycle\x18\" \x01(\x04R\topenCycleB\x06\n" +
 	"\x04kind\"P\n" +
@@ -1718,77 +1809,81 @@ func file_replication_v1_replication_proto_rawDescGZIP() []byte {
 }
 
 var file_replication_v1_replication_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_replication_v1_replication_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_replication_v1_replication_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_replication_v1_replication_proto_goTypes = []any{
 	(MembershipOp)(0),                   // 0: civicard.replication.v1.MembershipOp
 	(ForwardStatus)(0),                  // 1: civicard.replication.v1.ForwardStatus
 	(*ForwardRequest)(nil),              // 2: civicard.replication.v1.ForwardRequest
 	(*ProposeRequest)(nil),              // 3: civicard.replication.v1.ProposeRequest
 	(*Query)(nil),                       // 4: civicard.replication.v1.Query
-	(*CycleStatementQuery)(nil),         // 5: civicard.replication.v1.CycleStatementQuery
-	(*TransactionsQuery)(nil),           // 6: civicard.replication.v1.TransactionsQuery
-	(*QueryResult)(nil),                 // 7: civicard.replication.v1.QueryResult
-	(*CycleStatementList)(nil),          // 8: civicard.replication.v1.CycleStatementList
-	(*SettlementBatchList)(nil),         // 9: civicard.replication.v1.SettlementBatchList
-	(*TransactionList)(nil),             // 10: civicard.replication.v1.TransactionList
-	(*MembershipChange)(nil),            // 11: civicard.replication.v1.MembershipChange
-	(*ForwardResponse)(nil),             // 12: civicard.replication.v1.ForwardResponse
-	(*ReplicaStatusRequest)(nil),        // 13: civicard.replication.v1.ReplicaStatusRequest
-	(*ReplicaStatus)(nil),               // 14: civicard.replication.v1.ReplicaStatus
-	(*ClusterListQuery)(nil),            // 15: civicard.replication.v1.ClusterListQuery
-	(*BlockedCardsQuery)(nil),           // 16: civicard.replication.v1.BlockedCardsQuery
-	(*BlockedCards)(nil),                // 17: civicard.replication.v1.BlockedCards
-	(*ClusterList)(nil),                 // 18: civicard.replication.v1.ClusterList
-	(*v1.Command)(nil),                  // 19: civicard.ledger.v1.Command
-	(*v1.CardState)(nil),                // 20: civicard.ledger.v1.CardState
-	(*v11.Institution)(nil),             // 21: civicard.v1.Institution
-	(*v11.Terminal)(nil),                // 22: civicard.v1.Terminal
-	(*v1.CycleTotals)(nil),              // 23: civicard.ledger.v1.CycleTotals
-	(*v11.SettlementBatch)(nil),         // 24: civicard.v1.SettlementBatch
-	(*v11.LedgerTotals)(nil),            // 25: civicard.v1.LedgerTotals
-	(*v11.SettlementStatementLine)(nil), // 26: civicard.v1.SettlementStatementLine
-	(*v11.Transaction)(nil),             // 27: civicard.v1.Transaction
-	(*v1.Result)(nil),                   // 28: civicard.ledger.v1.Result
-	(*v1.ClusterNode)(nil),              // 29: civicard.ledger.v1.ClusterNode
-	(*v1.GroupPlacement)(nil),           // 30: civicard.ledger.v1.GroupPlacement
+	(*TariffQuery)(nil),                 // 5: civicard.replication.v1.TariffQuery
+	(*CycleStatementQuery)(nil),         // 6: civicard.replication.v1.CycleStatementQuery
+	(*TransactionsQuery)(nil),           // 7: civicard.replication.v1.TransactionsQuery
+	(*QueryResult)(nil),                 // 8: civicard.replication.v1.QueryResult
+	(*CycleStatementList)(nil),          // 9: civicard.replication.v1.CycleStatementList
+	(*SettlementBatchList)(nil),         // 10: civicard.replication.v1.SettlementBatchList
+	(*TransactionList)(nil),             // 11: civicard.replication.v1.TransactionList
+	(*MembershipChange)(nil),            // 12: civicard.replication.v1.MembershipChange
+	(*ForwardResponse)(nil),             // 13: civicard.replication.v1.ForwardResponse
+	(*ReplicaStatusRequest)(nil),        // 14: civicard.replication.v1.ReplicaStatusRequest
+	(*ReplicaStatus)(nil),               // 15: civicard.replication.v1.ReplicaStatus
+	(*ClusterListQuery)(nil),            // 16: civicard.replication.v1.ClusterListQuery
+	(*BlockedCardsQuery)(nil),           // 17: civicard.replication.v1.BlockedCardsQuery
+	(*BlockedCards)(nil),                // 18: civicard.replication.v1.BlockedCards
+	(*ClusterList)(nil),                 // 19: civicard.replication.v1.ClusterList
+	(*v1.Command)(nil),                  // 20: civicard.ledger.v1.Command
+	(*v1.CardState)(nil),                // 21: civicard.ledger.v1.CardState
+	(*v11.Institution)(nil),             // 22: civicard.v1.Institution
+	(*v11.Terminal)(nil),                // 23: civicard.v1.Terminal
+	(*v1.CycleTotals)(nil),              // 24: civicard.ledger.v1.CycleTotals
+	(*v11.SettlementBatch)(nil),         // 25: civicard.v1.SettlementBatch
+	(*v11.LedgerTotals)(nil),            // 26: civicard.v1.LedgerTotals
+	(*v1.TariffRecords)(nil),            // 27: civicard.ledger.v1.TariffRecords
+	(*v11.SettlementStatementLine)(nil), // 28: civicard.v1.SettlementStatementLine
+	(*v11.Transaction)(nil),             // 29: civicard.v1.Transaction
+	(*v1.Result)(nil),                   // 30: civicard.ledger.v1.Result
+	(*v1.ClusterNode)(nil),              // 31: civicard.ledger.v1.ClusterNode
+	(*v1.GroupPlacement)(nil),           // 32: civicard.ledger.v1.GroupPlacement
 }
 var file_replication_v1_replication_proto_depIdxs = []int32{
 	3,  // 0: civicard.replication.v1.ForwardRequest.propose:type_name -> civicard.replication.v1.ProposeRequest
 	4,  // 1: civicard.replication.v1.ForwardRequest.query:type_name -> civicard.replication.v1.Query
-	11, // 2: civicard.replication.v1.ForwardRequest.membership:type_name -> civicard.replication.v1.MembershipChange
-	13, // 3: civicard.replication.v1.ForwardRequest.replica_status:type_name -> civicard.replication.v1.ReplicaStatusRequest
-	19, // 4: civicard.replication.v1.ProposeRequest.commands:type_name -> civicard.ledger.v1.Command
-	6,  // 5: civicard.replication.v1.Query.transactions:type_name -> civicard.replication.v1.TransactionsQuery
-	5,  // 6: civicard.replication.v1.Query.cycle_statement:type_name -> civicard.replication.v1.CycleStatementQuery
-	15, // 7: civicard.replication.v1.Query.cluster_list:type_name -> civicard.replication.v1.ClusterListQuery
-	16, // 8: civicard.replication.v1.Query.blocked_cards:type_name -> civicard.replication.v1.BlockedCardsQuery
-	20, // 9: civicard.replication.v1.QueryResult.card:type_name -> civicard.ledger.v1.CardState
-	10, // 10: civicard.replication.v1.QueryResult.transactions:type_name -> civicard.replication.v1.TransactionList
-	21, // 11: civicard.replication.v1.QueryResult.institution:type_name -> civicard.v1.Institution
-	22, // 12: civicard.replication.v1.QueryResult.terminal:type_name -> civicard.v1.Terminal
-	23, // 13: civicard.replication.v1.QueryResult.cycle_totals:type_name -> civicard.ledger.v1.CycleTotals
-	8,  // 14: civicard.replication.v1.QueryResult.cycle_statement:type_name -> civicard.replication.v1.CycleStatementList
-	24, // 15: civicard.replication.v1.QueryResult.settlement_batch:type_name -> civicard.v1.SettlementBatch
-	9,  // 16: civicard.replication.v1.QueryResult.settlement_batches:type_name -> civicard.replication.v1.SettlementBatchList
-	25, // 17: civicard.replication.v1.QueryResult.ledger_totals:type_name -> civicard.v1.LedgerTotals
-	23, // 18: civicard.replication.v1.QueryResult.statement_sums:type_name -> civicard.ledger.v1.CycleTotals
-	18, // 19: civicard.replication.v1.QueryResult.cluster_list:type_name -> civicard.replication.v1.ClusterList
-	17, // 20: civicard.replication.v1.QueryResult.blocked_cards:type_name -> civicard.replication.v1.BlockedCards
-	26, // 21: civicard.replication.v1.CycleStatementList.lines:type_name -> civicard.v1.SettlementStatementLine
-	24, // 22: civicard.replication.v1.SettlementBatchList.batches:type_name -> civicard.v1.SettlementBatch
-	27, // 23: civicard.replication.v1.TransactionList.transactions:type_name -> civicard.v1.Transaction
-	0,  // 24: civicard.replication.v1.MembershipChange.op:type_name -> civicard.replication.v1.MembershipOp
-	1,  // 25: civicard.replication.v1.ForwardResponse.status:type_name -> civicard.replication.v1.ForwardStatus
-	28, // 26: civicard.replication.v1.ForwardResponse.results:type_name -> civicard.ledger.v1.Result
-	7,  // 27: civicard.replication.v1.ForwardResponse.query:type_name -> civicard.replication.v1.QueryResult
-	14, // 28: civicard.replication.v1.ForwardResponse.replica_status:type_name -> civicard.replication.v1.ReplicaStatus
-	29, // 29: civicard.replication.v1.ClusterList.nodes:type_name -> civicard.ledger.v1.ClusterNode
-	30, // 30: civicard.replication.v1.ClusterList.placements:type_name -> civicard.ledger.v1.GroupPlacement
-	31, // [31:31] is the sub-list for method output_type
-	31, // [31:31] is the sub-list for method input_type
-	31, // [31:31] is the sub-list for extension type_name
-	31, // [31:31] is the sub-list for extension extendee
-	0,  // [0:31] is the sub-list for field type_name
+	12, // 2: civicard.replication.v1.ForwardRequest.membership:type_name -> civicard.replication.v1.MembershipChange
+	14, // 3: civicard.replication.v1.ForwardRequest.replica_status:type_name -> civicard.replication.v1.ReplicaStatusRequest
+	20, // 4: civicard.replication.v1.ProposeRequest.commands:type_name -> civicard.ledger.v1.Command
+	7,  // 5: civicard.replication.v1.Query.transactions:type_name -> civicard.replication.v1.TransactionsQuery
+	6,  // 6: civicard.replication.v1.Query.cycle_statement:type_name -> civicard.replication.v1.CycleStatementQuery
+	16, // 7: civicard.replication.v1.Query.cluster_list:type_name -> civicard.replication.v1.ClusterListQuery
+	17, // 8: civicard.replication.v1.Query.blocked_cards:type_name -> civicard.replication.v1.BlockedCardsQuery
+	5,  // 9: civicard.replication.v1.Query.tariff:type_name -> civicard.replication.v1.TariffQuery
+	21, // 10: civicard.replication.v1.QueryResult.card:type_name -> civicard.ledger.v1.CardState
+	11, // 11: civicard.replication.v1.QueryResult.transactions:type_name -> civicard.replication.v1.TransactionList
+	22, // 12: civicard.replication.v1.QueryResult.institution:type_name -> civicard.v1.Institution
+	23, // 13: civicard.replication.v1.QueryResult.terminal:type_name -> civicard.v1.Terminal
+	24, // 14: civicard.replication.v1.QueryResult.cycle_totals:type_name -> civicard.ledger.v1.CycleTotals
+	9,  // 15: civicard.replication.v1.QueryResult.cycle_statement:type_name -> civicard.replication.v1.CycleStatementList
+	25, // 16: civicard.replication.v1.QueryResult.settlement_batch:type_name -> civicard.v1.SettlementBatch
+	10, // 17: civicard.replication.v1.QueryResult.settlement_batches:type_name -> civicard.replication.v1.SettlementBatchList
+	26, // 18: civicard.replication.v1.QueryResult.ledger_totals:type_name -> civicard.v1.LedgerTotals
+	24, // 19: civicard.replication.v1.QueryResult.statement_sums:type_name -> civicard.ledger.v1.CycleTotals
+	19, // 20: civicard.replication.v1.QueryResult.cluster_list:type_name -> civicard.replication.v1.ClusterList
+	18, // 21: civicard.replication.v1.QueryResult.blocked_cards:type_name -> civicard.replication.v1.BlockedCards
+	27, // 22: civicard.replication.v1.QueryResult.tariff:type_name -> civicard.ledger.v1.TariffRecords
+	28, // 23: civicard.replication.v1.CycleStatementList.lines:type_name -> civicard.v1.SettlementStatementLine
+	25, // 24: civicard.replication.v1.SettlementBatchList.batches:type_name -> civicard.v1.SettlementBatch
+	29, // 25: civicard.replication.v1.TransactionList.transactions:type_name -> civicard.v1.Transaction
+	0,  // 26: civicard.replication.v1.MembershipChange.op:type_name -> civicard.replication.v1.MembershipOp
+	1,  // 27: civicard.replication.v1.ForwardResponse.status:type_name -> civicard.replication.v1.ForwardStatus
+	30, // 28: civicard.replication.v1.ForwardResponse.results:type_name -> civicard.ledger.v1.Result
+	8,  // 29: civicard.replication.v1.ForwardResponse.query:type_name -> civicard.replication.v1.QueryResult
+	15, // 30: civicard.replication.v1.ForwardResponse.replica_status:type_name -> civicard.replication.v1.ReplicaStatus
+	31, // 31: civicard.replication.v1.ClusterList.nodes:type_name -> civicard.ledger.v1.ClusterNode
+	32, // 32: civicard.replication.v1.ClusterList.placements:type_name -> civicard.ledger.v1.GroupPlacement
+	33, // [33:33] is the sub-list for method output_type
+	33, // [33:33] is the sub-list for method input_type
+	33, // [33:33] is the sub-list for extension type_name
+	33, // [33:33] is the sub-list for extension extendee
+	0,  // [0:33] is the sub-list for field type_name
 }
 
 func init() { file_replication_v1_replication_proto_init() }
@@ -1815,8 +1910,9 @@ func file_replication_v1_replication_proto_init() {
 		(*Query_StatementSums)(nil),
 		(*Query_ClusterList)(nil),
 		(*Query_BlockedCards)(nil),
+		(*Query_Tariff)(nil),
 	}
-	file_replication_v1_replication_proto_msgTypes[5].OneofWrappers = []any{
+	file_replication_v1_replication_proto_msgTypes[6].OneofWrappers = []any{
 		(*QueryResult_Card)(nil),
 		(*QueryResult_Transactions)(nil),
 		(*QueryResult_Institution)(nil),
@@ -1829,6 +1925,7 @@ func file_replication_v1_replication_proto_init() {
 		(*QueryResult_StatementSums)(nil),
 		(*QueryResult_ClusterList)(nil),
 		(*QueryResult_BlockedCards)(nil),
+		(*QueryResult_Tariff)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1836,7 +1933,7 @@ func file_replication_v1_replication_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_replication_v1_replication_proto_rawDesc), len(file_replication_v1_replication_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   17,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -43,6 +43,19 @@ const (
 	AdminServiceDrainNodeProcedure = "/civicard.v1.AdminService/DrainNode"
 	// AdminServiceRemoveNodeProcedure is the fully-qualified name of the AdminService's RemoveNode RPC.
 	AdminServiceRemoveNodeProcedure = "/civicard.v1.AdminService/RemoveNode"
+	// AdminServiceRegisterInstitutionProcedure is the fully-qualified name of the AdminService's
+	// RegisterInstitution RPC.
+	AdminServiceRegisterInstitutionProcedure = "/civicard.v1.AdminService/RegisterInstitution"
+	// AdminServiceRegisterTerminalProcedure is the fully-qualified name of the AdminService's
+	// RegisterTerminal RPC.
+	AdminServiceRegisterTerminalProcedure = "/civicard.v1.AdminService/RegisterTerminal"
+	// AdminServiceSetRegionProcedure is the fully-qualified name of the AdminService's SetRegion RPC.
+	AdminServiceSetRegionProcedure = "/civicard.v1.AdminService/SetRegion"
+	// AdminServiceSetPriceListProcedure is the fully-qualified name of the AdminService's SetPriceList
+	// RPC.
+	AdminServiceSetPriceListProcedure = "/civicard.v1.AdminService/SetPriceList"
+	// AdminServiceShowTariffProcedure is the fully-qualified name of the AdminService's ShowTariff RPC.
+	AdminServiceShowTariffProcedure = "/civicard.v1.AdminService/ShowTariff"
 )
 
 // AdminServiceClient is a client for the civicard.v1.AdminService service.
@@ -61,6 +74,23 @@ type AdminServiceClient interface {
 	// RemoveNode forgets a drained node (one that hosts no replica any
 	// more); its process then stops.
 	RemoveNode(context.Context, *connect.Request[v1.RemoveNodeRequest]) (*connect.Response[v1.ClusterNodeInfo], error)
+	// RegisterInstitution adds an institution to the registry (and every
+	// ledger shard). It accepts taps once it has a terminal and a price list.
+	RegisterInstitution(context.Context, *connect.Request[v1.RegisterInstitutionRequest]) (*connect.Response[v1.RegisterInstitutionResponse], error)
+	// RegisterTerminal adds a terminal of a registered institution.
+	RegisterTerminal(context.Context, *connect.Request[v1.RegisterTerminalRequest]) (*connect.Response[v1.RegisterTerminalResponse], error)
+	// SetRegion sets the region's common pricing policy (the fare engine's
+	// network and fare bands, concessions, caps, e-purse limits). Refused,
+	// changing nothing, when the file does not decode or validate, or when a
+	// price list in force would not validate under it.
+	SetRegion(context.Context, *connect.Request[v1.SetRegionRequest]) (*connect.Response[v1.SetTariffResponse], error)
+	// SetPriceList sets an institution's price list, validated by the fare
+	// engine against the region before it is committed. The next tap is
+	// priced by it.
+	SetPriceList(context.Context, *connect.Request[v1.SetPriceListRequest]) (*connect.Response[v1.SetTariffResponse], error)
+	// ShowTariff returns the region and the price lists in force, with their
+	// versions, as the files that would set them.
+	ShowTariff(context.Context, *connect.Request[v1.ShowTariffRequest]) (*connect.Response[v1.ShowTariffResponse], error)
 }
 
 // NewAdminServiceClient constructs a client for the civicard.v1.AdminService service. By default,
@@ -104,16 +134,51 @@ func NewAdminServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			connect.WithSchema(adminServiceMethods.ByName("RemoveNode")),
 			connect.WithClientOptions(opts...),
 		),
+		registerInstitution: connect.NewClient[v1.RegisterInstitutionRequest, v1.RegisterInstitutionResponse](
+			httpClient,
+			baseURL+AdminServiceRegisterInstitutionProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("RegisterInstitution")),
+			connect.WithClientOptions(opts...),
+		),
+		registerTerminal: connect.NewClient[v1.RegisterTerminalRequest, v1.RegisterTerminalResponse](
+			httpClient,
+			baseURL+AdminServiceRegisterTerminalProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("RegisterTerminal")),
+			connect.WithClientOptions(opts...),
+		),
+		setRegion: connect.NewClient[v1.SetRegionRequest, v1.SetTariffResponse](
+			httpClient,
+			baseURL+AdminServiceSetRegionProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("SetRegion")),
+			connect.WithClientOptions(opts...),
+		),
+		setPriceList: connect.NewClient[v1.SetPriceListRequest, v1.SetTariffResponse](
+			httpClient,
+			baseURL+AdminServiceSetPriceListProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("SetPriceList")),
+			connect.WithClientOptions(opts...),
+		),
+		showTariff: connect.NewClient[v1.ShowTariffRequest, v1.ShowTariffResponse](
+			httpClient,
+			baseURL+AdminServiceShowTariffProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("ShowTariff")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // adminServiceClient implements AdminServiceClient.
 type adminServiceClient struct {
-	getNode    *connect.Client[v1.GetNodeRequest, v1.GetNodeResponse]
-	listNodes  *connect.Client[v1.ListNodesRequest, v1.ListNodesResponse]
-	addNode    *connect.Client[v1.AddNodeRequest, v1.ClusterNodeInfo]
-	drainNode  *connect.Client[v1.DrainNodeRequest, v1.ClusterNodeInfo]
-	removeNode *connect.Client[v1.RemoveNodeRequest, v1.ClusterNodeInfo]
+	getNode             *connect.Client[v1.GetNodeRequest, v1.GetNodeResponse]
+	listNodes           *connect.Client[v1.ListNodesRequest, v1.ListNodesResponse]
+	addNode             *connect.Client[v1.AddNodeRequest, v1.ClusterNodeInfo]
+	drainNode           *connect.Client[v1.DrainNodeRequest, v1.ClusterNodeInfo]
+	removeNode          *connect.Client[v1.RemoveNodeRequest, v1.ClusterNodeInfo]
+	registerInstitution *connect.Client[v1.RegisterInstitutionRequest, v1.RegisterInstitutionResponse]
+	registerTerminal    *connect.Client[v1.RegisterTerminalRequest, v1.RegisterTerminalResponse]
+	setRegion           *connect.Client[v1.SetRegionRequest, v1.SetTariffResponse]
+	setPriceList        *connect.Client[v1.SetPriceListRequest, v1.SetTariffResponse]
+	showTariff          *connect.Client[v1.ShowTariffRequest, v1.ShowTariffResponse]
 }
 
 // GetNode calls civicard.v1.AdminService.GetNode.
@@ -141,6 +206,31 @@ func (c *adminServiceClient) RemoveNode(ctx context.Context, req *connect.Reques
 	return c.removeNode.CallUnary(ctx, req)
 }
 
+// RegisterInstitution calls civicard.v1.AdminService.RegisterInstitution.
+func (c *adminServiceClient) RegisterInstitution(ctx context.Context, req *connect.Request[v1.RegisterInstitutionRequest]) (*connect.Response[v1.RegisterInstitutionResponse], error) {
+	return c.registerInstitution.CallUnary(ctx, req)
+}
+
+// RegisterTerminal calls civicard.v1.AdminService.RegisterTerminal.
+func (c *adminServiceClient) RegisterTerminal(ctx context.Context, req *connect.Request[v1.RegisterTerminalRequest]) (*connect.Response[v1.RegisterTerminalResponse], error) {
+	return c.registerTerminal.CallUnary(ctx, req)
+}
+
+// SetRegion calls civicard.v1.AdminService.SetRegion.
+func (c *adminServiceClient) SetRegion(ctx context.Context, req *connect.Request[v1.SetRegionRequest]) (*connect.Response[v1.SetTariffResponse], error) {
+	return c.setRegion.CallUnary(ctx, req)
+}
+
+// SetPriceList calls civicard.v1.AdminService.SetPriceList.
+func (c *adminServiceClient) SetPriceList(ctx context.Context, req *connect.Request[v1.SetPriceListRequest]) (*connect.Response[v1.SetTariffResponse], error) {
+	return c.setPriceList.CallUnary(ctx, req)
+}
+
+// ShowTariff calls civicard.v1.AdminService.ShowTariff.
+func (c *adminServiceClient) ShowTariff(ctx context.Context, req *connect.Request[v1.ShowTariffRequest]) (*connect.Response[v1.ShowTariffResponse], error) {
+	return c.showTariff.CallUnary(ctx, req)
+}
+
 // AdminServiceHandler is an implementation of the civicard.v1.AdminService service.
 type AdminServiceHandler interface {
 	// GetNode describes the node that answers.
@@ -157,6 +247,23 @@ type AdminServiceHandler interface {
 	// RemoveNode forgets a drained node (one that hosts no replica any
 	// more); its process then stops.
 	RemoveNode(context.Context, *connect.Request[v1.RemoveNodeRequest]) (*connect.Response[v1.ClusterNodeInfo], error)
+	// RegisterInstitution adds an institution to the registry (and every
+	// ledger shard). It accepts taps once it has a terminal and a price list.
+	RegisterInstitution(context.Context, *connect.Request[v1.RegisterInstitutionRequest]) (*connect.Response[v1.RegisterInstitutionResponse], error)
+	// RegisterTerminal adds a terminal of a registered institution.
+	RegisterTerminal(context.Context, *connect.Request[v1.RegisterTerminalRequest]) (*connect.Response[v1.RegisterTerminalResponse], error)
+	// SetRegion sets the region's common pricing policy (the fare engine's
+	// network and fare bands, concessions, caps, e-purse limits). Refused,
+	// changing nothing, when the file does not decode or validate, or when a
+	// price list in force would not validate under it.
+	SetRegion(context.Context, *connect.Request[v1.SetRegionRequest]) (*connect.Response[v1.SetTariffResponse], error)
+	// SetPriceList sets an institution's price list, validated by the fare
+	// engine against the region before it is committed. The next tap is
+	// priced by it.
+	SetPriceList(context.Context, *connect.Request[v1.SetPriceListRequest]) (*connect.Response[v1.SetTariffResponse], error)
+	// ShowTariff returns the region and the price lists in force, with their
+	// versions, as the files that would set them.
+	ShowTariff(context.Context, *connect.Request[v1.ShowTariffRequest]) (*connect.Response[v1.ShowTariffResponse], error)
 }
 
 // NewAdminServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -196,6 +303,36 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 		connect.WithSchema(adminServiceMethods.ByName("RemoveNode")),
 		connect.WithHandlerOptions(opts...),
 	)
+	adminServiceRegisterInstitutionHandler := connect.NewUnaryHandler(
+		AdminServiceRegisterInstitutionProcedure,
+		svc.RegisterInstitution,
+		connect.WithSchema(adminServiceMethods.ByName("RegisterInstitution")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceRegisterTerminalHandler := connect.NewUnaryHandler(
+		AdminServiceRegisterTerminalProcedure,
+		svc.RegisterTerminal,
+		connect.WithSchema(adminServiceMethods.ByName("RegisterTerminal")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceSetRegionHandler := connect.NewUnaryHandler(
+		AdminServiceSetRegionProcedure,
+		svc.SetRegion,
+		connect.WithSchema(adminServiceMethods.ByName("SetRegion")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceSetPriceListHandler := connect.NewUnaryHandler(
+		AdminServiceSetPriceListProcedure,
+		svc.SetPriceList,
+		connect.WithSchema(adminServiceMethods.ByName("SetPriceList")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceShowTariffHandler := connect.NewUnaryHandler(
+		AdminServiceShowTariffProcedure,
+		svc.ShowTariff,
+		connect.WithSchema(adminServiceMethods.ByName("ShowTariff")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/civicard.v1.AdminService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case AdminServiceGetNodeProcedure:
@@ -208,6 +345,16 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 			adminServiceDrainNodeHandler.ServeHTTP(w, r)
 		case AdminServiceRemoveNodeProcedure:
 			adminServiceRemoveNodeHandler.ServeHTTP(w, r)
+		case AdminServiceRegisterInstitutionProcedure:
+			adminServiceRegisterInstitutionHandler.ServeHTTP(w, r)
+		case AdminServiceRegisterTerminalProcedure:
+			adminServiceRegisterTerminalHandler.ServeHTTP(w, r)
+		case AdminServiceSetRegionProcedure:
+			adminServiceSetRegionHandler.ServeHTTP(w, r)
+		case AdminServiceSetPriceListProcedure:
+			adminServiceSetPriceListHandler.ServeHTTP(w, r)
+		case AdminServiceShowTariffProcedure:
+			adminServiceShowTariffHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -235,4 +382,24 @@ func (UnimplementedAdminServiceHandler) DrainNode(context.Context, *connect.Requ
 
 func (UnimplementedAdminServiceHandler) RemoveNode(context.Context, *connect.Request[v1.RemoveNodeRequest]) (*connect.Response[v1.ClusterNodeInfo], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("civicard.v1.AdminService.RemoveNode is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) RegisterInstitution(context.Context, *connect.Request[v1.RegisterInstitutionRequest]) (*connect.Response[v1.RegisterInstitutionResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("civicard.v1.AdminService.RegisterInstitution is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) RegisterTerminal(context.Context, *connect.Request[v1.RegisterTerminalRequest]) (*connect.Response[v1.RegisterTerminalResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("civicard.v1.AdminService.RegisterTerminal is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) SetRegion(context.Context, *connect.Request[v1.SetRegionRequest]) (*connect.Response[v1.SetTariffResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("civicard.v1.AdminService.SetRegion is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) SetPriceList(context.Context, *connect.Request[v1.SetPriceListRequest]) (*connect.Response[v1.SetTariffResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("civicard.v1.AdminService.SetPriceList is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) ShowTariff(context.Context, *connect.Request[v1.ShowTariffRequest]) (*connect.Response[v1.ShowTariffResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("civicard.v1.AdminService.ShowTariff is not implemented"))
 }
