@@ -7,13 +7,12 @@ import (
 	"testing"
 
 	"civicard/domain/tariff"
-	"civicard/sim/demo"
 )
 
-// The demo city's region and every price list survive the trip through
+// The test city's region and every price list survive the trip through
 // their files unchanged.
 func TestFilesRoundTrip(t *testing.T) {
-	region, lists := demo.Tariff()
+	region, lists := loadCity(t)
 	data, err := tariff.FormatRegion(region)
 	if err != nil {
 		t.Fatal(err)
