@@ -67,7 +67,7 @@ func describeHost(host *replication.Host) func(bool) []*civicardv1.GroupReplica 
 			for _, p := range status.Nonvoters {
 				replica.Nonvoters = append(replica.Nonvoters, p.NodeID)
 			}
-			_ = host.ReadLocal(status.Name, func(s *ledger.State) { replica.Totals = replication.Totals(s) })
+			_ = host.ReadLocal(status.Name, func(s *ledger.State) { replica.Totals = s.LedgerTotals() })
 			if withDigests {
 				if digest, err := host.Digest(status.Name); err == nil {
 					replica.Digest = digest[:]

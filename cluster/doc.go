@@ -16,7 +16,9 @@
 //     on three nodes each (topology.go). A node replicates the groups
 //     naming it and reaches the others through replication's forwarding; the
 //     grains reach every group through routedLedger (router.go), which
-//     sends a card's commands to its shard.
+//     sends a card's commands to its shard. Every read of a group's ledger
+//     from here (a card, a statement, the node list) is one of ledgerReads
+//     (reads.go): a query its leader answers from its ledger.
 //
 // The actor library never takes back a member it has declared dead. So a
 // cluster node watches for the two ways of being declared dead while still

@@ -33,7 +33,7 @@ func (n *Node) ListNodes(ctx context.Context) (*civicardv1.ListNodesResponse, er
 	if n.scaler == nil {
 		return nil, errNotClustered
 	}
-	list, err := n.scaler.host.ClusterList(ctx)
+	list, err := ledgerReads{n.scaler.host}.ClusterList(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -74,7 +74,7 @@ func (n *Node) RemoveNode(ctx context.Context, name string) (*civicardv1.Cluster
 	if n.scaler == nil {
 		return nil, errNotClustered
 	}
-	list, err := n.scaler.host.ClusterList(ctx)
+	list, err := ledgerReads{n.scaler.host}.ClusterList(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -127,7 +127,7 @@ func (n *Node) proposeNodeCommand(ctx context.Context, cmd *ledgerv1.Command) er
 
 // listed returns the node as the registry now lists it.
 func (n *Node) listed(ctx context.Context, name string) (*civicardv1.ClusterNodeInfo, error) {
-	list, err := n.scaler.host.ClusterList(ctx)
+	list, err := ledgerReads{n.scaler.host}.ClusterList(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -37,10 +37,10 @@ func (r *Registry) Propose(ctx context.Context, cmd *ledgerv1.Command) (*ledgerv
 // Tariff reads the registry's region and the price list of institutionID,
 // or every one when it is "", at the registry's leader.
 func (r *Registry) Tariff(ctx context.Context, institutionID string) (*ledgerv1.TariffRecords, error) {
-	return r.ledger.host.Tariff(ctx, replication.RegistryGroup, institutionID, institutionID == "")
+	return ledgerReads{r.ledger.host}.Tariff(ctx, replication.RegistryGroup, institutionID, institutionID == "")
 }
 
 // Institution reads an institution's record at the registry's leader.
 func (r *Registry) Institution(ctx context.Context, institutionID string) (*civicardv1.Institution, bool, error) {
-	return r.ledger.host.Institution(ctx, replication.RegistryGroup, institutionID)
+	return ledgerReads{r.ledger.host}.Institution(ctx, replication.RegistryGroup, institutionID)
 }

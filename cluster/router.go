@@ -211,21 +211,21 @@ func (r routedLedger) followRegistry(ctx context.Context, follows []*ledgerv1.Co
 }
 
 func (r routedLedger) Card(ctx context.Context, cardID string) (*ledgerv1.CardState, error) {
-	card, found, err := r.host.Card(ctx, r.cardGroup(cardID), cardID)
+	card, found, err := ledgerReads{r.host}.Card(ctx, r.cardGroup(cardID), cardID)
 	return found1(card, found, err, "card", cardID)
 }
 
 func (r routedLedger) Transactions(ctx context.Context, cardID string, beforeSequence uint64, limit int) ([]*civicardv1.Transaction, error) {
-	return r.host.Transactions(ctx, r.cardGroup(cardID), cardID, beforeSequence, limit)
+	return ledgerReads{r.host}.Transactions(ctx, r.cardGroup(cardID), cardID, beforeSequence, limit)
 }
 
 func (r routedLedger) Institution(ctx context.Context, institutionID string) (*civicardv1.Institution, error) {
-	inst, found, err := r.host.Institution(ctx, replication.RegistryGroup, institutionID)
+	inst, found, err := ledgerReads{r.host}.Institution(ctx, replication.RegistryGroup, institutionID)
 	return found1(inst, found, err, "institution", institutionID)
 }
 
 func (r routedLedger) Terminal(ctx context.Context, terminalID string) (*civicardv1.Terminal, error) {
-	terminal, found, err := r.host.Terminal(ctx, replication.RegistryGroup, terminalID)
+	terminal, found, err := ledgerReads{r.host}.Terminal(ctx, replication.RegistryGroup, terminalID)
 	return found1(terminal, found, err, "terminal", terminalID)
 }
 
@@ -236,7 +236,7 @@ func (r routedLedger) Tariff(ctx context.Context, cardID, institutionID string) 
 	if cardID != "" {
 		group = r.cardGroup(cardID)
 	}
-	return r.host.Tariff(ctx, group, institutionID, false)
+	return ledgerReads{r.host}.Tariff(ctx, group, institutionID, false)
 }
 
 // found1 turns a (value, found, err) read into (value, err) with
@@ -291,7 +291,7 @@ func (r routedLedger) BlockedCards(ctx context.Context) ([]string, error) {
 		err := r.host.ReadLocal(group, func(s *ledger.State) { ids = append(ids, s.BlockedCards()...) })
 		if errors.Is(err, replication.ErrNoGroup) {
 			var remote []string
-			remote, err = r.host.BlockedCards(ctx, group)
+			remote, err = ledgerReads{r.host}.BlockedCards(ctx, group)
 			ids = append(ids, remote...)
 		}
 		if err != nil {

@@ -174,7 +174,7 @@ func (s *scaler) run(ctx context.Context) {
 func (s *scaler) tick(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, scaleCallTimeout)
 	defer cancel()
-	list, err := s.host.ClusterList(ctx)
+	list, err := ledgerReads{s.host}.ClusterList(ctx)
 	if err != nil {
 		s.logger.Debug("node list not read", slog.Any("error", err))
 		return

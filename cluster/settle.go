@@ -110,31 +110,31 @@ func (h hostLedgers) Propose(ctx context.Context, group string, cmd *ledgerv1.Co
 }
 
 func (h hostLedgers) CycleTotals(ctx context.Context, group string, k uint64) (*ledgerv1.CycleTotals, uint64, error) {
-	return h.host.CycleTotals(ctx, group, k)
+	return ledgerReads{h.host}.CycleTotals(ctx, group, k)
 }
 
 func (h hostLedgers) Batches(ctx context.Context, limit int) ([]*civicardv1.SettlementBatch, error) {
-	return h.host.Batches(ctx, replication.RegistryGroup, limit)
+	return ledgerReads{h.host}.Batches(ctx, replication.RegistryGroup, limit)
 }
 
 func (h hostLedgers) Batch(ctx context.Context, k uint64) (*civicardv1.SettlementBatch, error) {
-	return h.host.Batch(ctx, replication.RegistryGroup, k)
+	return ledgerReads{h.host}.Batch(ctx, replication.RegistryGroup, k)
 }
 
 func (h hostLedgers) Institution(ctx context.Context, id string) (*civicardv1.Institution, bool, error) {
-	return h.host.Institution(ctx, replication.RegistryGroup, id)
+	return ledgerReads{h.host}.Institution(ctx, replication.RegistryGroup, id)
 }
 
 func (h hostLedgers) Statement(ctx context.Context, group string, k uint64, institutionID string) ([]*civicardv1.SettlementStatementLine, error) {
-	return h.host.Statement(ctx, group, k, institutionID)
+	return ledgerReads{h.host}.Statement(ctx, group, k, institutionID)
 }
 
 func (h hostLedgers) StatementSums(ctx context.Context, group string, k uint64) (*ledgerv1.CycleTotals, error) {
-	return h.host.StatementSums(ctx, group, k)
+	return ledgerReads{h.host}.StatementSums(ctx, group, k)
 }
 
 func (h hostLedgers) Totals(ctx context.Context, group string) (*civicardv1.LedgerTotals, error) {
-	return h.host.LedgerTotals(ctx, group)
+	return ledgerReads{h.host}.LedgerTotals(ctx, group)
 }
 
 // Settler closes cycles and settles them, serves the SettlementService

@@ -368,7 +368,7 @@ func restartReplicas(ctx context.Context, spec startSpec, host *replication.Host
 	var view clusterView
 	for {
 		attempt, cancel := context.WithTimeout(ctx, scaleCallTimeout)
-		list, err := host.ClusterList(attempt)
+		list, err := ledgerReads{host}.ClusterList(attempt)
 		cancel()
 		if err == nil {
 			view = viewOf(list)

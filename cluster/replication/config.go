@@ -163,7 +163,7 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("metrics registerer is the global default registry; pass one of the process's own"))
 	}
 	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("settlement config: %w", err)
+		return fmt.Errorf("replication config: %w", err)
 	}
 	return nil
 }

@@ -104,7 +104,7 @@
 //	...
 //	group := replication.ShardGroup(replication.ShardOf(cardID, shards))
 //	res, err := h.Propose(ctx, group, cmd)           // from any node
-//	card, found, err := h.Card(ctx, group, cardID)   // linearizable, from any node
+//	r, err := h.Query(ctx, group, &replicationv1.Query{Kind: &replicationv1.Query_CardId{CardId: cardID}}) // linearizable, from any node
 //	...
 //	err = h.Close()
 //
@@ -154,13 +154,15 @@
 // up for another attempt. ErrNoLeader means no attempt reached a leader
 // and nothing was proposed.
 //
-// Reads: Query (Card, Transactions, Institution, Terminal, and the
-// settlement reads of query_settle.go: cycle totals, statements, batches,
-// account totals) runs at the leader after raft.VerifyLeader, on a ledger
-// that has applied a barrier of the leader's term, so it sees every
-// acknowledged proposal. Read does the
-// same with a callback at a local leader; ReadLocal reads this replica as
-// it is (on a follower, milliseconds behind).
+// Reads: Query carries a replication.v1.Query to the leader like a
+// proposal and runs it there after raft.VerifyLeader, on a ledger that has
+// applied a barrier of the leader's term, so it sees every acknowledged
+// proposal. The answer is the ledger's (ledger.State.Answer): this package
+// knows no kind of query, and one the ledger cannot answer is ErrInvalid.
+// The typed reads (a card, a statement ...) are the cluster's
+// (cluster/reads.go). Read does the same with a callback at a local leader;
+// ReadLocal reads this replica as it is (on a follower, milliseconds
+// behind).
 //
 // # Timing and limits on a LAN
 //
@@ -177,8 +179,9 @@
 // ErrOverloaded), connections per peer (ForwardConnsPerPeer), requests
 // queued per connection (1,024) and in service per connection at the
 // receiver (4,096), attempts per call (AttemptsMax), frames (16 MiB),
-// ProposeAll pieces (8,192 commands or 4 MiB), listed transactions (1,000),
-// connections waiting for a group's transport (64). Each is documented
+// ProposeAll pieces (8,192 commands or 4 MiB), connections waiting for a
+// group's transport (64); what one query lists is bounded by the ledger
+// (ledger.QueryTransactionsMax, QueryBatchesMax). Each is documented
 // where it is defined (host_config.go, mux.go).
 //
 // # Metrics

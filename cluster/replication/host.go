@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"civicard/domain/ledger"
-	civicardv1 "civicard/messages/civicard/v1"
 	ledgerv1 "civicard/messages/ledger/v1"
 	replicationv1 "civicard/messages/replication/v1"
 
@@ -429,76 +428,6 @@ func (h *Host) ProposeAll(ctx context.Context, group string, cmds []*ledgerv1.Co
 	}
 	return results, nil
 }
-
-// Query reads a group's ledger at its leader, linearizably: the answer
-// reflects every proposal acknowledged anywhere before Query was called.
-// It is forwarded and retried like Propose (a read is always safe to
-// retry). Returned messages may be shared with the ledger: never mutate
-// them.
-func (h *Host) Query(ctx context.Context, group string, q *replicationv1.Query) (*replicationv1.QueryResult, error) {
-	if q.GetKind() == nil {
-		return nil, fmt.Errorf("%w: empty query", ErrInvalid)
-	}
-	resp, err := h.call(ctx, &replicationv1.ForwardRequest{
-		Group: group,
-		Kind:  &replicationv1.ForwardRequest_Query{Query: q},
-	}, true)
-	if err != nil {
-		if errors.Is(err, ErrOutcomeUnknown) {
-			// Nothing to be unknown about for a read: it simply failed.
-			return nil, fmt.Errorf("%w: %w", ErrNoLeader, errors.Unwrap(err))
-		}
-		return nil, err
-	}
-	if resp.GetQuery() == nil {
-		return nil, fmt.Errorf("%w: the leader answered no query result", ErrNoLeader)
-	}
-	return resp.GetQuery(), nil
-}
-
-// Card returns a card of the group's ledger, read at the leader (Query).
-func (h *Host) Card(ctx context.Context, group, cardID string) (card *ledgerv1.CardState, found bool, err error) {
-	r, err := h.Query(ctx, group, &replicationv1.Query{Kind: &replicationv1.Query_CardId{CardId: cardID}})
-	return r.GetCard(), r.GetFound(), err
-}
-
-// Transactions lists a card's transactions, newest first, below
-// beforeSequence (0: from the newest), at most limit (at most
-// queryTransactionsMax), read at the leader (Query).
-func (h *Host) Transactions(ctx context.Context, group, cardID string, beforeSequence uint64, limit int) ([]*civicardv1.Transaction, error) {
-	r, err := h.Query(ctx, group, &replicationv1.Query{Kind: &replicationv1.Query_Transactions{Transactions: &replicationv1.TransactionsQuery{
-		CardId: cardID, BeforeSequence: beforeSequence, Limit: uint32(max(0, min(limit, queryTransactionsMax))),
-	}}})
-	return r.GetTransactions().GetTransactions(), err
-}
-
-// Institution returns an institution of the group's ledger, read at the
-// leader (Query).
-func (h *Host) Institution(ctx context.Context, group, institutionID string) (inst *civicardv1.Institution, found bool, err error) {
-	r, err := h.Query(ctx, group, &replicationv1.Query{Kind: &replicationv1.Query_InstitutionId{InstitutionId: institutionID}})
-	return r.GetInstitution(), r.GetFound(), err
-}
-
-// Terminal returns a terminal of the group's ledger, read at the leader
-// (Query).
-func (h *Host) Terminal(ctx context.Context, group, terminalID string) (term *civicardv1.Terminal, found bool, err error) {
-	r, err := h.Query(ctx, group, &replicationv1.Query{Kind: &replicationv1.Query_TerminalId{TerminalId: terminalID}})
-	return r.GetTerminal(), r.GetFound(), err
-}
-
-// Tariff returns the region and the price list of institutionID ("" none),
-// or every price list (all), of the group's ledger, read at the leader
-// (Query).
-func (h *Host) Tariff(ctx context.Context, group, institutionID string, all bool) (*ledgerv1.TariffRecords, error) {
-	r, err := h.Query(ctx, group, &replicationv1.Query{Kind: &replicationv1.Query_Tariff{Tariff: &replicationv1.TariffQuery{InstitutionId: institutionID, All: all}}})
-	if err != nil {
-		return nil, err
-	}
-	return r.GetTariff(), nil
-}
-
-// queryTransactionsMax bounds the transactions one query lists.
-const queryTransactionsMax = 1000
 
 // Read runs fn on this node's replica of a group if it leads, after
 // confirming with a quorum that it still does (raft.VerifyLeader) and that
@@ -930,49 +859,6 @@ func (h *Host) errorResponse(g *Group, err error) *replicationv1.ForwardResponse
 	default:
 		return &replicationv1.ForwardResponse{Status: replicationv1.ForwardStatus_FORWARD_STATUS_UNKNOWN_OUTCOME, Error: err.Error()}
 	}
-}
-
-func (h *Host) queryLocal(ctx context.Context, g *Group, q *replicationv1.Query) *replicationv1.ForwardResponse {
-	qr := new(replicationv1.QueryResult)
-	var invalid bool
-	err := g.leaderRead(ctx, func(s *ledger.State) {
-		switch k := q.GetKind().(type) {
-		case *replicationv1.Query_CardId:
-			if c, ok := s.Card(k.CardId); ok {
-				qr.Found, qr.Kind = true, &replicationv1.QueryResult_Card{Card: c}
-			}
-		case *replicationv1.Query_Transactions:
-			limit := min(int(k.Transactions.GetLimit()), queryTransactionsMax)
-			txns := s.Transactions(k.Transactions.GetCardId(), k.Transactions.GetBeforeSequence(), limit)
-			_, found := s.Card(k.Transactions.GetCardId())
-			qr.Found, qr.Kind = found, &replicationv1.QueryResult_Transactions{Transactions: &replicationv1.TransactionList{Transactions: txns}}
-		case *replicationv1.Query_InstitutionId:
-			if i, ok := s.Institution(k.InstitutionId); ok {
-				qr.Found, qr.Kind = true, &replicationv1.QueryResult_Institution{Institution: i}
-			}
-		case *replicationv1.Query_TerminalId:
-			if t, ok := s.Terminal(k.TerminalId); ok {
-				qr.Found, qr.Kind = true, &replicationv1.QueryResult_Terminal{Terminal: t}
-			}
-		case *replicationv1.Query_Tariff:
-			qr.Found, qr.Kind = true, &replicationv1.QueryResult_Tariff{Tariff: s.Tariff(k.Tariff.GetInstitutionId(), k.Tariff.GetAll())}
-		case *replicationv1.Query_BlockedCards:
-			qr.Found, qr.Kind = true, &replicationv1.QueryResult_BlockedCards{BlockedCards: &replicationv1.BlockedCards{CardIds: s.BlockedCards()}}
-		case *replicationv1.Query_ClusterList:
-			qr.Found, qr.Kind = true, &replicationv1.QueryResult_ClusterList{ClusterList: &replicationv1.ClusterList{
-				Nodes: s.ClusterNodes(), Placements: s.Placements(),
-			}}
-		default:
-			invalid = !querySettlement(s, q, qr)
-		}
-	})
-	switch {
-	case err != nil:
-		return h.errorResponse(g, err)
-	case invalid:
-		return &replicationv1.ForwardResponse{Status: replicationv1.ForwardStatus_FORWARD_STATUS_INVALID, Error: "query of no known kind"}
-	}
-	return &replicationv1.ForwardResponse{Status: replicationv1.ForwardStatus_FORWARD_STATUS_OK, Query: qr}
 }
 
 func (h *Host) membershipLocal(ctx context.Context, g *Group, m *replicationv1.MembershipChange) *replicationv1.ForwardResponse {

@@ -197,7 +197,7 @@ func (c HostConfig) Validate() error {
 		errs = append(errs, errors.New("metrics registerer is the global default registry; pass one of the process's own"))
 	}
 	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("settlement host config: %w", err)
+		return fmt.Errorf("replication host config: %w", err)
 	}
 	return nil
 }

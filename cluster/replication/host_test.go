@@ -88,12 +88,12 @@ func TestHostProposalsFromEveryHost(t *testing.T) {
 		wg.Go(func() {
 			versions := make(map[string]uint64)
 			for _, card := range cardsOf[w].ids {
-				c, found, err := h.Card(t.Context(), ShardGroup(ShardOf(card, 2)), card)
-				if err != nil || !found {
-					t.Errorf("Card %s: %v, %v", card, found, err)
+				r, err := h.Query(t.Context(), ShardGroup(ShardOf(card, 2)), &replicationv1.Query{Kind: &replicationv1.Query_CardId{CardId: card}})
+				if err != nil || !r.GetFound() {
+					t.Errorf("card %s: %v, %v", card, r.GetFound(), err)
 					return
 				}
-				versions[card] = c.GetVersion()
+				versions[card] = r.GetCard().GetVersion()
 			}
 			for op := range opsEach {
 				card := cardsOf[w].ids[op%2]
@@ -165,20 +165,25 @@ func TestHostProposalsFromEveryHost(t *testing.T) {
 		}
 	}
 	for _, h := range hosts {
-		c, found, err := h.Card(t.Context(), g, card)
-		if err != nil || !found || c.GetBalanceMinor() != want {
-			t.Errorf("Card on %s: %v %v %v, want balance %d", h.id, c, found, err, want)
+		r, err := h.Query(t.Context(), g, &replicationv1.Query{Kind: &replicationv1.Query_CardId{CardId: card}})
+		if err != nil || !r.GetFound() || r.GetCard().GetBalanceMinor() != want {
+			t.Errorf("card on %s: %v %v, want balance %d", h.id, r, err, want)
 		}
-		inst, found, err := h.Institution(t.Context(), RegistryGroup, testInstitution)
-		if err != nil || !found || inst.GetInstitutionId() != testInstitution {
-			t.Errorf("Institution on %s: %v %v %v", h.id, inst, found, err)
+		r, err = h.Query(t.Context(), RegistryGroup, &replicationv1.Query{Kind: &replicationv1.Query_InstitutionId{InstitutionId: testInstitution}})
+		if err != nil || !r.GetFound() || r.GetInstitution().GetInstitutionId() != testInstitution {
+			t.Errorf("institution on %s: %v %v", h.id, r, err)
 		}
-		if _, found, err := h.Terminal(t.Context(), g, "T-NONE"); err != nil || found {
-			t.Errorf("Terminal T-NONE on %s: found %v, %v", h.id, found, err)
+		if r, err := h.Query(t.Context(), g, &replicationv1.Query{Kind: &replicationv1.Query_TerminalId{TerminalId: "T-NONE"}}); err != nil || r.GetFound() {
+			t.Errorf("terminal T-NONE on %s: found %v, %v", h.id, r.GetFound(), err)
 		}
-		txns, err := h.Transactions(t.Context(), g, card, 0, 3)
-		if err != nil || len(txns) != 3 {
-			t.Errorf("Transactions on %s: %d, %v", h.id, len(txns), err)
+		r, err = h.Query(t.Context(), g, &replicationv1.Query{Kind: &replicationv1.Query_Transactions{Transactions: &replicationv1.TransactionsQuery{CardId: card, Limit: 3}}})
+		if txns := r.GetTransactions().GetTransactions(); err != nil || len(txns) != 3 {
+			t.Errorf("transactions on %s: %d, %v", h.id, len(txns), err)
+		}
+		// A query the ledger cannot answer (no kind, at the leader) is
+		// refused there, from the leader and through a follower alike.
+		if r, err := h.Query(t.Context(), g, &replicationv1.Query{Kind: (*replicationv1.Query_CardId)(nil)}); !errors.Is(err, ErrInvalid) {
+			t.Errorf("a query of no kind on %s: %v, %v; want ErrInvalid", h.id, r, err)
 		}
 	}
 	if n := gathered(t, hosts[0].reg, "civicard_replication_raft_state", "group", RegistryGroup); n > 3 {

@@ -73,26 +73,6 @@ func toReplicaStatus(s *replicationv1.ReplicaStatus) ReplicaStatus {
 	}
 }
 
-// ClusterList reads the registry's node list and replica placement at its
-// leader (Query), wherever it is.
-func (h *Host) ClusterList(ctx context.Context) (*replicationv1.ClusterList, error) {
-	r, err := h.Query(ctx, RegistryGroup, &replicationv1.Query{Kind: &replicationv1.Query_ClusterList{ClusterList: &replicationv1.ClusterListQuery{}}})
-	if err != nil {
-		return nil, err
-	}
-	return r.GetClusterList(), nil
-}
-
-// BlockedCards lists a shard's blocked cards, sorted, read at its leader
-// (Query), for a host that does not replicate the shard.
-func (h *Host) BlockedCards(ctx context.Context, group string) ([]string, error) {
-	r, err := h.Query(ctx, group, &replicationv1.Query{Kind: &replicationv1.Query_BlockedCards{BlockedCards: &replicationv1.BlockedCardsQuery{}}})
-	if err != nil {
-		return nil, err
-	}
-	return r.GetBlockedCards().GetCardIds(), nil
-}
-
 // DeleteGroupData deletes what this node kept of a group it no longer
 // replicates (after Leave): its log and snapshots. A replica added again
 // later starts empty and catches up from the leader.

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	ledgerv1 "civicard/messages/ledger/v1"
+	replicationv1 "civicard/messages/replication/v1"
 )
 
 // Any host answers for its own replica, leader or not, with the group's
@@ -45,10 +46,11 @@ func TestReplicaStatusAndClusterList(t *testing.T) {
 	if res, err := hosts[3].Propose(t.Context(), RegistryGroup, add); err != nil || res.GetStatus() != ledgerv1.Status_STATUS_OK {
 		t.Fatalf("add n9: %v %v", res, err)
 	}
-	list, err := hosts[3].ClusterList(t.Context())
+	r, err := hosts[3].Query(t.Context(), RegistryGroup, &replicationv1.Query{Kind: &replicationv1.Query_ClusterList{ClusterList: &replicationv1.ClusterListQuery{}}})
 	if err != nil {
 		t.Fatal(err)
 	}
+	list := r.GetClusterList()
 	if len(list.GetNodes()) != 1 || list.GetNodes()[0].GetName() != "n9" || list.GetNodes()[0].GetStatus() != ledgerv1.NodeStatus_NODE_STATUS_ACTIVE {
 		t.Errorf("node list %v, want n9 active", list)
 	}
@@ -66,7 +68,8 @@ func TestReplicaStatusAndClusterList(t *testing.T) {
 	hostAllOK(t, hosts[3], shard, append(setupCommands("C-1", "C-2"), &ledgerv1.Command{
 		Id: "block/C-2", Kind: &ledgerv1.Command_BlockCard{BlockCard: &ledgerv1.BlockCard{CardId: "C-2", Reason: "stolen", TimeUnixMs: 1}},
 	}))
-	if blocked, err := hosts[3].BlockedCards(t.Context(), shard); err != nil || !slices.Equal(blocked, []string{"C-2"}) {
+	r, err = hosts[3].Query(t.Context(), shard, &replicationv1.Query{Kind: &replicationv1.Query_BlockedCards{BlockedCards: &replicationv1.BlockedCardsQuery{}}})
+	if blocked := r.GetBlockedCards().GetCardIds(); err != nil || !slices.Equal(blocked, []string{"C-2"}) {
 		t.Errorf("blocked cards of %s: %v, %v; want [C-2]", shard, blocked, err)
 	}
 

@@ -34,6 +34,17 @@
 // without a row is refused by both, never sent to a default. Adding a kind
 // is a field in ledger.proto, a handler and one row: see commandKinds.
 //
+// # Reads
+//
+// A read of a ledger from anywhere in a cluster is a replication.v1.Query,
+// and Answer (query.go) is what every kind of it means: a card, its
+// transactions, an institution, a terminal, the tariff, the blocked cards,
+// the node list, a cycle's totals and statements, the batches, the account
+// totals. The Raft layer only carries a query to its group's leader and
+// calls Answer there; it knows no kind. Adding a kind is a field in
+// replication.proto and a case in Answer: a kind without one is an error
+// (ErrUnknownQueryKind), and a test walks the oneof to find it.
+//
 // The registry group's ledger also holds a multi-node cluster's node list
 // and the placement of its Raft groups (nodes.go): records that hold no
 // money, replicated so that every node reconciles to one decision. A node
