@@ -7,12 +7,13 @@ import (
 	"testing"
 
 	"civicard/domain/tariff"
+	"civicard/domain/tariff/tarifftest"
 )
 
 // The test city's region and every price list survive the trip through
 // their files unchanged.
 func TestFilesRoundTrip(t *testing.T) {
-	region, lists := loadCity(t)
+	region, lists := tarifftest.City(t)
 	data, err := tariff.FormatRegion(region)
 	if err != nil {
 		t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"civicard/domain/tariff"
+	"civicard/domain/tariff/tarifftest"
 )
 
 type fixture struct {
@@ -16,7 +17,7 @@ type fixture struct {
 
 func newFixture(t testing.TB) fixture {
 	t.Helper()
-	region, lists := loadCity(t)
+	region, lists := tarifftest.City(t)
 	engine, err := tariff.NewEngine(region)
 	if err != nil {
 		t.Fatal(err)

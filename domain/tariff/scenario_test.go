@@ -11,6 +11,7 @@ import (
 	"civicard/domain/money"
 	"civicard/domain/tariff"
 	"civicard/domain/tariff/tapline"
+	"civicard/domain/tariff/tarifftest"
 
 	"github.com/cockroachdb/datadriven"
 )
@@ -19,7 +20,7 @@ import (
 const scenariosMin = 60
 
 // TestScenarios runs the fare scenarios in testdata/*.txt against the
-// region and price lists of testdata/city.json (cityPath). Each file opens
+// region and price lists of tarifftest/city.json. Each file opens
 // with a comment saying what it tests; each `run` block is one scenario,
 // starting from a fresh card. `go test ./domain/tariff/ -run Scenarios
 // -rewrite` refreshes the expectations (review the diff).
@@ -38,7 +39,7 @@ const scenariosMin = 60
 // check-in tap. Every accepted answer also checks the engine's own promises:
 // the amount is the sum of the entries, and the state stays in its bounds.
 func TestScenarios(t *testing.T) {
-	region, lists := loadCity(t)
+	region, lists := tarifftest.City(t)
 	engine, err := tariff.NewEngine(region)
 	if err != nil {
 		t.Fatal(err)

@@ -1,11 +1,8 @@
 package tariffpb_test
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -13,6 +10,7 @@ import (
 	"civicard/domain/purse"
 	"civicard/domain/tariff"
 	"civicard/domain/tariff/tariffpb"
+	"civicard/domain/tariff/tarifftest"
 	ledgerv1 "civicard/messages/ledger/v1"
 
 	"google.golang.org/protobuf/proto"
@@ -103,10 +101,10 @@ func randomState(rng *rand.Rand) tariff.CardState {
 }
 
 // The test city's region and price lists (the fare engine's fixture,
-// ../testdata/city.json) survive the trip through the registry's records
+// tarifftest/city.json) survive the trip through the registry's records
 // and their wire encoding; the rules keep their numbers.
 func TestRegistryRoundTrip(t *testing.T) {
-	region, lists := loadCity(t)
+	region, lists := tarifftest.City(t)
 	wire := func(m proto.Message, into proto.Message) {
 		t.Helper()
 		b, err := proto.MarshalOptions{Deterministic: true}.Marshal(m)
@@ -134,24 +132,4 @@ func TestRegistryRoundTrip(t *testing.T) {
 			t.Errorf("rule %s is %s in the ledger", r, name)
 		}
 	}
-}
-
-// loadCity reads the fare engine's test city: a region and price lists.
-func loadCity(t *testing.T) (tariff.Region, []tariff.PriceList) {
-	t.Helper()
-	const path = "../testdata/city.json"
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var city struct {
-		Region     tariff.Region
-		PriceLists []tariff.PriceList
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&city); err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	return city.Region, city.PriceLists
 }
