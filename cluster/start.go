@@ -152,7 +152,7 @@ func start(ctx context.Context, spec startSpec) (*Node, error) {
 	return node, nil
 }
 
-// raftGroups is the node's settlement host and its Raft groups: the
+// raftGroups is the node's replication host and its Raft groups: the
 // replicas the layout or the registry gives it, and routes to the others
 // (startLedger). A gateway's (forwardOnly) replicates nothing and only
 // forwards reads of the node list to the registry (followerHost).
