@@ -16,8 +16,12 @@ import (
 type Config struct {
 	// Currency every amount must be given in.
 	Currency string
-	// OperatorToken authenticates CardService calls.
+	// OperatorToken is the bootstrap credential: its holder is an
+	// operator admin, the way in before any user exists.
 	OperatorToken string
+	// Users authenticates the users' tokens; nil when only the
+	// OperatorToken is accepted.
+	Users Authenticator
 	// BodyMaxBytes is the largest request body accepted.
 	BodyMaxBytes int
 	// TapTimeout is a tap's server-side budget; a terminal that hears nothing
