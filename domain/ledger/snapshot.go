@@ -45,6 +45,8 @@ type Frozen struct {
 	// The tariff's records, shared: a set replaces them whole.
 	region     *ledgerv1.RegionRecord
 	priceLists []*ledgerv1.PriceListRecord
+	// The users, shared: a change replaces a record.
+	users []*ledgerv1.User
 
 	// Sorting is left to the first WriteTo or Digest, outside the lock.
 	sortOnce sync.Once
@@ -78,6 +80,7 @@ func (s *State) Freeze() *Frozen {
 	}
 	f.clusterNodes, f.placements = s.cluster.freeze()
 	f.region, f.priceLists = s.tariff.region, s.tariff.sortedLists()
+	f.users = s.users.sorted()
 	for seed := range s.seeds {
 		f.seeds = append(f.seeds, seed)
 	}
@@ -126,7 +129,7 @@ func (f *Frozen) WriteTo(w io.Writer) (int64, error) {
 		FundingBalanceMinor: f.fundingMinor,
 		Seeds:               f.seeds,
 		Receivables:         make([]*ledgerv1.Receivable, len(f.institutions)),
-		RecordCount: uint64(len(f.institutions) + len(f.terminals) + tariffRecords(f.region, f.priceLists) + len(f.cards) + len(f.results) +
+		RecordCount: uint64(len(f.institutions) + len(f.terminals) + tariffRecords(f.region, f.priceLists) + len(f.users) + len(f.cards) + len(f.results) +
 			len(f.cycles) + postingChunks(len(f.postings)) + len(f.batches)),
 		PayoutsMinor: f.payoutsMinor,
 		FeesMinor:    f.feesMinor,
@@ -167,6 +170,9 @@ func (f *Frozen) WriteTo(w io.Writer) (int64, error) {
 	}
 	for _, rec := range f.priceLists {
 		sw.write(&ledgerv1.SnapshotRecord{Kind: &ledgerv1.SnapshotRecord_PriceList{PriceList: rec}})
+	}
+	for _, rec := range f.users {
+		sw.write(&ledgerv1.SnapshotRecord{Kind: &ledgerv1.SnapshotRecord_User{User: rec}})
 	}
 	cardRec := &ledgerv1.SnapshotRecord_Card{}
 	for i := range f.cards {
@@ -267,6 +273,7 @@ const (
 	phaseTerminals
 	phaseRegion
 	phasePriceLists
+	phaseUsers
 	phaseCards
 	phaseResults
 	phaseCycles
@@ -323,6 +330,8 @@ func (s *State) restore(br *bufio.Reader) error {
 			recPhase = phaseRegion
 		case *ledgerv1.SnapshotRecord_PriceList:
 			recPhase, id = phasePriceLists, k.PriceList.GetPriceList().GetInstitutionId()
+		case *ledgerv1.SnapshotRecord_User:
+			recPhase, id = phaseUsers, k.User.GetName()
 		case *ledgerv1.SnapshotRecord_Card:
 			recPhase, id = phaseCards, k.Card.GetCardId()
 		case *ledgerv1.SnapshotRecord_Result:
@@ -364,6 +373,8 @@ func (s *State) restore(br *bufio.Reader) error {
 			err = s.restoreRegion(k.Region)
 		case *ledgerv1.SnapshotRecord_PriceList:
 			err = s.restorePriceList(k.PriceList)
+		case *ledgerv1.SnapshotRecord_User:
+			err = s.restoreUser(k.User)
 		case *ledgerv1.SnapshotRecord_Card:
 			err = s.restoreCard(k.Card)
 		case *ledgerv1.SnapshotRecord_Result:

@@ -63,6 +63,8 @@ type State struct {
 	cluster clusterState
 	// tariff is the region and the price lists (tariff_registry.go).
 	tariff tariffState
+	// users are the API's users (users.go).
+	users userState
 }
 
 // institution is an institution and its receivable account.
