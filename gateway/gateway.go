@@ -45,6 +45,9 @@ func (g *Gateway) Handler() http.Handler { return g.handler() }
 // table's test stops calls there).
 func (g *Gateway) handler(after ...connect.Interceptor) http.Handler {
 	auth := &authorizer{rules: procedureRules(), bootstrap: g.cfg.OperatorToken, users: g.cfg.Users}
+	if auth.users == nil && g.cfg.UserRegistry != nil {
+		auth.users = registryUsers{reg: g.cfg.UserRegistry, now: g.cfg.Now}
+	}
 	opts := []connect.HandlerOption{
 		connect.WithReadMaxBytes(g.cfg.BodyMaxBytes),
 		// A tap's answer is ~100 bytes: compressing it costs more CPU than

@@ -137,6 +137,9 @@ func procedureRules() map[string]rule {
 		civicardv1connect.AdminServiceSetRegionProcedure:           {roles: adminOnly},
 		civicardv1connect.AdminServiceSetPriceListProcedure:        {roles: adminOnly},
 		civicardv1connect.AdminServiceShowTariffProcedure:          {roles: append(slices.Clone(readers), RoleInstitutionManager, RoleInstitutionCashier)},
+		civicardv1connect.AdminServiceAddUserProcedure:             {roles: adminOnly},
+		civicardv1connect.AdminServiceRevokeUserProcedure:          {roles: adminOnly},
+		civicardv1connect.AdminServiceListUsersProcedure:           {roles: []Role{RoleOperatorAdmin, RoleAuditor}},
 
 		civicardv1connect.SettlementServiceCloseCycleProcedure:    {roles: adminOnly},
 		civicardv1connect.SettlementServiceListBatchesProcedure:   {roles: readers},
@@ -144,6 +147,15 @@ func procedureRules() map[string]rule {
 		civicardv1connect.SettlementServiceGetPayoutFileProcedure: {roles: []Role{RoleOperatorAdmin, RoleAuditor}},
 		civicardv1connect.SettlementServiceReconcileProcedure:     {roles: readers},
 	}
+}
+
+// principalKey keys the authenticated principal in a request's context.
+type principalKey struct{}
+
+// principalFrom returns the principal the authorisation put in ctx.
+func principalFrom(ctx context.Context) (Principal, bool) {
+	p, ok := ctx.Value(principalKey{}).(Principal)
+	return p, ok
 }
 
 // authorizer authenticates every user call and checks it against the
@@ -174,7 +186,7 @@ func (a *authorizer) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 			return nil, connect.NewError(connect.CodePermissionDenied, err)
 		}
 		fillOperator(msg, p)
-		return next(ctx, req)
+		return next(context.WithValue(ctx, principalKey{}, p), req)
 	}
 }
 

@@ -64,6 +64,14 @@ func testGateway(t *testing.T, users Authenticator) *Gateway {
 	cfg.Ready = func() error { return nil }
 	cfg.Describe = func(bool) *civicardv1.GetNodeResponse { return &civicardv1.GetNodeResponse{} }
 	cfg.Registry = prometheus.NewRegistry()
+	return testGatewayWith(t, cfg)
+}
+
+func testGatewayWith(t *testing.T, cfg Config) *Gateway {
+	t.Helper()
+	if cfg.Registry == nil {
+		cfg.Registry = prometheus.NewRegistry()
+	}
 	g, err := New(nil, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -273,7 +281,7 @@ func TestRoleTable(t *testing.T) {
 // admin's only.
 func TestRoleTableInvariants(t *testing.T) {
 	reads := []string{"Get", "List", "Show", "Reconcile"}
-	irreversible := []string{"CloseCard", "RevokeTerminal", "CloseCycle", "RemoveNode", "RegisterInstitution", "SetPriceList", "SetRegion"}
+	irreversible := []string{"CloseCard", "RevokeTerminal", "CloseCycle", "RemoveNode", "RegisterInstitution", "SetPriceList", "SetRegion", "AddUser", "RevokeUser"}
 	for procedure, r := range procedureRules() {
 		name := procedure[strings.LastIndex(procedure, "/")+1:]
 		isRead := slices.ContainsFunc(reads, func(p string) bool { return strings.HasPrefix(name, p) })
