@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"connectrpc.com/connect"
 	"google.golang.org/protobuf/proto"
@@ -93,6 +94,9 @@ type rule struct {
 	terminal bool
 	// roles allowed; a scoped role only within its scope.
 	roles []Role
+	// irreversible: the change cannot be undone, so the request's reason
+	// is required, for the audit trail.
+	irreversible bool
 }
 
 // procedureRules is the one table of who may call what: every procedure the
@@ -113,19 +117,19 @@ func procedureRules() map[string]rule {
 		civicardv1connect.TerminalServiceGetTariffProcedure:         terminal,
 
 		civicardv1connect.TerminalRegistryServiceRegisterTerminalKeyProcedure: {roles: adminOnly},
-		civicardv1connect.TerminalRegistryServiceRevokeTerminalProcedure:      {roles: adminOnly},
+		civicardv1connect.TerminalRegistryServiceRevokeTerminalProcedure:      {roles: adminOnly, irreversible: true},
 
 		civicardv1connect.CardServiceGetCardProcedure:           {roles: append(slices.Clone(readers), RoleCardholder)},
 		civicardv1connect.CardServiceListTransactionsProcedure:  {roles: append(slices.Clone(readers), RoleCardholder)},
 		civicardv1connect.CardServiceTopUpProcedure:             {roles: support},
-		civicardv1connect.CardServiceBlockProcedure:             {roles: append(slices.Clone(support), RoleCardholder)},
+		civicardv1connect.CardServiceBlockProcedure:             {roles: append(slices.Clone(support), RoleCardholder), irreversible: true},
 		civicardv1connect.CardServiceIssueCardProcedure:         {roles: support},
 		civicardv1connect.CardServiceGrantEntitlementProcedure:  {roles: support},
 		civicardv1connect.CardServiceRevokeEntitlementProcedure: {roles: support},
 		civicardv1connect.CardServiceRequestCorrectionProcedure: {roles: support},
-		civicardv1connect.CardServiceReplaceCardProcedure:       {roles: support},
+		civicardv1connect.CardServiceReplaceCardProcedure:       {roles: support, irreversible: true},
 		civicardv1connect.CardServiceRenewCardProcedure:         {roles: support},
-		civicardv1connect.CardServiceCloseCardProcedure:         {roles: adminOnly},
+		civicardv1connect.CardServiceCloseCardProcedure:         {roles: adminOnly, irreversible: true},
 
 		civicardv1connect.AdminServiceGetNodeProcedure:             {roles: readers},
 		civicardv1connect.AdminServiceListNodesProcedure:           {roles: readers},
@@ -138,7 +142,7 @@ func procedureRules() map[string]rule {
 		civicardv1connect.AdminServiceSetPriceListProcedure:        {roles: adminOnly},
 		civicardv1connect.AdminServiceShowTariffProcedure:          {roles: append(slices.Clone(readers), RoleInstitutionManager, RoleInstitutionCashier)},
 		civicardv1connect.AdminServiceAddUserProcedure:             {roles: adminOnly},
-		civicardv1connect.AdminServiceRevokeUserProcedure:          {roles: adminOnly},
+		civicardv1connect.AdminServiceRevokeUserProcedure:          {roles: adminOnly, irreversible: true},
 		civicardv1connect.AdminServiceListUsersProcedure:           {roles: []Role{RoleOperatorAdmin, RoleAuditor}},
 
 		civicardv1connect.SettlementServiceCloseCycleProcedure:    {roles: adminOnly},
@@ -184,6 +188,9 @@ func (a *authorizer) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 		msg, _ := req.Any().(proto.Message)
 		if err := r.allows(p, msg); err != nil {
 			return nil, connect.NewError(connect.CodePermissionDenied, err)
+		}
+		if r.irreversible && !hasReason(msg) {
+			return nil, connect.NewError(connect.CodeInvalidArgument, errors.New("reason is required: this change cannot be undone"))
 		}
 		fillOperator(msg, p)
 		return next(context.WithValue(ctx, principalKey{}, p), req)
@@ -261,4 +268,14 @@ func fillOperator(msg proto.Message, p Principal) {
 		return
 	}
 	m.Set(fd, protoreflect.ValueOfString(p.Actor()))
+}
+
+// hasReason reports whether msg's reason field holds more than spaces.
+func hasReason(msg proto.Message) bool {
+	if msg == nil {
+		return false
+	}
+	m := msg.ProtoReflect()
+	fd := m.Descriptor().Fields().ByName("reason")
+	return fd != nil && fd.Kind() == protoreflect.StringKind && strings.TrimSpace(m.Get(fd).String()) != ""
 }

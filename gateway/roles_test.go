@@ -182,6 +182,9 @@ func request(t *testing.T, m protoreflect.MethodDescriptor, field protoreflect.N
 		t.Fatal(err)
 	}
 	msg := mt.New()
+	if fd := msg.Descriptor().Fields().ByName("reason"); fd != nil && fd.Kind() == protoreflect.StringKind {
+		msg.Set(fd, protoreflect.ValueOfString("a reason"))
+	}
 	if fd := msg.Descriptor().Fields().ByName(field); field != "" && fd != nil && fd.Kind() == protoreflect.StringKind {
 		msg.Set(fd, protoreflect.ValueOfString(scope))
 	}
@@ -254,6 +257,15 @@ func TestRoleTable(t *testing.T) {
 					}
 				}
 			}
+			// An irreversible change needs a reason.
+			if r.irreversible {
+				if m.Input().Fields().ByName("reason") == nil {
+					t.Fatalf("%s is irreversible but its request has no reason", procedure)
+				}
+				if code := call(t, h, procedure, bootstrapToken, requestWithout(t, m, "reason")); code != "invalid_argument" {
+					t.Errorf("without a reason: %q, want invalid_argument", code)
+				}
+			}
 			// The bootstrap token is an operator admin.
 			wantCode := "permission_denied"
 			if slices.Contains(r.roles, RoleOperatorAdmin) {
@@ -276,6 +288,15 @@ func TestRoleTable(t *testing.T) {
 	}
 }
 
+// requestWithout is an empty request of m, field cleared.
+func requestWithout(t *testing.T, m protoreflect.MethodDescriptor, field protoreflect.Name) proto.Message {
+	msg := request(t, m, "", "").ProtoReflect()
+	if fd := msg.Descriptor().Fields().ByName(field); fd != nil {
+		msg.Clear(fd)
+	}
+	return msg.Interface()
+}
+
 // TestRoleTableInvariants checks what the table must say whatever rows are
 // added: the auditor only reads, and irreversible changes are the operator
 // admin's only.
@@ -290,6 +311,10 @@ func TestRoleTableInvariants(t *testing.T) {
 		}
 		if slices.Contains(irreversible, name) && !slices.Equal(r.roles, []Role{RoleOperatorAdmin}) {
 			t.Errorf("%s is irreversible, allowed to %v", procedure, r.roles)
+		}
+		mustGiveReason := []string{"Block", "CloseCard", "ReplaceCard", "RevokeTerminal", "RevokeUser"}
+		if slices.Contains(mustGiveReason, name) != r.irreversible {
+			t.Errorf("%s: irreversible %v, want %v", procedure, r.irreversible, !r.irreversible)
 		}
 		if r.terminal && len(r.roles) > 0 {
 			t.Errorf("%s: a terminal procedure names user roles %v", procedure, r.roles)

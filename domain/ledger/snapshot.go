@@ -47,6 +47,8 @@ type Frozen struct {
 	priceLists []*ledgerv1.PriceListRecord
 	// The users, shared: a change replaces a record.
 	users []*ledgerv1.User
+	// The audit chain, shared like results.
+	auditChain []*ledgerv1.AuditLink
 
 	// Sorting is left to the first WriteTo or Digest, outside the lock.
 	sortOnce sync.Once
@@ -81,6 +83,7 @@ func (s *State) Freeze() *Frozen {
 	f.clusterNodes, f.placements = s.cluster.freeze()
 	f.region, f.priceLists = s.tariff.region, s.tariff.sortedLists()
 	f.users = s.users.sorted()
+	f.auditChain = s.AuditChain()
 	for seed := range s.seeds {
 		f.seeds = append(f.seeds, seed)
 	}
@@ -130,7 +133,7 @@ func (f *Frozen) WriteTo(w io.Writer) (int64, error) {
 		Seeds:               f.seeds,
 		Receivables:         make([]*ledgerv1.Receivable, len(f.institutions)),
 		RecordCount: uint64(len(f.institutions) + len(f.terminals) + tariffRecords(f.region, f.priceLists) + len(f.users) + len(f.cards) + len(f.results) +
-			len(f.cycles) + postingChunks(len(f.postings)) + len(f.batches)),
+			len(f.cycles) + postingChunks(len(f.postings)) + len(f.batches) + len(f.auditChain)),
 		PayoutsMinor: f.payoutsMinor,
 		FeesMinor:    f.feesMinor,
 		ClusterNodes: f.clusterNodes,
@@ -185,6 +188,9 @@ func (f *Frozen) WriteTo(w io.Writer) (int64, error) {
 		sw.write(&ledgerv1.SnapshotRecord{Kind: resRec})
 	}
 	f.writeSettlement(&sw)
+	for _, link := range f.auditChain {
+		sw.write(&ledgerv1.SnapshotRecord{Kind: &ledgerv1.SnapshotRecord_AuditLink{AuditLink: link}})
+	}
 	if sw.err == nil {
 		sw.err = bw.Flush()
 	}
@@ -279,6 +285,7 @@ const (
 	phaseCycles
 	phasePostings
 	phaseBatches
+	phaseAuditLinks
 )
 
 func (s *State) restore(br *bufio.Reader) error {
@@ -342,6 +349,8 @@ func (s *State) restore(br *bufio.Reader) error {
 			recPhase = phasePostings
 		case *ledgerv1.SnapshotRecord_Batch:
 			recPhase = phaseBatches
+		case *ledgerv1.SnapshotRecord_AuditLink:
+			recPhase = phaseAuditLinks
 		default:
 			return fmt.Errorf("record %d: a %T record after the header", i+1, rec.GetKind())
 		}
@@ -385,6 +394,8 @@ func (s *State) restore(br *bufio.Reader) error {
 			err = s.restorePostings(k.Postings)
 		case *ledgerv1.SnapshotRecord_Batch:
 			err = s.restoreBatch(k.Batch)
+		case *ledgerv1.SnapshotRecord_AuditLink:
+			err = s.restoreAuditLink(k.AuditLink)
 		}
 		if err != nil {
 			return fmt.Errorf("record %d: %w", i+1, err)

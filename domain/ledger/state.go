@@ -65,6 +65,9 @@ type State struct {
 	tariff tariffState
 	// users are the API's users (users.go).
 	users userState
+	// auditChain is the audit chain (audit_chain.go), append-only like
+	// log, shared with a Frozen.
+	auditChain []*ledgerv1.AuditLink
 }
 
 // institution is an institution and its receivable account.
