@@ -55,6 +55,7 @@ Usage:
                                          a user of the API; prints its token once
   civicard admin users revoke NAME --reason TEXT  refuse a user's token from now on
   civicard admin users list                        the users, revoked ones too
+  civicard admin audit verify [--data DIR]         check a stopped node's audit chains, naming the first broken link
   civicard sim [--addr URL,... --secrets DIR | --cluster N] [--chaos] [--seed N] [--speed X | --rate R]
                                          a day of the city against a running civicard, with faults, and a report
   civicard terminal --config FILE        run a terminal on its PC/SC readers (build tag pcsc)
