@@ -20,7 +20,12 @@
 // request's operator field, so the audit trail names who was authenticated
 // rather than who the caller said it was. A procedure without a row is
 // refused. The operator token file is the first operator admin, the way in
-// before any user exists.
+// before any user exists. Users are registry records (users.go): their API
+// tokens are checked by SHA-256 at the registry's leader on every call, so a
+// revocation holds as soon as it is committed; a member without a ledger
+// (`civicard gateway`) has no registry to ask and takes the operator token
+// only. An irreversible change (block, replace or close a card, revoke a
+// terminal or a user) needs a reason.
 //
 // The operators' registry writes (AdminService: institutions, terminals,
 // the region and the price lists) go to the registry through the node
