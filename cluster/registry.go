@@ -27,7 +27,8 @@ func (n *Node) Registry() *Registry {
 func (r *Registry) Propose(ctx context.Context, cmd *ledgerv1.Command) (*ledgerv1.Result, error) {
 	switch cmd.GetKind().(type) {
 	case *ledgerv1.Command_RegisterInstitution, *ledgerv1.Command_RegisterTerminal,
-		*ledgerv1.Command_SetRegion, *ledgerv1.Command_SetPriceList:
+		*ledgerv1.Command_SetRegion, *ledgerv1.Command_SetPriceList,
+		*ledgerv1.Command_AddUser, *ledgerv1.Command_RevokeUser:
 	default:
 		return nil, fmt.Errorf("cluster: %T is not an operator's registry command", cmd.GetKind())
 	}

@@ -16,8 +16,16 @@ import (
 type Config struct {
 	// Currency every amount must be given in.
 	Currency string
-	// OperatorToken authenticates CardService calls.
+	// OperatorToken is the bootstrap credential: its holder is an
+	// operator admin, the way in before any user exists.
 	OperatorToken string
+	// Users authenticates the users' tokens; nil: UserRegistry's users,
+	// or, without one, the OperatorToken alone.
+	Users Authenticator
+	// UserRegistry reads the registry's users (AdminService's users calls
+	// and, when Users is nil, the users' tokens); nil on a node without a
+	// ledger.
+	UserRegistry UserRegistry
 	// BodyMaxBytes is the largest request body accepted.
 	BodyMaxBytes int
 	// TapTimeout is a tap's server-side budget; a terminal that hears nothing

@@ -10,6 +10,23 @@
 // reason), is counted, and never reaches the ledger. Grain error reasons are
 // mapped to codes in one place (status.go).
 //
+// Who may call what is one table (roles.go): every procedure names the
+// roles allowed to call it (operator admin, operator support, auditor,
+// institution manager and cashier, each of those two within one
+// institution, cardholder within its own card), or says that the caller is
+// a terminal, checked by its own credential in the terminal's grain. One
+// interceptor authenticates the bearer token, checks the row and its scope
+// before any handler runs, and writes the authenticated principal into the
+// request's operator field, so the audit trail names who was authenticated
+// rather than who the caller said it was. A procedure without a row is
+// refused. The operator token file is the first operator admin, the way in
+// before any user exists. Users are registry records (users.go): their API
+// tokens are checked by SHA-256 at the registry's leader on every call, so a
+// revocation holds as soon as it is committed; a member without a ledger
+// (`civicard gateway`) has no registry to ask and takes the operator token
+// only. An irreversible change (block, replace or close a card, revoke a
+// terminal or a user) needs a reason.
+//
 // The operators' registry writes (AdminService: institutions, terminals,
 // the region and the price lists) go to the registry through the node
 // (RegistryAdmin) rather than a grain, as settlement does. A region or

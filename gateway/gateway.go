@@ -39,13 +39,22 @@ func New(c *protocluster.Cluster, cfg Config) (*Gateway, error) {
 }
 
 // Handler returns the HTTP handler of the whole API.
-func (g *Gateway) Handler() http.Handler {
+func (g *Gateway) Handler() http.Handler { return g.handler() }
+
+// handler is Handler with interceptors after the authorisation (the role
+// table's test stops calls there).
+func (g *Gateway) handler(after ...connect.Interceptor) http.Handler {
+	auth := &authorizer{rules: procedureRules(), bootstrap: g.cfg.OperatorToken, users: g.cfg.Users}
+	if auth.users == nil && g.cfg.UserRegistry != nil {
+		auth.users = registryUsers{reg: g.cfg.UserRegistry, now: g.cfg.Now}
+	}
 	opts := []connect.HandlerOption{
 		connect.WithReadMaxBytes(g.cfg.BodyMaxBytes),
 		// A tap's answer is ~100 bytes: compressing it costs more CPU than
 		// the bytes it saves.
 		connect.WithCompressMinBytes(compressMinBytes),
-		connect.WithInterceptors(g.metrics.interceptor()),
+		connect.WithInterceptors(g.metrics.interceptor(), auth),
+		connect.WithInterceptors(after...),
 	}
 	mux := http.NewServeMux()
 	path, handler := civicardv1connect.NewTerminalServiceHandler(terminalService{gw: g}, opts...)

@@ -53,6 +53,12 @@ func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if len(args) > 0 && args[0] == "tariff" {
 		return runAdminTariff(ctx, args[1:], stdout)
 	}
+	if len(args) > 0 && args[0] == "audit" {
+		return runAdminAudit(ctx, args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "users" {
+		return runAdminUsers(ctx, args[1:], stdout)
+	}
 	if len(args) > 0 && args[0] == "nodes" {
 		return runAdminNodes(ctx, args[1:], stdout)
 	}
@@ -60,7 +66,7 @@ func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	if len(args) == 0 || args[0] != "verify" {
-		return usagef("admin: want nodes, institutions, terminals, tariff, verify, settle, batches, statement, payout-file or reconcile")
+		return usagef("admin: want nodes, institutions, terminals, tariff, users, audit, verify, settle, batches, statement, payout-file or reconcile")
 	}
 	fs := newFlags("admin verify")
 	dataDir := fs.String("data", "./data", "data directory of a stopped node")

@@ -40,7 +40,7 @@ func addRegistryFlags(name string) (*flag.FlagSet, registryFlags) {
 		token:     fs.String("token", "", "operator token (default: read from --data)"),
 		requestID: fs.String("request-id", "", "idempotency key; reuse it to retry safely (default: a new one)"),
 		reason:    fs.String("reason", "", "why, for the audit trail"),
-		operator:  fs.String("operator", os.Getenv("USER"), "who asks, for the audit trail"),
+		operator:  fs.String("operator", os.Getenv("USER"), "ignored: the audit trail names the user whose token the call carries"),
 	}
 }
 

@@ -35,7 +35,7 @@ func runCard(ctx context.Context, args []string, stdout io.Writer) error {
 	case "block":
 		requestID = fs.String("request-id", "", "idempotency key (default: a new one)")
 		reason = fs.String("reason", "blocked by operator", "why, for the audit trail")
-		operator = fs.String("operator", os.Getenv("USER"), "who asks, for the audit trail")
+		operator = fs.String("operator", os.Getenv("USER"), "ignored: the audit trail names the user whose token the call carries")
 	case "issue", "entitle", "correct", "replace", "renew", "close":
 		return runCardChange(ctx, args[0], args[1:], stdout)
 	default:

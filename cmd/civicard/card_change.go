@@ -22,7 +22,7 @@ func runCardChange(ctx context.Context, sub string, args []string, stdout io.Wri
 	token := fs.String("token", "", "operator token (default: read from --data)")
 	requestID := fs.String("request-id", "", "idempotency key; reuse it to retry safely (default: a new one)")
 	reason := fs.String("reason", "", "why, for the audit trail")
-	operator := fs.String("operator", os.Getenv("USER"), "who asks, for the audit trail")
+	operator := fs.String("operator", os.Getenv("USER"), "ignored: the audit trail names the user whose token the call carries")
 	want := 1
 	var kind, holder, from, until, issuer *string
 	var revoke *bool

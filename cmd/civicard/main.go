@@ -51,6 +51,11 @@ Usage:
   civicard admin tariff set --institution ID FILE an institution's price list (JSON, checked before it is set)
   civicard admin tariff show [--institution ID]   the versions in force, or one price list's file
   civicard admin tariff region show               the region's file
+  civicard admin users add --name N --role ROLE [--institution ID | --card ID] [--expires-in D]
+                                         a user of the API; prints its token once
+  civicard admin users revoke NAME --reason TEXT  refuse a user's token from now on
+  civicard admin users list                        the users, revoked ones too
+  civicard admin audit verify [--data DIR]         check a stopped node's audit chains, naming the first broken link
   civicard sim [--addr URL,... --secrets DIR | --cluster N] [--chaos] [--seed N] [--speed X | --rate R]
                                          a day of the city against a running civicard, with faults, and a report
   civicard terminal --config FILE        run a terminal on its PC/SC readers (build tag pcsc)

@@ -169,6 +169,7 @@ func serve(ctx context.Context, cfg config, stderr io.Writer,
 	}
 	if r := node.Registry(); r != nil {
 		gwCfg.RegistryAdmin = r
+		gwCfg.UserRegistry = r
 	}
 	gwCfg.Nodes = node
 	gwCfg.Logger = logger

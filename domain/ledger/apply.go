@@ -64,6 +64,9 @@ func (s *State) Apply(cmd *ledgerv1.Command) *ledgerv1.Result {
 	s.results[id] = res
 	s.log = append(s.log, storedResult{id: id, result: res})
 	s.sequence = rc.sequence
+	if res.GetStatus() == ledgerv1.Status_STATUS_OK {
+		s.chainAudit(cmd, kind, rc.sequence)
+	}
 	return res
 }
 

@@ -77,6 +77,10 @@ func commandKinds() []CommandKind {
 		registry((*ledgerv1.Command).GetAddClusterNode, unrecorded((*State).addClusterNode)),
 		registry((*ledgerv1.Command).GetSetClusterNodeStatus, unrecorded((*State).setClusterNodeStatus)),
 		registry((*ledgerv1.Command).GetPlaceGroup, unrecorded((*State).placeGroup)),
+
+		// The API's users (users.go).
+		registry((*ledgerv1.Command).GetAddUser, unrecorded((*State).addUser)),
+		registry((*ledgerv1.Command).GetRevokeUser, unrecorded((*State).revokeUser)),
 	}
 }
 

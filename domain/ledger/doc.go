@@ -177,6 +177,21 @@
 // rebuilds them from the results. Restore refuses any record over 4 MiB, a
 // wrong count, anything out of order, and any state that fails Check.
 //
+// # Users and the audit chain
+//
+// The registry keeps the API's users (users.go): a name, a role and its
+// scope, the SHA-256 of an API token and its expiry. The ledger keeps them
+// to their bounds and names and token hashes unique; what a role may do is
+// the gateway's. A revoked user stays, so that no one else gets its name.
+//
+// Every ledger keeps an audit chain (audit_chain.go): each applied command
+// that carries an audit record appends a link (sequence, command, kind,
+// subject, who, when, why) with the SHA-256 of the link before it. The
+// chain is built from the log alone, so replicas hold the same one; it is
+// written last in the snapshot, and Restore refuses a chain whose links do
+// not hold, naming the first broken one. It grows by one link per audited
+// change and, like the results, is not pruned yet.
+//
 // # Memory, and what is not pruned yet
 //
 // The stored results are the idempotency set, and nothing removes them yet:

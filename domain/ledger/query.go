@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	civicardv1 "civicard/messages/civicard/v1"
+	ledgerv1 "civicard/messages/ledger/v1"
 	replicationv1 "civicard/messages/replication/v1"
 )
 
@@ -99,6 +100,12 @@ func (s *State) Answer(q *replicationv1.Query) (*replicationv1.QueryResult, erro
 		qr.Found, qr.Kind = true, &replicationv1.QueryResult_BlockedCards{BlockedCards: &replicationv1.BlockedCards{CardIds: s.BlockedCards()}}
 	case *replicationv1.Query_Tariff:
 		qr.Found, qr.Kind = true, &replicationv1.QueryResult_Tariff{Tariff: s.Tariff(k.Tariff.GetInstitutionId(), k.Tariff.GetAll())}
+	case *replicationv1.Query_Users:
+		qr.Found, qr.Kind = true, &replicationv1.QueryResult_Users{Users: &ledgerv1.UserList{Users: s.Users()}}
+	case *replicationv1.Query_UserTokenSha256:
+		if u, ok := s.UserByToken(k.UserTokenSha256); ok {
+			qr.Found, qr.Kind = true, &replicationv1.QueryResult_User{User: u}
+		}
 	default:
 		return nil, fmt.Errorf("%w: %s", ErrUnknownQueryKind, field.Name())
 	}

@@ -31,6 +31,7 @@ func queried(t *testing.T) *ledger.State {
 			}}}}}},
 		cmdAddNode("add/n1", "n1", "127.0.0.1:7110", "127.0.0.1:7210"),
 		cmdPlace("place/1", "shard-0", "n1"),
+		cmdAddUser("user/jk", "jk", "operator-admin", "", "token-jk"),
 	)
 	return s
 }
@@ -173,6 +174,19 @@ func answerCases() []answerCase {
 			}
 			return nil
 		}},
+		{name: "users", query: &replicationv1.Query{Kind: &replicationv1.Query_Users{Users: true}}, found: true, kind: "users", check: func(r *replicationv1.QueryResult) error {
+			if us := r.GetUsers().GetUsers(); len(us) != 1 || us[0].GetName() != "jk" {
+				return fmt.Errorf("users %v, want jk", us)
+			}
+			return nil
+		}},
+		{name: "user_token_sha256", query: &replicationv1.Query{Kind: &replicationv1.Query_UserTokenSha256{UserTokenSha256: tokenHash("token-jk")}}, found: true, kind: "user", check: func(r *replicationv1.QueryResult) error {
+			if u := r.GetUser(); u.GetName() != "jk" {
+				return fmt.Errorf("user %v, want jk", u)
+			}
+			return nil
+		}},
+		{name: "user_token_sha256 unknown", query: &replicationv1.Query{Kind: &replicationv1.Query_UserTokenSha256{UserTokenSha256: tokenHash("token-nobody")}}},
 	}
 }
 

@@ -45,6 +45,10 @@ type Frozen struct {
 	// The tariff's records, shared: a set replaces them whole.
 	region     *ledgerv1.RegionRecord
 	priceLists []*ledgerv1.PriceListRecord
+	// The users, shared: a change replaces a record.
+	users []*ledgerv1.User
+	// The audit chain, shared like results.
+	auditChain []*ledgerv1.AuditLink
 
 	// Sorting is left to the first WriteTo or Digest, outside the lock.
 	sortOnce sync.Once
@@ -78,6 +82,8 @@ func (s *State) Freeze() *Frozen {
 	}
 	f.clusterNodes, f.placements = s.cluster.freeze()
 	f.region, f.priceLists = s.tariff.region, s.tariff.sortedLists()
+	f.users = s.users.sorted()
+	f.auditChain = s.AuditChain()
 	for seed := range s.seeds {
 		f.seeds = append(f.seeds, seed)
 	}
@@ -126,8 +132,8 @@ func (f *Frozen) WriteTo(w io.Writer) (int64, error) {
 		FundingBalanceMinor: f.fundingMinor,
 		Seeds:               f.seeds,
 		Receivables:         make([]*ledgerv1.Receivable, len(f.institutions)),
-		RecordCount: uint64(len(f.institutions) + len(f.terminals) + tariffRecords(f.region, f.priceLists) + len(f.cards) + len(f.results) +
-			len(f.cycles) + postingChunks(len(f.postings)) + len(f.batches)),
+		RecordCount: uint64(len(f.institutions) + len(f.terminals) + tariffRecords(f.region, f.priceLists) + len(f.users) + len(f.cards) + len(f.results) +
+			len(f.cycles) + postingChunks(len(f.postings)) + len(f.batches) + len(f.auditChain)),
 		PayoutsMinor: f.payoutsMinor,
 		FeesMinor:    f.feesMinor,
 		ClusterNodes: f.clusterNodes,
@@ -168,6 +174,9 @@ func (f *Frozen) WriteTo(w io.Writer) (int64, error) {
 	for _, rec := range f.priceLists {
 		sw.write(&ledgerv1.SnapshotRecord{Kind: &ledgerv1.SnapshotRecord_PriceList{PriceList: rec}})
 	}
+	for _, rec := range f.users {
+		sw.write(&ledgerv1.SnapshotRecord{Kind: &ledgerv1.SnapshotRecord_User{User: rec}})
+	}
 	cardRec := &ledgerv1.SnapshotRecord_Card{}
 	for i := range f.cards {
 		cardRec.Card = f.cards[i].state()
@@ -179,6 +188,9 @@ func (f *Frozen) WriteTo(w io.Writer) (int64, error) {
 		sw.write(&ledgerv1.SnapshotRecord{Kind: resRec})
 	}
 	f.writeSettlement(&sw)
+	for _, link := range f.auditChain {
+		sw.write(&ledgerv1.SnapshotRecord{Kind: &ledgerv1.SnapshotRecord_AuditLink{AuditLink: link}})
+	}
 	if sw.err == nil {
 		sw.err = bw.Flush()
 	}
@@ -267,11 +279,13 @@ const (
 	phaseTerminals
 	phaseRegion
 	phasePriceLists
+	phaseUsers
 	phaseCards
 	phaseResults
 	phaseCycles
 	phasePostings
 	phaseBatches
+	phaseAuditLinks
 )
 
 func (s *State) restore(br *bufio.Reader) error {
@@ -323,6 +337,8 @@ func (s *State) restore(br *bufio.Reader) error {
 			recPhase = phaseRegion
 		case *ledgerv1.SnapshotRecord_PriceList:
 			recPhase, id = phasePriceLists, k.PriceList.GetPriceList().GetInstitutionId()
+		case *ledgerv1.SnapshotRecord_User:
+			recPhase, id = phaseUsers, k.User.GetName()
 		case *ledgerv1.SnapshotRecord_Card:
 			recPhase, id = phaseCards, k.Card.GetCardId()
 		case *ledgerv1.SnapshotRecord_Result:
@@ -333,6 +349,8 @@ func (s *State) restore(br *bufio.Reader) error {
 			recPhase = phasePostings
 		case *ledgerv1.SnapshotRecord_Batch:
 			recPhase = phaseBatches
+		case *ledgerv1.SnapshotRecord_AuditLink:
+			recPhase = phaseAuditLinks
 		default:
 			return fmt.Errorf("record %d: a %T record after the header", i+1, rec.GetKind())
 		}
@@ -364,6 +382,8 @@ func (s *State) restore(br *bufio.Reader) error {
 			err = s.restoreRegion(k.Region)
 		case *ledgerv1.SnapshotRecord_PriceList:
 			err = s.restorePriceList(k.PriceList)
+		case *ledgerv1.SnapshotRecord_User:
+			err = s.restoreUser(k.User)
 		case *ledgerv1.SnapshotRecord_Card:
 			err = s.restoreCard(k.Card)
 		case *ledgerv1.SnapshotRecord_Result:
@@ -374,6 +394,8 @@ func (s *State) restore(br *bufio.Reader) error {
 			err = s.restorePostings(k.Postings)
 		case *ledgerv1.SnapshotRecord_Batch:
 			err = s.restoreBatch(k.Batch)
+		case *ledgerv1.SnapshotRecord_AuditLink:
+			err = s.restoreAuditLink(k.AuditLink)
 		}
 		if err != nil {
 			return fmt.Errorf("record %d: %w", i+1, err)

@@ -63,6 +63,11 @@ type State struct {
 	cluster clusterState
 	// tariff is the region and the price lists (tariff_registry.go).
 	tariff tariffState
+	// users are the API's users (users.go).
+	users userState
+	// auditChain is the audit chain (audit_chain.go), append-only like
+	// log, shared with a Frozen.
+	auditChain []*ledgerv1.AuditLink
 }
 
 // institution is an institution and its receivable account.

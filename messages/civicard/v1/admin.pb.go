@@ -21,6 +21,438 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// UserInfo is a user of the API as operators see it (without its token's
+// hash).
+type UserInfo struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// One of the gateway's roles: operator-admin, operator-support,
+	// auditor, institution-manager, institution-cashier, cardholder.
+	Role string `protobuf:"bytes,2,opt,name=role,proto3" json:"role,omitempty"`
+	// The institution of an institution role, the card of a cardholder.
+	Scope string `protobuf:"bytes,3,opt,name=scope,proto3" json:"scope,omitempty"`
+	// 0: the token never expires.
+	ExpiresUnixMs int64  `protobuf:"varint,4,opt,name=expires_unix_ms,json=expiresUnixMs,proto3" json:"expires_unix_ms,omitempty"`
+	Revoked       bool   `protobuf:"varint,5,opt,name=revoked,proto3" json:"revoked,omitempty"`
+	Added         *Audit `protobuf:"bytes,6,opt,name=added,proto3" json:"added,omitempty"`
+	RevokedBy     *Audit `protobuf:"bytes,7,opt,name=revoked_by,json=revokedBy,proto3" json:"revoked_by,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UserInfo) Reset() {
+	*x = UserInfo{}
+	mi := &file_civicard_v1_admin_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UserInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UserInfo) ProtoMessage() {}
+
+func (x *UserInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_civicard_v1_admin_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UserInfo.ProtoReflect.Descriptor instead.
+func (*UserInfo) Descriptor() ([]byte, []int) {
+	return file_civicard_v1_admin_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *UserInfo) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *UserInfo) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+func (x *UserInfo) GetScope() string {
+	if x != nil {
+		return x.Scope
+	}
+	return ""
+}
+
+func (x *UserInfo) GetExpiresUnixMs() int64 {
+	if x != nil {
+		return x.ExpiresUnixMs
+	}
+	return 0
+}
+
+func (x *UserInfo) GetRevoked() bool {
+	if x != nil {
+		return x.Revoked
+	}
+	return false
+}
+
+func (x *UserInfo) GetAdded() *Audit {
+	if x != nil {
+		return x.Added
+	}
+	return nil
+}
+
+func (x *UserInfo) GetRevokedBy() *Audit {
+	if x != nil {
+		return x.RevokedBy
+	}
+	return nil
+}
+
+type AddUserRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 1-32 bytes of printable ASCII without spaces; never reused.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Role string `protobuf:"bytes,2,opt,name=role,proto3" json:"role,omitempty"`
+	// The scope: required for an institution role (institution_id) and a
+	// cardholder (card_id), refused for the others.
+	Scope string `protobuf:"bytes,3,opt,name=scope,proto3" json:"scope,omitempty"`
+	// SHA-256 of the API token, 32 bytes.
+	TokenSha256 []byte `protobuf:"bytes,4,opt,name=token_sha256,json=tokenSha256,proto3" json:"token_sha256,omitempty"`
+	// When the token stops working; 0: never.
+	ExpiresUnixMs int64  `protobuf:"varint,5,opt,name=expires_unix_ms,json=expiresUnixMs,proto3" json:"expires_unix_ms,omitempty"`
+	RequestId     string `protobuf:"bytes,6,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	Reason        string `protobuf:"bytes,7,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddUserRequest) Reset() {
+	*x = AddUserRequest{}
+	mi := &file_civicard_v1_admin_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddUserRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddUserRequest) ProtoMessage() {}
+
+func (x *AddUserRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_civicard_v1_admin_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddUserRequest.ProtoReflect.Descriptor instead.
+func (*AddUserRequest) Descriptor() ([]byte, []int) {
+	return file_civicard_v1_admin_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *AddUserRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *AddUserRequest) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+func (x *AddUserRequest) GetScope() string {
+	if x != nil {
+		return x.Scope
+	}
+	return ""
+}
+
+func (x *AddUserRequest) GetTokenSha256() []byte {
+	if x != nil {
+		return x.TokenSha256
+	}
+	return nil
+}
+
+func (x *AddUserRequest) GetExpiresUnixMs() int64 {
+	if x != nil {
+		return x.ExpiresUnixMs
+	}
+	return 0
+}
+
+func (x *AddUserRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *AddUserRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+type AddUserResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	User          *UserInfo              `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
+	Replayed      bool                   `protobuf:"varint,2,opt,name=replayed,proto3" json:"replayed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddUserResponse) Reset() {
+	*x = AddUserResponse{}
+	mi := &file_civicard_v1_admin_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddUserResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddUserResponse) ProtoMessage() {}
+
+func (x *AddUserResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_civicard_v1_admin_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddUserResponse.ProtoReflect.Descriptor instead.
+func (*AddUserResponse) Descriptor() ([]byte, []int) {
+	return file_civicard_v1_admin_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *AddUserResponse) GetUser() *UserInfo {
+	if x != nil {
+		return x.User
+	}
+	return nil
+}
+
+func (x *AddUserResponse) GetReplayed() bool {
+	if x != nil {
+		return x.Replayed
+	}
+	return false
+}
+
+type RevokeUserRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Name      string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	RequestId string                 `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// Required: a revocation cannot be undone.
+	Reason        string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeUserRequest) Reset() {
+	*x = RevokeUserRequest{}
+	mi := &file_civicard_v1_admin_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeUserRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeUserRequest) ProtoMessage() {}
+
+func (x *RevokeUserRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_civicard_v1_admin_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeUserRequest.ProtoReflect.Descriptor instead.
+func (*RevokeUserRequest) Descriptor() ([]byte, []int) {
+	return file_civicard_v1_admin_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *RevokeUserRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *RevokeUserRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *RevokeUserRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+type RevokeUserResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Replayed      bool                   `protobuf:"varint,1,opt,name=replayed,proto3" json:"replayed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeUserResponse) Reset() {
+	*x = RevokeUserResponse{}
+	mi := &file_civicard_v1_admin_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeUserResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeUserResponse) ProtoMessage() {}
+
+func (x *RevokeUserResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_civicard_v1_admin_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeUserResponse.ProtoReflect.Descriptor instead.
+func (*RevokeUserResponse) Descriptor() ([]byte, []int) {
+	return file_civicard_v1_admin_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *RevokeUserResponse) GetReplayed() bool {
+	if x != nil {
+		return x.Replayed
+	}
+	return false
+}
+
+type ListUsersRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListUsersRequest) Reset() {
+	*x = ListUsersRequest{}
+	mi := &file_civicard_v1_admin_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListUsersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListUsersRequest) ProtoMessage() {}
+
+func (x *ListUsersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_civicard_v1_admin_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListUsersRequest.ProtoReflect.Descriptor instead.
+func (*ListUsersRequest) Descriptor() ([]byte, []int) {
+	return file_civicard_v1_admin_proto_rawDescGZIP(), []int{5}
+}
+
+type ListUsersResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Users         []*UserInfo            `protobuf:"bytes,1,rep,name=users,proto3" json:"users,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListUsersResponse) Reset() {
+	*x = ListUsersResponse{}
+	mi := &file_civicard_v1_admin_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListUsersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListUsersResponse) ProtoMessage() {}
+
+func (x *ListUsersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_civicard_v1_admin_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListUsersResponse.ProtoReflect.Descriptor instead.
+func (*ListUsersResponse) Descriptor() ([]byte, []int) {
+	return file_civicard_v1_admin_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *ListUsersResponse) GetUsers() []*UserInfo {
+	if x != nil {
+		return x.Users
+	}
+	return nil
+}
+
 type RegisterInstitutionRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// services are not used: what an institution sells is its price list.
@@ -34,7 +466,7 @@ type RegisterInstitutionRequest struct {
 
 func (x *RegisterInstitutionRequest) Reset() {
 	*x = RegisterInstitutionRequest{}
-	mi := &file_civicard_v1_admin_proto_msgTypes[0]
+	mi := &file_civicard_v1_admin_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -46,7 +478,7 @@ func (x *RegisterInstitutionRequest) String() string {
 func (*RegisterInstitutionRequest) ProtoMessage() {}
 
 func (x *RegisterInstitutionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_civicard_v1_admin_proto_msgTypes[0]
+	mi := &file_civicard_v1_admin_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -59,7 +491,7 @@ func (x *RegisterInstitutionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterInstitutionRequest.ProtoReflect.Descriptor instead.
 func (*RegisterInstitutionRequest) Descriptor() ([]byte, []int) {
-	return file_civicard_v1_admin_proto_rawDescGZIP(), []int{0}
+	return file_civicard_v1_admin_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *RegisterInstitutionRequest) GetInstitution() *Institution {
@@ -100,7 +532,7 @@ type RegisterInstitutionResponse struct {
 
 func (x *RegisterInstitutionResponse) Reset() {
 	*x = RegisterInstitutionResponse{}
-	mi := &file_civicard_v1_admin_proto_msgTypes[1]
+	mi := &file_civicard_v1_admin_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -112,7 +544,7 @@ func (x *RegisterInstitutionResponse) String() string {
 func (*RegisterInstitutionResponse) ProtoMessage() {}
 
 func (x *RegisterInstitutionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_civicard_v1_admin_proto_msgTypes[1]
+	mi := &file_civicard_v1_admin_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -125,7 +557,7 @@ func (x *RegisterInstitutionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterInstitutionResponse.ProtoReflect.Descriptor instead.
 func (*RegisterInstitutionResponse) Descriptor() ([]byte, []int) {
-	return file_civicard_v1_admin_proto_rawDescGZIP(), []int{1}
+	return file_civicard_v1_admin_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *RegisterInstitutionResponse) GetInstitution() *Institution {
@@ -162,7 +594,7 @@ type RegisterTerminalRequest struct {
 
 func (x *RegisterTerminalRequest) Reset() {
 	*x = RegisterTerminalRequest{}
-	mi := &file_civicard_v1_admin_proto_msgTypes[2]
+	mi := &file_civicard_v1_admin_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -174,7 +606,7 @@ func (x *RegisterTerminalRequest) String() string {
 func (*RegisterTerminalRequest) ProtoMessage() {}
 
 func (x *RegisterTerminalRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_civicard_v1_admin_proto_msgTypes[2]
+	mi := &file_civicard_v1_admin_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -187,7 +619,7 @@ func (x *RegisterTerminalRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterTerminalRequest.ProtoReflect.Descriptor instead.
 func (*RegisterTerminalRequest) Descriptor() ([]byte, []int) {
-	return file_civicard_v1_admin_proto_rawDescGZIP(), []int{2}
+	return file_civicard_v1_admin_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *RegisterTerminalRequest) GetTerminalId() string {
@@ -256,7 +688,7 @@ type RegisterTerminalResponse struct {
 
 func (x *RegisterTerminalResponse) Reset() {
 	*x = RegisterTerminalResponse{}
-	mi := &file_civicard_v1_admin_proto_msgTypes[3]
+	mi := &file_civicard_v1_admin_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -268,7 +700,7 @@ func (x *RegisterTerminalResponse) String() string {
 func (*RegisterTerminalResponse) ProtoMessage() {}
 
 func (x *RegisterTerminalResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_civicard_v1_admin_proto_msgTypes[3]
+	mi := &file_civicard_v1_admin_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -281,7 +713,7 @@ func (x *RegisterTerminalResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterTerminalResponse.ProtoReflect.Descriptor instead.
 func (*RegisterTerminalResponse) Descriptor() ([]byte, []int) {
-	return file_civicard_v1_admin_proto_rawDescGZIP(), []int{3}
+	return file_civicard_v1_admin_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *RegisterTerminalResponse) GetTerminal() *Terminal {
@@ -311,7 +743,7 @@ type SetRegionRequest struct {
 
 func (x *SetRegionRequest) Reset() {
 	*x = SetRegionRequest{}
-	mi := &file_civicard_v1_admin_proto_msgTypes[4]
+	mi := &file_civicard_v1_admin_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -323,7 +755,7 @@ func (x *SetRegionRequest) String() string {
 func (*SetRegionRequest) ProtoMessage() {}
 
 func (x *SetRegionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_civicard_v1_admin_proto_msgTypes[4]
+	mi := &file_civicard_v1_admin_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -336,7 +768,7 @@ func (x *SetRegionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetRegionRequest.ProtoReflect.Descriptor instead.
 func (*SetRegionRequest) Descriptor() ([]byte, []int) {
-	return file_civicard_v1_admin_proto_rawDescGZIP(), []int{4}
+	return file_civicard_v1_admin_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *SetRegionRequest) GetRegionJson() []byte {
@@ -383,7 +815,7 @@ type SetPriceListRequest struct {
 
 func (x *SetPriceListRequest) Reset() {
 	*x = SetPriceListRequest{}
-	mi := &file_civicard_v1_admin_proto_msgTypes[5]
+	mi := &file_civicard_v1_admin_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -395,7 +827,7 @@ func (x *SetPriceListRequest) String() string {
 func (*SetPriceListRequest) ProtoMessage() {}
 
 func (x *SetPriceListRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_civicard_v1_admin_proto_msgTypes[5]
+	mi := &file_civicard_v1_admin_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -408,7 +840,7 @@ func (x *SetPriceListRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetPriceListRequest.ProtoReflect.Descriptor instead.
 func (*SetPriceListRequest) Descriptor() ([]byte, []int) {
-	return file_civicard_v1_admin_proto_rawDescGZIP(), []int{5}
+	return file_civicard_v1_admin_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *SetPriceListRequest) GetInstitutionId() string {
@@ -459,7 +891,7 @@ type SetTariffResponse struct {
 
 func (x *SetTariffResponse) Reset() {
 	*x = SetTariffResponse{}
-	mi := &file_civicard_v1_admin_proto_msgTypes[6]
+	mi := &file_civicard_v1_admin_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -471,7 +903,7 @@ func (x *SetTariffResponse) String() string {
 func (*SetTariffResponse) ProtoMessage() {}
 
 func (x *SetTariffResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_civicard_v1_admin_proto_msgTypes[6]
+	mi := &file_civicard_v1_admin_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -484,7 +916,7 @@ func (x *SetTariffResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetTariffResponse.ProtoReflect.Descriptor instead.
 func (*SetTariffResponse) Descriptor() ([]byte, []int) {
-	return file_civicard_v1_admin_proto_rawDescGZIP(), []int{6}
+	return file_civicard_v1_admin_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *SetTariffResponse) GetInstitutionId() string {
@@ -518,7 +950,7 @@ type ShowTariffRequest struct {
 
 func (x *ShowTariffRequest) Reset() {
 	*x = ShowTariffRequest{}
-	mi := &file_civicard_v1_admin_proto_msgTypes[7]
+	mi := &file_civicard_v1_admin_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -530,7 +962,7 @@ func (x *ShowTariffRequest) String() string {
 func (*ShowTariffRequest) ProtoMessage() {}
 
 func (x *ShowTariffRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_civicard_v1_admin_proto_msgTypes[7]
+	mi := &file_civicard_v1_admin_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -543,7 +975,7 @@ func (x *ShowTariffRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShowTariffRequest.ProtoReflect.Descriptor instead.
 func (*ShowTariffRequest) Descriptor() ([]byte, []int) {
-	return file_civicard_v1_admin_proto_rawDescGZIP(), []int{7}
+	return file_civicard_v1_admin_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ShowTariffRequest) GetInstitutionId() string {
@@ -565,7 +997,7 @@ type ShowTariffResponse struct {
 
 func (x *ShowTariffResponse) Reset() {
 	*x = ShowTariffResponse{}
-	mi := &file_civicard_v1_admin_proto_msgTypes[8]
+	mi := &file_civicard_v1_admin_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -577,7 +1009,7 @@ func (x *ShowTariffResponse) String() string {
 func (*ShowTariffResponse) ProtoMessage() {}
 
 func (x *ShowTariffResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_civicard_v1_admin_proto_msgTypes[8]
+	mi := &file_civicard_v1_admin_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -590,7 +1022,7 @@ func (x *ShowTariffResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShowTariffResponse.ProtoReflect.Descriptor instead.
 func (*ShowTariffResponse) Descriptor() ([]byte, []int) {
-	return file_civicard_v1_admin_proto_rawDescGZIP(), []int{8}
+	return file_civicard_v1_admin_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ShowTariffResponse) GetRegion() *TariffEntry {
@@ -622,7 +1054,7 @@ type TariffEntry struct {
 
 func (x *TariffEntry) Reset() {
 	*x = TariffEntry{}
-	mi := &file_civicard_v1_admin_proto_msgTypes[9]
+	mi := &file_civicard_v1_admin_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -634,7 +1066,7 @@ func (x *TariffEntry) String() string {
 func (*TariffEntry) ProtoMessage() {}
 
 func (x *TariffEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_civicard_v1_admin_proto_msgTypes[9]
+	mi := &file_civicard_v1_admin_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -647,7 +1079,7 @@ func (x *TariffEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TariffEntry.ProtoReflect.Descriptor instead.
 func (*TariffEntry) Descriptor() ([]byte, []int) {
-	return file_civicard_v1_admin_proto_rawDescGZIP(), []int{9}
+	return file_civicard_v1_admin_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *TariffEntry) GetInstitutionId() string {
@@ -686,7 +1118,7 @@ type ListNodesRequest struct {
 
 func (x *ListNodesRequest) Reset() {
 	*x = ListNodesRequest{}
-	mi := &file_civicard_v1_admin_proto_msgTypes[10]
+	mi := &file_civicard_v1_admin_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -698,7 +1130,7 @@ func (x *ListNodesRequest) String() string {
 func (*ListNodesRequest) ProtoMessage() {}
 
 func (x *ListNodesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_civicard_v1_admin_proto_msgTypes[10]
+	mi := &file_civicard_v1_admin_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -711,7 +1143,7 @@ func (x *ListNodesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNodesRequest.ProtoReflect.Descriptor instead.
 func (*ListNodesRequest) Descriptor() ([]byte, []int) {
-	return file_civicard_v1_admin_proto_rawDescGZIP(), []int{10}
+	return file_civicard_v1_admin_proto_rawDescGZIP(), []int{17}
 }
 
 type ListNodesResponse struct {
@@ -726,7 +1158,7 @@ type ListNodesResponse struct {
 
 func (x *ListNodesResponse) Reset() {
 	*x = ListNodesResponse{}
-	mi := &file_civicard_v1_admin_proto_msgTypes[11]
+	mi := &file_civicard_v1_admin_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -738,7 +1170,7 @@ func (x *ListNodesResponse) String() string {
 func (*ListNodesResponse) ProtoMessage() {}
 
 func (x *ListNodesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_civicard_v1_admin_proto_msgTypes[11]
+	mi := &file_civicard_v1_admin_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -751,7 +1183,7 @@ func (x *ListNodesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNodesResponse.ProtoReflect.Descriptor instead.
 func (*ListNodesResponse) Descriptor() ([]byte, []int) {
-	return file_civicard_v1_admin_proto_rawDescGZIP(), []int{11}
+	return file_civicard_v1_admin_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ListNodesResponse) GetNodes() []*ClusterNodeInfo {
@@ -781,7 +1213,7 @@ type ClusterNodeInfo struct {
 
 func (x *ClusterNodeInfo) Reset() {
 	*x = ClusterNodeInfo{}
-	mi := &file_civicard_v1_admin_proto_msgTypes[12]
+	mi := &file_civicard_v1_admin_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -793,7 +1225,7 @@ func (x *ClusterNodeInfo) String() string {
 func (*ClusterNodeInfo) ProtoMessage() {}
 
 func (x *ClusterNodeInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_civicard_v1_admin_proto_msgTypes[12]
+	mi := &file_civicard_v1_admin_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -806,7 +1238,7 @@ func (x *ClusterNodeInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterNodeInfo.ProtoReflect.Descriptor instead.
 func (*ClusterNodeInfo) Descriptor() ([]byte, []int) {
-	return file_civicard_v1_admin_proto_rawDescGZIP(), []int{12}
+	return file_civicard_v1_admin_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ClusterNodeInfo) GetName() string {
@@ -847,7 +1279,7 @@ type GroupPlacementInfo struct {
 
 func (x *GroupPlacementInfo) Reset() {
 	*x = GroupPlacementInfo{}
-	mi := &file_civicard_v1_admin_proto_msgTypes[13]
+	mi := &file_civicard_v1_admin_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -859,7 +1291,7 @@ func (x *GroupPlacementInfo) String() string {
 func (*GroupPlacementInfo) ProtoMessage() {}
 
 func (x *GroupPlacementInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_civicard_v1_admin_proto_msgTypes[13]
+	mi := &file_civicard_v1_admin_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -872,7 +1304,7 @@ func (x *GroupPlacementInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupPlacementInfo.ProtoReflect.Descriptor instead.
 func (*GroupPlacementInfo) Descriptor() ([]byte, []int) {
-	return file_civicard_v1_admin_proto_rawDescGZIP(), []int{13}
+	return file_civicard_v1_admin_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *GroupPlacementInfo) GetGroup() string {
@@ -900,7 +1332,7 @@ type AddNodeRequest struct {
 
 func (x *AddNodeRequest) Reset() {
 	*x = AddNodeRequest{}
-	mi := &file_civicard_v1_admin_proto_msgTypes[14]
+	mi := &file_civicard_v1_admin_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -912,7 +1344,7 @@ func (x *AddNodeRequest) String() string {
 func (*AddNodeRequest) ProtoMessage() {}
 
 func (x *AddNodeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_civicard_v1_admin_proto_msgTypes[14]
+	mi := &file_civicard_v1_admin_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -925,7 +1357,7 @@ func (x *AddNodeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddNodeRequest.ProtoReflect.Descriptor instead.
 func (*AddNodeRequest) Descriptor() ([]byte, []int) {
-	return file_civicard_v1_admin_proto_rawDescGZIP(), []int{14}
+	return file_civicard_v1_admin_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *AddNodeRequest) GetName() string {
@@ -958,7 +1390,7 @@ type DrainNodeRequest struct {
 
 func (x *DrainNodeRequest) Reset() {
 	*x = DrainNodeRequest{}
-	mi := &file_civicard_v1_admin_proto_msgTypes[15]
+	mi := &file_civicard_v1_admin_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -970,7 +1402,7 @@ func (x *DrainNodeRequest) String() string {
 func (*DrainNodeRequest) ProtoMessage() {}
 
 func (x *DrainNodeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_civicard_v1_admin_proto_msgTypes[15]
+	mi := &file_civicard_v1_admin_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -983,7 +1415,7 @@ func (x *DrainNodeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DrainNodeRequest.ProtoReflect.Descriptor instead.
 func (*DrainNodeRequest) Descriptor() ([]byte, []int) {
-	return file_civicard_v1_admin_proto_rawDescGZIP(), []int{15}
+	return file_civicard_v1_admin_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *DrainNodeRequest) GetName() string {
@@ -1002,7 +1434,7 @@ type RemoveNodeRequest struct {
 
 func (x *RemoveNodeRequest) Reset() {
 	*x = RemoveNodeRequest{}
-	mi := &file_civicard_v1_admin_proto_msgTypes[16]
+	mi := &file_civicard_v1_admin_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1014,7 +1446,7 @@ func (x *RemoveNodeRequest) String() string {
 func (*RemoveNodeRequest) ProtoMessage() {}
 
 func (x *RemoveNodeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_civicard_v1_admin_proto_msgTypes[16]
+	mi := &file_civicard_v1_admin_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1027,7 +1459,7 @@ func (x *RemoveNodeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveNodeRequest.ProtoReflect.Descriptor instead.
 func (*RemoveNodeRequest) Descriptor() ([]byte, []int) {
-	return file_civicard_v1_admin_proto_rawDescGZIP(), []int{16}
+	return file_civicard_v1_admin_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *RemoveNodeRequest) GetName() string {
@@ -1047,7 +1479,7 @@ type GetNodeRequest struct {
 
 func (x *GetNodeRequest) Reset() {
 	*x = GetNodeRequest{}
-	mi := &file_civicard_v1_admin_proto_msgTypes[17]
+	mi := &file_civicard_v1_admin_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1059,7 +1491,7 @@ func (x *GetNodeRequest) String() string {
 func (*GetNodeRequest) ProtoMessage() {}
 
 func (x *GetNodeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_civicard_v1_admin_proto_msgTypes[17]
+	mi := &file_civicard_v1_admin_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1072,7 +1504,7 @@ func (x *GetNodeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetNodeRequest.ProtoReflect.Descriptor instead.
 func (*GetNodeRequest) Descriptor() ([]byte, []int) {
-	return file_civicard_v1_admin_proto_rawDescGZIP(), []int{17}
+	return file_civicard_v1_admin_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *GetNodeRequest) GetWithDigests() bool {
@@ -1103,7 +1535,7 @@ type GetNodeResponse struct {
 
 func (x *GetNodeResponse) Reset() {
 	*x = GetNodeResponse{}
-	mi := &file_civicard_v1_admin_proto_msgTypes[18]
+	mi := &file_civicard_v1_admin_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1115,7 +1547,7 @@ func (x *GetNodeResponse) String() string {
 func (*GetNodeResponse) ProtoMessage() {}
 
 func (x *GetNodeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_civicard_v1_admin_proto_msgTypes[18]
+	mi := &file_civicard_v1_admin_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1128,7 +1560,7 @@ func (x *GetNodeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetNodeResponse.ProtoReflect.Descriptor instead.
 func (*GetNodeResponse) Descriptor() ([]byte, []int) {
-	return file_civicard_v1_admin_proto_rawDescGZIP(), []int{18}
+	return file_civicard_v1_admin_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *GetNodeResponse) GetName() string {
@@ -1208,7 +1640,7 @@ type GroupReplica struct {
 
 func (x *GroupReplica) Reset() {
 	*x = GroupReplica{}
-	mi := &file_civicard_v1_admin_proto_msgTypes[19]
+	mi := &file_civicard_v1_admin_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1220,7 +1652,7 @@ func (x *GroupReplica) String() string {
 func (*GroupReplica) ProtoMessage() {}
 
 func (x *GroupReplica) ProtoReflect() protoreflect.Message {
-	mi := &file_civicard_v1_admin_proto_msgTypes[19]
+	mi := &file_civicard_v1_admin_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1233,7 +1665,7 @@ func (x *GroupReplica) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupReplica.ProtoReflect.Descriptor instead.
 func (*GroupReplica) Descriptor() ([]byte, []int) {
-	return file_civicard_v1_admin_proto_rawDescGZIP(), []int{19}
+	return file_civicard_v1_admin_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *GroupReplica) GetGroup() string {
@@ -1340,7 +1772,7 @@ type LedgerTotals struct {
 
 func (x *LedgerTotals) Reset() {
 	*x = LedgerTotals{}
-	mi := &file_civicard_v1_admin_proto_msgTypes[20]
+	mi := &file_civicard_v1_admin_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1352,7 +1784,7 @@ func (x *LedgerTotals) String() string {
 func (*LedgerTotals) ProtoMessage() {}
 
 func (x *LedgerTotals) ProtoReflect() protoreflect.Message {
-	mi := &file_civicard_v1_admin_proto_msgTypes[20]
+	mi := &file_civicard_v1_admin_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1365,7 +1797,7 @@ func (x *LedgerTotals) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LedgerTotals.ProtoReflect.Descriptor instead.
 func (*LedgerTotals) Descriptor() ([]byte, []int) {
-	return file_civicard_v1_admin_proto_rawDescGZIP(), []int{20}
+	return file_civicard_v1_admin_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *LedgerTotals) GetFundingMinor() int64 {
@@ -1428,7 +1860,38 @@ var File_civicard_v1_admin_proto protoreflect.FileDescriptor
 
 const file_civicard_v1_admin_proto_rawDesc = "" +
 	"\n" +
-	"\x17civicard/v1/admin.proto\x12\vcivicard.v1\x1a\x17civicard/v1/types.proto\"\xab\x01\n" +
+	"\x17civicard/v1/admin.proto\x12\vcivicard.v1\x1a\x17civicard/v1/types.proto\"\xe7\x01\n" +
+	"\bUserInfo\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
+	"\x04role\x18\x02 \x01(\tR\x04role\x12\x14\n" +
+	"\x05scope\x18\x03 \x01(\tR\x05scope\x12&\n" +
+	"\x0fexpires_unix_ms\x18\x04 \x01(\x03R\rexpiresUnixMs\x12\x18\n" +
+	"\arevoked\x18\x05 \x01(\bR\arevoked\x12(\n" +
+	"\x05added\x18\x06 \x01(\v2\x12.civicard.v1.AuditR\x05added\x121\n" +
+	"\n" +
+	"revoked_by\x18\a \x01(\v2\x12.civicard.v1.AuditR\trevokedBy\"\xd0\x01\n" +
+	"\x0eAddUserRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
+	"\x04role\x18\x02 \x01(\tR\x04role\x12\x14\n" +
+	"\x05scope\x18\x03 \x01(\tR\x05scope\x12!\n" +
+	"\ftoken_sha256\x18\x04 \x01(\fR\vtokenSha256\x12&\n" +
+	"\x0fexpires_unix_ms\x18\x05 \x01(\x03R\rexpiresUnixMs\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x06 \x01(\tR\trequestId\x12\x16\n" +
+	"\x06reason\x18\a \x01(\tR\x06reason\"X\n" +
+	"\x0fAddUserResponse\x12)\n" +
+	"\x04user\x18\x01 \x01(\v2\x15.civicard.v1.UserInfoR\x04user\x12\x1a\n" +
+	"\breplayed\x18\x02 \x01(\bR\breplayed\"^\n" +
+	"\x11RevokeUserRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x02 \x01(\tR\trequestId\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\"0\n" +
+	"\x12RevokeUserResponse\x12\x1a\n" +
+	"\breplayed\x18\x01 \x01(\bR\breplayed\"\x12\n" +
+	"\x10ListUsersRequest\"@\n" +
+	"\x11ListUsersResponse\x12+\n" +
+	"\x05users\x18\x01 \x03(\v2\x15.civicard.v1.UserInfoR\x05users\"\xab\x01\n" +
 	"\x1aRegisterInstitutionRequest\x12:\n" +
 	"\vinstitution\x18\x01 \x01(\v2\x18.civicard.v1.InstitutionR\vinstitution\x12\x1d\n" +
 	"\n" +
@@ -1547,7 +2010,7 @@ const file_civicard_v1_admin_proto_rawDesc = "" +
 	"\rpayouts_minor\x18\x06 \x01(\x03R\fpayoutsMinor\x12\x1d\n" +
 	"\n" +
 	"fees_minor\x18\a \x01(\x03R\tfeesMinor\x12#\n" +
-	"\rcycles_closed\x18\b \x01(\x04R\fcyclesClosed2\xc8\x06\n" +
+	"\rcycles_closed\x18\b \x01(\x04R\fcyclesClosed2\xaf\b\n" +
 	"\fAdminService\x12F\n" +
 	"\aGetNode\x12\x1b.civicard.v1.GetNodeRequest\x1a\x1c.civicard.v1.GetNodeResponse\"\x00\x12L\n" +
 	"\tListNodes\x12\x1d.civicard.v1.ListNodesRequest\x1a\x1e.civicard.v1.ListNodesResponse\"\x00\x12F\n" +
@@ -1560,7 +2023,11 @@ const file_civicard_v1_admin_proto_rawDesc = "" +
 	"\tSetRegion\x12\x1d.civicard.v1.SetRegionRequest\x1a\x1e.civicard.v1.SetTariffResponse\"\x00\x12R\n" +
 	"\fSetPriceList\x12 .civicard.v1.SetPriceListRequest\x1a\x1e.civicard.v1.SetTariffResponse\"\x00\x12O\n" +
 	"\n" +
-	"ShowTariff\x12\x1e.civicard.v1.ShowTariffRequest\x1a\x1f.civicard.v1.ShowTariffResponse\"\x00B*Z(civicard/messages/civicard/v1;civicardv1b\x06proto3"
+	"ShowTariff\x12\x1e.civicard.v1.ShowTariffRequest\x1a\x1f.civicard.v1.ShowTariffResponse\"\x00\x12F\n" +
+	"\aAddUser\x12\x1b.civicard.v1.AddUserRequest\x1a\x1c.civicard.v1.AddUserResponse\"\x00\x12O\n" +
+	"\n" +
+	"RevokeUser\x12\x1e.civicard.v1.RevokeUserRequest\x1a\x1f.civicard.v1.RevokeUserResponse\"\x00\x12L\n" +
+	"\tListUsers\x12\x1d.civicard.v1.ListUsersRequest\x1a\x1e.civicard.v1.ListUsersResponse\"\x00B*Z(civicard/messages/civicard/v1;civicardv1b\x06proto3"
 
 var (
 	file_civicard_v1_admin_proto_rawDescOnce sync.Once
@@ -1574,71 +2041,88 @@ func file_civicard_v1_admin_proto_rawDescGZIP() []byte {
 	return file_civicard_v1_admin_proto_rawDescData
 }
 
-var file_civicard_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_civicard_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_civicard_v1_admin_proto_goTypes = []any{
-	(*RegisterInstitutionRequest)(nil),  // 0: civicard.v1.RegisterInstitutionRequest
-	(*RegisterInstitutionResponse)(nil), // 1: civicard.v1.RegisterInstitutionResponse
-	(*RegisterTerminalRequest)(nil),     // 2: civicard.v1.RegisterTerminalRequest
-	(*RegisterTerminalResponse)(nil),    // 3: civicard.v1.RegisterTerminalResponse
-	(*SetRegionRequest)(nil),            // 4: civicard.v1.SetRegionRequest
-	(*SetPriceListRequest)(nil),         // 5: civicard.v1.SetPriceListRequest
-	(*SetTariffResponse)(nil),           // 6: civicard.v1.SetTariffResponse
-	(*ShowTariffRequest)(nil),           // 7: civicard.v1.ShowTariffRequest
-	(*ShowTariffResponse)(nil),          // 8: civicard.v1.ShowTariffResponse
-	(*TariffEntry)(nil),                 // 9: civicard.v1.TariffEntry
-	(*ListNodesRequest)(nil),            // 10: civicard.v1.ListNodesRequest
-	(*ListNodesResponse)(nil),           // 11: civicard.v1.ListNodesResponse
-	(*ClusterNodeInfo)(nil),             // 12: civicard.v1.ClusterNodeInfo
-	(*GroupPlacementInfo)(nil),          // 13: civicard.v1.GroupPlacementInfo
-	(*AddNodeRequest)(nil),              // 14: civicard.v1.AddNodeRequest
-	(*DrainNodeRequest)(nil),            // 15: civicard.v1.DrainNodeRequest
-	(*RemoveNodeRequest)(nil),           // 16: civicard.v1.RemoveNodeRequest
-	(*GetNodeRequest)(nil),              // 17: civicard.v1.GetNodeRequest
-	(*GetNodeResponse)(nil),             // 18: civicard.v1.GetNodeResponse
-	(*GroupReplica)(nil),                // 19: civicard.v1.GroupReplica
-	(*LedgerTotals)(nil),                // 20: civicard.v1.LedgerTotals
-	nil,                                 // 21: civicard.v1.GetNodeResponse.GrainsEntry
-	(*Institution)(nil),                 // 22: civicard.v1.Institution
-	(*Terminal)(nil),                    // 23: civicard.v1.Terminal
-	(*Audit)(nil),                       // 24: civicard.v1.Audit
+	(*UserInfo)(nil),                    // 0: civicard.v1.UserInfo
+	(*AddUserRequest)(nil),              // 1: civicard.v1.AddUserRequest
+	(*AddUserResponse)(nil),             // 2: civicard.v1.AddUserResponse
+	(*RevokeUserRequest)(nil),           // 3: civicard.v1.RevokeUserRequest
+	(*RevokeUserResponse)(nil),          // 4: civicard.v1.RevokeUserResponse
+	(*ListUsersRequest)(nil),            // 5: civicard.v1.ListUsersRequest
+	(*ListUsersResponse)(nil),           // 6: civicard.v1.ListUsersResponse
+	(*RegisterInstitutionRequest)(nil),  // 7: civicard.v1.RegisterInstitutionRequest
+	(*RegisterInstitutionResponse)(nil), // 8: civicard.v1.RegisterInstitutionResponse
+	(*RegisterTerminalRequest)(nil),     // 9: civicard.v1.RegisterTerminalRequest
+	(*RegisterTerminalResponse)(nil),    // 10: civicard.v1.RegisterTerminalResponse
+	(*SetRegionRequest)(nil),            // 11: civicard.v1.SetRegionRequest
+	(*SetPriceListRequest)(nil),         // 12: civicard.v1.SetPriceListRequest
+	(*SetTariffResponse)(nil),           // 13: civicard.v1.SetTariffResponse
+	(*ShowTariffRequest)(nil),           // 14: civicard.v1.ShowTariffRequest
+	(*ShowTariffResponse)(nil),          // 15: civicard.v1.ShowTariffResponse
+	(*TariffEntry)(nil),                 // 16: civicard.v1.TariffEntry
+	(*ListNodesRequest)(nil),            // 17: civicard.v1.ListNodesRequest
+	(*ListNodesResponse)(nil),           // 18: civicard.v1.ListNodesResponse
+	(*ClusterNodeInfo)(nil),             // 19: civicard.v1.ClusterNodeInfo
+	(*GroupPlacementInfo)(nil),          // 20: civicard.v1.GroupPlacementInfo
+	(*AddNodeRequest)(nil),              // 21: civicard.v1.AddNodeRequest
+	(*DrainNodeRequest)(nil),            // 22: civicard.v1.DrainNodeRequest
+	(*RemoveNodeRequest)(nil),           // 23: civicard.v1.RemoveNodeRequest
+	(*GetNodeRequest)(nil),              // 24: civicard.v1.GetNodeRequest
+	(*GetNodeResponse)(nil),             // 25: civicard.v1.GetNodeResponse
+	(*GroupReplica)(nil),                // 26: civicard.v1.GroupReplica
+	(*LedgerTotals)(nil),                // 27: civicard.v1.LedgerTotals
+	nil,                                 // 28: civicard.v1.GetNodeResponse.GrainsEntry
+	(*Audit)(nil),                       // 29: civicard.v1.Audit
+	(*Institution)(nil),                 // 30: civicard.v1.Institution
+	(*Terminal)(nil),                    // 31: civicard.v1.Terminal
 }
 var file_civicard_v1_admin_proto_depIdxs = []int32{
-	22, // 0: civicard.v1.RegisterInstitutionRequest.institution:type_name -> civicard.v1.Institution
-	22, // 1: civicard.v1.RegisterInstitutionResponse.institution:type_name -> civicard.v1.Institution
-	23, // 2: civicard.v1.RegisterTerminalResponse.terminal:type_name -> civicard.v1.Terminal
-	9,  // 3: civicard.v1.ShowTariffResponse.region:type_name -> civicard.v1.TariffEntry
-	9,  // 4: civicard.v1.ShowTariffResponse.price_lists:type_name -> civicard.v1.TariffEntry
-	24, // 5: civicard.v1.TariffEntry.audit:type_name -> civicard.v1.Audit
-	12, // 6: civicard.v1.ListNodesResponse.nodes:type_name -> civicard.v1.ClusterNodeInfo
-	13, // 7: civicard.v1.ListNodesResponse.placements:type_name -> civicard.v1.GroupPlacementInfo
-	21, // 8: civicard.v1.GetNodeResponse.grains:type_name -> civicard.v1.GetNodeResponse.GrainsEntry
-	19, // 9: civicard.v1.GetNodeResponse.groups:type_name -> civicard.v1.GroupReplica
-	20, // 10: civicard.v1.GroupReplica.totals:type_name -> civicard.v1.LedgerTotals
-	17, // 11: civicard.v1.AdminService.GetNode:input_type -> civicard.v1.GetNodeRequest
-	10, // 12: civicard.v1.AdminService.ListNodes:input_type -> civicard.v1.ListNodesRequest
-	14, // 13: civicard.v1.AdminService.AddNode:input_type -> civicard.v1.AddNodeRequest
-	15, // 14: civicard.v1.AdminService.DrainNode:input_type -> civicard.v1.DrainNodeRequest
-	16, // 15: civicard.v1.AdminService.RemoveNode:input_type -> civicard.v1.RemoveNodeRequest
-	0,  // 16: civicard.v1.AdminService.RegisterInstitution:input_type -> civicard.v1.RegisterInstitutionRequest
-	2,  // 17: civicard.v1.AdminService.RegisterTerminal:input_type -> civicard.v1.RegisterTerminalRequest
-	4,  // 18: civicard.v1.AdminService.SetRegion:input_type -> civicard.v1.SetRegionRequest
-	5,  // 19: civicard.v1.AdminService.SetPriceList:input_type -> civicard.v1.SetPriceListRequest
-	7,  // 20: civicard.v1.AdminService.ShowTariff:input_type -> civicard.v1.ShowTariffRequest
-	18, // 21: civicard.v1.AdminService.GetNode:output_type -> civicard.v1.GetNodeResponse
-	11, // 22: civicard.v1.AdminService.ListNodes:output_type -> civicard.v1.ListNodesResponse
-	12, // 23: civicard.v1.AdminService.AddNode:output_type -> civicard.v1.ClusterNodeInfo
-	12, // 24: civicard.v1.AdminService.DrainNode:output_type -> civicard.v1.ClusterNodeInfo
-	12, // 25: civicard.v1.AdminService.RemoveNode:output_type -> civicard.v1.ClusterNodeInfo
-	1,  // 26: civicard.v1.AdminService.RegisterInstitution:output_type -> civicard.v1.RegisterInstitutionResponse
-	3,  // 27: civicard.v1.AdminService.RegisterTerminal:output_type -> civicard.v1.RegisterTerminalResponse
-	6,  // 28: civicard.v1.AdminService.SetRegion:output_type -> civicard.v1.SetTariffResponse
-	6,  // 29: civicard.v1.AdminService.SetPriceList:output_type -> civicard.v1.SetTariffResponse
-	8,  // 30: civicard.v1.AdminService.ShowTariff:output_type -> civicard.v1.ShowTariffResponse
-	21, // [21:31] is the sub-list for method output_type
-	11, // [11:21] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	29, // 0: civicard.v1.UserInfo.added:type_name -> civicard.v1.Audit
+	29, // 1: civicard.v1.UserInfo.revoked_by:type_name -> civicard.v1.Audit
+	0,  // 2: civicard.v1.AddUserResponse.user:type_name -> civicard.v1.UserInfo
+	0,  // 3: civicard.v1.ListUsersResponse.users:type_name -> civicard.v1.UserInfo
+	30, // 4: civicard.v1.RegisterInstitutionRequest.institution:type_name -> civicard.v1.Institution
+	30, // 5: civicard.v1.RegisterInstitutionResponse.institution:type_name -> civicard.v1.Institution
+	31, // 6: civicard.v1.RegisterTerminalResponse.terminal:type_name -> civicard.v1.Terminal
+	16, // 7: civicard.v1.ShowTariffResponse.region:type_name -> civicard.v1.TariffEntry
+	16, // 8: civicard.v1.ShowTariffResponse.price_lists:type_name -> civicard.v1.TariffEntry
+	29, // 9: civicard.v1.TariffEntry.audit:type_name -> civicard.v1.Audit
+	19, // 10: civicard.v1.ListNodesResponse.nodes:type_name -> civicard.v1.ClusterNodeInfo
+	20, // 11: civicard.v1.ListNodesResponse.placements:type_name -> civicard.v1.GroupPlacementInfo
+	28, // 12: civicard.v1.GetNodeResponse.grains:type_name -> civicard.v1.GetNodeResponse.GrainsEntry
+	26, // 13: civicard.v1.GetNodeResponse.groups:type_name -> civicard.v1.GroupReplica
+	27, // 14: civicard.v1.GroupReplica.totals:type_name -> civicard.v1.LedgerTotals
+	24, // 15: civicard.v1.AdminService.GetNode:input_type -> civicard.v1.GetNodeRequest
+	17, // 16: civicard.v1.AdminService.ListNodes:input_type -> civicard.v1.ListNodesRequest
+	21, // 17: civicard.v1.AdminService.AddNode:input_type -> civicard.v1.AddNodeRequest
+	22, // 18: civicard.v1.AdminService.DrainNode:input_type -> civicard.v1.DrainNodeRequest
+	23, // 19: civicard.v1.AdminService.RemoveNode:input_type -> civicard.v1.RemoveNodeRequest
+	7,  // 20: civicard.v1.AdminService.RegisterInstitution:input_type -> civicard.v1.RegisterInstitutionRequest
+	9,  // 21: civicard.v1.AdminService.RegisterTerminal:input_type -> civicard.v1.RegisterTerminalRequest
+	11, // 22: civicard.v1.AdminService.SetRegion:input_type -> civicard.v1.SetRegionRequest
+	12, // 23: civicard.v1.AdminService.SetPriceList:input_type -> civicard.v1.SetPriceListRequest
+	14, // 24: civicard.v1.AdminService.ShowTariff:input_type -> civicard.v1.ShowTariffRequest
+	1,  // 25: civicard.v1.AdminService.AddUser:input_type -> civicard.v1.AddUserRequest
+	3,  // 26: civicard.v1.AdminService.RevokeUser:input_type -> civicard.v1.RevokeUserRequest
+	5,  // 27: civicard.v1.AdminService.ListUsers:input_type -> civicard.v1.ListUsersRequest
+	25, // 28: civicard.v1.AdminService.GetNode:output_type -> civicard.v1.GetNodeResponse
+	18, // 29: civicard.v1.AdminService.ListNodes:output_type -> civicard.v1.ListNodesResponse
+	19, // 30: civicard.v1.AdminService.AddNode:output_type -> civicard.v1.ClusterNodeInfo
+	19, // 31: civicard.v1.AdminService.DrainNode:output_type -> civicard.v1.ClusterNodeInfo
+	19, // 32: civicard.v1.AdminService.RemoveNode:output_type -> civicard.v1.ClusterNodeInfo
+	8,  // 33: civicard.v1.AdminService.RegisterInstitution:output_type -> civicard.v1.RegisterInstitutionResponse
+	10, // 34: civicard.v1.AdminService.RegisterTerminal:output_type -> civicard.v1.RegisterTerminalResponse
+	13, // 35: civicard.v1.AdminService.SetRegion:output_type -> civicard.v1.SetTariffResponse
+	13, // 36: civicard.v1.AdminService.SetPriceList:output_type -> civicard.v1.SetTariffResponse
+	15, // 37: civicard.v1.AdminService.ShowTariff:output_type -> civicard.v1.ShowTariffResponse
+	2,  // 38: civicard.v1.AdminService.AddUser:output_type -> civicard.v1.AddUserResponse
+	4,  // 39: civicard.v1.AdminService.RevokeUser:output_type -> civicard.v1.RevokeUserResponse
+	6,  // 40: civicard.v1.AdminService.ListUsers:output_type -> civicard.v1.ListUsersResponse
+	28, // [28:41] is the sub-list for method output_type
+	15, // [15:28] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_civicard_v1_admin_proto_init() }
@@ -1653,7 +2137,7 @@ func file_civicard_v1_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_civicard_v1_admin_proto_rawDesc), len(file_civicard_v1_admin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   22,
+			NumMessages:   29,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

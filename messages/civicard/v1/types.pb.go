@@ -422,7 +422,8 @@ func (x *Money) GetMinorUnits() int64 {
 // Audit says who changed a card, when and why.
 type Audit struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The operator or system that asked, e.g. "operator/jkowalska".
+	// Who asked, as the gateway authenticated them (name:role), e.g.
+	// "operator/jkowalska:operator-support"; never what the request said.
 	Actor         string `protobuf:"bytes,1,opt,name=actor,proto3" json:"actor,omitempty"`
 	Reason        string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
 	TimeUnixMs    int64  `protobuf:"varint,3,opt,name=time_unix_ms,json=timeUnixMs,proto3" json:"time_unix_ms,omitempty"`

@@ -356,6 +356,8 @@ type Command struct {
 	//	*Command_AddClusterNode
 	//	*Command_SetClusterNodeStatus
 	//	*Command_PlaceGroup
+	//	*Command_AddUser
+	//	*Command_RevokeUser
 	Kind          isCommand_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -612,6 +614,24 @@ func (x *Command) GetPlaceGroup() *GroupPlacement {
 	return nil
 }
 
+func (x *Command) GetAddUser() *AddUser {
+	if x != nil {
+		if x, ok := x.Kind.(*Command_AddUser); ok {
+			return x.AddUser
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetRevokeUser() *RevokeUser {
+	if x != nil {
+		if x, ok := x.Kind.(*Command_RevokeUser); ok {
+			return x.RevokeUser
+		}
+	}
+	return nil
+}
+
 type isCommand_Kind interface {
 	isCommand_Kind()
 }
@@ -711,6 +731,15 @@ type Command_PlaceGroup struct {
 	PlaceGroup *GroupPlacement `protobuf:"bytes,42,opt,name=place_group,json=placeGroup,proto3,oneof"`
 }
 
+type Command_AddUser struct {
+	// The API's users (registry only): see User.
+	AddUser *AddUser `protobuf:"bytes,50,opt,name=add_user,json=addUser,proto3,oneof"`
+}
+
+type Command_RevokeUser struct {
+	RevokeUser *RevokeUser `protobuf:"bytes,51,opt,name=revoke_user,json=revokeUser,proto3,oneof"`
+}
+
 func (*Command_RegisterInstitution) isCommand_Kind() {}
 
 func (*Command_RegisterTerminal) isCommand_Kind() {}
@@ -757,6 +786,364 @@ func (*Command_SetClusterNodeStatus) isCommand_Kind() {}
 
 func (*Command_PlaceGroup) isCommand_Kind() {}
 
+func (*Command_AddUser) isCommand_Kind() {}
+
+func (*Command_RevokeUser) isCommand_Kind() {}
+
+// User is a person who may call the API: a name, a role, the scope of a
+// scoped role, and the SHA-256 of the API token that authenticates it (the
+// token itself is shown once, when the user is added, and kept nowhere).
+// Role and scope are the gateway's to interpret; the ledger keeps them to
+// their bounds.
+type User struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Unique among users, never reused (a revoked user keeps its name).
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Role string `protobuf:"bytes,2,opt,name=role,proto3" json:"role,omitempty"`
+	// The institution of an institution role, the card of a cardholder.
+	Scope string `protobuf:"bytes,3,opt,name=scope,proto3" json:"scope,omitempty"`
+	// 32 bytes, unique among users.
+	TokenSha256 []byte `protobuf:"bytes,4,opt,name=token_sha256,json=tokenSha256,proto3" json:"token_sha256,omitempty"`
+	// The token is refused from this time on; 0: it never expires.
+	ExpiresUnixMs int64 `protobuf:"varint,5,opt,name=expires_unix_ms,json=expiresUnixMs,proto3" json:"expires_unix_ms,omitempty"`
+	Revoked       bool  `protobuf:"varint,6,opt,name=revoked,proto3" json:"revoked,omitempty"`
+	// Who added the user, and who revoked it.
+	Added         *v1.Audit `protobuf:"bytes,7,opt,name=added,proto3" json:"added,omitempty"`
+	RevokedBy     *v1.Audit `protobuf:"bytes,8,opt,name=revoked_by,json=revokedBy,proto3" json:"revoked_by,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *User) Reset() {
+	*x = User{}
+	mi := &file_ledger_v1_ledger_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *User) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*User) ProtoMessage() {}
+
+func (x *User) ProtoReflect() protoreflect.Message {
+	mi := &file_ledger_v1_ledger_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use User.ProtoReflect.Descriptor instead.
+func (*User) Descriptor() ([]byte, []int) {
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *User) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *User) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+func (x *User) GetScope() string {
+	if x != nil {
+		return x.Scope
+	}
+	return ""
+}
+
+func (x *User) GetTokenSha256() []byte {
+	if x != nil {
+		return x.TokenSha256
+	}
+	return nil
+}
+
+func (x *User) GetExpiresUnixMs() int64 {
+	if x != nil {
+		return x.ExpiresUnixMs
+	}
+	return 0
+}
+
+func (x *User) GetRevoked() bool {
+	if x != nil {
+		return x.Revoked
+	}
+	return false
+}
+
+func (x *User) GetAdded() *v1.Audit {
+	if x != nil {
+		return x.Added
+	}
+	return nil
+}
+
+func (x *User) GetRevokedBy() *v1.Audit {
+	if x != nil {
+		return x.RevokedBy
+	}
+	return nil
+}
+
+// AddUser adds a user with its token's hash. A name or a token hash
+// already held is refused.
+type AddUser struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	User          *User                  `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddUser) Reset() {
+	*x = AddUser{}
+	mi := &file_ledger_v1_ledger_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddUser) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddUser) ProtoMessage() {}
+
+func (x *AddUser) ProtoReflect() protoreflect.Message {
+	mi := &file_ledger_v1_ledger_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddUser.ProtoReflect.Descriptor instead.
+func (*AddUser) Descriptor() ([]byte, []int) {
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *AddUser) GetUser() *User {
+	if x != nil {
+		return x.User
+	}
+	return nil
+}
+
+// RevokeUser refuses the user's token from now on; it cannot be undone (a
+// new user is added under another name).
+type RevokeUser struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Audit         *v1.Audit              `protobuf:"bytes,2,opt,name=audit,proto3" json:"audit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeUser) Reset() {
+	*x = RevokeUser{}
+	mi := &file_ledger_v1_ledger_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeUser) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeUser) ProtoMessage() {}
+
+func (x *RevokeUser) ProtoReflect() protoreflect.Message {
+	mi := &file_ledger_v1_ledger_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeUser.ProtoReflect.Descriptor instead.
+func (*RevokeUser) Descriptor() ([]byte, []int) {
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *RevokeUser) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *RevokeUser) GetAudit() *v1.Audit {
+	if x != nil {
+		return x.Audit
+	}
+	return nil
+}
+
+// AuditLink is one audited change a ledger applied, chained to the one
+// before: sha256 is the SHA-256 of the link (marshalled deterministically)
+// with sha256 empty, and prev_sha256 is the previous link's sha256 (empty
+// for the first). Changing, dropping or reordering a stored link breaks
+// every link after it.
+type AuditLink struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	LedgerSequence uint64                 `protobuf:"varint,1,opt,name=ledger_sequence,json=ledgerSequence,proto3" json:"ledger_sequence,omitempty"`
+	CommandId      string                 `protobuf:"bytes,2,opt,name=command_id,json=commandId,proto3" json:"command_id,omitempty"`
+	// The command's kind, e.g. "close_card".
+	Kind string `protobuf:"bytes,3,opt,name=kind,proto3" json:"kind,omitempty"`
+	// What it changed: a card, institution, terminal or user.
+	Subject       string    `protobuf:"bytes,4,opt,name=subject,proto3" json:"subject,omitempty"`
+	Audit         *v1.Audit `protobuf:"bytes,5,opt,name=audit,proto3" json:"audit,omitempty"`
+	PrevSha256    []byte    `protobuf:"bytes,6,opt,name=prev_sha256,json=prevSha256,proto3" json:"prev_sha256,omitempty"`
+	Sha256        []byte    `protobuf:"bytes,7,opt,name=sha256,proto3" json:"sha256,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AuditLink) Reset() {
+	*x = AuditLink{}
+	mi := &file_ledger_v1_ledger_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AuditLink) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AuditLink) ProtoMessage() {}
+
+func (x *AuditLink) ProtoReflect() protoreflect.Message {
+	mi := &file_ledger_v1_ledger_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AuditLink.ProtoReflect.Descriptor instead.
+func (*AuditLink) Descriptor() ([]byte, []int) {
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *AuditLink) GetLedgerSequence() uint64 {
+	if x != nil {
+		return x.LedgerSequence
+	}
+	return 0
+}
+
+func (x *AuditLink) GetCommandId() string {
+	if x != nil {
+		return x.CommandId
+	}
+	return ""
+}
+
+func (x *AuditLink) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *AuditLink) GetSubject() string {
+	if x != nil {
+		return x.Subject
+	}
+	return ""
+}
+
+func (x *AuditLink) GetAudit() *v1.Audit {
+	if x != nil {
+		return x.Audit
+	}
+	return nil
+}
+
+func (x *AuditLink) GetPrevSha256() []byte {
+	if x != nil {
+		return x.PrevSha256
+	}
+	return nil
+}
+
+func (x *AuditLink) GetSha256() []byte {
+	if x != nil {
+		return x.Sha256
+	}
+	return nil
+}
+
+// UserList is the registry's users, by name.
+type UserList struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Users         []*User                `protobuf:"bytes,1,rep,name=users,proto3" json:"users,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UserList) Reset() {
+	*x = UserList{}
+	mi := &file_ledger_v1_ledger_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UserList) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UserList) ProtoMessage() {}
+
+func (x *UserList) ProtoReflect() protoreflect.Message {
+	mi := &file_ledger_v1_ledger_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UserList.ProtoReflect.Descriptor instead.
+func (*UserList) Descriptor() ([]byte, []int) {
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *UserList) GetUsers() []*User {
+	if x != nil {
+		return x.Users
+	}
+	return nil
+}
+
 // ClusterNode is one node of a multi-node cluster as the registry lists it.
 type ClusterNode struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -773,7 +1160,7 @@ type ClusterNode struct {
 
 func (x *ClusterNode) Reset() {
 	*x = ClusterNode{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[2]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -785,7 +1172,7 @@ func (x *ClusterNode) String() string {
 func (*ClusterNode) ProtoMessage() {}
 
 func (x *ClusterNode) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[2]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -798,7 +1185,7 @@ func (x *ClusterNode) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterNode.ProtoReflect.Descriptor instead.
 func (*ClusterNode) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{2}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ClusterNode) GetName() string {
@@ -840,7 +1227,7 @@ type AddClusterNode struct {
 
 func (x *AddClusterNode) Reset() {
 	*x = AddClusterNode{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[3]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -852,7 +1239,7 @@ func (x *AddClusterNode) String() string {
 func (*AddClusterNode) ProtoMessage() {}
 
 func (x *AddClusterNode) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[3]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -865,7 +1252,7 @@ func (x *AddClusterNode) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddClusterNode.ProtoReflect.Descriptor instead.
 func (*AddClusterNode) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{3}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *AddClusterNode) GetNode() *ClusterNode {
@@ -886,7 +1273,7 @@ type SetClusterNodeStatus struct {
 
 func (x *SetClusterNodeStatus) Reset() {
 	*x = SetClusterNodeStatus{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[4]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -898,7 +1285,7 @@ func (x *SetClusterNodeStatus) String() string {
 func (*SetClusterNodeStatus) ProtoMessage() {}
 
 func (x *SetClusterNodeStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[4]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -911,7 +1298,7 @@ func (x *SetClusterNodeStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetClusterNodeStatus.ProtoReflect.Descriptor instead.
 func (*SetClusterNodeStatus) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{4}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *SetClusterNodeStatus) GetName() string {
@@ -940,7 +1327,7 @@ type GroupPlacement struct {
 
 func (x *GroupPlacement) Reset() {
 	*x = GroupPlacement{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[5]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -952,7 +1339,7 @@ func (x *GroupPlacement) String() string {
 func (*GroupPlacement) ProtoMessage() {}
 
 func (x *GroupPlacement) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[5]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -965,7 +1352,7 @@ func (x *GroupPlacement) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupPlacement.ProtoReflect.Descriptor instead.
 func (*GroupPlacement) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{5}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *GroupPlacement) GetGroup() string {
@@ -994,7 +1381,7 @@ type RegisterInstitution struct {
 
 func (x *RegisterInstitution) Reset() {
 	*x = RegisterInstitution{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[6]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1006,7 +1393,7 @@ func (x *RegisterInstitution) String() string {
 func (*RegisterInstitution) ProtoMessage() {}
 
 func (x *RegisterInstitution) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[6]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1019,7 +1406,7 @@ func (x *RegisterInstitution) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterInstitution.ProtoReflect.Descriptor instead.
 func (*RegisterInstitution) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{6}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *RegisterInstitution) GetInstitution() *v1.Institution {
@@ -1047,7 +1434,7 @@ type RegisterTerminal struct {
 
 func (x *RegisterTerminal) Reset() {
 	*x = RegisterTerminal{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[7]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1059,7 +1446,7 @@ func (x *RegisterTerminal) String() string {
 func (*RegisterTerminal) ProtoMessage() {}
 
 func (x *RegisterTerminal) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[7]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1072,7 +1459,7 @@ func (x *RegisterTerminal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterTerminal.ProtoReflect.Descriptor instead.
 func (*RegisterTerminal) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{7}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *RegisterTerminal) GetTerminal() *v1.Terminal {
@@ -1109,7 +1496,7 @@ type SetRegion struct {
 
 func (x *SetRegion) Reset() {
 	*x = SetRegion{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[8]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1121,7 +1508,7 @@ func (x *SetRegion) String() string {
 func (*SetRegion) ProtoMessage() {}
 
 func (x *SetRegion) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[8]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1134,7 +1521,7 @@ func (x *SetRegion) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetRegion.ProtoReflect.Descriptor instead.
 func (*SetRegion) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{8}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *SetRegion) GetRegion() *TariffRegion {
@@ -1172,7 +1559,7 @@ type SetPriceList struct {
 
 func (x *SetPriceList) Reset() {
 	*x = SetPriceList{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[9]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1184,7 +1571,7 @@ func (x *SetPriceList) String() string {
 func (*SetPriceList) ProtoMessage() {}
 
 func (x *SetPriceList) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[9]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1197,7 +1584,7 @@ func (x *SetPriceList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetPriceList.ProtoReflect.Descriptor instead.
 func (*SetPriceList) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{9}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *SetPriceList) GetPriceList() *PriceList {
@@ -1238,7 +1625,7 @@ type TariffRegion struct {
 
 func (x *TariffRegion) Reset() {
 	*x = TariffRegion{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[10]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1250,7 +1637,7 @@ func (x *TariffRegion) String() string {
 func (*TariffRegion) ProtoMessage() {}
 
 func (x *TariffRegion) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[10]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1263,7 +1650,7 @@ func (x *TariffRegion) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TariffRegion.ProtoReflect.Descriptor instead.
 func (*TariffRegion) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{10}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *TariffRegion) GetConcessions() []*TariffConcession {
@@ -1326,7 +1713,7 @@ type TariffConcession struct {
 
 func (x *TariffConcession) Reset() {
 	*x = TariffConcession{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[11]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1338,7 +1725,7 @@ func (x *TariffConcession) String() string {
 func (*TariffConcession) ProtoMessage() {}
 
 func (x *TariffConcession) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[11]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1351,7 +1738,7 @@ func (x *TariffConcession) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TariffConcession.ProtoReflect.Descriptor instead.
 func (*TariffConcession) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{11}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *TariffConcession) GetCode() string {
@@ -1387,7 +1774,7 @@ type TariffLine struct {
 
 func (x *TariffLine) Reset() {
 	*x = TariffLine{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[12]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1399,7 +1786,7 @@ func (x *TariffLine) String() string {
 func (*TariffLine) ProtoMessage() {}
 
 func (x *TariffLine) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[12]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1412,7 +1799,7 @@ func (x *TariffLine) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TariffLine.ProtoReflect.Descriptor instead.
 func (*TariffLine) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{12}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *TariffLine) GetId() string {
@@ -1454,7 +1841,7 @@ type TariffStop struct {
 
 func (x *TariffStop) Reset() {
 	*x = TariffStop{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[13]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1466,7 +1853,7 @@ func (x *TariffStop) String() string {
 func (*TariffStop) ProtoMessage() {}
 
 func (x *TariffStop) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[13]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1479,7 +1866,7 @@ func (x *TariffStop) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TariffStop.ProtoReflect.Descriptor instead.
 func (*TariffStop) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{13}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *TariffStop) GetId() string {
@@ -1513,7 +1900,7 @@ type TariffBand struct {
 
 func (x *TariffBand) Reset() {
 	*x = TariffBand{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[14]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1525,7 +1912,7 @@ func (x *TariffBand) String() string {
 func (*TariffBand) ProtoMessage() {}
 
 func (x *TariffBand) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[14]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1538,7 +1925,7 @@ func (x *TariffBand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TariffBand.ProtoReflect.Descriptor instead.
 func (*TariffBand) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{14}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *TariffBand) GetUpToMetres() uint32 {
@@ -1566,7 +1953,7 @@ type TariffCapping struct {
 
 func (x *TariffCapping) Reset() {
 	*x = TariffCapping{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[15]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1578,7 +1965,7 @@ func (x *TariffCapping) String() string {
 func (*TariffCapping) ProtoMessage() {}
 
 func (x *TariffCapping) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[15]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1591,7 +1978,7 @@ func (x *TariffCapping) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TariffCapping.ProtoReflect.Descriptor instead.
 func (*TariffCapping) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{15}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *TariffCapping) GetDailyMinor() int64 {
@@ -1628,7 +2015,7 @@ type TariffJourneyRules struct {
 
 func (x *TariffJourneyRules) Reset() {
 	*x = TariffJourneyRules{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[16]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1640,7 +2027,7 @@ func (x *TariffJourneyRules) String() string {
 func (*TariffJourneyRules) ProtoMessage() {}
 
 func (x *TariffJourneyRules) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[16]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1653,7 +2040,7 @@ func (x *TariffJourneyRules) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TariffJourneyRules.ProtoReflect.Descriptor instead.
 func (*TariffJourneyRules) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{16}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *TariffJourneyRules) GetOpenMinutesMax() uint32 {
@@ -1705,7 +2092,7 @@ type TariffPurseLimits struct {
 
 func (x *TariffPurseLimits) Reset() {
 	*x = TariffPurseLimits{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[17]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1717,7 +2104,7 @@ func (x *TariffPurseLimits) String() string {
 func (*TariffPurseLimits) ProtoMessage() {}
 
 func (x *TariffPurseLimits) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[17]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1730,7 +2117,7 @@ func (x *TariffPurseLimits) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TariffPurseLimits.ProtoReflect.Descriptor instead.
 func (*TariffPurseLimits) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{17}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *TariffPurseLimits) GetBalanceMaxMinor() int64 {
@@ -1779,7 +2166,7 @@ type TariffPurchaseLimits struct {
 
 func (x *TariffPurchaseLimits) Reset() {
 	*x = TariffPurchaseLimits{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[18]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1791,7 +2178,7 @@ func (x *TariffPurchaseLimits) String() string {
 func (*TariffPurchaseLimits) ProtoMessage() {}
 
 func (x *TariffPurchaseLimits) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[18]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1804,7 +2191,7 @@ func (x *TariffPurchaseLimits) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TariffPurchaseLimits.ProtoReflect.Descriptor instead.
 func (*TariffPurchaseLimits) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{18}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *TariffPurchaseLimits) GetQuantityMax() uint32 {
@@ -1834,7 +2221,7 @@ type PriceList struct {
 
 func (x *PriceList) Reset() {
 	*x = PriceList{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[19]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1846,7 +2233,7 @@ func (x *PriceList) String() string {
 func (*PriceList) ProtoMessage() {}
 
 func (x *PriceList) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[19]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1859,7 +2246,7 @@ func (x *PriceList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PriceList.ProtoReflect.Descriptor instead.
 func (*PriceList) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{19}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *PriceList) GetInstitutionId() string {
@@ -1901,7 +2288,7 @@ type PriceProduct struct {
 
 func (x *PriceProduct) Reset() {
 	*x = PriceProduct{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[20]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1913,7 +2300,7 @@ func (x *PriceProduct) String() string {
 func (*PriceProduct) ProtoMessage() {}
 
 func (x *PriceProduct) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[20]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1926,7 +2313,7 @@ func (x *PriceProduct) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PriceProduct.ProtoReflect.Descriptor instead.
 func (*PriceProduct) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{20}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *PriceProduct) GetCode() string {
@@ -2012,7 +2399,7 @@ type RegionRecord struct {
 
 func (x *RegionRecord) Reset() {
 	*x = RegionRecord{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[21]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2024,7 +2411,7 @@ func (x *RegionRecord) String() string {
 func (*RegionRecord) ProtoMessage() {}
 
 func (x *RegionRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[21]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2037,7 +2424,7 @@ func (x *RegionRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegionRecord.ProtoReflect.Descriptor instead.
 func (*RegionRecord) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{21}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *RegionRecord) GetRegion() *TariffRegion {
@@ -2073,7 +2460,7 @@ type PriceListRecord struct {
 
 func (x *PriceListRecord) Reset() {
 	*x = PriceListRecord{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[22]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2085,7 +2472,7 @@ func (x *PriceListRecord) String() string {
 func (*PriceListRecord) ProtoMessage() {}
 
 func (x *PriceListRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[22]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2098,7 +2485,7 @@ func (x *PriceListRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PriceListRecord.ProtoReflect.Descriptor instead.
 func (*PriceListRecord) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{22}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *PriceListRecord) GetPriceList() *PriceList {
@@ -2134,7 +2521,7 @@ type TariffRecords struct {
 
 func (x *TariffRecords) Reset() {
 	*x = TariffRecords{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[23]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2146,7 +2533,7 @@ func (x *TariffRecords) String() string {
 func (*TariffRecords) ProtoMessage() {}
 
 func (x *TariffRecords) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[23]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2159,7 +2546,7 @@ func (x *TariffRecords) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TariffRecords.ProtoReflect.Descriptor instead.
 func (*TariffRecords) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{23}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *TariffRecords) GetRegion() *RegionRecord {
@@ -2192,7 +2579,7 @@ type OpenCard struct {
 
 func (x *OpenCard) Reset() {
 	*x = OpenCard{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[24]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2204,7 +2591,7 @@ func (x *OpenCard) String() string {
 func (*OpenCard) ProtoMessage() {}
 
 func (x *OpenCard) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[24]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2217,7 +2604,7 @@ func (x *OpenCard) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OpenCard.ProtoReflect.Descriptor instead.
 func (*OpenCard) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{24}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *OpenCard) GetCardId() string {
@@ -2278,7 +2665,7 @@ type TopUp struct {
 
 func (x *TopUp) Reset() {
 	*x = TopUp{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[25]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2290,7 +2677,7 @@ func (x *TopUp) String() string {
 func (*TopUp) ProtoMessage() {}
 
 func (x *TopUp) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[25]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2303,7 +2690,7 @@ func (x *TopUp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TopUp.ProtoReflect.Descriptor instead.
 func (*TopUp) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{25}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *TopUp) GetCardId() string {
@@ -2403,7 +2790,7 @@ type Charge struct {
 
 func (x *Charge) Reset() {
 	*x = Charge{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[26]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2415,7 +2802,7 @@ func (x *Charge) String() string {
 func (*Charge) ProtoMessage() {}
 
 func (x *Charge) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[26]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2428,7 +2815,7 @@ func (x *Charge) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Charge.ProtoReflect.Descriptor instead.
 func (*Charge) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{26}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *Charge) GetCardId() string {
@@ -2580,7 +2967,7 @@ type Posting struct {
 
 func (x *Posting) Reset() {
 	*x = Posting{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[27]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2592,7 +2979,7 @@ func (x *Posting) String() string {
 func (*Posting) ProtoMessage() {}
 
 func (x *Posting) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[27]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2605,7 +2992,7 @@ func (x *Posting) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Posting.ProtoReflect.Descriptor instead.
 func (*Posting) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{27}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *Posting) GetInstitutionId() string {
@@ -2657,7 +3044,7 @@ type TariffState struct {
 
 func (x *TariffState) Reset() {
 	*x = TariffState{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[28]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2669,7 +3056,7 @@ func (x *TariffState) String() string {
 func (*TariffState) ProtoMessage() {}
 
 func (x *TariffState) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[28]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2682,7 +3069,7 @@ func (x *TariffState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TariffState.ProtoReflect.Descriptor instead.
 func (*TariffState) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{28}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *TariffState) GetBearer() bool {
@@ -2767,7 +3154,7 @@ type TariffEntitlement struct {
 
 func (x *TariffEntitlement) Reset() {
 	*x = TariffEntitlement{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[29]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2779,7 +3166,7 @@ func (x *TariffEntitlement) String() string {
 func (*TariffEntitlement) ProtoMessage() {}
 
 func (x *TariffEntitlement) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[29]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2792,7 +3179,7 @@ func (x *TariffEntitlement) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TariffEntitlement.ProtoReflect.Descriptor instead.
 func (*TariffEntitlement) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{29}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *TariffEntitlement) GetConcession() string {
@@ -2836,7 +3223,7 @@ type TariffPass struct {
 
 func (x *TariffPass) Reset() {
 	*x = TariffPass{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[30]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2848,7 +3235,7 @@ func (x *TariffPass) String() string {
 func (*TariffPass) ProtoMessage() {}
 
 func (x *TariffPass) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[30]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2861,7 +3248,7 @@ func (x *TariffPass) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TariffPass.ProtoReflect.Descriptor instead.
 func (*TariffPass) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{30}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *TariffPass) GetProduct() string {
@@ -2910,7 +3297,7 @@ type TariffTicket struct {
 
 func (x *TariffTicket) Reset() {
 	*x = TariffTicket{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[31]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2922,7 +3309,7 @@ func (x *TariffTicket) String() string {
 func (*TariffTicket) ProtoMessage() {}
 
 func (x *TariffTicket) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[31]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2935,7 +3322,7 @@ func (x *TariffTicket) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TariffTicket.ProtoReflect.Descriptor instead.
 func (*TariffTicket) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{31}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *TariffTicket) GetProduct() string {
@@ -2978,7 +3365,7 @@ type TariffJourney struct {
 
 func (x *TariffJourney) Reset() {
 	*x = TariffJourney{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[32]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2990,7 +3377,7 @@ func (x *TariffJourney) String() string {
 func (*TariffJourney) ProtoMessage() {}
 
 func (x *TariffJourney) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[32]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3003,7 +3390,7 @@ func (x *TariffJourney) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TariffJourney.ProtoReflect.Descriptor instead.
 func (*TariffJourney) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{32}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *TariffJourney) GetId() string {
@@ -3095,7 +3482,7 @@ type TariffStay struct {
 
 func (x *TariffStay) Reset() {
 	*x = TariffStay{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[33]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3107,7 +3494,7 @@ func (x *TariffStay) String() string {
 func (*TariffStay) ProtoMessage() {}
 
 func (x *TariffStay) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[33]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3120,7 +3507,7 @@ func (x *TariffStay) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TariffStay.ProtoReflect.Descriptor instead.
 func (*TariffStay) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{33}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *TariffStay) GetId() string {
@@ -3163,7 +3550,7 @@ type TariffCaps struct {
 
 func (x *TariffCaps) Reset() {
 	*x = TariffCaps{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[34]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3175,7 +3562,7 @@ func (x *TariffCaps) String() string {
 func (*TariffCaps) ProtoMessage() {}
 
 func (x *TariffCaps) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[34]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3188,7 +3575,7 @@ func (x *TariffCaps) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TariffCaps.ProtoReflect.Descriptor instead.
 func (*TariffCaps) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{34}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *TariffCaps) GetDay() int32 {
@@ -3231,7 +3618,7 @@ type TariffPurse struct {
 
 func (x *TariffPurse) Reset() {
 	*x = TariffPurse{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[35]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3243,7 +3630,7 @@ func (x *TariffPurse) String() string {
 func (*TariffPurse) ProtoMessage() {}
 
 func (x *TariffPurse) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[35]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3256,7 +3643,7 @@ func (x *TariffPurse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TariffPurse.ProtoReflect.Descriptor instead.
 func (*TariffPurse) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{35}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *TariffPurse) GetMonth() int32 {
@@ -3300,7 +3687,7 @@ type GrantEntitlement struct {
 
 func (x *GrantEntitlement) Reset() {
 	*x = GrantEntitlement{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[36]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3312,7 +3699,7 @@ func (x *GrantEntitlement) String() string {
 func (*GrantEntitlement) ProtoMessage() {}
 
 func (x *GrantEntitlement) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[36]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3325,7 +3712,7 @@ func (x *GrantEntitlement) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GrantEntitlement.ProtoReflect.Descriptor instead.
 func (*GrantEntitlement) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{36}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *GrantEntitlement) GetCardId() string {
@@ -3360,7 +3747,7 @@ type RevokeEntitlement struct {
 
 func (x *RevokeEntitlement) Reset() {
 	*x = RevokeEntitlement{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[37]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3372,7 +3759,7 @@ func (x *RevokeEntitlement) String() string {
 func (*RevokeEntitlement) ProtoMessage() {}
 
 func (x *RevokeEntitlement) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[37]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3385,7 +3772,7 @@ func (x *RevokeEntitlement) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeEntitlement.ProtoReflect.Descriptor instead.
 func (*RevokeEntitlement) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{37}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *RevokeEntitlement) GetCardId() string {
@@ -3423,7 +3810,7 @@ type ReplaceCard struct {
 
 func (x *ReplaceCard) Reset() {
 	*x = ReplaceCard{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[38]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3435,7 +3822,7 @@ func (x *ReplaceCard) String() string {
 func (*ReplaceCard) ProtoMessage() {}
 
 func (x *ReplaceCard) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[38]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3448,7 +3835,7 @@ func (x *ReplaceCard) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplaceCard.ProtoReflect.Descriptor instead.
 func (*ReplaceCard) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{38}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *ReplaceCard) GetCardId() string {
@@ -3484,7 +3871,7 @@ type RenewCard struct {
 
 func (x *RenewCard) Reset() {
 	*x = RenewCard{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[39]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3496,7 +3883,7 @@ func (x *RenewCard) String() string {
 func (*RenewCard) ProtoMessage() {}
 
 func (x *RenewCard) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[39]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3509,7 +3896,7 @@ func (x *RenewCard) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RenewCard.ProtoReflect.Descriptor instead.
 func (*RenewCard) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{39}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *RenewCard) GetCardId() string {
@@ -3538,7 +3925,7 @@ type CloseCard struct {
 
 func (x *CloseCard) Reset() {
 	*x = CloseCard{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[40]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3550,7 +3937,7 @@ func (x *CloseCard) String() string {
 func (*CloseCard) ProtoMessage() {}
 
 func (x *CloseCard) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[40]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3563,7 +3950,7 @@ func (x *CloseCard) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseCard.ProtoReflect.Descriptor instead.
 func (*CloseCard) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{40}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *CloseCard) GetCardId() string {
@@ -3593,7 +3980,7 @@ type BlockCard struct {
 
 func (x *BlockCard) Reset() {
 	*x = BlockCard{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[41]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3605,7 +3992,7 @@ func (x *BlockCard) String() string {
 func (*BlockCard) ProtoMessage() {}
 
 func (x *BlockCard) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[41]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3618,7 +4005,7 @@ func (x *BlockCard) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BlockCard.ProtoReflect.Descriptor instead.
 func (*BlockCard) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{41}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *BlockCard) GetCardId() string {
@@ -3661,7 +4048,7 @@ type SetTerminalKey struct {
 
 func (x *SetTerminalKey) Reset() {
 	*x = SetTerminalKey{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[42]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3673,7 +4060,7 @@ func (x *SetTerminalKey) String() string {
 func (*SetTerminalKey) ProtoMessage() {}
 
 func (x *SetTerminalKey) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[42]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3686,7 +4073,7 @@ func (x *SetTerminalKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetTerminalKey.ProtoReflect.Descriptor instead.
 func (*SetTerminalKey) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{42}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *SetTerminalKey) GetTerminalId() string {
@@ -3715,7 +4102,7 @@ type RevokeTerminal struct {
 
 func (x *RevokeTerminal) Reset() {
 	*x = RevokeTerminal{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[43]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3727,7 +4114,7 @@ func (x *RevokeTerminal) String() string {
 func (*RevokeTerminal) ProtoMessage() {}
 
 func (x *RevokeTerminal) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[43]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3740,7 +4127,7 @@ func (x *RevokeTerminal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeTerminal.ProtoReflect.Descriptor instead.
 func (*RevokeTerminal) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{43}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *RevokeTerminal) GetTerminalId() string {
@@ -3767,7 +4154,7 @@ type MarkSeeded struct {
 
 func (x *MarkSeeded) Reset() {
 	*x = MarkSeeded{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[44]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3779,7 +4166,7 @@ func (x *MarkSeeded) String() string {
 func (*MarkSeeded) ProtoMessage() {}
 
 func (x *MarkSeeded) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[44]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3792,7 +4179,7 @@ func (x *MarkSeeded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MarkSeeded.ProtoReflect.Descriptor instead.
 func (*MarkSeeded) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{44}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *MarkSeeded) GetSeed() uint64 {
@@ -3830,7 +4217,7 @@ type Result struct {
 
 func (x *Result) Reset() {
 	*x = Result{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[45]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3842,7 +4229,7 @@ func (x *Result) String() string {
 func (*Result) ProtoMessage() {}
 
 func (x *Result) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[45]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3855,7 +4242,7 @@ func (x *Result) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Result.ProtoReflect.Descriptor instead.
 func (*Result) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{45}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *Result) GetStatus() Status {
@@ -3950,7 +4337,7 @@ type CardState struct {
 
 func (x *CardState) Reset() {
 	*x = CardState{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[46]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3962,7 +4349,7 @@ func (x *CardState) String() string {
 func (*CardState) ProtoMessage() {}
 
 func (x *CardState) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[46]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3975,7 +4362,7 @@ func (x *CardState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CardState.ProtoReflect.Descriptor instead.
 func (*CardState) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{46}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *CardState) GetCardId() string {
@@ -4057,7 +4444,7 @@ func (x *CardState) GetReplaces() string {
 
 // A snapshot is a stream of length-delimited SnapshotRecords: one header, then
 // institutions and terminals, each sorted by id, the region and the price
-// lists (by institution id) when set, cards sorted by id, then the stored
+// lists (by institution id) when set, the users by name, cards sorted by id, then the stored
 // results in ledger order.
 type SnapshotRecord struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -4073,6 +4460,8 @@ type SnapshotRecord struct {
 	//	*SnapshotRecord_Batch
 	//	*SnapshotRecord_Region
 	//	*SnapshotRecord_PriceList
+	//	*SnapshotRecord_User
+	//	*SnapshotRecord_AuditLink
 	Kind          isSnapshotRecord_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -4080,7 +4469,7 @@ type SnapshotRecord struct {
 
 func (x *SnapshotRecord) Reset() {
 	*x = SnapshotRecord{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[47]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4092,7 +4481,7 @@ func (x *SnapshotRecord) String() string {
 func (*SnapshotRecord) ProtoMessage() {}
 
 func (x *SnapshotRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[47]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4105,7 +4494,7 @@ func (x *SnapshotRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotRecord.ProtoReflect.Descriptor instead.
 func (*SnapshotRecord) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{47}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *SnapshotRecord) GetKind() isSnapshotRecord_Kind {
@@ -4205,6 +4594,24 @@ func (x *SnapshotRecord) GetPriceList() *PriceListRecord {
 	return nil
 }
 
+func (x *SnapshotRecord) GetUser() *User {
+	if x != nil {
+		if x, ok := x.Kind.(*SnapshotRecord_User); ok {
+			return x.User
+		}
+	}
+	return nil
+}
+
+func (x *SnapshotRecord) GetAuditLink() *AuditLink {
+	if x != nil {
+		if x, ok := x.Kind.(*SnapshotRecord_AuditLink); ok {
+			return x.AuditLink
+		}
+	}
+	return nil
+}
+
 type isSnapshotRecord_Kind interface {
 	isSnapshotRecord_Kind()
 }
@@ -4252,6 +4659,16 @@ type SnapshotRecord_PriceList struct {
 	PriceList *PriceListRecord `protobuf:"bytes,14,opt,name=price_list,json=priceList,proto3,oneof"`
 }
 
+type SnapshotRecord_User struct {
+	// After the price lists, before the cards: the users by name.
+	User *User `protobuf:"bytes,15,opt,name=user,proto3,oneof"`
+}
+
+type SnapshotRecord_AuditLink struct {
+	// Last: the audit chain, in ledger order.
+	AuditLink *AuditLink `protobuf:"bytes,16,opt,name=audit_link,json=auditLink,proto3,oneof"`
+}
+
 func (*SnapshotRecord_Header) isSnapshotRecord_Kind() {}
 
 func (*SnapshotRecord_Institution) isSnapshotRecord_Kind() {}
@@ -4271,6 +4688,10 @@ func (*SnapshotRecord_Batch) isSnapshotRecord_Kind() {}
 func (*SnapshotRecord_Region) isSnapshotRecord_Kind() {}
 
 func (*SnapshotRecord_PriceList) isSnapshotRecord_Kind() {}
+
+func (*SnapshotRecord_User) isSnapshotRecord_Kind() {}
+
+func (*SnapshotRecord_AuditLink) isSnapshotRecord_Kind() {}
 
 type SnapshotHeader struct {
 	state               protoimpl.MessageState `protogen:"open.v1"`
@@ -4297,7 +4718,7 @@ type SnapshotHeader struct {
 
 func (x *SnapshotHeader) Reset() {
 	*x = SnapshotHeader{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[48]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4309,7 +4730,7 @@ func (x *SnapshotHeader) String() string {
 func (*SnapshotHeader) ProtoMessage() {}
 
 func (x *SnapshotHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[48]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4322,7 +4743,7 @@ func (x *SnapshotHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotHeader.ProtoReflect.Descriptor instead.
 func (*SnapshotHeader) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{48}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *SnapshotHeader) GetFormatVersion() uint32 {
@@ -4412,7 +4833,7 @@ type Receivable struct {
 
 func (x *Receivable) Reset() {
 	*x = Receivable{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[49]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4424,7 +4845,7 @@ func (x *Receivable) String() string {
 func (*Receivable) ProtoMessage() {}
 
 func (x *Receivable) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[49]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4437,7 +4858,7 @@ func (x *Receivable) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Receivable.ProtoReflect.Descriptor instead.
 func (*Receivable) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{49}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *Receivable) GetInstitutionId() string {
@@ -4464,7 +4885,7 @@ type StoredResult struct {
 
 func (x *StoredResult) Reset() {
 	*x = StoredResult{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[50]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4476,7 +4897,7 @@ func (x *StoredResult) String() string {
 func (*StoredResult) ProtoMessage() {}
 
 func (x *StoredResult) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[50]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4489,7 +4910,7 @@ func (x *StoredResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoredResult.ProtoReflect.Descriptor instead.
 func (*StoredResult) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{50}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *StoredResult) GetId() string {
@@ -4522,7 +4943,7 @@ type CycleClose struct {
 
 func (x *CycleClose) Reset() {
 	*x = CycleClose{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[51]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4534,7 +4955,7 @@ func (x *CycleClose) String() string {
 func (*CycleClose) ProtoMessage() {}
 
 func (x *CycleClose) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[51]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4547,7 +4968,7 @@ func (x *CycleClose) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CycleClose.ProtoReflect.Descriptor instead.
 func (*CycleClose) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{51}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *CycleClose) GetCycle() uint64 {
@@ -4592,7 +5013,7 @@ type CycleTotals struct {
 
 func (x *CycleTotals) Reset() {
 	*x = CycleTotals{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[52]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4604,7 +5025,7 @@ func (x *CycleTotals) String() string {
 func (*CycleTotals) ProtoMessage() {}
 
 func (x *CycleTotals) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[52]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4617,7 +5038,7 @@ func (x *CycleTotals) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CycleTotals.ProtoReflect.Descriptor instead.
 func (*CycleTotals) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{52}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *CycleTotals) GetCycle() uint64 {
@@ -4694,7 +5115,7 @@ type CycleInstitutionTotals struct {
 
 func (x *CycleInstitutionTotals) Reset() {
 	*x = CycleInstitutionTotals{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[53]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4706,7 +5127,7 @@ func (x *CycleInstitutionTotals) String() string {
 func (*CycleInstitutionTotals) ProtoMessage() {}
 
 func (x *CycleInstitutionTotals) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[53]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4719,7 +5140,7 @@ func (x *CycleInstitutionTotals) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CycleInstitutionTotals.ProtoReflect.Descriptor instead.
 func (*CycleInstitutionTotals) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{53}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *CycleInstitutionTotals) GetInstitutionId() string {
@@ -4779,7 +5200,7 @@ type CyclePostings struct {
 
 func (x *CyclePostings) Reset() {
 	*x = CyclePostings{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[54]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4791,7 +5212,7 @@ func (x *CyclePostings) String() string {
 func (*CyclePostings) ProtoMessage() {}
 
 func (x *CyclePostings) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[54]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4804,7 +5225,7 @@ func (x *CyclePostings) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CyclePostings.ProtoReflect.Descriptor instead.
 func (*CyclePostings) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{54}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *CyclePostings) GetSequences() []uint64 {
@@ -4844,7 +5265,7 @@ type PayoutPost struct {
 
 func (x *PayoutPost) Reset() {
 	*x = PayoutPost{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[55]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4856,7 +5277,7 @@ func (x *PayoutPost) String() string {
 func (*PayoutPost) ProtoMessage() {}
 
 func (x *PayoutPost) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[55]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4869,7 +5290,7 @@ func (x *PayoutPost) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PayoutPost.ProtoReflect.Descriptor instead.
 func (*PayoutPost) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{55}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *PayoutPost) GetCycle() uint64 {
@@ -4911,7 +5332,7 @@ type SettlementRecord struct {
 
 func (x *SettlementRecord) Reset() {
 	*x = SettlementRecord{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[56]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4923,7 +5344,7 @@ func (x *SettlementRecord) String() string {
 func (*SettlementRecord) ProtoMessage() {}
 
 func (x *SettlementRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[56]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4936,7 +5357,7 @@ func (x *SettlementRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SettlementRecord.ProtoReflect.Descriptor instead.
 func (*SettlementRecord) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{56}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *SettlementRecord) GetBatch() *v1.SettlementBatch {
@@ -4957,7 +5378,7 @@ type SettlementMarkPaid struct {
 
 func (x *SettlementMarkPaid) Reset() {
 	*x = SettlementMarkPaid{}
-	mi := &file_ledger_v1_ledger_proto_msgTypes[57]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4969,7 +5390,7 @@ func (x *SettlementMarkPaid) String() string {
 func (*SettlementMarkPaid) ProtoMessage() {}
 
 func (x *SettlementMarkPaid) ProtoReflect() protoreflect.Message {
-	mi := &file_ledger_v1_ledger_proto_msgTypes[57]
+	mi := &file_ledger_v1_ledger_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4982,7 +5403,7 @@ func (x *SettlementMarkPaid) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SettlementMarkPaid.ProtoReflect.Descriptor instead.
 func (*SettlementMarkPaid) Descriptor() ([]byte, []int) {
-	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{57}
+	return file_ledger_v1_ledger_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *SettlementMarkPaid) GetCycle() uint64 {
@@ -5005,7 +5426,7 @@ const file_ledger_v1_ledger_proto_rawDesc = "" +
 	"\n" +
 	"\x16ledger/v1/ledger.proto\x12\x12civicard.ledger.v1\x1a\x1ccivicard/v1/settlement.proto\x1a\x17civicard/v1/types.proto\"@\n" +
 	"\x05Batch\x127\n" +
-	"\bcommands\x18\x01 \x03(\v2\x1b.civicard.ledger.v1.CommandR\bcommands\"\xcb\r\n" +
+	"\bcommands\x18\x01 \x03(\v2\x1b.civicard.ledger.v1.CommandR\bcommands\"\xc8\x0e\n" +
 	"\aCommand\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\\\n" +
 	"\x14register_institution\x18\n" +
@@ -5039,8 +5460,39 @@ const file_ledger_v1_ledger_proto_rawDesc = "" +
 	"\x10add_cluster_node\x18( \x01(\v2\".civicard.ledger.v1.AddClusterNodeH\x00R\x0eaddClusterNode\x12a\n" +
 	"\x17set_cluster_node_status\x18) \x01(\v2(.civicard.ledger.v1.SetClusterNodeStatusH\x00R\x14setClusterNodeStatus\x12E\n" +
 	"\vplace_group\x18* \x01(\v2\".civicard.ledger.v1.GroupPlacementH\x00R\n" +
-	"placeGroupB\x06\n" +
-	"\x04kind\"\x95\x01\n" +
+	"placeGroup\x128\n" +
+	"\badd_user\x182 \x01(\v2\x1b.civicard.ledger.v1.AddUserH\x00R\aaddUser\x12A\n" +
+	"\vrevoke_user\x183 \x01(\v2\x1e.civicard.ledger.v1.RevokeUserH\x00R\n" +
+	"revokeUserB\x06\n" +
+	"\x04kind\"\x86\x02\n" +
+	"\x04User\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
+	"\x04role\x18\x02 \x01(\tR\x04role\x12\x14\n" +
+	"\x05scope\x18\x03 \x01(\tR\x05scope\x12!\n" +
+	"\ftoken_sha256\x18\x04 \x01(\fR\vtokenSha256\x12&\n" +
+	"\x0fexpires_unix_ms\x18\x05 \x01(\x03R\rexpiresUnixMs\x12\x18\n" +
+	"\arevoked\x18\x06 \x01(\bR\arevoked\x12(\n" +
+	"\x05added\x18\a \x01(\v2\x12.civicard.v1.AuditR\x05added\x121\n" +
+	"\n" +
+	"revoked_by\x18\b \x01(\v2\x12.civicard.v1.AuditR\trevokedBy\"7\n" +
+	"\aAddUser\x12,\n" +
+	"\x04user\x18\x01 \x01(\v2\x18.civicard.ledger.v1.UserR\x04user\"J\n" +
+	"\n" +
+	"RevokeUser\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12(\n" +
+	"\x05audit\x18\x02 \x01(\v2\x12.civicard.v1.AuditR\x05audit\"\xe4\x01\n" +
+	"\tAuditLink\x12'\n" +
+	"\x0fledger_sequence\x18\x01 \x01(\x04R\x0eledgerSequence\x12\x1d\n" +
+	"\n" +
+	"command_id\x18\x02 \x01(\tR\tcommandId\x12\x12\n" +
+	"\x04kind\x18\x03 \x01(\tR\x04kind\x12\x18\n" +
+	"\asubject\x18\x04 \x01(\tR\asubject\x12(\n" +
+	"\x05audit\x18\x05 \x01(\v2\x12.civicard.v1.AuditR\x05audit\x12\x1f\n" +
+	"\vprev_sha256\x18\x06 \x01(\fR\n" +
+	"prevSha256\x12\x16\n" +
+	"\x06sha256\x18\a \x01(\fR\x06sha256\":\n" +
+	"\bUserList\x12.\n" +
+	"\x05users\x18\x01 \x03(\v2\x18.civicard.ledger.v1.UserR\x05users\"\x95\x01\n" +
 	"\vClusterNode\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1d\n" +
 	"\n" +
@@ -5324,7 +5776,7 @@ const file_ledger_v1_ledger_proto_rawDesc = "" +
 	"\vreplaced_by\x18\n" +
 	" \x01(\tR\n" +
 	"replacedBy\x12\x1a\n" +
-	"\breplaces\x18\v \x01(\tR\breplaces\"\xec\x04\n" +
+	"\breplaces\x18\v \x01(\tR\breplaces\"\xdc\x05\n" +
 	"\x0eSnapshotRecord\x12<\n" +
 	"\x06header\x18\x01 \x01(\v2\".civicard.ledger.v1.SnapshotHeaderH\x00R\x06header\x12<\n" +
 	"\vinstitution\x18\x02 \x01(\v2\x18.civicard.v1.InstitutionH\x00R\vinstitution\x123\n" +
@@ -5337,7 +5789,10 @@ const file_ledger_v1_ledger_proto_rawDesc = "" +
 	"\x05batch\x18\f \x01(\v2\x1c.civicard.v1.SettlementBatchH\x00R\x05batch\x12:\n" +
 	"\x06region\x18\r \x01(\v2 .civicard.ledger.v1.RegionRecordH\x00R\x06region\x12D\n" +
 	"\n" +
-	"price_list\x18\x0e \x01(\v2#.civicard.ledger.v1.PriceListRecordH\x00R\tpriceListB\x06\n" +
+	"price_list\x18\x0e \x01(\v2#.civicard.ledger.v1.PriceListRecordH\x00R\tpriceList\x12.\n" +
+	"\x04user\x18\x0f \x01(\v2\x18.civicard.ledger.v1.UserH\x00R\x04user\x12>\n" +
+	"\n" +
+	"audit_link\x18\x10 \x01(\v2\x1d.civicard.ledger.v1.AuditLinkH\x00R\tauditLinkB\x06\n" +
 	"\x04kind\"\x82\x04\n" +
 	"\x0eSnapshotHeader\x12%\n" +
 	"\x0eformat_version\x18\x01 \x01(\rR\rformatVersion\x12'\n" +
@@ -5448,7 +5903,7 @@ func file_ledger_v1_ledger_proto_rawDescGZIP() []byte {
 }
 
 var file_ledger_v1_ledger_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_ledger_v1_ledger_proto_msgTypes = make([]protoimpl.MessageInfo, 58)
+var file_ledger_v1_ledger_proto_msgTypes = make([]protoimpl.MessageInfo, 63)
 var file_ledger_v1_ledger_proto_goTypes = []any{
 	(NodeStatus)(0),                // 0: civicard.ledger.v1.NodeStatus
 	(TariffRule)(0),                // 1: civicard.ledger.v1.TariffRule
@@ -5456,180 +5911,195 @@ var file_ledger_v1_ledger_proto_goTypes = []any{
 	(RejectReason)(0),              // 3: civicard.ledger.v1.RejectReason
 	(*Batch)(nil),                  // 4: civicard.ledger.v1.Batch
 	(*Command)(nil),                // 5: civicard.ledger.v1.Command
-	(*ClusterNode)(nil),            // 6: civicard.ledger.v1.ClusterNode
-	(*AddClusterNode)(nil),         // 7: civicard.ledger.v1.AddClusterNode
-	(*SetClusterNodeStatus)(nil),   // 8: civicard.ledger.v1.SetClusterNodeStatus
-	(*GroupPlacement)(nil),         // 9: civicard.ledger.v1.GroupPlacement
-	(*RegisterInstitution)(nil),    // 10: civicard.ledger.v1.RegisterInstitution
-	(*RegisterTerminal)(nil),       // 11: civicard.ledger.v1.RegisterTerminal
-	(*SetRegion)(nil),              // 12: civicard.ledger.v1.SetRegion
-	(*SetPriceList)(nil),           // 13: civicard.ledger.v1.SetPriceList
-	(*TariffRegion)(nil),           // 14: civicard.ledger.v1.TariffRegion
-	(*TariffConcession)(nil),       // 15: civicard.ledger.v1.TariffConcession
-	(*TariffLine)(nil),             // 16: civicard.ledger.v1.TariffLine
-	(*TariffStop)(nil),             // 17: civicard.ledger.v1.TariffStop
-	(*TariffBand)(nil),             // 18: civicard.ledger.v1.TariffBand
-	(*TariffCapping)(nil),          // 19: civicard.ledger.v1.TariffCapping
-	(*TariffJourneyRules)(nil),     // 20: civicard.ledger.v1.TariffJourneyRules
-	(*TariffPurseLimits)(nil),      // 21: civicard.ledger.v1.TariffPurseLimits
-	(*TariffPurchaseLimits)(nil),   // 22: civicard.ledger.v1.TariffPurchaseLimits
-	(*PriceList)(nil),              // 23: civicard.ledger.v1.PriceList
-	(*PriceProduct)(nil),           // 24: civicard.ledger.v1.PriceProduct
-	(*RegionRecord)(nil),           // 25: civicard.ledger.v1.RegionRecord
-	(*PriceListRecord)(nil),        // 26: civicard.ledger.v1.PriceListRecord
-	(*TariffRecords)(nil),          // 27: civicard.ledger.v1.TariffRecords
-	(*OpenCard)(nil),               // 28: civicard.ledger.v1.OpenCard
-	(*TopUp)(nil),                  // 29: civicard.ledger.v1.TopUp
-	(*Charge)(nil),                 // 30: civicard.ledger.v1.Charge
-	(*Posting)(nil),                // 31: civicard.ledger.v1.Posting
-	(*TariffState)(nil),            // 32: civicard.ledger.v1.TariffState
-	(*TariffEntitlement)(nil),      // 33: civicard.ledger.v1.TariffEntitlement
-	(*TariffPass)(nil),             // 34: civicard.ledger.v1.TariffPass
-	(*TariffTicket)(nil),           // 35: civicard.ledger.v1.TariffTicket
-	(*TariffJourney)(nil),          // 36: civicard.ledger.v1.TariffJourney
-	(*TariffStay)(nil),             // 37: civicard.ledger.v1.TariffStay
-	(*TariffCaps)(nil),             // 38: civicard.ledger.v1.TariffCaps
-	(*TariffPurse)(nil),            // 39: civicard.ledger.v1.TariffPurse
-	(*GrantEntitlement)(nil),       // 40: civicard.ledger.v1.GrantEntitlement
-	(*RevokeEntitlement)(nil),      // 41: civicard.ledger.v1.RevokeEntitlement
-	(*ReplaceCard)(nil),            // 42: civicard.ledger.v1.ReplaceCard
-	(*RenewCard)(nil),              // 43: civicard.ledger.v1.RenewCard
-	(*CloseCard)(nil),              // 44: civicard.ledger.v1.CloseCard
-	(*BlockCard)(nil),              // 45: civicard.ledger.v1.BlockCard
-	(*SetTerminalKey)(nil),         // 46: civicard.ledger.v1.SetTerminalKey
-	(*RevokeTerminal)(nil),         // 47: civicard.ledger.v1.RevokeTerminal
-	(*MarkSeeded)(nil),             // 48: civicard.ledger.v1.MarkSeeded
-	(*Result)(nil),                 // 49: civicard.ledger.v1.Result
-	(*CardState)(nil),              // 50: civicard.ledger.v1.CardState
-	(*SnapshotRecord)(nil),         // 51: civicard.ledger.v1.SnapshotRecord
-	(*SnapshotHeader)(nil),         // 52: civicard.ledger.v1.SnapshotHeader
-	(*Receivable)(nil),             // 53: civicard.ledger.v1.Receivable
-	(*StoredResult)(nil),           // 54: civicard.ledger.v1.StoredResult
-	(*CycleClose)(nil),             // 55: civicard.ledger.v1.CycleClose
-	(*CycleTotals)(nil),            // 56: civicard.ledger.v1.CycleTotals
-	(*CycleInstitutionTotals)(nil), // 57: civicard.ledger.v1.CycleInstitutionTotals
-	(*CyclePostings)(nil),          // 58: civicard.ledger.v1.CyclePostings
-	(*PayoutPost)(nil),             // 59: civicard.ledger.v1.PayoutPost
-	(*SettlementRecord)(nil),       // 60: civicard.ledger.v1.SettlementRecord
-	(*SettlementMarkPaid)(nil),     // 61: civicard.ledger.v1.SettlementMarkPaid
-	(*v1.Institution)(nil),         // 62: civicard.v1.Institution
-	(*v1.Audit)(nil),               // 63: civicard.v1.Audit
-	(*v1.Terminal)(nil),            // 64: civicard.v1.Terminal
-	(v1.ServiceKind)(0),            // 65: civicard.v1.ServiceKind
-	(v1.CardKind)(0),               // 66: civicard.v1.CardKind
-	(v1.DeclineReason)(0),          // 67: civicard.v1.DeclineReason
-	(*v1.Transaction)(nil),         // 68: civicard.v1.Transaction
-	(v1.CardStatus)(0),             // 69: civicard.v1.CardStatus
-	(*v1.SettlementBatch)(nil),     // 70: civicard.v1.SettlementBatch
-	(*v1.CycleFeePolicy)(nil),      // 71: civicard.v1.CycleFeePolicy
+	(*User)(nil),                   // 6: civicard.ledger.v1.User
+	(*AddUser)(nil),                // 7: civicard.ledger.v1.AddUser
+	(*RevokeUser)(nil),             // 8: civicard.ledger.v1.RevokeUser
+	(*AuditLink)(nil),              // 9: civicard.ledger.v1.AuditLink
+	(*UserList)(nil),               // 10: civicard.ledger.v1.UserList
+	(*ClusterNode)(nil),            // 11: civicard.ledger.v1.ClusterNode
+	(*AddClusterNode)(nil),         // 12: civicard.ledger.v1.AddClusterNode
+	(*SetClusterNodeStatus)(nil),   // 13: civicard.ledger.v1.SetClusterNodeStatus
+	(*GroupPlacement)(nil),         // 14: civicard.ledger.v1.GroupPlacement
+	(*RegisterInstitution)(nil),    // 15: civicard.ledger.v1.RegisterInstitution
+	(*RegisterTerminal)(nil),       // 16: civicard.ledger.v1.RegisterTerminal
+	(*SetRegion)(nil),              // 17: civicard.ledger.v1.SetRegion
+	(*SetPriceList)(nil),           // 18: civicard.ledger.v1.SetPriceList
+	(*TariffRegion)(nil),           // 19: civicard.ledger.v1.TariffRegion
+	(*TariffConcession)(nil),       // 20: civicard.ledger.v1.TariffConcession
+	(*TariffLine)(nil),             // 21: civicard.ledger.v1.TariffLine
+	(*TariffStop)(nil),             // 22: civicard.ledger.v1.TariffStop
+	(*TariffBand)(nil),             // 23: civicard.ledger.v1.TariffBand
+	(*TariffCapping)(nil),          // 24: civicard.ledger.v1.TariffCapping
+	(*TariffJourneyRules)(nil),     // 25: civicard.ledger.v1.TariffJourneyRules
+	(*TariffPurseLimits)(nil),      // 26: civicard.ledger.v1.TariffPurseLimits
+	(*TariffPurchaseLimits)(nil),   // 27: civicard.ledger.v1.TariffPurchaseLimits
+	(*PriceList)(nil),              // 28: civicard.ledger.v1.PriceList
+	(*PriceProduct)(nil),           // 29: civicard.ledger.v1.PriceProduct
+	(*RegionRecord)(nil),           // 30: civicard.ledger.v1.RegionRecord
+	(*PriceListRecord)(nil),        // 31: civicard.ledger.v1.PriceListRecord
+	(*TariffRecords)(nil),          // 32: civicard.ledger.v1.TariffRecords
+	(*OpenCard)(nil),               // 33: civicard.ledger.v1.OpenCard
+	(*TopUp)(nil),                  // 34: civicard.ledger.v1.TopUp
+	(*Charge)(nil),                 // 35: civicard.ledger.v1.Charge
+	(*Posting)(nil),                // 36: civicard.ledger.v1.Posting
+	(*TariffState)(nil),            // 37: civicard.ledger.v1.TariffState
+	(*TariffEntitlement)(nil),      // 38: civicard.ledger.v1.TariffEntitlement
+	(*TariffPass)(nil),             // 39: civicard.ledger.v1.TariffPass
+	(*TariffTicket)(nil),           // 40: civicard.ledger.v1.TariffTicket
+	(*TariffJourney)(nil),          // 41: civicard.ledger.v1.TariffJourney
+	(*TariffStay)(nil),             // 42: civicard.ledger.v1.TariffStay
+	(*TariffCaps)(nil),             // 43: civicard.ledger.v1.TariffCaps
+	(*TariffPurse)(nil),            // 44: civicard.ledger.v1.TariffPurse
+	(*GrantEntitlement)(nil),       // 45: civicard.ledger.v1.GrantEntitlement
+	(*RevokeEntitlement)(nil),      // 46: civicard.ledger.v1.RevokeEntitlement
+	(*ReplaceCard)(nil),            // 47: civicard.ledger.v1.ReplaceCard
+	(*RenewCard)(nil),              // 48: civicard.ledger.v1.RenewCard
+	(*CloseCard)(nil),              // 49: civicard.ledger.v1.CloseCard
+	(*BlockCard)(nil),              // 50: civicard.ledger.v1.BlockCard
+	(*SetTerminalKey)(nil),         // 51: civicard.ledger.v1.SetTerminalKey
+	(*RevokeTerminal)(nil),         // 52: civicard.ledger.v1.RevokeTerminal
+	(*MarkSeeded)(nil),             // 53: civicard.ledger.v1.MarkSeeded
+	(*Result)(nil),                 // 54: civicard.ledger.v1.Result
+	(*CardState)(nil),              // 55: civicard.ledger.v1.CardState
+	(*SnapshotRecord)(nil),         // 56: civicard.ledger.v1.SnapshotRecord
+	(*SnapshotHeader)(nil),         // 57: civicard.ledger.v1.SnapshotHeader
+	(*Receivable)(nil),             // 58: civicard.ledger.v1.Receivable
+	(*StoredResult)(nil),           // 59: civicard.ledger.v1.StoredResult
+	(*CycleClose)(nil),             // 60: civicard.ledger.v1.CycleClose
+	(*CycleTotals)(nil),            // 61: civicard.ledger.v1.CycleTotals
+	(*CycleInstitutionTotals)(nil), // 62: civicard.ledger.v1.CycleInstitutionTotals
+	(*CyclePostings)(nil),          // 63: civicard.ledger.v1.CyclePostings
+	(*PayoutPost)(nil),             // 64: civicard.ledger.v1.PayoutPost
+	(*SettlementRecord)(nil),       // 65: civicard.ledger.v1.SettlementRecord
+	(*SettlementMarkPaid)(nil),     // 66: civicard.ledger.v1.SettlementMarkPaid
+	(*v1.Audit)(nil),               // 67: civicard.v1.Audit
+	(*v1.Institution)(nil),         // 68: civicard.v1.Institution
+	(*v1.Terminal)(nil),            // 69: civicard.v1.Terminal
+	(v1.ServiceKind)(0),            // 70: civicard.v1.ServiceKind
+	(v1.CardKind)(0),               // 71: civicard.v1.CardKind
+	(v1.DeclineReason)(0),          // 72: civicard.v1.DeclineReason
+	(*v1.Transaction)(nil),         // 73: civicard.v1.Transaction
+	(v1.CardStatus)(0),             // 74: civicard.v1.CardStatus
+	(*v1.SettlementBatch)(nil),     // 75: civicard.v1.SettlementBatch
+	(*v1.CycleFeePolicy)(nil),      // 76: civicard.v1.CycleFeePolicy
 }
 var file_ledger_v1_ledger_proto_depIdxs = []int32{
 	5,   // 0: civicard.ledger.v1.Batch.commands:type_name -> civicard.ledger.v1.Command
-	10,  // 1: civicard.ledger.v1.Command.register_institution:type_name -> civicard.ledger.v1.RegisterInstitution
-	11,  // 2: civicard.ledger.v1.Command.register_terminal:type_name -> civicard.ledger.v1.RegisterTerminal
-	28,  // 3: civicard.ledger.v1.Command.open_card:type_name -> civicard.ledger.v1.OpenCard
-	29,  // 4: civicard.ledger.v1.Command.top_up:type_name -> civicard.ledger.v1.TopUp
-	30,  // 5: civicard.ledger.v1.Command.charge:type_name -> civicard.ledger.v1.Charge
-	45,  // 6: civicard.ledger.v1.Command.block_card:type_name -> civicard.ledger.v1.BlockCard
-	48,  // 7: civicard.ledger.v1.Command.mark_seeded:type_name -> civicard.ledger.v1.MarkSeeded
-	46,  // 8: civicard.ledger.v1.Command.set_terminal_key:type_name -> civicard.ledger.v1.SetTerminalKey
-	47,  // 9: civicard.ledger.v1.Command.revoke_terminal:type_name -> civicard.ledger.v1.RevokeTerminal
-	40,  // 10: civicard.ledger.v1.Command.grant_entitlement:type_name -> civicard.ledger.v1.GrantEntitlement
-	41,  // 11: civicard.ledger.v1.Command.revoke_entitlement:type_name -> civicard.ledger.v1.RevokeEntitlement
-	42,  // 12: civicard.ledger.v1.Command.replace_card:type_name -> civicard.ledger.v1.ReplaceCard
-	43,  // 13: civicard.ledger.v1.Command.renew_card:type_name -> civicard.ledger.v1.RenewCard
-	44,  // 14: civicard.ledger.v1.Command.close_card:type_name -> civicard.ledger.v1.CloseCard
-	12,  // 15: civicard.ledger.v1.Command.set_region:type_name -> civicard.ledger.v1.SetRegion
-	13,  // 16: civicard.ledger.v1.Command.set_price_list:type_name -> civicard.ledger.v1.SetPriceList
-	55,  // 17: civicard.ledger.v1.Command.cycle_close:type_name -> civicard.ledger.v1.CycleClose
-	59,  // 18: civicard.ledger.v1.Command.payout_post:type_name -> civicard.ledger.v1.PayoutPost
-	60,  // 19: civicard.ledger.v1.Command.settlement_record:type_name -> civicard.ledger.v1.SettlementRecord
-	61,  // 20: civicard.ledger.v1.Command.settlement_mark_paid:type_name -> civicard.ledger.v1.SettlementMarkPaid
-	7,   // 21: civicard.ledger.v1.Command.add_cluster_node:type_name -> civicard.ledger.v1.AddClusterNode
-	8,   // 22: civicard.ledger.v1.Command.set_cluster_node_status:type_name -> civicard.ledger.v1.SetClusterNodeStatus
-	9,   // 23: civicard.ledger.v1.Command.place_group:type_name -> civicard.ledger.v1.GroupPlacement
-	0,   // 24: civicard.ledger.v1.ClusterNode.status:type_name -> civicard.ledger.v1.NodeStatus
-	6,   // 25: civicard.ledger.v1.AddClusterNode.node:type_name -> civicard.ledger.v1.ClusterNode
-	0,   // 26: civicard.ledger.v1.SetClusterNodeStatus.status:type_name -> civicard.ledger.v1.NodeStatus
-	62,  // 27: civicard.ledger.v1.RegisterInstitution.institution:type_name -> civicard.v1.Institution
-	63,  // 28: civicard.ledger.v1.RegisterInstitution.audit:type_name -> civicard.v1.Audit
-	64,  // 29: civicard.ledger.v1.RegisterTerminal.terminal:type_name -> civicard.v1.Terminal
-	63,  // 30: civicard.ledger.v1.RegisterTerminal.audit:type_name -> civicard.v1.Audit
-	14,  // 31: civicard.ledger.v1.SetRegion.region:type_name -> civicard.ledger.v1.TariffRegion
-	63,  // 32: civicard.ledger.v1.SetRegion.audit:type_name -> civicard.v1.Audit
-	23,  // 33: civicard.ledger.v1.SetPriceList.price_list:type_name -> civicard.ledger.v1.PriceList
-	63,  // 34: civicard.ledger.v1.SetPriceList.audit:type_name -> civicard.v1.Audit
-	15,  // 35: civicard.ledger.v1.TariffRegion.concessions:type_name -> civicard.ledger.v1.TariffConcession
-	16,  // 36: civicard.ledger.v1.TariffRegion.lines:type_name -> civicard.ledger.v1.TariffLine
-	18,  // 37: civicard.ledger.v1.TariffRegion.bands:type_name -> civicard.ledger.v1.TariffBand
-	19,  // 38: civicard.ledger.v1.TariffRegion.capping:type_name -> civicard.ledger.v1.TariffCapping
-	20,  // 39: civicard.ledger.v1.TariffRegion.journeys:type_name -> civicard.ledger.v1.TariffJourneyRules
-	21,  // 40: civicard.ledger.v1.TariffRegion.purse:type_name -> civicard.ledger.v1.TariffPurseLimits
-	22,  // 41: civicard.ledger.v1.TariffRegion.limits:type_name -> civicard.ledger.v1.TariffPurchaseLimits
-	17,  // 42: civicard.ledger.v1.TariffLine.stops:type_name -> civicard.ledger.v1.TariffStop
-	65,  // 43: civicard.ledger.v1.PriceList.kind:type_name -> civicard.v1.ServiceKind
-	24,  // 44: civicard.ledger.v1.PriceList.products:type_name -> civicard.ledger.v1.PriceProduct
-	1,   // 45: civicard.ledger.v1.PriceProduct.rule:type_name -> civicard.ledger.v1.TariffRule
-	14,  // 46: civicard.ledger.v1.RegionRecord.region:type_name -> civicard.ledger.v1.TariffRegion
-	63,  // 47: civicard.ledger.v1.RegionRecord.audit:type_name -> civicard.v1.Audit
-	23,  // 48: civicard.ledger.v1.PriceListRecord.price_list:type_name -> civicard.ledger.v1.PriceList
-	63,  // 49: civicard.ledger.v1.PriceListRecord.audit:type_name -> civicard.v1.Audit
-	25,  // 50: civicard.ledger.v1.TariffRecords.region:type_name -> civicard.ledger.v1.RegionRecord
-	26,  // 51: civicard.ledger.v1.TariffRecords.price_lists:type_name -> civicard.ledger.v1.PriceListRecord
-	66,  // 52: civicard.ledger.v1.OpenCard.kind:type_name -> civicard.v1.CardKind
-	63,  // 53: civicard.ledger.v1.OpenCard.audit:type_name -> civicard.v1.Audit
-	32,  // 54: civicard.ledger.v1.TopUp.tariff:type_name -> civicard.ledger.v1.TariffState
-	31,  // 55: civicard.ledger.v1.Charge.postings:type_name -> civicard.ledger.v1.Posting
-	32,  // 56: civicard.ledger.v1.Charge.tariff:type_name -> civicard.ledger.v1.TariffState
-	67,  // 57: civicard.ledger.v1.Charge.decline_reason:type_name -> civicard.v1.DeclineReason
-	63,  // 58: civicard.ledger.v1.Charge.audit:type_name -> civicard.v1.Audit
-	33,  // 59: civicard.ledger.v1.TariffState.entitlements:type_name -> civicard.ledger.v1.TariffEntitlement
-	34,  // 60: civicard.ledger.v1.TariffState.passes:type_name -> civicard.ledger.v1.TariffPass
-	35,  // 61: civicard.ledger.v1.TariffState.ticket:type_name -> civicard.ledger.v1.TariffTicket
-	36,  // 62: civicard.ledger.v1.TariffState.journey:type_name -> civicard.ledger.v1.TariffJourney
-	37,  // 63: civicard.ledger.v1.TariffState.stays:type_name -> civicard.ledger.v1.TariffStay
-	36,  // 64: civicard.ledger.v1.TariffState.incomplete:type_name -> civicard.ledger.v1.TariffJourney
-	38,  // 65: civicard.ledger.v1.TariffState.caps:type_name -> civicard.ledger.v1.TariffCaps
-	39,  // 66: civicard.ledger.v1.TariffState.purse:type_name -> civicard.ledger.v1.TariffPurse
-	33,  // 67: civicard.ledger.v1.GrantEntitlement.entitlement:type_name -> civicard.ledger.v1.TariffEntitlement
-	63,  // 68: civicard.ledger.v1.GrantEntitlement.audit:type_name -> civicard.v1.Audit
-	63,  // 69: civicard.ledger.v1.RevokeEntitlement.audit:type_name -> civicard.v1.Audit
-	63,  // 70: civicard.ledger.v1.ReplaceCard.audit:type_name -> civicard.v1.Audit
-	63,  // 71: civicard.ledger.v1.RenewCard.audit:type_name -> civicard.v1.Audit
-	63,  // 72: civicard.ledger.v1.CloseCard.audit:type_name -> civicard.v1.Audit
-	63,  // 73: civicard.ledger.v1.BlockCard.audit:type_name -> civicard.v1.Audit
-	2,   // 74: civicard.ledger.v1.Result.status:type_name -> civicard.ledger.v1.Status
-	50,  // 75: civicard.ledger.v1.Result.card:type_name -> civicard.ledger.v1.CardState
-	68,  // 76: civicard.ledger.v1.Result.transaction:type_name -> civicard.v1.Transaction
-	3,   // 77: civicard.ledger.v1.Result.reject_reason:type_name -> civicard.ledger.v1.RejectReason
-	50,  // 78: civicard.ledger.v1.Result.related_card:type_name -> civicard.ledger.v1.CardState
-	68,  // 79: civicard.ledger.v1.Result.related_transaction:type_name -> civicard.v1.Transaction
-	66,  // 80: civicard.ledger.v1.CardState.kind:type_name -> civicard.v1.CardKind
-	69,  // 81: civicard.ledger.v1.CardState.status:type_name -> civicard.v1.CardStatus
-	32,  // 82: civicard.ledger.v1.CardState.tariff:type_name -> civicard.ledger.v1.TariffState
-	52,  // 83: civicard.ledger.v1.SnapshotRecord.header:type_name -> civicard.ledger.v1.SnapshotHeader
-	62,  // 84: civicard.ledger.v1.SnapshotRecord.institution:type_name -> civicard.v1.Institution
-	64,  // 85: civicard.ledger.v1.SnapshotRecord.terminal:type_name -> civicard.v1.Terminal
-	50,  // 86: civicard.ledger.v1.SnapshotRecord.card:type_name -> civicard.ledger.v1.CardState
-	54,  // 87: civicard.ledger.v1.SnapshotRecord.result:type_name -> civicard.ledger.v1.StoredResult
-	56,  // 88: civicard.ledger.v1.SnapshotRecord.cycle:type_name -> civicard.ledger.v1.CycleTotals
-	58,  // 89: civicard.ledger.v1.SnapshotRecord.postings:type_name -> civicard.ledger.v1.CyclePostings
-	70,  // 90: civicard.ledger.v1.SnapshotRecord.batch:type_name -> civicard.v1.SettlementBatch
-	25,  // 91: civicard.ledger.v1.SnapshotRecord.region:type_name -> civicard.ledger.v1.RegionRecord
-	26,  // 92: civicard.ledger.v1.SnapshotRecord.price_list:type_name -> civicard.ledger.v1.PriceListRecord
-	53,  // 93: civicard.ledger.v1.SnapshotHeader.receivables:type_name -> civicard.ledger.v1.Receivable
-	6,   // 94: civicard.ledger.v1.SnapshotHeader.cluster_nodes:type_name -> civicard.ledger.v1.ClusterNode
-	9,   // 95: civicard.ledger.v1.SnapshotHeader.placements:type_name -> civicard.ledger.v1.GroupPlacement
-	49,  // 96: civicard.ledger.v1.StoredResult.result:type_name -> civicard.ledger.v1.Result
-	71,  // 97: civicard.ledger.v1.CycleClose.fee:type_name -> civicard.v1.CycleFeePolicy
-	71,  // 98: civicard.ledger.v1.CycleTotals.fee:type_name -> civicard.v1.CycleFeePolicy
-	57,  // 99: civicard.ledger.v1.CycleTotals.institutions:type_name -> civicard.ledger.v1.CycleInstitutionTotals
-	70,  // 100: civicard.ledger.v1.SettlementRecord.batch:type_name -> civicard.v1.SettlementBatch
-	101, // [101:101] is the sub-list for method output_type
-	101, // [101:101] is the sub-list for method input_type
-	101, // [101:101] is the sub-list for extension type_name
-	101, // [101:101] is the sub-list for extension extendee
-	0,   // [0:101] is the sub-list for field type_name
+	15,  // 1: civicard.ledger.v1.Command.register_institution:type_name -> civicard.ledger.v1.RegisterInstitution
+	16,  // 2: civicard.ledger.v1.Command.register_terminal:type_name -> civicard.ledger.v1.RegisterTerminal
+	33,  // 3: civicard.ledger.v1.Command.open_card:type_name -> civicard.ledger.v1.OpenCard
+	34,  // 4: civicard.ledger.v1.Command.top_up:type_name -> civicard.ledger.v1.TopUp
+	35,  // 5: civicard.ledger.v1.Command.charge:type_name -> civicard.ledger.v1.Charge
+	50,  // 6: civicard.ledger.v1.Command.block_card:type_name -> civicard.ledger.v1.BlockCard
+	53,  // 7: civicard.ledger.v1.Command.mark_seeded:type_name -> civicard.ledger.v1.MarkSeeded
+	51,  // 8: civicard.ledger.v1.Command.set_terminal_key:type_name -> civicard.ledger.v1.SetTerminalKey
+	52,  // 9: civicard.ledger.v1.Command.revoke_terminal:type_name -> civicard.ledger.v1.RevokeTerminal
+	45,  // 10: civicard.ledger.v1.Command.grant_entitlement:type_name -> civicard.ledger.v1.GrantEntitlement
+	46,  // 11: civicard.ledger.v1.Command.revoke_entitlement:type_name -> civicard.ledger.v1.RevokeEntitlement
+	47,  // 12: civicard.ledger.v1.Command.replace_card:type_name -> civicard.ledger.v1.ReplaceCard
+	48,  // 13: civicard.ledger.v1.Command.renew_card:type_name -> civicard.ledger.v1.RenewCard
+	49,  // 14: civicard.ledger.v1.Command.close_card:type_name -> civicard.ledger.v1.CloseCard
+	17,  // 15: civicard.ledger.v1.Command.set_region:type_name -> civicard.ledger.v1.SetRegion
+	18,  // 16: civicard.ledger.v1.Command.set_price_list:type_name -> civicard.ledger.v1.SetPriceList
+	60,  // 17: civicard.ledger.v1.Command.cycle_close:type_name -> civicard.ledger.v1.CycleClose
+	64,  // 18: civicard.ledger.v1.Command.payout_post:type_name -> civicard.ledger.v1.PayoutPost
+	65,  // 19: civicard.ledger.v1.Command.settlement_record:type_name -> civicard.ledger.v1.SettlementRecord
+	66,  // 20: civicard.ledger.v1.Command.settlement_mark_paid:type_name -> civicard.ledger.v1.SettlementMarkPaid
+	12,  // 21: civicard.ledger.v1.Command.add_cluster_node:type_name -> civicard.ledger.v1.AddClusterNode
+	13,  // 22: civicard.ledger.v1.Command.set_cluster_node_status:type_name -> civicard.ledger.v1.SetClusterNodeStatus
+	14,  // 23: civicard.ledger.v1.Command.place_group:type_name -> civicard.ledger.v1.GroupPlacement
+	7,   // 24: civicard.ledger.v1.Command.add_user:type_name -> civicard.ledger.v1.AddUser
+	8,   // 25: civicard.ledger.v1.Command.revoke_user:type_name -> civicard.ledger.v1.RevokeUser
+	67,  // 26: civicard.ledger.v1.User.added:type_name -> civicard.v1.Audit
+	67,  // 27: civicard.ledger.v1.User.revoked_by:type_name -> civicard.v1.Audit
+	6,   // 28: civicard.ledger.v1.AddUser.user:type_name -> civicard.ledger.v1.User
+	67,  // 29: civicard.ledger.v1.RevokeUser.audit:type_name -> civicard.v1.Audit
+	67,  // 30: civicard.ledger.v1.AuditLink.audit:type_name -> civicard.v1.Audit
+	6,   // 31: civicard.ledger.v1.UserList.users:type_name -> civicard.ledger.v1.User
+	0,   // 32: civicard.ledger.v1.ClusterNode.status:type_name -> civicard.ledger.v1.NodeStatus
+	11,  // 33: civicard.ledger.v1.AddClusterNode.node:type_name -> civicard.ledger.v1.ClusterNode
+	0,   // 34: civicard.ledger.v1.SetClusterNodeStatus.status:type_name -> civicard.ledger.v1.NodeStatus
+	68,  // 35: civicard.ledger.v1.RegisterInstitution.institution:type_name -> civicard.v1.Institution
+	67,  // 36: civicard.ledger.v1.RegisterInstitution.audit:type_name -> civicard.v1.Audit
+	69,  // 37: civicard.ledger.v1.RegisterTerminal.terminal:type_name -> civicard.v1.Terminal
+	67,  // 38: civicard.ledger.v1.RegisterTerminal.audit:type_name -> civicard.v1.Audit
+	19,  // 39: civicard.ledger.v1.SetRegion.region:type_name -> civicard.ledger.v1.TariffRegion
+	67,  // 40: civicard.ledger.v1.SetRegion.audit:type_name -> civicard.v1.Audit
+	28,  // 41: civicard.ledger.v1.SetPriceList.price_list:type_name -> civicard.ledger.v1.PriceList
+	67,  // 42: civicard.ledger.v1.SetPriceList.audit:type_name -> civicard.v1.Audit
+	20,  // 43: civicard.ledger.v1.TariffRegion.concessions:type_name -> civicard.ledger.v1.TariffConcession
+	21,  // 44: civicard.ledger.v1.TariffRegion.lines:type_name -> civicard.ledger.v1.TariffLine
+	23,  // 45: civicard.ledger.v1.TariffRegion.bands:type_name -> civicard.ledger.v1.TariffBand
+	24,  // 46: civicard.ledger.v1.TariffRegion.capping:type_name -> civicard.ledger.v1.TariffCapping
+	25,  // 47: civicard.ledger.v1.TariffRegion.journeys:type_name -> civicard.ledger.v1.TariffJourneyRules
+	26,  // 48: civicard.ledger.v1.TariffRegion.purse:type_name -> civicard.ledger.v1.TariffPurseLimits
+	27,  // 49: civicard.ledger.v1.TariffRegion.limits:type_name -> civicard.ledger.v1.TariffPurchaseLimits
+	22,  // 50: civicard.ledger.v1.TariffLine.stops:type_name -> civicard.ledger.v1.TariffStop
+	70,  // 51: civicard.ledger.v1.PriceList.kind:type_name -> civicard.v1.ServiceKind
+	29,  // 52: civicard.ledger.v1.PriceList.products:type_name -> civicard.ledger.v1.PriceProduct
+	1,   // 53: civicard.ledger.v1.PriceProduct.rule:type_name -> civicard.ledger.v1.TariffRule
+	19,  // 54: civicard.ledger.v1.RegionRecord.region:type_name -> civicard.ledger.v1.TariffRegion
+	67,  // 55: civicard.ledger.v1.RegionRecord.audit:type_name -> civicard.v1.Audit
+	28,  // 56: civicard.ledger.v1.PriceListRecord.price_list:type_name -> civicard.ledger.v1.PriceList
+	67,  // 57: civicard.ledger.v1.PriceListRecord.audit:type_name -> civicard.v1.Audit
+	30,  // 58: civicard.ledger.v1.TariffRecords.region:type_name -> civicard.ledger.v1.RegionRecord
+	31,  // 59: civicard.ledger.v1.TariffRecords.price_lists:type_name -> civicard.ledger.v1.PriceListRecord
+	71,  // 60: civicard.ledger.v1.OpenCard.kind:type_name -> civicard.v1.CardKind
+	67,  // 61: civicard.ledger.v1.OpenCard.audit:type_name -> civicard.v1.Audit
+	37,  // 62: civicard.ledger.v1.TopUp.tariff:type_name -> civicard.ledger.v1.TariffState
+	36,  // 63: civicard.ledger.v1.Charge.postings:type_name -> civicard.ledger.v1.Posting
+	37,  // 64: civicard.ledger.v1.Charge.tariff:type_name -> civicard.ledger.v1.TariffState
+	72,  // 65: civicard.ledger.v1.Charge.decline_reason:type_name -> civicard.v1.DeclineReason
+	67,  // 66: civicard.ledger.v1.Charge.audit:type_name -> civicard.v1.Audit
+	38,  // 67: civicard.ledger.v1.TariffState.entitlements:type_name -> civicard.ledger.v1.TariffEntitlement
+	39,  // 68: civicard.ledger.v1.TariffState.passes:type_name -> civicard.ledger.v1.TariffPass
+	40,  // 69: civicard.ledger.v1.TariffState.ticket:type_name -> civicard.ledger.v1.TariffTicket
+	41,  // 70: civicard.ledger.v1.TariffState.journey:type_name -> civicard.ledger.v1.TariffJourney
+	42,  // 71: civicard.ledger.v1.TariffState.stays:type_name -> civicard.ledger.v1.TariffStay
+	41,  // 72: civicard.ledger.v1.TariffState.incomplete:type_name -> civicard.ledger.v1.TariffJourney
+	43,  // 73: civicard.ledger.v1.TariffState.caps:type_name -> civicard.ledger.v1.TariffCaps
+	44,  // 74: civicard.ledger.v1.TariffState.purse:type_name -> civicard.ledger.v1.TariffPurse
+	38,  // 75: civicard.ledger.v1.GrantEntitlement.entitlement:type_name -> civicard.ledger.v1.TariffEntitlement
+	67,  // 76: civicard.ledger.v1.GrantEntitlement.audit:type_name -> civicard.v1.Audit
+	67,  // 77: civicard.ledger.v1.RevokeEntitlement.audit:type_name -> civicard.v1.Audit
+	67,  // 78: civicard.ledger.v1.ReplaceCard.audit:type_name -> civicard.v1.Audit
+	67,  // 79: civicard.ledger.v1.RenewCard.audit:type_name -> civicard.v1.Audit
+	67,  // 80: civicard.ledger.v1.CloseCard.audit:type_name -> civicard.v1.Audit
+	67,  // 81: civicard.ledger.v1.BlockCard.audit:type_name -> civicard.v1.Audit
+	2,   // 82: civicard.ledger.v1.Result.status:type_name -> civicard.ledger.v1.Status
+	55,  // 83: civicard.ledger.v1.Result.card:type_name -> civicard.ledger.v1.CardState
+	73,  // 84: civicard.ledger.v1.Result.transaction:type_name -> civicard.v1.Transaction
+	3,   // 85: civicard.ledger.v1.Result.reject_reason:type_name -> civicard.ledger.v1.RejectReason
+	55,  // 86: civicard.ledger.v1.Result.related_card:type_name -> civicard.ledger.v1.CardState
+	73,  // 87: civicard.ledger.v1.Result.related_transaction:type_name -> civicard.v1.Transaction
+	71,  // 88: civicard.ledger.v1.CardState.kind:type_name -> civicard.v1.CardKind
+	74,  // 89: civicard.ledger.v1.CardState.status:type_name -> civicard.v1.CardStatus
+	37,  // 90: civicard.ledger.v1.CardState.tariff:type_name -> civicard.ledger.v1.TariffState
+	57,  // 91: civicard.ledger.v1.SnapshotRecord.header:type_name -> civicard.ledger.v1.SnapshotHeader
+	68,  // 92: civicard.ledger.v1.SnapshotRecord.institution:type_name -> civicard.v1.Institution
+	69,  // 93: civicard.ledger.v1.SnapshotRecord.terminal:type_name -> civicard.v1.Terminal
+	55,  // 94: civicard.ledger.v1.SnapshotRecord.card:type_name -> civicard.ledger.v1.CardState
+	59,  // 95: civicard.ledger.v1.SnapshotRecord.result:type_name -> civicard.ledger.v1.StoredResult
+	61,  // 96: civicard.ledger.v1.SnapshotRecord.cycle:type_name -> civicard.ledger.v1.CycleTotals
+	63,  // 97: civicard.ledger.v1.SnapshotRecord.postings:type_name -> civicard.ledger.v1.CyclePostings
+	75,  // 98: civicard.ledger.v1.SnapshotRecord.batch:type_name -> civicard.v1.SettlementBatch
+	30,  // 99: civicard.ledger.v1.SnapshotRecord.region:type_name -> civicard.ledger.v1.RegionRecord
+	31,  // 100: civicard.ledger.v1.SnapshotRecord.price_list:type_name -> civicard.ledger.v1.PriceListRecord
+	6,   // 101: civicard.ledger.v1.SnapshotRecord.user:type_name -> civicard.ledger.v1.User
+	9,   // 102: civicard.ledger.v1.SnapshotRecord.audit_link:type_name -> civicard.ledger.v1.AuditLink
+	58,  // 103: civicard.ledger.v1.SnapshotHeader.receivables:type_name -> civicard.ledger.v1.Receivable
+	11,  // 104: civicard.ledger.v1.SnapshotHeader.cluster_nodes:type_name -> civicard.ledger.v1.ClusterNode
+	14,  // 105: civicard.ledger.v1.SnapshotHeader.placements:type_name -> civicard.ledger.v1.GroupPlacement
+	54,  // 106: civicard.ledger.v1.StoredResult.result:type_name -> civicard.ledger.v1.Result
+	76,  // 107: civicard.ledger.v1.CycleClose.fee:type_name -> civicard.v1.CycleFeePolicy
+	76,  // 108: civicard.ledger.v1.CycleTotals.fee:type_name -> civicard.v1.CycleFeePolicy
+	62,  // 109: civicard.ledger.v1.CycleTotals.institutions:type_name -> civicard.ledger.v1.CycleInstitutionTotals
+	75,  // 110: civicard.ledger.v1.SettlementRecord.batch:type_name -> civicard.v1.SettlementBatch
+	111, // [111:111] is the sub-list for method output_type
+	111, // [111:111] is the sub-list for method input_type
+	111, // [111:111] is the sub-list for extension type_name
+	111, // [111:111] is the sub-list for extension extendee
+	0,   // [0:111] is the sub-list for field type_name
 }
 
 func init() { file_ledger_v1_ledger_proto_init() }
@@ -5661,8 +6131,10 @@ func file_ledger_v1_ledger_proto_init() {
 		(*Command_AddClusterNode)(nil),
 		(*Command_SetClusterNodeStatus)(nil),
 		(*Command_PlaceGroup)(nil),
+		(*Command_AddUser)(nil),
+		(*Command_RevokeUser)(nil),
 	}
-	file_ledger_v1_ledger_proto_msgTypes[47].OneofWrappers = []any{
+	file_ledger_v1_ledger_proto_msgTypes[52].OneofWrappers = []any{
 		(*SnapshotRecord_Header)(nil),
 		(*SnapshotRecord_Institution)(nil),
 		(*SnapshotRecord_Terminal)(nil),
@@ -5673,6 +6145,8 @@ func file_ledger_v1_ledger_proto_init() {
 		(*SnapshotRecord_Batch)(nil),
 		(*SnapshotRecord_Region)(nil),
 		(*SnapshotRecord_PriceList)(nil),
+		(*SnapshotRecord_User)(nil),
+		(*SnapshotRecord_AuditLink)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -5680,7 +6154,7 @@ func file_ledger_v1_ledger_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ledger_v1_ledger_proto_rawDesc), len(file_ledger_v1_ledger_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   58,
+			NumMessages:   63,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

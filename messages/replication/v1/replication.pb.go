@@ -390,6 +390,8 @@ type Query struct {
 	//	*Query_ClusterList
 	//	*Query_BlockedCards
 	//	*Query_Tariff
+	//	*Query_Users
+	//	*Query_UserTokenSha256
 	Kind          isQuery_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -549,6 +551,24 @@ func (x *Query) GetTariff() *TariffQuery {
 	return nil
 }
 
+func (x *Query) GetUsers() bool {
+	if x != nil {
+		if x, ok := x.Kind.(*Query_Users); ok {
+			return x.Users
+		}
+	}
+	return false
+}
+
+func (x *Query) GetUserTokenSha256() []byte {
+	if x != nil {
+		if x, ok := x.Kind.(*Query_UserTokenSha256); ok {
+			return x.UserTokenSha256
+		}
+	}
+	return nil
+}
+
 type isQuery_Kind interface {
 	isQuery_Kind()
 }
@@ -608,6 +628,16 @@ type Query_Tariff struct {
 	Tariff *TariffQuery `protobuf:"bytes,7,opt,name=tariff,proto3,oneof"`
 }
 
+type Query_Users struct {
+	// Every user (registry).
+	Users bool `protobuf:"varint,8,opt,name=users,proto3,oneof"`
+}
+
+type Query_UserTokenSha256 struct {
+	// The user whose token has this SHA-256 (registry).
+	UserTokenSha256 []byte `protobuf:"bytes,9,opt,name=user_token_sha256,json=userTokenSha256,proto3,oneof"`
+}
+
 func (*Query_CardId) isQuery_Kind() {}
 
 func (*Query_Transactions) isQuery_Kind() {}
@@ -633,6 +663,10 @@ func (*Query_ClusterList) isQuery_Kind() {}
 func (*Query_BlockedCards) isQuery_Kind() {}
 
 func (*Query_Tariff) isQuery_Kind() {}
+
+func (*Query_Users) isQuery_Kind() {}
+
+func (*Query_UserTokenSha256) isQuery_Kind() {}
 
 // TariffQuery reads the region and the price list of one institution
 // (institution_id), or every price list (all).
@@ -819,6 +853,8 @@ type QueryResult struct {
 	//	*QueryResult_ClusterList
 	//	*QueryResult_BlockedCards
 	//	*QueryResult_Tariff
+	//	*QueryResult_Users
+	//	*QueryResult_User
 	Kind isQueryResult_Kind `protobuf_oneof:"kind"`
 	// The ledger's open clearing cycle (settlement reads only).
 	OpenCycle     uint64 `protobuf:"varint,34,opt,name=open_cycle,json=openCycle,proto3" json:"open_cycle,omitempty"`
@@ -987,6 +1023,24 @@ func (x *QueryResult) GetTariff() *v1.TariffRecords {
 	return nil
 }
 
+func (x *QueryResult) GetUsers() *v1.UserList {
+	if x != nil {
+		if x, ok := x.Kind.(*QueryResult_Users); ok {
+			return x.Users
+		}
+	}
+	return nil
+}
+
+func (x *QueryResult) GetUser() *v1.User {
+	if x != nil {
+		if x, ok := x.Kind.(*QueryResult_User); ok {
+			return x.User
+		}
+	}
+	return nil
+}
+
 func (x *QueryResult) GetOpenCycle() uint64 {
 	if x != nil {
 		return x.OpenCycle
@@ -1050,6 +1104,14 @@ type QueryResult_Tariff struct {
 	Tariff *v1.TariffRecords `protobuf:"bytes,8,opt,name=tariff,proto3,oneof"`
 }
 
+type QueryResult_Users struct {
+	Users *v1.UserList `protobuf:"bytes,9,opt,name=users,proto3,oneof"`
+}
+
+type QueryResult_User struct {
+	User *v1.User `protobuf:"bytes,10,opt,name=user,proto3,oneof"`
+}
+
 func (*QueryResult_Card) isQueryResult_Kind() {}
 
 func (*QueryResult_Transactions) isQueryResult_Kind() {}
@@ -1075,6 +1137,10 @@ func (*QueryResult_ClusterList) isQueryResult_Kind() {}
 func (*QueryResult_BlockedCards) isQueryResult_Kind() {}
 
 func (*QueryResult_Tariff) isQueryResult_Kind() {}
+
+func (*QueryResult_Users) isQueryResult_Kind() {}
+
+func (*QueryResult_User) isQueryResult_Kind() {}
 
 // CycleStatementList is one institution's postings in one shard's cycle.
 type CycleStatementList struct {
@@ -1696,7 +1762,7 @@ const file_replication_v1_replication_proto_rawDesc = "" +
 	"\x04kind\"[\n" +
 	"\x0eProposeRequest\x127\n" +
 	"\bcommands\x18\x01 \x03(\v2\x1b.civicard.ledger.v1.CommandR\bcommands\x12\x10\n" +
-	"\x03all\x18\x02 \x01(\bR\x03all\"\xd7\x05\n" +
+	"\x03all\x18\x02 \x01(\bR\x03all\"\x9d\x06\n" +
 	"\x05Query\x12\x19\n" +
 	"\acard_id\x18\x01 \x01(\tH\x00R\x06cardId\x12P\n" +
 	"\ftransactions\x18\x02 \x01(\v2*.civicard.replication.v1.TransactionsQueryH\x00R\ftransactions\x12'\n" +
@@ -1711,7 +1777,9 @@ const file_replication_v1_replication_proto_rawDesc = "" +
 	"\x0estatement_sums\x18$ \x01(\x04H\x00R\rstatementSums\x12N\n" +
 	"\fcluster_list\x18\x05 \x01(\v2).civicard.replication.v1.ClusterListQueryH\x00R\vclusterList\x12Q\n" +
 	"\rblocked_cards\x18\x06 \x01(\v2*.civicard.replication.v1.BlockedCardsQueryH\x00R\fblockedCards\x12>\n" +
-	"\x06tariff\x18\a \x01(\v2$.civicard.replication.v1.TariffQueryH\x00R\x06tariffB\x06\n" +
+	"\x06tariff\x18\a \x01(\v2$.civicard.replication.v1.TariffQueryH\x00R\x06tariff\x12\x16\n" +
+	"\x05users\x18\b \x01(\bH\x00R\x05users\x12,\n" +
+	"\x11user_token_sha256\x18\t \x01(\fH\x00R\x0fuserTokenSha256B\x06\n" +
 	"\x04kind\"F\n" +
 	"\vTariffQuery\x12%\n" +
 	"\x0einstitution_id\x18\x01 \x01(\tR\rinstitutionId\x12\x10\n" +
@@ -1722,7 +1790,7 @@ const file_replication_v1_replication_proto_rawDesc = "" +
 	"\x11TransactionsQuery\x12\x17\n" +
 	"\acard_id\x18\x01 \x01(\tR\x06cardId\x12'\n" +
 	"\x0fbefore_sequence\x18\x02 \x01(\x04R\x0ebeforeSequence\x12\x14\n" +
-	"\x05limit\x18\x03 \x01(\rR\x05limit\"\xec\a\n" +
+	"\x05limit\x18\x03 \x01(\rR\x05limit\"\xd2\b\n" +
 	"\vQueryResult\x12\x14\n" +
 	"\x05found\x18\x01 \x01(\bR\x05found\x123\n" +
 	"\x04card\x18\x02 \x01(\v2\x1d.civicard.ledger.v1.CardStateH\x00R\x04card\x12N\n" +
@@ -1737,7 +1805,10 @@ const file_replication_v1_replication_proto_rawDesc = "" +
 	"\x0estatement_sums\x18$ \x01(\v2\x1f.civicard.ledger.v1.CycleTotalsH\x00R\rstatementSums\x12I\n" +
 	"\fcluster_list\x18\x06 \x01(\v2$.civicard.replication.v1.ClusterListH\x00R\vclusterList\x12L\n" +
 	"\rblocked_cards\x18\a \x01(\v2%.civicard.replication.v1.BlockedCardsH\x00R\fblockedCards\x12;\n" +
-	"\x06tariff\x18\b \x01(\v2!.civicard.ledger.v1.TariffRecordsH\x00R\x06tariff\x12\x1d\n" +
+	"\x06tariff\x18\b \x01(\v2!.civicard.ledger.v1.TariffRecordsH\x00R\x06tariff\x124\n" +
+	"\x05users\x18\t \x01(\v2\x1c.civicard.ledger.v1.UserListH\x00R\x05users\x12.\n" +
+	"\x04user\x18\n" +
+	" \x01(\v2\x18.civicard.ledger.v1.UserH\x00R\x04user\x12\x1d\n" +
 	"\n" +
 	"open_cycle\x18\" \x01(\x04R\topenCycleB\x06\n" +
 	"\x04kind\"P\n" +
@@ -1839,11 +1910,13 @@ var file_replication_v1_replication_proto_goTypes = []any{
 	(*v11.SettlementBatch)(nil),         // 25: civicard.v1.SettlementBatch
 	(*v11.LedgerTotals)(nil),            // 26: civicard.v1.LedgerTotals
 	(*v1.TariffRecords)(nil),            // 27: civicard.ledger.v1.TariffRecords
-	(*v11.SettlementStatementLine)(nil), // 28: civicard.v1.SettlementStatementLine
-	(*v11.Transaction)(nil),             // 29: civicard.v1.Transaction
-	(*v1.Result)(nil),                   // 30: civicard.ledger.v1.Result
-	(*v1.ClusterNode)(nil),              // 31: civicard.ledger.v1.ClusterNode
-	(*v1.GroupPlacement)(nil),           // 32: civicard.ledger.v1.GroupPlacement
+	(*v1.UserList)(nil),                 // 28: civicard.ledger.v1.UserList
+	(*v1.User)(nil),                     // 29: civicard.ledger.v1.User
+	(*v11.SettlementStatementLine)(nil), // 30: civicard.v1.SettlementStatementLine
+	(*v11.Transaction)(nil),             // 31: civicard.v1.Transaction
+	(*v1.Result)(nil),                   // 32: civicard.ledger.v1.Result
+	(*v1.ClusterNode)(nil),              // 33: civicard.ledger.v1.ClusterNode
+	(*v1.GroupPlacement)(nil),           // 34: civicard.ledger.v1.GroupPlacement
 }
 var file_replication_v1_replication_proto_depIdxs = []int32{
 	3,  // 0: civicard.replication.v1.ForwardRequest.propose:type_name -> civicard.replication.v1.ProposeRequest
@@ -1869,21 +1942,23 @@ var file_replication_v1_replication_proto_depIdxs = []int32{
 	19, // 20: civicard.replication.v1.QueryResult.cluster_list:type_name -> civicard.replication.v1.ClusterList
 	18, // 21: civicard.replication.v1.QueryResult.blocked_cards:type_name -> civicard.replication.v1.BlockedCards
 	27, // 22: civicard.replication.v1.QueryResult.tariff:type_name -> civicard.ledger.v1.TariffRecords
-	28, // 23: civicard.replication.v1.CycleStatementList.lines:type_name -> civicard.v1.SettlementStatementLine
-	25, // 24: civicard.replication.v1.SettlementBatchList.batches:type_name -> civicard.v1.SettlementBatch
-	29, // 25: civicard.replication.v1.TransactionList.transactions:type_name -> civicard.v1.Transaction
-	0,  // 26: civicard.replication.v1.MembershipChange.op:type_name -> civicard.replication.v1.MembershipOp
-	1,  // 27: civicard.replication.v1.ForwardResponse.status:type_name -> civicard.replication.v1.ForwardStatus
-	30, // 28: civicard.replication.v1.ForwardResponse.results:type_name -> civicard.ledger.v1.Result
-	8,  // 29: civicard.replication.v1.ForwardResponse.query:type_name -> civicard.replication.v1.QueryResult
-	15, // 30: civicard.replication.v1.ForwardResponse.replica_status:type_name -> civicard.replication.v1.ReplicaStatus
-	31, // 31: civicard.replication.v1.ClusterList.nodes:type_name -> civicard.ledger.v1.ClusterNode
-	32, // 32: civicard.replication.v1.ClusterList.placements:type_name -> civicard.ledger.v1.GroupPlacement
-	33, // [33:33] is the sub-list for method output_type
-	33, // [33:33] is the sub-list for method input_type
-	33, // [33:33] is the sub-list for extension type_name
-	33, // [33:33] is the sub-list for extension extendee
-	0,  // [0:33] is the sub-list for field type_name
+	28, // 23: civicard.replication.v1.QueryResult.users:type_name -> civicard.ledger.v1.UserList
+	29, // 24: civicard.replication.v1.QueryResult.user:type_name -> civicard.ledger.v1.User
+	30, // 25: civicard.replication.v1.CycleStatementList.lines:type_name -> civicard.v1.SettlementStatementLine
+	25, // 26: civicard.replication.v1.SettlementBatchList.batches:type_name -> civicard.v1.SettlementBatch
+	31, // 27: civicard.replication.v1.TransactionList.transactions:type_name -> civicard.v1.Transaction
+	0,  // 28: civicard.replication.v1.MembershipChange.op:type_name -> civicard.replication.v1.MembershipOp
+	1,  // 29: civicard.replication.v1.ForwardResponse.status:type_name -> civicard.replication.v1.ForwardStatus
+	32, // 30: civicard.replication.v1.ForwardResponse.results:type_name -> civicard.ledger.v1.Result
+	8,  // 31: civicard.replication.v1.ForwardResponse.query:type_name -> civicard.replication.v1.QueryResult
+	15, // 32: civicard.replication.v1.ForwardResponse.replica_status:type_name -> civicard.replication.v1.ReplicaStatus
+	33, // 33: civicard.replication.v1.ClusterList.nodes:type_name -> civicard.ledger.v1.ClusterNode
+	34, // 34: civicard.replication.v1.ClusterList.placements:type_name -> civicard.ledger.v1.GroupPlacement
+	35, // [35:35] is the sub-list for method output_type
+	35, // [35:35] is the sub-list for method input_type
+	35, // [35:35] is the sub-list for extension type_name
+	35, // [35:35] is the sub-list for extension extendee
+	0,  // [0:35] is the sub-list for field type_name
 }
 
 func init() { file_replication_v1_replication_proto_init() }
@@ -1911,6 +1986,8 @@ func file_replication_v1_replication_proto_init() {
 		(*Query_ClusterList)(nil),
 		(*Query_BlockedCards)(nil),
 		(*Query_Tariff)(nil),
+		(*Query_Users)(nil),
+		(*Query_UserTokenSha256)(nil),
 	}
 	file_replication_v1_replication_proto_msgTypes[6].OneofWrappers = []any{
 		(*QueryResult_Card)(nil),
@@ -1926,6 +2003,8 @@ func file_replication_v1_replication_proto_init() {
 		(*QueryResult_ClusterList)(nil),
 		(*QueryResult_BlockedCards)(nil),
 		(*QueryResult_Tariff)(nil),
+		(*QueryResult_Users)(nil),
+		(*QueryResult_User)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{

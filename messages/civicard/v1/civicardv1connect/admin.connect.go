@@ -56,6 +56,12 @@ const (
 	AdminServiceSetPriceListProcedure = "/civicard.v1.AdminService/SetPriceList"
 	// AdminServiceShowTariffProcedure is the fully-qualified name of the AdminService's ShowTariff RPC.
 	AdminServiceShowTariffProcedure = "/civicard.v1.AdminService/ShowTariff"
+	// AdminServiceAddUserProcedure is the fully-qualified name of the AdminService's AddUser RPC.
+	AdminServiceAddUserProcedure = "/civicard.v1.AdminService/AddUser"
+	// AdminServiceRevokeUserProcedure is the fully-qualified name of the AdminService's RevokeUser RPC.
+	AdminServiceRevokeUserProcedure = "/civicard.v1.AdminService/RevokeUser"
+	// AdminServiceListUsersProcedure is the fully-qualified name of the AdminService's ListUsers RPC.
+	AdminServiceListUsersProcedure = "/civicard.v1.AdminService/ListUsers"
 )
 
 // AdminServiceClient is a client for the civicard.v1.AdminService service.
@@ -91,6 +97,15 @@ type AdminServiceClient interface {
 	// ShowTariff returns the region and the price lists in force, with their
 	// versions, as the files that would set them.
 	ShowTariff(context.Context, *connect.Request[v1.ShowTariffRequest]) (*connect.Response[v1.ShowTariffResponse], error)
+	// AddUser adds a user of the API with a role (and the institution or
+	// card a scoped role is held to) and the SHA-256 of its API token. The
+	// caller makes the token and shows it once: it never crosses the
+	// network, and a retry under the same request id adds the same user.
+	AddUser(context.Context, *connect.Request[v1.AddUserRequest]) (*connect.Response[v1.AddUserResponse], error)
+	// RevokeUser refuses a user's token from now on; it cannot be undone.
+	RevokeUser(context.Context, *connect.Request[v1.RevokeUserRequest]) (*connect.Response[v1.RevokeUserResponse], error)
+	// ListUsers lists the users, revoked ones too, by name.
+	ListUsers(context.Context, *connect.Request[v1.ListUsersRequest]) (*connect.Response[v1.ListUsersResponse], error)
 }
 
 // NewAdminServiceClient constructs a client for the civicard.v1.AdminService service. By default,
@@ -164,6 +179,24 @@ func NewAdminServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			connect.WithSchema(adminServiceMethods.ByName("ShowTariff")),
 			connect.WithClientOptions(opts...),
 		),
+		addUser: connect.NewClient[v1.AddUserRequest, v1.AddUserResponse](
+			httpClient,
+			baseURL+AdminServiceAddUserProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("AddUser")),
+			connect.WithClientOptions(opts...),
+		),
+		revokeUser: connect.NewClient[v1.RevokeUserRequest, v1.RevokeUserResponse](
+			httpClient,
+			baseURL+AdminServiceRevokeUserProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("RevokeUser")),
+			connect.WithClientOptions(opts...),
+		),
+		listUsers: connect.NewClient[v1.ListUsersRequest, v1.ListUsersResponse](
+			httpClient,
+			baseURL+AdminServiceListUsersProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("ListUsers")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -179,6 +212,9 @@ type adminServiceClient struct {
 	setRegion           *connect.Client[v1.SetRegionRequest, v1.SetTariffResponse]
 	setPriceList        *connect.Client[v1.SetPriceListRequest, v1.SetTariffResponse]
 	showTariff          *connect.Client[v1.ShowTariffRequest, v1.ShowTariffResponse]
+	addUser             *connect.Client[v1.AddUserRequest, v1.AddUserResponse]
+	revokeUser          *connect.Client[v1.RevokeUserRequest, v1.RevokeUserResponse]
+	listUsers           *connect.Client[v1.ListUsersRequest, v1.ListUsersResponse]
 }
 
 // GetNode calls civicard.v1.AdminService.GetNode.
@@ -231,6 +267,21 @@ func (c *adminServiceClient) ShowTariff(ctx context.Context, req *connect.Reques
 	return c.showTariff.CallUnary(ctx, req)
 }
 
+// AddUser calls civicard.v1.AdminService.AddUser.
+func (c *adminServiceClient) AddUser(ctx context.Context, req *connect.Request[v1.AddUserRequest]) (*connect.Response[v1.AddUserResponse], error) {
+	return c.addUser.CallUnary(ctx, req)
+}
+
+// RevokeUser calls civicard.v1.AdminService.RevokeUser.
+func (c *adminServiceClient) RevokeUser(ctx context.Context, req *connect.Request[v1.RevokeUserRequest]) (*connect.Response[v1.RevokeUserResponse], error) {
+	return c.revokeUser.CallUnary(ctx, req)
+}
+
+// ListUsers calls civicard.v1.AdminService.ListUsers.
+func (c *adminServiceClient) ListUsers(ctx context.Context, req *connect.Request[v1.ListUsersRequest]) (*connect.Response[v1.ListUsersResponse], error) {
+	return c.listUsers.CallUnary(ctx, req)
+}
+
 // AdminServiceHandler is an implementation of the civicard.v1.AdminService service.
 type AdminServiceHandler interface {
 	// GetNode describes the node that answers.
@@ -264,6 +315,15 @@ type AdminServiceHandler interface {
 	// ShowTariff returns the region and the price lists in force, with their
 	// versions, as the files that would set them.
 	ShowTariff(context.Context, *connect.Request[v1.ShowTariffRequest]) (*connect.Response[v1.ShowTariffResponse], error)
+	// AddUser adds a user of the API with a role (and the institution or
+	// card a scoped role is held to) and the SHA-256 of its API token. The
+	// caller makes the token and shows it once: it never crosses the
+	// network, and a retry under the same request id adds the same user.
+	AddUser(context.Context, *connect.Request[v1.AddUserRequest]) (*connect.Response[v1.AddUserResponse], error)
+	// RevokeUser refuses a user's token from now on; it cannot be undone.
+	RevokeUser(context.Context, *connect.Request[v1.RevokeUserRequest]) (*connect.Response[v1.RevokeUserResponse], error)
+	// ListUsers lists the users, revoked ones too, by name.
+	ListUsers(context.Context, *connect.Request[v1.ListUsersRequest]) (*connect.Response[v1.ListUsersResponse], error)
 }
 
 // NewAdminServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -333,6 +393,24 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 		connect.WithSchema(adminServiceMethods.ByName("ShowTariff")),
 		connect.WithHandlerOptions(opts...),
 	)
+	adminServiceAddUserHandler := connect.NewUnaryHandler(
+		AdminServiceAddUserProcedure,
+		svc.AddUser,
+		connect.WithSchema(adminServiceMethods.ByName("AddUser")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceRevokeUserHandler := connect.NewUnaryHandler(
+		AdminServiceRevokeUserProcedure,
+		svc.RevokeUser,
+		connect.WithSchema(adminServiceMethods.ByName("RevokeUser")),
+		connect.WithHandlerOptions(opts...),
+	)
+	adminServiceListUsersHandler := connect.NewUnaryHandler(
+		AdminServiceListUsersProcedure,
+		svc.ListUsers,
+		connect.WithSchema(adminServiceMethods.ByName("ListUsers")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/civicard.v1.AdminService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case AdminServiceGetNodeProcedure:
@@ -355,6 +433,12 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 			adminServiceSetPriceListHandler.ServeHTTP(w, r)
 		case AdminServiceShowTariffProcedure:
 			adminServiceShowTariffHandler.ServeHTTP(w, r)
+		case AdminServiceAddUserProcedure:
+			adminServiceAddUserHandler.ServeHTTP(w, r)
+		case AdminServiceRevokeUserProcedure:
+			adminServiceRevokeUserHandler.ServeHTTP(w, r)
+		case AdminServiceListUsersProcedure:
+			adminServiceListUsersHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -402,4 +486,16 @@ func (UnimplementedAdminServiceHandler) SetPriceList(context.Context, *connect.R
 
 func (UnimplementedAdminServiceHandler) ShowTariff(context.Context, *connect.Request[v1.ShowTariffRequest]) (*connect.Response[v1.ShowTariffResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("civicard.v1.AdminService.ShowTariff is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) AddUser(context.Context, *connect.Request[v1.AddUserRequest]) (*connect.Response[v1.AddUserResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("civicard.v1.AdminService.AddUser is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) RevokeUser(context.Context, *connect.Request[v1.RevokeUserRequest]) (*connect.Response[v1.RevokeUserResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("civicard.v1.AdminService.RevokeUser is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) ListUsers(context.Context, *connect.Request[v1.ListUsersRequest]) (*connect.Response[v1.ListUsersResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("civicard.v1.AdminService.ListUsers is not implemented"))
 }
