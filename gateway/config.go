@@ -20,6 +20,9 @@ type Config struct {
 	OperatorToken string
 	// BodyMaxBytes is the largest request body accepted.
 	BodyMaxBytes int
+	// BodyReadTimeout bounds the time a client takes to send a request's
+	// headers and body.
+	BodyReadTimeout time.Duration
 	// TapTimeout is a tap's server-side budget; a terminal that hears nothing
 	// by then decides offline.
 	TapTimeout time.Duration
@@ -51,13 +54,14 @@ type Config struct {
 // Registry must still be set.
 func DefaultConfig() Config {
 	return Config{
-		Currency:       money.DefaultCurrency,
-		BodyMaxBytes:   64 << 10,
-		TapTimeout:     2 * time.Second,
-		RequestTimeout: 5 * time.Second,
-		PageSizeMax:    500,
-		Now:            time.Now,
-		Logger:         slog.Default(),
+		Currency:        money.DefaultCurrency,
+		BodyMaxBytes:    64 << 10,
+		BodyReadTimeout: 10 * time.Second,
+		TapTimeout:      2 * time.Second,
+		RequestTimeout:  5 * time.Second,
+		PageSizeMax:     500,
+		Now:             time.Now,
+		Logger:          slog.Default(),
 	}
 }
 
@@ -70,6 +74,8 @@ func (c Config) Validate() error {
 		return errors.New("gateway: OperatorToken shorter than 16 characters")
 	case c.BodyMaxBytes < 1<<10 || c.BodyMaxBytes > 16<<20:
 		return fmt.Errorf("gateway: BodyMaxBytes %d outside [1 KiB, 16 MiB]", c.BodyMaxBytes)
+	case c.BodyReadTimeout <= 0 || c.BodyReadTimeout > time.Minute:
+		return fmt.Errorf("gateway: BodyReadTimeout %s outside (0, 1m]", c.BodyReadTimeout)
 	case c.TapTimeout <= 0 || c.RequestTimeout <= 0:
 		return errors.New("gateway: timeouts must be positive")
 	case c.PageSizeMax < 1:

@@ -40,13 +40,14 @@ func New(c *protocluster.Cluster, cfg Config) (*Gateway, error) {
 
 // Handler returns the HTTP handler of the whole API.
 func (g *Gateway) Handler() http.Handler {
-	opts := []connect.HandlerOption{
+	opts := append(strictCodecs(),
 		connect.WithReadMaxBytes(g.cfg.BodyMaxBytes),
 		// A tap's answer is ~100 bytes: compressing it costs more CPU than
 		// the bytes it saves.
 		connect.WithCompressMinBytes(compressMinBytes),
-		connect.WithInterceptors(g.metrics.interceptor()),
-	}
+		// Counting first, so that refused input is counted.
+		connect.WithInterceptors(g.metrics.interceptor(), strictInput()),
+	)
 	mux := http.NewServeMux()
 	path, handler := civicardv1connect.NewTerminalServiceHandler(terminalService{gw: g}, opts...)
 	mux.Handle(path, g.metrics.countHTTP("terminal", g.limitBody(handler)))
@@ -68,7 +69,7 @@ func (g *Gateway) Handler() http.Handler {
 func (g *Gateway) limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, int64(g.cfg.BodyMaxBytes)+1<<10)
-		next.ServeHTTP(w, r)
+		strictBody(next).ServeHTTP(w, r)
 	})
 }
 
@@ -80,20 +81,29 @@ func (g *Gateway) healthz(w http.ResponseWriter, _ *http.Request) {
 	_, _ = w.Write([]byte("ok\n"))
 }
 
+// Server returns the HTTP server of the API (HTTP/1.1 and unencrypted
+// HTTP/2), not yet listening. A client gets BodyReadTimeout to send its
+// headers and body: a body trickled byte by byte would otherwise hold a
+// goroutine and its buffers for as long as the client likes.
+func (g *Gateway) Server() *http.Server {
+	protocols := new(http.Protocols)
+	protocols.SetHTTP1(true)
+	protocols.SetUnencryptedHTTP2(true)
+	return &http.Server{
+		Handler:           g.Handler(),
+		Protocols:         protocols,
+		ReadHeaderTimeout: min(5*time.Second, g.cfg.BodyReadTimeout),
+		ReadTimeout:       g.cfg.BodyReadTimeout,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    16 << 10,
+	}
+}
+
 // Serve serves the API on ln over HTTP/1.1 and unencrypted HTTP/2 (gRPC)
 // until ctx ends, then shuts down, letting requests in flight finish for up
 // to drainTimeout.
 func (g *Gateway) Serve(ctx context.Context, ln net.Listener, drainTimeout time.Duration) error {
-	protocols := new(http.Protocols)
-	protocols.SetHTTP1(true)
-	protocols.SetUnencryptedHTTP2(true)
-	srv := &http.Server{
-		Handler:           g.Handler(),
-		Protocols:         protocols,
-		ReadHeaderTimeout: 5 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    16 << 10,
-	}
+	srv := g.Server()
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	select {
