@@ -24,11 +24,11 @@ type terminalGrain struct {
 	id          string
 	terminal    *civicardv1.Terminal    // nil until loaded
 	institution *civicardv1.Institution // the terminal's, with its price list
-	// recent answers by sequence, at most Config.RecentTapsMax; their
-	// sequences in recentOrder, a ring whose oldest is at recentOldest once
-	// full. The ledger is the real guard against double charges: this only
-	// saves a retry the trip to the card.
-	recent       map[uint64]*civicardv1.TapResponse
+	// recent answers by sequence, with the tap they answered, at most
+	// Config.RecentTapsMax; their sequences in recentOrder, a ring whose
+	// oldest is at recentOldest once full. The ledger is the real guard
+	// against double charges: this only saves a retry the trip to the card.
+	recent       map[uint64]recentTap
 	recentOrder  []uint64
 	recentOldest int
 }
@@ -37,7 +37,7 @@ var _ grainsv1.Terminal = (*terminalGrain)(nil)
 
 func (g *terminalGrain) Init(ctx protocluster.GrainContext) {
 	g.id = ctx.Identity()
-	g.recent = make(map[uint64]*civicardv1.TapResponse)
+	g.recent = make(map[uint64]recentTap)
 	g.deps.Metrics.activations.WithLabelValues("terminal").Inc()
 }
 
@@ -78,10 +78,8 @@ func (g *terminalGrain) Tap(in *grainsv1.TerminalTap, ctx protocluster.GrainCont
 	if err := g.authenticate(in); err != nil {
 		return nil, err
 	}
-	if answer, ok := g.recent[tap.GetSequence()]; ok {
-		replay := proto.Clone(answer).(*civicardv1.TapResponse)
-		replay.Replayed = true
-		return replay, nil
+	if replay, ok, err := g.recall(tap); ok || err != nil {
+		return replay, err
 	}
 	// The card grain prices, under the price list in force in the card's
 	// ledger, and refuses a product the institution does not sell.
@@ -105,7 +103,7 @@ func (g *terminalGrain) Tap(in *grainsv1.TerminalTap, ctx protocluster.GrainCont
 	if err != nil {
 		return nil, grainError(err)
 	}
-	g.remember(tap.GetSequence(), answer)
+	g.remember(tap, answer)
 	return answer, nil
 }
 
@@ -241,7 +239,38 @@ func (g *terminalGrain) Denylist(in *grainsv1.TerminalDenylist, ctx protocluster
 	return &civicardv1.GetDenylistResponse{Version: version, CardIds: ids}, nil
 }
 
-func (g *terminalGrain) remember(sequence uint64, answer *civicardv1.TapResponse) {
+// recentTap is a remembered answer and what identifies the tap it answered.
+type recentTap struct {
+	tap    *civicardv1.TapRequest // only the fields sameTap compares
+	answer *civicardv1.TapResponse
+}
+
+// sameTap reports whether b is a retry of a: the same card, product,
+// quantity and (signed) time under the terminal's sequence. What the ledger
+// compares for a charge (domain/ledger request.go), checked here first so
+// that a reused sequence never gets the first tap's answer.
+func sameTap(a, b *civicardv1.TapRequest) bool {
+	return a.GetCardId() == b.GetCardId() && a.GetServiceCode() == b.GetServiceCode() &&
+		max(a.GetQuantity(), 1) == max(b.GetQuantity(), 1) && a.GetTimeUnixMs() == b.GetTimeUnixMs()
+}
+
+// recall answers a retry of a remembered tap with its first answer, marked
+// replayed (ok), and refuses another tap under a remembered sequence.
+func (g *terminalGrain) recall(tap *civicardv1.TapRequest) (*civicardv1.TapResponse, bool, error) {
+	r, ok := g.recent[tap.GetSequence()]
+	if !ok {
+		return nil, false, nil
+	}
+	if !sameTap(r.tap, tap) {
+		return nil, false, grainsv1.ErrAlreadyExists("tap sequence %d of terminal %q was used for another tap (card, product, quantity or time differ): a new tap needs a new sequence", tap.GetSequence(), g.id)
+	}
+	replay := proto.Clone(r.answer).(*civicardv1.TapResponse)
+	replay.Replayed = true
+	return replay, true, nil
+}
+
+func (g *terminalGrain) remember(tap *civicardv1.TapRequest, answer *civicardv1.TapResponse) {
+	sequence := tap.GetSequence()
 	if len(g.recentOrder) < g.deps.Config.RecentTapsMax {
 		g.recentOrder = append(g.recentOrder, sequence)
 	} else {
@@ -249,7 +278,10 @@ func (g *terminalGrain) remember(sequence uint64, answer *civicardv1.TapResponse
 		g.recentOrder[g.recentOldest] = sequence
 		g.recentOldest = (g.recentOldest + 1) % len(g.recentOrder)
 	}
-	g.recent[sequence] = answer
+	g.recent[sequence] = recentTap{
+		tap:    &civicardv1.TapRequest{CardId: tap.GetCardId(), ServiceCode: tap.GetServiceCode(), Quantity: tap.GetQuantity(), TimeUnixMs: tap.GetTimeUnixMs()},
+		answer: answer,
+	}
 }
 
 // grainError passes a grain's error response on unchanged and turns anything

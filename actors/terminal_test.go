@@ -78,16 +78,41 @@ func TestOfflineTapBecomesDebt(t *testing.T) {
 // The terminal grain keeps the answers of its last RecentTapsMax taps for
 // retries, and forgets the oldest first.
 func TestTerminalRemembersTheLatestAnswers(t *testing.T) {
-	g := &terminalGrain{deps: &Deps{Config: Config{RecentTapsMax: 3}}, recent: map[uint64]*civicardv1.TapResponse{}}
+	g := &terminalGrain{deps: &Deps{Config: Config{RecentTapsMax: 3}}, recent: map[uint64]recentTap{}}
 	for seq := uint64(1); seq <= 7; seq++ {
-		g.remember(seq, &civicardv1.TapResponse{TransactionId: "tap/" + string(rune('0'+seq))})
+		g.remember(&civicardv1.TapRequest{Sequence: seq, CardId: testCard}, &civicardv1.TapResponse{TransactionId: "tap/" + string(rune('0'+seq))})
 	}
 	if len(g.recent) != 3 {
 		t.Fatalf("%d answers kept, want 3", len(g.recent))
 	}
 	for seq := uint64(5); seq <= 7; seq++ {
-		if a, ok := g.recent[seq]; !ok || a.GetTransactionId() != "tap/"+string(rune('0'+seq)) {
-			t.Errorf("sequence %d: answer %v, want the one it was given", seq, a)
+		if a, ok := g.recent[seq]; !ok || a.answer.GetTransactionId() != "tap/"+string(rune('0'+seq)) {
+			t.Errorf("sequence %d: answer %v, want the one it was given", seq, a.answer)
+		}
+	}
+}
+
+// A remembered sequence answers a retry of its tap with the first answer,
+// replayed, and refuses another tap under it (another card, product or
+// time) without the first answer: the second card rides nowhere for free.
+func TestTerminalRefusesAReusedSequence(t *testing.T) {
+	g := &terminalGrain{id: "T-1", deps: &Deps{Config: Config{RecentTapsMax: 3}}, recent: map[uint64]recentTap{}}
+	first := &civicardv1.TapRequest{TerminalId: "T-1", Sequence: 1, CardId: testCard, ServiceCode: "RIDE-20MIN", TimeUnixMs: 5}
+	g.remember(first, &civicardv1.TapResponse{TransactionId: "tap/T-1/1", Balance: &civicardv1.Money{MinorUnits: 660}})
+
+	retry := &civicardv1.TapRequest{TerminalId: "T-1", Sequence: 1, CardId: testCard, ServiceCode: "RIDE-20MIN", TimeUnixMs: 5, Quantity: 1, Line: "T6"}
+	replay, ok, err := g.recall(retry)
+	if err != nil || !ok || !replay.GetReplayed() || replay.GetBalance().GetMinorUnits() != 660 {
+		t.Fatalf("retry: %v, %v, %v; want the first answer replayed", replay, ok, err)
+	}
+	for name, other := range map[string]*civicardv1.TapRequest{
+		"another card":    {TerminalId: "T-1", Sequence: 1, CardId: "320000000026", ServiceCode: "RIDE-20MIN", TimeUnixMs: 5},
+		"another product": {TerminalId: "T-1", Sequence: 1, CardId: testCard, ServiceCode: "DAY", TimeUnixMs: 5},
+		"another time":    {TerminalId: "T-1", Sequence: 1, CardId: testCard, ServiceCode: "RIDE-20MIN", TimeUnixMs: 6},
+	} {
+		answer, ok, err := g.recall(other)
+		if !grainsv1.IsAlreadyExists(err) || ok || answer != nil {
+			t.Errorf("%s: %v, %v, %v; want ALREADY_EXISTS and no answer", name, answer, ok, err)
 		}
 	}
 }
