@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	protocluster "github.com/asynkron/protoactor-go/cluster"
@@ -54,7 +55,7 @@ func (g *terminalGrain) load(ctx protocluster.GrainContext) error {
 	terminal, err := g.deps.Ledger.Terminal(callCtx, g.id)
 	switch {
 	case errors.Is(err, ErrNotFound):
-		return grainsv1.ErrUnauthenticated("unknown terminal %q", g.id)
+		return g.refuse("not registered")
 	case err != nil:
 		return grainsv1.ErrUnavailable("load terminal %s: %v", g.id, err)
 	}
@@ -107,23 +108,34 @@ func (g *terminalGrain) Tap(in *grainsv1.TerminalTap, ctx protocluster.GrainCont
 	return answer, nil
 }
 
+// refuse is the one answer to a terminal that is not accepted, whether it
+// is not registered, revoked, or sent a wrong credential or signature: a
+// different answer for each would let anyone find the registered terminal
+// ids by trying. Why it was refused goes to the log, for the operators.
+func (g *terminalGrain) refuse(why string) error {
+	if g.deps != nil && g.deps.Logger != nil {
+		g.deps.Logger.Info("terminal refused", slog.String("terminal", g.id), slog.String("why", why))
+	}
+	return grainsv1.ErrUnauthenticated("terminal %q not accepted: unknown, revoked, or a wrong credential or signature", g.id)
+}
+
 // authenticate checks who sent the tap. A revoked terminal is refused; a
 // terminal with a registered public key must sign every tap (its bearer
 // credential is not needed then, nor enough); one without a key (the demo
 // city's) presents its bearer credential.
 func (g *terminalGrain) authenticate(in *grainsv1.TerminalTap) error {
 	if g.terminal.GetRevoked() {
-		return grainsv1.ErrUnauthenticated("terminal %q is revoked", g.id)
+		return g.refuse("revoked")
 	}
 	if key := g.terminal.GetPublicKey(); len(key) > 0 {
 		if err := tapsig.Verify(key, in.GetTap()); err != nil {
-			return grainsv1.ErrUnauthenticated("terminal %q: %v", g.id, err)
+			return g.refuse(err.Error())
 		}
 		return nil
 	}
 	presented := sha256.Sum256([]byte(in.GetCredential()))
 	if subtle.ConstantTimeCompare(presented[:], g.terminal.GetCredentialSha256()) != 1 {
-		return grainsv1.ErrUnauthenticated("wrong credential for terminal %q", g.id)
+		return g.refuse("wrong credential")
 	}
 	return nil
 }
@@ -174,18 +186,18 @@ func (g *terminalGrain) authenticateRequest(ctx protocluster.GrainContext, timeU
 	}
 	switch {
 	case g.terminal.GetRevoked():
-		return grainsv1.ErrUnauthenticated("terminal %q is revoked", g.id)
+		return g.refuse("revoked")
 	case len(g.terminal.GetPublicKey()) > 0:
 		if err := verify(g.terminal.GetPublicKey()); err != nil {
-			return grainsv1.ErrUnauthenticated("terminal %q: %v", g.id, err)
+			return g.refuse(err.Error())
 		}
 		if skew := time.Since(time.UnixMilli(timeUnixMs)); skew > denylistSkewMax || skew < -denylistSkewMax {
-			return grainsv1.ErrUnauthenticated("terminal %q: request time %d is %v off", g.id, timeUnixMs, skew)
+			return g.refuse(fmt.Sprintf("request time %d is %v off", timeUnixMs, skew))
 		}
 	default:
 		presented := sha256.Sum256([]byte(credential))
 		if subtle.ConstantTimeCompare(presented[:], g.terminal.GetCredentialSha256()) != 1 {
-			return grainsv1.ErrUnauthenticated("wrong credential for terminal %q", g.id)
+			return g.refuse("wrong credential")
 		}
 	}
 	return nil

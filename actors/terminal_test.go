@@ -116,3 +116,35 @@ func TestTerminalRefusesAReusedSequence(t *testing.T) {
 		}
 	}
 }
+
+// An unknown terminal, a revoked one and a wrong credential or signature
+// get the same answer: nobody finds the registered terminal ids by trying.
+func TestTerminalRefusalsLookAlike(t *testing.T) {
+	l := newTestLedger(t)
+	credential := sha256.Sum256([]byte("secret"))
+	key := ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize))
+	unsigned := &civicardv1.TapRequest{TerminalId: "T-1", Sequence: 1, CardId: testCard, TimeUnixMs: 1}
+
+	unknown := &terminalGrain{id: "T-1", deps: newTestDeps(t, l)}
+	errUnknown := unknown.load(nil) // refused before the grain needs the cluster
+	var refusals []error
+	for _, tc := range []struct {
+		terminal *civicardv1.Terminal
+		in       *grainsv1.TerminalTap
+	}{
+		{&civicardv1.Terminal{TerminalId: "T-1", CredentialSha256: credential[:]}, &grainsv1.TerminalTap{Tap: unsigned, Credential: "guess"}},
+		{&civicardv1.Terminal{TerminalId: "T-1", CredentialSha256: credential[:], PublicKey: key.Public().(ed25519.PublicKey)}, &grainsv1.TerminalTap{Tap: unsigned, Credential: "secret"}},
+		{&civicardv1.Terminal{TerminalId: "T-1", CredentialSha256: credential[:], Revoked: true}, &grainsv1.TerminalTap{Tap: unsigned, Credential: "secret"}},
+	} {
+		g := &terminalGrain{id: "T-1", terminal: tc.terminal, deps: newTestDeps(t, l)}
+		refusals = append(refusals, g.authenticate(tc.in))
+	}
+	if !grainsv1.IsUnauthenticated(errUnknown) {
+		t.Fatalf("unknown terminal: %v, want UNAUTHENTICATED", errUnknown)
+	}
+	for i, err := range refusals {
+		if err == nil || err.Error() != errUnknown.Error() {
+			t.Errorf("refusal %d = %v; want the unknown terminal's answer %v", i, err, errUnknown)
+		}
+	}
+}

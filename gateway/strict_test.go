@@ -204,3 +204,28 @@ func mustMarshal(t *testing.T, m proto.Message) []byte {
 	}
 	return b
 }
+
+// A registered terminal's answer carries no digest of its credential: the
+// ledger keeps it, the operator's answer does not show it.
+func TestRegisterTerminalAnswersNoCredentialDigest(t *testing.T) {
+	ts, _, registry := strictServer(t, 10*time.Second)
+	body := `{"terminalId":"T-KAT-LIB-01-009","institutionId":"KAT-LIB-01","location":"Biblioteka","credential":"terminal-secret-0123456789","requestId":"term-9","reason":"new reader"}`
+	req, _ := http.NewRequest(http.MethodPost, ts.URL+"/civicard.v1.AdminService/RegisterTerminal", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+testOperatorToken)
+	res, err := ts.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	answer, _ := io.ReadAll(res.Body)
+	_ = res.Body.Close()
+	if res.StatusCode != 200 || len(registry.proposed) != 1 {
+		t.Fatalf("RegisterTerminal answered %d %s", res.StatusCode, answer)
+	}
+	if strings.Contains(string(answer), "credential") {
+		t.Fatalf("the answer shows the credential's digest: %s", answer)
+	}
+	if len(registry.proposed[0].GetRegisterTerminal().GetTerminal().GetCredentialSha256()) != 32 {
+		t.Fatal("the ledger was not given the credential's digest")
+	}
+}
