@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -20,6 +21,9 @@ type Config struct {
 	OperatorToken string
 	// BodyMaxBytes is the largest request body accepted.
 	BodyMaxBytes int
+	// TLS, when not nil, serves the API over TLS (HTTP/1.1 and HTTP/2);
+	// nil serves it in plain text (HTTP/1.1 and unencrypted HTTP/2).
+	TLS *tls.Config
 	// BodyReadTimeout bounds the time a client takes to send a request's
 	// headers and body.
 	BodyReadTimeout time.Duration
@@ -80,6 +84,8 @@ func (c Config) Validate() error {
 		return errors.New("gateway: timeouts must be positive")
 	case c.PageSizeMax < 1:
 		return errors.New("gateway: PageSizeMax must be positive")
+	case c.TLS != nil && len(c.TLS.Certificates) == 0 && c.TLS.GetCertificate == nil:
+		return errors.New("gateway: TLS has no certificate")
 	case c.Now == nil || c.Ready == nil || c.Describe == nil || c.Logger == nil || c.Registry == nil:
 		return errors.New("gateway: Now, Ready, Describe, Logger and Registry are required")
 	}

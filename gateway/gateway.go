@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -81,17 +82,25 @@ func (g *Gateway) healthz(w http.ResponseWriter, _ *http.Request) {
 	_, _ = w.Write([]byte("ok\n"))
 }
 
-// Server returns the HTTP server of the API (HTTP/1.1 and unencrypted
-// HTTP/2), not yet listening. A client gets BodyReadTimeout to send its
+// Server returns the HTTP server of the API (HTTP/1.1 and HTTP/2, over TLS
+// when Config.TLS is set, else unencrypted), not yet listening. A client gets BodyReadTimeout to send its
 // headers and body: a body trickled byte by byte would otherwise hold a
 // goroutine and its buffers for as long as the client likes.
 func (g *Gateway) Server() *http.Server {
 	protocols := new(http.Protocols)
 	protocols.SetHTTP1(true)
-	protocols.SetUnencryptedHTTP2(true)
+	var tlsConfig *tls.Config
+	if g.cfg.TLS != nil {
+		protocols.SetHTTP2(true)
+		tlsConfig = g.cfg.TLS.Clone()
+		tlsConfig.MinVersion = max(tlsConfig.MinVersion, tls.VersionTLS12)
+	} else {
+		protocols.SetUnencryptedHTTP2(true)
+	}
 	return &http.Server{
 		Handler:           g.Handler(),
 		Protocols:         protocols,
+		TLSConfig:         tlsConfig,
 		ReadHeaderTimeout: min(5*time.Second, g.cfg.BodyReadTimeout),
 		ReadTimeout:       g.cfg.BodyReadTimeout,
 		IdleTimeout:       2 * time.Minute,
@@ -99,13 +108,19 @@ func (g *Gateway) Server() *http.Server {
 	}
 }
 
-// Serve serves the API on ln over HTTP/1.1 and unencrypted HTTP/2 (gRPC)
-// until ctx ends, then shuts down, letting requests in flight finish for up
+// Serve serves the API on ln over HTTP/1.1 and HTTP/2 (gRPC), over TLS when
+// Config.TLS is set, until ctx ends, then shuts down, letting requests in flight finish for up
 // to drainTimeout.
 func (g *Gateway) Serve(ctx context.Context, ln net.Listener, drainTimeout time.Duration) error {
 	srv := g.Server()
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	go func() {
+		if srv.TLSConfig != nil {
+			served <- srv.ServeTLS(ln, "", "")
+			return
+		}
+		served <- srv.Serve(ln)
+	}()
 	select {
 	case err := <-served:
 		return fmt.Errorf("gateway: serve: %w", err)
