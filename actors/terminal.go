@@ -257,13 +257,14 @@ type recentTap struct {
 	answer *civicardv1.TapResponse
 }
 
-// sameTap reports whether b is a retry of a: the same card, product,
-// quantity and (signed) time under the terminal's sequence. What the ledger
+// sameTap reports whether b is a retry of a: the same card, product and
+// quantity under the terminal's sequence (a resending terminal may stamp
+// another time). What the ledger
 // compares for a charge (domain/ledger request.go), checked here first so
 // that a reused sequence never gets the first tap's answer.
 func sameTap(a, b *civicardv1.TapRequest) bool {
 	return a.GetCardId() == b.GetCardId() && a.GetServiceCode() == b.GetServiceCode() &&
-		max(a.GetQuantity(), 1) == max(b.GetQuantity(), 1) && a.GetTimeUnixMs() == b.GetTimeUnixMs()
+		max(a.GetQuantity(), 1) == max(b.GetQuantity(), 1)
 }
 
 // recall answers a retry of a remembered tap with its first answer, marked
@@ -274,7 +275,7 @@ func (g *terminalGrain) recall(tap *civicardv1.TapRequest) (*civicardv1.TapRespo
 		return nil, false, nil
 	}
 	if !sameTap(r.tap, tap) {
-		return nil, false, grainsv1.ErrAlreadyExists("tap sequence %d of terminal %q was used for another tap (card, product, quantity or time differ): a new tap needs a new sequence", tap.GetSequence(), g.id)
+		return nil, false, grainsv1.ErrAlreadyExists("tap sequence %d of terminal %q was used for another tap (card, product or quantity differ): a new tap needs a new sequence", tap.GetSequence(), g.id)
 	}
 	replay := proto.Clone(r.answer).(*civicardv1.TapResponse)
 	replay.Replayed = true
@@ -291,7 +292,7 @@ func (g *terminalGrain) remember(tap *civicardv1.TapRequest, answer *civicardv1.
 		g.recentOldest = (g.recentOldest + 1) % len(g.recentOrder)
 	}
 	g.recent[sequence] = recentTap{
-		tap:    &civicardv1.TapRequest{CardId: tap.GetCardId(), ServiceCode: tap.GetServiceCode(), Quantity: tap.GetQuantity(), TimeUnixMs: tap.GetTimeUnixMs()},
+		tap:    &civicardv1.TapRequest{CardId: tap.GetCardId(), ServiceCode: tap.GetServiceCode(), Quantity: tap.GetQuantity()},
 		answer: answer,
 	}
 }

@@ -93,22 +93,23 @@ func TestTerminalRemembersTheLatestAnswers(t *testing.T) {
 }
 
 // A remembered sequence answers a retry of its tap with the first answer,
-// replayed, and refuses another tap under it (another card, product or
-// time) without the first answer: the second card rides nowhere for free.
+// replayed (whatever time the terminal stamped on its resend), and refuses
+// another tap under it (another card, product or quantity) without the
+// first answer: the second card rides nowhere for free.
 func TestTerminalRefusesAReusedSequence(t *testing.T) {
 	g := &terminalGrain{id: "T-1", deps: &Deps{Config: Config{RecentTapsMax: 3}}, recent: map[uint64]recentTap{}}
 	first := &civicardv1.TapRequest{TerminalId: "T-1", Sequence: 1, CardId: testCard, ServiceCode: "RIDE-20MIN", TimeUnixMs: 5}
 	g.remember(first, &civicardv1.TapResponse{TransactionId: "tap/T-1/1", Balance: &civicardv1.Money{MinorUnits: 660}})
 
-	retry := &civicardv1.TapRequest{TerminalId: "T-1", Sequence: 1, CardId: testCard, ServiceCode: "RIDE-20MIN", TimeUnixMs: 5, Quantity: 1, Line: "T6"}
+	retry := &civicardv1.TapRequest{TerminalId: "T-1", Sequence: 1, CardId: testCard, ServiceCode: "RIDE-20MIN", TimeUnixMs: 9, Quantity: 1, Line: "T6"}
 	replay, ok, err := g.recall(retry)
 	if err != nil || !ok || !replay.GetReplayed() || replay.GetBalance().GetMinorUnits() != 660 {
 		t.Fatalf("retry: %v, %v, %v; want the first answer replayed", replay, ok, err)
 	}
 	for name, other := range map[string]*civicardv1.TapRequest{
-		"another card":    {TerminalId: "T-1", Sequence: 1, CardId: "320000000026", ServiceCode: "RIDE-20MIN", TimeUnixMs: 5},
-		"another product": {TerminalId: "T-1", Sequence: 1, CardId: testCard, ServiceCode: "DAY", TimeUnixMs: 5},
-		"another time":    {TerminalId: "T-1", Sequence: 1, CardId: testCard, ServiceCode: "RIDE-20MIN", TimeUnixMs: 6},
+		"another card":     {TerminalId: "T-1", Sequence: 1, CardId: "320000000026", ServiceCode: "RIDE-20MIN", TimeUnixMs: 5},
+		"another product":  {TerminalId: "T-1", Sequence: 1, CardId: testCard, ServiceCode: "DAY", TimeUnixMs: 5},
+		"another quantity": {TerminalId: "T-1", Sequence: 1, CardId: testCard, ServiceCode: "RIDE-20MIN", TimeUnixMs: 5, Quantity: 2},
 	} {
 		answer, ok, err := g.recall(other)
 		if !grainsv1.IsAlreadyExists(err) || ok || answer != nil {

@@ -46,10 +46,10 @@ func who(a *civicardv1.Audit) *civicardv1.Audit {
 	return &civicardv1.Audit{Actor: a.GetActor(), Reason: a.GetReason()}
 }
 
-// chargeRequest: a tap is its card, terminal, sequence, product, quantity
-// and the terminal's (signed) time; its price, postings, tariff state,
-// versions and institution are the grain's. Whether it arrives online or
-// from a terminal's offline queue it is the same tap. A correction is its
+// chargeRequest: a tap is its card, terminal, sequence, product and
+// quantity; its price, postings, tariff state, versions and institution are
+// the grain's. Whether it arrives online or from a terminal's offline queue,
+// and whatever time a resending terminal stamped on it, it is the same tap. A correction is its
 // card and the operator's request: the engine computes its amount.
 func chargeRequest(cmd *ledgerv1.Command) *ledgerv1.Command {
 	c := cmd.GetCharge()
@@ -58,7 +58,7 @@ func chargeRequest(cmd *ledgerv1.Command) *ledgerv1.Command {
 		r.Audit = who(c.GetAudit())
 	} else {
 		r.TerminalId, r.TerminalSequence = c.GetTerminalId(), c.GetTerminalSequence()
-		r.ServiceCode, r.Quantity, r.TimeUnixMs = c.GetServiceCode(), c.GetQuantity(), c.GetTimeUnixMs()
+		r.ServiceCode, r.Quantity = c.GetServiceCode(), c.GetQuantity()
 	}
 	return &ledgerv1.Command{Id: cmd.GetId(), Kind: &ledgerv1.Command_Charge{Charge: r}}
 }
