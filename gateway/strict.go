@@ -7,8 +7,6 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"connectrpc.com/connect"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -128,21 +126,10 @@ func checkValue(fd protoreflect.FieldDescriptor, v protoreflect.Value, name stri
 	return nil
 }
 
-// checkText accepts printable UTF-8 text up to textBytesMax bytes: no NUL,
-// newline, tab, escape or other control or format character.
+// checkText holds every text field of every request to validateText's
+// rule, at the bound of the longest text any field may hold.
 func checkText(field, value string) error {
-	if len(value) > textBytesMax {
-		return invalid("%s longer than %d bytes", field, textBytesMax)
-	}
-	if !utf8.ValidString(value) {
-		return invalid("%s is not UTF-8", field)
-	}
-	for _, r := range value {
-		if !unicode.IsPrint(r) {
-			return invalid("%s may hold printable characters only, not %U", field, r)
-		}
-	}
-	return nil
+	return validateText(field, value, textBytesMax)
 }
 
 func join(path, name string) string {
