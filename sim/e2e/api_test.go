@@ -248,6 +248,10 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{"tap of unknown card", tapPath, "application/json", credential, tapJSON(unissued, 1), "not_found"},
 		{"tap without sequence", tapPath, "application/json", credential, tapJSON(cardID, 0), "invalid_argument"},
 		{"tap of unknown service", tapPath, "application/json", credential, strings.Replace(tapJSON(cardID, 1), "}", `,"serviceCode":"CAVIAR"}`, 1), "invalid_argument"},
+		{"unknown field", topUpPath, "application/json", c.operator, strings.Replace(topUpJSON(cardID, "100"), "}", `,"dryRun":true}`, 1), "invalid_argument"},
+		{"unknown field closing a cycle", "/civicard.v1.SettlementService/CloseCycle", "application/json", c.operator, `{"cardId":12}`, "invalid_argument"},
+		{"NUL in a block reason", "/civicard.v1.CardService/Block", "application/json", c.operator, `{"cardId":"` + cardID + `","requestId":"bad-nul","reason":"lost\u0000"}`, "invalid_argument"},
+		{"escape in a request id", topUpPath, "application/json", c.operator, `{"cardId":"` + cardID + `","amount":{"currency":"PLN","minorUnits":"100"},"requestId":"r\u001b[2J"}`, "invalid_argument"},
 		{"tap of absurd quantity", tapPath, "application/json", credential, strings.Replace(tapJSON(cardID, 1), "}", `,"quantity":1000000}`, 1), "invalid_argument"},
 	}
 	for _, tt := range tests {
