@@ -2,10 +2,12 @@ package ledger
 
 import (
 	"crypto/sha256"
+	"unicode/utf8"
 
 	civicardv1 "civicard/messages/civicard/v1"
 	ledgerv1 "civicard/messages/ledger/v1"
 
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -130,6 +132,10 @@ func closeRequest(cmd *ledgerv1.Command) *ledgerv1.Command {
 // commandDigest is the SHA-256 of cmd's request (its row's projection), nil
 // for a kind whose retries are answered whatever they say.
 func commandDigest(cmd *ledgerv1.Command) []byte {
+	if wire, ok := tapOrTopUpRequestWire(cmd); ok {
+		sum := sha256.Sum256(wire)
+		return sum[:]
+	}
 	kind, err := KindOf(cmd)
 	if err != nil || kind.request == nil {
 		return nil
@@ -146,4 +152,61 @@ func commandDigest(cmd *ledgerv1.Command) []byte {
 	}
 	sum := sha256.Sum256(wire)
 	return sum[:]
+}
+
+// tapOrTopUpRequestWire writes the request of a tap or a top-up, the
+// commands of the hot path, as the deterministic marshalling of its
+// projection (chargeRequest, topUpRequest) writes it, without building and
+// marshalling the projection: that doubled the time Apply takes for a tap.
+// ok is false for any other command, which takes the general way.
+// TestRequestWireMatchesTheProjection holds the two to the same bytes.
+func tapOrTopUpRequestWire(cmd *ledgerv1.Command) (wire []byte, ok bool) {
+	var inner, buf [160]byte
+	var body []byte
+	var field protowire.Number
+	switch k := cmd.GetKind().(type) {
+	case *ledgerv1.Command_Charge:
+		c := k.Charge
+		if c == nil || c.GetCorrection() || !utf8.ValidString(c.GetCardId()) || !utf8.ValidString(c.GetTerminalId()) || !utf8.ValidString(c.GetServiceCode()) {
+			return nil, false
+		}
+		field = 14
+		body = appendString(inner[:0], 1, c.GetCardId())
+		body = appendString(body, 5, c.GetTerminalId())
+		body = appendVarint(body, 6, c.GetTerminalSequence())
+		body = appendString(body, 7, c.GetServiceCode())
+		body = appendVarint(body, 8, uint64(c.GetQuantity()))
+	case *ledgerv1.Command_TopUp:
+		t := k.TopUp
+		if t == nil || !utf8.ValidString(t.GetCardId()) {
+			return nil, false
+		}
+		field = 13
+		body = appendString(inner[:0], 1, t.GetCardId())
+		body = appendVarint(body, 2, uint64(t.GetAmountMinor()))
+	default:
+		return nil, false
+	}
+	if !utf8.ValidString(cmd.GetId()) {
+		return nil, false
+	}
+	wire = appendString(buf[:0], 1, cmd.GetId())
+	wire = protowire.AppendTag(wire, field, protowire.BytesType)
+	return protowire.AppendBytes(wire, body), true
+}
+
+// appendString and appendVarint write a proto3 field, nothing when it holds
+// its zero value, as marshalling does.
+func appendString(b []byte, n protowire.Number, v string) []byte {
+	if v == "" {
+		return b
+	}
+	return protowire.AppendString(protowire.AppendTag(b, n, protowire.BytesType), v)
+}
+
+func appendVarint(b []byte, n protowire.Number, v uint64) []byte {
+	if v == 0 {
+		return b
+	}
+	return protowire.AppendVarint(protowire.AppendTag(b, n, protowire.VarintType), v)
 }
