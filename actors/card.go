@@ -71,7 +71,10 @@ func (g *cardGrain) propose(cmd *ledgerv1.Command) (*ledgerv1.Result, error) {
 		g.card = nil
 		return nil, grainsv1.ErrUnavailable("ledger: %v (outcome unknown, retry with the same id)", err)
 	}
-	if res.GetCard() != nil {
+	// A replay carries the card as it was after the first answer: older
+	// than what the grain may hold, and another card's when the id was
+	// used for another request.
+	if res.GetCard() != nil && !res.GetReplayed() {
 		g.card = res.GetCard()
 	}
 	return res, nil
@@ -376,7 +379,8 @@ func rejection(res *ledgerv1.Result) error {
 	switch res.GetRejectReason() {
 	case ledgerv1.RejectReason_REJECT_REASON_NOT_FOUND:
 		return grainsv1.ErrNotFound("%s", res.GetError())
-	case ledgerv1.RejectReason_REJECT_REASON_ALREADY_EXISTS:
+	case ledgerv1.RejectReason_REJECT_REASON_ALREADY_EXISTS, ledgerv1.RejectReason_REJECT_REASON_CONFLICT:
+		// A conflict: the idempotency key was used for another request.
 		return grainsv1.ErrAlreadyExists("%s", res.GetError())
 	case ledgerv1.RejectReason_REJECT_REASON_BALANCE_MAX, ledgerv1.RejectReason_REJECT_REASON_CARD_BLOCKED,
 		ledgerv1.RejectReason_REJECT_REASON_CARD_CLOSED, ledgerv1.RejectReason_REJECT_REASON_CARD_EXPIRED,

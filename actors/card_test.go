@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 
@@ -400,5 +401,63 @@ func TestTopUpLimitsAndRetries(t *testing.T) {
 	card, _ := l.Card(context.Background(), testCard)
 	if card.GetBalanceMinor() != 20_000 || card.GetTariff().GetPurse().GetYearTopUpMinor() != 19_000 {
 		t.Fatalf("card = %v, want 200.00 with 190.00 counted as loaded this year", card)
+	}
+}
+
+// An idempotency key names one request. The same terminal sequence sent for
+// another card is refused, naming the key: the second card is not charged
+// and gets nothing of the first card's answer. A top-up id reused with
+// another amount, or for another card, is refused the same way.
+func TestReusedKeyForAnotherRequestIsRefused(t *testing.T) {
+	const otherCard = "320000000026"
+	l := newTestLedger(t)
+	for _, cmd := range []*ledgerv1.Command{
+		{Id: "card2", Kind: &ledgerv1.Command_OpenCard{OpenCard: &ledgerv1.OpenCard{CardId: otherCard, Kind: civicardv1.CardKind_CARD_KIND_BEARER}}},
+		{Id: "topup2", Kind: &ledgerv1.Command_TopUp{TopUp: &ledgerv1.TopUp{CardId: otherCard, AmountMinor: 500}}},
+	} {
+		if res := l.state.Apply(cmd); res.GetStatus() != ledgerv1.Status_STATUS_OK {
+			t.Fatalf("setup %s: %v", cmd.GetId(), res)
+		}
+	}
+	deps := newTestDeps(t, l)
+	first := &cardGrain{deps: deps, id: testCard}
+	second := &cardGrain{deps: deps, id: otherCard}
+	if answer, err := first.Authorize(tapOf(1), nil); err != nil || answer.GetResult() != civicardv1.TapResult_TAP_RESULT_ACCEPTED {
+		t.Fatalf("first tap = %v, %v", answer, err)
+	}
+
+	tap := tapOf(1)
+	tap.CardId = otherCard
+	answer, err := second.Authorize(tap, nil)
+	if !grainsv1.IsAlreadyExists(err) || !strings.Contains(err.Error(), "tap/T-1/1") || answer != nil {
+		t.Fatalf("the same sequence for another card = %v, %v; want ALREADY_EXISTS naming tap/T-1/1", answer, err)
+	}
+	if card, _ := l.Card(context.Background(), otherCard); card.GetBalanceMinor() != 500 {
+		t.Fatalf("the second card holds %d, want its 500 untouched", card.GetBalanceMinor())
+	}
+	if second.card.GetCardId() == testCard || (second.card != nil && second.card.GetBalanceMinor() != 500) {
+		t.Fatalf("the second card's grain caches %v", second.card)
+	}
+
+	topUp := func(g *cardGrain, cardID, requestID string, minor int64) (*civicardv1.TopUpResponse, error) {
+		return g.TopUp(&grainsv1.TopUpCard{
+			Request:    &civicardv1.TopUpRequest{CardId: cardID, RequestId: requestID, Amount: deps.money(minor)},
+			TimeUnixMs: 1_700_000_000_000,
+		}, nil)
+	}
+	if _, err := topUp(first, testCard, "load-1", 1000); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := topUp(first, testCard, "load-1", 5000); !grainsv1.IsAlreadyExists(err) || !strings.Contains(err.Error(), "topup/load-1") {
+		t.Fatalf("the same top-up id with another amount: %v, want ALREADY_EXISTS naming topup/load-1", err)
+	}
+	if _, err := topUp(second, otherCard, "load-1", 1000); !grainsv1.IsAlreadyExists(err) {
+		t.Fatalf("the same top-up id for another card: %v, want ALREADY_EXISTS", err)
+	}
+	want := map[string]int64{testCard: 1000 - fareMinor + 1000, otherCard: 500}
+	for id, minor := range want {
+		if card, _ := l.Card(context.Background(), id); card.GetBalanceMinor() != minor {
+			t.Errorf("card %s holds %d, want %d", id, card.GetBalanceMinor(), minor)
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	protocluster "github.com/asynkron/protoactor-go/cluster"
@@ -24,11 +25,11 @@ type terminalGrain struct {
 	id          string
 	terminal    *civicardv1.Terminal    // nil until loaded
 	institution *civicardv1.Institution // the terminal's, with its price list
-	// recent answers by sequence, at most Config.RecentTapsMax; their
-	// sequences in recentOrder, a ring whose oldest is at recentOldest once
-	// full. The ledger is the real guard against double charges: this only
-	// saves a retry the trip to the card.
-	recent       map[uint64]*civicardv1.TapResponse
+	// recent answers by sequence, with the tap they answered, at most
+	// Config.RecentTapsMax; their sequences in recentOrder, a ring whose
+	// oldest is at recentOldest once full. The ledger is the real guard
+	// against double charges: this only saves a retry the trip to the card.
+	recent       map[uint64]recentTap
 	recentOrder  []uint64
 	recentOldest int
 }
@@ -37,7 +38,7 @@ var _ grainsv1.Terminal = (*terminalGrain)(nil)
 
 func (g *terminalGrain) Init(ctx protocluster.GrainContext) {
 	g.id = ctx.Identity()
-	g.recent = make(map[uint64]*civicardv1.TapResponse)
+	g.recent = make(map[uint64]recentTap)
 	g.deps.Metrics.activations.WithLabelValues("terminal").Inc()
 }
 
@@ -54,7 +55,7 @@ func (g *terminalGrain) load(ctx protocluster.GrainContext) error {
 	terminal, err := g.deps.Ledger.Terminal(callCtx, g.id)
 	switch {
 	case errors.Is(err, ErrNotFound):
-		return grainsv1.ErrUnauthenticated("unknown terminal %q", g.id)
+		return g.refuse("not registered")
 	case err != nil:
 		return grainsv1.ErrUnavailable("load terminal %s: %v", g.id, err)
 	}
@@ -78,10 +79,8 @@ func (g *terminalGrain) Tap(in *grainsv1.TerminalTap, ctx protocluster.GrainCont
 	if err := g.authenticate(in); err != nil {
 		return nil, err
 	}
-	if answer, ok := g.recent[tap.GetSequence()]; ok {
-		replay := proto.Clone(answer).(*civicardv1.TapResponse)
-		replay.Replayed = true
-		return replay, nil
+	if replay, ok, err := g.recall(tap); ok || err != nil {
+		return replay, err
 	}
 	// The card grain prices, under the price list in force in the card's
 	// ledger, and refuses a product the institution does not sell.
@@ -105,8 +104,19 @@ func (g *terminalGrain) Tap(in *grainsv1.TerminalTap, ctx protocluster.GrainCont
 	if err != nil {
 		return nil, grainError(err)
 	}
-	g.remember(tap.GetSequence(), answer)
+	g.remember(tap, answer)
 	return answer, nil
+}
+
+// refuse is the one answer to a terminal that is not accepted, whether it
+// is not registered, revoked, or sent a wrong credential or signature: a
+// different answer for each would let anyone find the registered terminal
+// ids by trying. Why it was refused goes to the log, for the operators.
+func (g *terminalGrain) refuse(why string) error {
+	if g.deps != nil && g.deps.Logger != nil {
+		g.deps.Logger.Info("terminal refused", slog.String("terminal", g.id), slog.String("why", why))
+	}
+	return grainsv1.ErrUnauthenticated("terminal %q not accepted: unknown, revoked, or a wrong credential or signature", g.id)
 }
 
 // authenticate checks who sent the tap. A revoked terminal is refused; a
@@ -115,17 +125,17 @@ func (g *terminalGrain) Tap(in *grainsv1.TerminalTap, ctx protocluster.GrainCont
 // city's) presents its bearer credential.
 func (g *terminalGrain) authenticate(in *grainsv1.TerminalTap) error {
 	if g.terminal.GetRevoked() {
-		return grainsv1.ErrUnauthenticated("terminal %q is revoked", g.id)
+		return g.refuse("revoked")
 	}
 	if key := g.terminal.GetPublicKey(); len(key) > 0 {
 		if err := tapsig.Verify(key, in.GetTap()); err != nil {
-			return grainsv1.ErrUnauthenticated("terminal %q: %v", g.id, err)
+			return g.refuse(err.Error())
 		}
 		return nil
 	}
 	presented := sha256.Sum256([]byte(in.GetCredential()))
 	if subtle.ConstantTimeCompare(presented[:], g.terminal.GetCredentialSha256()) != 1 {
-		return grainsv1.ErrUnauthenticated("wrong credential for terminal %q", g.id)
+		return g.refuse("wrong credential")
 	}
 	return nil
 }
@@ -176,18 +186,18 @@ func (g *terminalGrain) authenticateRequest(ctx protocluster.GrainContext, timeU
 	}
 	switch {
 	case g.terminal.GetRevoked():
-		return grainsv1.ErrUnauthenticated("terminal %q is revoked", g.id)
+		return g.refuse("revoked")
 	case len(g.terminal.GetPublicKey()) > 0:
 		if err := verify(g.terminal.GetPublicKey()); err != nil {
-			return grainsv1.ErrUnauthenticated("terminal %q: %v", g.id, err)
+			return g.refuse(err.Error())
 		}
 		if skew := time.Since(time.UnixMilli(timeUnixMs)); skew > denylistSkewMax || skew < -denylistSkewMax {
-			return grainsv1.ErrUnauthenticated("terminal %q: request time %d is %v off", g.id, timeUnixMs, skew)
+			return g.refuse(fmt.Sprintf("request time %d is %v off", timeUnixMs, skew))
 		}
 	default:
 		presented := sha256.Sum256([]byte(credential))
 		if subtle.ConstantTimeCompare(presented[:], g.terminal.GetCredentialSha256()) != 1 {
-			return grainsv1.ErrUnauthenticated("wrong credential for terminal %q", g.id)
+			return g.refuse("wrong credential")
 		}
 	}
 	return nil
@@ -241,7 +251,39 @@ func (g *terminalGrain) Denylist(in *grainsv1.TerminalDenylist, ctx protocluster
 	return &civicardv1.GetDenylistResponse{Version: version, CardIds: ids}, nil
 }
 
-func (g *terminalGrain) remember(sequence uint64, answer *civicardv1.TapResponse) {
+// recentTap is a remembered answer and what identifies the tap it answered.
+type recentTap struct {
+	tap    *civicardv1.TapRequest // only the fields sameTap compares
+	answer *civicardv1.TapResponse
+}
+
+// sameTap reports whether b is a retry of a: the same card, product and
+// quantity under the terminal's sequence (a resending terminal may stamp
+// another time). What the ledger
+// compares for a charge (domain/ledger request.go), checked here first so
+// that a reused sequence never gets the first tap's answer.
+func sameTap(a, b *civicardv1.TapRequest) bool {
+	return a.GetCardId() == b.GetCardId() && a.GetServiceCode() == b.GetServiceCode() &&
+		max(a.GetQuantity(), 1) == max(b.GetQuantity(), 1)
+}
+
+// recall answers a retry of a remembered tap with its first answer, marked
+// replayed (ok), and refuses another tap under a remembered sequence.
+func (g *terminalGrain) recall(tap *civicardv1.TapRequest) (*civicardv1.TapResponse, bool, error) {
+	r, ok := g.recent[tap.GetSequence()]
+	if !ok {
+		return nil, false, nil
+	}
+	if !sameTap(r.tap, tap) {
+		return nil, false, grainsv1.ErrAlreadyExists("tap sequence %d of terminal %q was used for another tap (card, product or quantity differ): a new tap needs a new sequence", tap.GetSequence(), g.id)
+	}
+	replay := proto.Clone(r.answer).(*civicardv1.TapResponse)
+	replay.Replayed = true
+	return replay, true, nil
+}
+
+func (g *terminalGrain) remember(tap *civicardv1.TapRequest, answer *civicardv1.TapResponse) {
+	sequence := tap.GetSequence()
 	if len(g.recentOrder) < g.deps.Config.RecentTapsMax {
 		g.recentOrder = append(g.recentOrder, sequence)
 	} else {
@@ -249,7 +291,10 @@ func (g *terminalGrain) remember(sequence uint64, answer *civicardv1.TapResponse
 		g.recentOrder[g.recentOldest] = sequence
 		g.recentOldest = (g.recentOldest + 1) % len(g.recentOrder)
 	}
-	g.recent[sequence] = answer
+	g.recent[sequence] = recentTap{
+		tap:    &civicardv1.TapRequest{CardId: tap.GetCardId(), ServiceCode: tap.GetServiceCode(), Quantity: tap.GetQuantity()},
+		answer: answer,
+	}
 }
 
 // grainError passes a grain's error response on unchanged and turns anything

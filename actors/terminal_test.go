@@ -78,16 +78,74 @@ func TestOfflineTapBecomesDebt(t *testing.T) {
 // The terminal grain keeps the answers of its last RecentTapsMax taps for
 // retries, and forgets the oldest first.
 func TestTerminalRemembersTheLatestAnswers(t *testing.T) {
-	g := &terminalGrain{deps: &Deps{Config: Config{RecentTapsMax: 3}}, recent: map[uint64]*civicardv1.TapResponse{}}
+	g := &terminalGrain{deps: &Deps{Config: Config{RecentTapsMax: 3}}, recent: map[uint64]recentTap{}}
 	for seq := uint64(1); seq <= 7; seq++ {
-		g.remember(seq, &civicardv1.TapResponse{TransactionId: "tap/" + string(rune('0'+seq))})
+		g.remember(&civicardv1.TapRequest{Sequence: seq, CardId: testCard}, &civicardv1.TapResponse{TransactionId: "tap/" + string(rune('0'+seq))})
 	}
 	if len(g.recent) != 3 {
 		t.Fatalf("%d answers kept, want 3", len(g.recent))
 	}
 	for seq := uint64(5); seq <= 7; seq++ {
-		if a, ok := g.recent[seq]; !ok || a.GetTransactionId() != "tap/"+string(rune('0'+seq)) {
-			t.Errorf("sequence %d: answer %v, want the one it was given", seq, a)
+		if a, ok := g.recent[seq]; !ok || a.answer.GetTransactionId() != "tap/"+string(rune('0'+seq)) {
+			t.Errorf("sequence %d: answer %v, want the one it was given", seq, a.answer)
+		}
+	}
+}
+
+// A remembered sequence answers a retry of its tap with the first answer,
+// replayed (whatever time the terminal stamped on its resend), and refuses
+// another tap under it (another card, product or quantity) without the
+// first answer: the second card rides nowhere for free.
+func TestTerminalRefusesAReusedSequence(t *testing.T) {
+	g := &terminalGrain{id: "T-1", deps: &Deps{Config: Config{RecentTapsMax: 3}}, recent: map[uint64]recentTap{}}
+	first := &civicardv1.TapRequest{TerminalId: "T-1", Sequence: 1, CardId: testCard, ServiceCode: "RIDE-20MIN", TimeUnixMs: 5}
+	g.remember(first, &civicardv1.TapResponse{TransactionId: "tap/T-1/1", Balance: &civicardv1.Money{MinorUnits: 660}})
+
+	retry := &civicardv1.TapRequest{TerminalId: "T-1", Sequence: 1, CardId: testCard, ServiceCode: "RIDE-20MIN", TimeUnixMs: 9, Quantity: 1, Line: "T6"}
+	replay, ok, err := g.recall(retry)
+	if err != nil || !ok || !replay.GetReplayed() || replay.GetBalance().GetMinorUnits() != 660 {
+		t.Fatalf("retry: %v, %v, %v; want the first answer replayed", replay, ok, err)
+	}
+	for name, other := range map[string]*civicardv1.TapRequest{
+		"another card":     {TerminalId: "T-1", Sequence: 1, CardId: "320000000026", ServiceCode: "RIDE-20MIN", TimeUnixMs: 5},
+		"another product":  {TerminalId: "T-1", Sequence: 1, CardId: testCard, ServiceCode: "DAY", TimeUnixMs: 5},
+		"another quantity": {TerminalId: "T-1", Sequence: 1, CardId: testCard, ServiceCode: "RIDE-20MIN", TimeUnixMs: 5, Quantity: 2},
+	} {
+		answer, ok, err := g.recall(other)
+		if !grainsv1.IsAlreadyExists(err) || ok || answer != nil {
+			t.Errorf("%s: %v, %v, %v; want ALREADY_EXISTS and no answer", name, answer, ok, err)
+		}
+	}
+}
+
+// An unknown terminal, a revoked one and a wrong credential or signature
+// get the same answer: nobody finds the registered terminal ids by trying.
+func TestTerminalRefusalsLookAlike(t *testing.T) {
+	l := newTestLedger(t)
+	credential := sha256.Sum256([]byte("secret"))
+	key := ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize))
+	unsigned := &civicardv1.TapRequest{TerminalId: "T-1", Sequence: 1, CardId: testCard, TimeUnixMs: 1}
+
+	unknown := &terminalGrain{id: "T-1", deps: newTestDeps(t, l)}
+	errUnknown := unknown.load(nil) // refused before the grain needs the cluster
+	var refusals []error
+	for _, tc := range []struct {
+		terminal *civicardv1.Terminal
+		in       *grainsv1.TerminalTap
+	}{
+		{&civicardv1.Terminal{TerminalId: "T-1", CredentialSha256: credential[:]}, &grainsv1.TerminalTap{Tap: unsigned, Credential: "guess"}},
+		{&civicardv1.Terminal{TerminalId: "T-1", CredentialSha256: credential[:], PublicKey: key.Public().(ed25519.PublicKey)}, &grainsv1.TerminalTap{Tap: unsigned, Credential: "secret"}},
+		{&civicardv1.Terminal{TerminalId: "T-1", CredentialSha256: credential[:], Revoked: true}, &grainsv1.TerminalTap{Tap: unsigned, Credential: "secret"}},
+	} {
+		g := &terminalGrain{id: "T-1", terminal: tc.terminal, deps: newTestDeps(t, l)}
+		refusals = append(refusals, g.authenticate(tc.in))
+	}
+	if !grainsv1.IsUnauthenticated(errUnknown) {
+		t.Fatalf("unknown terminal: %v, want UNAUTHENTICATED", errUnknown)
+	}
+	for i, err := range refusals {
+		if err == nil || err.Error() != errUnknown.Error() {
+			t.Errorf("refusal %d = %v; want the unknown terminal's answer %v", i, err, errUnknown)
 		}
 	}
 }

@@ -193,7 +193,7 @@ func (s adminService) RegisterTerminal(ctx context.Context, req *connect.Request
 	if err := proposed(res, err); err != nil {
 		return nil, err
 	}
-	return connect.NewResponse(&civicardv1.RegisterTerminalResponse{Terminal: rec, Replayed: res.GetReplayed()}), nil
+	return connect.NewResponse(&civicardv1.RegisterTerminalResponse{Terminal: withoutCredential(rec), Replayed: res.GetReplayed()}), nil
 }
 
 // fileRefused is a region or price list file that does not decode or

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"unicode"
+	"unicode/utf8"
 
 	"connectrpc.com/connect"
 	protocluster "github.com/asynkron/protoactor-go/cluster"
@@ -149,14 +150,20 @@ func (s cardService) change(ctx context.Context, header http.Header, cardID, req
 	return res, nil
 }
 
-// validateText accepts printable text up to bytesMax bytes.
+// validateText accepts printable UTF-8 text up to bytesMax bytes: no NUL,
+// newline, tab, escape or other control or format character. Every text
+// field of every request is held to it (strictInput), most fields to a
+// tighter bound by their handler.
 func validateText(field, value string, bytesMax int) error {
 	if len(value) > bytesMax {
 		return invalid("%s longer than %d bytes", field, bytesMax)
 	}
+	if !utf8.ValidString(value) {
+		return invalid("%s is not UTF-8", field)
+	}
 	for _, r := range value {
 		if !unicode.IsPrint(r) {
-			return invalid("%s may hold printable characters only", field)
+			return invalid("%s may hold printable characters only, not %U", field, r)
 		}
 	}
 	return nil

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -28,6 +29,12 @@ type Config struct {
 	UserRegistry UserRegistry
 	// BodyMaxBytes is the largest request body accepted.
 	BodyMaxBytes int
+	// TLS, when not nil, serves the API over TLS (HTTP/1.1 and HTTP/2);
+	// nil serves it in plain text (HTTP/1.1 and unencrypted HTTP/2).
+	TLS *tls.Config
+	// BodyReadTimeout bounds the time a client takes to send a request's
+	// headers and body.
+	BodyReadTimeout time.Duration
 	// TapTimeout is a tap's server-side budget; a terminal that hears nothing
 	// by then decides offline.
 	TapTimeout time.Duration
@@ -59,13 +66,14 @@ type Config struct {
 // Registry must still be set.
 func DefaultConfig() Config {
 	return Config{
-		Currency:       money.DefaultCurrency,
-		BodyMaxBytes:   64 << 10,
-		TapTimeout:     2 * time.Second,
-		RequestTimeout: 5 * time.Second,
-		PageSizeMax:    500,
-		Now:            time.Now,
-		Logger:         slog.Default(),
+		Currency:        money.DefaultCurrency,
+		BodyMaxBytes:    64 << 10,
+		BodyReadTimeout: 10 * time.Second,
+		TapTimeout:      2 * time.Second,
+		RequestTimeout:  5 * time.Second,
+		PageSizeMax:     500,
+		Now:             time.Now,
+		Logger:          slog.Default(),
 	}
 }
 
@@ -78,10 +86,14 @@ func (c Config) Validate() error {
 		return errors.New("gateway: OperatorToken shorter than 16 characters")
 	case c.BodyMaxBytes < 1<<10 || c.BodyMaxBytes > 16<<20:
 		return fmt.Errorf("gateway: BodyMaxBytes %d outside [1 KiB, 16 MiB]", c.BodyMaxBytes)
+	case c.BodyReadTimeout <= 0 || c.BodyReadTimeout > time.Minute:
+		return fmt.Errorf("gateway: BodyReadTimeout %s outside (0, 1m]", c.BodyReadTimeout)
 	case c.TapTimeout <= 0 || c.RequestTimeout <= 0:
 		return errors.New("gateway: timeouts must be positive")
 	case c.PageSizeMax < 1:
 		return errors.New("gateway: PageSizeMax must be positive")
+	case c.TLS != nil && len(c.TLS.Certificates) == 0 && c.TLS.GetCertificate == nil:
+		return errors.New("gateway: TLS has no certificate")
 	case c.Now == nil || c.Ready == nil || c.Describe == nil || c.Logger == nil || c.Registry == nil:
 		return errors.New("gateway: Now, Ready, Describe, Logger and Registry are required")
 	}

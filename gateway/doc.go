@@ -27,6 +27,16 @@
 // only. An irreversible change (block, replace or close a card, revoke a
 // terminal or a user) needs a reason.
 //
+// Input is strict (strict.go): a field the schema does not know is refused,
+// in JSON (a codec that keeps protojson's unknown-field error, where
+// connect's own drops the field) and in binary protobuf (an interceptor
+// looks for unknown fields at every depth); every text field must be
+// printable UTF-8 of bounded length; a body must arrive within
+// Config.BodyReadTimeout and fit Config.BodyMaxBytes; a body that cannot be
+// read or decoded is the client's error (4xx), never the server's. A tap
+// from an unknown terminal and one with a wrong credential get the same
+// answer, so terminal ids cannot be found by trying.
+//
 // The operators' registry writes (AdminService: institutions, terminals,
 // the region and the price lists) go to the registry through the node
 // (RegistryAdmin) rather than a grain, as settlement does. A region or

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -48,14 +49,16 @@ func (g *Gateway) handler(after ...connect.Interceptor) http.Handler {
 	if auth.users == nil && g.cfg.UserRegistry != nil {
 		auth.users = registryUsers{reg: g.cfg.UserRegistry, now: g.cfg.Now}
 	}
-	opts := []connect.HandlerOption{
+	opts := append(strictCodecs(),
 		connect.WithReadMaxBytes(g.cfg.BodyMaxBytes),
 		// A tap's answer is ~100 bytes: compressing it costs more CPU than
 		// the bytes it saves.
 		connect.WithCompressMinBytes(compressMinBytes),
-		connect.WithInterceptors(g.metrics.interceptor(), auth),
+		// Counting first, so that refused input is counted; who is
+		// calling before what they sent is looked at.
+		connect.WithInterceptors(g.metrics.interceptor(), auth, strictInput()),
 		connect.WithInterceptors(after...),
-	}
+	)
 	mux := http.NewServeMux()
 	path, handler := civicardv1connect.NewTerminalServiceHandler(terminalService{gw: g}, opts...)
 	mux.Handle(path, g.metrics.countHTTP("terminal", g.limitBody(handler)))
@@ -77,7 +80,7 @@ func (g *Gateway) handler(after ...connect.Interceptor) http.Handler {
 func (g *Gateway) limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, int64(g.cfg.BodyMaxBytes)+1<<10)
-		next.ServeHTTP(w, r)
+		strictBody(next).ServeHTTP(w, r)
 	})
 }
 
@@ -89,22 +92,45 @@ func (g *Gateway) healthz(w http.ResponseWriter, _ *http.Request) {
 	_, _ = w.Write([]byte("ok\n"))
 }
 
-// Serve serves the API on ln over HTTP/1.1 and unencrypted HTTP/2 (gRPC)
-// until ctx ends, then shuts down, letting requests in flight finish for up
-// to drainTimeout.
-func (g *Gateway) Serve(ctx context.Context, ln net.Listener, drainTimeout time.Duration) error {
+// Server returns the HTTP server of the API (HTTP/1.1 and HTTP/2, over TLS
+// when Config.TLS is set, else unencrypted), not yet listening. A client gets BodyReadTimeout to send its
+// headers and body: a body trickled byte by byte would otherwise hold a
+// goroutine and its buffers for as long as the client likes.
+func (g *Gateway) Server() *http.Server {
 	protocols := new(http.Protocols)
 	protocols.SetHTTP1(true)
-	protocols.SetUnencryptedHTTP2(true)
-	srv := &http.Server{
+	var tlsConfig *tls.Config
+	if g.cfg.TLS != nil {
+		protocols.SetHTTP2(true)
+		tlsConfig = g.cfg.TLS.Clone()
+		tlsConfig.MinVersion = max(tlsConfig.MinVersion, tls.VersionTLS12)
+	} else {
+		protocols.SetUnencryptedHTTP2(true)
+	}
+	return &http.Server{
 		Handler:           g.Handler(),
 		Protocols:         protocols,
-		ReadHeaderTimeout: 5 * time.Second,
+		TLSConfig:         tlsConfig,
+		ReadHeaderTimeout: min(5*time.Second, g.cfg.BodyReadTimeout),
+		ReadTimeout:       g.cfg.BodyReadTimeout,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    16 << 10,
 	}
+}
+
+// Serve serves the API on ln over HTTP/1.1 and HTTP/2 (gRPC), over TLS when
+// Config.TLS is set, until ctx ends, then shuts down, letting requests in flight finish for up
+// to drainTimeout.
+func (g *Gateway) Serve(ctx context.Context, ln net.Listener, drainTimeout time.Duration) error {
+	srv := g.Server()
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	go func() {
+		if srv.TLSConfig != nil {
+			served <- srv.ServeTLS(ln, "", "")
+			return
+		}
+		served <- srv.Serve(ln)
+	}()
 	select {
 	case err := <-served:
 		return fmt.Errorf("gateway: serve: %w", err)

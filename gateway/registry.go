@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"connectrpc.com/connect"
+	"google.golang.org/protobuf/proto"
 
 	"civicard/actors"
 	civicardv1 "civicard/messages/civicard/v1"
@@ -36,7 +37,19 @@ func (s registryService) change(ctx context.Context, header http.Header, termina
 	if err != nil {
 		return nil, fromGrain(err)
 	}
-	return res.GetTerminal(), nil
+	return withoutCredential(res.GetTerminal()), nil
+}
+
+// withoutCredential is a terminal record fit for an answer: the digest of
+// its bearer credential stays inside (an unsalted SHA-256 of a credential
+// can be guessed offline).
+func withoutCredential(t *civicardv1.Terminal) *civicardv1.Terminal {
+	if t == nil {
+		return nil
+	}
+	out := proto.CloneOf(t)
+	out.CredentialSha256 = nil
+	return out
 }
 
 func (s registryService) RegisterTerminalKey(ctx context.Context, req *connect.Request[civicardv1.RegisterTerminalKeyRequest]) (*connect.Response[civicardv1.RegisterTerminalKeyResponse], error) {

@@ -19,6 +19,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/protobuf/proto"
 )
 
 var (
@@ -370,6 +371,9 @@ func (h *Host) route(group string) *route {
 // moved, or an attempt's outcome is unknown, it tries again (with the same
 // command, which is safe: the ledger answers a repeated id with its first
 // result, marked replayed), until ctx ends or HostConfig.AttemptsMax.
+// Replayed in the Result means that the caller sent the command before: a
+// replay that may answer one of this call's own attempts (one whose answer
+// was lost) is returned unmarked, as the first answer.
 //
 // Errors: ErrInvalid and ErrOverloaded, nothing proposed; ErrNoLeader, no
 // leader reached and nothing proposed; ErrOutcomeUnknown (wrapping the
@@ -380,17 +384,25 @@ func (h *Host) Propose(ctx context.Context, group string, cmd *ledgerv1.Command)
 	if _, err := checkCommand(cmd); err != nil {
 		return nil, err
 	}
-	resp, err := h.call(ctx, &replicationv1.ForwardRequest{
+	var retried bool
+	resp, err := h.callTracked(ctx, &replicationv1.ForwardRequest{
 		Group: group,
 		Kind:  &replicationv1.ForwardRequest_Propose{Propose: &replicationv1.ProposeRequest{Commands: []*ledgerv1.Command{cmd}}},
-	}, true)
+	}, true, &retried)
 	if err != nil {
 		return nil, err
 	}
 	if len(resp.GetResults()) != 1 {
 		return nil, fmt.Errorf("%w: the leader answered %d results for 1 command", ErrOutcomeUnknown, len(resp.GetResults()))
 	}
-	return resp.GetResults()[0], nil
+	res := resp.GetResults()[0]
+	if retried && res.GetReplayed() {
+		// When the caller had sent it before too, it cannot be told apart:
+		// not saying "replayed" then is the lesser error.
+		res = proto.CloneOf(res)
+		res.Replayed = false
+	}
+	return res, nil
 }
 
 // ProposeAll proposes cmds in order and returns their Results in the same
@@ -631,6 +643,13 @@ func (h *Host) isClosed() bool {
 // else forwarded; and retries while the leader is unknown or moved, and
 // after unknown outcomes if retryUnknown, within ctx and AttemptsMax.
 func (h *Host) call(ctx context.Context, req *replicationv1.ForwardRequest, retryUnknown bool) (*replicationv1.ForwardResponse, error) {
+	return h.callTracked(ctx, req, retryUnknown, nil)
+}
+
+// callTracked is call, and sets *retried (when not nil) on an answer that
+// came after an attempt whose outcome was unknown: an attempt of this call
+// may have been applied, and the answer may be its replay.
+func (h *Host) callTracked(ctx context.Context, req *replicationv1.ForwardRequest, retryUnknown bool, retried *bool) (*replicationv1.ForwardResponse, error) {
 	group := req.GetGroup()
 	if err := checkGroupName(group); err != nil {
 		return nil, err
@@ -691,6 +710,9 @@ func (h *Host) call(ctx context.Context, req *replicationv1.ForwardRequest, retr
 			case replicationv1.ForwardStatus_FORWARD_STATUS_OK:
 				if target != h.addr {
 					h.route(group).setLeader(target)
+				}
+				if retried != nil {
+					*retried = uncertain
 				}
 				return resp, nil
 			case replicationv1.ForwardStatus_FORWARD_STATUS_INVALID:

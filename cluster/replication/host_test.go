@@ -560,3 +560,64 @@ func TestForwarderPipelinesOutOfOrder(t *testing.T) {
 		t.Errorf("call with no slot: %v, want unsent ErrOverloaded", err)
 	}
 }
+
+// Replayed means that the caller sent the command before. When an attempt's
+// answer is lost and the retry finds the command applied, the replay
+// answers this call's own attempt: Propose returns it unmarked. A replay
+// with no lost attempt before it stays marked.
+func TestProposeRetryAfterALostAnswerIsNotReplayed(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var requests atomic.Int64
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				if line, err := readPreamble(c); err != nil || line != preambleForward {
+					return
+				}
+				r, w := bufio.NewReader(c), bufio.NewWriter(c)
+				for {
+					var req replicationv1.ForwardRequest
+					if readFrame(r, &req) != nil {
+						return
+					}
+					if requests.Add(1) == 1 {
+						return // applied, then the answer is lost
+					}
+					data, _ := proto.Marshal(&replicationv1.ForwardResponse{
+						Id: req.GetId(), Status: replicationv1.ForwardStatus_FORWARD_STATUS_OK,
+						Results: []*ledgerv1.Result{{Status: ledgerv1.Status_STATUS_OK, Replayed: true}},
+					})
+					if writeFrame(w, data) != nil || w.Flush() != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	h := startHost(t, "node-1", t.TempDir(), "127.0.0.1:0")
+	if err := h.Route("shard-0", []Peer{{NodeID: "leader", RaftAddr: ln.Addr().String()}}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	res, err := h.Propose(ctx, "shard-0", topUp("topup/x", "C-1", 5))
+	if err != nil || res.GetStatus() != ledgerv1.Status_STATUS_OK || res.GetReplayed() {
+		t.Fatalf("Propose after a lost answer = %v, %v; want OK, not replayed", res, err)
+	}
+	if requests.Load() < 2 {
+		t.Fatalf("%d requests reached the leader, want the lost one and its retry", requests.Load())
+	}
+	res, err = h.Propose(ctx, "shard-0", topUp("topup/x", "C-1", 5))
+	if err != nil || !res.GetReplayed() {
+		t.Fatalf("Propose of a command sent before = %v, %v; want replayed", res, err)
+	}
+}

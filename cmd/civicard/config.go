@@ -27,7 +27,15 @@ type config struct {
 	// if set, Go's profiler (--debug).
 	HTTPAddr  string
 	DebugAddr string
-	LogLevel  slog.Level
+	// TLSCertFile and TLSKeyFile serve the API over TLS (--tls-cert,
+	// --tls-key), both or neither. Without them the API is plain text,
+	// which a non-loopback HTTPAddr allows only with InsecurePlainHTTP
+	// (--insecure-plain-http): card numbers, credentials and operator
+	// tokens cross the network in it.
+	TLSCertFile       string
+	TLSKeyFile        string
+	InsecurePlainHTTP bool
+	LogLevel          slog.Level
 	// PayoutCurrency is what --payout-currency said, "" if nothing.
 	// Payouts are paid in the currency the ledger keeps (Node.Currency,
 	// --currency): the flag is only checked against it.
@@ -61,6 +69,7 @@ func (c config) Validate() error {
 	if c.command == "node" && len(c.Node.Join) > 0 && c.Node.Shards != 0 {
 		errs = append(errs, fmt.Errorf("--shards %d contradicts --join: the shards are fixed when a cluster is created (--peers), and a joining node takes the registry's", c.Node.Shards))
 	}
+	errs = append(errs, c.checkTLS())
 	errs = append(errs, checkListeners(c.listeners()))
 	if c.command == "up" {
 		errs = append(errs, cluster.EmbeddedConfig{Settings: c.Node.Settings}.Validate())
@@ -68,6 +77,33 @@ func (c config) Validate() error {
 		errs = append(errs, c.Node.Validate())
 	}
 	return errors.Join(errs...)
+}
+
+// checkTLS refuses a plain-text API anywhere but on loopback, unless asked
+// for in so many words.
+func (c config) checkTLS() error {
+	switch {
+	case (c.TLSCertFile == "") != (c.TLSKeyFile == ""):
+		return errors.New("--tls-cert and --tls-key go together: give both or neither")
+	case c.TLSCertFile != "" && c.InsecurePlainHTTP:
+		return errors.New("--insecure-plain-http contradicts --tls-cert: the API is either plain or TLS")
+	case c.TLSCertFile != "" || c.InsecurePlainHTTP || isLoopback(c.HTTPAddr):
+		return nil
+	}
+	return fmt.Errorf("--http %s is not a loopback address: serve the API over TLS (--tls-cert, --tls-key), or say --insecure-plain-http", c.HTTPAddr)
+}
+
+// isLoopback reports whether addr (host:port) listens on loopback only.
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // listener is an address the process listens on, and the flag that sets it.

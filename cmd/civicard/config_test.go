@@ -104,3 +104,37 @@ func TestConfigValidateRefusesImpossibleSettings(t *testing.T) {
 		}
 	}
 }
+
+// The API is plain text only on loopback, or when asked for in so many
+// words; TLS needs both its certificate and its key.
+func TestConfigValidateTLS(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string // part of the error; "" for valid settings
+	}{
+		{[]string{}, ""},
+		{[]string{"--http=127.0.0.1:8080"}, ""},
+		{[]string{"--http=[::1]:8080"}, ""},
+		{[]string{"--http=localhost:8080"}, ""},
+		{[]string{"--http=0.0.0.0:8080"}, "not a loopback address"},
+		{[]string{"--http=:8080"}, "not a loopback address"},
+		{[]string{"--http=10.0.0.5:8080"}, "not a loopback address"},
+		{[]string{"--http=10.0.0.5:8080", "--insecure-plain-http"}, ""},
+		{[]string{"--http=10.0.0.5:8080", "--tls-cert=c.pem", "--tls-key=k.pem"}, ""},
+		{[]string{"--tls-cert=c.pem"}, "go together"},
+		{[]string{"--tls-key=k.pem"}, "go together"},
+		{[]string{"--tls-cert=c.pem", "--tls-key=k.pem", "--insecure-plain-http"}, "contradicts"},
+	} {
+		cfg, err := upConfig(tc.args)
+		if err != nil {
+			t.Fatalf("flags %q: %v", tc.args, err)
+		}
+		err = cfg.Validate()
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%q: Validate() = %v, want valid", tc.args, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%q: Validate() = %v, want an error naming %q", tc.args, err, tc.want)
+		}
+	}
+}

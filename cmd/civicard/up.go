@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -108,15 +109,22 @@ func (d *demoCity) loaded() *demo.Dataset {
 
 // serveFlags are the flags of every command that runs a node.
 type serveFlags struct {
-	httpAddr  *string
-	logLevel  *string
-	debugAddr *string
-	currency  *string
+	httpAddr          *string
+	tlsCert           *string
+	tlsKey            *string
+	insecurePlainHTTP *bool
+	logLevel          *string
+	debugAddr         *string
+	currency          *string
 }
 
 func addServeFlags(fs *flag.FlagSet) serveFlags {
 	return serveFlags{
-		httpAddr:  fs.String("http", "127.0.0.1:8080", "address of the API (gRPC, Connect, JSON), /healthz and /metrics"),
+		httpAddr: fs.String("http", "127.0.0.1:8080", "address of the API (gRPC, Connect, JSON), /healthz and /metrics"),
+		tlsCert:  fs.String("tls-cert", "", "PEM certificate (chain) of the API: serve it over TLS (with --tls-key)"),
+		tlsKey:   fs.String("tls-key", "", "PEM private key of --tls-cert"),
+		insecurePlainHTTP: fs.Bool("insecure-plain-http", false,
+			"serve the API in plain text on a non-loopback --http address (behind a TLS-terminating proxy on a trusted network)"),
 		logLevel:  fs.String("log-level", "info", "debug, info, warn or error"),
 		debugAddr: fs.String("debug", "", "serve Go's profiler (/debug/pprof/) on this address, e.g. 127.0.0.1:6060 (default: off)"),
 		currency: fs.String("currency", money.DefaultCurrency,
@@ -130,6 +138,7 @@ func (f serveFlags) apply(cfg *config) error {
 		return usagef("--log-level: %v", err)
 	}
 	cfg.HTTPAddr, cfg.DebugAddr, cfg.Node.Currency = *f.httpAddr, *f.debugAddr, *f.currency
+	cfg.TLSCertFile, cfg.TLSKeyFile, cfg.InsecurePlainHTTP = *f.tlsCert, *f.tlsKey, *f.insecurePlainHTTP
 	return nil
 }
 
@@ -143,6 +152,14 @@ func serve(ctx context.Context, cfg config, stderr io.Writer,
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
+	var tlsConfig *tls.Config
+	if cfg.TLSCertFile != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.TLSCertFile, cfg.TLSKeyFile)
+		if err != nil {
+			return fmt.Errorf("--tls-cert/--tls-key: %w", err)
+		}
+		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
 	// Listen before the slow start so a taken port fails at once.
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
@@ -162,6 +179,7 @@ func serve(ctx context.Context, cfg config, stderr io.Writer,
 	gwCfg := gateway.DefaultConfig()
 	gwCfg.Currency = cfg.Node.Currency
 	gwCfg.OperatorToken = node.OperatorToken
+	gwCfg.TLS = tlsConfig
 	gwCfg.Ready = node.Ready
 	gwCfg.Describe = node.Describe
 	if node.Settlement != nil {
@@ -183,7 +201,11 @@ func serve(ctx context.Context, cfg config, stderr io.Writer,
 			return err
 		}
 	}
-	welcome(node, "http://"+ln.Addr().String())
+	scheme := "http://"
+	if tlsConfig != nil {
+		scheme = "https://"
+	}
+	welcome(node, scheme+ln.Addr().String())
 	serveCtx, stopServing := context.WithCancelCause(ctx)
 	defer stopServing(nil)
 	go func() {

@@ -15,10 +15,10 @@ import (
 // never returns nil.
 //
 // The order is: (1) a command whose id was already applied returns a copy of
-// the first result with replayed set, whatever the command now says (but an
-// operator's registration or tariff command, whose result keeps the
-// command's digest, must say the same: another command under its id is a
-// conflict, refused and not recorded); (2) the
+// the first result with replayed set when it is the same request (its
+// row's request digest, kept with the first result, matches: request.go);
+// another request under the id is a conflict, refused and not recorded;
+// (2) the
 // command is validated; (3) a charge is checked against the card version it
 // was decided on; (4) the outcome is decided and applied; (5) the result is
 // stored under the id with the next ledger sequence. Every outcome is stored

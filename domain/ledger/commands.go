@@ -20,9 +20,11 @@ import (
 // in ledger.proto (make generate); write its handler on State, taking the
 // kind's message, and rc recording first when it writes a card transaction
 // (validate first, change nothing when refusing); add one row here, in the
-// section it belongs to, with the constructor of its Route:
+// section it belongs to, with the constructor of its Route and, for a
+// command that comes from outside, what defines the same request
+// (request.go):
 //
-//	registry((*ledgerv1.Command).GetSetX, unrecorded((*State).setX)),
+//	registry((*ledgerv1.Command).GetSetX, unrecorded((*State).setX)).withRequest(setXRequest),
 //
 // and, if it holds state, write that state into the snapshot and Check.
 // The router needs nothing more. TestEveryCommandKindHasARow fails while a
@@ -32,23 +34,25 @@ func commandKinds() []CommandKind {
 		// Institutions and terminals live in the registry; every shard
 		// holds each institution too, with its receivable for the shard's
 		// cards, so that all of a tap's transfers stay in one shard.
-		everyGroup((*ledgerv1.Command).GetRegisterInstitution, unrecorded((*State).registerInstitution)),
-		registry((*ledgerv1.Command).GetRegisterTerminal, unrecorded((*State).registerTerminal)),
-		registry((*ledgerv1.Command).GetSetTerminalKey, unrecorded((*State).setTerminalKey)),
-		registry((*ledgerv1.Command).GetRevokeTerminal, unrecorded((*State).revokeTerminal)),
+		everyGroup((*ledgerv1.Command).GetRegisterInstitution, unrecorded((*State).registerInstitution)).
+			withRequest(auditedWhole(func(cmd *ledgerv1.Command) bool { return cmd.GetRegisterInstitution().GetAudit() != nil })),
+		registry((*ledgerv1.Command).GetRegisterTerminal, unrecorded((*State).registerTerminal)).
+			withRequest(auditedWhole(func(cmd *ledgerv1.Command) bool { return cmd.GetRegisterTerminal().GetAudit() != nil })),
+		registry((*ledgerv1.Command).GetSetTerminalKey, unrecorded((*State).setTerminalKey)).withRequest(wholeCommand),
+		registry((*ledgerv1.Command).GetRevokeTerminal, unrecorded((*State).revokeTerminal)).withRequest(wholeCommand),
 		registry((*ledgerv1.Command).GetMarkSeeded, unrecorded((*State).markSeeded)),
 
 		// A card's money and life: the shard that holds the card.
-		cardShard((*ledgerv1.Command).GetOpenCard, (*State).openCard),
-		cardShard((*ledgerv1.Command).GetTopUp, (*State).topUp),
-		cardShard((*ledgerv1.Command).GetCharge, (*State).charge),
-		cardShard((*ledgerv1.Command).GetBlockCard, (*State).blockCard),
-		cardShard((*ledgerv1.Command).GetGrantEntitlement, (*State).grantEntitlement),
-		cardShard((*ledgerv1.Command).GetRevokeEntitlement, (*State).revokeEntitlement),
-		cardShard((*ledgerv1.Command).GetReplaceCard, (*State).replaceCard).
+		cardShard((*ledgerv1.Command).GetOpenCard, (*State).openCard).withRequest(openCardRequest),
+		cardShard((*ledgerv1.Command).GetTopUp, (*State).topUp).withRequest(topUpRequest),
+		cardShard((*ledgerv1.Command).GetCharge, (*State).charge).withRequest(chargeRequest),
+		cardShard((*ledgerv1.Command).GetBlockCard, (*State).blockCard).withRequest(blockCardRequest),
+		cardShard((*ledgerv1.Command).GetGrantEntitlement, (*State).grantEntitlement).withRequest(grantRequest),
+		cardShard((*ledgerv1.Command).GetRevokeEntitlement, (*State).revokeEntitlement).withRequest(revokeRequest),
+		cardShard((*ledgerv1.Command).GetReplaceCard, (*State).replaceCard).withRequest(replaceRequest).
 			withSecondCard(func(cmd *ledgerv1.Command) string { return cmd.GetReplaceCard().GetNewCardId() }),
-		cardShard((*ledgerv1.Command).GetRenewCard, (*State).renewCard),
-		cardShard((*ledgerv1.Command).GetCloseCard, (*State).closeCard),
+		cardShard((*ledgerv1.Command).GetRenewCard, (*State).renewCard).withRequest(renewRequest),
+		cardShard((*ledgerv1.Command).GetCloseCard, (*State).closeCard).withRequest(closeRequest),
 
 		// Settlement: each shard closes its own cycle and posts its own
 		// part of a payout; the registry keeps the batches.
@@ -65,13 +69,13 @@ func commandKinds() []CommandKind {
 				c := proto.CloneOf(cmd)
 				c.Version = version
 				return &ledgerv1.Command{Kind: &ledgerv1.Command_SetRegion{SetRegion: c}}
-			}),
+			}).withRequest(wholeCommand),
 		registryThenShards((*ledgerv1.Command).GetSetPriceList, unrecorded((*State).setPriceList),
 			func(cmd *ledgerv1.SetPriceList, version uint64) *ledgerv1.Command {
 				c := proto.CloneOf(cmd)
 				c.Version = version
 				return &ledgerv1.Command{Kind: &ledgerv1.Command_SetPriceList{SetPriceList: c}}
-			}),
+			}).withRequest(wholeCommand),
 
 		// The cluster's node list and replica placement.
 		registry((*ledgerv1.Command).GetAddClusterNode, unrecorded((*State).addClusterNode)),
@@ -146,6 +150,12 @@ type CommandKind struct {
 	// applied with res (RouteRegistryThenShards; nil otherwise); nil when
 	// res is not a success.
 	Follow func(cmd *ledgerv1.Command, res *ledgerv1.Result) *ledgerv1.Command
+
+	// request returns the part of a command that its client sent: the
+	// same id with another request is a conflict (request.go). nil, or a
+	// nil answer: a retry under the id is answered whatever it says (the
+	// node's and the settlement coordinator's own commands).
+	request func(*ledgerv1.Command) *ledgerv1.Command
 
 	// has reports whether cmd's oneof holds this kind's field; the table
 	// finds each row's field with it.
@@ -305,6 +315,12 @@ func registryThenShards[P proto.Message](get func(*ledgerv1.Command) P, apply ha
 func cardShard[P cardPayload](get func(*ledgerv1.Command) P, apply handler[P]) CommandKind {
 	k := row(RouteCardShard, get, apply)
 	k.CardID = func(cmd *ledgerv1.Command) string { return get(cmd).GetCardId() }
+	return k
+}
+
+// withRequest says what defines the same request of a kind.
+func (k CommandKind) withRequest(request func(*ledgerv1.Command) *ledgerv1.Command) CommandKind {
+	k.request = request
 	return k
 }
 

@@ -58,9 +58,15 @@
 // A priced charge or a top-up names the versions it was decided under and
 // is refused as stale (STATUS_STALE_VERSION, nothing recorded) once they
 // changed, so no tap is charged by a list that was replaced before it
-// committed. An operator's registration or tariff command keeps its
-// digest with its result: a retry must say the same, another command under
-// its id is a conflict (REJECT_REASON_CONFLICT), not a replay.
+// committed.
+//
+// Every command that comes from outside (a tap, a top-up, a card's life, an
+// operator's registration or tariff) keeps the digest of its request with
+// its result: a retry must be the same request, another one under its id
+// is a conflict (REJECT_REASON_CONFLICT, naming the id, nothing recorded),
+// not a replay. What counts as the same request is set per kind in the
+// command table (request.go): what the client sent, not what a grain
+// computes again on each attempt.
 //
 // # Accounts and invariants
 //

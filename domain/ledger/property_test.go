@@ -207,6 +207,7 @@ func runProperties(t *testing.T, seed uint64, cfg ledger.Config, steps int) {
 	twin := newState(t, cfg)
 	var restored *ledger.State
 	first := map[string]*ledgerv1.Result{}
+	firstCmd := map[string]*ledgerv1.Command{}
 	var stored []*ledgerv1.Command
 	model := map[string]int64{} // card balances as the results report them
 	outcomes := map[string]int{}
@@ -260,6 +261,18 @@ func runProperties(t *testing.T, seed uint64, cfg ledger.Config, steps int) {
 		}
 
 		switch {
+		case replay && res.GetRejectReason() == ledgerv1.RejectReason_REJECT_REASON_CONFLICT && !res.GetReplayed():
+			// Another request under a used id: refused, nothing changed.
+			// A retry of the very same command is never one.
+			if proto.Equal(cmd, firstCmd[cmd.GetId()]) {
+				t.Fatalf("%s: the same command again is a conflict: %v", where(), res)
+			}
+			if s.Totals() != before || s.Sequence() != seqBefore {
+				t.Fatalf("%s: a conflict changed the ledger", where())
+			}
+			if !strings.Contains(res.GetError(), cmd.GetId()) {
+				t.Fatalf("%s: the conflict does not name its id: %v", where(), res)
+			}
 		case replay:
 			if !res.GetReplayed() {
 				t.Fatalf("%s: id seen before but not replayed: %v", where(), res)
@@ -292,6 +305,7 @@ func runProperties(t *testing.T, seed uint64, cfg ledger.Config, steps int) {
 				t.Fatalf("%s: transaction %v at sequence %d", where(), tx, s.Sequence())
 			}
 			first[cmd.GetId()] = res
+			firstCmd[cmd.GetId()] = cmd
 			stored = append(stored, cmd)
 			if res.GetStatus() == ledgerv1.Status_STATUS_OK {
 				switch {
@@ -372,7 +386,7 @@ func runProperties(t *testing.T, seed uint64, cfg ledger.Config, steps int) {
 		"top_up OK", "top_up REJECTED BALANCE_MAX", "top_up REJECTED CARD_BLOCKED", "top_up REJECTED INVALID",
 		"open_card OK", "open_card REJECTED ALREADY_EXISTS", "block_card OK",
 		"register_institution OK", "register_institution REJECTED ALREADY_EXISTS", "register_terminal OK",
-		"replayed", "none REJECTED INVALID",
+		"replayed", "conflict", "none REJECTED INVALID",
 		"replace_card OK", "replace_card REJECTED ALREADY_EXISTS", "close_card OK", "renew_card REJECTED NOT_PERSONAL",
 	} {
 		if outcomes[want] == 0 {
@@ -386,6 +400,9 @@ func runProperties(t *testing.T, seed uint64, cfg ledger.Config, steps int) {
 func outcome(cmd *ledgerv1.Command, res *ledgerv1.Result) string {
 	if res.GetReplayed() {
 		return "replayed"
+	}
+	if res.GetRejectReason() == ledgerv1.RejectReason_REJECT_REASON_CONFLICT {
+		return "conflict"
 	}
 	kind := "none"
 	if k := cmd.GetKind(); k != nil {

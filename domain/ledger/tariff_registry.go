@@ -3,7 +3,6 @@ package ledger
 import (
 	"bytes"
 	"cmp"
-	"crypto/sha256"
 	"fmt"
 	"slices"
 
@@ -325,33 +324,6 @@ func copyAudit(a *civicardv1.Audit) *civicardv1.Audit {
 		return nil
 	}
 	return &civicardv1.Audit{Actor: a.GetActor(), Reason: a.GetReason(), TimeUnixMs: a.GetTimeUnixMs()}
-}
-
-// commandDigest is the SHA-256 of the commands a retry must repeat exactly
-// (an operator's registration and tariff: see Result.command_sha256); nil
-// for every other command, whose retries are answered whatever they say.
-func commandDigest(cmd *ledgerv1.Command) []byte {
-	switch k := cmd.GetKind().(type) {
-	case *ledgerv1.Command_SetRegion, *ledgerv1.Command_SetPriceList:
-	case *ledgerv1.Command_RegisterInstitution:
-		if k.RegisterInstitution.GetAudit() == nil {
-			return nil
-		}
-	case *ledgerv1.Command_RegisterTerminal:
-		if k.RegisterTerminal.GetAudit() == nil {
-			return nil
-		}
-	default:
-		return nil
-	}
-	wire, err := proto.MarshalOptions{Deterministic: true}.Marshal(cmd)
-	if err != nil {
-		// Not marshallable (invalid UTF-8): the command is refused by its
-		// checks anyway; digest what can be told apart.
-		wire = []byte(err.Error())
-	}
-	sum := sha256.Sum256(wire)
-	return sum[:]
 }
 
 // conflicts reports whether cmd reuses the id of a stored result first

@@ -54,6 +54,16 @@ func TestTapTopUpBlockRestart(t *testing.T) {
 	if got := c.card(t, cardID).GetBalance().GetMinorUnits(); got != balance {
 		t.Fatalf("balance after retried tap = %d, want %d (charged once)", got, balance)
 	}
+	// The same sequence for another card is another tap: refused, naming
+	// the key; the second card pays nothing and learns no balance.
+	otherCard := c.fundedCard(t, 1, 500)
+	otherBefore := c.card(t, otherCard).GetBalance().GetMinorUnits()
+	if other, err := terminal.Tap(ctx, 1, otherCard, terminals.Purchase{}, now); connect.CodeOf(err) != connect.CodeAlreadyExists || other != nil {
+		t.Fatalf("the same sequence for another card = %v, %v; want already_exists", other, err)
+	}
+	if got := c.card(t, otherCard).GetBalance().GetMinorUnits(); got != otherBefore {
+		t.Fatalf("the other card holds %d after a refused tap, want %d", got, otherBefore)
+	}
 
 	topUp := c.topUp(t, cardID, 2000, "e2e-topup-1")
 	balance += 2000
@@ -62,6 +72,11 @@ func TestTapTopUpBlockRestart(t *testing.T) {
 	}
 	if again := c.topUp(t, cardID, 2000, "e2e-topup-1"); !again.GetReplayed() {
 		t.Fatalf("retried top-up not replayed: %v", again)
+	}
+	if _, err := c.cards.TopUp(ctx, connect.NewRequest(&civicardv1.TopUpRequest{
+		CardId: cardID, Amount: &civicardv1.Money{Currency: "PLN", MinorUnits: 5000}, RequestId: "e2e-topup-1",
+	})); connect.CodeOf(err) != connect.CodeAlreadyExists || !strings.Contains(err.Error(), "e2e-topup-1") {
+		t.Fatalf("the same top-up id with another amount: %v, want already_exists naming the id", err)
 	}
 	if got := c.card(t, cardID).GetBalance().GetMinorUnits(); got != balance {
 		t.Fatalf("balance after retried top-up = %d, want %d", got, balance)
@@ -83,6 +98,16 @@ func TestTapTopUpBlockRestart(t *testing.T) {
 	}
 	if declined.GetResult() != civicardv1.TapResult_TAP_RESULT_DECLINED || declined.GetDeclineReason() != civicardv1.DeclineReason_DECLINE_REASON_CARD_BLOCKED {
 		t.Fatalf("tap on blocked card = %v, want declined CARD_BLOCKED", declined)
+	}
+	// What the taps did shows in the metrics, without whose card it was.
+	metrics := c.metrics(t)
+	if !strings.Contains(metrics, "civicard_taps_total") {
+		t.Fatalf("/metrics shows no taps:\n%s", metrics)
+	}
+	for _, secret := range []string{cardID, otherCard, c.card(t, cardID).GetHolderName()} {
+		if secret != "" && strings.Contains(metrics, secret) {
+			t.Errorf("/metrics shows %q", secret)
+		}
 	}
 	if _, err := c.cards.TopUp(ctx, connect.NewRequest(&civicardv1.TopUpRequest{
 		CardId: cardID, Amount: &civicardv1.Money{Currency: "PLN", MinorUnits: 100}, RequestId: "e2e-topup-blocked",
@@ -223,6 +248,10 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{"tap of unknown card", tapPath, "application/json", credential, tapJSON(unissued, 1), "not_found"},
 		{"tap without sequence", tapPath, "application/json", credential, tapJSON(cardID, 0), "invalid_argument"},
 		{"tap of unknown service", tapPath, "application/json", credential, strings.Replace(tapJSON(cardID, 1), "}", `,"serviceCode":"CAVIAR"}`, 1), "invalid_argument"},
+		{"unknown field", topUpPath, "application/json", c.operator, strings.Replace(topUpJSON(cardID, "100"), "}", `,"dryRun":true}`, 1), "invalid_argument"},
+		{"unknown field closing a cycle", "/civicard.v1.SettlementService/CloseCycle", "application/json", c.operator, `{"cardId":12}`, "invalid_argument"},
+		{"NUL in a block reason", "/civicard.v1.CardService/Block", "application/json", c.operator, `{"cardId":"` + cardID + `","requestId":"bad-nul","reason":"lost\u0000"}`, "invalid_argument"},
+		{"escape in a request id", topUpPath, "application/json", c.operator, `{"cardId":"` + cardID + `","amount":{"currency":"PLN","minorUnits":"100"},"requestId":"r\u001b[2J"}`, "invalid_argument"},
 		{"tap of absurd quantity", tapPath, "application/json", credential, strings.Replace(tapJSON(cardID, 1), "}", `,"quantity":1000000}`, 1), "invalid_argument"},
 	}
 	for _, tt := range tests {

@@ -366,7 +366,7 @@ func startClusterAt(t *testing.T, places []nodePlace, args ...string) *testClust
 		c.nodes = append(c.nodes, &procnode.Node{
 			Bin: civicardBin, DataDir: data, Log: processLog(), Netns: places[i].netns, Args: args,
 			Command: append([]string{"node", "--name", fmt.Sprintf("n%d", i+1), "--peers", strings.Join(peers, ","),
-				"--data", data, "--secrets", c.secrets, "--http", places[i].http, "--cards", fmt.Sprint(testCards), "--log-level", "warn"},
+				"--data", data, "--secrets", c.secrets, "--http", places[i].http, plainHTTP(places[i].http), "--cards", fmt.Sprint(testCards), "--log-level", "warn"},
 				demoArgs()...),
 		})
 	}
@@ -418,7 +418,7 @@ func (c *testCluster) join(t *testing.T, name string, joinAddrs []string) {
 		Bin: civicardBin, DataDir: data, Log: processLog(),
 		Command: append([]string{"node", "--name", name, "--join", strings.Join(joinAddrs, ","),
 			"--actor", place.actor, "--raft", place.raft,
-			"--data", data, "--secrets", c.secrets, "--http", place.http, "--cards", fmt.Sprint(testCards), "--log-level", "warn"},
+			"--data", data, "--secrets", c.secrets, "--http", place.http, plainHTTP(place.http), "--cards", fmt.Sprint(testCards), "--log-level", "warn"},
 			demoArgs()...),
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -629,4 +629,11 @@ func runCLI(t *testing.T, args ...string) string {
 		t.Fatalf("civicard %s: %v\n%s%s", strings.Join(args, " "), err, out, stderr)
 	}
 	return string(out)
+}
+
+// plainHTTP is the --insecure-plain-http flag an address needs: the nodes of
+// a network lab listen on their namespace's address, not on loopback, and
+// serve the API in plain text to the test.
+func plainHTTP(addr string) string {
+	return fmt.Sprintf("--insecure-plain-http=%t", !strings.HasPrefix(addr, "127."))
 }

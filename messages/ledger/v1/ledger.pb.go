@@ -4207,9 +4207,11 @@ type Result struct {
 	// The version a SetRegion or SetPriceList gave (in a shard: the version
 	// it holds after it).
 	TariffVersion uint64 `protobuf:"varint,30,opt,name=tariff_version,json=tariffVersion,proto3" json:"tariff_version,omitempty"`
-	// SHA-256 of the command, for the commands a retry must repeat exactly
-	// (an operator's registration and tariff): the same id with another
-	// command is a conflict, not a replay.
+	// SHA-256 of the command's request (what its client sent: the command
+	// table's projection of its kind, domain/ledger request.go; the whole
+	// command for an operator's registration and tariff): the same id with
+	// another request is a conflict, not a replay. Empty for the commands the
+	// system makes itself.
 	CommandSha256 []byte `protobuf:"bytes,31,opt,name=command_sha256,json=commandSha256,proto3" json:"command_sha256,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
