@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 
 	ledgerv1 "civicard/messages/ledger/v1"
 	replicationv1 "civicard/messages/replication/v1"
@@ -19,18 +20,24 @@ func TestReplicaStatusAndClusterList(t *testing.T) {
 	hosts := startCluster(t, 4, RegistryGroup) // the fourth replicates nothing
 	leader := leaderOf(t, hosts, RegistryGroup)
 	for _, h := range hosts[:3] {
-		st, err := hosts[3].ReplicaStatusAt(t.Context(), h.Addr(), RegistryGroup)
-		if err != nil {
-			t.Fatalf("status at %s: %v", h.id, err)
-		}
 		wantState := "Follower"
 		if h == leader {
 			wantState = "Leader"
 		}
-		voters := slices.Clone(st.Voters)
-		slices.Sort(voters)
-		if st.State != wantState || st.Leader != leader.id || !slices.Equal(voters, []string{"node-1", "node-2", "node-3"}) || st.LastIndex == 0 {
-			t.Errorf("status at %s: %+v, want %s led by %s with voters node-1..3", h.id, st, wantState, leader.id)
+		// A follower knows its leader at the first heartbeat, the voters
+		// and an index only once the leader's first entries reach it.
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			st, err := hosts[3].ReplicaStatusAt(t.Context(), h.Addr(), RegistryGroup)
+			voters := slices.Clone(st.Voters)
+			slices.Sort(voters)
+			if err == nil && st.State == wantState && st.Leader == leader.id && slices.Equal(voters, []string{"node-1", "node-2", "node-3"}) && st.LastIndex > 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("status at %s: %+v, %v; want %s led by %s with voters node-1..3", h.id, st, err, wantState, leader.id)
+			}
+			time.Sleep(time.Millisecond)
 		}
 	}
 	if _, err := hosts[0].ReplicaStatusAt(t.Context(), hosts[3].Addr(), RegistryGroup); !errors.Is(err, ErrNoGroup) {

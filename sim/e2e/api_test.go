@@ -195,7 +195,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 	c := startCity(t)
 	cardID := c.fundedCard(t, 0, 100)
 	blockedID := c.fundedCard(t, 1, 100)
-	if _, err := c.cards.Block(context.Background(), connect.NewRequest(&civicardv1.BlockRequest{CardId: blockedID, RequestId: "bad-input-block"})); err != nil {
+	if _, err := c.cards.Block(context.Background(), connect.NewRequest(&civicardv1.BlockRequest{CardId: blockedID, RequestId: "bad-input-block", Reason: "stolen"})); err != nil {
 		t.Fatal(err)
 	}
 	seed := c.data.Terminals[0]
