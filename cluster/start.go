@@ -463,7 +463,7 @@ func startMember(spec startSpec, kinds []*protocluster.Kind) (c *protocluster.Cl
 		return actorLogger
 	}))
 	clusterCfg := protocluster.Configure("civicard", spec.provider, placement.New(spec.RequestTimeout),
-		remote.Configure(host, port),
+		remote.Configure(host, port, remote.WithServerOptions(remotingServerOptions()...)),
 		protocluster.WithKinds(kinds...),
 		protocluster.WithRequestTimeout(spec.RequestTimeout))
 	c = protocluster.New(system, clusterCfg)
