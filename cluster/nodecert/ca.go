@@ -49,6 +49,9 @@ var nodeNamePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
 // InitCA creates the cluster's CA in dir. Of several callers racing on one
 // directory exactly one creates it; the others get ErrExists.
 func InitCA(dir string, now time.Time) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("nodecert: secrets directory: %w", err)
+	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return fmt.Errorf("nodecert: CA key: %w", err)
