@@ -10,15 +10,18 @@ import (
 	"github.com/asynkron/protoactor-go/remote"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
 	"civicard/actors"
+	"civicard/cluster/nodecert"
 	civicardv1 "civicard/messages/civicard/v1"
 	grainsv1 "civicard/messages/grains/v1"
 )
 
-// A node's actor port answers the remoting methods the library leaves
+// A node's actor port refuses a client without a certificate of the
+// cluster's CA, answers the remoting methods the library leaves
 // unimplemented (their handlers panic) with Unimplemented, and the node
 // keeps running and serving its grains.
 func TestActorPortRefusesUnservedRemotingMethods(t *testing.T) {
@@ -34,7 +37,24 @@ func TestActorPortRefusesUnservedRemotingMethods(t *testing.T) {
 	defer node.Close()
 
 	addr := node.Cluster.ActorSystem.Address()
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	// Without a certificate of the cluster's CA nothing is served.
+	plain, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close()
+	refused, cancelRefused := context.WithTimeout(ctx, 10*time.Second)
+	defer cancelRefused()
+	_, err = remote.NewRemotingClient(plain).ListProcesses(refused, &remote.ListProcessesRequest{Pattern: "*"})
+	wantCode(t, "ListProcesses in the clear", err, codes.Unavailable)
+
+	// A peer of the cluster's (the node's own certificate) is answered,
+	// and not with a panic.
+	src, err := nodecert.Open(cfg.DataDir, EmbeddedName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(credentials.NewTLS(src.TLSConfig())))
 	if err != nil {
 		t.Fatal(err)
 	}

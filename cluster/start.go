@@ -59,8 +59,8 @@ type startSpec struct {
 	// quorum, if set, stops the node when it has been cut off from most of
 	// the cluster (quorum.go), and keeps it unready while it is.
 	quorum *quorumWatch
-	// tls secures the Raft port's links; start sets it from the node's
-	// certificate (certs.go).
+	// tls secures the Raft port's and the actor port's links; start sets
+	// it from the node's certificate (certs.go).
 	tls *tls.Config
 }
 
@@ -472,7 +472,9 @@ func startMember(spec startSpec, kinds []*protocluster.Kind) (c *protocluster.Cl
 		return actorLogger
 	}))
 	clusterCfg := protocluster.Configure("civicard", spec.provider, placement.New(spec.RequestTimeout),
-		remote.Configure(host, port, remote.WithServerOptions(remotingServerOptions()...)),
+		remote.Configure(host, port,
+			remote.WithServerOptions(remotingServerOptions(spec.tls)...),
+			remote.WithDialOptions(remotingDialOptions(spec.tls)...)),
 		protocluster.WithKinds(kinds...),
 		protocluster.WithRequestTimeout(spec.RequestTimeout))
 	c = protocluster.New(system, clusterCfg)
