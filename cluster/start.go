@@ -102,6 +102,9 @@ func start(ctx context.Context, spec startSpec) (*Node, error) {
 		return nil, err
 	}
 	spec.tls = certificate.TLSConfig()
+	if p, ok := spec.provider.(*nodeListProvider); ok {
+		p.useTLS(spec.tls)
+	}
 	node := &Node{
 		name: spec.name, OperatorToken: operatorToken, CredentialKey: credentialKey,
 		// One slot per way a node fails (a pause, lost quorum, removed
