@@ -117,7 +117,10 @@ func (p *nodeListProvider) StartMember(c *protocluster.Cluster) error {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(self)
 	})
-	p.server = &http.Server{Handler: mux, ReadHeaderTimeout: healthTimeout}
+	p.server = &http.Server{Handler: mux, ReadHeaderTimeout: healthTimeout,
+		// A refused handshake (a poll without a certificate of the
+		// cluster's CA) is not worth a line at the default level.
+		ErrorLog: slog.NewLogLogger(p.logger.Handler(), slog.LevelDebug)}
 	go func() {
 		if err := p.server.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			p.logger.Error("membership endpoint", slog.Any("error", err))
