@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -32,7 +33,8 @@ func (serviceMembership) setHosts([]string) {}
 
 // nodeListProvider is protoactor's membership over a host list that
 // changes: it answers /_health on the actor port + 1 as the automanaged
-// provider does (same JSON, so either can poll the other), and polls the
+// provider does (same JSON; with TLS, see useTLS, only members of the
+// cluster's CA can poll it or answer it), and polls the
 // health endpoints of the hosts it is given, now the peers of --peers, later
 // the active nodes of the replicated node list (reconcile.go). A member
 // that answers is in the topology; one that does not, or is no longer
@@ -42,6 +44,7 @@ type nodeListProvider struct {
 	healthAddr string
 	logger     *slog.Logger
 	client     *http.Client
+	tls        *tls.Config // nil: the endpoint and its polls in the clear
 
 	mu    sync.Mutex
 	hosts []string // guarded by mu; health addresses, sorted
@@ -65,6 +68,19 @@ func newNodeListProvider(refresh time.Duration, healthAddr string, hosts []strin
 	}
 	p.setHosts(hosts)
 	return p
+}
+
+// useTLS makes the membership endpoint mutual TLS with the node's
+// certificate (certs.go), like the Raft and actor ports: a member list
+// answered by a stranger would route grains to it. Called before
+// StartMember.
+func (p *nodeListProvider) useTLS(cfg *tls.Config) {
+	p.tls = cfg
+	p.client = &http.Client{Timeout: healthTimeout, Transport: &http.Transport{
+		TLSClientConfig: cfg.Clone(), TLSHandshakeTimeout: healthTimeout,
+		// One connection to each member, kept between polls.
+		MaxIdleConnsPerHost: 1, IdleConnTimeout: 4 * healthTimeout,
+	}}
 }
 
 // setHosts replaces the health addresses polled from the next round on.
@@ -93,12 +109,18 @@ func (p *nodeListProvider) StartMember(c *protocluster.Cluster) error {
 	if err != nil {
 		return fmt.Errorf("cluster: membership endpoint: %w", err)
 	}
+	if p.tls != nil {
+		ln = tls.NewListener(ln, p.tls)
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /_health", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(self)
 	})
-	p.server = &http.Server{Handler: mux, ReadHeaderTimeout: healthTimeout}
+	p.server = &http.Server{Handler: mux, ReadHeaderTimeout: healthTimeout,
+		// A refused handshake (a poll without a certificate of the
+		// cluster's CA) is not worth a line at the default level.
+		ErrorLog: slog.NewLogLogger(p.logger.Handler(), slog.LevelDebug)}
 	go func() {
 		if err := p.server.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			p.logger.Error("membership endpoint", slog.Any("error", err))
@@ -156,7 +178,11 @@ func (p *nodeListProvider) poll(ctx context.Context) {
 }
 
 func (p *nodeListProvider) health(ctx context.Context, host string) *automanaged.NodeModel {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+host+"/_health", nil)
+	scheme := "http://"
+	if p.tls != nil {
+		scheme = "https://"
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, scheme+host+"/_health", nil)
 	if err != nil {
 		return nil
 	}
@@ -187,6 +213,7 @@ func (p *nodeListProvider) Shutdown(bool) error {
 		<-p.done
 		p.stop = nil
 	}
+	p.client.CloseIdleConnections()
 	return err
 }
 

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -58,6 +59,9 @@ type startSpec struct {
 	// quorum, if set, stops the node when it has been cut off from most of
 	// the cluster (quorum.go), and keeps it unready while it is.
 	quorum *quorumWatch
+	// tls secures the Raft port's and the actor port's links; start sets
+	// it from the node's certificate (certs.go).
+	tls *tls.Config
 }
 
 // Stop bounds of the components (lifecycle.go).
@@ -92,6 +96,14 @@ func start(ctx context.Context, spec startSpec) (*Node, error) {
 	operatorToken, err := ensureSecret(spec.secretsDir, OperatorTokenFile)
 	if err != nil {
 		return nil, err
+	}
+	certificate, err := nodeCertificate(spec.secretsDir, spec.name, spec.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	spec.tls = certificate.TLSConfig()
+	if p, ok := spec.provider.(*nodeListProvider); ok {
+		p.useTLS(spec.tls)
 	}
 	node := &Node{
 		name: spec.name, OperatorToken: operatorToken, CredentialKey: credentialKey,
@@ -283,7 +295,7 @@ func (m *actorMember) Stop(context.Context) error {
 // rest.
 func startLedger(ctx context.Context, spec startSpec) (routedLedger, *replication.Host, error) {
 	hostCfg := spec.hostConfig(spec.name)
-	hostCfg.RaftAddr, hostCfg.Listener = spec.raftAddr, spec.raftListener
+	hostCfg.RaftAddr, hostCfg.Listener, hostCfg.TLS = spec.raftAddr, spec.raftListener, spec.tls
 	onDisk, err := groupsOnDisk(hostCfg.Dir)
 	if err != nil {
 		return routedLedger{}, nil, err
@@ -417,7 +429,7 @@ func followerHost(ctx context.Context, spec startSpec) (*replication.Host, error
 		return nil, fmt.Errorf("cluster: forwarding listener: %w", err)
 	}
 	hostCfg := spec.hostConfig(spec.name)
-	hostCfg.Listener = ln
+	hostCfg.Listener, hostCfg.TLS = ln, spec.tls
 	host, err := replication.OpenHost(ctx, hostCfg)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: open forwarding host: %w", err)
@@ -463,7 +475,9 @@ func startMember(spec startSpec, kinds []*protocluster.Kind) (c *protocluster.Cl
 		return actorLogger
 	}))
 	clusterCfg := protocluster.Configure("civicard", spec.provider, placement.New(spec.RequestTimeout),
-		remote.Configure(host, port),
+		remote.Configure(host, port,
+			remote.WithServerOptions(remotingServerOptions(spec.tls)...),
+			remote.WithDialOptions(remotingDialOptions(spec.tls)...)),
 		protocluster.WithKinds(kinds...),
 		protocluster.WithRequestTimeout(spec.RequestTimeout))
 	c = protocluster.New(system, clusterCfg)

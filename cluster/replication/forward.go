@@ -3,6 +3,7 @@ package replication
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -69,6 +70,7 @@ func (e errNotSent) Unwrap() error { return e.err }
 // per host address, and a bound on the requests in flight.
 type forwarder struct {
 	connsPerPeer int
+	tls          *tls.Config // of the connections it dials; nil: in the clear
 	// inFlight holds one token per request sent and not yet answered.
 	// Invariant: len(inFlight) <= HostConfig.ForwardInFlightMax.
 	inFlight chan struct{}
@@ -86,9 +88,10 @@ type peerConns struct {
 	dialMu sync.Mutex    // held while dialling this address
 }
 
-func newForwarder(inFlightMax, connsPerPeer int) *forwarder {
+func newForwarder(inFlightMax, connsPerPeer int, tlsCfg *tls.Config) *forwarder {
 	return &forwarder{
 		connsPerPeer: connsPerPeer,
+		tls:          tlsCfg,
 		inFlight:     make(chan struct{}, inFlightMax),
 		peers:        make(map[string]*peerConns),
 	}
@@ -190,7 +193,7 @@ func (f *forwarder) conn(addr string) (*clientConn, error) {
 	if cc, _, err = f.pick(addr); cc != nil || err != nil {
 		return cc, err
 	}
-	conn, err := dialPreamble(addr, forwardDialTimeout, preambleForward)
+	conn, err := dialPreamble(addr, forwardDialTimeout, f.tls, preambleForward)
 	if err != nil {
 		return nil, fmt.Errorf("forward: connect to %s: %w", addr, err)
 	}

@@ -157,12 +157,12 @@ func OpenHost(_ context.Context, cfg HostConfig) (*Host, error) {
 	life, stop := context.WithCancel(context.Background())
 	h := &Host{
 		cfg: cfg, log: logger, addr: addr, metrics: metrics,
-		fwd:  newForwarder(cfg.ForwardInFlightMax, cfg.ForwardConnsPerPeer),
+		fwd:  newForwarder(cfg.ForwardInFlightMax, cfg.ForwardConnsPerPeer, cfg.TLS),
 		life: life, stop: stop,
 		replicas: make(map[string]*replica),
 		routes:   make(map[string]*route),
 	}
-	h.mux = newMux(ln, addr, logger, h.serveForward)
+	h.mux = newMux(ln, addr, cfg.TLS, logger, h.serveForward)
 	logger.Info("replication: host open", "raft_addr", addr)
 	return h, nil
 }

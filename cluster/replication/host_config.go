@@ -1,6 +1,7 @@
 package replication
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -29,6 +30,14 @@ type HostConfig struct {
 	// of listening on RaftAddr (tests bind 127.0.0.1:0 first; with RaftAddr
 	// empty its address is advertised). The Host closes it.
 	Listener net.Listener
+	// TLS, if set, secures every connection of the listener and every
+	// connection this host dials: it is used as the configuration of both
+	// ends (cluster/nodecert builds one). A connection whose TLS handshake
+	// fails is closed before a byte of its preamble is read. It must allow
+	// TLS 1.3 only and require the peer's certificate. Nil leaves the links
+	// in the clear: for a single node whose listener nobody else reaches,
+	// and for tests.
+	TLS *tls.Config
 
 	// Group is the template of every group's Config: Ledger, BatchMax,
 	// InFlightMax, QueueMax, ApplyTimeout and the snapshot settings. Its Dir,
@@ -169,6 +178,9 @@ func (c HostConfig) Validate() error {
 	}
 	if c.RaftAddr == "" && c.Listener == nil {
 		errs = append(errs, errors.New("raft address is empty and there is no listener"))
+	}
+	if c.TLS != nil && (c.TLS.MinVersion < tls.VersionTLS13 || c.TLS.ClientAuth < tls.RequireAnyClientCert) {
+		errs = append(errs, errors.New("TLS must allow TLS 1.3 only and require the peer's certificate"))
 	}
 	if c.RaftAddr != "" {
 		if _, _, err := net.SplitHostPort(c.RaftAddr); err != nil {

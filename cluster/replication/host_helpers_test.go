@@ -2,6 +2,7 @@ package replication
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -31,13 +32,20 @@ type testHost struct {
 // port) and closes it when the test ends.
 func startHost(tb testing.TB, id, dir, addr string) *testHost {
 	tb.Helper()
+	return startHostTLS(tb, id, dir, addr, nil)
+}
+
+// startHostTLS is startHost with the host's links secured by tlsCfg (nil:
+// in the clear).
+func startHostTLS(tb testing.TB, id, dir, addr string, tlsCfg *tls.Config) *testHost {
+	tb.Helper()
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		tb.Fatalf("listen: %v", err)
 	}
 	reg := prometheus.NewRegistry()
 	cfg := DefaultHostConfig()
-	cfg.NodeID, cfg.Dir, cfg.Listener = id, dir, ln
+	cfg.NodeID, cfg.Dir, cfg.Listener, cfg.TLS = id, dir, ln, tlsCfg
 	cfg.Logger = slog.New(slog.NewTextHandler(tb.Output(), &slog.HandlerOptions{Level: slog.LevelError}))
 	cfg.Registerer = reg
 	cfg.Group.Ledger.BalanceMaxMinor = 1_000_000_000
@@ -59,11 +67,18 @@ func startHost(tb testing.TB, id, dir, addr string) *testHost {
 // leaders spread. It returns once every group has a leader.
 func startCluster(tb testing.TB, n int, groups ...string) []*testHost {
 	tb.Helper()
+	return startClusterTLS(tb, n, func(string) *tls.Config { return nil }, groups...)
+}
+
+// startClusterTLS is startCluster with each host's links secured by
+// tlsFor(its id).
+func startClusterTLS(tb testing.TB, n int, tlsFor func(id string) *tls.Config, groups ...string) []*testHost {
+	tb.Helper()
 	root := tb.TempDir()
 	hosts := make([]*testHost, n)
 	for i := range hosts {
 		id := fmt.Sprintf("node-%d", i+1)
-		hosts[i] = startHost(tb, id, filepath.Join(root, id), "127.0.0.1:0")
+		hosts[i] = startHostTLS(tb, id, filepath.Join(root, id), "127.0.0.1:0", tlsFor(id))
 	}
 	for gi, name := range groups {
 		spec := specFor(hosts, gi, name)

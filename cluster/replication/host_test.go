@@ -536,7 +536,7 @@ func TestForwarderPipelinesOutOfOrder(t *testing.T) {
 		io.Copy(io.Discard, c)
 	}()
 
-	f := newForwarder(calls, 1)
+	f := newForwarder(calls, 1, nil)
 	defer f.close()
 	var wg sync.WaitGroup
 	for i := range calls {

@@ -1,6 +1,8 @@
 package replication
 
 import (
+	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -21,6 +23,10 @@ import (
 //
 //	"raft <group>\n"   then raft's own NetworkTransport protocol for <group>
 //	"forward\n"        then the forwarding protocol (forward.go)
+//
+// With TLS (HostConfig.TLS) the handshake comes first, within
+// preambleTimeout: a peer without a certificate of the cluster's CA is
+// refused before its preamble is read.
 //
 // The accepting side reads the preamble byte by byte (so nothing after it is
 // consumed), within preambleTimeout, and hands the connection on. A
@@ -52,6 +58,7 @@ type mux struct {
 	advertise string // the address peers dial: HostConfig.RaftAddr
 	log       *slog.Logger
 	forward   func(net.Conn) // serves one forwarding connection until it ends
+	tls       *tls.Config    // nil: connections in the clear
 
 	mu      sync.Mutex
 	streams map[string]*groupStream   // guarded by mu
@@ -61,9 +68,9 @@ type mux struct {
 	wg sync.WaitGroup // the accept loop and every connection's goroutine
 }
 
-func newMux(ln net.Listener, advertise string, log *slog.Logger, forward func(net.Conn)) *mux {
+func newMux(ln net.Listener, advertise string, tlsCfg *tls.Config, log *slog.Logger, forward func(net.Conn)) *mux {
 	m := &mux{
-		ln: ln, advertise: advertise, log: log, forward: forward,
+		ln: ln, advertise: advertise, tls: tlsCfg, log: log, forward: forward,
 		streams: make(map[string]*groupStream),
 		conns:   make(map[*trackedConn]struct{}),
 	}
@@ -84,6 +91,9 @@ func (m *mux) acceptLoop() {
 			m.log.Warn("replication: accept", "err", err)
 			time.Sleep(10 * time.Millisecond)
 			continue
+		}
+		if m.tls != nil {
+			conn = tls.Server(conn, m.tls)
 		}
 		tc := &trackedConn{Conn: conn, mux: m}
 		if !m.track(tc) {
@@ -148,8 +158,13 @@ func (c *trackedConn) Close() error {
 // dispatch reads the preamble and hands the connection on: to the forward
 // server, which serves it here, or to a group's raft transport, which closes
 // it when done (and the mux's close closes whatever is left).
-func (m *mux) dispatch(conn net.Conn) {
+func (m *mux) dispatch(conn *trackedConn) {
 	defer m.wg.Done()
+	if err := handshake(conn); err != nil {
+		m.log.Warn("replication: refused a connection", "remote", conn.RemoteAddr().String(), "err", err)
+		m.drop(conn)
+		return
+	}
 	line, err := readPreamble(conn)
 	if err != nil {
 		m.log.Debug("replication: dropped a connection", "remote", conn.RemoteAddr().String(), "err", err)
@@ -175,6 +190,21 @@ func (m *mux) dispatch(conn net.Conn) {
 
 func (m *mux) drop(conn net.Conn) {
 	conn.Close() // a trackedConn: untracks itself
+}
+
+// handshake runs the TLS handshake of an accepted connection, if it is a
+// TLS one, within preambleTimeout.
+func handshake(conn *trackedConn) error {
+	tc, ok := conn.Conn.(*tls.Conn)
+	if !ok {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), preambleTimeout)
+	defer cancel()
+	if err := tc.HandshakeContext(ctx); err != nil {
+		return fmt.Errorf("tls handshake: %w", err)
+	}
+	return nil
 }
 
 // readPreamble reads one line, without the newline, consuming nothing after
@@ -295,12 +325,24 @@ func (s *groupStream) Addr() net.Addr { return advertisedAddr(s.mux.advertise) }
 
 // Dial opens a raft connection for this group to the host at address.
 func (s *groupStream) Dial(address raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
-	return dialPreamble(string(address), timeout, preambleRaft+s.name)
+	return dialPreamble(string(address), timeout, s.mux.tls, preambleRaft+s.name)
 }
 
-// dialPreamble connects to a host and sends the preamble line.
-func dialPreamble(address string, timeout time.Duration, line string) (net.Conn, error) {
-	conn, err := net.DialTimeout("tcp", address, timeout)
+// dialPreamble connects to a host, over TLS if tlsCfg is set, and sends the
+// preamble line.
+func dialPreamble(address string, timeout time.Duration, tlsCfg *tls.Config, line string) (net.Conn, error) {
+	var (
+		conn net.Conn
+		err  error
+	)
+	if tlsCfg != nil {
+		d := &tls.Dialer{NetDialer: &net.Dialer{Timeout: timeout}, Config: tlsCfg}
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		conn, err = d.DialContext(ctx, "tcp", address)
+		cancel()
+	} else {
+		conn, err = net.DialTimeout("tcp", address, timeout)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -62,11 +62,14 @@ func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if len(args) > 0 && args[0] == "nodes" {
 		return runAdminNodes(ctx, args[1:], stdout)
 	}
+	if len(args) > 0 && args[0] == "ca" {
+		return runAdminCA(args[1:], stdout)
+	}
 	if ran, err := runAdminSettlement(ctx, args, stdout); ran {
 		return err
 	}
 	if len(args) == 0 || args[0] != "verify" {
-		return usagef("admin: want nodes, institutions, terminals, tariff, users, audit, verify, settle, batches, statement, payout-file or reconcile")
+		return usagef("admin: want nodes, ca, institutions, terminals, tariff, users, audit, verify, settle, batches, statement, payout-file or reconcile")
 	}
 	fs := newFlags("admin verify")
 	dataDir := fs.String("data", "./data", "data directory of a stopped node")

@@ -37,6 +37,8 @@ Usage:
   civicard card block ID [--reason TEXT] [--request-id R]
   civicard tap --terminal T --card C [--service CODE] [--quantity N] [--seq N]
   civicard admin nodes --addr URL,URL...  what each node hosts and leads
+  civicard admin ca init --data SECRETS_DIR          create the cluster's CA (nodes do, if missing)
+  civicard admin ca issue --name N --data SECRETS_DIR  issue (or rotate) node N's certificate
   civicard admin verify [--data DIR]     check a stopped embedded node's ledger
   civicard admin settle [--cycle K]      close the open clearing cycle and pay it out
   civicard admin batches                 the settlement batches, newest first
