@@ -104,7 +104,7 @@ func (g *cardGrain) proposeAtVersion(cmd *ledgerv1.Command) (res *ledgerv1.Resul
 // grain reloads and prices again.
 func (g *cardGrain) Authorize(req *grainsv1.AuthorizeTap, _ protocluster.GrainContext) (*civicardv1.TapResponse, error) {
 	institutionID := req.GetInstitutionId()
-	p, err := g.pricing(institutionID)
+	p, err := g.inForce(institutionID)
 	if err != nil {
 		return nil, err
 	}
@@ -123,7 +123,7 @@ func (g *cardGrain) Authorize(req *grainsv1.AuthorizeTap, _ protocluster.GrainCo
 	if !ok {
 		// The list may have changed since this node read it: ask once
 		// more before refusing.
-		if p, err = g.refreshPricing(institutionID, p); err != nil {
+		if p, err = g.refreshInForce(institutionID, p); err != nil {
 			return nil, err
 		}
 		if product, ok = p.List.Product(tap.Product); !ok {
@@ -164,7 +164,7 @@ func (g *cardGrain) Authorize(req *grainsv1.AuthorizeTap, _ protocluster.GrainCo
 		}
 		if stale {
 			if g.tariffMoved(charge.GetExpectedVersion()) {
-				if p, err = g.refreshPricing(institutionID, p); err != nil {
+				if p, err = g.refreshInForce(institutionID, p); err != nil {
 					return nil, err
 				}
 				if product, ok = p.List.Product(tap.Product); !ok {
@@ -181,27 +181,27 @@ func (g *cardGrain) Authorize(req *grainsv1.AuthorizeTap, _ protocluster.GrainCo
 
 // pricing returns what to decide under for this card at institutionID
 // ("": the region alone).
-func (g *cardGrain) pricing(institutionID string) (Pricing, error) {
+func (g *cardGrain) inForce(institutionID string) (InForce, error) {
 	// The cache first: a tap costs no timer when nothing is to be read.
 	if p, ok := g.deps.Tariffs.cached(institutionID); ok {
 		return p, nil
 	}
 	ctx, cancel := g.deps.timeout()
 	defer cancel()
-	p, err := g.deps.Tariffs.Pricing(ctx, g.id, institutionID)
+	p, err := g.deps.Tariffs.InForce(ctx, g.id, institutionID)
 	if err != nil {
-		return Pricing{}, tariffError(err)
+		return InForce{}, tariffError(err)
 	}
 	return p, nil
 }
 
-// refreshPricing is pricing after stale turned out to be out of date.
-func (g *cardGrain) refreshPricing(institutionID string, stale Pricing) (Pricing, error) {
+// refreshInForce is pricing after stale turned out to be out of date.
+func (g *cardGrain) refreshInForce(institutionID string, stale InForce) (InForce, error) {
 	ctx, cancel := g.deps.timeout()
 	defer cancel()
 	p, err := g.deps.Tariffs.Refresh(ctx, g.id, institutionID, stale)
 	if err != nil {
-		return Pricing{}, tariffError(err)
+		return InForce{}, tariffError(err)
 	}
 	return p, nil
 }
@@ -309,7 +309,7 @@ func (g *cardGrain) ListTransactions(req *civicardv1.ListTransactionsRequest, _ 
 // it raised.
 func (g *cardGrain) TopUp(in *grainsv1.TopUpCard, _ protocluster.GrainContext) (*civicardv1.TopUpResponse, error) {
 	req := in.GetRequest()
-	p, err := g.pricing("")
+	p, err := g.inForce("")
 	if err != nil {
 		return nil, err
 	}
@@ -336,7 +336,7 @@ func (g *cardGrain) TopUp(in *grainsv1.TopUpCard, _ protocluster.GrainContext) (
 		}
 		if stale {
 			if g.tariffMoved(topUp.GetExpectedVersion()) {
-				if p, err = g.refreshPricing("", p); err != nil {
+				if p, err = g.refreshInForce("", p); err != nil {
 					return nil, err
 				}
 			}

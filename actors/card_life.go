@@ -180,7 +180,7 @@ func (g *cardGrain) Change(in *grainsv1.CardChange, _ protocluster.GrainContext)
 // is gone from the state by then) gets the first answer.
 func (g *cardGrain) Correct(in *grainsv1.Correction, _ protocluster.GrainContext) (*civicardv1.RequestCorrectionResponse, error) {
 	req := in.GetRequest()
-	p, err := g.pricing("")
+	p, err := g.inForce("")
 	if err != nil {
 		return nil, err
 	}
@@ -217,7 +217,7 @@ func (g *cardGrain) Correct(in *grainsv1.Correction, _ protocluster.GrainContext
 		}
 		if stale {
 			if g.tariffMoved(charge.GetExpectedVersion()) {
-				if p, err = g.refreshPricing("", p); err != nil {
+				if p, err = g.refreshInForce("", p); err != nil {
 					return nil, err
 				}
 			}
@@ -246,14 +246,14 @@ func (g *cardGrain) Correct(in *grainsv1.Correction, _ protocluster.GrainContext
 // checkConcession refuses a concession the region does not define, after
 // reading the region again in case it was just added.
 func (g *cardGrain) checkConcession(code string) error {
-	p, err := g.pricing("")
+	p, err := g.inForce("")
 	if err != nil {
 		return err
 	}
 	if knowsConcession(p, code) {
 		return nil
 	}
-	if p, err = g.refreshPricing("", p); err != nil {
+	if p, err = g.refreshInForce("", p); err != nil {
 		return err
 	}
 	if !knowsConcession(p, code) {
@@ -262,7 +262,7 @@ func (g *cardGrain) checkConcession(code string) error {
 	return nil
 }
 
-func knowsConcession(p Pricing, code string) bool {
+func knowsConcession(p InForce, code string) bool {
 	for _, c := range p.Engine.Region().Concessions {
 		if c.Code == code {
 			return true

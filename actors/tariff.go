@@ -51,8 +51,9 @@ type versionedList struct {
 	version uint64
 }
 
-// Pricing is what one decision is made under.
-type Pricing struct {
+// InForce is the tariff in force for one decision: the engine of the
+// region and the institution's price list, with their versions.
+type InForce struct {
 	Engine        *tariff.Engine
 	RegionVersion uint64
 	// List is the institution's price list; nil when none was asked for.
@@ -62,7 +63,7 @@ type Pricing struct {
 
 // Version is how a charge records what it was priced under: "r2.p5" is
 // region version 2, price list version 5.
-func (p Pricing) Version() string {
+func (p InForce) Version() string {
 	if p.List == nil {
 		return fmt.Sprintf("r%d", p.RegionVersion)
 	}
@@ -80,7 +81,7 @@ type errNoTariff struct{ reason string }
 
 func (e errNoTariff) Error() string { return e.reason }
 
-// tariffError turns an error of Pricing or Refresh into the grain error the
+// tariffError turns an error of InForce or Refresh into the grain error the
 // gateway maps.
 func tariffError(err error) error {
 	var missing errNoTariff
@@ -90,10 +91,10 @@ func tariffError(err error) error {
 	return grainsv1.ErrUnavailable("read the tariff: %v", err)
 }
 
-// Pricing returns what a decision about cardID at institutionID ("" for
+// InForce returns what a decision about cardID at institutionID ("" for
 // the region alone) is made under: from the cache, or read from the ledger
 // that settles cardID's commands (cardID "": the registry).
-func (t *Tariffs) Pricing(ctx context.Context, cardID, institutionID string) (Pricing, error) {
+func (t *Tariffs) InForce(ctx context.Context, cardID, institutionID string) (InForce, error) {
 	if p, ok := t.cached(institutionID); ok {
 		return p, nil
 	}
@@ -103,11 +104,11 @@ func (t *Tariffs) Pricing(ctx context.Context, cardID, institutionID string) (Pr
 // Refresh returns what to decide under after the ledger refused a decision
 // made under stale as stale: what another grain read meanwhile, or what
 // the ledger holds now.
-func (t *Tariffs) Refresh(ctx context.Context, cardID, institutionID string, stale Pricing) (Pricing, error) {
+func (t *Tariffs) Refresh(ctx context.Context, cardID, institutionID string, stale InForce) (InForce, error) {
 	return t.load(ctx, cardID, institutionID, &stale)
 }
 
-func (t *Tariffs) load(ctx context.Context, cardID, institutionID string, stale *Pricing) (Pricing, error) {
+func (t *Tariffs) load(ctx context.Context, cardID, institutionID string, stale *InForce) (InForce, error) {
 	t.loading.Lock()
 	defer t.loading.Unlock()
 	if p, ok := t.cached(institutionID); ok && (stale == nil || p.RegionVersion != stale.RegionVersion || p.ListVersion != stale.ListVersion) {
@@ -116,13 +117,13 @@ func (t *Tariffs) load(ctx context.Context, cardID, institutionID string, stale 
 	return t.read(ctx, cardID, institutionID)
 }
 
-func (t *Tariffs) cached(institutionID string) (Pricing, bool) {
+func (t *Tariffs) cached(institutionID string) (InForce, bool) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	if t.region == nil {
-		return Pricing{}, false
+		return InForce{}, false
 	}
-	p := Pricing{Engine: t.region.engine, RegionVersion: t.region.version}
+	p := InForce{Engine: t.region.engine, RegionVersion: t.region.version}
 	if institutionID == "" {
 		return p, true
 	}
@@ -136,14 +137,14 @@ func (t *Tariffs) cached(institutionID string) (Pricing, bool) {
 // lags the registry (one that missed a set) may hold older ones than the
 // cache: those price its cards' taps, as its charges must be priced under
 // what it holds, but are not kept.
-func (t *Tariffs) read(ctx context.Context, cardID, institutionID string) (Pricing, error) {
+func (t *Tariffs) read(ctx context.Context, cardID, institutionID string) (InForce, error) {
 	recs, err := t.ledger.Tariff(ctx, cardID, institutionID)
 	if err != nil {
-		return Pricing{}, err
+		return InForce{}, err
 	}
 	rec := recs.GetRegion()
 	if rec == nil {
-		return Pricing{}, errNoTariff{"no region is set: operators set it with `civicard admin tariff region set`"}
+		return InForce{}, errNoTariff{"no region is set: operators set it with `civicard admin tariff region set`"}
 	}
 	t.mu.RLock()
 	region := t.region
@@ -151,20 +152,20 @@ func (t *Tariffs) read(ctx context.Context, cardID, institutionID string) (Prici
 	if region == nil || region.version != rec.GetVersion() {
 		engine, err := tariff.NewEngine(tariffpb.RegionFromProto(rec.GetRegion()))
 		if err != nil {
-			return Pricing{}, errNoTariff{fmt.Sprintf("region version %d does not price: %v", rec.GetVersion(), err)}
+			return InForce{}, errNoTariff{fmt.Sprintf("region version %d does not price: %v", rec.GetVersion(), err)}
 		}
 		region = &pricedRegion{engine: engine, version: rec.GetVersion()}
 	}
-	p := Pricing{Engine: region.engine, RegionVersion: region.version}
+	p := InForce{Engine: region.engine, RegionVersion: region.version}
 	if institutionID != "" {
 		if len(recs.GetPriceLists()) == 0 {
 			t.keep(p, "")
-			return Pricing{}, errNoTariff{fmt.Sprintf("institution %s has no price list: operators set one with `civicard admin tariff set`", institutionID)}
+			return InForce{}, errNoTariff{fmt.Sprintf("institution %s has no price list: operators set one with `civicard admin tariff set`", institutionID)}
 		}
 		listRec := recs.GetPriceLists()[0]
 		list := tariffpb.PriceListFromProto(listRec.GetPriceList())
 		if err := list.Validate(region.engine.Region()); err != nil {
-			return Pricing{}, errNoTariff{fmt.Sprintf("price list version %d of %s does not price under region version %d: %v", listRec.GetVersion(), institutionID, region.version, err)}
+			return InForce{}, errNoTariff{fmt.Sprintf("price list version %d of %s does not price under region version %d: %v", listRec.GetVersion(), institutionID, region.version, err)}
 		}
 		p.List, p.ListVersion = &list, listRec.GetVersion()
 	}
@@ -174,7 +175,7 @@ func (t *Tariffs) read(ctx context.Context, cardID, institutionID string) (Prici
 
 // keep caches what was read if it is the newest seen. A newer region
 // drops every list: each is validated again, under it, when next read.
-func (t *Tariffs) keep(p Pricing, institutionID string) {
+func (t *Tariffs) keep(p InForce, institutionID string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.region == nil || p.RegionVersion > t.region.version {
