@@ -58,6 +58,6 @@ func FuzzDecodeHealth(f *testing.F) {
 func TestDecodeHealthRefusesALongAnswer(t *testing.T) {
 	long := `{"id":"n1","address":"127.0.0.1","port":6001,"kinds":["` + strings.Repeat("k", healthAnswerBytesMax) + `"]}`
 	if n, err := decodeHealth(strings.NewReader(long)); err == nil {
-		t.Fatalf("an answer of %d bytes decoded to %+v", len(long), n)
+		t.Fatalf("an answer of %d bytes decoded to member %q", len(long), n.ID)
 	}
 }
