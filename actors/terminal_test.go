@@ -4,10 +4,13 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
+	"strings"
 	"testing"
+	"time"
 
 	civicardv1 "civicard/messages/civicard/v1"
 	grainsv1 "civicard/messages/grains/v1"
+	ledgerv1 "civicard/messages/ledger/v1"
 	"civicard/terminals/tapsig"
 )
 
@@ -21,6 +24,8 @@ func TestTerminalAuthentication(t *testing.T) {
 	tapsig.Sign(key, signed)
 	unsigned := &civicardv1.TapRequest{TerminalId: "T-1", Sequence: 1, CardId: testCard, TimeUnixMs: 1}
 	tampered := &civicardv1.TapRequest{TerminalId: "T-1", Sequence: 2, CardId: testCard, TimeUnixMs: 1, Signature: signed.GetSignature()}
+	foreign := &civicardv1.TapRequest{TerminalId: "T-1", Sequence: 1, CardId: testCard, TimeUnixMs: 1}
+	tapsig.Sign(ed25519.NewKeyFromSeed(append(make([]byte, ed25519.SeedSize-1), 2)), foreign)
 
 	bearerOnly := &civicardv1.Terminal{TerminalId: "T-1", CredentialSha256: credential[:]}
 	withKey := &civicardv1.Terminal{TerminalId: "T-1", CredentialSha256: credential[:], PublicKey: key.Public().(ed25519.PublicKey)}
@@ -36,6 +41,7 @@ func TestTerminalAuthentication(t *testing.T) {
 		{"signed", withKey, &grainsv1.TerminalTap{Tap: signed}, true},
 		{"key registered, bearer only", withKey, &grainsv1.TerminalTap{Tap: unsigned, Credential: "secret"}, false},
 		{"tampered", withKey, &grainsv1.TerminalTap{Tap: tampered}, false},
+		{"signed by another terminal's key", withKey, &grainsv1.TerminalTap{Tap: foreign, Credential: "secret"}, false},
 		{"revoked", revoked, &grainsv1.TerminalTap{Tap: signed, Credential: "secret"}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -148,4 +154,116 @@ func TestTerminalRefusalsLookAlike(t *testing.T) {
 			t.Errorf("refusal %d = %v; want the unknown terminal's answer %v", i, err, errUnknown)
 		}
 	}
+}
+
+// BlockedCards makes memLedger a DenylistReader, as the node's ledger is.
+func (l *memLedger) BlockedCards(context.Context) ([]string, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.state.BlockedCards(), nil
+}
+
+// registerTestTerminal registers a terminal of the test institution with
+// the key's public half (and a bearer credential it must not be able to
+// use instead) and returns its ledger record.
+func registerTestTerminal(t *testing.T, l *memLedger, id string, key ed25519.PrivateKey) *civicardv1.Terminal {
+	t.Helper()
+	credential := sha256.Sum256([]byte("secret"))
+	res, err := l.Propose(context.Background(), &ledgerv1.Command{Id: "terminal/" + id, Kind: &ledgerv1.Command_RegisterTerminal{RegisterTerminal: &ledgerv1.RegisterTerminal{
+		Terminal: &civicardv1.Terminal{TerminalId: id, InstitutionId: testInstitution, CredentialSha256: credential[:], PublicKey: key.Public().(ed25519.PublicKey)},
+	}}})
+	if err != nil || res.GetStatus() != ledgerv1.Status_STATUS_OK {
+		t.Fatalf("register terminal %s: %v, %v", id, res, err)
+	}
+	terminal, err := l.Terminal(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return terminal
+}
+
+// A terminal's requests for its denylist and its tariff are answered only
+// when signed by its own key at a time near the node's clock, and only
+// while it is not revoked. Every refusal is the unknown terminal's answer,
+// so trying requests tells nobody which terminals exist or why one failed.
+func TestTerminalSignedRequests(t *testing.T) {
+	l := newTestLedger(t)
+	deps := newTestDeps(t, l)
+	key := ed25519.NewKeyFromSeed(append(make([]byte, ed25519.SeedSize-1), 1))
+	otherKey := ed25519.NewKeyFromSeed(append(make([]byte, ed25519.SeedSize-1), 2))
+	good := registerTestTerminal(t, l, "T-1", key)
+	registerTestTerminal(t, l, "T-2", otherKey)
+	registerTestTerminal(t, l, "T-3", key)
+	// Revoked through the grain, as an operator would: the ledger's record
+	// says so from then on.
+	revoked, err := (&terminalGrain{id: "T-3", deps: deps}).Change(&grainsv1.ChangeTerminal{RequestId: "r1", Change: &grainsv1.ChangeTerminal_RevokeReason{RevokeReason: "stolen"}}, nil)
+	if err != nil || !revoked.GetTerminal().GetRevoked() {
+		t.Fatalf("revoke T-3: %v, %v", revoked, err)
+	}
+	errUnknown := (&terminalGrain{id: "T-9", deps: deps}).load(nil) // refused before the grain needs the cluster
+	if !grainsv1.IsUnauthenticated(errUnknown) {
+		t.Fatalf("unknown terminal: %v, want UNAUTHENTICATED", errUnknown)
+	}
+
+	// Each case says which terminal's grain is asked, with which
+	// record, and how its request is stamped and signed.
+	now := time.Now().UnixMilli()
+	skew := denylistSkewMax.Milliseconds()
+	for _, tc := range []struct {
+		name     string
+		terminal *civicardv1.Terminal
+		timeMs   int64
+		sign     func(msg []byte) []byte // nil: no signature
+		ok       bool
+	}{
+		{"signed now", good, now, func(m []byte) []byte { return ed25519.Sign(key, m) }, true},
+		{"signed near the skew limit", good, now - skew + 60_000, func(m []byte) []byte { return ed25519.Sign(key, m) }, true},
+		{"unsigned", good, now, nil, false},
+		{"bad signature", good, now, func(m []byte) []byte { s := ed25519.Sign(key, m); s[0] ^= 1; return s }, false},
+		{"signature of other bytes", good, now, func([]byte) []byte { return ed25519.Sign(key, []byte("other")) }, false},
+		{"signed by another terminal's key", good, now, func(m []byte) []byte { return ed25519.Sign(otherKey, m) }, false},
+		{"time far in the past", good, now - skew - 60_000, func(m []byte) []byte { return ed25519.Sign(key, m) }, false},
+		{"time far in the future", good, now + skew + 60_000, func(m []byte) []byte { return ed25519.Sign(key, m) }, false},
+		{"time zero", good, 0, func(m []byte) []byte { return ed25519.Sign(key, m) }, false},
+		{"revoked", revoked.GetTerminal(), now, func(m []byte) []byte { return ed25519.Sign(key, m) }, false},
+	} {
+		id := tc.terminal.GetTerminalId()
+		check := func(t *testing.T, answered bool, err error) {
+			t.Helper()
+			switch {
+			case tc.ok && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tc.ok && !answered:
+				t.Fatal("answered without a version")
+			case !tc.ok && err == nil:
+				t.Fatal("answered, want refused")
+			case !tc.ok && (!grainsv1.IsUnauthenticated(err) || err.Error() != errUnknownOf(errUnknown, "T-9", id)):
+				t.Fatalf("err = %v; want the unknown terminal's answer %v", err, errUnknown)
+			}
+		}
+		t.Run("denylist/"+tc.name, func(t *testing.T) {
+			req := &civicardv1.GetDenylistRequest{TerminalId: id, TimeUnixMs: tc.timeMs}
+			if tc.sign != nil {
+				req.Signature = tc.sign(tapsig.DenylistMessage(req))
+			}
+			g := &terminalGrain{id: id, deps: deps, terminal: tc.terminal}
+			res, err := g.Denylist(&grainsv1.TerminalDenylist{Request: req, Credential: "secret"}, nil)
+			check(t, res.GetVersion() != "", err)
+		})
+		t.Run("tariff/"+tc.name, func(t *testing.T) {
+			req := &civicardv1.GetTariffRequest{TerminalId: id, TimeUnixMs: tc.timeMs}
+			if tc.sign != nil {
+				req.Signature = tc.sign(tapsig.TariffMessage(req))
+			}
+			g := &terminalGrain{id: id, deps: deps, terminal: tc.terminal}
+			res, err := g.Tariff(&grainsv1.TerminalTariffRequest{Request: req, Credential: "secret"}, nil)
+			check(t, res.GetVersion() != "" && len(res.GetTariff().GetProducts()) > 0, err)
+		})
+	}
+}
+
+// errUnknownOf is the unknown terminal's refusal as terminal id would get
+// it: the same words, with its own id.
+func errUnknownOf(errUnknown error, unknownID, id string) string {
+	return strings.ReplaceAll(errUnknown.Error(), unknownID, id)
 }

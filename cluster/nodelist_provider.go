@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -194,11 +195,35 @@ func (p *nodeListProvider) health(ctx context.Context, host string) *automanaged
 	if res.StatusCode != http.StatusOK {
 		return nil
 	}
-	var n automanaged.NodeModel
-	if err := json.NewDecoder(http.MaxBytesReader(nil, res.Body, 64<<10)).Decode(&n); err != nil {
+	n, err := decodeHealth(res.Body)
+	if err != nil {
+		p.logger.Debug("membership: ignored a health answer", slog.String("host", host), slog.Any("error", err))
 		return nil
 	}
-	return &n
+	return n
+}
+
+// healthAnswerBytesMax bounds a member's health answer: an id, an address
+// and a few kinds are well under it.
+const healthAnswerBytesMax = 64 << 10
+
+// decodeHealth decodes a member's health answer. A member must name its id,
+// its host and an actor port that can be dialled: one without would be
+// routed grains it cannot take.
+func decodeHealth(body io.Reader) (*automanaged.NodeModel, error) {
+	var n automanaged.NodeModel
+	if err := json.NewDecoder(io.LimitReader(body, healthAnswerBytesMax)).Decode(&n); err != nil {
+		return nil, fmt.Errorf("decode: %w", err)
+	}
+	switch {
+	case n.ID == "":
+		return nil, errors.New("no member id")
+	case n.Address == "":
+		return nil, fmt.Errorf("member %q: no address", n.ID)
+	case n.Port < 1 || n.Port > 65535:
+		return nil, fmt.Errorf("member %q: actor port %d out of range", n.ID, n.Port)
+	}
+	return &n, nil
 }
 
 // Shutdown stops answering and polling: the others drop this member at
